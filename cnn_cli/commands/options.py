@@ -1,0 +1,21 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+import click
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False), help="The YAML config file.",
+)
+data_option = click.option(
+    "--data", "data_path", type=click.Path(), default=None,
+    help="A data file or folder that replaces the config's data source (.npz, .csv, image folder, IDX folder).",
+)
+subset_option = click.option(
+    "--subset", type=click.IntRange(min=1), default=None, help="Use only the first N examples of each split.",
+)
+set_option = click.option(
+    "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+    help="Override a config key by its dotted path (value read as YAML); repeatable.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")

@@ -1,0 +1,62 @@
+"""Cross-field checks of a validated config: rules that involve more than one key."""
+
+from __future__ import annotations
+
+from cnn_cli.config.root import Config
+from cnn_cli.errors import ConfigError
+
+
+def check_config(config: Config, source: str) -> None:
+    """Runs every check; the first failure raises ConfigError."""
+    _check_names(config, source)
+    _check_classes(config, source)
+    _check_validation(config, source)
+    if config.model.input_shape is not None:
+        from cnn_cli.model.analysis import analyze
+
+        # `units: num_classes` may wait for the data; any count checks the shapes in between.
+        analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source)
+
+
+def _check_names(config: Config, source: str) -> None:
+    seen: dict[str, int] = {}
+    for index, layer in enumerate(config.model.layers):
+        if layer.name is None:
+            continue
+        if layer.name in seen:
+            raise ConfigError(
+                source, f"model.layers[{index}].name",
+                f"expected a name not used before (model.layers[{seen[layer.name]}] has it)", layer.name,
+            )
+        seen[layer.name] = index
+
+
+def final_units(config: Config) -> int | str | None:
+    """The `units` of the last layer when it is a dense layer."""
+    last = config.model.layers[-1]
+    return last.units if last.type == "dense" else None
+
+
+def _check_classes(config: Config, source: str) -> None:
+    units, declared = final_units(config), config.model.num_classes
+    index = len(config.model.layers) - 1
+    if isinstance(units, int) and declared is not None and units != declared:
+        raise ConfigError(
+            source, f"model.layers[{index}].units",
+            f"expected the number of classes, model.num_classes = {declared}", units,
+        )
+
+
+def _check_validation(config: Config, source: str) -> None:
+    data, callbacks = config.data, config.train.callbacks
+    if data is None or data.validation is not None or data.validation_split > 0:
+        return
+    for key in ("checkpoint", "early_stopping", "reduce_lr_on_plateau"):
+        cb = getattr(callbacks, key)
+        enabled = cb is not None and getattr(cb, "enabled", True)
+        if enabled and cb.monitor.startswith("val_"):
+            raise ConfigError(
+                source, f"train.callbacks.{key}.monitor",
+                "expected a training metric (loss, accuracy): there is no validation set "
+                "(data.validation is not given and data.validation_split is 0)", cb.monitor,
+            )

@@ -1,0 +1,60 @@
+"""The errors the tool reports to its user, each with the exit code it ends the program with.
+
+Exit codes: 2 for bad input (config, data, flags, files), 3 for a training run that diverged,
+130 for an interrupt; anything else that escapes is a bug and exits 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+EXIT_BAD_INPUT = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+
+def show_value(value: Any, limit: int = 60) -> str:
+    """A short, one-line rendering of a user's value for error messages."""
+    text = repr(value) if isinstance(value, str) else str(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class CnnError(Exception):
+    """A problem the user can fix; printed as one line `Error: <message>`, never as a traceback."""
+
+    exit_code = EXIT_BAD_INPUT
+
+    def __init__(self, message: str):
+        super().__init__(" ".join(str(message).split()))
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+
+class ConfigError(CnnError):
+    """A config value that is wrong: `<file>: <dotted.key.path>: <expected>, received <value>`."""
+
+    _MISSING = object()
+
+    def __init__(self, source: str, path: str, expected: str, received: Any = _MISSING):
+        self.source, self.path, self.expected = source, path, expected
+        text = f"{source}: {path}: {expected}" if path else f"{source}: {expected}"
+        if received is not ConfigError._MISSING:
+            text += f", received {show_value(received)}"
+        super().__init__(text)
+
+
+class DataError(CnnError):
+    """A data file that cannot be used: names the file and, where it can, the row, column or key."""
+
+    def __init__(self, source: str, message: str):
+        self.source = source
+        super().__init__(f"{source}: {message}")
+
+
+class DivergedError(CnnError):
+    """Training produced a NaN or infinite loss."""
+
+    exit_code = EXIT_DIVERGED

@@ -1,0 +1,51 @@
+"""Finding what a command works on: the config (from a file or a run directory), and the model's input
+shape and number of classes (from the config, or from the data when the config leaves them open)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from cnn_cli.config import Config, config_from_dict, load_config
+from cnn_cli.config.checks import final_units
+from cnn_cli.config.loader import apply_overrides
+from cnn_cli.errors import CnnError
+from cnn_cli.yaml_io import read_yaml
+
+RUN_CONFIG = "config.yaml"
+
+
+def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = ()) -> tuple[Config, str]:
+    """The validated config of `--config FILE` or of a run directory, and the file it came from."""
+    if run_dir and config_path:
+        raise CnnError("give either a run directory or --config FILE, not both")
+    if config_path:
+        return load_config(config_path, overrides), config_path
+    if not run_dir:
+        raise CnnError("no config: give --config FILE or a run directory")
+    path = Path(run_dir) / RUN_CONFIG
+    if not Path(run_dir).is_dir():
+        raise CnnError(f"{run_dir}: no such run directory")
+    if not path.is_file():
+        raise CnnError(f"{run_dir}: not a run directory ({RUN_CONFIG} is missing)")
+    return config_from_dict(apply_overrides(read_yaml(path), overrides, str(path)), str(path)), str(path)
+
+
+def declared_classes(config: Config) -> int | None:
+    """The number of classes the config states: `model.num_classes`, or the last dense layer's units."""
+    units = final_units(config)
+    return config.model.num_classes or (units if isinstance(units, int) else None)
+
+
+def resolve_model_inputs(config: Config, source: str, data_path: str | None = None) -> tuple[tuple, int]:
+    """Input shape and number of classes; the data is read only when the config does not state both
+    (or when `--data` is given, so that the model is checked against it)."""
+    classes = declared_classes(config)
+    if data_path is None and config.model.input_shape is not None and classes is not None:
+        return tuple(config.model.input_shape), classes
+    from cnn_cli.data import load_dataset
+    from cnn_cli.data.compat import check_model_fits_data
+
+    dataset = load_dataset(config, data_path=data_path, source=source)
+    check_model_fits_data(config, dataset, source)
+    return tuple(dataset.input_shape), dataset.num_classes

@@ -1,0 +1,143 @@
+"""The report of `cnn summary`: Keras' own summary table, then each layer's and block's output shape,
+params, MACs and activation memory, and the totals (see `cnn_cli.model.analysis` for how they are counted)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cnn_cli.config import Config
+from cnn_cli.errors import CnnError
+from cnn_cli.model.analysis import Analysis, LayerCost, analyze
+
+BYTES_PER_ELEMENT = {"float32": 4, "auto": 4, "mixed_bfloat16": 2, "mixed_float16": 2}
+
+
+@dataclass
+class SummaryReport:
+    name: str
+    keras_table: str
+    analysis: Analysis
+    bytes_per_element: int
+    batch_size: int
+
+    @property
+    def activation_bytes_per_example(self) -> int:
+        return self.analysis.activation_elements * self.bytes_per_element
+
+    def _layer_dict(self, layer: LayerCost) -> dict:
+        item = {
+            "name": layer.name, "type": layer.type, "output_shape": list(layer.output_shape),
+            "params": layer.params, "trainable_params": layer.trainable_params,
+            "non_trainable_params": layer.non_trainable_params, "macs": layer.macs,
+            "activation_bytes": layer.activation_elements * self.bytes_per_element,
+        }
+        if layer.children:
+            item["layers"] = [self._layer_dict(child) for child in layer.children]
+        return item
+
+    def to_dict(self) -> dict:
+        a = self.analysis
+        return {
+            "name": self.name,
+            "input_shape": list(a.input_shape),
+            "num_classes": a.num_classes,
+            "total_params": a.total_params,
+            "trainable_params": a.trainable_params,
+            "non_trainable_params": a.non_trainable_params,
+            "total_macs": a.total_macs,
+            "bytes_per_element": self.bytes_per_element,
+            "activation_bytes_per_example": self.activation_bytes_per_example,
+            "batch_size": self.batch_size,
+            "activation_bytes_per_batch": self.activation_bytes_per_example * self.batch_size,
+            "layers": [self._layer_dict(layer) for layer in a.layers],
+        }
+
+    def to_text(self) -> str:
+        a = self.analysis
+        rows = [("Layer (type)", "Output shape", "Params", "MACs", "Activations")]
+        for layer in a.layers:
+            rows.append(self._row(layer, ""))
+            rows.extend(self._row(child, "  ") for child in layer.children)
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        line = lambda r: "  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))  # noqa: E731
+        rule = "-" * len(line(rows[0]))
+        per_batch = self.activation_bytes_per_example * self.batch_size
+        dtype = "float32" if self.bytes_per_element == 4 else f"{self.bytes_per_element}-byte"
+        totals = [
+            f"Total params:          {a.total_params:,}",
+            f"Trainable params:      {a.trainable_params:,}",
+            f"Non-trainable params:  {a.non_trainable_params:,}",
+            f"MACs per example:      {a.total_macs:,}",
+            f"Activations per example: {self.activation_bytes_per_example:,} bytes ({_human(self.activation_bytes_per_example)}, {dtype})",
+            f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({_human(per_batch)})",
+        ]
+        return "\n".join(
+            [self.keras_table.rstrip(), "", f"Costs per example (input {_shape(a.input_shape)}):", rule, line(rows[0]), rule]
+            + [line(r) for r in rows[1:]] + [rule] + totals
+        )
+
+    def _row(self, layer: LayerCost, indent: str) -> tuple[str, ...]:
+        return (
+            f"{indent}{layer.name} ({layer.type})", _shape(layer.output_shape), f"{layer.params:,}",
+            f"{layer.macs:,}", _human(layer.activation_elements * self.bytes_per_element),
+        )
+
+
+def _shape(shape) -> str:
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def _human(num_bytes: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if num_bytes < 1000 or unit == "GB":
+            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1000
+    return ""
+
+
+def summarize(
+    config: Config, input_shape, num_classes: int, source: str, batch_size: int | None = None, plot_path: str | None = None
+) -> SummaryReport:
+    """Builds the model (Keras), analyses its costs, and draws its graph when `plot_path` is given."""
+    analysis = analyze(config.model, input_shape, num_classes, source)
+    from cnn_cli.tf_runtime import import_tensorflow
+
+    import_tensorflow()
+    from cnn_cli.model.builder import build_model
+
+    model = build_model(config.model, input_shape, num_classes, source, name=config.name)
+    lines: list[str] = []
+    import os
+
+    # Keras draws its table with rich, which takes the width from COLUMNS when output is captured.
+    width = "140" if any(layer.children for layer in analysis.layers) else "100"
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = width
+    try:
+        model.summary(print_fn=lambda text, line_break=True: lines.append(text), line_length=int(width))
+    finally:
+        if previous is None:
+            os.environ.pop("COLUMNS", None)
+        else:
+            os.environ["COLUMNS"] = previous
+    if plot_path:
+        plot_model(model, plot_path)
+    return SummaryReport(
+        config.name, "\n".join(lines), analysis, BYTES_PER_ELEMENT[config.train.precision],
+        batch_size or config.train.batch_size,
+    )
+
+
+def plot_model(model, path: str) -> None:
+    """Draws the model graph with shapes; pydot and graphviz are an optional extra."""
+    import shutil
+
+    try:
+        import pydot  # noqa: F401
+    except ImportError:
+        raise CnnError("--plot needs pydot: pip install 'cnn-cli[plot]' (and graphviz: apt-get install graphviz)") from None
+    if shutil.which("dot") is None:
+        raise CnnError("--plot needs the graphviz programs (dot): apt-get install graphviz, or brew install graphviz")
+    import keras
+
+    keras.utils.plot_model(model, to_file=path, show_shapes=True, show_layer_names=True, dpi=96)

@@ -1,0 +1,91 @@
+"""Reading YAML safely: no Python object tags, duplicate keys refused, `1e-3` read as a number."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from cnn_cli.errors import CnnError, ConfigError
+
+# YAML 1.1 (PyYAML) wants a dot in a float ("1.0e-3"); people write "1e-3" and mean a number.
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+    |\.[0-9_]+(?:[eE][-+][0-9]+)?
+    |[-+]?\.(?:inf|Inf|INF)
+    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader with numeric exponents without a dot and duplicate keys refused."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    key: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:float"]
+    for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
+
+
+class DuplicateKeyError(yaml.MarkedYAMLError):
+    pass
+
+
+def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    loader.flatten_mapping(node)
+    result: dict = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in result:
+            raise DuplicateKeyError(
+                None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark
+            )
+        result[key] = loader.construct_object(value_node, deep=deep)
+    return result
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parses YAML text; any problem is a one-line ConfigError naming `source`."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except DuplicateKeyError as exc:
+        raise ConfigError(source, "", exc.problem) from None
+    except yaml.constructor.ConstructorError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        raise ConfigError(source, "", f"line {line}: {exc.problem} (Python object tags are not allowed)") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(source, "", f"invalid YAML: {where}{problem}") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Reads a YAML file; a missing or unreadable file is a one-line CnnError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise CnnError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise CnnError(f"{path}: is a directory, expected a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CnnError(f"{path}: cannot be read ({exc.__class__.__name__}: {exc})") from None
+    return parse_yaml(text, str(path))
+
+
+def parse_scalar(text: str) -> Any:
+    """Parses a command-line value (`--set key=value`) as a YAML scalar or flow collection."""
+    return parse_yaml(text, "--set") if text.strip() else ""
+
+
+def dump_yaml(data: Any) -> str:
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None)
