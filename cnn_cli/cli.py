@@ -39,9 +39,9 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import summary
+    from cnn_cli.commands import schema, summary
 
-    for module in (summary,):
+    for module in (summary, schema):
         main.add_command(module.command)
 
 

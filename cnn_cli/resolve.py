@@ -3,8 +3,8 @@ shape and number of classes (from the config, or from the data when the config l
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from cnn_cli.config import Config, config_from_dict, load_config
 from cnn_cli.config.checks import final_units
@@ -37,11 +37,12 @@ def declared_classes(config: Config) -> int | None:
     return config.model.num_classes or (units if isinstance(units, int) else None)
 
 
-def resolve_model_inputs(config: Config, source: str, data_path: str | None = None) -> tuple[tuple, int]:
+def resolve_model_inputs(config: Config, source: str, data_path: str | None = None) -> tuple[tuple, int | None]:
     """Input shape and number of classes; the data is read only when the config does not state both
     (or when `--data` is given, so that the model is checked against it)."""
     classes = declared_classes(config)
-    if data_path is None and config.model.input_shape is not None and classes is not None:
+    needs_classes = any(getattr(layer, "units", None) == "num_classes" for layer in config.model.layers)
+    if data_path is None and config.model.input_shape is not None and (classes is not None or not needs_classes):
         return tuple(config.model.input_shape), classes
     from cnn_cli.data import load_dataset
     from cnn_cli.data.compat import check_model_fits_data

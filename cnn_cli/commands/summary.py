@@ -28,9 +28,8 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
       cnn summary --config configs/fashion_mnist.yaml --json
       cnn summary runs/mnist-20260101-120000
     """
+    from cnn_cli.resolve import config_for, resolve_model_inputs
     from cnn_cli.summary import summarize
-    from cnn_cli.resolve import resolve_model_inputs
-    from cnn_cli.resolve import config_for
 
     config, source = config_for(run_dir, config_path, overrides)
     input_shape, num_classes = resolve_model_inputs(config, source, data_path)

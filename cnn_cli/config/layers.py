@@ -13,7 +13,7 @@ from pydantic import Field, field_validator
 from cnn_cli.config.base import Section
 
 PositiveInt = Annotated[int, Field(gt=0)]
-Size = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]
+Size = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]  # noqa: UP007 (a runtime alias)
 Padding = Literal["same", "valid"]
 Activation = Literal[
     "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
@@ -142,4 +142,4 @@ LAYER_TYPES = (
 LAYER_NAMES = sorted(t.model_fields["type"].annotation.__args__[0] for t in LAYER_TYPES)
 BLOCK_TYPES = ("inception", "residual")
 
-Layer = Annotated[Union[LAYER_TYPES], Field(discriminator="type")]  # type: ignore[valid-type]
+Layer = Annotated[Union[LAYER_TYPES], Field(discriminator="type")]  # type: ignore[valid-type]  # noqa: UP007

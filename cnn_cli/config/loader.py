@@ -29,7 +29,7 @@ def config_from_dict(raw: Any, source: str) -> Config:
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise _to_config_error(exc.errors()[0], raw, source) from None
+        raise _to_config_error(_best_error(exc.errors(), raw), raw, source) from None
     from cnn_cli.config.checks import check_config
 
     check_config(config, source)
@@ -122,6 +122,21 @@ def _pick(annotation: Any, node: Any) -> Any:
     return annotation
 
 
+_SCALAR_ERRORS = {"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "string_type", "bool_type", "bool_parsing", "literal_error"}
+_COLLECTION_ERRORS = {"tuple_type", "list_type", "dict_type", "model_type", "model_attributes_type"}
+
+
+def _best_error(errors: list[dict], raw: Any) -> dict:
+    """Of the errors pydantic gives for the first bad value (one per member of a union), the one that
+    fits what the user wrote: for a list, what is wrong with the list; for a scalar, what is wrong with it."""
+    first = errors[0]
+    path = _clean_path(tuple(first["loc"]), raw)[0]
+    same = [e for e in errors if _clean_path(tuple(e["loc"]), raw)[0] == path]
+    value = first.get("input")
+    avoid = _SCALAR_ERRORS if isinstance(value, (list, dict)) else _COLLECTION_ERRORS
+    return next((e for e in same if e["type"] not in avoid), first)
+
+
 def _expected(error: dict) -> str:
     kind, ctx = error["type"], error.get("ctx") or {}
     msg = error["msg"]
@@ -142,11 +157,11 @@ def _expected(error: dict) -> str:
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "expected a mapping"
     if kind == "greater_than" and ctx.get("gt") == 0:
-        return "expected a positive number"
+        return "expected a positive integer" if error.get("integer_field") else "expected a positive number"
     if kind == "string_pattern_mismatch":
         return "expected letters, digits, '_', '-' or '.', starting with a letter or digit"
-    if kind in ("too_short", "too_long") and "tuple" in msg.lower() or "Tuple" in msg:
-        return msg.replace("Tuple should have", "expected")
+    if kind in ("too_short", "too_long"):
+        return msg.replace("Tuple should have", "expected").replace("List should have", "expected").replace(" after validation", "")
     if msg.startswith("Input should be "):
         return "expected " + msg[len("Input should be "):]
     if msg.startswith("Value error, "):
@@ -165,6 +180,12 @@ def _to_config_error(error: dict, raw: Any, source: str) -> ConfigError:
         model = _model_at(path[:-1], raw)
         known = ", ".join(model.model_fields) if model else ""
         return ConfigError(source, _dotted(path), f"unknown key; expected one of: {known}" if known else "unknown key", value)
+    if kind == "missing" and path and isinstance(path[-1], int):
+        parent = path[:-1]
+        return ConfigError(source, _dotted(parent), "expected more items", _clean_path(tuple(parent), raw)[1])
     if kind == "missing" or not found:
         return ConfigError(source, _dotted(path), _expected(error))
+    model = _model_at(path[:-1], raw)
+    field = model.model_fields.get(path[-1]) if model and path and isinstance(path[-1], str) else None
+    error = {**error, "integer_field": field is not None and "int" in str(field.annotation) and "float" not in str(field.annotation)}
     return ConfigError(source, _dotted(path), _expected(error), value)

