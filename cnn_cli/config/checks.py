@@ -9,6 +9,10 @@ from cnn_cli.errors import ConfigError
 def check_config(config: Config, source: str) -> None:
     """Runs every check; the first failure raises ConfigError."""
     _check_names(config, source)
+    if config.data is not None:
+        from cnn_cli.config.data import check_data
+
+        check_data(config.data, source)
     _check_classes(config, source)
     _check_validation(config, source)
     if config.model.input_shape is not None:
@@ -49,7 +53,8 @@ def _check_classes(config: Config, source: str) -> None:
 
 def _check_validation(config: Config, source: str) -> None:
     data, callbacks = config.data, config.train.callbacks
-    if data is None or data.validation is not None or data.validation_split > 0:
+    # npz files (x_val) and image folders (validation/) may carry their own validation set
+    if data is None or data.source in ("npz", "folder") or data.validation is not None or data.validation_split > 0:
         return
     for key in ("checkpoint", "early_stopping", "reduce_lr_on_plateau"):
         cb = getattr(callbacks, key)

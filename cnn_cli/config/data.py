@@ -1,4 +1,8 @@
-"""The `data` section: where the images come from, how they are split, preprocessed and augmented."""
+"""The `data` section: where the images come from, how they are split, preprocessed and augmented.
+
+File and folder paths are used as written: a relative path is relative to the current working directory
+(where `cnn` is run), not to the config file. `~` is expanded.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from typing import Annotated, Literal, Union
 from pydantic import Field
 
 from cnn_cli.config.base import Section
+from cnn_cli.errors import ConfigError
 
 Dim = Annotated[int, Field(gt=0)]
 
@@ -16,10 +21,12 @@ class IdxPair(Section):
     labels: str = Field(description="IDX file of labels (gzipped or raw).")
 
 
-Split = Union[str, IdxPair]
+Split = Union[str, IdxPair]  # noqa: UP007 (a runtime alias)
 
 
 class NpzKeys(Section):
+    """Array names in an .npz file; the validation and test pairs are optional unless set here."""
+
     x_train: str = "x_train"
     y_train: str = "y_train"
     x_val: str = "x_val"
@@ -40,30 +47,63 @@ class Augment(Section):
 
 
 class DataConfig(Section):
+    """Where the data comes from (`cnn_cli.data.load_dataset` reads it)."""
+
     source: Literal["mnist", "fashion_mnist", "npz", "idx", "csv", "folder"] = Field(
         description="Kind of source: Keras' built-in data sets, or files of a given format."
     )
     path: str | None = Field(
         None,
-        description="A file or folder: the .npz file, the image folder, or where to look first for a built-in set.",
+        description="A file or folder: the .npz file, the image folder, a folder of IDX files, the training CSV, "
+        "or where to look first for a built-in set (a folder with mnist.npz or the four IDX files).",
     )
-    train: Split | None = Field(None, description="Training split: a CSV file, or IDX images and labels.")
+    train: Split | None = Field(
+        None, description="Training split: a CSV file, or IDX images and labels (one IDX file: its partner is found by name)."
+    )
     validation: Split | None = Field(None, description="Validation split, when given as its own file.")
-    test: Split | None = Field(None, description="Test split.")
+    test: Split | None = Field(None, description="Test split, same forms as train.")
     label_column: str = Field("label", description="CSV column that holds the label.")
     image_shape: tuple[Dim, Dim, Dim] | None = Field(
-        None, description="Height, width, channels of the images (CSV reshape, folder resize)."
+        None,
+        description="Height, width, channels of the images: the CSV reshape (default 28x28x1), the folder resize "
+        "(default: the first image's size); for other sources, checked against the data.",
     )
-    class_names: list[str] | dict[Union[int, str], str] | None = Field(
+    class_names: list[str] | dict[int | str, str] | None = Field(
         None, description="Names of the classes: a list in index order, or a map from label id to name."
     )
-    npz_keys: NpzKeys = Field(default_factory=NpzKeys)
+    npz_keys: NpzKeys = Field(default_factory=NpzKeys, description="Names of the arrays in an .npz file.")
     validation_split: float = Field(
         0.2, ge=0, lt=1, description="Fraction of the training set held out for validation when none is given."
     )
     split_seed: int = Field(42, description="random_state of scikit-learn's train_test_split.")
     stratify: bool = Field(True, description="Keep class proportions when splitting off validation.")
     subset: Annotated[int, Field(gt=0)] | None = Field(
-        None, description="Use only the first N examples of each split (stratified), for smoke runs."
+        None,
+        description="Use only the first N examples of each split (train, validation, test; taken after the validation "
+        "split, class by class in proportion, in file order), for smoke runs.",
     )
-    augment: Augment | None = None
+    augment: Augment | None = Field(None, description="Random augmentation of the training batches.")
+
+
+SPLIT_KEYS = ("train", "validation", "test")
+
+
+def check_data(data: DataConfig, source: str) -> None:
+    """The keys each kind of source needs or cannot use; the first problem raises ConfigError."""
+    given = [key for key in SPLIT_KEYS if getattr(data, key) is not None]
+    if data.source in ("npz", "folder", "mnist", "fashion_mnist"):
+        where = {"npz": "from data.npz_keys", "folder": "from split folders data.path/train, data.path/test"}
+        if given:
+            hint = f"; the splits come {where[data.source]}" if data.source in where else ""
+            raise ConfigError(source, f"data.{given[0]}", f"not used by source {data.source}{hint}", getattr(data, given[0]))
+        if data.source in ("npz", "folder") and data.path is None:
+            kind = "an .npz file" if data.source == "npz" else "a folder of class subfolders of images"
+            raise ConfigError(source, "data.path", f"required key is missing; expected {kind} for source {data.source}")
+        return
+    if data.train is None and data.path is None:
+        what = "a CSV file" if data.source == "csv" else "IDX images and labels ({images: FILE, labels: FILE})"
+        raise ConfigError(source, "data.train", f"required key is missing; expected {what} for source {data.source}")
+    if data.source == "csv":
+        for key in given:
+            if not isinstance(getattr(data, key), str):
+                raise ConfigError(source, f"data.{key}", "expected a CSV file path for source csv", getattr(data, key).model_dump())

@@ -51,6 +51,8 @@ def apply_overrides(raw: Any, overrides: typing.Sequence[str], source: str = "--
             child = node.get(part) if isinstance(node, dict) else None
             if child is None:
                 child = node[part] = {}
+            elif isinstance(child, str):  # a shorthand such as `optimizer: adam` is `{name: adam}`
+                child = node[part] = {"name": child}
             if not isinstance(child, dict):
                 raise ConfigError("--set", ".".join(parts[: i + 1]), "cannot set a key inside a non-mapping value", child)
             node = child

@@ -1,0 +1,46 @@
+"""`cnn train`: trains a model from a config and writes a run directory (see `cnn_cli.training`)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cnn_cli.commands.options import config_option, data_option, set_option, subset_option
+
+
+@click.command("train")
+@config_option
+@set_option
+@data_option
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs.")
+@subset_option
+@click.option("--run-dir", "run_dir", type=click.Path(), default=None,
+              help="Where to write the run (default runs/<name>-<YYYYmmdd-HHMMSS>); must be new or empty.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed (random when none is given).")
+@click.option("--resume", "resume", is_flag=False, flag_value="", default=None, metavar="[RUN_DIR]",
+              help="Continue an interrupted run from its last finished epoch (RUN_DIR, or the one given with --run-dir).")
+def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, resume):
+    """Train a model and write its run directory: config, model, best checkpoint, history, metrics, plots.
+
+    \b
+    Examples:
+      cnn train --config configs/mnist.yaml --data data/mnist_sample.npz
+      cnn train --config configs/fashion_mnist.yaml --data data/fashion_mnist_sample.npz --epochs 3
+      cnn train --config configs/mnist.yaml --set train.optimizer=rmsprop --run-dir runs/rmsprop
+      cnn train --resume runs/mnist-20260101-120000
+
+    \b
+    Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 130 interrupted.
+    """
+    from cnn_cli.errors import CnnError
+    from cnn_cli.training.trainer import TrainOptions, train
+
+    if resume is not None and resume and run_dir and resume != run_dir:
+        raise CnnError(f"--resume {resume} and --run-dir {run_dir} name different run directories")
+    opts = TrainOptions(
+        config_path=config_path, overrides=tuple(overrides), data_path=data_path, epochs=epochs, subset=subset,
+        seed=seed, run_dir=(resume or run_dir) if resume is not None else run_dir, resume=resume is not None,
+        verbose=1 if sys.stdout.isatty() else 2, argv=["cnn", *sys.argv[1:]],
+    )
+    train(opts, echo=click.echo)

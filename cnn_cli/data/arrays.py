@@ -1,0 +1,39 @@
+"""Checking arrays from .npz files: images become uint8 (N, H, W, C), labels a flat vector."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cnn_cli.errors import DataError
+
+
+def as_images(array: np.ndarray, origin: str, key: str) -> np.ndarray:
+    """(N, H, W) gets a channel axis; values must be integers 0..255 (any integer or float dtype)."""
+    if array.ndim == 3:
+        array = array[..., np.newaxis]
+    if array.ndim != 4:
+        raise DataError(origin, f"array {key!r}: expected images of shape (N, H, W) or (N, H, W, C), found {array.shape}")
+    if array.dtype == np.uint8:
+        return array
+    if array.dtype.kind not in "iuf" and array.dtype != np.bool_:
+        raise DataError(origin, f"array {key!r}: expected pixel values 0..255, found dtype {array.dtype}")
+    if array.size:
+        low, high = array.min(), array.max()
+        whole = array.dtype.kind != "f" or bool(np.all(np.round(array) == array))
+        if low < 0 or high > 255 or not whole:
+            raise DataError(
+                origin, f"array {key!r}: expected integer pixel values 0..255, found {array.dtype} values "
+                f"{low:g}..{high:g} (scale to 0..255 and save as uint8)",
+            )
+    return array.astype(np.uint8)
+
+
+def as_labels(array: np.ndarray, origin: str, key: str) -> np.ndarray:
+    """Label ids (N,); (N, 1) is flattened and one-hot rows (N, K) become the index of their 1."""
+    if array.ndim == 2 and array.shape[1] == 1:
+        array = array[:, 0]
+    elif array.ndim == 2 and array.size and np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all():
+        array = array.argmax(axis=1)
+    if array.ndim != 1:
+        raise DataError(origin, f"array {key!r}: expected labels of shape (N,), found {array.shape}")
+    return array

@@ -1,0 +1,33 @@
+"""Does the model of a config fit its data? Number of classes and input shape, checked before building."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cnn_cli.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cnn_cli.config import Config
+    from cnn_cli.data.dataset import Dataset
+
+
+def check_model_fits_data(config: Config, dataset: Dataset, source: str = "<config file>") -> None:
+    """`model.num_classes`, the last dense layer's integer `units` and `model.input_shape` must agree with
+    the data; the first disagreement raises ConfigError with both numbers."""
+    classes, shape = dataset.num_classes, tuple(dataset.input_shape)
+    declared = config.model.num_classes
+    if declared is not None and declared != classes:
+        raise ConfigError(source, "model.num_classes", f"expected the number of classes in the data, {classes}", declared)
+    index = len(config.model.layers) - 1
+    last = config.model.layers[index]
+    units = getattr(last, "units", None) if last.type == "dense" else None
+    if isinstance(units, int) and units != classes:
+        raise ConfigError(
+            source, f"model.layers[{index}].units",
+            f"expected the number of classes in the data, {classes} (or units: num_classes)", units,
+        )
+    if config.model.input_shape is not None and tuple(config.model.input_shape) != shape:
+        raise ConfigError(
+            source, "model.input_shape", f"expected the shape of the data's images, {list(shape)}",
+            list(config.model.input_shape),
+        )

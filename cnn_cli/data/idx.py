@@ -1,0 +1,108 @@
+"""IDX files (the MNIST format), gzipped or raw: reading with header checks, and finding image/label pairs.
+
+An IDX file starts with a magic number (0x00000803 for unsigned-byte images N x H x W, 0x00000801 for
+unsigned-byte labels N), then one big-endian int32 per dimension, then the data, row-major.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from cnn_cli.errors import DataError
+
+IMAGES_MAGIC = 0x00000803
+LABELS_MAGIC = 0x00000801
+PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, un-gzipped when it starts with gzip's magic bytes (whatever its name)."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(str(path), "no such file") from None
+    except OSError as exc:
+        raise DataError(str(path), f"cannot read: {exc.strerror or exc}") from None
+    if data[:2] != b"\x1f\x8b":
+        return data
+    try:
+        return gzip.decompress(data)
+    except (EOFError, OSError, zlib.error) as exc:
+        raise DataError(str(path), f"truncated or corrupt gzip file ({exc})") from None
+
+
+def read_idx(path: Path, kind: str) -> np.ndarray:
+    """Images (N, H, W) or labels (N,) as uint8; `kind` is "images" or "labels"."""
+    magic, ndim, what = (IMAGES_MAGIC, 3, "images") if kind == "images" else (LABELS_MAGIC, 1, "labels")
+    data = read_bytes(path)
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(str(path), f"too short for an IDX {what} header ({len(data)} bytes)")
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        raise DataError(str(path), f"wrong magic number 0x{found:08X}, expected 0x{magic:08X} (IDX {what} of bytes)")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    header = 4 + 4 * ndim
+    declared = int(np.prod(dims))
+    body = len(data) - header
+    if body != declared:
+        shape = " x ".join(str(d) for d in dims)
+        state = "truncated" if body < declared else "longer than declared"
+        raise DataError(str(path), f"{state}: the header declares {shape} = {declared} bytes of {what}, the file holds {body}")
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def read_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Images (N, H, W, 1) and labels (N,) of one split; the counts must agree."""
+    x = read_idx(images, "images")
+    y = read_idx(labels, "labels")
+    if len(x) != len(y):
+        raise DataError(str(images), f"{len(x)} images but {labels} holds {len(y)} labels")
+    return x[..., np.newaxis], y
+
+
+def _candidates(folder: Path, prefix: str, kind: str) -> list[Path]:
+    stem = "images-idx3-ubyte" if kind == "images" else "labels-idx1-ubyte"
+    names = [f"{prefix}-{stem}", f"{prefix}-{stem.replace('-idx', '.idx')}"]
+    return [folder / (name + ext) for name in names for ext in (".gz", "")]
+
+
+def find_file(folder: Path, prefix: str, kind: str) -> Path | None:
+    return next((p for p in _candidates(folder, prefix, kind) if p.is_file()), None)
+
+
+def find_pairs(folder: Path) -> dict[str, tuple[Path, Path]]:
+    """The splits ("train", "test") whose images and labels are both in `folder`, under Keras'/Debian's names
+    (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz], t10k-...)."""
+    pairs = {}
+    for split, prefixes in PREFIXES.items():
+        for prefix in prefixes:
+            images, labels = find_file(folder, prefix, "images"), find_file(folder, prefix, "labels")
+            if images and labels:
+                pairs[split] = (images, labels)
+                break
+    return pairs
+
+
+def is_idx_name(path: Path) -> bool:
+    name = path.name.lower()
+    return name.endswith((".gz", "-ubyte")) and ("idx1" in name or "idx3" in name)
+
+
+def pair_of(path: Path) -> tuple[Path, Path] | None:
+    """(images, labels) for one file of a pair, by swapping images/labels and idx3/idx1 in its name."""
+    name = path.name
+    if "images" in name and "idx3" in name:
+        swapped, is_images = name.replace("images", "labels").replace("idx3", "idx1"), True
+    elif "labels" in name and "idx1" in name:
+        swapped, is_images = name.replace("labels", "images").replace("idx1", "idx3"), False
+    else:
+        return None
+    stem = swapped.removesuffix(".gz")
+    partner = next((p for p in (path.with_name(stem + ".gz"), path.with_name(stem)) if p.is_file()), None)
+    if partner is None:
+        return None
+    return (path, partner) if is_images else (partner, path)

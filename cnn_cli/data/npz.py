@@ -1,0 +1,60 @@
+"""NumPy .npz archives (never with pickles): the arrays named by `data.npz_keys`.
+
+x_train and y_train are required; the validation and test pairs are used when the archive holds them (and
+are required when their keys are set in the config).
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from cnn_cli.config.data import NpzKeys
+from cnn_cli.data.arrays import as_images, as_labels
+from cnn_cli.data.dataset import Raw, RawSplit
+from cnn_cli.errors import DataError
+
+SPLITS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
+
+
+def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = None) -> Raw:
+    keys = keys or NpzKeys()
+    arrays = _load(path)
+    splits: dict[str, RawSplit | None] = {}
+    for split, x_field, y_field in SPLITS:
+        x_key, y_key = getattr(keys, x_field), getattr(keys, y_field)
+        required = split == "train" or bool({x_field, y_field} & keys.model_fields_set)
+        present = [k for k in (x_key, y_key) if k in arrays]
+        if not present and not required:
+            splits[split] = None
+            continue
+        for key, field in ((x_key, x_field), (y_key, y_field)):
+            if key not in arrays:
+                held = ", ".join(repr(k) for k in arrays) or "no arrays"
+                raise DataError(path, f"no array {key!r} (data.npz_keys.{field}); the file holds {held}")
+        x = as_images(arrays[x_key], path, x_key)
+        y = as_labels(arrays[y_key], path, y_key)
+        if len(x) != len(y):
+            raise DataError(path, f"array {x_key!r} holds {len(x)} images but {y_key!r} holds {len(y)} labels")
+        splits[split] = RawSplit(x=x, ids=y, origin=f"{path} [{y_key}]", row=lambda i: f"index {i}")
+    return Raw(train=splits["train"], validation=splits["validation"], test=splits["test"], origin=origin or f"npz {path}")
+
+
+def _load(path: str) -> dict[str, np.ndarray]:
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(path, "no such file" if not file.exists() else "not a file")
+    try:
+        archive = np.load(file, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise DataError(path, "a single array (.npy); expected an .npz archive of named arrays")
+        with archive:
+            return {key: archive[key] for key in archive.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(path, "holds Python objects (pickled data), which are never loaded; save numeric arrays") from None
+        raise DataError(path, f"not a readable .npz file ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(path, f"not a readable .npz file ({exc})") from None
