@@ -39,9 +39,9 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import schema, summary
+    from cnn_cli.commands import compare, evaluate, predict, schema, summary, train
 
-    for module in (summary, schema):
+    for module in (summary, schema, train, evaluate, predict, compare):
         main.add_command(module.command)
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from cnn_cli.cli import main
 from cnn_cli.config import load_config
+from cnn_cli.training.seeding import choose_precision
 
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz"]
 FASHION = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz"]
@@ -57,7 +58,7 @@ def test_mnist_run_directory(runner, tmp_path):
     assert METRIC_KEYS <= set(metrics)
     assert metrics["epochs_run"] == 2 and metrics["early_stopped"] is False
     assert metrics["val_accuracy"] is None and 0.0 <= metrics["test_accuracy"] <= 1.0
-    assert metrics["test_examples"] == 400 and metrics["precision"] == "float32" and metrics["seed"] == 42
+    assert metrics["test_examples"] == 400 and metrics["precision"] == choose_precision("auto") and metrics["seed"] == 42
     assert {"python", "tensorflow", "keras", "cnn"} <= set(metrics["versions"])
     assert f"{metrics['test_accuracy']:.4f}" in result.output
 

@@ -3,6 +3,7 @@ and the Keras dtype policy."""
 
 from __future__ import annotations
 
+import os
 import secrets
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
@@ -25,14 +26,47 @@ def seed_everything(seed: int, deterministic: bool = False) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16 or AMX), read from /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
+def gpu_precision() -> str | None:
+    """The mixed policy for the first GPU TensorFlow sees: bf16 from compute capability 8.0 (Ampere),
+    fp16 on 7.x (Volta, Turing), none on older cards; None without a GPU."""
+    from cnn_cli.tf_runtime import import_tensorflow
+
+    tf = import_tensorflow()
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    major, _ = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+
+
 def choose_precision(setting: str) -> str:
     """The Keras dtype policy for `train.precision`.
 
-    `auto` means float32 for now; this is the place to detect bfloat16-capable hardware (and pick
-    `mixed_bfloat16` there) later.
+    `auto` picks mixed precision where the hardware has fast low-precision math: `mixed_bfloat16` on
+    CPUs with AVX512_BF16 or AMX and on GPUs from compute capability 8.0, `mixed_float16` on 7.x GPUs,
+    float32 elsewhere. Set CNN_PRECISION to force a policy for `auto` (e.g. to compare).
     """
     if setting == "auto":
-        return "float32"
+        forced = os.environ.get("CNN_PRECISION")
+        if forced in PRECISIONS:
+            return forced
+        on_gpu = gpu_precision()
+        if on_gpu is not None:
+            return on_gpu
+        return "mixed_bfloat16" if cpu_has_fast_bf16() else "float32"
     if setting not in PRECISIONS:
         raise ValueError(f"unknown precision {setting!r}")
     return setting

@@ -1,0 +1,51 @@
+"""`cnn compare`: train one variant of a config per combination of --vary values, and compare them."""
+
+from __future__ import annotations
+
+import click
+
+from cnn_cli.commands.options import config_option, data_option, set_option, subset_option
+
+
+@click.command("compare")
+@config_option
+@click.option("--vary", "varies", multiple=True, required=True, metavar="KEY.PATH=V1,V2,...",
+              help="A config key and the values to try (read as YAML); repeatable: every combination is trained.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs for every variant.")
+@subset_option
+@data_option
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the variants' run directories and the comparison (default runs/compare-<name>-<time>).")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="The seed of every variant (default: the config's seed, else one random seed for all).")
+@set_option
+def command(config_path, varies, epochs, subset, data_path, out, seed, overrides):
+    """Train every combination of --vary values with the same seed and data, and compare the results.
+
+    Each variant is a `cnn train` run (in its own process) in OUT/<variant>, its output in OUT/<variant>.log.
+    The table (variant, status, best validation accuracy, test accuracy, epochs, seconds) is printed and
+    saved as OUT/comparison.csv, with a bar chart OUT/comparison.png. A failed variant is listed with its
+    status; the command fails (exit 2) only when every variant failed.
+
+    \b
+    Examples:
+      cnn compare --config configs/mnist.yaml --vary train.optimizer=adam,rmsprop,sgd
+      cnn compare --config configs/mnist.yaml --data data/mnist_sample.npz --subset 1000 --epochs 2 \\
+          --vary train.optimizer=adam,sgd --vary train.batch_size=32,128
+    """
+    from cnn_cli.compare import COMPARISON_CSV, COMPARISON_PNG, CompareOptions, compare, table
+    from cnn_cli.errors import CnnError
+
+    if not config_path:
+        raise CnnError("no config: give --config FILE")
+    opts = CompareOptions(config_path=config_path, varies=varies, overrides=overrides, epochs=epochs, subset=subset,
+                          data_path=data_path, out=out, seed=seed)
+    folder, variants = compare(opts, echo=lambda line: click.echo(line, err=True))
+    click.echo(table(variants))
+    click.echo(f"Wrote {folder / COMPARISON_CSV} and {folder / COMPARISON_PNG}")
+    failed = [v for v in variants if v.status != "complete"]
+    if failed and len(failed) == len(variants):
+        raise CnnError(f"every variant failed; see the logs in {folder} (first: {failed[0].error or failed[0].status})")
+    if failed:
+        click.echo(f"Warning: {len(failed)} of {len(variants)} variants did not complete: "
+                   + ", ".join(v.label for v in failed), err=True)

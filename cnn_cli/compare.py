@@ -1,0 +1,328 @@
+"""Comparing configs: one training run per combination of `--vary key.path=v1,v2,...` values.
+
+Every variant is trained by `cnn train` in its own subprocess (which keeps Keras' global state apart),
+with the same config, seed, data, subset and epochs, and `--set key.path=value` for its values; its run
+directory is `OUT/<variant>` and its console output `OUT/<variant>.log`. The results (from each run's
+metrics.json and history.csv) are collected into `OUT/comparison.csv` and a bar chart
+`OUT/comparison.png`. A variant that fails is listed with its status; the others are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnn_cli.errors import CnnError, ConfigError
+
+COMPARISON_CSV = "comparison.csv"
+COMPARISON_PNG = "comparison.png"
+MAX_VARIANTS = 64
+CSV_COLUMNS = ("variant", "status", "best_val_accuracy", "test_accuracy", "test_loss", "epochs", "seconds",
+               "train_seconds", "run_dir", "error")
+
+
+@dataclass
+class Vary:
+    key: str
+    values: list[str]
+
+
+@dataclass
+class Variant:
+    name: str  # folder name under OUT
+    settings: list[tuple[str, str]]  # (key.path, value text)
+    status: str = "pending"
+    best_val_accuracy: float | None = None
+    test_accuracy: float | None = None
+    test_loss: float | None = None
+    epochs: int | None = None
+    seconds: float | None = None
+    train_seconds: float | None = None
+    run_dir: str = ""
+    error: str = ""
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.settings)
+
+    @property
+    def overrides(self) -> list[str]:
+        return [f"{k}={v}" for k, v in self.settings]
+
+    def row(self) -> dict:
+        return {"variant": self.label, "status": self.status, "best_val_accuracy": self.best_val_accuracy,
+                "test_accuracy": self.test_accuracy, "test_loss": self.test_loss, "epochs": self.epochs,
+                "seconds": self.seconds, "train_seconds": self.train_seconds, "run_dir": self.run_dir, "error": self.error, **{k: v for k, v in self.settings}}
+
+
+def parse_vary(text: str) -> Vary:
+    """`key.path=v1,v2,...` (values read as YAML; commas inside [..], {..} or quotes do not split)."""
+    key, sep, rest = text.partition("=")
+    key = key.strip()
+    if not sep or not key or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key):
+        raise ConfigError("--vary", text, "expected key.path=value1,value2,...")
+    values = [v.strip() for v in _split_top_level(rest)]
+    if not values or any(v == "" for v in values):
+        raise ConfigError("--vary", key, "expected a comma-separated list of values, none empty", rest)
+    if len(set(values)) != len(values):
+        raise ConfigError("--vary", key, "expected different values", rest)
+    return Vary(key, values)
+
+
+def _split_top_level(text: str) -> list[str]:
+    parts, depth, quote, current = [], 0, "", ""
+    for char in text:
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(current)
+            current = ""
+            continue
+        current += char
+    parts.append(current)
+    return parts
+
+
+def make_variants(varies: Sequence[Vary]) -> list[Variant]:
+    """The grid: every combination of the values, in the order given (the last --vary changes fastest)."""
+    keys = [v.key for v in varies]
+    for i, key in enumerate(keys):
+        for other in keys[:i]:
+            if key == other or key.startswith(other + ".") or other.startswith(key + "."):
+                raise ConfigError("--vary", key, f"varied twice (also by --vary {other}=...)")
+    variants = [Variant(name="", settings=list(zip(keys, combo)))
+                for combo in itertools.product(*(v.values for v in varies))]
+    if len(variants) > MAX_VARIANTS:
+        raise CnnError(f"--vary: {len(variants)} combinations; at most {MAX_VARIANTS} are run by one compare")
+    short = [k.rsplit(".", 1)[-1] for k in keys]
+    use = short if len(set(short)) == len(short) else keys
+    seen: dict[str, int] = {}
+    for variant in variants:
+        name = "_".join(f"{k}-{_safe(v)}" for k, (_, v) in zip(use, variant.settings))[:120] or "variant"
+        seen[name] = seen.get(name, 0) + 1
+        variant.name = name if seen[name] == 1 else f"{name}-{seen[name]}"
+    return variants
+
+
+def _safe(value: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "", value.replace(" ", "")) or "x"
+
+
+@dataclass
+class CompareOptions:
+    config_path: str
+    varies: Sequence[str]
+    overrides: Sequence[str] = ()
+    epochs: int | None = None
+    subset: int | None = None
+    data_path: str | None = None
+    out: str | None = None
+    seed: int | None = None
+
+
+def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[Path, list[Variant]]:
+    from cnn_cli.config import load_config
+    from cnn_cli.training.run_dir import default_run_dir
+
+    variants = make_variants([parse_vary(v) for v in opts.varies])
+    base = load_config(opts.config_path, opts.overrides)
+    for variant in variants:  # every variant's config must be valid before anything is trained
+        load_config(opts.config_path, [*opts.overrides, *variant.overrides])
+    seed = opts.seed if opts.seed is not None else base.seed
+    if seed is None:
+        from cnn_cli.training.seeding import choose_seed
+
+        seed = choose_seed(None)
+    out = Path(opts.out) if opts.out else default_run_dir(f"compare-{base.name}")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise CnnError(f"{out}: exists and is not an empty directory (give a new --out DIR)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CnnError(f"{out}: cannot create the folder ({exc.strerror or exc})") from None
+
+    echo(f"Comparing {len(variants)} variants of {opts.config_path} (seed {seed}) in {out}")
+    try:
+        for number, variant in enumerate(variants, 1):
+            echo(f"[{number}/{len(variants)}] {variant.label} ...")
+            run_variant(variant, opts, seed, out)
+            echo(f"[{number}/{len(variants)}] {variant.label}: {variant.status}"
+                 + (f" in {variant.seconds:.1f}s" if variant.seconds is not None else "")
+                 + (f" -- {variant.error}" if variant.error else ""))
+    except KeyboardInterrupt:
+        for variant in variants:
+            if variant.status in ("pending", "running"):
+                variant.status = "interrupted"
+        write_results(variants, out)
+        raise
+    write_results(variants, out)
+    return out, variants
+
+
+def train_command(variant: Variant, opts: CompareOptions, seed: int, run_dir: Path) -> list[str]:
+    command = [sys.executable, "-m", "cnn_cli", "train", "--config", opts.config_path]
+    for item in [*opts.overrides, *variant.overrides]:
+        command += ["--set", item]
+    command += ["--seed", str(seed), "--run-dir", str(run_dir)]
+    if opts.epochs is not None:
+        command += ["--epochs", str(opts.epochs)]
+    if opts.subset is not None:
+        command += ["--subset", str(opts.subset)]
+    if opts.data_path is not None:
+        command += ["--data", opts.data_path]
+    return command
+
+
+def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path) -> None:
+    run_dir = out / variant.name
+    variant.run_dir = str(run_dir)
+    variant.status = "running"
+    log = out / f"{variant.name}.log"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2")}
+    started = time.perf_counter()
+    with log.open("w", encoding="utf-8") as f:
+        f.write(" ".join(train_command(variant, opts, seed, run_dir)) + "\n")
+        f.flush()
+        try:
+            code = subprocess.call(train_command(variant, opts, seed, run_dir), stdout=f, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, env=env)
+        except OSError as exc:
+            code, variant.error = -1, f"cannot start cnn train ({exc})"
+    variant.seconds = round(time.perf_counter() - started, 2)
+    collect(variant, run_dir)
+    if not run_dir.exists():  # failed before it made its run directory
+        variant.run_dir = ""
+    if code != 0:
+        variant.status = {3: "diverged", 130: "interrupted"}.get(code, f"failed (exit {code})")
+        if not variant.error:
+            variant.error = _last_error(log)
+    elif variant.status != "complete":
+        variant.status = variant.status if variant.status != "running" else "failed (no run.json)"
+
+
+def collect(variant: Variant, run_dir: Path) -> None:
+    """Fills the variant's results from its run directory (whatever is there)."""
+    from cnn_cli.run_reader import read_json_file
+
+    try:
+        record = read_json_file(run_dir / "run.json")
+        variant.status = str(record.get("status") or variant.status)
+    except CnnError:
+        pass
+    try:
+        metrics = read_json_file(run_dir / "metrics.json")
+        variant.test_accuracy = _number(metrics.get("test_accuracy"))
+        variant.test_loss = _number(metrics.get("test_loss"))
+        variant.epochs = metrics.get("epochs_run")
+        variant.train_seconds = _number(metrics.get("train_seconds"))
+    except CnnError:
+        pass
+    history = run_dir / "history.csv"
+    if history.is_file():
+        with history.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        values = [v for v in (_number(r.get("val_accuracy")) for r in rows) if v is not None]
+        variant.best_val_accuracy = max(values) if values else None
+        if variant.epochs is None:
+            variant.epochs = len(rows)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _last_error(log: Path) -> str:
+    try:
+        lines = [line.strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
+    except OSError:
+        return ""
+    errors = [line for line in lines if line.startswith("Error:")]
+    text = errors[-1] if errors else (lines[-1] if lines else "")
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def write_results(variants: list[Variant], out: Path) -> None:
+    keys = list(dict.fromkeys(k for v in variants for k, _ in v.settings))
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=[*CSV_COLUMNS, *keys], lineterminator="\n")
+    writer.writeheader()
+    for variant in variants:
+        writer.writerow({k: ("" if v is None else v) for k, v in variant.row().items()})
+    (out / COMPARISON_CSV).write_text(buffer.getvalue(), encoding="utf-8")
+    plot_comparison(variants, out / COMPARISON_PNG)
+
+
+def table(variants: list[Variant]) -> str:
+    head = ("variant", "status", "best val acc", "test acc", "epochs", "seconds")
+    rows = [(v.label, v.status, _fmt(v.best_val_accuracy), _fmt(v.test_accuracy),
+             "-" if v.epochs is None else str(v.epochs), "-" if v.seconds is None else f"{v.seconds:.1f}")
+            for v in variants]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in [head, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def plot_comparison(variants: list[Variant], path: Path) -> None:
+    """Bars of best validation accuracy and test accuracy per variant (failed variants marked)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    labels = [v.label for v in variants]
+    series = [(name, [getattr(v, attr) for v in variants]) for name, attr in
+              (("best val accuracy", "best_val_accuracy"), ("test accuracy", "test_accuracy"))]
+    series = [(name, values) for name, values in series if any(x is not None for x in values)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(variants) + 2), 4.5))
+    try:
+        positions = np.arange(len(variants))
+        width = 0.8 / max(1, len(series))
+        for i, (name, values) in enumerate(series):
+            heights = [0.0 if x is None else x for x in values]
+            bars = ax.bar(positions + (i - (len(series) - 1) / 2) * width, heights, width, label=name)
+            for bar, x in zip(bars, values):
+                if x is not None:
+                    ax.annotate(f"{x:.3f}", (bar.get_x() + bar.get_width() / 2, x), ha="center", va="bottom",
+                                fontsize=8, xytext=(0, 2), textcoords="offset points")
+        for position, variant in zip(positions, variants):
+            if variant.status != "complete":
+                ax.annotate(variant.status, (position, 0.02), ha="center", va="bottom", rotation=90, fontsize=8,
+                            color="red")
+        ax.set_xticks(positions, labels=labels, rotation=20 if len(variants) > 3 else 0, ha="right" if len(variants) > 3 else "center")
+        ax.set_ylim(0, 1.08)
+        ax.set_ylabel("accuracy")
+        ax.set_title("comparison")
+        if series:
+            ax.legend(loc="upper right")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100, format="png")
+    finally:
+        plt.close(fig)

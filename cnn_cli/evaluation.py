@@ -1,0 +1,266 @@
+"""Evaluating a trained run on its test split (or its validation split when it has no test split).
+
+`evaluate_run(run_dir)` loads the run's model (safe mode) and the data the run used (run.json's data_path
+and subset, or `data_path`), and measures: loss and accuracy (Keras' `model.evaluate`, the metrics the
+model was compiled with), per-class precision, recall, F1 and support (scikit-learn), the confusion
+matrix and the most confused pairs, and inference speed (images per second of `model.predict`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cnn_cli.errors import CnnError, DataError
+from cnn_cli.run_reader import Run, read_run
+
+EVALUATION_JSON = "evaluation.json"
+CONFUSION_PNG = "confusion_matrix.png"
+DEFAULT_BATCH = 256
+TOP_CONFUSED = 5
+
+
+@dataclass
+class Split:
+    """The examples evaluated: uint8 images, class indices of the run's class map, and what they are."""
+
+    x: np.ndarray
+    y: np.ndarray
+    name: str  # "test" or "validation"
+    origin: str
+    note: str = ""
+
+
+@dataclass
+class Evaluation:
+    run_dir: str
+    split: str
+    data: str
+    num_examples: int
+    loss: float
+    accuracy: float
+    class_names: list[str]
+    class_ids: list[Any]
+    per_class: list[dict]
+    confusion_matrix: list[list[int]]
+    most_confused: list[dict]
+    images_per_second: float
+    seconds: float
+    batch_size: int
+    note: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {
+            "run_dir": self.run_dir, "split": self.split, "data": self.data, "num_examples": self.num_examples,
+            "loss": self.loss, "accuracy": self.accuracy,
+            "macro_avg": _average(self.per_class, weighted=False),
+            "weighted_avg": _average(self.per_class, weighted=True),
+            "per_class": self.per_class, "class_names": self.class_names, "class_ids": self.class_ids,
+            "confusion_matrix": self.confusion_matrix, "most_confused": self.most_confused,
+            "images_per_second": self.images_per_second, "seconds": self.seconds, "batch_size": self.batch_size,
+            "note": self.note or None, "files": self.files,
+        }
+
+    def to_text(self) -> str:
+        lines = [
+            f"Run: {self.run_dir}",
+            f"Data: {self.data}",
+            f"Split: {self.split} ({self.num_examples} examples)" + (f" -- {self.note}" if self.note else ""),
+            f"Loss: {self.loss:.4f}   Accuracy: {self.accuracy:.4f}   "
+            f"Speed: {self.images_per_second:,.0f} images/s (batch {self.batch_size})",
+            "",
+            "Per class:",
+        ]
+        width = max([len("weighted avg"), *(len(n) for n in self.class_names)])
+        lines.append(f"  {'class':<{width}}  precision  recall      f1  support")
+        for row in self.per_class:
+            lines.append(f"  {row['name']:<{width}}  {row['precision']:>9.4f}  {row['recall']:>6.4f}  "
+                         f"{row['f1']:>6.4f}  {row['support']:>7d}")
+        for label, avg in (("macro avg", _average(self.per_class, False)),
+                           ("weighted avg", _average(self.per_class, True))):
+            lines.append(f"  {label:<{width}}  {avg['precision']:>9.4f}  {avg['recall']:>6.4f}  {avg['f1']:>6.4f}  "
+                         f"{avg['support']:>7d}")
+        lines += ["", "Confusion matrix (rows: true class, columns: predicted class):"]
+        lines += ["  " + line for line in confusion_table(self.confusion_matrix, self.class_names)]
+        lines += ["", "Most confused (true -> predicted: count):"]
+        if self.most_confused:
+            lines += [f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in self.most_confused]
+        else:
+            lines.append("  none: every example is classified correctly")
+        if self.files:
+            lines += ["", *(f"Wrote {path}" for path in self.files.values())]
+        return "\n".join(lines)
+
+
+def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: int | None = None,
+                 batch_size: int = DEFAULT_BATCH, write_files: bool = True) -> Evaluation:
+    run = read_run(run_dir)
+    if run.status != "complete":
+        import click
+
+        click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
+    model = run.load_model()
+    split = load_split(run, data_path=data_path, subset=subset)
+    x, y = split.x, split.y
+
+    from cnn_cli.data.pipeline import make_dataset, one_hot_for
+
+    one_hot = one_hot_for(run.config.train.loss)
+    data = make_dataset(x, y, batch_size=batch_size, num_classes=run.num_classes, one_hot=one_hot,
+                        shuffle=False, seed=None, augment=None, training=False)
+    if not getattr(model, "compiled", False):  # saved without its compile settings
+        model.compile(loss=run.config.train.loss, metrics=["accuracy"])
+    results = model.evaluate(data, verbose=0, return_dict=True)
+    images = data.map(lambda images, labels: images)
+    started = time.perf_counter()
+    probabilities = np.asarray(model.predict(images, verbose=0))
+    seconds = time.perf_counter() - started
+    predicted = probabilities.argmax(axis=1).astype(np.int32)
+    accuracy = float(results["accuracy"]) if "accuracy" in results else float(np.mean(predicted == y))
+
+    names = run.class_map.names
+    per_class, matrix = class_metrics(y, predicted, names, run.class_map.ids)
+    evaluation = Evaluation(
+        run_dir=str(run.path), split=split.name, data=split.origin, num_examples=int(len(y)),
+        loss=float(results["loss"]), accuracy=accuracy, class_names=names, class_ids=[_plain(c) for c in run.class_map.ids],
+        per_class=per_class, confusion_matrix=matrix.tolist(), most_confused=most_confused(matrix, names),
+        images_per_second=round(len(y) / seconds, 1) if seconds > 0 else 0.0, seconds=round(seconds, 4),
+        batch_size=batch_size, note=split.note,
+    )
+    if write_files:
+        from cnn_cli.training.files import save_atomic, write_json
+
+        png = run.path / CONFUSION_PNG
+        save_atomic(png, lambda tmp: plot_confusion(matrix, names, tmp, title=f"{run.config.name}: {split.name} split"))
+        evaluation.files = {"confusion_matrix": str(png), "evaluation": str(run.path / EVALUATION_JSON)}
+        write_json(run.path / EVALUATION_JSON, evaluation.to_dict())
+    return evaluation
+
+
+def load_split(run: Run, *, data_path: str | None = None, subset: int | None = None) -> Split:
+    """The test split of the run's data (or of `data_path`), else its validation split, labelled with the
+    run's class indices. Without `data_path`, the run's own data and subset (run.json) are used; with it,
+    the whole file (or `subset` of it)."""
+    from cnn_cli.data import load_dataset
+
+    config = run.config
+    if data_path is None:
+        data_path = run.data_path
+        if subset is None:
+            subset = run.subset
+    elif config.data is not None:
+        config = config.model_copy(deep=True)
+        config.data.subset = None  # the run's subset was for the run's data, not for this file
+    dataset = load_dataset(config, data_path=data_path, subset=subset, source=run.config_source)
+    origin = data_path or _describe_source(config)
+    if tuple(dataset.input_shape) != run.input_shape:
+        raise DataError(origin, f"images are {_dims(dataset.input_shape)}, the model takes {_dims(run.input_shape)}")
+    if dataset.x_test is not None and len(dataset.x_test):
+        x, y, name, note = dataset.x_test, dataset.y_test, "test", ""
+    elif dataset.x_val is not None and len(dataset.x_val):
+        x, y, name = dataset.x_val, dataset.y_val, "validation"
+        note = "the data has no test split; evaluating on the validation split"
+    else:
+        raise DataError(origin, "no test split and no validation split to evaluate on")
+    if dataset.class_map != run.class_map:  # other data: its own indices -> the run's indices, by label id
+        ids = np.array(dataset.class_map.ids, dtype=object)[y]
+        y = run.class_map.encode(ids.tolist(), f"{origin} ({name} split)")
+    return Split(x=x, y=np.asarray(y, dtype=np.int32), name=name, origin=dataset.origin or origin, note=note)
+
+
+def class_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: list[str], ids: list) -> tuple[list[dict], np.ndarray]:
+    """Per-class precision, recall, F1 and support (scikit-learn; 0 where undefined), and the confusion matrix."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(names)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0,
+    )
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    rows = [
+        {"name": names[i], "id": _plain(ids[i]), "index": i, "precision": float(precision[i]), "recall": float(recall[i]),
+         "f1": float(f1[i]), "support": int(support[i])}
+        for i in labels
+    ]
+    return rows, matrix
+
+
+def most_confused(matrix: np.ndarray, names: list[str], top: int = TOP_CONFUSED) -> list[dict]:
+    """The largest off-diagonal cells: (true -> predicted, count), most frequent first."""
+    off = np.array(matrix, dtype=np.int64)
+    np.fill_diagonal(off, 0)
+    cells = [(int(off[i, j]), int(i), int(j)) for i, j in zip(*np.nonzero(off))]
+    cells.sort(key=lambda c: (-c[0], c[1], c[2]))
+    return [{"true": names[i], "predicted": names[j], "true_index": i, "predicted_index": j, "count": n}
+            for n, i, j in cells[:top]]
+
+
+def confusion_table(matrix: list[list[int]], names: list[str]) -> list[str]:
+    """The confusion matrix as text, rows and columns labelled with the class names."""
+    cells = [[str(v) for v in row] for row in matrix]
+    width = max([len(n) for n in names] + [len(c) for row in cells for c in row])
+    corner = "true\\pred"
+    label = max([len(n) for n in names] + [len(corner)])
+    head = f"{corner:<{label}} " + " ".join(f"{n:>{width}}" for n in names)
+    return [head] + [f"{n:<{label}} " + " ".join(f"{c:>{width}}" for c in row) for n, row in zip(names, cells)]
+
+
+def plot_confusion(matrix: np.ndarray, names: list[str], path: str | Path, title: str = "") -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    matrix = np.asarray(matrix)
+    k = len(names)
+    size = max(5.0, min(16.0, 0.45 * k + 3))
+    fig, ax = plt.subplots(figsize=(size, size * 0.9))
+    try:
+        image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_xticks(range(k), labels=names, rotation=90 if k > 12 else 0)
+        ax.set_yticks(range(k), labels=names)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title(title or "confusion matrix")
+        if k <= 30:
+            limit = matrix.max() / 2 if matrix.size else 0
+            for i in range(k):
+                for j in range(k):
+                    if matrix[i, j]:
+                        ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7 if k > 12 else 9,
+                                color="white" if matrix[i, j] > limit else "black")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100, format="png")
+    finally:
+        plt.close(fig)
+
+
+def _average(rows: list[dict], weighted: bool) -> dict:
+    support = np.array([r["support"] for r in rows], dtype=np.float64)
+    weights = support if weighted else np.ones_like(support)
+    total = weights.sum()
+    out = {key: float(np.dot(weights, [r[key] for r in rows]) / total) if total else 0.0
+           for key in ("precision", "recall", "f1")}
+    return {**out, "support": int(support.sum())}
+
+
+def _describe_source(config) -> str:
+    data = config.data
+    if data is None:
+        raise CnnError("the run's config has no data: section; give --data PATH")
+    where = data.path or (data.test if isinstance(data.test, str) else None) or (data.train if isinstance(data.train, str) else None)
+    return f"{data.source} data" + (f" {where}" if where else "")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _dims(shape) -> str:
+    return "x".join(str(d) for d in shape)

@@ -1,0 +1,138 @@
+"""Predicting classes for new inputs with a trained run's model.
+
+Inputs are image files (PNG, JPEG, anything Pillow reads: converted to the model's channels -- grayscale,
+RGB or RGBA -- and resized to its height and width) or CSV files in the run's layout (a header line, an
+optional label column `data.label_column`, which is ignored, and H*W*C pixel columns 0..255). Pixels are
+scaled by 1/255, as in training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnn_cli.errors import CnnError, DataError
+from cnn_cli.run_reader import read_run
+
+MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+DEFAULT_BATCH = 256
+
+
+@dataclass
+class Item:
+    """One example to predict: its name (the file, or `file:row` for a CSV row) and uint8 pixels (H, W, C)."""
+
+    name: str
+    pixels: np.ndarray
+    file: str
+    row: int | None = None
+
+
+def read_inputs(paths: list[str], input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
+    items: list[Item] = []
+    for path in paths:
+        file = Path(path)
+        if not file.exists():
+            raise DataError(path, "no such file")
+        if not file.is_file():
+            raise DataError(path, "not a file (expected an image or a CSV file)")
+        if file.suffix.lower() == ".csv":
+            items += read_csv_rows(path, input_shape, label_column)
+        else:
+            items.append(Item(name=path, pixels=read_image(path, input_shape), file=path))
+    return items
+
+
+def read_image(path: str, input_shape: tuple[int, int, int]) -> np.ndarray:
+    """An image file as uint8 (H, W, C) in the model's size and channels."""
+    from PIL import Image, UnidentifiedImageError
+
+    height, width, channels = input_shape
+    if channels not in MODES:
+        raise CnnError(f"the model takes {channels}-channel images; only 1 (grayscale), 3 (RGB) and 4 (RGBA) "
+                       "can be made from image files")
+    try:
+        with Image.open(path) as image:
+            image.load()
+            converted = image.convert(MODES[channels])
+    except UnidentifiedImageError:
+        raise DataError(path, "not a readable image (Pillow does not recognise the format)") from None
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise DataError(path, f"not a readable image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
+    if converted.size != (width, height):
+        converted = converted.resize((width, height), Image.Resampling.BILINEAR)
+    pixels = np.asarray(converted, dtype=np.uint8)
+    return pixels.reshape(height, width, channels)
+
+
+def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
+    """The rows of a CSV file in the training layout; the label column, if present, is ignored."""
+    import pandas as pd
+
+    from cnn_cli.data.csv_source import csv_row
+
+    try:
+        frame = pd.read_csv(path, low_memory=False)
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "empty file: no header line and no rows") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise DataError(path, f"not a readable CSV file ({' '.join(str(exc).split())})") from None
+    frame = frame.dropna(how="all")
+    if len(frame) == 0:
+        raise DataError(path, "no data rows, only a header line")
+    pixels = frame.drop(columns=[label_column]) if label_column in frame.columns else frame
+    expected = int(np.prod(input_shape))
+    if pixels.shape[1] != expected:
+        without = f" (every column but {label_column!r})" if label_column in frame.columns else ""
+        raise DataError(path, f"{pixels.shape[1]} pixel columns{without}, expected {expected} for the model's "
+                        f"{'x'.join(map(str, input_shape))} images")
+    values = pixels.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    bad = np.isnan(values) | (values < 0) | (values > 255) | (values != np.round(values))
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        cell = pixels.iloc[row, col]
+        raise DataError(path, f"{csv_row(row)}, column {str(pixels.columns[col])!r}: expected an integer pixel "
+                        f"value 0..255, received {str(cell)!r}")
+    images = values.astype(np.uint8).reshape((len(frame), *input_shape))
+    return [Item(name=f"{path}:{i + 1}", pixels=images[i], file=path, row=i + 1) for i in range(len(images))]
+
+
+def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_size: int = DEFAULT_BATCH) -> dict:
+    """`{"run_dir", "predictions": [{"input", "file", "row", "top": [{"name", "id", "index", "probability"}]}]}`."""
+    run = read_run(run_dir)
+    model = run.load_model()
+    label_column = run.config.data.label_column if run.config.data is not None else "label"
+    items = read_inputs(list(paths), run.input_shape, label_column)
+    x = np.stack([item.pixels for item in items]).astype(np.float32) / np.float32(255.0)
+    scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    probabilities = as_probabilities(scores)
+    k = max(1, min(int(top_k), run.num_classes))
+    entries = run.class_map.entries
+    predictions = []
+    for item, row in zip(items, probabilities):
+        order = np.argsort(-row, kind="stable")[:k]
+        predictions.append({
+            "input": item.name, "file": item.file, "row": item.row,
+            "top": [{"name": entries[i][2], "id": entries[i][1], "index": int(i), "probability": float(row[i])}
+                    for i in order],
+        })
+    return {"run_dir": str(run.path), "predictions": predictions}
+
+
+def as_probabilities(scores: np.ndarray) -> np.ndarray:
+    """The model's outputs when they are probabilities already (a softmax layer), else their softmax."""
+    if scores.size and np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
+        return scores
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def predictions_text(result: dict) -> str:
+    lines = []
+    for prediction in result["predictions"]:
+        tops = ", ".join(f"{t['name']} {t['probability']:.4f}" for t in prediction["top"])
+        lines.append(f"{prediction['input']}: {tops}")
+    return "\n".join(lines)

@@ -1,0 +1,89 @@
+"""`cnn compare`: the grid of --vary values, one `cnn train` subprocess per variant, the table, CSV and chart."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from cnn_cli.cli import main
+from cnn_cli.compare import make_variants, parse_vary
+from cnn_cli.errors import ConfigError
+from tests.run_helpers import MNIST_NPZ, ROOT
+
+MNIST = ["--config", str(ROOT / "configs" / "mnist.yaml"), "--data", str(MNIST_NPZ)]
+
+
+def _rows(path):
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_compare_two_optimizers(runner, tmp_path):
+    out = tmp_path / "cmp"
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", "train.optimizer=adam,sgd", "--subset", "300",
+                                  "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "train.optimizer=adam" in result.output and "train.optimizer=sgd" in result.output
+    assert "best val acc" in result.output and "test acc" in result.output
+
+    rows = _rows(out / "comparison.csv")
+    assert [r["variant"] for r in rows] == ["train.optimizer=adam", "train.optimizer=sgd"]
+    assert [r["train.optimizer"] for r in rows] == ["adam", "sgd"]
+    assert all(r["status"] == "complete" and r["epochs"] == "1" for r in rows)
+    assert (out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    seeds = set()
+    for row, optimizer in zip(rows, ("adam", "sgd")):
+        run = out / f"optimizer-{optimizer}"
+        assert row["run_dir"] == str(run) and (run / "model.keras").is_file()
+        metrics = json.loads((run / "metrics.json").read_text())
+        assert float(row["test_accuracy"]) == pytest.approx(metrics["test_accuracy"])
+        assert metrics["test_examples"] == 300 and metrics["epochs_run"] == 1
+        config = (run / "config.yaml").read_text()
+        assert f"name: {optimizer}" in config
+        seeds.add(metrics["seed"])
+    assert seeds == {42}  # the config's seed, the same for every variant
+
+
+def test_compare_failed_variants_are_reported(runner, tmp_path):
+    out = tmp_path / "bad"
+    # images of the wrong size: each variant's `cnn train` fails on the data, after the configs were accepted
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", "data.image_shape=[32,32,1],[30, 30, 1]",
+                                  "--subset", "50", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "Error: every variant failed" in result.output and "Traceback" not in result.output
+    rows = _rows(out / "comparison.csv")
+    assert [r["variant"] for r in rows] == ["data.image_shape=[32,32,1]", "data.image_shape=[30, 30, 1]"]
+    assert all(r["status"] == "failed (exit 2)" and "data.image_shape" in r["error"] for r in rows)
+    assert (out / "comparison.png").is_file()
+    assert (out / "image_shape-32321.log").is_file()
+
+
+def test_compare_checks_every_variant_before_training(runner, tmp_path):
+    out = tmp_path / "never"
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", "train.optimizer=adam,bogus", "--out", str(out)])
+    assert result.exit_code == 2 and "train.optimizer" in result.output and "bogus" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", "train.optimizer"])
+    assert result.exit_code == 2 and "expected key.path=value1,value2" in result.output
+
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", "train.epochs=1,2", "--out", str(tmp_path / "full")])
+    assert result.exit_code == 2 and "not an empty directory" in result.output
+
+
+def test_grid_and_names():
+    variants = make_variants([parse_vary("train.optimizer=adam,sgd"), parse_vary("train.batch_size=32,64,128")])
+    assert len(variants) == 6
+    assert variants[1].settings == [("train.optimizer", "adam"), ("train.batch_size", "64")]
+    assert variants[1].name == "optimizer-adam_batch_size-64"
+    assert variants[1].overrides == ["train.optimizer=adam", "train.batch_size=64"]
+    assert parse_vary("model.input_shape=[28, 28, 1],{a: 1, b: 2},'x,y'").values == ["[28, 28, 1]", "{a: 1, b: 2}", "'x,y'"]
+    for bad in ("train.optimizer=", "train.optimizer=adam,,sgd", "=adam", "train.optimizer=adam,adam"):
+        with pytest.raises(ConfigError):
+            parse_vary(bad)
+    with pytest.raises(ConfigError):
+        make_variants([parse_vary("train.optimizer=adam,sgd"), parse_vary("train.optimizer.learning_rate=0.1")])
