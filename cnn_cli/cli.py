@@ -20,10 +20,15 @@ class _Group(click.Group):
     """Turns the tool's own errors into one-line messages with their exit codes."""
 
     def invoke(self, ctx):
-        from cnn_cli.errors import EXIT_INTERRUPTED, CnnError
+        from cnn_cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CnnError
 
+        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:  # a bad flag or argument: one line too, not click's usage block
+            command = f"cnn {words[0]}" if words and words[0] in self.commands else "cnn"
+            click.echo(f"Error: {command}: {exc.format_message()} (see {command} --help)", err=True)
+            sys.exit(EXIT_BAD_INPUT)
         except CnnError as exc:
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(exc.exit_code)

@@ -8,6 +8,7 @@ matrix and the most confused pairs, and inference speed (images per second of `m
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.run_reader import Run, read_run
+from cnn_cli.safety import run_file
 
 EVALUATION_JSON = "evaluation.json"
 CONFUSION_PNG = "confusion_matrix.png"
@@ -100,16 +102,24 @@ class Evaluation:
 def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: int | None = None,
                  batch_size: int = DEFAULT_BATCH, write_files: bool = True) -> Evaluation:
     run = read_run(run_dir)
+    outputs = [run_file(run.path, name) for name in (CONFUSION_PNG, EVALUATION_JSON)]  # refused before any work
+    for path in outputs if write_files else ():
+        if path.exists() and not path.is_file():
+            raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
+    model = run.load_model()
+    split = load_split(run, data_path=data_path, subset=subset)
     if run.status != "complete":
         import click
 
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
-    model = run.load_model()
-    split = load_split(run, data_path=data_path, subset=subset)
     x, y = split.x, split.y
 
     from cnn_cli.data.pipeline import make_dataset, one_hot_for
 
+    compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
+    if isinstance(compiled_loss, str) and compiled_loss != run.config.train.loss:
+        raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
+                       f"{compiled_loss!r}, received {run.config.train.loss!r} (was config.yaml edited after training?)")
     one_hot = one_hot_for(run.config.train.loss)
     data = make_dataset(x, y, batch_size=batch_size, num_classes=run.num_classes, one_hot=one_hot,
                         shuffle=False, seed=None, augment=None, training=False)
@@ -135,10 +145,14 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
     if write_files:
         from cnn_cli.training.files import save_atomic, write_json
 
-        png = run.path / CONFUSION_PNG
-        save_atomic(png, lambda tmp: plot_confusion(matrix, names, tmp, title=f"{run.config.name}: {split.name} split"))
-        evaluation.files = {"confusion_matrix": str(png), "evaluation": str(run.path / EVALUATION_JSON)}
-        write_json(run.path / EVALUATION_JSON, evaluation.to_dict())
+        png, report = outputs
+        try:
+            save_atomic(png, lambda tmp: plot_confusion(matrix, names, tmp, title=f"{run.config.name}: {split.name} split"))
+            evaluation.files = {"confusion_matrix": str(png), "evaluation": str(report)}
+            write_json(report, evaluation.to_dict())
+        except OSError as exc:
+            raise CnnError(f"{run.path}: cannot write {EVALUATION_JSON} and {CONFUSION_PNG} into the run directory "
+                           f"({exc.strerror or exc}); use --no-write to only print") from None
     return evaluation
 
 
@@ -151,13 +165,16 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
     config = run.config
     if data_path is None:
         data_path = run.data_path
+        if data_path is not None and not Path(os.path.expanduser(data_path)).exists():
+            raise CnnError(f"{run.path / 'run.json'}: data_path: {data_path!r}, the data the run was trained on, is "
+                           "not there (a relative path is relative to the working directory); give --data PATH")
         if subset is None:
             subset = run.subset
     elif config.data is not None:
         config = config.model_copy(deep=True)
         config.data.subset = None  # the run's subset was for the run's data, not for this file
     dataset = load_dataset(config, data_path=data_path, subset=subset, source=run.config_source)
-    origin = data_path or _describe_source(config)
+    origin = data_path or _describe_source(config, run.config_source)
     if tuple(dataset.input_shape) != run.input_shape:
         raise DataError(origin, f"images are {_dims(dataset.input_shape)}, the model takes {_dims(run.input_shape)}")
     if dataset.x_test is not None and len(dataset.x_test):
@@ -250,10 +267,10 @@ def _average(rows: list[dict], weighted: bool) -> dict:
     return {**out, "support": int(support.sum())}
 
 
-def _describe_source(config) -> str:
+def _describe_source(config, config_source: str = "config.yaml") -> str:
     data = config.data
     if data is None:
-        raise CnnError("the run's config has no data: section; give --data PATH")
+        raise CnnError(f"{config_source}: data: the run's config has no data: section; give --data PATH")
     where = data.path or (data.test if isinstance(data.test, str) else None) or (data.train if isinstance(data.train, str) else None)
     return f"{data.source} data" + (f" {where}" if where else "")
 

@@ -8,6 +8,7 @@ scaled by 1/255, as in training.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,12 +55,16 @@ def read_image(path: str, input_shape: tuple[int, int, int]) -> np.ndarray:
         raise CnnError(f"the model takes {channels}-channel images; only 1 (grayscale), 3 (RGB) and 4 (RGBA) "
                        "can be made from image files")
     try:
-        with Image.open(path) as image:
-            image.load()
-            converted = image.convert(MODES[channels])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()
+                converted = image.convert(MODES[channels])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(path, f"refused: too many pixels to be an image for a CNN ({exc})") from None
     except UnidentifiedImageError:
         raise DataError(path, "not a readable image (Pillow does not recognise the format)") from None
-    except (OSError, ValueError, SyntaxError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise DataError(path, f"not a readable image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
     if converted.size != (width, height):
         converted = converted.resize((width, height), Image.Resampling.BILINEAR)

@@ -52,20 +52,47 @@ def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dic
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 
 
+MAX_VALUES = 100_000  # a config has a few hundred; anchors and aliases can make billions ("billion laughs")
+
+
+def _check_size(data: Any, source: str) -> None:
+    """Refuses documents whose values, counted with every alias expanded, exceed MAX_VALUES (alias bombs
+    and self-referencing aliases), before anything else walks them."""
+    count, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        count += 1
+        if count > MAX_VALUES:
+            raise ConfigError(source, "", f"more than {MAX_VALUES:,} values once its aliases (*name) are expanded; "
+                              "refused (an alias bomb or an alias that refers to itself?)")
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple, set)):
+            stack.extend(item)
+
+
 def parse_yaml(text: str, source: str) -> Any:
-    """Parses YAML text; any problem is a one-line ConfigError naming `source`."""
+    """Parses YAML text; any problem is a one-line ConfigError naming `source`. Only YAML's plain tags are
+    constructed (SafeLoader): `!!python/...` and other object tags are refused."""
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
+    except RecursionError:
+        raise ConfigError(source, "", "invalid YAML: nested too deeply") from None
     except DuplicateKeyError as exc:
         raise ConfigError(source, "", exc.problem) from None
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
+        if "recursive" in str(exc.problem):
+            raise ConfigError(source, "", f"line {line}: an alias (*name) inside the value it names") from None
         raise ConfigError(source, "", f"line {line}: {exc.problem} (Python object tags are not allowed)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(source, "", f"invalid YAML: {where}{problem}") from None
+    _check_size(data, source)
+    return data
 
 
 def read_yaml(path: str | Path) -> Any:

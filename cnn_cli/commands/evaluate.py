@@ -16,12 +16,19 @@ from cnn_cli.commands.options import data_option, json_option, subset_option
 @json_option
 @click.option("--batch-size", type=click.IntRange(min=1), default=256, show_default=True,
               help="Batch size of the evaluation (larger is faster; it does not change the results).")
-def command(run_dir, data_path, subset, as_json, batch_size):
+@click.option("--no-write", "no_write", is_flag=True,
+              help="Only print: do not write evaluation.json and confusion_matrix.png into RUN_DIR.")
+def command(run_dir, data_path, subset, as_json, batch_size, no_write):
     """Evaluate a trained run on the test split of the data it was trained on (or of --data PATH).
 
     Without a test split, the validation split is used (the output says which). Prints loss, accuracy,
     per-class precision/recall/F1/support, the confusion matrix and the most confused pairs; writes
-    RUN_DIR/evaluation.json and RUN_DIR/confusion_matrix.png.
+    RUN_DIR/evaluation.json and RUN_DIR/confusion_matrix.png (unless --no-write).
+
+    The model is RUN_DIR/model.keras, loaded in Keras' safe mode only, after a check that refuses Lambda
+    layers and objects from outside Keras' layers. Legacy .h5 models are refused: convert one in a Python
+    session you trust with keras.saving.load_model("model.h5").save("model.keras"). The run's own files
+    must lie inside RUN_DIR (a symlink that leads out is refused); its data path may be anywhere.
 
     \b
     Examples:
@@ -30,7 +37,8 @@ def command(run_dir, data_path, subset, as_json, batch_size):
     """
     from cnn_cli.evaluation import evaluate_run
 
-    evaluation = evaluate_run(run_dir, data_path=data_path, subset=subset, batch_size=batch_size)
+    evaluation = evaluate_run(run_dir, data_path=data_path, subset=subset, batch_size=batch_size,
+                              write_files=not no_write)
     if as_json:
         click.echo(json.dumps(evaluation.to_dict(), indent=2))
     else:

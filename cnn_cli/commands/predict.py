@@ -22,6 +22,10 @@ def command(run_dir, inputs, top_k, as_json):
     or a CSV file in the run's layout (label column optional, ignored; one prediction per row, named
     FILE:ROW with rows counted from 1 after the header).
 
+    The model is RUN_DIR/model.keras, loaded in Keras' safe mode only, after a check that refuses Lambda
+    layers and objects from outside Keras' layers. Legacy .h5 models are refused: convert one in a Python
+    session you trust with keras.saving.load_model("model.h5").save("model.keras").
+
     \b
     Examples:
       cnn predict runs/mnist-20260101-120000 digit.png

@@ -1,4 +1,4 @@
-"""The whole config: `name`, `seed`, and the `model`, `data` and `train` sections."""
+"""The whole config: `name`, `seed`, and the `model`, `data`, `train` and `distribute` sections."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pydantic import Field
 
 from cnn_cli.config.base import Section
 from cnn_cli.config.data import DataConfig
+from cnn_cli.config.distribute import DistributeConfig
 from cnn_cli.config.model import ModelConfig
 from cnn_cli.config.train import TrainConfig
 
@@ -16,3 +17,4 @@ class Config(Section):
     model: ModelConfig
     data: DataConfig | None = None
     train: TrainConfig = Field(default_factory=TrainConfig)
+    distribute: DistributeConfig = Field(default_factory=DistributeConfig)

@@ -8,6 +8,7 @@ first image of the first training class sets the size, and the channels (1 for a
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -65,11 +66,15 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
 
 def _open(file: Path, mode: str | None = None) -> Image.Image:
     try:
-        with Image.open(file) as image:
-            image.load()
-            return image.convert(mode) if mode else image.copy()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise DataError(str(file), f"cannot read the image ({exc})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(file) as image:
+                image.load()
+                return image.convert(mode) if mode else image.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise DataError(str(file), f"refused: too many pixels to be an image for a CNN ({exc})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise DataError(str(file), f"cannot read the image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
 
 
 def _shape_of(file: Path) -> tuple[int, int, int]:

@@ -21,18 +21,18 @@ SPLITS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("t
 
 def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = None) -> Raw:
     keys = keys or NpzKeys()
-    arrays = _load(path)
+    arrays = _Archive(path)
     splits: dict[str, RawSplit | None] = {}
     for split, x_field, y_field in SPLITS:
         x_key, y_key = getattr(keys, x_field), getattr(keys, y_field)
         required = split == "train" or bool({x_field, y_field} & keys.model_fields_set)
-        present = [k for k in (x_key, y_key) if k in arrays]
+        present = [k for k in (x_key, y_key) if k in arrays.names]
         if not present and not required:
             splits[split] = None
             continue
         for key, field in ((x_key, x_field), (y_key, y_field)):
-            if key not in arrays:
-                held = ", ".join(repr(k) for k in arrays) or "no arrays"
+            if key not in arrays.names:
+                held = ", ".join(repr(k) for k in arrays.names) or "no arrays"
                 raise DataError(path, f"no array {key!r} (data.npz_keys.{field}); the file holds {held}")
         x = as_images(arrays[x_key], path, x_key)
         y = as_labels(arrays[y_key], path, y_key)
@@ -42,19 +42,38 @@ def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = Non
     return Raw(train=splits["train"], validation=splits["validation"], test=splits["test"], origin=origin or f"npz {path}")
 
 
-def _load(path: str) -> dict[str, np.ndarray]:
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(path, "no such file" if not file.exists() else "not a file")
-    try:
-        archive = np.load(file, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise DataError(path, "a single array (.npy); expected an .npz archive of named arrays")
-        with archive:
-            return {key: archive[key] for key in archive.files}
-    except ValueError as exc:
-        if "pickle" in str(exc).lower():
-            raise DataError(path, "holds Python objects (pickled data), which are never loaded; save numeric arrays") from None
-        raise DataError(path, f"not a readable .npz file ({exc})") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(path, f"not a readable .npz file ({exc})") from None
+class _Archive:
+    """The arrays of an .npz file, each read (with `allow_pickle=False`) only when asked for: an array of
+    Python objects is refused with the file and its key named."""
+
+    def __init__(self, path: str):
+        self.path = path
+        file = Path(path)
+        if not file.is_file():
+            raise DataError(path, "no such file" if not file.exists() else "not a file")
+        try:
+            with np.load(file, allow_pickle=False) as archive:
+                if not isinstance(archive, np.lib.npyio.NpzFile):
+                    raise DataError(path, "a single array (.npy); expected an .npz archive of named arrays")
+                self.names = list(archive.files)
+        except (AttributeError, TypeError):  # np.load gave a plain array (no context manager)
+            raise DataError(path, "a single array (.npy); expected an .npz archive of named arrays") from None
+        except ValueError as exc:
+            if "pickle" in str(exc).lower():
+                raise DataError(path, "holds Python objects (a pickle file), which are never loaded; save "
+                                "numeric arrays with numpy.savez") from None
+            raise DataError(path, f"not a readable .npz file ({exc})") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataError(path, f"not a readable .npz file ({exc})") from None
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        try:
+            with np.load(self.path, allow_pickle=False) as archive:
+                return archive[key]
+        except ValueError as exc:
+            if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+                raise DataError(self.path, f"holds Python objects (pickled data) in array {key!r}, which are "
+                                "never loaded; save numeric arrays") from None
+            raise DataError(self.path, f"array {key!r}: not readable ({' '.join(str(exc).split())})") from None
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise DataError(self.path, f"array {key!r}: not readable ({' '.join(str(exc).split())})") from None

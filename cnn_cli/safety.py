@@ -1,0 +1,164 @@
+"""What the tool refuses to read, before anything reads it: files that could run code, and run-directory
+files that lead out of their run directory.
+
+**Models.** A model is a `.keras` file (a zip of config.json, metadata.json and model.weights.h5). Before
+Keras sees it, `check_keras_file` reads its config.json and refuses, naming the file and where in the config:
+
+- a `Lambda` layer or any serialized Python function (`__lambda__`): Python code;
+- any object whose `module` is outside Keras' model-building namespaces (layers, initializers, optimizers,
+  losses, metrics, activations, regularizers, constraints, dtype policies, models) and this tool's own
+  layers -- e.g. `{"module": "os", "class_name": "system"}` or `keras.config` / `keras.utils` functions;
+- a registered custom object other than this tool's own (`cnn>MinPooling2D`), and `TFSMLayer` (which
+  loads a TensorFlow SavedModel from a path);
+- legacy HDF5 (`.h5`) models, which Keras' safe mode does not fully cover: convert one in a trusted Python
+  session (`keras.saving.load_model("m.h5").save("model.keras")`).
+
+Then Keras loads it with `safe_mode=True` (never `enable_unsafe_deserialization`).
+
+**Paths.** A run directory's own files (config.yaml, run.json, labels.json, model.keras, best.keras,
+metrics.json, evaluation.json, confusion_matrix.png) are found by their fixed names inside the run
+directory, and must be there: a symlink whose target lies outside the run directory is refused (`run_file`).
+Data paths -- `data:` paths in a config, `--data PATH`, and run.json's `data_path` (the `--data` the user gave
+to `cnn train`) -- are the user's own and may point anywhere; they are only ever read as data, by readers
+that never unpickle or execute anything.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from cnn_cli.errors import CnnError
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+MAX_CONFIG_BYTES = 64 * 1024 * 1024
+
+ALLOWED_MODULES = tuple(
+    prefix
+    for name in ("layers", "initializers", "regularizers", "constraints", "optimizers", "losses", "metrics",
+                 "activations", "models", "dtype_policies")
+    for prefix in (f"keras.{name}", f"keras.src.{name}")
+) + ("cnn_cli.model",)
+# `module: keras` is how Keras writes its top-level classes; only these may be named from it.
+KERAS_TOP_LEVEL = {"Sequential", "Functional", "Model", "DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy",
+                   "QuantizedFloat8DTypePolicy", "DTypePolicyMap", "Layer", "Variable", "InputSpec"}
+FUNCTION_MODULES = tuple(p for p in ALLOWED_MODULES if p.rsplit(".", 1)[-1] in ("activations", "losses", "metrics"))
+REFUSED_CLASSES = {"Lambda": "a Lambda layer (Python code)", "__lambda__": "a serialized Python function",
+                   "TFSMLayer": "a TFSMLayer (loads a TensorFlow SavedModel from a path)"}
+OWN_REGISTERED = {"cnn>MinPooling2D"}
+
+
+class UnsafeFileError(CnnError):
+    """A file that is refused because reading it could run code or leave where it should stay."""
+
+
+def run_file(run_dir: str | Path, name: str) -> Path:
+    """`run_dir/name`, refused when it is a symlink (or inside a symlinked folder) that leads outside `run_dir`."""
+    run_dir = Path(run_dir)
+    path = run_dir / name
+    if not path.is_symlink():
+        return path
+    try:
+        target = path.resolve(strict=False)
+        inside = target.is_relative_to(run_dir.resolve(strict=False))
+    except (OSError, RuntimeError):  # a symlink loop
+        raise UnsafeFileError(f"{path}: a symlink loop; a run directory's own files must be files inside it") from None
+    if not inside:
+        raise UnsafeFileError(
+            f"{path}: a symlink to {target}, outside the run directory; a run directory's own files must lie "
+            "inside it (copy the file in instead of linking it)"
+        )
+    return path
+
+
+def check_keras_file(path: str | Path) -> None:
+    """Refuses a model file that is not a plain `.keras` archive of Keras layers (see the module doc)."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CnnError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise CnnError(f"{path}: cannot be loaded as a Keras model: empty file (0 bytes)")
+    if head == HDF5_MAGIC:
+        raise UnsafeFileError(
+            f"{path}: a legacy HDF5 (.h5) model, which cnn does not load (Keras' safe mode does not cover it); "
+            "convert it in a Python session you trust: keras.saving.load_model('model.h5').save('model.keras')"
+        )
+    if not zipfile.is_zipfile(path):
+        raise CnnError(f"{path}: cannot be loaded as a Keras model: not a .keras file (not a zip archive, or a truncated one)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                raise CnnError(f"{path}: cannot be loaded as a Keras model: not a .keras file (no config.json inside)")
+            if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
+                raise CnnError(f"{path}: config.json is over {MAX_CONFIG_BYTES // 2**20} MB; refused")
+            text = archive.read("config.json")
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise CnnError(f"{path}: cannot be loaded as a Keras model: a damaged .keras file ({type(exc).__name__}: {_short(exc)})") from None
+    try:
+        config = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CnnError(f"{path}: cannot be loaded as a Keras model: its config.json is not valid JSON ({_short(exc)})") from None
+    problem = find_unsafe(config)
+    if problem:
+        where, what = problem
+        raise UnsafeFileError(f"{path}: refused: {where} is {what}; cnn loads only plain Keras layers, in safe mode")
+
+
+def find_unsafe(node: Any, where: str = "config.json") -> tuple[str, str] | None:
+    """The first object of a Keras config that may not be deserialized: (its place, what it is)."""
+    if isinstance(node, list):
+        for i, item in enumerate(node):
+            found = find_unsafe(item, f"{where}[{i}]")
+            if found:
+                return found
+        return None
+    if not isinstance(node, dict):
+        return None
+    if "class_name" in node:
+        found = _unsafe_object(node, where)
+        if found:
+            return found
+    for key, value in node.items():
+        found = find_unsafe(value, f"{where}.{key}")
+        if found:
+            return found
+    return None
+
+
+def _unsafe_object(node: dict, where: str) -> tuple[str, str] | None:
+    class_name, module, registered = node.get("class_name"), node.get("module"), node.get("registered_name")
+    named = f"{module}.{class_name}" if module else str(class_name)
+    if not isinstance(class_name, str) or not isinstance(module, (str, type(None))):
+        return where, "an object with a malformed class_name or module"
+    if class_name in REFUSED_CLASSES:
+        return where, REFUSED_CLASSES[class_name]
+    if module is not None:
+        if class_name == "function":
+            if not (module.startswith(FUNCTION_MODULES) and _within(module)):
+                return where, f"the function {module}.{node.get('config')} (outside Keras' activations, losses and metrics)"
+        elif module == "keras":
+            if class_name not in KERAS_TOP_LEVEL:
+                return where, f"{named}, not a Keras model part"
+        elif not _within(module):
+            return where, f"{named}, from a module outside Keras' layers"
+    if registered is not None and registered not in OWN_REGISTERED and registered != class_name:
+        if not (class_name == "function" and registered == node.get("config")):
+            return where, f"a custom object {registered!r} this tool does not know"
+    return None  # module None: Keras' own plain values (__keras_tensor__, __tuple__, __numpy__, ...)
+
+
+def _within(module: str) -> bool:
+    """`module` equals an allowed prefix or lies below it (so `keras.layersX` does not pass as `keras.layers`)."""
+    return any(module == p or module.startswith(p + ".") for p in ALLOWED_MODULES)
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
