@@ -27,18 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnn_cli.errors import CnnError, ConfigError
+from cnn_cli.errors import CnnError, ConfigError, WorkerLostError
 
-EXIT_WORKER_LOST = 4
 # `CNN_KEEP_WORKER_DIR=1` keeps a non-chief worker's temporary run folder (for debugging, and the tests
 # that compare the workers' final weights); its path is the "Run directory:" the worker prints.
 KEEP_ENV = "CNN_KEEP_WORKER_DIR"
-
-
-class WorkerLostError(CnnError):
-    """A collective operation failed or timed out under `multi_worker`: a worker died or cannot be reached."""
-
-    exit_code = EXIT_WORKER_LOST
 
 
 def fit_works_under(strategy) -> bool:
