@@ -1,14 +1,64 @@
-"""Atomic file writes: each file is written to a temporary file in the same folder, then renamed over
-the target with `os.replace`, so a reader (or an interrupted run) never sees half a file."""
+"""Atomic file writes: each file is written to a temporary file in the same folder, flushed to disk
+(`fsync`), then renamed over the target with `os.replace`, and the folder is synced, so a reader (or a
+run killed at any moment, even by SIGKILL or a power cut) sees either the old file or the new one, never
+half a file. A failed write removes its temporary file and leaves the previous file as it was.
+
+`kill_point` is a test-only hook, see `KILL_ENV`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+TMP_PREFIX = ".tmp-"
+
+# Test-only hook: `CNN_TEST_KILL_AT=<point>[:<n>]` makes the process SIGKILL itself the n-th time (default 1)
+# it reaches the named point -- `mid_epoch` (after the first training step of an epoch), `checkpoint_write`
+# (best.keras written to its temp file, not yet renamed), `backup_write` (a backup generation written, not
+# yet committed), `final_save` (model.keras written to its temp file, not yet renamed). Inert when unset.
+KILL_ENV = "CNN_TEST_KILL_AT"
+_reached: dict[str, int] = {}
+
+
+def kill_point(name: str) -> None:
+    """SIGKILLs this process when `CNN_TEST_KILL_AT` names this point and its count (test-only hook)."""
+    wanted = os.environ.get(KILL_ENV)
+    if not wanted:
+        return
+    point, _, count = wanted.partition(":")
+    if point != name:
+        return
+    _reached[name] = _reached.get(name, 0) + 1
+    if _reached[name] == (int(count) if count.isdigit() else 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Makes a rename or a new file in folder `path` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path: str | Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def write_atomic(path: str | Path, content: str | bytes) -> None:
@@ -17,18 +67,52 @@ def write_atomic(path: str | Path, content: str | bytes) -> None:
     save_atomic(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def save_atomic(path: str | Path, save: Callable[[str], Any]) -> None:
-    """Calls `save(temp_path)` (a temp path in the same folder that ends with the same name), then renames it to `path`."""
+def save_atomic(path: str | Path, save: Callable[[str], Any], point: str | None = None) -> None:
+    """Calls `save(temp_path)` (a temp path in the same folder that ends with the same name), syncs it to disk,
+    then renames it to `path`. `point` names the moment between the two for `kill_point` (tests)."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=f"-{path.name}", dir=path.parent)  # keeps e.g. .weights.h5
+    fd, tmp = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=f"-{path.name}", dir=path.parent)  # keeps e.g. .weights.h5
     os.close(fd)
     try:
         save(tmp)
+        fsync_file(tmp)
+        if point is not None:
+            kill_point(point)
+        os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.errno is not None and exc.filename in (None, tmp):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc  # name the file, not its temp
         raise
+    fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()  # mkstemp's files are 0600; a run's files are made as open() would make them
+
+
+def remove_stale_temps(folder: str | Path) -> None:
+    """Deletes the temp files a killed run left in `folder` (never a finished file)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return
+    for item in folder.glob(f"{TMP_PREFIX}*"):
+        try:
+            if item.is_dir() and not item.is_symlink():
+                import shutil
+
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink()
+        except OSError:
+            pass
 
 
 def write_json(path: str | Path, data: Any) -> None:

@@ -1,8 +1,12 @@
 """A training run from start to end: config, seed and precision, data, model, callbacks, `fit`, and the
 files of the run directory (see `cnn_cli.training.run_dir` for their names).
 
-Resuming (`resume=True`) goes on with an interrupted run from its last finished epoch, through Keras'
-`BackupAndRestore` (model and optimizer state, epoch number) and `CallbackState` (the callbacks' counters).
+Resuming (`resume=True`) goes on with an interrupted (or killed) run from its last finished epoch, through
+`callbacks.RunBackup` (model and optimizer state, epoch number, the callbacks' counters: one generation per
+epoch, committed atomically, the previous one kept as a fallback). Every file of the run directory is
+written atomically (`files.save_atomic`); the data order and random draws of epoch e depend on (seed, e)
+only (`data_order`), so with `train.deterministic` a resumed run ends with an uninterrupted run's weights.
+A write that fails (disk full, no permission) ends the run with one line and exit code 2, run.json `failed`.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 from cnn_cli.config import Config, config_from_dict
 from cnn_cli.errors import CnnError, DivergedError
+from cnn_cli.training import distribute as D
 from cnn_cli.training import run_dir as R
 from cnn_cli.training.files import write_atomic, write_json
 from cnn_cli.training.seeding import choose_precision, choose_seed, seed_everything, set_precision
@@ -108,6 +113,10 @@ def _resume_setup(opts: TrainOptions) -> tuple[Config, str, Path, R.RunRecord]:
     from cnn_cli.resolve import config_for
 
     run_dir = Path(opts.run_dir)
+    from cnn_cli.safety import run_file
+
+    for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it
+        run_file(run_dir, name)
     saved, source = config_for(str(run_dir), None, ())
     record = R.RunRecord.load(run_dir)
     if record.status == "complete":
@@ -140,6 +149,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     started = time.perf_counter()
     if opts.resume:
         config, source, run_dir, record = _resume_setup(opts)
+        run_dir, record = D.local_resume_dir(config, run_dir, record)  # [distribute] non-chief: a temp copy
         seed = config.seed
     else:
         if not opts.config_path:
@@ -151,6 +161,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         seed = choose_seed(config.seed)
         config.seed = seed
         run_dir = Path(opts.run_dir) if opts.run_dir else R.default_run_dir(config.name)
+        run_dir = D.local_run_dir(config, run_dir)  # [distribute] non-chief workers write to a temp dir
         if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
             R.create_run_dir(run_dir)  # raises the one-line error
         record = None
@@ -158,11 +169,13 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     from cnn_cli.tf_runtime import import_tensorflow
 
     import_tensorflow()
+    D.start(config, source)  # [distribute] the strategy, before TensorFlow's runtime starts
     import keras
 
     _check_tensorboard(config)
     seed_everything(seed, config.train.deterministic)
     policy = choose_precision(config.train.precision)
+    previous_policy = keras.mixed_precision.global_policy().name
     set_precision(policy)
 
     from cnn_cli.data import load_dataset
@@ -172,6 +185,35 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
     dataset = load_dataset(config, data_path=opts.data_path, subset=subset, source=source)
     check_model_fits_data(config, dataset, source)
 
+    try:
+        return _start_and_fit(config, source, dataset, run_dir, record, seed, policy, subset, opts, started, echo, keras)
+    except OSError as exc:  # the run directory cannot be written (permissions, disk full, a path that is a file)
+        raise CnnError(_write_error(exc, run_dir)) from None
+    finally:
+        set_precision(previous_policy)  # a caller in the same process (compare, tests) gets Keras as it was
+
+
+def _mark(record, **fields) -> None:
+    """Updates run.json where it can: after a failed write, run.json may not be writable either."""
+    try:
+        record.update(**fields)
+    except OSError:
+        pass
+
+
+def _write_error(exc: OSError, run_dir: Path) -> str:
+    import errno
+
+    where = exc.filename or run_dir
+    why = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why += " (the disk is full)"
+    resume = f"; the files written before are intact, resume with: cnn train --resume {run_dir}" if (
+        Path(run_dir) / R.RUN).is_file() else ""
+    return f"{where}: cannot write: {why}{resume}"
+
+
+def _start_and_fit(config, source, dataset, run_dir, record, seed, policy, subset, opts, started, echo, keras):
     if not opts.resume:
         config.model.input_shape = tuple(int(d) for d in dataset.input_shape)
         config.model.num_classes = int(dataset.num_classes)
@@ -194,21 +236,27 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         })
         record.update()
     else:
+        from cnn_cli.training.files import remove_stale_temps
+
+        remove_stale_temps(run_dir)  # the temp files of a killed run
         record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()])
 
     try:
         return _fit_and_report(config, source, dataset, run_dir, record, seed, policy, opts, started, echo, keras)
     except KeyboardInterrupt:
-        record.update(status="interrupted", finished=R.now())
+        _mark(record, status="interrupted", finished=R.now())
         echo(f"Training interrupted; resume with: cnn train --resume {run_dir}")
         raise
     except DivergedError:
         raise
     except CnnError:
-        record.update(status="failed", finished=R.now())
+        _mark(record, status="failed", finished=R.now())
         raise
+    except OSError as exc:
+        _mark(record, status="failed", finished=R.now(), error=f"{type(exc).__name__}: {exc}")
+        raise  # train() reports it in one line
     except Exception as exc:
-        record.update(status="failed", finished=R.now(), error=f"{type(exc).__name__}: {exc}")
+        _mark(record, status="failed", finished=R.now(), error=f"{type(exc).__name__}: {exc}")
         raise
 
 
@@ -252,11 +300,11 @@ def _callbacks(config: Config, run_dir: Path, has_val: bool, keras):
         listed.append(reduce_lr)
     if cb.tensorboard is not None and cb.tensorboard.enabled:
         listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / R.TENSORBOARD), histogram_freq=cb.tensorboard.histogram_freq))
-    listed.append(C.CallbackState(run_dir / R.BACKUP, checkpoint, early, reduce_lr))
-    listed.append(keras.callbacks.BackupAndRestore(str(run_dir / R.BACKUP), save_freq="epoch", delete_checkpoint=False))
-    hook = C.stop_hook_from_env()
-    if hook is not None:
-        listed.append(hook)
+    # The backup a resume starts from: one atomic generation per epoch, the last two kept (see C.RunBackup).
+    listed.append(C.RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard))
+    for hook in (C.stop_hook_from_env(), C.kill_hook_from_env()):  # test-only, inert unless their variable is set
+        if hook is not None:
+            listed.append(hook)
     return listed, history, guard, checkpoint, early
 
 
@@ -266,10 +314,11 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
 
     train_cfg = config.train
     input_shape, num_classes = tuple(dataset.input_shape), int(dataset.num_classes)
-    model = build_model(config.model, input_shape, num_classes, source, name=config.name)
-    optimizer = keras.optimizers.get({"class_name": train_cfg.optimizer.name, "config": train_cfg.optimizer.arguments()})
-    model.compile(optimizer=optimizer, loss=train_cfg.loss, metrics=list(train_cfg.metrics),
-                  steps_per_execution=train_cfg.steps_per_execution)
+    with D.scope():  # [distribute] the model's and optimizer's variables are made under the strategy
+        model = build_model(config.model, input_shape, num_classes, source, name=config.name)
+        optimizer = keras.optimizers.get({"class_name": train_cfg.optimizer.name, "config": train_cfg.optimizer.arguments()})
+        model.compile(optimizer=optimizer, loss=train_cfg.loss, metrics=list(train_cfg.metrics),
+                      steps_per_execution=train_cfg.steps_per_execution)
 
     one_hot = one_hot_for(train_cfg.loss)
     augment = config.data.augment if config.data is not None else None
@@ -278,12 +327,20 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
         return make_dataset(x, y, batch_size=train_cfg.batch_size, num_classes=num_classes, one_hot=one_hot,
                             shuffle=training, seed=seed, augment=augment if training else None, training=training)
 
-    train_ds = pipeline(dataset.x_train, dataset.y_train, True)
+    from cnn_cli.training.data_order import EpochSeeds, TrainData
+
+    # Epoch e's data order and random draws (dropout, augmentation) depend on (seed, e) only: a resumed run
+    # sees what an uninterrupted one sees.
+    train_data = TrainData(dataset.x_train, dataset.y_train, batch_size=train_cfg.batch_size, num_classes=num_classes,
+                           one_hot=one_hot, seed=seed, augment=augment, deterministic=train_cfg.deterministic)
+    train_ds = train_data.dataset
     has_val = dataset.x_val is not None and len(dataset.x_val) > 0
     val_ds = pipeline(dataset.x_val, dataset.y_val, False) if has_val else None
     callbacks, history, guard, checkpoint, early = _callbacks(config, run_dir, has_val, keras)
+    callbacks.insert(0, EpochSeeds(train_data))
 
-    model.fit(train_ds, validation_data=val_ds, epochs=train_cfg.epochs, verbose=opts.verbose, callbacks=callbacks,
+    # [distribute] D.fit: model.fit, or the custom loop where fit fails under the strategy (D.fit_works_under)
+    D.fit(model, train_ds, validation_data=val_ds, epochs=train_cfg.epochs, verbose=opts.verbose, callbacks=callbacks,
               shuffle=False)  # the pipeline shuffles
 
     if guard.diverged is not None:
@@ -299,12 +356,12 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
     from cnn_cli.training.callbacks import read_history
     from cnn_cli.training.files import save_atomic
 
-    save_atomic(run_dir / R.MODEL, lambda tmp: model.save(tmp))
+    save_atomic(run_dir / R.MODEL, lambda tmp: model.save(tmp), point="final_save")
 
     def evaluate(x, y):
         if x is None or len(x) == 0:
             return None
-        result = model.evaluate(pipeline(x, y, False), verbose=0, return_dict=True)
+        result = D.evaluate(model, pipeline(x, y, False), verbose=0, return_dict=True)  # [distribute]
         return {k: float(v) for k, v in result.items()} | {"examples": int(len(x))}
 
     val = evaluate(dataset.x_val, dataset.y_val) if has_val else None
@@ -331,6 +388,7 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
         "wall_seconds": round(time.perf_counter() - started, 3),
         "train_seconds": round(sum(float(r["seconds"] or 0) for r in rows), 3),
         "seed": seed, "precision": policy, "resumed": len(record.data.get("resumed", [])),
+        "distribute": D.describe(),  # [distribute] strategy, replicas, workers
         "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
                      "keras": keras.__version__, "cnn": __version__},
     }
@@ -344,8 +402,8 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
     from cnn_cli.training.plots import plot_curves
 
     plot_curves(rows, run_dir / R.CURVES, title=config.name)
-    shutil.rmtree(run_dir / R.BACKUP, ignore_errors=True)
     record.update(status="complete", finished=R.now())
+    shutil.rmtree(run_dir / R.BACKUP, ignore_errors=True)  # after "complete": a kill between leaves a finished run
 
     if early_stopped:
         echo(f"Early stopping after epoch {len(rows)} (best epoch {best_epoch}, {monitor})")

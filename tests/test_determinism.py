@@ -1,0 +1,58 @@
+"""Determinism: with `train.deterministic: true` (TensorFlow's op determinism) two runs of `cnn train` with
+the same seed give the same history, metrics and weights, bit for bit, on CPU; another seed gives others.
+
+Each run is its own process, as a user's runs are (and so that op determinism, which is process-wide, stays
+out of the other tests). Data order, dropout masks and augmentation draws are functions of (seed, epoch):
+see `cnn_cli.training.data_order`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ARGS = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz", "--subset", "300",
+        "--epochs", "2", "--set", "train.deterministic=true"]
+TIMING = {"wall_seconds", "train_seconds"}
+
+
+def _train(run: Path, *extra: str) -> Path:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CNN_TEST_")}
+    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
+    result = subprocess.run([sys.executable, "-m", "cnn_cli", "train", *ARGS, *extra, "--run-dir", str(run)],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return run
+
+
+def _weights(run: Path) -> list[np.ndarray]:
+    import keras
+
+    return [np.asarray(w) for w in keras.saving.load_model(run / "model.keras", safe_mode=True).get_weights()]
+
+
+def _metrics(run: Path) -> dict:
+    return {k: v for k, v in json.loads((run / "metrics.json").read_text()).items() if k not in TIMING}
+
+
+def _history(run: Path) -> list[list[str]]:
+    with (run / "history.csv").open(newline="") as f:
+        return [row[:-1] for row in csv.reader(f)]  # all but the seconds
+
+
+def test_same_seed_same_run(tmp_path):
+    a, b = _train(tmp_path / "a"), _train(tmp_path / "b")
+    assert _history(a) == _history(b)
+    assert _metrics(a) == _metrics(b)
+    wa, wb = _weights(a), _weights(b)
+    assert len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
+
+    c = _train(tmp_path / "c", "--seed", "7")
+    assert not all(np.array_equal(x, y) for x, y in zip(wa, _weights(c)))
