@@ -144,6 +144,8 @@ def _resume_setup(opts: TrainOptions) -> tuple[Config, str, Path, R.RunRecord]:
 
 # ---------------------------------------------------------------- the run
 
+EVAL_BATCH = 256  # about this many examples per validation and test batch
+
 
 def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
     started = time.perf_counter()
@@ -323,9 +325,14 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
     one_hot = one_hot_for(train_cfg.loss)
     augment = config.data.augment if config.data is not None else None
 
+    # Validation and test batches: larger (fewer steps, same numbers), and a multiple of the training batch so
+    # that they split evenly over a strategy's replicas too.
+    eval_batch = train_cfg.batch_size * max(1, EVAL_BATCH // train_cfg.batch_size)
+
     def pipeline(x, y, training: bool):
-        return make_dataset(x, y, batch_size=train_cfg.batch_size, num_classes=num_classes, one_hot=one_hot,
-                            shuffle=training, seed=seed, augment=augment if training else None, training=training)
+        return make_dataset(x, y, batch_size=train_cfg.batch_size if training else eval_batch, num_classes=num_classes,
+                            one_hot=one_hot, shuffle=training, seed=seed, augment=augment if training else None,
+                            training=training)
 
     from cnn_cli.training.data_order import EpochSeeds, TrainData
 
