@@ -30,16 +30,6 @@ from tests.run_helpers import MNIST_NPZ, copy_run, mnist_run
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _restore_dtype_policy():
-    """Training in-process (the shared run) sets Keras' global mixed-precision policy; later modules must not
-    inherit it."""
-    yield
-    import keras
-
-    keras.config.set_dtype_policy("float32")
-
-
 @dataclass
 class Case:
     """`make(run, tmp)` damages the run copy and/or writes inputs under tmp, and returns the CLI arguments;

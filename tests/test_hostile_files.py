@@ -28,16 +28,6 @@ from tests.run_helpers import copy_run, mnist_run
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _restore_dtype_policy():
-    """Training in-process (the shared run) sets Keras' global mixed-precision policy; later modules must not
-    inherit it."""
-    yield
-    import keras
-
-    keras.config.set_dtype_policy("float32")
-
-
 def _one_line(result, code: int, *parts: str) -> str:
     assert result.exit_code == code, result.output
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)

@@ -336,3 +336,46 @@ class StopAfterEpoch(keras.callbacks.Callback):
 def stop_hook_from_env() -> StopAfterEpoch | None:
     value = os.environ.get(STOP_ENV, "").strip()
     return StopAfterEpoch(int(value)) if value.isdigit() and int(value) > 0 else None
+
+
+class CtrlC(keras.callbacks.Callback):
+    """Ctrl-C (SIGINT) during training, taken between steps rather than inside TensorFlow.
+
+    Python raises KeyboardInterrupt wherever the signal lands, also while TensorFlow's C++ runtime is in
+    the middle of a step, which can leave its heap corrupt (the process then aborts instead of saving). While
+    `fit` runs, this callback's handler only takes note of the signal, and the next batch end raises
+    KeyboardInterrupt in Python, where the run's own handling (run.json `interrupted`, exit 130, the last
+    finished epoch's backup kept) follows. A second Ctrl-C interrupts at once.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._note)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+        return False
+
+    def _note(self, signum, frame):
+        if self.requested:  # the second Ctrl-C: at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def _check(self, *args, **kwargs):
+        if self.requested:
+            raise KeyboardInterrupt
+
+    on_train_batch_end = on_test_batch_end = on_epoch_begin = on_epoch_end = _check

@@ -346,9 +346,12 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
     callbacks, history, guard, checkpoint, early = _callbacks(config, run_dir, has_val, keras)
     callbacks.insert(0, EpochSeeds(train_data))
 
+    from cnn_cli.training.callbacks import CtrlC
+
     # [distribute] D.fit: model.fit, or the custom loop where fit fails under the strategy (D.fit_works_under)
-    D.fit(model, train_ds, validation_data=val_ds, epochs=train_cfg.epochs, verbose=opts.verbose, callbacks=callbacks,
-              shuffle=False)  # the pipeline shuffles
+    with CtrlC() as ctrl_c:
+        D.fit(model, train_ds, validation_data=val_ds, epochs=train_cfg.epochs, verbose=opts.verbose,
+              callbacks=[ctrl_c, *callbacks], shuffle=False)  # the pipeline shuffles
 
     if guard.diverged is not None:
         epoch, batch, loss = guard.diverged
