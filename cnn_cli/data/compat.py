@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cnn_cli.config.checks import final_units
 from cnn_cli.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -19,8 +20,7 @@ def check_model_fits_data(config: Config, dataset: Dataset, source: str = "<conf
     if declared is not None and declared != classes:
         raise ConfigError(source, "model.num_classes", f"expected the number of classes in the data, {classes}", declared)
     index = len(config.model.layers) - 1
-    last = config.model.layers[index]
-    units = getattr(last, "units", None) if last.type == "dense" else None
+    units = final_units(config)
     if isinstance(units, int) and units != classes:
         raise ConfigError(
             source, f"model.layers[{index}].units",
