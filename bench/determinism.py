@@ -13,37 +13,18 @@ left out. Prints images/s of each setting and the ratio deterministic / default.
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import statistics
-import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEBIAN = Path("/usr/share/datasets/fashion-mnist")
-SAMPLE = ROOT / "data" / "fashion_mnist_sample.npz"
-CONFIG = ROOT / "configs" / "fashion_mnist.yaml"
+from cnn_runs import DEBIAN, ROOT, SAMPLE, steady, train
 
 
 def run(deterministic: bool, epochs: int, full: bool, extra: list[str]) -> dict:
-    with tempfile.TemporaryDirectory() as tmp:
-        run_dir = Path(tmp) / "run"
-        cmd = [sys.executable, "-m", "cnn_cli", "train", "--config", str(CONFIG), "--run-dir", str(run_dir),
-               "--epochs", str(epochs), "--set", "train.callbacks.early_stopping=null",
-               "--set", f"train.deterministic={'true' if deterministic else 'false'}", *extra]
-        if not full:
-            cmd += ["--data", str(SAMPLE)]
-        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"cnn train failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
-        metrics = json.loads((run_dir / "metrics.json").read_text())
-        with open(run_dir / "history.csv", newline="") as handle:
-            seconds = [float(r["seconds"]) for r in csv.DictReader(handle)]
-    steady = statistics.mean(seconds[1:] if len(seconds) > 1 else seconds)
-    return {"deterministic": deterministic, "images_per_second": metrics["train_examples"] / steady,
-            "epoch_seconds": steady, "train_examples": metrics["train_examples"],
+    done = train(epochs, None if full else str(SAMPLE),
+                 ["--set", f"train.deterministic={'true' if deterministic else 'false'}", *extra])
+    metrics, seconds = done["metrics"], steady(done["epoch_seconds"])
+    return {"deterministic": deterministic, "images_per_second": metrics["train_examples"] / seconds,
+            "epoch_seconds": seconds, "train_examples": metrics["train_examples"],
             "test_accuracy": metrics["test_accuracy"], "precision": metrics["precision"]}
 
 
