@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from cnn_cli.cli import main
 from cnn_cli.training import files
@@ -69,28 +70,28 @@ def test_nan_loss_exits_3(runner, tmp_path):
     assert not (run / "model.keras").exists() and not (run / "backup").exists() and not _temps(run)
 
 
-def test_empty_split_exits_2(runner, tmp_path):
-    data = dict(np.load(ROOT / "data" / "mnist_sample.npz"))
+def _empty_test_split(data):
     data["x_test"], data["y_test"] = data["x_test"][:0], data["y_test"][:0]
-    np.savez(tmp_path / "empty_test.npz", **data)
-    run = tmp_path / "run"
-    result = runner.invoke(main, ["train", "--config", "configs/mnist.yaml", "--data", str(tmp_path / "empty_test.npz"),
-                                  "--subset", "50", "--epochs", "1", "--run-dir", str(run)])
-    assert result.exit_code == 2, result.output
-    assert "test split has no examples" in _one_error_line(result.output)
-    assert not run.exists()
 
 
-def test_label_outside_class_map_exits_2(runner, tmp_path):
-    data = dict(np.load(ROOT / "data" / "mnist_sample.npz"))
+def _label_outside_class_map(data):
     data["y_test"] = data["y_test"].copy()
     data["y_test"][5] = 42
-    np.savez(tmp_path / "bad_label.npz", **data)
+
+
+@pytest.mark.parametrize("damage, message", [
+    (_empty_test_split, "test split has no examples"),
+    (_label_outside_class_map, "label 42 is not one of the 10 classes"),
+], ids=["empty_split", "label_outside_class_map"])
+def test_bad_data_exits_2(runner, tmp_path, damage, message):
+    data = dict(np.load(ROOT / "data" / "mnist_sample.npz"))
+    damage(data)
+    np.savez(tmp_path / "bad.npz", **data)
     run = tmp_path / "run"
-    result = runner.invoke(main, ["train", "--config", "configs/mnist.yaml", "--data", str(tmp_path / "bad_label.npz"),
+    result = runner.invoke(main, ["train", "--config", "configs/mnist.yaml", "--data", str(tmp_path / "bad.npz"),
                                   "--subset", "50", "--epochs", "1", "--run-dir", str(run)])
     assert result.exit_code == 2, result.output
-    assert "label 42 is not one of the 10 classes" in _one_error_line(result.output)
+    assert message in _one_error_line(result.output)
     assert not run.exists()
 
 
