@@ -68,10 +68,13 @@ class Variant:
 
 def parse_vary(text: str) -> Vary:
     """`key.path=v1,v2,...` (values read as YAML; commas inside [..], {..} or quotes do not split)."""
+    from cnn_cli.config.overrides import parse_key
+
     key, sep, rest = text.partition("=")
     key = key.strip()
-    if not sep or not key or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key):
+    if not sep:
         raise ConfigError("--vary", text, "expected key.path=value1,value2,...")
+    parse_key(key, "--vary", text)
     values = [v.strip() for v in _split_top_level(rest)]
     if not values or any(v == "" for v in values):
         raise ConfigError("--vary", key, "expected a comma-separated list of values, none empty", rest)
@@ -105,7 +108,7 @@ def make_variants(varies: Sequence[Vary]) -> list[Variant]:
     keys = [v.key for v in varies]
     for i, key in enumerate(keys):
         for other in keys[:i]:
-            if key == other or key.startswith(other + ".") or other.startswith(key + "."):
+            if key == other or key.startswith((other + ".", other + "[")) or other.startswith((key + ".", key + "[")):
                 raise ConfigError("--vary", key, f"varied twice (also by --vary {other}=...)")
     variants = [Variant(name="", settings=list(zip(keys, combo)))
                 for combo in itertools.product(*(v.values for v in varies))]
@@ -144,7 +147,7 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
     variants = make_variants([parse_vary(v) for v in opts.varies])
     base = load_config(opts.config_path, opts.overrides)
     for variant in variants:  # every variant's config must be valid before anything is trained
-        load_config(opts.config_path, [*opts.overrides, *variant.overrides])
+        load_config(opts.config_path, opts.overrides, variant.overrides)
     seed = opts.seed if opts.seed is not None else base.seed
     if seed is None:
         from cnn_cli.training.seeding import choose_seed
