@@ -112,3 +112,15 @@ def test_vary_errors_say_vary(runner, tmp_path, vary, expected):
     assert result.exit_code == 2
     assert result.output.startswith(expected), result.output
     assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_compare_some_variants_failed_exits_2_and_names_them(runner, tmp_path):
+    out = tmp_path / "some"
+    # the first image shape fits the MNIST sample, the second fails in its `cnn train`
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", "data.image_shape=[28,28,1],[30,30,1]",
+                                  "--subset", "50", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last == (f"Error: 1 of 2 variants did not complete: data.image_shape=[30,30,1] (failed (exit 2)); "
+                    f"see their logs in {out}")
+    assert [r["status"] for r in _rows(out / "comparison.csv")] == ["complete", "failed (exit 2)"]

@@ -25,7 +25,7 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
     Each variant is a `cnn train` run (in its own process) in OUT/<variant>, its output in OUT/<variant>.log.
     The table (variant, status, best validation accuracy, test accuracy, epochs, seconds) is printed and
     saved as OUT/comparison.csv, with a bar chart OUT/comparison.png. A failed variant is listed with its
-    status; the command fails (exit 2) only when every variant failed.
+    status and the others are kept; the command then fails (exit 2) and names the variants that failed.
 
     \b
     Examples:
@@ -47,5 +47,5 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
     if failed and len(failed) == len(variants):
         raise CnnError(f"every variant failed; see the logs in {folder} (first: {failed[0].error or failed[0].status})")
     if failed:
-        click.echo(f"Warning: {len(failed)} of {len(variants)} variants did not complete: "
-                   + ", ".join(v.label for v in failed), err=True)
+        raise CnnError(f"{len(failed)} of {len(variants)} variants did not complete: "
+                       + "; ".join(f"{v.label} ({v.status})" for v in failed) + f"; see their logs in {folder}")
