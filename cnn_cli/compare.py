@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import math
 import os
 import re
 import subprocess
@@ -21,9 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cnn_cli.errors import CnnError, ConfigError
+from cnn_cli.numbers import to_float
 
 COMPARISON_CSV = "comparison.csv"
 COMPARISON_PNG = "comparison.png"
@@ -231,28 +230,20 @@ def collect(variant: Variant, run_dir: Path) -> None:
         pass
     try:
         metrics = read_json_file(run_dir / "metrics.json")
-        variant.test_accuracy = _number(metrics.get("test_accuracy"))
-        variant.test_loss = _number(metrics.get("test_loss"))
+        variant.test_accuracy = to_float(metrics.get("test_accuracy"), finite=True)
+        variant.test_loss = to_float(metrics.get("test_loss"), finite=True)
         variant.epochs = metrics.get("epochs_run")
-        variant.train_seconds = _number(metrics.get("train_seconds"))
+        variant.train_seconds = to_float(metrics.get("train_seconds"), finite=True)
     except CnnError:
         pass
     history = run_dir / "history.csv"
     if history.is_file():
         with history.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        values = [v for v in (_number(r.get("val_accuracy")) for r in rows) if v is not None]
+        values = [v for v in (to_float(r.get("val_accuracy"), finite=True) for r in rows) if v is not None]
         variant.best_val_accuracy = max(values) if values else None
         if variant.epochs is None:
             variant.epochs = len(rows)
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _last_error(log: Path) -> str:

@@ -124,3 +124,15 @@ def test_compare_some_variants_failed_exits_2_and_names_them(runner, tmp_path):
     assert last == (f"Error: 1 of 2 variants did not complete: data.image_shape=[30,30,1] (failed (exit 2)); "
                     f"see their logs in {out}")
     assert [r["status"] for r in _rows(out / "comparison.csv")] == ["complete", "failed (exit 2)"]
+
+
+def test_one_number_parser_for_csv_json_and_keras_values():
+    import math
+
+    import numpy as np
+
+    from cnn_cli.numbers import to_float
+
+    assert [to_float(v) for v in ("0.93", 2, np.float32(0.5), "", None, "x", [1])] == [0.93, 2.0, 0.5, None, None, None, None]
+    assert math.isnan(to_float("nan")) and to_float("inf") == math.inf
+    assert [to_float(v, finite=True) for v in ("nan", "inf", "-inf", "0.25")] == [None, None, None, 0.25]
