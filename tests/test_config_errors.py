@@ -172,3 +172,29 @@ def test_config_error_is_fast_and_needs_no_tensorflow(write_config):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["2", "False"]
     assert time.perf_counter() - start < 10  # generous: the point is that TensorFlow was never imported
+
+
+@pytest.mark.parametrize("loc,path,schema_type", [
+    (("model", "layers", 0, "conv2d", "strides", "tuple[constrained-int, constrained-int]", 1),
+     ["model", "layers", 0, "strides", 1], "int"),
+    (("model", "layers", 0, "conv2d", "strides", "constrained-int"), ["model", "layers", 0, "strides"], "int"),
+    (("model", "layers", 3, "dense", "units", "literal['num_classes']"), ["model", "layers", 3, "units"], "literal"),
+    (("model", "input_shape", 2), ["model", "input_shape", 2], "int"),
+    (("train", "optimizer", "learning_rate"), ["train", "optimizer", "learning_rate"], "float"),
+    (("train", "callbacks", "early_stopping", "patience"), ["train", "callbacks", "early_stopping", "patience"], "int"),
+])
+def test_locations_follow_pydantics_schema(loc, path, schema_type):
+    """The walk through pydantic's core schema drops exactly the union steps: a pydantic that changed the
+    layout of its core schema or the names in `loc` fails here, not in a user's error message."""
+    from cnn_cli.config.locate import locate
+
+    where = locate(loc)
+    assert where.path == path
+    assert where.schema is not None and where.schema["type"] == schema_type
+
+
+def test_unknown_key_lists_the_keys_of_its_own_layer_kind(runner, write_config):
+    config = write_config(mutate(layer(1, units=3)))
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.output == (f"Error: {config}: model.layers[1].units: unknown key; expected one of: "
+                             "name, pool_size, strides, padding, type, received 3\n")

@@ -60,14 +60,19 @@ def _blame(error: ConfigError, given: list[Override]) -> ConfigError:
 def _best_error(errors: list[dict], raw: Any) -> dict:
     """Pydantic reports a bad value once per member of a union (an int, or a pair?); of the first value's
     errors, the one from the member that fits what the user wrote best: the one that goes deepest into it."""
-    first = locate(tuple(errors[0]["loc"]))
+    places = [locate(tuple(error["loc"])) for error in errors]
+    first = places[0]
     if first.union_at is None:
         return errors[0]
     stem = first.path[: first.union_at]
-    same = [e for e in errors if (where := locate(tuple(e["loc"]))).union_at == first.union_at and where.path[: first.union_at] == stem]
-    value = value_at(raw, stem)[1]
-    avoid = _SCALAR_ERRORS if isinstance(value, (list, dict)) else _COLLECTION_ERRORS
-    return max(same, key=lambda e: (len(value_at(raw, locate(tuple(e["loc"])).path)[0]), e["type"] not in avoid))
+    same = [(error, where) for error, where in zip(errors, places)
+            if where.union_at == first.union_at and where.path[: first.union_at] == stem]
+    avoid = _SCALAR_ERRORS if isinstance(value_at(raw, stem)[1], (list, dict)) else _COLLECTION_ERRORS
+
+    def fit(pair: tuple[dict, Location]) -> tuple[int, bool]:
+        return len(value_at(raw, pair[1].path)[0]), pair[0]["type"] not in avoid
+
+    return max(same, key=fit)[0]
 
 
 _SCALAR_ERRORS = {"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "string_type",
@@ -106,14 +111,15 @@ def _to_config_error(error: dict, raw: Any, source: str) -> ConfigError:
     path, value, found = value_at(raw, where.path)
     kind = error["type"]
     if kind in ("union_tag_invalid", "union_tag_not_found"):
-        tags = ", ".join(sorted(where.schema["choices"])) if where.schema else error.get("ctx", {}).get("expected_tags", "")
+        tags = ", ".join(sorted(where.schema["choices"])) if where.schema else error["ctx"]["expected_tags"]
         if kind == "union_tag_not_found":
             return ConfigError(source, dotted(path + ["type"]), f"required key is missing; expected one of: {tags}")
         return ConfigError(source, dotted(path + ["type"]), f"unknown layer type; expected one of: {tags}",
                            value.get("type") if isinstance(value, dict) else value)
     if kind == "extra_forbidden":
         known = ", ".join(where.keys)
-        return ConfigError(source, dotted(path), f"unknown key; expected one of: {known}" if known else "unknown key", value)
+        return ConfigError(source, dotted(path), f"unknown key; expected one of: {known}" if known else "unknown key",
+                           value)
     if kind == "missing" and found and isinstance(value, list):  # a list or pair that is too short
         return ConfigError(source, dotted(path), "expected more items", value)
     if kind == "missing" or not found:

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic_core import SchemaValidator
+
 from cnn_cli.config.root import Config
 
 _WRAPPERS = {"default", "nullable", "model", "function-before", "function-after", "function-wrap",
@@ -62,11 +64,13 @@ def _walk(schema: dict | None, loc: list, where: Location, definitions: dict[str
         return Location(where.path, schema, where.keys, where.union_at)
     part, rest, kind = loc[0], loc[1:], schema["type"]
     if kind in ("union", "tagged-union"):
-        choices = schema["choices"]
-        members = [choices[part]] if kind == "tagged-union" and part in choices else (
-            [] if kind == "tagged-union" else [c[0] if isinstance(c, tuple) else c for c in choices])
-        union_at = where.union_at if where.union_at is not None or kind == "tagged-union" else len(where.path)
-        for member in members:  # pydantic names the member; which one it was shows in what follows
+        if kind == "tagged-union":
+            members, union_at = [schema["choices"][part]] if part in schema["choices"] else [], where.union_at
+        else:
+            members = [m for m, label in _members(schema, definitions) if label == part] or [
+                m for m, _ in _members(schema, definitions)]
+            union_at = len(where.path) if where.union_at is None else where.union_at
+        for member in members:  # the member pydantic named; failing that, the one the rest of `loc` fits
             found = _walk(member, rest, Location(where.path, None, where.keys, union_at), definitions)
             if found is not None:
                 return found
@@ -86,6 +90,25 @@ def _walk(schema: dict | None, loc: list, where: Location, definitions: dict[str
     if kind == "dict":
         return _walk(schema.get("values_schema"), rest, _step(where, part), definitions)
     return None
+
+
+def _members(union: dict, definitions: dict[str, dict]) -> list[tuple[dict, str | None]]:
+    """A plain union's members, each with the name pydantic gives it in `loc` (its validator's title)."""
+    members = []
+    for choice in union["choices"]:
+        if isinstance(choice, tuple):  # a member with a label of its own
+            members.append(choice)
+            continue
+        inner = _unwrap(choice, definitions)
+        if inner["type"] == "model-fields" and choice["type"] == "definition-ref":
+            label = definitions[choice["schema_ref"]]["cls"].__name__
+        else:
+            try:
+                label = SchemaValidator(choice).title
+            except Exception:  # noqa: BLE001 - a member that refers to other definitions: matched by what follows
+                label = None
+        members.append((choice, label))
+    return members
 
 
 def _step(where: Location, part: Any) -> Location:

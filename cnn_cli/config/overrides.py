@@ -80,7 +80,8 @@ def _set(raw: dict, override: Override) -> None:
             node = _item(node, path[:i], part, override, last)
         else:
             if not isinstance(node, dict):
-                raise ConfigError(override.flag, dotted(list(path[:i])), "cannot set a key inside a non-mapping value", node)
+                raise ConfigError(override.flag, dotted(list(path[:i])), "cannot set a key inside a non-mapping value",
+                                  node)
             if last:
                 node[part] = override.value
                 return
@@ -95,8 +96,9 @@ def _set(raw: dict, override: Override) -> None:
 def _item(node: Any, where: tuple, index: int, override: Override, last: bool) -> Any:
     """The list item at `index` of `node` (replaced by the override's value when it is the last step)."""
     if not isinstance(node, list):
-        what = "there is no list there" if node is None else "not a list"
-        raise ConfigError(override.flag, dotted([*where, index]), f"cannot index: {what}", *(() if node is None else (node,)))
+        if node is None:
+            raise ConfigError(override.flag, dotted([*where, index]), "cannot index: there is no list there")
+        raise ConfigError(override.flag, dotted([*where, index]), "cannot index: not a list", node)
     if index >= len(node):
         count = f"{len(node)} item" + ("" if len(node) == 1 else "s")
         raise ConfigError(override.flag, dotted([*where, index]),
