@@ -10,7 +10,8 @@ from cnn_cli.commands.options import config_option, data_option, set_option, sub
 @click.command("compare")
 @config_option
 @click.option("--vary", "varies", multiple=True, required=True, metavar="KEY.PATH=V1,V2,...",
-              help="A config key and the values to try (read as YAML); repeatable: every combination is trained.")
+              help="A config key (the paths --set takes: model.layers[0].filters=16,32) and the values to try "
+                   "(read as YAML); repeatable: every combination is trained.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs for every variant.")
 @subset_option
 @data_option
@@ -30,6 +31,7 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
     \b
     Examples:
       cnn compare --config configs/mnist.yaml --vary train.optimizer=adam,rmsprop,sgd
+      cnn compare --config configs/mnist.yaml --vary 'model.layers[0].filters=16,32'
       cnn compare --config configs/mnist.yaml --data data/mnist_sample.npz --subset 1000 --epochs 2 \\
           --vary train.optimizer=adam,sgd --vary train.batch_size=32,128
     """

@@ -18,7 +18,8 @@ subset_option = click.option(
 )
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
-    help="Override a config key by its dotted path (value read as YAML); repeatable.",
+    help="Override a config key by its path, as error messages write it: train.optimizer.learning_rate=1e-4, "
+         "model.layers[0].activation=elu (value read as YAML); repeatable.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 
