@@ -114,6 +114,7 @@ def test_bad_set_override_names_the_key(runner):
     ("model.layers[0].strides=[1, 0]", "Error: --set: model.layers[0].strides[1]: expected a positive integer, received 0"),
     ("model.layers[0].activation=leakyrelu", "Error: --set: model.layers[0].activation: expected 'relu', 'relu6'"),
     ("model.layers[9].activation=relu", "Error: --set: model.layers[9]: index out of range: model.layers has 9 items"),
+    ("model.layers.activation=elu", "Error: --set: model.layers: is a list; name one of its items, as in model.layers[0].activation"),
     ("train.loss[0]=x", "Error: --set: train.loss[0]: cannot index: not a list, received"),
     ("train.schedule[0]=x", "Error: --set: train.schedule[0]: cannot index: there is no list there"),
     ("model.layers[0]x=1", "Error: --set: model.layers[0]x=1: expected key.path=value"),

@@ -79,6 +79,9 @@ def _set(raw: dict, override: Override) -> None:
         if isinstance(part, int):
             node = _item(node, path[:i], part, override, last)
         else:
+            if isinstance(node, list):
+                raise ConfigError(override.flag, dotted(list(path[:i])),
+                                  f"is a list; name one of its items, as in {dotted([*path[:i], 0, *path[i:]])}")
             if not isinstance(node, dict):
                 raise ConfigError(override.flag, dotted(list(path[:i])), "cannot set a key inside a non-mapping value",
                                   node)
