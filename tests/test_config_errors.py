@@ -199,3 +199,13 @@ def test_unknown_key_lists_the_keys_of_its_own_layer_kind(runner, write_config):
     result = runner.invoke(main, ["summary", "--config", config])
     assert result.output == (f"Error: {config}: model.layers[1].units: unknown key; expected one of: "
                              "name, pool_size, strides, padding, type, received 3\n")
+
+
+@pytest.mark.parametrize("units,fragment", [
+    ("x", "expected an integer or 'num_classes', received 'x'"),
+    (-3, "expected a positive integer or 'num_classes', received -3"),
+])
+def test_a_value_neither_union_member_takes_names_both(runner, write_config, units, fragment):
+    config = write_config(mutate(layer(8, units=units)))
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.output == f"Error: {config}: model.layers[8].units: {fragment}\n"

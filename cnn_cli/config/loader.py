@@ -39,7 +39,7 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str] = ()
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise _blame(_to_config_error(_best_error(exc.errors(), raw), raw, source), given) from None
+        raise _blame(_to_config_error(_best_errors(exc.errors(), raw), raw, source), given) from None
     from cnn_cli.config.checks import check_config
 
     try:
@@ -57,13 +57,14 @@ def _blame(error: ConfigError, given: list[Override]) -> ConfigError:
     return error
 
 
-def _best_error(errors: list[dict], raw: Any) -> dict:
+def _best_errors(errors: list[dict], raw: Any) -> list[dict]:
     """Pydantic reports a bad value once per member of a union (an int, or a pair?); of the first value's
-    errors, the one from the member that fits what the user wrote best: the one that goes deepest into it."""
+    errors, those of the members that fit what the user wrote best: the ones that go deepest into it, and
+    for a single value, the complaints about it rather than that it is not a list (one or more, best first)."""
     places = [locate(tuple(error["loc"])) for error in errors]
     first = places[0]
     if first.union_at is None:
-        return errors[0]
+        return errors[:1]
     stem = first.path[: first.union_at]
     same = [(error, where) for error, where in zip(errors, places)
             if where.union_at == first.union_at and where.path[: first.union_at] == stem]
@@ -72,7 +73,9 @@ def _best_error(errors: list[dict], raw: Any) -> dict:
     def fit(pair: tuple[dict, Location]) -> tuple[int, bool]:
         return len(value_at(raw, pair[1].path)[0]), pair[0]["type"] not in avoid
 
-    return max(same, key=fit)[0]
+    ranked = sorted(same, key=fit, reverse=True)  # stable: pydantic's order among equals
+    best, path = fit(ranked[0]), ranked[0][1].path
+    return [error for error, where in ranked if fit((error, where)) == best and where.path == path]
 
 
 _SCALAR_ERRORS = {"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "string_type",
@@ -106,7 +109,9 @@ def _expected(error: dict, where: Location) -> str:
     return msg[0].lower() + msg[1:]
 
 
-def _to_config_error(error: dict, raw: Any, source: str) -> ConfigError:
+def _to_config_error(errors: list[dict], raw: Any, source: str) -> ConfigError:
+    """The error for the first of `errors`; the others are alternatives a union member would take there."""
+    error = errors[0]
     where = locate(tuple(error["loc"]))
     path, value, found = value_at(raw, where.path)
     kind = error["type"]
@@ -124,4 +129,16 @@ def _to_config_error(error: dict, raw: Any, source: str) -> ConfigError:
         return ConfigError(source, dotted(path), "expected more items", value)
     if kind == "missing" or not found:
         return ConfigError(source, dotted(path), _expected(error, where))
-    return ConfigError(source, dotted(path), _expected(error, where), value)
+    return ConfigError(source, dotted(path), _either(errors), value)
+
+
+def _either(errors: list[dict]) -> str:
+    """`expected a positive integer or 'num_classes'`: what each union member would have taken."""
+    texts: list[str] = []
+    for error in errors:
+        text = _expected(error, locate(tuple(error["loc"])))
+        if text not in texts:
+            texts.append(text)
+    if len(texts) > 1 and all(t.startswith("expected ") for t in texts):
+        return "expected " + " or ".join(t.removeprefix("expected ") for t in texts)
+    return texts[0]
