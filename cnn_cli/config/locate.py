@@ -37,7 +37,7 @@ def locate(loc: tuple, root: Any = None) -> Location:
     schema = (root or Config).__pydantic_core_schema__
     definitions: dict[str, dict] = {}
     found = _walk(schema, list(loc), Location([], None), definitions)
-    return found or Location([part for part in loc if not isinstance(part, str) or "[" not in part], None)
+    return found or Location(list(loc), None)  # not a path through the schema: pydantic's own words, unchanged
 
 
 def _unwrap(schema: dict, definitions: dict[str, dict]) -> dict:
