@@ -209,3 +209,14 @@ def test_a_value_neither_union_member_takes_names_both(runner, write_config, uni
     config = write_config(mutate(layer(8, units=units)))
     result = runner.invoke(main, ["summary", "--config", config])
     assert result.output == f"Error: {config}: model.layers[8].units: {fragment}\n"
+
+
+def test_a_flag_given_as_an_override_is_named_in_its_errors():
+    from cnn_cli.config import load_config
+    from cnn_cli.config.overrides import Override
+    from cnn_cli.errors import ConfigError
+
+    assert load_config("configs/mnist.yaml", [Override(("train", "epochs"), 3, "--epochs")]).train.epochs == 3
+    with pytest.raises(ConfigError) as caught:
+        load_config("configs/mnist.yaml", ["train.epochs=2", Override(("train", "epochs"), 0, "--epochs")])
+    assert caught.value.message == "--epochs: train.epochs: expected a positive integer, received 0"

@@ -18,20 +18,23 @@ from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError
 from cnn_cli.yaml_io import read_yaml
 
-__all__ = ["apply_overrides", "config_from_dict", "load_config"]
+__all__ = ["Override", "apply_overrides", "config_from_dict", "load_config"]
 
 
-def load_config(path: str | Path, overrides: typing.Sequence[str] = (), varied: typing.Sequence[str] = ()) -> Config:
-    """Reads a YAML config file, sets `overrides` (`--set key.path=value`) then `varied` (`--vary`'s choice of
-    values, same form), and validates it."""
+def load_config(path: str | Path, overrides: typing.Sequence[str | Override] = (),
+                varied: typing.Sequence[str] = ()) -> Config:
+    """Reads a YAML config file, sets `overrides` (`--set key.path=value`, or `Override`s such as
+    `Override(("train", "epochs"), 3, "--epochs")` for other flags) then `varied` (`--vary`'s choice of values,
+    `key.path=value`), and validates it."""
     return config_from_dict(read_yaml(path), str(path), overrides, varied)
 
 
-def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str] = (),
+def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Override] = (),
                      varied: typing.Sequence[str] = ()) -> Config:
-    """Validates raw data read from `source`, after setting the overrides. An error in a value that an
-    override set names the flag (`--set: train.optimizer.learning_rate: ...`), any other the source."""
-    given = [parse_override(item, "--set") for item in overrides] + [parse_override(item, "--vary") for item in varied]
+    """Validates raw data read from `source`, after setting the overrides (as `load_config`). An error in a
+    value that an override set names its flag (`--set: train.optimizer.learning_rate: ...`), any other `source`."""
+    given = [item if isinstance(item, Override) else parse_override(item, "--set") for item in overrides]
+    given += [parse_override(item, "--vary") for item in varied]
     if given:
         raw = apply_overrides(raw, given)
     if not isinstance(raw, dict):
