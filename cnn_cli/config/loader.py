@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cnn_cli.config.layers import LAYER_NAMES
+from cnn_cli.layers.registry import names as layer_names
 from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError
 from cnn_cli.yaml_io import parse_scalar, read_yaml
@@ -60,6 +60,9 @@ def apply_overrides(raw: Any, overrides: typing.Sequence[str], source: str = "--
     return raw
 
 
+_LAYER_NAMES = set(layer_names()) | {"block"}  # the union tags pydantic puts in error locations
+
+
 def _clean_path(loc: tuple, raw: Any) -> tuple[list, Any, bool]:
     """Drops the union-member names pydantic puts in error locations, keeping only the keys present in `raw`.
 
@@ -74,7 +77,7 @@ def _clean_path(loc: tuple, raw: Any) -> tuple[list, Any, bool]:
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             path.append(part)
             node = node[part]
-        elif isinstance(part, str) and (part in LAYER_NAMES or not isinstance(node, dict) or "[" in part or part[:1].isupper()):
+        elif isinstance(part, str) and (part in _LAYER_NAMES or not isinstance(node, dict) or "[" in part or part[:1].isupper()):
             continue  # a union tag such as 'conv2d', 'int' or 'tuple[int, int]'
         else:
             path.append(part)
@@ -175,9 +178,9 @@ def _to_config_error(error: dict, raw: Any, source: str) -> ConfigError:
     path, value, found = _clean_path(tuple(error["loc"]), raw)
     kind = error["type"]
     if kind == "union_tag_invalid":
-        return ConfigError(source, _dotted(path + ["type"]), f"unknown layer type; expected one of: {', '.join(LAYER_NAMES)}", error["input"].get("type") if isinstance(error["input"], dict) else error["input"])
+        return ConfigError(source, _dotted(path + ["type"]), f"unknown layer type; expected one of: {', '.join(layer_names())}", error["input"].get("type") if isinstance(error["input"], dict) else error["input"])
     if kind == "union_tag_not_found":
-        return ConfigError(source, _dotted(path + ["type"]), f"required key is missing; expected one of: {', '.join(LAYER_NAMES)}")
+        return ConfigError(source, _dotted(path + ["type"]), f"required key is missing; expected one of: {', '.join(layer_names())}")
     if kind == "extra_forbidden":
         model = _model_at(path[:-1], raw)
         known = ", ".join(model.model_fields) if model else ""
