@@ -115,7 +115,8 @@ def _pick(annotation: Any, node: Any) -> Any:
     if origin is typing.Annotated:
         return _pick(typing.get_args(annotation)[0], node)
     if origin in (typing.Union, types.UnionType):
-        models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        members = [typing.get_args(a)[0] if typing.get_origin(a) is typing.Annotated else a for a in typing.get_args(annotation)]
+        models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
         if isinstance(node, dict) and "type" in node:
             models = [m for m in models if "type" in m.model_fields and node["type"] in typing.get_args(m.model_fields["type"].annotation)] or models
         inner = [a for a in typing.get_args(annotation) if typing.get_origin(a) in (list, typing.Annotated)]
