@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from pydantic import ConfigDict, Field
 
 from cnn_cli.config.base import Section
-from cnn_cli.layers.registry import layer_union
+from cnn_cli.layers.registry import layer_union, names
 
 Dim = Annotated[int, Field(gt=0)]
 
@@ -21,7 +21,10 @@ class BlockCall(Section):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    type: str = Field(description="The name of a block defined under model.blocks.")
+    type: str = Field(
+        description="The name of a block defined under model.blocks.",
+        json_schema_extra={"not": {"enum": names()}},  # so that editors tell a block call from a kind
+    )
     name: str | None = None
     inputs: list[str] | None = Field(None, min_length=1)
     repeat: int = Field(1, ge=1)
