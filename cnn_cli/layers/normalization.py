@@ -48,4 +48,9 @@ class Normalization(LayerSpec):
     def build(self, tensors: list, name: str, ctx: BuildContext):
         import keras
 
-        return keras.layers.Normalization(axis=-1, mean=self.mean, variance=self.variance, name=name, dtype=ctx.dtype)(tensors[0])
+        mean, variance = self.mean, self.variance
+        if isinstance(mean, list) or isinstance(variance, list):  # Keras wants both of one shape
+            channels = tensors[0].shape[-1]
+            mean, variance = (v * channels if isinstance(v, list) and len(v) == 1 else v if isinstance(v, list) else [v] * channels
+                              for v in (mean, variance))
+        return keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name=name, dtype=ctx.dtype)(tensors[0])

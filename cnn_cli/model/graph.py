@@ -7,7 +7,7 @@ a one-line ConfigError with the dotted path of the layer, found before Keras or 
 
 Unless the first layer is `rescaling` or `normalization`, the graph starts with `input_scaling`, a
 Rescaling(1/255): models take pixels 0..255. Inside a block, `input` names the block's input; at the top
-level it names the model's input.
+level it names the model's input as the first layer sees it (after `input_scaling`).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ class _Expander:
             entry = self._entry("input_scaling", "rescaling", "model.layers[0]")
             prev = self.place(Rescaling(type="rescaling", scale=1 / 255), "input_scaling", [INPUT], "model.layers[0]", entry)
         explicit = [_names(layer) for layer in layers]
-        scope = _Scope("", "model.layers", {INPUT: INPUT}, {n for names in explicit for n in names})
+        scope = _Scope("", "model.layers", {INPUT: prev, prev: prev}, {n for names in explicit for n in names})
         for i, layer in enumerate(layers):
             prev = self.layer(layer, scope, prev, i, top=True)
         return Graph(self.shapes[INPUT], self.num_classes, self.entries, prev)
