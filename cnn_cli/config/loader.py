@@ -10,9 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from cnn_cli.layers.registry import names as layer_names
 from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError
+from cnn_cli.layers.registry import names as layer_names
 from cnn_cli.yaml_io import parse_scalar, read_yaml
 
 

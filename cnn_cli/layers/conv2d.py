@@ -7,7 +7,18 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from cnn_cli.layers.base import (
-    Activation, BuildContext, Cost, LayerSpec, Padding, PositiveInt, Shape, ShapeProblem, Size, pair, single, window,
+    Activation,
+    BuildContext,
+    Cost,
+    LayerSpec,
+    Padding,
+    PositiveInt,
+    Shape,
+    ShapeProblem,
+    Size,
+    pair,
+    single,
+    window,
 )
 
 Initializer = Literal[

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from cnn_cli.layers.base import Activation, BuildContext, Cost, LayerSpec, PositiveInt, Shape, ShapeProblem, elements, single
+from cnn_cli.layers.base import (
+    Activation,
+    BuildContext,
+    Cost,
+    LayerSpec,
+    PositiveInt,
+    Shape,
+    ShapeProblem,
+    elements,
+    single,
+)
 
 
 class Dense(LayerSpec):

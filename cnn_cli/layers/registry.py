@@ -10,7 +10,8 @@ from __future__ import annotations
 import functools
 import importlib
 import pkgutil
-from typing import Annotated, Any, Callable, Union
+from collections.abc import Callable
+from typing import Annotated, Any, Union
 
 from pydantic import Discriminator, Tag
 

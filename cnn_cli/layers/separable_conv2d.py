@@ -7,7 +7,17 @@ from typing import Literal
 from pydantic import Field
 
 from cnn_cli.layers.base import (
-    Activation, BuildContext, Cost, LayerSpec, Padding, PositiveInt, Shape, Size, pair, single, window,
+    Activation,
+    BuildContext,
+    Cost,
+    LayerSpec,
+    Padding,
+    PositiveInt,
+    Shape,
+    Size,
+    pair,
+    single,
+    window,
 )
 
 
