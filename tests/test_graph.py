@@ -40,6 +40,12 @@ def test_repeat_names_copies_and_strides_only_the_first():
     assert rows == {"input_scaling": (16, 16, 3), "conv2_block1": (8, 8, 4), "conv2_block2": (8, 8, 4), "conv2_block3": (8, 8, 4)}
 
 
+def test_repeated_names_may_hold_the_copy_number_or_letter():
+    a = analysis_of(model([{"type": "flatten", "name": "stage_{i0}_block", "repeat": 2},
+                           {"type": "dropout", "rate": 0.1, "name": "block2{a}", "repeat": 3}]))
+    assert [row.name for row in a.layers][1:] == ["stage_0_block", "stage_1_block", "block2a", "block2b", "block2c"]
+
+
 def test_unnamed_repeat_takes_keras_names():
     a = analysis_of(model([{"type": "conv2d", "filters": 4, "kernel_size": 3, "repeat": 2}, {"type": "conv2d", "filters": 4, "kernel_size": 1}]))
     assert [row.name for row in a.layers] == ["input_scaling", "conv2d", "conv2d_1", "conv2d_2"]
@@ -100,6 +106,8 @@ ERRORS = [
     ("bad value inside a block", [{"type": "b", "r": 2}], {"b": {"params": {"r": 0.5}, "layers": [{"type": "dropout", "rate": "$r"}]}},
      "model.blocks.b.layers[0].rate", "less than 1"),
     ("block using itself", [{"type": "b"}], {"b": {"layers": [{"type": "b"}]}}, "model.blocks.b.layers[0].type", "uses itself"),
+    ("block call with a bad name", [{"type": "stage", "filters": 2, "name": "a b"}], {"stage": STAGE}, "model.layers[0].name",
+     "letters, digits"),
     ("unused branch", [{"type": "conv2d", "filters": 2, "kernel_size": 1, "name": "lost"},
                        {"type": "flatten", "inputs": ["input"]}], None, "model.layers[0]", "is not used"),
 ]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from cnn_cli.config.base import Section
+from cnn_cli.layers.base import LayerSpec
 from cnn_cli.layers.registry import layer_union, names
 
 Dim = Annotated[int, Field(gt=0)]
@@ -28,6 +29,8 @@ class BlockCall(Section):
     name: str | None = None
     inputs: list[str] | None = Field(None, min_length=1)
     repeat: int = Field(1, ge=1)
+
+    _name_is_identifier = field_validator("name")(LayerSpec._name_is_identifier.__func__)
 
     @property
     def params(self) -> dict[str, Any]:

@@ -28,6 +28,18 @@ def pair(size: int | tuple[int, int]) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else tuple(size)
 
 
+COPY_MARKS = ("{i}", "{i0}", "{a}")
+"""Marks a repeated layer's `name` may hold: its copy's number from 1, from 0, or its letter (a, b, ...)."""
+
+
+def copy_name(name: str, copy: int, repeat: int) -> str:
+    """The name of copy `copy` (from 1) of `repeat`: marks filled in, else NAME1..NAMEN (NAME when 1)."""
+    if any(mark in name for mark in COPY_MARKS):
+        letter = "abcdefghijklmnopqrstuvwxyz"[(copy - 1) % 26]
+        return name.replace("{i0}", str(copy - 1)).replace("{i}", str(copy)).replace("{a}", letter)
+    return f"{name}{copy}" if repeat > 1 else name
+
+
 class ShapeProblem(Exception):
     """A kind cannot take its input; the graph turns it into a ConfigError with the layer's key path."""
 
@@ -72,13 +84,18 @@ class LayerSpec(BaseModel):
     inputs: list[str] | None = Field(
         None, min_length=1, description="Names of earlier layers this one takes. Defaults to the previous layer."
     )
-    repeat: int = Field(1, ge=1, description="Stack N copies (named NAME1..NAMEN); only the first keeps `strides`.")
+    repeat: int = Field(1, ge=1, description=(
+        "Stack N copies, named NAME1..NAMEN (or NAME with {i}, {i0} or {a} filled in: 1.., 0.., a..); "
+        "only the first keeps `strides`."))
 
     @field_validator("name")
     @classmethod
     def _name_is_identifier(cls, value: str | None) -> str | None:
-        if value is not None and not value.replace("_", "a").isalnum():
-            raise ValueError("expected letters, digits and underscores")
+        plain = value
+        for mark in COPY_MARKS:
+            plain = plain.replace(mark, "a") if plain is not None else None
+        if plain is not None and not plain.replace("_", "a").isalnum():
+            raise ValueError("expected letters, digits and underscores (and {i}, {i0} or {a} in a repeated layer)")
         return value
 
     @classmethod

@@ -1,6 +1,7 @@
 """The model config expanded once into a flat list of named primitive nodes, with their shapes.
 
-`inputs:` (earlier layers by name), `repeat:` (copies `name1..nameN`, only the first keeps `strides`),
+`inputs:` (earlier layers by name), `repeat:` (copies `name1..nameN`, or `name` with `{i}`, `{i0}` or `{a}`
+filled in; only the first keeps `strides`),
 composite kinds (their `expand`) and the config's `blocks:` all become `Node`s here; the cost analysis and
 the Keras builder both walk these nodes, so their names and shapes agree by construction. Every problem is
 a one-line ConfigError with the dotted path of the layer, found before Keras or TensorFlow is imported.
@@ -20,7 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 from cnn_cli.config.model import BlockCall, ModelConfig
 from cnn_cli.errors import ConfigError
 from cnn_cli.layers import registry
-from cnn_cli.layers.base import Composite, LayerSpec, Shape, ShapeProblem
+from cnn_cli.layers.base import Composite, LayerSpec, Shape, ShapeProblem, copy_name
 from cnn_cli.layers.rescaling import Rescaling
 
 INPUT = "input"
@@ -176,7 +177,7 @@ class _Expander:
 
     def local_name(self, layer, copy: int, scope: _Scope) -> str:
         if layer.name:
-            return f"{layer.name}{copy}" if layer.repeat > 1 else layer.name
+            return copy_name(layer.name, copy, layer.repeat)
         kind = registry.lookup(layer.type)
         base = kind.keras_name if kind else layer.type
         taken = set(scope.refs) | scope.later
@@ -248,7 +249,7 @@ class _BlockGraph:
 def _names(layer) -> list[str]:
     if not layer.name:
         return []
-    return [layer.name] + ([f"{layer.name}{k}" for k in range(1, layer.repeat + 1)] if layer.repeat > 1 else [])
+    return [layer.name] + [copy_name(layer.name, k, layer.repeat) for k in range(1, layer.repeat + 1)]
 
 
 def _later_copy(layer, model: ModelConfig):
