@@ -116,7 +116,7 @@ class _Expander:
             scope.later.discard(layer.name)
         return prev
 
-    def one(self, spec, full: str, inputs: list[str], path: str, within: str, entry: Entry | None) -> str:
+    def one(self, spec, full: str, inputs: list[str], path: str, within: str, entry: Entry | None, label: str = "") -> str:
         if isinstance(spec, BlockCall):
             if entry:
                 entry.is_block = True
@@ -125,10 +125,11 @@ class _Expander:
             if entry:
                 entry.is_block = True
             try:
-                return spec.expand(_BlockGraph(self, full, path, within, entry), self.single_input(spec, inputs, path, within))
+                graph = _BlockGraph(self, full, path, within, entry, label or spec.type)
+                return spec.expand(graph, self.single_input(spec, inputs, path, within))
             except ShapeProblem as problem:
-                raise self.error(path, f"{spec.type}: {problem.expected}{within}", problem.received) from None
-        return self.place(spec, full, inputs, path, entry, within)
+                raise self.error(path, f"{label or spec.type}: {problem.expected}{within}", problem.received) from None
+        return self.place(spec, full, inputs, path, entry, within, label)
 
     def single_input(self, spec, inputs: list[str], path: str, within: str) -> str:
         if len(inputs) != 1:
@@ -202,7 +203,8 @@ class _Expander:
 
     # -- placing one primitive node ------------------------------------------------------------------
 
-    def place(self, spec: LayerSpec, name: str, inputs: list[str], path: str, entry: Entry | None, within: str = "") -> str:
+    def place(self, spec: LayerSpec, name: str, inputs: list[str], path: str, entry: Entry | None, within: str = "",
+              label: str = "") -> str:
         if name in self.shapes:
             raise self.error(f"{path}.name", f"expected a name not used before: a layer {name!r} exists already{within}", name)
         input_shapes = [self.shapes[i] for i in inputs]
@@ -210,7 +212,7 @@ class _Expander:
             spec = spec.bind(self.num_classes)
             shape = tuple(spec.output_shape(input_shapes))
         except ShapeProblem as problem:
-            raise self.error(path, f"{spec.type}: {problem.expected}{within}", problem.received) from None
+            raise self.error(path, f"{label or spec.type}: {problem.expected}{within}", problem.received) from None
         self.shapes[name] = shape
         node = Node(name, spec, list(inputs), input_shapes, shape)
         (entry or self.current).nodes.append(node)
@@ -226,8 +228,9 @@ class _Expander:
 class _BlockGraph:
     """What a composite's `expand` sees: `add(kind, suffix, inputs, **args)` and `shape(ref)`."""
 
-    def __init__(self, expander: _Expander, block: str, path: str, within: str, entry: Entry | None):
+    def __init__(self, expander: _Expander, block: str, path: str, within: str, entry: Entry | None, label: str):
         self.expander, self.block, self.path, self.within, self.entry = expander, block, path, within, entry
+        self.label = label  # `residual` or, nested, `bottleneck conv2_block1_se (squeeze_excitation)`
 
     def add(self, kind: str, suffix: str, inputs: str | list[str], **args: Any) -> str:
         cls = registry.lookup(kind)
@@ -240,7 +243,7 @@ class _BlockGraph:
             first = exc.errors()[0]
             raise ShapeProblem(f"its layer {name} ({kind}) gets {'.'.join(map(str, first['loc']))}: {first['msg']}", first.get("input")) from None
         refs = [inputs] if isinstance(inputs, str) else list(inputs)
-        return self.expander.one(spec, name, refs, self.path, self.within, self.entry)
+        return self.expander.one(spec, name, refs, self.path, self.within, self.entry, f"{self.label}: {name} ({kind})")
 
     def shape(self, ref: str) -> Shape:
         return self.expander.shapes[ref]
