@@ -108,6 +108,11 @@ ERRORS = [
     ("block using itself", [{"type": "b"}], {"b": {"layers": [{"type": "b"}]}}, "model.blocks.b.layers[0].type", "uses itself"),
     ("block call with a bad name", [{"type": "stage", "filters": 2, "name": "a b"}], {"stage": STAGE}, "model.layers[0].name",
      "letters, digits"),
+    ("shape error inside a block", [{"type": "flatten"}, {"type": "residual", "filters": 2, "strides": 2}], None, "model.layers[1]",
+     "residual: residual expects a 3-D"),
+    ("shape error of a layer inside a composite", [{"type": "flatten"}, {"type": "inception", "filters_1x1": 1, "filters_3x3_reduce": 1,
+     "filters_3x3": 1, "filters_5x5_reduce": 1, "filters_5x5": 1, "filters_pool_proj": 1}], None, "model.layers[1]",
+     "inception: inception_1x1 (conv2d): conv2d expects a 3-D"),
     ("unused branch", [{"type": "conv2d", "filters": 2, "kernel_size": 1, "name": "lost"},
                        {"type": "flatten", "inputs": ["input"]}], None, "model.layers[0]", "is not used"),
 ]
