@@ -116,7 +116,6 @@ def _count(weights) -> int:
     return sum(math.prod(w.shape) for w in weights)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", COUNTS)
 def test_the_keras_model_equals_keras_applications(name):
     """Built by the tool and by keras.applications (weights=None): equal counts, stage shapes, and every
@@ -156,7 +155,7 @@ def rgb_npz(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # 1.5 to 3 minutes each on 2 busy CPU cores: building, tracing and saving big models
 @pytest.mark.parametrize("name", COUNTS)
 def test_each_config_trains_a_few_steps(runner, rgb_npz, tmp_path, name):
     run = tmp_path / "run"
