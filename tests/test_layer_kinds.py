@@ -129,3 +129,35 @@ def test_every_kind_round_trips_in_safe_mode(tmp_path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(np.asarray(loaded(x, training=False)), expected, rtol=1e-5, atol=1e-6)
     assert {type(layer).__name__ for layer in loaded.layers} >= {"MinPooling2D", "StochasticDepth", "Rescaling"}
+
+
+def test_every_block_round_trips_in_safe_mode(tmp_path):
+    import keras
+
+    from cnn_cli.safety import check_keras_file
+
+    layers = [
+        {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same"},
+        {"type": "bottleneck", "filters": 4, "strides": 2},
+        {"type": "inverted_residual", "filters": 16, "expansion": 2, "se_ratio": 0.25, "drop_rate": 0.1},
+        {"type": "squeeze_excitation", "ratio": 0.25},
+        {"type": "dense_block", "blocks": 2, "growth_rate": 4},
+        {"type": "transition"},
+        {"type": "convnext_block", "kernel_size": 3, "drop_path_rate": 0.1},
+        {"type": "layer_scale"},
+        {"type": "residual", "filters": 8},
+        {"type": "inception", "filters_1x1": 2, "filters_3x3_reduce": 2, "filters_3x3": 2,
+         "filters_5x5_reduce": 2, "filters_5x5": 2, "filters_pool_proj": 2},
+        {"type": "global_avg_pool2d"},
+        {"type": "dense", "units": "num_classes", "activation": "softmax"},
+    ]
+    _, analysis, model = build(layers, (16, 16, 3), 3)
+    assert analysis.total_params == model.count_params()
+    x = np.random.default_rng(2).integers(0, 256, (2, 16, 16, 3)).astype("float32")
+    expected = np.asarray(model(x, training=False))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    check_keras_file(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    np.testing.assert_allclose(np.asarray(loaded(x, training=False)), expected, rtol=1e-5, atol=1e-6)
+    assert {"LayerScale", "StochasticDepth"} <= {type(layer).__name__ for layer in loaded.layers}
