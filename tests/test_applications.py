@@ -15,7 +15,9 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
+from cnn_cli.config import config_from_dict
 from cnn_cli.config.loader import load_config
+from cnn_cli.errors import ConfigError
 from cnn_cli.model.analysis import analyze
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -100,6 +102,80 @@ def test_blocks_scale_with_their_arguments():
     assert shapes["conv5_block3_out"] == (2, 2, 2048)
     # 1000 classes -> 10: the classifier loses 2048 * 990 weights and 990 biases
     assert analysis.total_params == 25_636_712 - 2049 * 990
+
+
+def _small(layers: list[dict], input_shape=(16, 16, 8)):
+    config = config_from_dict({"name": "blocks", "model": {"input_shape": list(input_shape), "layers": layers}}, "t.yaml")
+    analysis = analyze(config.model, input_shape, None, "t.yaml")
+    return {node.name: node for node in analysis.graph.nodes}, analysis
+
+
+@pytest.mark.parametrize("size, padding", [(16, ((0, 1), (0, 1))), (15, ((1, 1), (1, 1)))])
+def test_inverted_residual_pads_strided_inputs_as_keras_correct_pad(size, padding):
+    nodes, _ = _small([{"type": "inverted_residual", "name": "b", "filters": 12, "strides": 2}], (size, size, 8))
+    assert nodes["b_dwconv_pad"].spec.sides() == padding
+    assert nodes["b_dwconv"].spec.padding == "valid"
+    assert nodes["b_project_bn"].shape == (8, 8, 12)  # ceil(size / 2), as a 'same' convolution would give
+    assert "b_add" not in nodes  # the stride changes the shape: no skip
+
+
+def test_inverted_residual_skip_drop_path_and_squeeze_excitation():
+    nodes, analysis = _small([{"type": "inverted_residual", "name": "b", "filters": 8, "expansion": 3,
+                               "se_ratio": 0.25, "drop_rate": 0.1, "activation": "swish"}])
+    assert nodes["b_expand_conv"].shape == (16, 16, 24)
+    assert nodes["b_se_reduce"].shape == (1, 1, 2)  # a quarter of the block's 8 input channels
+    assert nodes["b_se_excite"].inputs == ["b_activation", "b_se_expand"]
+    assert nodes["b_add"].inputs == ["b_drop", "input_scaling"]
+    assert nodes["b_drop"].spec.rate == 0.1
+    # expand 8*24 + bn 4*24, depthwise 9*24 + bn 4*24, SE (24*2+2) + (2*24+24), project 24*8 + bn 4*8
+    assert analysis.total_params == 192 + 96 + 216 + 96 + 50 + 72 + 192 + 32
+
+
+@pytest.mark.parametrize("args, reduce_filters", [({"ratio": 0.25}, 2), ({"filters": 3}, 3)])
+def test_squeeze_excitation_width(args, reduce_filters):
+    nodes, analysis = _small([{"type": "squeeze_excitation", "name": "se", **args}])
+    assert nodes["se_reduce"].shape == (1, 1, reduce_filters)
+    assert nodes["se_excite"].shape == (16, 16, 8)
+    assert analysis.total_params == (8 * reduce_filters + reduce_filters) + (reduce_filters * 8 + 8)
+
+
+@pytest.mark.parametrize("args", [{"filters": 3, "ratio": 0.5}, {}])
+def test_squeeze_excitation_needs_filters_or_ratio(args):
+    with pytest.raises(ConfigError) as error:
+        _small([{"type": "squeeze_excitation", **args}])
+    assert str(error.value).startswith("t.yaml: model.layers[0]: give exactly one of filters and ratio")
+
+
+def test_dense_block_and_transition_grow_and_compress():
+    nodes, _ = _small([{"type": "dense_block", "name": "d", "blocks": 3, "growth_rate": 4},
+                       {"type": "transition", "name": "t", "reduction": 0.5}])
+    assert [nodes[f"d_block{i}_concat"].shape for i in (1, 2, 3)] == [(16, 16, 12), (16, 16, 16), (16, 16, 20)]
+    assert nodes["d_block2_concat"].inputs == ["d_block1_concat", "d_block2_2_conv"]
+    assert nodes["d_block3_1_conv"].shape == (16, 16, 16)  # bottleneck: 4 x growth rate
+    assert nodes["t_conv"].shape == (16, 16, 10) and nodes["t_pool"].shape == (8, 8, 10)
+
+
+def test_convnext_block_drop_path_or_identity():
+    nodes, analysis = _small([{"type": "convnext_block", "name": "a"},
+                              {"type": "convnext_block", "name": "b", "drop_path_rate": 0.1, "layer_scale_init_value": 0}])
+    assert nodes["a_add"].inputs == ["input_scaling", "a_identity"] and nodes["a_layer_scale"].spec.init_values == 1e-6
+    assert nodes["b_add"].inputs == ["a_add", "b_stochastic_depth"] and "b_layer_scale" not in nodes
+    assert nodes["a_pointwise_conv_1"].shape == (16, 16, 32)
+    # depthwise 7*7*8+8, layer norm 16, dense 8*32+32 and 32*8+8, layer scale 8 (block a only)
+    assert analysis.total_params == 2 * (400 + 16 + 288 + 264) + 8
+
+
+def test_layer_scale_multiplies_each_channel_and_round_trips():
+    import keras
+
+    from cnn_cli.layers.custom.layer_scale import LayerScale
+
+    layer = LayerScale(0.5)
+    x = np.arange(12, dtype="float32").reshape(1, 2, 2, 3)
+    np.testing.assert_allclose(np.asarray(layer(x)), x * 0.5)
+    assert [w.name for w in layer.weights] == ["gamma"] and tuple(layer.weights[0].shape) == (3,)
+    copy = keras.layers.deserialize(keras.layers.serialize(layer))
+    assert (type(copy), copy.init_values, copy.projection_dim) == (LayerScale, 0.5, 3)
 
 
 def _flat_layers(model) -> dict:
