@@ -128,6 +128,18 @@ def test_graph_errors_are_one_line_with_the_path(runner, write_config, layers, b
     assert fragment in line
 
 
+def test_graph_errors_are_found_before_the_data_gives_the_shape():
+    from cnn_cli.errors import ConfigError
+
+    raw = model([{"type": "add", "inputs": ["input", "nope"]}])
+    del raw["model"]["input_shape"]
+    with pytest.raises(ConfigError, match=r"model.layers\[0\].inputs\[1\]: unknown input name"):
+        config_from_dict(raw, "g.yaml")
+    raw = model([{"type": "conv2d", "filters": 2, "kernel_size": 500}, {"type": "flatten"}])  # a shape error waits
+    del raw["model"]["input_shape"]
+    assert config_from_dict(raw, "g.yaml").model.input_shape is None
+
+
 def test_graph_error_needs_no_tensorflow(write_config):
     config = write_config(model([{"type": "add", "inputs": ["input", "nope"]}]))
     code = (

@@ -21,6 +21,10 @@ def check_config(config: Config, source: str) -> None:
 
         # `units: num_classes` may wait for the data; any count checks the shapes in between.
         analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source)
+    else:  # the shapes wait for the data; names, references and block parameters need not
+        from cnn_cli.model.graph import check_structure
+
+        check_structure(config.model, config.model.num_classes or 2, source)
 
 
 def _check_names(config: Config, source: str) -> None:

@@ -16,16 +16,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from cnn_cli.config.model import BlockCall, ModelConfig
 from cnn_cli.errors import ConfigError
 from cnn_cli.layers import registry
 from cnn_cli.layers.base import Composite, LayerSpec, Shape, ShapeProblem, copy_name
 from cnn_cli.layers.rescaling import Rescaling
+from cnn_cli.model.blocks import block_layers
 
 INPUT = "input"
 SELF_SCALING = ("rescaling", "normalization")
+
+
+class GraphError(ConfigError):
+    """A mistake in the graph that no input shape changes: a name, a reference, a block's parameters."""
 
 
 @dataclass
@@ -80,10 +85,12 @@ class _Expander:
         self.shapes: dict[str, Shape] = {INPUT: tuple(input_shape)}
         self.entries: list[Entry] = []
         self.active_blocks: list[str] = []
-        self.adapter: TypeAdapter | None = None
 
     def error(self, path: str, expected: str, *received: Any) -> ConfigError:
-        return ConfigError(self.source, path, expected, *received)
+        return GraphError(self.source, path, expected, *received)
+
+    def shape_error(self, path: str, label: str, problem: ShapeProblem, within: str) -> ConfigError:
+        return ConfigError(self.source, path, f"{label}: {problem.expected}{within}", problem.received)
 
     # -- the top level and block bodies ---------------------------------------------------------------
 
@@ -128,7 +135,7 @@ class _Expander:
                 graph = _BlockGraph(self, full, path, within, entry, label or spec.type)
                 return spec.expand(graph, self.single_input(spec, inputs, path, within))
             except ShapeProblem as problem:
-                raise self.error(path, f"{label or spec.type}: {problem.expected}{within}", problem.received) from None
+                raise self.shape_error(path, label or spec.type, problem, within) from None
         return self.place(spec, full, inputs, path, entry, within, label)
 
     def single_input(self, spec, inputs: list[str], path: str, within: str) -> str:
@@ -140,10 +147,10 @@ class _Expander:
         definition = self.model.blocks[call.type]
         if call.type in self.active_blocks:
             raise self.error(path + ".type", f"block {call.type!r} uses itself", " -> ".join(self.active_blocks + [call.type]))
-        values = _block_params(call, definition.params, path, self.error)
         def_path = f"model.blocks.{call.type}.layers"
-        layers = [self.validate_block_layer(_substitute(raw, values, f"{def_path}[{j}]", self.error), f"{def_path}[{j}]")
-                  for j, raw in enumerate(definition.layers)]
+        layers = block_layers(call, definition, def_path, path, self.error)
+        for j, layer in enumerate(layers):
+            self.check_type(layer, f"{def_path}[{j}]")
         within = f" (in {path})"
         explicit = {n for layer in layers for n in _names(layer)}
         scope = _Scope(full + "_", def_path, {INPUT: self.single_input(call, inputs, path, within)}, explicit, within=within)
@@ -153,21 +160,6 @@ class _Expander:
             prev = self.layer(layer, scope, prev, j)
         self.active_blocks.pop()
         return prev
-
-    def validate_block_layer(self, raw: Any, path: str):
-        if self.adapter is None:
-            from cnn_cli.config.model import Layer
-
-            self.adapter = TypeAdapter(Layer)
-        try:
-            layer = self.adapter.validate_python(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"]
-                          if p not in registry.kinds() and p != "block")
-            raise self.error(path + loc, first["msg"][0].lower() + first["msg"][1:], first.get("input")) from None
-        self.check_type(layer, path)
-        return layer
 
     def check_type(self, layer, path: str) -> None:
         if isinstance(layer, BlockCall) and layer.type not in self.model.blocks:
@@ -212,7 +204,7 @@ class _Expander:
             spec = spec.bind(self.num_classes)
             shape = tuple(spec.output_shape(input_shapes))
         except ShapeProblem as problem:
-            raise self.error(path, f"{label or spec.type}: {problem.expected}{within}", problem.received) from None
+            raise self.shape_error(path, label or spec.type, problem, within) from None
         self.shapes[name] = shape
         node = Node(name, spec, list(inputs), input_shapes, shape)
         (entry or self.current).nodes.append(node)
@@ -268,30 +260,15 @@ def _later_copy(layer, model: ModelConfig):
     return layer.model_copy(update=update)
 
 
-def _block_params(call: BlockCall, declared: dict[str, Any], path: str, error) -> dict[str, Any]:
-    given = call.params
-    for key in given:
-        if key not in declared:
-            expected = ", ".join(declared) or "none"
-            raise error(f"{path}.{key}", f"unknown parameter of block {call.type!r}; expected one of: {expected}", given[key])
-    values = {**declared, **given}
-    for key, value in values.items():
-        if value is None:
-            raise error(path, f"block {call.type!r} needs the parameter {key!r} (it has no default)")
-    return values
-
-
-def _substitute(raw: Any, values: dict[str, Any], path: str, error) -> Any:
-    """Replaces every "$param" string in a block's layer by the parameter's value."""
-    if isinstance(raw, dict):
-        return {key: _substitute(value, values, f"{path}.{key}", error) for key, value in raw.items()}
-    if isinstance(raw, list):
-        return [_substitute(value, values, f"{path}[{i}]", error) for i, value in enumerate(raw)]
-    if isinstance(raw, str) and raw.startswith("$"):
-        if raw[1:] not in values:
-            raise error(path, f"unknown block parameter; expected one of: {', '.join('$' + k for k in values) or 'none'}", raw)
-        return values[raw[1:]]
-    return raw
+def check_structure(model: ModelConfig, num_classes: int | None, source: str, probe: Shape = (224, 224, 3)) -> None:
+    """For a config whose input shape comes from the data: the mistakes no shape changes, found at once
+    by expanding for a probe shape (shape errors wait for the real shape)."""
+    try:
+        expand(model, probe, num_classes, source)
+    except GraphError:
+        raise
+    except ConfigError:
+        pass
 
 
 def expand(model: ModelConfig, input_shape: Shape, num_classes: int | None, source: str) -> Graph:
@@ -311,4 +288,4 @@ def _check_all_used(graph: Graph, source: str) -> None:
             used.update(node.inputs)
     for entry in graph.entries:
         if not any(node.name in used for node in entry.nodes):
-            raise ConfigError(source, entry.path, f"the output of {entry.name!r} is not used: no later layer takes it (name it in inputs:)")
+            raise GraphError(source, entry.path, f"the output of {entry.name!r} is not used: no later layer takes it (name it in inputs:)")
