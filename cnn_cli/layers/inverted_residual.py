@@ -52,14 +52,15 @@ class InvertedResidual(Composite):
     filters: PositiveInt = Field(description="Output channels.")
     expansion: PositiveInt = Field(6, description="The expanded width is expansion x input channels.")
     kernel_size: PositiveInt = Field(3, description="Kernel of the depthwise convolution.")
-    strides: Literal[1, 2] = 1
+    strides: Literal[1, 2] = Field(1, description="Stride of the depthwise convolution.")
     se_ratio: float = Field(0.0, ge=0, le=1, description="Squeeze-excitation width as a fraction of the input "
                                                           "channels; 0 leaves it out.")
-    drop_rate: float = Field(0.0, ge=0, lt=1, description="Drop path rate on the skip branch while training.")
+    drop_rate: float = Field(0.0, ge=0, lt=1, description="Drop path rate of the block's branch (before the add) while training.")
     activation: Activation = "relu6"
     epsilon: float = Field(1e-3, gt=0, description="Batch norm epsilon.")
     momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum.")
-    names: Literal["efficientnet", "mobilenet_v2"] = "efficientnet"
+    names: Literal["efficientnet", "mobilenet_v2"] = Field(
+        "efficientnet", description="Whose layer names the parts take: Keras' EfficientNet's or MobileNetV2's.")
 
     def expand(self, g, x):
         n = NAMES[self.names]
