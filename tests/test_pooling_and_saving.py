@@ -56,3 +56,32 @@ def test_model_with_min_pooling_and_blocks_round_trips_in_safe_mode(tmp_path):
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(np.asarray(loaded(x, training=False)), expected, rtol=1e-6, atol=1e-6)
     assert any(type(layer).__name__ == "MinPooling2D" for layer in loaded.layers)
+
+
+def test_a_model_saved_when_min_pooling_lived_in_cnn_cli_model_still_loads(tmp_path):
+    """Run directories written before the layer moved to cnn_cli/layers/custom name its old module."""
+    import json
+    import zipfile
+
+    import keras
+
+    from cnn_cli.run_reader import load_model
+
+    inputs = keras.Input((4, 4, 1))
+    from cnn_cli.layers.custom.min_pooling import MinPooling2D
+
+    model = keras.Model(inputs, MinPooling2D(2, name="min_pooling2d")(inputs))
+    path, old = tmp_path / "new.keras", tmp_path / "old.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            if item == "config.json":
+                config = json.loads(data)
+                layer = config["config"]["layers"][1]
+                assert layer["module"] == "cnn_cli.layers.custom.min_pooling"
+                layer["module"] = "cnn_cli.model.min_pooling"
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    loaded = load_model(old)
+    np.testing.assert_array_equal(np.asarray(loaded(SEED_4X4))[0, :, :, 0], [[3, 21], [5, 4]])
