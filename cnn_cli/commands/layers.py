@@ -25,7 +25,7 @@ def describe(kind) -> dict:
             "name": key,
             "type": _type_text(prop),
             "required": key in required,
-            "default": None if key in required else info.default,
+            "default": None if key in required else info.get_default(call_default_factory=True),
             "description": info.description or "",
         })
     from cnn_cli.layers.base import Composite
