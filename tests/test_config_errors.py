@@ -198,7 +198,7 @@ def test_unknown_key_lists_the_keys_of_its_own_layer_kind(runner, write_config):
     config = write_config(mutate(layer(1, units=3)))
     result = runner.invoke(main, ["summary", "--config", config])
     assert result.output == (f"Error: {config}: model.layers[1].units: unknown key; expected one of: "
-                             "name, pool_size, strides, padding, type, received 3\n")
+                             "name, inputs, repeat, pool_size, strides, padding, type, received 3\n")
 
 
 @pytest.mark.parametrize("units,fragment", [
