@@ -8,7 +8,7 @@
   and optimizer variables, epoch, and the state Keras' `BackupAndRestore` does not keep: the checkpoint's
   best value, EarlyStopping's and ReduceLROnPlateau's counters and best values, EarlyStopping's best
   weights), so a resumed run goes on, and stops, where an uninterrupted one would.
-- `StopAfterEpoch`, `KillPoints`: test hooks, see `STOP_ENV` and `cnn_cli.training.files.KILL_ENV`.
+- `FaultHooks`: the test-only fault points of a step and an epoch (`cnn_cli.faults`).
 
 Imported only by the trainer, after TensorFlow has been started.
 """
@@ -24,13 +24,13 @@ import shutil
 import time
 from pathlib import Path
 
+from cnn_cli import faults
 from cnn_cli.tf_runtime import import_tensorflow
 
 import_tensorflow()
 import keras  # noqa: E402
 
 from cnn_cli.training.files import (  # noqa: E402
-    KILL_ENV,
     TMP_PREFIX,
     fsync_dir,
     fsync_file,
@@ -42,10 +42,6 @@ from cnn_cli.training.files import (  # noqa: E402
 )
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
-
-# Test-only hook: `CNN_TEST_STOP_AFTER_EPOCH=N` raises KeyboardInterrupt at the end of epoch N (1-based),
-# after every other callback (history, checkpoint, backup) has run -- as if the user pressed Ctrl-C there.
-STOP_ENV = "CNN_TEST_STOP_AFTER_EPOCH"
 
 
 def monitor_mode(monitor: str) -> str:
@@ -309,33 +305,16 @@ def _unjson(value):
     return float(value) if isinstance(value, str) else value
 
 
-class KillPoints(keras.callbacks.Callback):
-    """Test hook: `CNN_TEST_KILL_AT=mid_epoch[:n]` SIGKILLs the process after the n-th training step call
-    (steps_per_execution steps) -- inside an epoch, before its end (see `cnn_cli.training.files.KILL_ENV`)."""
+class FaultHooks(keras.callbacks.Callback):
+    """Test-only: `cnn_cli.faults`' step and epoch-end points. Listed last, so an epoch's hooks run after every
+    other callback (history, checkpoint, backup) has recorded it. The trainer lists it only when
+    `faults.active()`."""
 
     def on_train_batch_end(self, batch, logs=None):
-        kill_point("mid_epoch")
-
-
-def kill_hook_from_env() -> KillPoints | None:
-    return KillPoints() if os.environ.get(KILL_ENV, "").startswith("mid_epoch") else None
-
-
-class StopAfterEpoch(keras.callbacks.Callback):
-    """Test hook: raises KeyboardInterrupt after epoch `n` (1-based) has been fully recorded."""
-
-    def __init__(self, n: int):
-        super().__init__()
-        self.n = n
+        faults.point("mid_epoch")
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.n:
-            raise KeyboardInterrupt
-
-
-def stop_hook_from_env() -> StopAfterEpoch | None:
-    value = os.environ.get(STOP_ENV, "").strip()
-    return StopAfterEpoch(int(value)) if value.isdigit() and int(value) > 0 else None
+        faults.epoch_end(epoch + 1)
 
 
 class CtrlC(keras.callbacks.Callback):

@@ -20,25 +20,8 @@ the collective operations (variable reads while saving) in the same order on eve
 
 from __future__ import annotations
 
-import os
-import signal
-
 import keras
 import tensorflow as tf
-
-# Test-only hook: `CNN_TEST_KILL_AFTER_EPOCH=N` kills this process (SIGKILL) at the end of epoch N (1-based),
-# after every callback has run -- a worker that dies between epochs.
-KILL_ENV = "CNN_TEST_KILL_AFTER_EPOCH"
-
-
-class _KillAfterEpoch(keras.callbacks.Callback):
-    def __init__(self, n: int):
-        super().__init__()
-        self.n = n
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.n:
-            os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _sharded(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -108,9 +91,6 @@ def fit(model, strategy, train_ds, *, validation_data=None, epochs: int = 1, ver
     """`model.fit(train_ds, validation_data=..., epochs=..., callbacks=...)` for a batched tf.data dataset."""
     del shuffle  # the pipeline shuffles (the same order on every worker, so that DATA sharding splits it)
     listed = list(callbacks)
-    kill = os.environ.get(KILL_ENV, "").strip()
-    if kill.isdigit() and int(kill) > 0:
-        listed.append(_KillAfterEpoch(int(kill)))
     with strategy.scope():
         train_dist = strategy.experimental_distribute_dataset(_sharded(train_ds))
         val_dist = (strategy.experimental_distribute_dataset(_sharded(validation_data))

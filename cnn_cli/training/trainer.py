@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnn_cli import faults
 from cnn_cli.config import Config, config_from_dict
 from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.training import distribute as D
@@ -304,9 +305,8 @@ def _callbacks(config: Config, run_dir: Path, has_val: bool, keras):
         listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / R.TENSORBOARD), histogram_freq=cb.tensorboard.histogram_freq))
     # The backup a resume starts from: one atomic generation per epoch, the last two kept (see C.RunBackup).
     listed.append(C.RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard))
-    for hook in (C.stop_hook_from_env(), C.kill_hook_from_env()):  # test-only, inert unless their variable is set
-        if hook is not None:
-            listed.append(hook)
+    if faults.active():  # test-only hooks, last
+        listed.append(C.FaultHooks())
     return listed, history, guard, checkpoint, early
 
 
