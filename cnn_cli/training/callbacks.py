@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from cnn_cli import faults
+from cnn_cli.config.train import improves, monitor_mode
 from cnn_cli.tf_runtime import import_tensorflow
 
 import_tensorflow()
@@ -42,10 +43,6 @@ from cnn_cli.training.files import (  # noqa: E402
 )
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
-
-
-def monitor_mode(monitor: str) -> str:
-    return "max" if monitor.endswith("accuracy") else "min"
 
 
 def _float(value) -> float | None:
@@ -133,12 +130,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     def __init__(self, path: Path, monitor: str, save_best_only: bool = True):
         super().__init__()
         self.path, self.monitor, self.save_best_only = Path(path), monitor, save_best_only
-        self.mode = monitor_mode(monitor)
-        self.best = -math.inf if self.mode == "max" else math.inf
+        self.best = -math.inf if monitor_mode(monitor) == "max" else math.inf
         self.best_epoch: int | None = None
 
     def _improves(self, value: float) -> bool:
-        return value > self.best if self.mode == "max" else value < self.best
+        return improves(self.monitor, value, self.best)
 
     def on_epoch_end(self, epoch, logs=None):
         value = _float((logs or {}).get(self.monitor))
@@ -158,8 +154,9 @@ class RunBackup(keras.callbacks.Callback):
     After every epoch a whole generation is written into `backup/.tmp-epoch-NNNNNN/` -- the model's and
     optimizer's variables, the epoch number, the state of the checkpoint, early-stopping and LR-plateau
     callbacks (and early stopping's best weights) -- each file synced to disk, then the folder is renamed
-    to `backup/epoch-NNNNNN` (the commit) and every generation but the last two is deleted. `on_train_begin`
-    restores the newest generation that reads back, falling back to the previous one when it does not.
+    to `backup/epoch-NNNNNN` (the commit) and every generation but the last two is deleted. `restore`, called
+    before training, loads the newest generation that reads back, falling back to the previous one when it
+    does not.
     An epoch whose loss diverged is not backed up. When early stopping has ended training, the generation
     says so and a resume goes straight to the final save.
     """
@@ -177,6 +174,7 @@ class RunBackup(keras.callbacks.Callback):
         self.checkpoint, self.early_stopping, self.reduce_lr, self.guard = checkpoint, early_stopping, reduce_lr, guard
         self.restored_epoch: int | None = None
         self.skipped: list[str] = []  # generations that did not read back
+        self._pending: dict | None = None  # callback counters read by `restore`, set in `on_train_begin`
 
     def generations(self) -> list[Path]:
         """Committed generations, newest first."""
@@ -188,56 +186,69 @@ class RunBackup(keras.callbacks.Callback):
 
     # ------------------------------------------------------------ restore
 
-    def on_train_begin(self, logs=None):
+    def restore(self, model, epochs: int) -> int:
+        """Before training: loads the newest generation that reads back into `model` (weights and optimizer
+        state) and returns the epoch to start from, for `fit(initial_epoch=...)` -- 0 without a backup, `epochs`
+        when early stopping had ended the run. The callbacks' counters are set in `on_train_begin` (Keras'
+        callbacks reset theirs there)."""
+        self.set_model(model)
+        self._pending = None
         remove_stale_temps(self.dir)
         gens = self.generations()
         if not gens and (self.dir / self.META).is_file() and (self.dir / self.STATE).is_file():
             gens = [self.dir]  # a backup written by an earlier version: Keras' BackupAndRestore and CallbackState
         if not gens:
-            return
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
+            return 0
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
         fresh = [v.numpy() for v in self._variables()]
         for gen in gens:
             try:
-                self._restore(gen)
-                return
+                return self._restore(gen, epochs)
             except Exception as exc:  # a torn or corrupt generation: fall back to the previous one
                 self.skipped.append(f"{gen.name}: {type(exc).__name__}: {exc}")
                 print(f"Warning: backup {gen} cannot be read ({type(exc).__name__}); trying the previous one", flush=True)
         for var, value in zip(self._variables(), fresh):
             var.assign(value)  # none reads back: start afresh, from the initial weights
+        return 0
 
     def _variables(self) -> list:
         opt = self.model.optimizer
         return list(self.model.weights) + (list(opt.variables) if opt is not None else [])
 
-    def _restore(self, gen: Path) -> None:
+    def _restore(self, gen: Path, epochs: int) -> int:
         meta = read_json(gen / self.META)
         state = read_json(gen / self.STATE)
         epoch = int(meta["epoch"])
+        pending: dict = {}
         es = self.early_stopping
-        best_weights = None
         if es is not None and es.restore_best_weights and (gen / self.ES_WEIGHTS).is_file():
             self.model.load_weights(gen / self.ES_WEIGHTS)
-            best_weights = self.model.get_weights()
+            pending["es_best_weights"] = self.model.get_weights()
         self.model.load_weights(gen / self.WEIGHTS)
         if self.checkpoint is not None and state.get("checkpoint"):
             s = state["checkpoint"]
-            self.checkpoint.best, self.checkpoint.best_epoch = _unjson(s["best"]), s["best_epoch"]
+            pending["checkpoint"] = {"best": _unjson(s["best"]), "best_epoch": s["best_epoch"]}
         if es is not None and state.get("early_stopping"):
             s = state["early_stopping"]
-            es.wait, es.best, es.best_epoch = s["wait"], _unjson(s["best"]), s["best_epoch"]
-            es.stopped_epoch = s.get("stopped_epoch", 0)
-            if best_weights is not None:
-                es.best_weights = best_weights
-        rl = self.reduce_lr
-        if rl is not None and state.get("reduce_lr"):
+            pending["early_stopping"] = {"wait": s["wait"], "best": _unjson(s["best"]), "best_epoch": s["best_epoch"],
+                                         "stopped_epoch": s.get("stopped_epoch", 0)}
+        if self.reduce_lr is not None and state.get("reduce_lr"):
             s = state["reduce_lr"]
-            rl.wait, rl.best, rl.cooldown_counter = s["wait"], _unjson(s["best"]), s["cooldown_counter"]
+            pending["reduce_lr"] = {"wait": s["wait"], "best": _unjson(s["best"]), "cooldown_counter": s["cooldown_counter"]}
+        self._pending = pending
         self.restored_epoch = epoch
-        # Early stopping had ended the run: go straight to the final save.
-        self.model._initial_epoch = max(epoch, int(self.params.get("epochs") or epoch)) if meta.get("stopped") else epoch
+        return max(epoch, epochs) if meta.get("stopped") else epoch  # early stopping had ended the run
+
+    def on_train_begin(self, logs=None):
+        """The restored callbacks' counters, after those callbacks have reset them (they are listed before)."""
+        pending, self._pending = self._pending or {}, None
+        for name, target in (("checkpoint", self.checkpoint), ("early_stopping", self.early_stopping),
+                             ("reduce_lr", self.reduce_lr)):
+            for key, value in pending.get(name, {}).items():
+                setattr(target, key, value)
+        if "es_best_weights" in pending and "early_stopping" in pending:
+            self.early_stopping.best_weights = pending["es_best_weights"]
 
     # ------------------------------------------------------------ save
 
