@@ -1,4 +1,4 @@
-"""Each private Keras internal in `cnn_cli.private_api`, checked against the installed Keras: a test here
+"""The boundaries: only `cnn_cli/backends/` imports TensorFlow. Each private Keras internal in `cnn_cli.private_api`, checked against the installed Keras: a test here
 fails loudly when an upgrade changes one. And no other module reaches into Keras' privates."""
 
 from __future__ import annotations
@@ -20,6 +20,12 @@ PRIVATE = re.compile(r"from keras\.src|import keras\.src|\._symbolic_build|\._fl
 def test_privates_used_only_in_private_api():
     users = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py") if PRIVATE.search(p.read_text()))
     assert users == ["private_api.py"]
+
+
+def test_only_backends_import_tensorflow():
+    importers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                       if re.search(r"^\s*(import tensorflow|from tensorflow)", p.read_text(), re.MULTILINE))
+    assert importers == ["backends/tensorflow.py", "backends/tensorflow_loop.py"]
 
 
 def _compiled_model():

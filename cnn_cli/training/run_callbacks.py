@@ -15,6 +15,7 @@ from cnn_cli.config.train import monitor_mode
 from cnn_cli.data.pipeline import TrainingBatches
 from cnn_cli.training import callbacks as C
 from cnn_cli.training import run_dir as R
+from cnn_cli.training.backup import RunBackup
 from cnn_cli.training.epoch_seeds import EpochSeeds
 
 
@@ -22,7 +23,7 @@ from cnn_cli.training.epoch_seeds import EpochSeeds
 class RunCallbacks:
     history: C.HistoryWriter
     guard: C.DivergenceGuard
-    backup: C.RunBackup
+    backup: RunBackup
     checkpoint: C.AtomicCheckpoint | None = None
     early: keras.callbacks.EarlyStopping | None = None
     listed: list = field(default_factory=list)
@@ -63,8 +64,8 @@ def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches) -> R
     if cb.tensorboard is not None and cb.tensorboard.enabled:
         listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / R.TENSORBOARD),
                                                   histogram_freq=cb.tensorboard.histogram_freq))
-    # The backup a resume starts from: one atomic generation per epoch, the last two kept (see C.RunBackup).
-    backup = C.RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard)
+    # The backup a resume starts from: one atomic generation per epoch, the last two kept (see training/backup.py).
+    backup = RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard)
     listed.append(backup)
     if faults.active():  # test-only hooks, after every other callback
         listed.append(C.FaultHooks())
