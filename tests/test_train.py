@@ -194,3 +194,22 @@ def test_trains_with_augmentation(runner, tmp_path):
     assert rows[0]["loss"] != plain_rows[0]["loss"]
     metrics = _json(augmented / "metrics.json")
     assert metrics["epochs_run"] == 2 and metrics["train_examples"] == _json(plain / "metrics.json")["train_examples"]
+
+
+def test_model_built_once(runner, tmp_path, monkeypatch):
+    """summary.txt comes from the model that was trained, not from a second build."""
+    from cnn_cli.model import builder
+
+    calls = []
+    real = builder.build_model
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(builder, "build_model", counting)
+    run = tmp_path / "once"
+    _train(runner, [*MNIST, "--subset", "100", "--epochs", "1", "--run-dir", str(run)])
+    assert len(calls) == 1
+    summary = (run / "summary.txt").read_text()
+    assert "Total params" in summary and "93,322" in summary

@@ -72,10 +72,15 @@ def plan_new(opts: TrainOptions) -> RunPlan:
     config = load_resolved(opts.config_path, opts.overrides, opts.flags)
     config = config.resolved(seed=choose_seed(config.seed))
     run_dir = Path(opts.run_dir) if opts.run_dir else R.default_run_dir(config.name)
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        R.create_run_dir(run_dir)  # raises the one-line error
     return RunPlan(config=config, source=opts.config_path, run_dir=run_dir, data_path=opts.data_path,
                    subset=_subset(config, opts.flags), record=None, options=opts)
+
+
+def refuse_used_dir(run_dir: Path) -> None:
+    """A new run's directory must be new or empty (checked where this process writes: on a non-chief worker,
+    its own temporary folder, as the chief may have made the shared one already)."""
+    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
+        R.create_run_dir(run_dir)  # raises the one-line error
 
 
 def plan_resume(opts: TrainOptions) -> RunPlan:

@@ -25,7 +25,7 @@ from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.training import distribute as D
 from cnn_cli.training import run_dir as R
 from cnn_cli.training.files import write_atomic
-from cnn_cli.training.plan import RunPlan, TrainOptions, plan
+from cnn_cli.training.plan import RunPlan, TrainOptions, plan, refuse_used_dir
 from cnn_cli.training.seeding import choose_precision, set_precision
 from cnn_cli.yaml_io import dump_yaml
 
@@ -70,6 +70,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         run_dir, record = D.local_resume_dir(worker, the_plan.run_dir, the_plan.record)
     else:
         run_dir, record = D.local_run_dir(worker, the_plan.run_dir), None
+        refuse_used_dir(run_dir)
     backend().start()
     dist = D.Distribution.start(the_plan.config, source=the_plan.source, worker=worker, run_dir=the_plan.run_dir)
     _check_tensorboard(the_plan.config)
