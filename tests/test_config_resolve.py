@@ -3,12 +3,14 @@ file, what the data and the run decide makes a new copy, and a resume refuses a 
 
 from __future__ import annotations
 
+import json
+
 import pydantic
 import pytest
 
-from cnn_cli.config.resolve import RunFlags, check_resume_config, load_resolved
+from cnn_cli.config.resolve import RunFlags, load_resolved, resume_differences
 from cnn_cli.config.root import Config
-from cnn_cli.errors import CnnError, ConfigError
+from cnn_cli.errors import ConfigError
 from tests.conftest import load_config_dict
 
 MNIST = "configs/mnist.yaml"
@@ -71,9 +73,23 @@ def test_resolved_is_a_new_frozen_copy(open_mnist):
 
 def test_resume_refuses_any_change(open_mnist):
     saved = load_resolved(open_mnist).resolved(input_shape=(28, 28, 1), num_classes=10)
-    check_resume_config(saved, load_resolved(open_mnist), run_dir="r", what="x")  # shape and classes filled in
-    with pytest.raises(CnnError, match=r"cannot resume r: x differs from the run's config.yaml at train.epochs$"):
-        check_resume_config(saved, load_resolved(open_mnist, (), RunFlags(epochs=9)), run_dir="r", what="x")
-    with pytest.raises(CnnError, match="at seed, train.optimizer.name"):
-        check_resume_config(saved, load_resolved(open_mnist, ["train.optimizer=sgd"], RunFlags(seed=1)),
-                            run_dir="r", what="x")
+    assert resume_differences(saved, load_resolved(open_mnist)) == []  # shape and classes filled in
+    assert resume_differences(saved, load_resolved(open_mnist, (), RunFlags(epochs=9))) == ["train.epochs"]
+    changed = load_resolved(open_mnist, ["train.optimizer=sgd"], RunFlags(seed=1))
+    assert resume_differences(saved, changed) == ["seed", "train.optimizer.name"]
+
+
+def test_resume_with_another_epoch_count_is_refused(runner, tmp_path):
+    from cnn_cli.cli import main
+
+    run = tmp_path / "run"
+    args = ["train", "--config", MNIST, "--data", "data/mnist_sample.npz", "--subset", "100", "--epochs", "1"]
+    assert runner.invoke(main, [*args, "--run-dir", str(run)]).exit_code == 0
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps(record | {"status": "interrupted"}))
+    before = (run / "run.json").read_text()
+    result = runner.invoke(main, ["train", "--resume", str(run), "--epochs", "2"])
+    assert result.exit_code == 2
+    assert f"cannot resume {run}: the config with --set/--epochs/--seed/--subset differs from the run's " \
+           "config.yaml at train.epochs" in result.output
+    assert (run / "run.json").read_text() == before

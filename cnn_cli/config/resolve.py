@@ -4,7 +4,7 @@ the one it was started with.
 
 The flags are overrides like `--set` ones, applied before validation, so they are checked like the file.
 What the data and the run decide later (input shape, class count, seed) makes a new frozen copy through
-`Config.resolved`; nothing changes a config in place.
+`Config.resolved`; nothing changes a config in place. `resume_differences` is what a resume refuses.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any
 
 from cnn_cli.config.loader import apply_overrides, config_from_dict
 from cnn_cli.config.root import Config
-from cnn_cli.errors import CnnError
 from cnn_cli.yaml_io import read_yaml
 
 # Keys a resume may change; every other difference from the run's config.yaml refuses the resume.
@@ -73,19 +72,16 @@ def config_differences(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix or "(whole config)"]
 
 
-def check_resume_config(saved: Config, given: Config, *, run_dir: str, what: str) -> None:
-    """Refuses a resume whose config differs from the run's own (`saved`), outside `RESUMABLE_KEYS`.
-    What the run decided (input shape, class count, seed) is taken from `saved` where `given` leaves it open."""
+def resume_differences(saved: Config, given: Config) -> list[str]:
+    """The dotted keys where `given` differs from a run's own config (`saved`), outside `RESUMABLE_KEYS`; what
+    the run decided (input shape, class count, seed) is taken from `saved` where `given` leaves it open."""
     filled = given.resolved(
         input_shape=saved.model.input_shape if given.model.input_shape is None else None,
         num_classes=saved.model.num_classes if given.model.num_classes is None else None,
         seed=saved.seed if given.seed is None else None,
     )
     diff = config_differences(saved.model_dump(mode="json"), filled.model_dump(mode="json"))
-    diff = [key for key in diff if not any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)]
-    if diff:
-        shown = ", ".join(diff[:8]) + (f" and {len(diff) - 8} more" if len(diff) > 8 else "")
-        raise CnnError(f"cannot resume {run_dir}: {what} differs from the run's config.yaml at {shown}")
+    return [key for key in diff if not any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)]
 
 
 def dump_config(config: Config) -> dict:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnn_cli.config import Config
-from cnn_cli.config.resolve import RunFlags, check_resume_config, load_resolved, with_flags
+from cnn_cli.config.resolve import RunFlags, load_resolved, resume_differences, with_flags
 from cnn_cli.errors import CnnError
 from cnn_cli.training import run_dir as R
 from cnn_cli.training.seeding import choose_seed
@@ -111,8 +111,13 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
 def _check_unchanged(saved: Config, opts: TrainOptions, run_dir: Path) -> None:
     """A resume with `--config`, `--set` or the flags: the config they make must be the run's."""
     if opts.config_path:
-        given = load_resolved(opts.config_path, opts.overrides, opts.flags)
-        check_resume_config(saved, given, run_dir=str(run_dir), what=opts.config_path)
+        given, what = load_resolved(opts.config_path, opts.overrides, opts.flags), opts.config_path
     elif opts.overrides or opts.flags.given():
         given = with_flags(saved.model_dump(mode="json"), opts.overrides, opts.flags, "--set")
-        check_resume_config(saved, given, run_dir=str(run_dir), what="the config with --set/--epochs/--seed/--subset")
+        what = "the config with --set/--epochs/--seed/--subset"
+    else:
+        return
+    diff = resume_differences(saved, given)
+    if diff:
+        shown = ", ".join(diff[:8]) + (f" and {len(diff) - 8} more" if len(diff) > 8 else "")
+        raise CnnError(f"cannot resume {run_dir}: {what} differs from the run's {R.CONFIG} at {shown}")
