@@ -14,13 +14,7 @@ from pathlib import Path
 import keras
 
 from cnn_cli.training.files import TMP_PREFIX, fsync_dir, fsync_file, kill_point, read_json, remove_stale_temps
-
-
-def _float(value) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
+from cnn_cli.training.report import as_float
 
 
 class RunBackup(keras.callbacks.Callback):
@@ -184,7 +178,7 @@ class RunBackup(keras.callbacks.Callback):
 
 def _json(value):
     """A float for JSON: infinities as strings (JSON has none)."""
-    value = _float(value)
+    value = as_float(value)
     return value if value is None or math.isfinite(value) else str(value)
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from cnn_cli import faults
 from cnn_cli.backends import current as backend
 from cnn_cli.config.train import improves, monitor_mode
+from cnn_cli.training.report import as_float
 
 backend().start()  # quietly, before Keras imports it
 import keras  # noqa: E402
@@ -30,15 +31,6 @@ from cnn_cli.training.files import (  # noqa: E402
 )
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
-
-
-def _float(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def read_history(path: Path) -> list[dict]:
@@ -78,7 +70,7 @@ class HistoryWriter(keras.callbacks.Callback):
         logs = logs or {}
         row = {"epoch": epoch + 1}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            value = _float(logs.get(key))
+            value = as_float(logs.get(key))
             row[key] = None if value is None else f"{value:.6g}"
         row["learning_rate"] = f"{float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.6g}"
         row["seconds"] = f"{time.perf_counter() - (self._started or time.perf_counter()):.3f}"
@@ -98,13 +90,13 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = _float((logs or {}).get("loss"))
+        loss = as_float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
             self.diverged = (self._epoch + 1, batch + 1, loss)
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = _float((logs or {}).get("loss"))
+        loss = as_float((logs or {}).get("loss"))
         if self.diverged is None and loss is not None and not math.isfinite(loss):
             self.diverged = (epoch + 1, 0, loss)
             self.model.stop_training = True
@@ -124,7 +116,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         return improves(self.monitor, value, self.best)
 
     def on_epoch_end(self, epoch, logs=None):
-        value = _float((logs or {}).get(self.monitor))
+        value = as_float((logs or {}).get(self.monitor))
         if value is None or not math.isfinite(value):
             return
         if self._improves(value):

@@ -16,6 +16,14 @@ from cnn_cli.training import run_dir as R
 from cnn_cli.training.files import write_atomic, write_json
 
 
+def as_float(value) -> float | None:
+    """A logged or recorded value (a tensor, a number, a history.csv cell) as a float; None when it is not one."""
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class FinalScores:
     """Loss and metrics of the final model on the validation and test splits (None: no such split)."""
@@ -28,11 +36,8 @@ def best_epoch(rows: list[dict], monitor: str) -> tuple[int | None, float | None
     """The 1-based epoch of history.csv's rows where `monitor` was best, and its value."""
     best: tuple[int | None, float | None] = (None, None)
     for row in rows:
-        try:
-            value = float(row.get(monitor) or "nan")
-        except ValueError:
-            continue
-        if math.isfinite(value) and improves(monitor, value, best[1]):
+        value = as_float(row.get(monitor))
+        if value is not None and math.isfinite(value) and improves(monitor, value, best[1]):
             best = (int(row["epoch"]), value)
     return best
 
