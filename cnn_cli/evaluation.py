@@ -114,15 +114,14 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
     x, y = split.x, split.y
 
-    from cnn_cli.data.pipeline import make_dataset, one_hot_for
+    from cnn_cli.data.pipeline import eval_batches, one_hot_for
 
     compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     if isinstance(compiled_loss, str) and compiled_loss != run.config.train.loss:
         raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
                        f"{compiled_loss!r}, received {run.config.train.loss!r} (was config.yaml edited after training?)")
     one_hot = one_hot_for(run.config.train.loss)
-    data = make_dataset(x, y, batch_size=batch_size, num_classes=run.num_classes, one_hot=one_hot,
-                        shuffle=False, seed=None, augment=None, training=False)
+    data = eval_batches(x, y, batch_size=batch_size, num_classes=run.num_classes, one_hot=one_hot)
     if not getattr(model, "compiled", False):  # saved without its compile settings
         model.compile(loss=run.config.train.loss, metrics=["accuracy"])
     results = model.evaluate(data, verbose=0, return_dict=True)
@@ -171,8 +170,8 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
         if subset is None:
             subset = run.subset
     elif config.data is not None:
-        config = config.model_copy(deep=True)
-        config.data.subset = None  # the run's subset was for the run's data, not for this file
+        # the run's subset was for the run's data, not for this file
+        config = config.model_copy(update={"data": config.data.model_copy(update={"subset": None})})
     dataset = load_dataset(config, data_path=data_path, subset=subset, source=run.config_source)
     origin = data_path or _describe_source(config, run.config_source)
     if tuple(dataset.input_shape) != run.input_shape:

@@ -33,3 +33,5 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
         fig.suptitle(title)
     fig.tight_layout()
     save_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
