@@ -213,3 +213,29 @@ def test_model_built_once(runner, tmp_path, monkeypatch):
     assert len(calls) == 1
     summary = (run / "summary.txt").read_text()
     assert "Total params" in summary and "93,322" in summary
+
+
+def test_adapted_normalization_takes_the_training_images_statistics(runner, tmp_path, write_config):
+    """A first layer `normalization: {adapt: true}` (as EfficientNet's stem) is fitted to the training pixels
+    (0..255, the model scales them itself) before the first step, and saved with the model."""
+    import keras
+    import numpy as np
+
+    config = write_config({"name": "adapted", "model": {"layers": [
+        {"type": "normalization", "adapt": True},
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+        {"type": "global_avg_pool2d"},
+        {"type": "dense", "units": "num_classes", "activation": "softmax"},
+    ]}})
+    run = tmp_path / "run"
+    result = _train(runner, ["--config", config, "--data", "data/mnist_sample.npz", "--subset", "300",
+                             "--epochs", "1", "--run-dir", str(run)])
+    assert "Adapted normalization" in result.output
+    with np.load("data/mnist_sample.npz") as data:
+        raw = data["x_train"]
+    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.Normalization))
+    mean = float(np.ravel(keras.ops.convert_to_numpy(layer.mean))[0])
+    # the first training images after the validation split: their mean pixel is MNIST's, about 33 of 255
+    assert 25 < mean < 40, mean
+    assert abs(mean - raw.mean()) < 5

@@ -38,6 +38,20 @@ def build_model(run: Run):
     return model
 
 
+ADAPT_EXAMPLES = 2048  # training images that `normalization: {adapt: true}` layers take their statistics from
+
+
+def _adapt(run: Run, model, echo: Callable[[str], None]) -> None:
+    """Fits the mean and variance of `normalization` layers with `adapt: true` to the first training images
+    (a resume restores them from the backup instead)."""
+    from cnn_cli.model.builder import adapt_normalization
+
+    images = run.dataset.x_train[:ADAPT_EXAMPLES]
+    adapted = adapt_normalization(model, images)
+    if adapted:
+        echo(f"Adapted {', '.join(adapted)} to the mean and variance of {len(images)} training images")
+
+
 def training_batches(run: Run) -> TrainingBatches:
     config, dataset = run.config, run.dataset
     return TrainingBatches(
@@ -58,6 +72,7 @@ def _has(x) -> bool:
 
 def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     model = build_model(run)
+    _adapt(run, model, echo)
     batches = training_batches(run)
     cbs = make_callbacks(run.config, run.run_dir, batches)
     epochs = run.config.train.epochs
