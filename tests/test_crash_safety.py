@@ -1,7 +1,7 @@
 """Crash safety: real `cnn train` processes SIGKILLed at named points, then `cnn train --resume`.
 
 The points are reached deterministically through the test-only hook `CNN_TEST_KILL_AT=<point>[:<n>]`
-(`cnn_cli.training.files.KILL_ENV`): the process kills itself (SIGKILL, nothing runs after it) the n-th
+(`cnn_cli.rundir.atomic.KILL_ENV`): the process kills itself (SIGKILL, nothing runs after it) the n-th
 time it gets there. After every kill: the files left are whole (every .keras loads in safe mode); after the
 resume: the run is complete, history.csv has epochs 1..3 once each, no temp file is left, and -- with
 `train.deterministic` -- the final weights equal an uninterrupted run's, bit for bit.

@@ -32,7 +32,7 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
     from cnn_cli.summary import summarize
 
     if run_dir and not config_path:
-        from cnn_cli.safety import run_file
+        from cnn_cli.rundir.layout import run_file
 
         run_file(run_dir, "config.yaml")  # a run's config must lie inside it
     config, source = config_for(run_dir, config_path, overrides)

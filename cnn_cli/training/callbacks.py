@@ -8,7 +8,7 @@
   and optimizer variables, epoch, and the state Keras' `BackupAndRestore` does not keep: the checkpoint's
   best value, EarlyStopping's and ReduceLROnPlateau's counters and best values, EarlyStopping's best
   weights), so a resumed run goes on, and stops, where an uninterrupted one would.
-- `StopAfterEpoch`, `KillPoints`: test hooks, see `STOP_ENV` and `cnn_cli.training.files.KILL_ENV`.
+- `StopAfterEpoch`, `KillPoints`: test hooks, see `STOP_ENV` and `cnn_cli.rundir.atomic.KILL_ENV`.
 
 Imported only by the trainer, after TensorFlow has been started.
 """
@@ -29,7 +29,7 @@ from cnn_cli.tf_runtime import import_tensorflow
 import_tensorflow()
 import keras  # noqa: E402
 
-from cnn_cli.training.files import (  # noqa: E402
+from cnn_cli.rundir.atomic import (  # noqa: E402
     KILL_ENV,
     TMP_PREFIX,
     fsync_dir,
@@ -311,7 +311,7 @@ def _unjson(value):
 
 class KillPoints(keras.callbacks.Callback):
     """Test hook: `CNN_TEST_KILL_AT=mid_epoch[:n]` SIGKILLs the process after the n-th training step call
-    (steps_per_execution steps) -- inside an epoch, before its end (see `cnn_cli.training.files.KILL_ENV`)."""
+    (steps_per_execution steps) -- inside an epoch, before its end (see `cnn_cli.rundir.atomic.KILL_ENV`)."""
 
     def on_train_batch_end(self, batch, logs=None):
         kill_point("mid_epoch")

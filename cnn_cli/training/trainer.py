@@ -1,5 +1,5 @@
 """A training run from start to end: config, seed and precision, data, model, callbacks, `fit`, and the
-files of the run directory (see `cnn_cli.training.run_dir` for their names).
+files of the run directory (see `cnn_cli.rundir` for their names).
 
 Resuming (`resume=True`) goes on with an interrupted (or killed) run from its last finished epoch, through
 `callbacks.RunBackup` (model and optimizer state, epoch number, the callbacks' counters: one generation per
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cnn_cli import rundir as R
 from cnn_cli.config import Config, config_from_dict
 from cnn_cli.errors import CnnError, DivergedError
+from cnn_cli.rundir.atomic import write_atomic, write_json
 from cnn_cli.training import distribute as D
-from cnn_cli.training import run_dir as R
-from cnn_cli.training.files import write_atomic, write_json
 from cnn_cli.training.seeding import choose_precision, choose_seed, seed_everything, set_precision
 from cnn_cli.yaml_io import dump_yaml
 
@@ -113,7 +113,7 @@ def _resume_setup(opts: TrainOptions) -> tuple[Config, str, Path, R.RunRecord]:
     from cnn_cli.resolve import config_for
 
     run_dir = Path(opts.run_dir)
-    from cnn_cli.safety import run_file
+    from cnn_cli.rundir.layout import run_file
 
     for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it
         run_file(run_dir, name)
@@ -238,7 +238,7 @@ def _start_and_fit(config, source, dataset, run_dir, record, seed, policy, subse
         })
         record.update()
     else:
-        from cnn_cli.training.files import remove_stale_temps
+        from cnn_cli.rundir.atomic import remove_stale_temps
 
         remove_stale_temps(run_dir)  # the temp files of a killed run
         record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()])
@@ -363,8 +363,8 @@ def _fit_and_report(config, source, dataset, run_dir: Path, record, seed, policy
             f"(run directory: {run_dir})"
         )
 
+    from cnn_cli.rundir.atomic import save_atomic
     from cnn_cli.training.callbacks import read_history
-    from cnn_cli.training.files import save_atomic
 
     save_atomic(run_dir / R.MODEL, lambda tmp: model.save(tmp), point="final_save")
 

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from cnn_cli.errors import CnnError, DataError
-from cnn_cli.run_reader import Run, read_run
-from cnn_cli.safety import run_file
+from cnn_cli.readers.run_reader import Run, read_run
+from cnn_cli.rundir.layout import run_file
 
 EVALUATION_JSON = "evaluation.json"
 CONFUSION_PNG = "confusion_matrix.png"
@@ -143,7 +143,7 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         batch_size=batch_size, note=split.note,
     )
     if write_files:
-        from cnn_cli.training.files import save_atomic, write_json
+        from cnn_cli.rundir.atomic import save_atomic, write_json
 
         png, report = outputs
         try:

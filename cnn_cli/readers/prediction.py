@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError, DataError
-from cnn_cli.run_reader import read_run
+from cnn_cli.readers.run_reader import read_run
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 DEFAULT_BATCH = 256

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnn_cli.errors import CnnError, DivergedError, show_value
-from cnn_cli.safety import check_keras_file, run_file
+from cnn_cli.rundir.layout import run_file
+from cnn_cli.safety import check_keras_file
 
 if TYPE_CHECKING:
     from cnn_cli.config import Config

@@ -139,7 +139,7 @@ class CompareOptions:
 
 def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[Path, list[Variant]]:
     from cnn_cli.config import load_config
-    from cnn_cli.training.run_dir import default_run_dir
+    from cnn_cli.rundir import default_run_dir
 
     variants = make_variants([parse_vary(v) for v in opts.varies])
     base = load_config(opts.config_path, opts.overrides)
@@ -219,7 +219,7 @@ def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path) ->
 
 def collect(variant: Variant, run_dir: Path) -> None:
     """Fills the variant's results from its run directory (whatever is there)."""
-    from cnn_cli.run_reader import read_json_file
+    from cnn_cli.readers.run_reader import read_json_file
 
     try:
         record = read_json_file(run_dir / "run.json")
