@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.training import files
+from cnn_cli.rundir import atomic as files
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "300"]

@@ -2,8 +2,9 @@
 
 Inputs are image files (PNG, JPEG, anything Pillow reads: converted to the model's channels -- grayscale,
 RGB or RGBA -- and resized to its height and width) or CSV files in the run's layout (a header line, an
-optional label column `data.label_column`, which is ignored, and H*W*C pixel columns 0..255). Pixels are
-scaled by 1/255, as in training.
+optional label column `data.label_column`, which is ignored, and H*W*C pixel columns 0..255). The model takes
+the pixels as they are (0..255); the model of a run written before pixel scaling moved into the model
+(run.json format 1) gets them divided by 255, as it was trained (`Run.model_inputs`).
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     model = run.load_model()
     label_column = run.config.data.label_column if run.config.data is not None else "label"
     items = read_inputs(list(paths), run.input_shape, label_column)
-    x = np.stack([item.pixels for item in items]).astype(np.float32) / np.float32(255.0)
+    x = run.model_inputs(np.stack([item.pixels for item in items]))  # scaled for a format-1 run's model only
     scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
     probabilities = as_probabilities(scores)
     k = max(1, min(int(top_k), run.num_classes))

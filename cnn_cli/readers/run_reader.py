@@ -2,7 +2,8 @@
 
 Every missing or unreadable piece is a one-line `CnnError` that names the file (and the key, where one is
 wrong). The run's files are read by their fixed names inside the run directory; a symlink among them that
-leads outside is refused (`cnn_cli.safety.run_file`). The model file is checked first
+leads outside is refused (`cnn_cli.rundir.layout.run_file`); run.json and labels.json are read through
+their schemas (`cnn_cli.rundir.records`). The model file is checked first
 (`cnn_cli.safety.check_keras_file`: no Lambda layers, no objects from outside Keras' layers, no legacy .h5),
 then loaded with `keras.saving.load_model(path, safe_mode=True)` only. A run whose status is `diverged` has no
 usable model: reading it for its model is a `DivergedError` (exit code 3).
@@ -17,22 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnn_cli.errors import CnnError, DivergedError, show_value
-from cnn_cli.rundir.layout import run_file
+from cnn_cli.errors import CnnError, DivergedError
+from cnn_cli.rundir.layout import CONFIG, LABELS, MODEL, RUN, RunLayout, run_file
+from cnn_cli.rundir.records import LabelsJson, RunJson, input_scale, read_record
 from cnn_cli.safety import check_keras_file
 
 if TYPE_CHECKING:
     from cnn_cli.config import Config
     from cnn_cli.data.class_map import ClassMap
-
-CONFIG = "config.yaml"
-RUN = "run.json"
-LABELS = "labels.json"
-MODEL = "model.keras"
-BEST = "best.keras"
-METRICS = "metrics.json"
-HISTORY = "history.csv"
-
 
 @dataclass
 class Run:
@@ -41,21 +34,39 @@ class Run:
     path: Path
     config: Config
     config_source: str
-    record: dict[str, Any]
+    record: RunJson
     class_map: ClassMap
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.path)
+
+    @property
     def status(self) -> str | None:
-        return self.record.get("status")
+        return self.record.status
 
     @property
     def data_path(self) -> str | None:
-        return self.record.get("data_path")
+        return self.record.data_path
 
     @property
     def subset(self) -> int | None:
-        return self.record.get("subset")
+        return self.record.subset
+
+    @property
+    def format(self) -> int:
+        """run.json's format: 1 for a run written before pixel scaling moved into the model, else 2."""
+        return self.record.format
+
+    def model_inputs(self, pixels):
+        """uint8 (or 0..255 float) pixels as this run's model takes them: float32, scaled to [0, 1] for a
+        format-1 model, as they are (0..255) from format 2 on (the model scales them itself)."""
+        import numpy as np
+
+        x = np.asarray(pixels, dtype=np.float32)
+        scale = input_scale(self.record)
+        return x * np.float32(scale) if scale != 1.0 else x
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -89,65 +100,15 @@ def read_run(run_dir: str | Path) -> Run:
     for name in (CONFIG, RUN, LABELS):
         run_file(path, name)
     config, source = config_for(str(path), None)
-    record = read_json_file(path / RUN)
-    if not isinstance(record, dict):
-        raise CnnError(f"{path / RUN}: expected a JSON object, found {type(record).__name__}")
-    _check_record(record, path / RUN)
-    labels = read_json_file(path / LABELS)
-    class_map = _class_map(labels, path / LABELS, ClassMap)
+    record = read_record(path / RUN, RunJson)
+    labels = read_record(path / LABELS, LabelsJson)
+    class_map = ClassMap.from_json([entry.model_dump() for entry in labels.classes])
     if config.model.input_shape is None:
         raise CnnError(f"{path / CONFIG}: model.input_shape is missing (a run's config has it filled in)")
     if config.model.num_classes is not None and config.model.num_classes != len(class_map):
         raise CnnError(f"{path / LABELS}: {len(class_map)} classes, but {CONFIG} has model.num_classes "
                        f"{config.model.num_classes}")
     return Run(path=path, config=config, config_source=source, record=record, class_map=class_map)
-
-
-def _check_record(record: dict, path: Path) -> None:
-    """run.json's keys that are used: data_path (a path or null), subset (a positive integer or null), status."""
-    data_path, subset, status = record.get("data_path"), record.get("subset"), record.get("status")
-    if data_path is not None and (not isinstance(data_path, str) or not data_path.strip() or "\0" in data_path):
-        raise CnnError(f"{path}: data_path: expected a path (a string) or null, received {show_value(data_path)}")
-    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
-        raise CnnError(f"{path}: subset: expected a positive integer or null, received {show_value(subset)}")
-    if status is not None and not isinstance(status, str):
-        raise CnnError(f"{path}: status: expected a string, received {show_value(status)}")
-
-
-def _class_map(labels: Any, path: Path, cls):
-    """labels.json's class map: indices 0..K-1 in order, ids integers or strings, all different, K >= 2."""
-    shape = '{"classes": [{"index": 0, "id": ..., "name": ...}, ...]}'
-    items = labels.get("classes") if isinstance(labels, dict) else None
-    if not isinstance(items, list):
-        raise CnnError(f"{path}: classes: expected {shape}")
-    seen: dict = {}
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not {"index", "id", "name"} <= set(item):
-            raise CnnError(f"{path}: classes[{i}]: expected an object with index, id and name, received "
-                           f"{show_value(item)}")
-        index, ident, name = item["index"], item["id"], item["name"]
-        if isinstance(index, bool) or index != i or not isinstance(index, int):
-            raise CnnError(f"{path}: classes[{i}].index: expected {i} (indices run 0..K-1 in order), received "
-                           f"{show_value(index)}")
-        if isinstance(ident, bool) or not isinstance(ident, (int, str)):
-            raise CnnError(f"{path}: classes[{i}].id: expected an integer or a string, received {show_value(ident)}")
-        if not isinstance(name, (str, int)) or isinstance(name, bool):
-            raise CnnError(f"{path}: classes[{i}].name: expected a string, received {show_value(name)}")
-        if str(ident) in seen:
-            raise CnnError(f"{path}: classes[{i}].id: {ident!r} is also the id of classes[{seen[str(ident)]}]")
-        seen[str(ident)] = i
-    if len(items) < 2:
-        raise CnnError(f"{path}: classes: expected at least 2 classes, found {len(items)}")
-    return cls.from_json(items)
-
-
-def read_json_file(path: Path) -> Any:
-    if not path.is_file():
-        raise CnnError(f"{path}: missing from the run directory" if not path.exists() else f"{path}: not a file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CnnError(f"{path}: cannot be read as JSON ({_first_line(exc)})") from None
 
 
 def load_model(path: str | Path):
