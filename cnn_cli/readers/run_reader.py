@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -90,7 +91,6 @@ class Run:
 def read_run(run_dir: str | Path) -> Run:
     """Reads config.yaml, run.json and labels.json of a run directory (the model is loaded on demand)."""
     from cnn_cli.data.class_map import ClassMap
-    from cnn_cli.resolve import config_for
 
     path = Path(run_dir)
     if not path.exists():
@@ -99,7 +99,7 @@ def read_run(run_dir: str | Path) -> Run:
         raise CnnError(f"{run_dir}: not a directory (expected a run directory written by cnn train)")
     for name in (CONFIG, RUN, LABELS):
         run_file(path, name)
-    config, source = config_for(str(path), None)
+    config, source = read_run_config(path)
     record = read_record(path / RUN, RunJson)
     labels = read_record(path / LABELS, LabelsJson)
     class_map = ClassMap.from_json([entry.model_dump() for entry in labels.classes])
@@ -109,6 +109,20 @@ def read_run(run_dir: str | Path) -> Run:
         raise CnnError(f"{path / LABELS}: {len(class_map)} classes, but {CONFIG} has model.num_classes "
                        f"{config.model.num_classes}")
     return Run(path=path, config=config, config_source=source, record=record, class_map=class_map)
+
+
+def read_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> tuple[Config, str]:
+    """The run's config.yaml (with `overrides` applied), validated, and the file it came from."""
+    from cnn_cli.config import config_from_dict
+    from cnn_cli.config.loader import apply_overrides
+    from cnn_cli.yaml_io import read_yaml
+
+    path = run_file(run_dir, CONFIG)
+    if not Path(run_dir).is_dir():
+        raise CnnError(f"{run_dir}: no such run directory")
+    if not path.is_file():
+        raise CnnError(f"{run_dir}: not a run directory ({CONFIG} is missing)")
+    return config_from_dict(apply_overrides(read_yaml(path), overrides, str(path)), str(path)), str(path)
 
 
 def load_model(path: str | Path):

@@ -144,6 +144,12 @@ def check(data: Any, schema: type[BaseModel], where: str) -> Any:
 def read_history(path: str | Path) -> list[HistoryRow]:
     """history.csv's rows (none when the file is missing); a bad cell names its row (the header is row 1)."""
     path = Path(path)
+    return [check(row, HistoryRow, f"{path}: row {i + 2}") for i, row in enumerate(read_history_text(path))]
+
+
+def read_history_text(path: str | Path) -> list[dict[str, str]]:
+    """history.csv's rows as the text they hold, after each was checked against `HistoryRow`."""
+    path = Path(path)
     if not path.is_file():
         return []
     try:
@@ -151,7 +157,12 @@ def read_history(path: str | Path) -> list[HistoryRow]:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise CnnError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
-    return [check(row, HistoryRow, f"{path}: row {i + 2}") for i, row in enumerate(rows)]
+    for i, row in enumerate(rows):
+        if None in row or None in row.values():
+            raise CnnError(f"{path}: row {i + 2}: {len(row) - (None in row)} columns named in the header, "
+                           "but this row has a different number of cells")
+        check(row, HistoryRow, f"{path}: row {i + 2}")
+    return rows
 
 
 def schema_error(where: str, exc: ValidationError) -> str:
@@ -183,10 +194,6 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 200 else line[:197] + "..."
-
-
-def run_format(record: RunJson) -> int:
-    return record.format
 
 
 def input_scale(record: RunJson) -> float:

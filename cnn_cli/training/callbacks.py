@@ -62,10 +62,10 @@ def _float(value) -> float | None:
 
 
 def read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    """history.csv's rows as text, each checked against the schema (a bad cell: one line naming its row)."""
+    from cnn_cli.rundir.records import read_history_text
+
+    return read_history_text(path)
 
 
 def write_history(path: Path, rows: list[dict]) -> None:

@@ -164,10 +164,12 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         config.seed = seed
         run_dir = Path(opts.run_dir) if opts.run_dir else R.default_run_dir(config.name)
         run_dir = D.local_run_dir(config, run_dir)  # [distribute] non-chief workers write to a temp dir
-        if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-            R.create_run_dir(run_dir)  # raises the one-line error
         record = None
+    with R.RunLock(run_dir, new=not opts.resume):  # one writer per run directory; refuses a non-empty new one
+        return _train_locked(config, source, run_dir, record, seed, opts, started, echo)
 
+
+def _train_locked(config, source, run_dir, record, seed, opts, started, echo) -> TrainResult:
     from cnn_cli.tf_runtime import import_tensorflow
 
     import_tensorflow()
