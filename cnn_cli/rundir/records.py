@@ -165,29 +165,48 @@ def read_history_text(path: str | Path) -> list[dict[str, str]]:
     return rows
 
 
+# What a key holds, said the way a person would check it (keys with list indices written as [i]).
+EXPECTED = {
+    "format": f"a format version 1..{FORMAT}",
+    "data_path": "a path (a string) or null",
+    "subset": "a positive integer or null",
+    "status": "a string: one of " + ", ".join(STATUSES),
+    "overrides": "a list of strings (the --set values)",
+    "resumed": "a list of times (strings)",
+    "command": "a list of strings (the command line)",
+    "classes": "at least 2 classes, as a list of {\"index\", \"id\", \"name\"} objects",
+    "classes[i]": "an object with index, id and name",
+    "classes[i].index": "a non-negative integer",
+    "classes[i].id": "an integer or a string",
+    "classes[i].name": "a string",
+    "epoch": "an integer from 1 on",
+}
+_UNION_TAGS = {"int", "str", "float", "bool", "none", "dict", "list"}
+
+
 def schema_error(where: str, exc: ValidationError) -> str:
+    """The first of pydantic's errors as one line: `where: key: expected ..., received value`."""
     error = exc.errors(include_url=False)[0]
-    key = _dotted(error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"] if not _union_tag(p)).lstrip(".")
     if error["type"] == "value_error" and not key:
-        return f"{where}: {message}"  # a whole-record check names its own key
+        return f"{where}: {error['msg'].removeprefix('Value error, ')}"  # a whole-record check names its own key
     if error["type"] == "missing":
         return f"{where}: {key}: missing"
-    if error["type"] == "literal_error":
-        message = message.replace("Input should be", "expected")
+    pattern = "".join("[i]" if isinstance(p, int) else f".{p}" for p in error["loc"] if not _union_tag(p)).lstrip(".")
+    if pattern in EXPECTED:
+        problem = f"expected {EXPECTED[pattern]}"
+    elif error["type"] in ("float_type", "float_parsing", "finite_number"):
+        problem = "expected a number"
+    elif error["type"] in ("int_type", "int_parsing", "int_from_float"):
+        problem = "expected an integer"
     else:
-        message = message.replace("Input should be", "expected").replace("input", "value")
-    return f"{where}: {key}: {message}, received {show_value(error.get('input'))}"
+        problem = error["msg"].removeprefix("Value error, ").replace("Input should be", "expected")
+    return f"{where}: {key}: {problem}, received {show_value(error.get('input'))}"
 
 
-def _dotted(loc: tuple) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        elif not str(part).startswith(("function-", "literal[", "int", "str", "float", "list[", "none")):
-            text += f".{part}" if text else str(part)
-    return text
+def _union_tag(part: Any) -> bool:
+    """Pydantic names the member of a union that failed (`int`, `literal['a']`...): not a key."""
+    return isinstance(part, str) and (part in _UNION_TAGS or "[" in part)
 
 
 def _first_line(exc: BaseException) -> str:
