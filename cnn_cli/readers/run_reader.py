@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cnn_cli.errors import CnnError, DivergedError
-from cnn_cli.rundir.layout import CONFIG, LABELS, MODEL, RUN, RunLayout, run_file
-from cnn_cli.rundir.records import LabelsJson, RunJson, input_scale, read_record
+from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, RunLayout, run_file
+from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, input_scale, read_record
 from cnn_cli.safety import check_keras_file
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ def read_run(run_dir: str | Path) -> Run:
     config, source = read_run_config(path)
     record = read_record(path / RUN, RunJson)
     labels = read_record(path / LABELS, LabelsJson)
+    check_optional(path, (METRICS, HISTORY))
     class_map = ClassMap.from_json([entry.model_dump() for entry in labels.classes])
     if config.model.input_shape is None:
         raise CnnError(f"{path / CONFIG}: model.input_shape is missing (a run's config has it filled in)")

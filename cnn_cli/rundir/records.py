@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cnn_cli.errors import CnnError, show_value
 from cnn_cli.rundir.atomic import write_json
-from cnn_cli.rundir.layout import RUN
+from cnn_cli.rundir.layout import HISTORY, LABELS, METRICS, RUN, run_file
 
 FORMAT = 2  # the format this code writes; 1 = a run.json without `format`
 STATUSES = ("running", "complete", "interrupted", "diverged", "failed")
@@ -141,6 +141,20 @@ def check(data: Any, schema: type[BaseModel], where: str) -> Any:
         raise CnnError(schema_error(where, exc)) from None
 
 
+def check_optional(run_dir: str | Path, names: tuple[str, ...] = (LABELS, METRICS, HISTORY)) -> None:
+    """Reads each of `names` (labels.json, metrics.json, history.csv) that the run directory holds through its
+    schema, so that a damaged field is reported before anything is written."""
+    schemas = {LABELS: LabelsJson, METRICS: MetricsJson}
+    for name in names:
+        path = run_file(run_dir, name)
+        if not path.exists():
+            continue
+        if name == HISTORY:
+            read_history_text(path)
+        else:
+            read_record(path, schemas[name])
+
+
 def read_history(path: str | Path) -> list[HistoryRow]:
     """history.csv's rows (none when the file is missing); a bad cell names its row (the header is row 1)."""
     path = Path(path)
@@ -173,6 +187,9 @@ EXPECTED = {
     "status": "a string: one of " + ", ".join(STATUSES),
     "overrides": "a list of strings (the --set values)",
     "resumed": "a list of times (strings)",
+    "resumed[i]": "a time (a string)",
+    "overrides[i]": "a string (a --set value)",
+    "command[i]": "a string",
     "command": "a list of strings (the command line)",
     "classes": "at least 2 classes, as a list of {\"index\", \"id\", \"name\"} objects",
     "classes[i]": "an object with index, id and name",
@@ -199,6 +216,8 @@ def schema_error(where: str, exc: ValidationError) -> str:
         problem = "expected a number"
     elif error["type"] in ("int_type", "int_parsing", "int_from_float"):
         problem = "expected an integer"
+    elif error["type"] == "string_type":
+        problem = "expected a string"
     else:
         problem = error["msg"].removeprefix("Value error, ").replace("Input should be", "expected")
     return f"{where}: {key}: {problem}, received {show_value(error.get('input'))}"
@@ -234,6 +253,7 @@ class RunRecord:
         if not path.is_file():
             raise CnnError(f"{run_dir}: not a run directory ({RUN} is missing)")
         record = read_record(path, RunJson)
+        check_optional(run_dir)
         return cls(run_dir, record.model_dump(exclude_unset=True))
 
     def update(self, **fields: Any) -> None:
