@@ -377,7 +377,7 @@ CASES: dict[str, Case] = {
     "predict: empty CSV": Case(predict_file("e.csv", ""), ("{tmp}/e.csv: empty file",)),
     "predict: CSV header only": Case(predict_file("h.csv", f"label,{PIXELS}\n"), ("{tmp}/h.csv: no data rows",)),
     "predict: CSV pixel 300": Case(predict_file("p.csv", f"{PIXELS}\n{ZEROS}\n300{ZEROS[1:]}\n"),
-                                   ("{tmp}/p.csv: row 2 (line 3), column 'pixel1'", "'300'")),
+                                   ("{tmp}/p.csv: row 2 (line 3), column 'pixel1'", "pixel value 300")),
     "predict: CSV too few columns": Case(predict_file("w.csv", "label,p1\n1,2\n"), ("{tmp}/w.csv: 1 pixel columns",)),
     "predict: CSV binary": Case(predict_file("b.csv", b"\xff\xfe\x00\x01,\x80\n\x81"), ("{tmp}/b.csv: ",)),
 }
