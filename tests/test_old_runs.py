@@ -92,3 +92,43 @@ def test_summary_of_the_old_run(runner, old_run):
     result = runner.invoke(main, ["summary", str(old_run)])
     assert result.exit_code == 0, result.output
     assert "Total params:          93,322" in result.output  # as summary.txt recorded it
+
+
+def _self_scaling_model(path: Path) -> None:
+    """A model that starts with `input_scaling` (as format-2 models do), saved as the run's model.keras."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Rescaling(1 / 255, name="input_scaling"),
+                              keras.layers.Flatten(), keras.layers.Dense(10, activation="softmax")])
+    model.save(path)
+
+
+def test_a_format_2_model_gets_pixels_0_to_255(runner, old_run, tmp_path):
+    import keras
+
+    _self_scaling_model(old_run / "model.keras")
+    record = json.loads((old_run / "run.json").read_text())
+    (old_run / "run.json").write_text(json.dumps({**record, "format": 2}))
+    x = np.load(MNIST_NPZ)["x_test"][:3]
+    paths = []
+    for i, image in enumerate(x):
+        paths.append(str(tmp_path / f"digit{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    result = runner.invoke(main, ["predict", str(old_run), *paths, "--top-k", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = keras.saving.load_model(old_run / "model.keras").predict(x[..., None].astype(np.float32), verbose=0)
+    for row, prediction in zip(expected, json.loads(result.output)["predictions"]):
+        got = {top["index"]: top["probability"] for top in prediction["top"]}
+        assert [got[i] for i in range(10)] == pytest.approx(row.tolist(), abs=1e-5)
+
+
+def test_a_self_scaling_model_in_a_format_1_run_is_refused(runner, old_run):
+    """A format-1 reader would scale twice: a run.json without `format` beside a model with `input_scaling`
+    is one line, not wrong predictions."""
+    _self_scaling_model(old_run / "model.keras")
+    result = runner.invoke(main, ["evaluate", str(old_run), "--no-write"])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (f"Error: {old_run}/run.json: format: 1 (a run.json without format), but "
+                                     f"{old_run}/model.keras scales its own input (its input_scaling layer), which "
+                                     "format 2 says; was run.json replaced?")

@@ -24,6 +24,8 @@ from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, 
 from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, input_scale, read_record
 from cnn_cli.safety import check_keras_file
 
+INPUT_SCALING = "input_scaling"  # the layer a format-2 model starts with, unless its config scales itself
+
 if TYPE_CHECKING:
     from cnn_cli.config import Config
     from cnn_cli.data.class_map import ClassMap
@@ -164,6 +166,9 @@ def _check_model(model, run: Run, path: Path) -> None:
     if not isinstance(outputs, tuple) or len(outputs) != 2 or outputs[-1] != run.num_classes:
         raise CnnError(f"{path}: output shape {outputs} does not give one score per class ({run.num_classes} classes "
                        f"in {LABELS})")
+    if run.format < 2 and any(layer.name == INPUT_SCALING for layer in model.layers):
+        raise CnnError(f"{run.path / RUN}: format: 1 (a run.json without format), but {path} scales its own input "
+                       f"(its {INPUT_SCALING} layer), which format 2 says; was run.json replaced?")
 
 
 def _status_of(run_dir: Path) -> str | None:
