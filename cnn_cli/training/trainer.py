@@ -107,6 +107,16 @@ def _check_same_config(saved: Config, given: Config, run_dir: Path, what: str) -
         raise CnnError(f"cannot resume {run_dir}: {what} differs from the run's {R.CONFIG} at {shown}")
 
 
+def _resumable(run_dir: Path) -> R.RunRecord:
+    """run.json of a run that may be resumed (not complete, not diverged)."""
+    record = R.RunRecord.load(run_dir)
+    if record.status == "complete":
+        raise CnnError(f"cannot resume {run_dir}: the run is already complete")
+    if record.status == "diverged":
+        raise CnnError(f"cannot resume {run_dir}: the run diverged (NaN loss); start a new run with other settings")
+    return record
+
+
 def _resume_setup(opts: TrainOptions) -> tuple[Config, str, Path, R.RunRecord]:
     if not opts.run_dir:
         raise CnnError("--resume needs the run directory: --resume RUN_DIR (or --resume --run-dir RUN_DIR)")
@@ -118,11 +128,7 @@ def _resume_setup(opts: TrainOptions) -> tuple[Config, str, Path, R.RunRecord]:
     for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it
         run_file(run_dir, name)
     saved, source = config_for(str(run_dir), None, ())
-    record = R.RunRecord.load(run_dir)
-    if record.status == "complete":
-        raise CnnError(f"cannot resume {run_dir}: the run is already complete")
-    if record.status == "diverged":
-        raise CnnError(f"cannot resume {run_dir}: the run diverged (NaN loss); start a new run with other settings")
+    record = _resumable(run_dir)
     if opts.config_path:
         from cnn_cli.config import load_config
 
@@ -166,6 +172,8 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         run_dir = D.local_run_dir(config, run_dir)  # [distribute] non-chief workers write to a temp dir
         record = None
     with R.RunLock(run_dir, new=not opts.resume):  # one writer per run directory; refuses a non-empty new one
+        if opts.resume and record.path.parent == Path(opts.run_dir):  # the status now, under the lock
+            record = _resumable(run_dir)
         return _train_locked(config, source, run_dir, record, seed, opts, started, echo)
 
 
