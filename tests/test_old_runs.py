@@ -34,6 +34,23 @@ def old_run(tmp_path, monkeypatch) -> Path:
     return run
 
 
+def _pngs(tmp_path: Path, count: int) -> tuple[np.ndarray, list[str]]:
+    """The first `count` MNIST test images as uint8 (N, 28, 28, 1), and as PNG files."""
+    x = np.load(MNIST_NPZ)["x_test"][:count]
+    paths = []
+    for i, image in enumerate(x):
+        paths.append(str(tmp_path / f"digit{i}.png"))
+        Image.fromarray(image).save(paths[-1])
+    return x[..., None], paths
+
+
+def _probabilities(result) -> list[list[float]]:
+    """Each prediction's probabilities, in class order (from `--top-k 10 --json`)."""
+    assert result.exit_code == 0, result.output
+    tops = [{top["index"]: top["probability"] for top in p["top"]} for p in json.loads(result.output)["predictions"]]
+    return [[top[i] for i in range(10)] for top in tops]
+
+
 def test_the_fixture_is_format_1():
     record = json.loads((FIXTURE / "run.json").read_text())
     assert "format" not in record and record["status"] == "complete" and record["subset"] == 200
@@ -66,18 +83,11 @@ def test_a_format_2_record_changes_what_the_model_is_fed(runner, old_run):
 def test_predict_gives_the_model_scaled_pixels(runner, old_run, tmp_path):
     import keras
 
-    x = np.load(MNIST_NPZ)["x_test"][:4]
-    paths = []
-    for i, image in enumerate(x):
-        paths.append(str(tmp_path / f"digit{i}.png"))
-        Image.fromarray(image).save(paths[-1])
-    result = runner.invoke(main, ["predict", str(old_run), *paths, "--top-k", "10", "--json"])
-    assert result.exit_code == 0, result.output
+    x, paths = _pngs(tmp_path, 4)
+    got = _probabilities(runner.invoke(main, ["predict", str(old_run), *paths, "--top-k", "10", "--json"]))
     model = keras.saving.load_model(FIXTURE / "model.keras", safe_mode=True)
-    expected = model.predict(x[..., None].astype(np.float32) / np.float32(255.0), verbose=0)
-    for row, prediction in zip(expected, json.loads(result.output)["predictions"]):
-        got = {top["index"]: top["probability"] for top in prediction["top"]}
-        assert [got[i] for i in range(10)] == pytest.approx(row.tolist(), abs=1e-5)
+    expected = model.predict(x.astype(np.float32) / np.float32(255.0), verbose=0)
+    assert np.array(got) == pytest.approx(expected, abs=1e-5)
 
 
 def test_resume_of_the_complete_old_run_is_refused_cleanly(runner, old_run):
@@ -110,17 +120,10 @@ def test_a_format_2_model_gets_pixels_0_to_255(runner, old_run, tmp_path):
     _self_scaling_model(old_run / "model.keras")
     record = json.loads((old_run / "run.json").read_text())
     (old_run / "run.json").write_text(json.dumps({**record, "format": 2}))
-    x = np.load(MNIST_NPZ)["x_test"][:3]
-    paths = []
-    for i, image in enumerate(x):
-        paths.append(str(tmp_path / f"digit{i}.png"))
-        Image.fromarray(image).save(paths[-1])
-    result = runner.invoke(main, ["predict", str(old_run), *paths, "--top-k", "10", "--json"])
-    assert result.exit_code == 0, result.output
-    expected = keras.saving.load_model(old_run / "model.keras").predict(x[..., None].astype(np.float32), verbose=0)
-    for row, prediction in zip(expected, json.loads(result.output)["predictions"]):
-        got = {top["index"]: top["probability"] for top in prediction["top"]}
-        assert [got[i] for i in range(10)] == pytest.approx(row.tolist(), abs=1e-5)
+    x, paths = _pngs(tmp_path, 3)
+    got = _probabilities(runner.invoke(main, ["predict", str(old_run), *paths, "--top-k", "10", "--json"]))
+    expected = keras.saving.load_model(old_run / "model.keras").predict(x.astype(np.float32), verbose=0)
+    assert np.array(got) == pytest.approx(expected, abs=1e-5)
 
 
 def test_a_self_scaling_model_in_a_format_1_run_is_refused(runner, old_run):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, RunLayout, run_file
-from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, input_scale, read_record
+from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, first_line, input_scale, read_record
 from cnn_cli.safety import check_keras_file
 
 INPUT_SCALING = "input_scaling"  # the layer a format-2 model starts with, unless its config scales itself
@@ -150,7 +150,7 @@ def load_model(path: str | Path):
             warnings.simplefilter("ignore")
             return keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # a broken or foreign file: zip, JSON, HDF5 or Keras errors of many kinds
-        raise CnnError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise CnnError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def _check_model(model, run: Run, path: Path) -> None:
@@ -177,9 +177,3 @@ def _status_of(run_dir: Path) -> str | None:
         return data.get("status") if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."

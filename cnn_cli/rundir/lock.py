@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from cnn_cli.errors import CnnError
-from cnn_cli.rundir.layout import LOCK, RunLayout, check_new_or_empty, is_new_or_empty
+from cnn_cli.rundir.layout import LOCK, RunLayout, check_new_or_empty, create_run_dir, is_new_or_empty
 
 try:
     import fcntl
@@ -47,10 +47,7 @@ class RunLock:
                 raise_if_locked(self.layout)
                 check_new_or_empty(path)
             self._made = not path.exists()
-            try:
-                path.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise CnnError(f"{path}: cannot create the run directory ({exc.strerror or exc})") from None
+            create_run_dir(path)
         elif not path.is_dir():
             return self  # nothing to lock: the resume reports the missing run directory itself
         self._fd = _open(self.layout.lock)

@@ -121,7 +121,7 @@ def read_json_file(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CnnError(f"{path}: cannot be read as JSON ({_first_line(exc)})") from None
+        raise CnnError(f"{path}: cannot be read as JSON ({first_line(exc)})") from None
 
 
 def read_record(path: str | Path, schema: type[BaseModel]) -> Any:
@@ -170,7 +170,7 @@ def read_history_text(path: str | Path) -> list[dict[str, str]]:
         with path.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise CnnError(f"{path}: cannot be read as CSV ({_first_line(exc)})") from None
+        raise CnnError(f"{path}: cannot be read as CSV ({first_line(exc)})") from None
     for i, row in enumerate(rows):
         if None in row or None in row.values():
             raise CnnError(f"{path}: row {i + 2}: {len(row) - (None in row)} columns named in the header, "
@@ -228,7 +228,7 @@ def _union_tag(part: Any) -> bool:
     return isinstance(part, str) and (part in _UNION_TAGS or "[" in part)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     line = text[0] if text else type(exc).__name__
     return line if len(line) <= 200 else line[:197] + "..."
