@@ -14,7 +14,7 @@ from pathlib import Path
 import keras
 
 from cnn_cli.numbers import to_float
-from cnn_cli.training.files import TMP_PREFIX, fsync_dir, fsync_file, kill_point, read_json, remove_stale_temps
+from cnn_cli.rundir.atomic import TMP_PREFIX, fsync_dir, fsync_file, kill_point, read_json, remove_stale_temps
 
 
 class RunBackup(keras.callbacks.Callback):

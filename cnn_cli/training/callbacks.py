@@ -25,7 +25,7 @@ from cnn_cli.numbers import to_float
 backend().start()  # quietly, before Keras imports it
 import keras  # noqa: E402
 
-from cnn_cli.training.files import (  # noqa: E402
+from cnn_cli.rundir.atomic import (  # noqa: E402
     save_atomic,
     write_atomic,
 )
@@ -34,10 +34,10 @@ HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "lea
 
 
 def read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    """history.csv's rows as text, each checked against the schema (a bad cell: one line naming its row)."""
+    from cnn_cli.rundir.records import read_history_text
+
+    return read_history_text(path)
 
 
 def write_history(path: Path, rows: list[dict]) -> None:

@@ -104,7 +104,7 @@ def local_run_dir(worker: Worker | None, run_dir: Path) -> Path:
 def local_resume_dir(worker: Worker | None, run_dir: Path, record):
     """`local_run_dir` for `--resume`: a non-chief worker gets a temporary copy of the chief's backup and
     history (and a record of its own), so that it restores exactly what the chief restores."""
-    from cnn_cli.training import run_dir as R
+    from cnn_cli import rundir as R
 
     if worker is None or worker.is_chief:
         return run_dir, record

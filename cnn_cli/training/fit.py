@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from cnn_cli import rundir as R
 from cnn_cli.backends import current as backend
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
 from cnn_cli.errors import DivergedError
+from cnn_cli.rundir.atomic import save_atomic
 from cnn_cli.training import report
-from cnn_cli.training import run_dir as R
 from cnn_cli.training.callbacks import CtrlC, read_history
-from cnn_cli.training.files import save_atomic
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 
 if TYPE_CHECKING:

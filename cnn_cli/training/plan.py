@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cnn_cli import rundir as R
 from cnn_cli.config import Config
 from cnn_cli.config.resolve import RunFlags, load_resolved, resume_differences, with_flags
 from cnn_cli.errors import CnnError
-from cnn_cli.training import run_dir as R
 from cnn_cli.training.seeding import choose_seed
 
 
@@ -76,28 +76,26 @@ def plan_new(opts: TrainOptions) -> RunPlan:
                    subset=_subset(config, opts.flags), record=None, options=opts)
 
 
-def refuse_used_dir(run_dir: Path) -> None:
-    """A new run's directory must be new or empty (checked where this process writes: on a non-chief worker,
-    its own temporary folder, as the chief may have made the shared one already)."""
-    if run_dir.exists() and (not run_dir.is_dir() or any(run_dir.iterdir())):
-        R.create_run_dir(run_dir)  # raises the one-line error
+def resumable(run_dir: Path) -> R.RunRecord:
+    """run.json of a run that may be resumed (not complete, not diverged)."""
+    record = R.RunRecord.load(run_dir)
+    if record.status == "complete":
+        raise CnnError(f"cannot resume {run_dir}: the run is already complete")
+    if record.status == "diverged":
+        raise CnnError(f"cannot resume {run_dir}: the run diverged (NaN loss); start a new run with other settings")
+    return record
 
 
 def plan_resume(opts: TrainOptions) -> RunPlan:
     if not opts.run_dir:
         raise CnnError("--resume needs the run directory: --resume RUN_DIR (or --resume --run-dir RUN_DIR)")
     from cnn_cli.resolve import config_for
-    from cnn_cli.safety import run_file
 
     run_dir = Path(opts.run_dir)
     for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it
-        run_file(run_dir, name)
+        R.run_file(run_dir, name)
     saved, source = config_for(str(run_dir), None, ())
-    record = R.RunRecord.load(run_dir)
-    if record.status == "complete":
-        raise CnnError(f"cannot resume {run_dir}: the run is already complete")
-    if record.status == "diverged":
-        raise CnnError(f"cannot resume {run_dir}: the run diverged (NaN loss); start a new run with other settings")
+    record = resumable(run_dir)
     _check_unchanged(saved, opts, run_dir)
     recorded = record.data.get("data_path")
     if opts.data_path is not None and recorded is not None and str(opts.data_path) != str(recorded):

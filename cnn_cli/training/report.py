@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnn_cli import rundir as R
 from cnn_cli.config.train import improves
 from cnn_cli.numbers import to_float
-from cnn_cli.training import run_dir as R
-from cnn_cli.training.files import write_atomic, write_json
+from cnn_cli.rundir.atomic import write_atomic, write_json
 
 
 @dataclass(frozen=True)

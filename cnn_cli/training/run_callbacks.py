@@ -10,11 +10,11 @@ from pathlib import Path
 import keras
 
 from cnn_cli import faults
+from cnn_cli import rundir as R
 from cnn_cli.config import Config
 from cnn_cli.config.train import monitor_mode
 from cnn_cli.data.pipeline import TrainingBatches
 from cnn_cli.training import callbacks as C
-from cnn_cli.training import run_dir as R
 from cnn_cli.training.backup import RunBackup
 from cnn_cli.training.epoch_seeds import EpochSeeds
 

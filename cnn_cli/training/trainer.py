@@ -18,14 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnn_cli import rundir as R
 from cnn_cli.backends import current as backend
 from cnn_cli.config import Config, config_from_dict
 from cnn_cli.config.resolve import dump_config
 from cnn_cli.errors import CnnError, DivergedError
+from cnn_cli.rundir.atomic import write_atomic
 from cnn_cli.training import distribute as D
-from cnn_cli.training import run_dir as R
-from cnn_cli.training.files import write_atomic
-from cnn_cli.training.plan import RunPlan, TrainOptions, plan, refuse_used_dir
+from cnn_cli.training.plan import RunPlan, TrainOptions, plan, resumable
 from cnn_cli.training.seeding import choose_precision, set_precision
 from cnn_cli.yaml_io import dump_yaml
 
@@ -70,7 +70,14 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         run_dir, record = D.local_resume_dir(worker, the_plan.run_dir, the_plan.record)
     else:
         run_dir, record = D.local_run_dir(worker, the_plan.run_dir), None
-        refuse_used_dir(run_dir)
+    with R.RunLock(run_dir, new=not the_plan.resume):  # one writer per run directory; refuses a used new one
+        if the_plan.resume and run_dir == the_plan.run_dir:
+            record = resumable(run_dir)  # its status now, under the lock: a run finished meanwhile is not resumed
+        return _train_locked(the_plan, worker, run_dir, record, started, echo)
+
+
+def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord | None, started: float,
+                  echo: Callable[[str], None]) -> TrainResult:
     backend().start()
     dist = D.Distribution.start(the_plan.config, source=the_plan.source, worker=worker, run_dir=the_plan.run_dir)
     _check_tensorboard(the_plan.config)
@@ -114,7 +121,7 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
     """A new run: its config (with the data's input shape and class count) and run.json, written once.
     A resume: the run's own config, its record marked running again."""
     if record is not None:
-        from cnn_cli.training.files import remove_stale_temps
+        from cnn_cli.rundir.atomic import remove_stale_temps
 
         remove_stale_temps(run_dir)  # the temp files of a killed run
         record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()])
@@ -122,11 +129,10 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
     config = the_plan.config.resolved(input_shape=dataset.input_shape, num_classes=dataset.num_classes)
     raw = dump_config(config)
     config = config_from_dict(raw, the_plan.source)  # the run's config must load back as it is written
-    run_dir = R.create_run_dir(run_dir)
     write_atomic(run_dir / R.CONFIG, dump_yaml(raw))
     opts = the_plan.options
     record = R.RunRecord(run_dir, {
-        "name": config.name, "config_file": opts.config_path, "overrides": list(opts.overrides),
+        "format": R.FORMAT, "name": config.name, "config_file": opts.config_path, "overrides": list(opts.overrides),
         "data_path": the_plan.data_path, "subset": the_plan.subset, "seed": the_plan.seed,
         "command": list(opts.argv), "status": "running", "started": R.now(), "finished": None, "resumed": [],
     })

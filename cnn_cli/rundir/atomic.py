@@ -1,4 +1,4 @@
-"""Atomic file writes: each file is written to a temporary file in the same folder, flushed to disk
+"""Atomic writes of a run directory's files: each file is written to a temporary file in the same folder, flushed to disk
 (`fsync`), then renamed over the target with `os.replace`, and the folder is synced, so a reader (or a
 run killed at any moment, even by SIGKILL or a power cut) sees either the old file or the new one, never
 half a file. A failed write removes its temporary file and leaves the previous file as it was.
