@@ -88,7 +88,7 @@ def _build(listing, files: list[Path], shape: tuple[int, int, int], data: DataCo
         print(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}", flush=True)
     else:
         images, where = target, "memory"
-        if entry is not None and C.save_entry(entry, images, meta):
+        if entry is not None and data.cache == "memory" and C.save_entry(entry, images, meta):
             print(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}",
                   flush=True)
     return _store(images, meta, where)
