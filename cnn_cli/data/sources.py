@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.config.data import DataConfig, IdxPair, check_data
+from cnn_cli.data import cache as C
 from cnn_cli.data.builtin import read_builtin
 from cnn_cli.data.csv_source import csv_row, read_csv_split
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data import cache as C
 from cnn_cli.data.folder import folder_store
 from cnn_cli.data.idx import find_pairs, pair_of, read_pair
 from cnn_cli.data.npz import read_npz
