@@ -241,3 +241,31 @@ def test_cache_list_and_clear(folder, cache_dir):
     (listed,) = C.list_entries()
     assert listed["shape"] == [36, 32, 32, 3] and listed["bytes"] > 36 * 32 * 32 * 3
     assert C.clear_entries() == (1, listed["bytes"]) and C.list_entries() == []
+
+
+def test_train_evaluate_predict_on_a_folder_through_the_cache(folder, tmp_path, runner, write_config):
+    from cnn_cli.cli import main
+
+    (folder / "1" / "empty.png").write_bytes(b"")
+    cache = tmp_path / "the-cache"
+    path = write_config({
+        "name": "folder", "seed": 1,
+        "model": {"layers": [{"type": "flatten"}, {"type": "dense", "units": "num_classes", "activation": "softmax"}]},
+        "data": {"source": "folder", "path": str(folder), "bad_images": "skip", "cache": "disk"},
+        "train": {"batch_size": 8, "epochs": 1},
+    })
+    run = tmp_path / "run"
+    result = runner.invoke(main, ["train", "--config", path, "--cache-dir", str(cache), "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert f"Skipped 1 unreadable image file (listed in {run / 'skipped_images.txt'})" in result.output
+    assert (run / "skipped_images.txt").read_text().startswith(f"{folder}/1/empty.png: not a readable image")
+    listed = runner.invoke(main, ["cache", "list", "--cache-dir", str(cache)])
+    assert listed.exit_code == 0 and "37x32x32x3" in listed.output and "1 entry" in listed.output
+    evaluated = runner.invoke(main, ["evaluate", str(run), "--cache-dir", str(cache), "--no-write", "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert '"split": "validation"' in evaluated.output and '"num_examples": 8' in evaluated.output
+    predicted = runner.invoke(main, ["predict", str(run), str(folder / "7"), "--json"])
+    assert predicted.exit_code == 0, predicted.output
+    assert predicted.output.count('"input"') == PER_CLASS and f'"{folder}/7/11.png"' in predicted.output
+    cleared = runner.invoke(main, ["cache", "clear", "--cache-dir", str(cache)])
+    assert cleared.output.startswith("Removed 1 entry") and entries(cache) == []

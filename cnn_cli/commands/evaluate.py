@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cnn_cli.commands.options import data_option, echo_report, json_option, subset_option
+from cnn_cli.commands.options import cache_dir_option, data_option, echo_report, json_option, subset_option
 
 
 @click.command("evaluate")
+@cache_dir_option
 @click.argument("run_dir", type=click.Path())
 @data_option
 @subset_option

@@ -6,10 +6,11 @@ import sys
 
 import click
 
-from cnn_cli.commands.options import config_option, data_option, set_option, subset_option
+from cnn_cli.commands.options import cache_dir_option, config_option, data_option, set_option, subset_option
 
 
 @click.command("train")
+@cache_dir_option
 @config_option
 @set_option
 @data_option
