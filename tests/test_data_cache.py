@@ -196,10 +196,18 @@ def test_splits_are_index_arrays_into_one_array(folder, cache_dir):
 
 def test_parallel_decoding_equals_one_thread(folder):
     files = sorted(folder.rglob("*.png"))
-    one, two = (np.empty((len(files), 20, 24, 1), np.uint8) for _ in range(2))
+    one, two, processes = (np.empty((len(files), 20, 24, 1), np.uint8) for _ in range(3))
     decode_into(one, files, (20, 24, 1), workers=1)
     decode_into(two, files, (20, 24, 1), workers=2)
-    assert np.array_equal(one, two) and one.std() > 0
+    decode_into(processes, files, (20, 24, 1), workers=2, processes=True)
+    assert np.array_equal(one, two) and np.array_equal(one, processes) and one.std() > 0
+    (folder / "1" / "3.png").write_bytes(b"")
+    (folder / "7" / "0.png").write_bytes(b"")
+    for use_processes in (False, True):  # the first bad file in file order, from threads or processes alike
+        with pytest.raises(DataError, match=rf"^{folder}/1/3.png: not a readable image"):
+            decode_into(one, files, (20, 24, 1), workers=2, processes=use_processes)
+    bad = decode_into(one, files, (20, 24, 1), workers=2, processes=True, skip_bad=True)
+    assert list(bad) == [files.index(folder / "1" / "3.png"), files.index(folder / "7" / "0.png")]
 
 
 def test_resize_modes_and_exif_orientation(tmp_path):
