@@ -146,6 +146,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None, help="where the synthetic folder goes (default: /tmp)")
     parser.add_argument("--decode-sample", type=int, default=3000, help="files timed for the decode rates")
     parser.add_argument("--keep", action="store_true", help="keep the folder and caches")
+    parser.add_argument("--no-decode", action="store_true", help="skip the decode rates")
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.gettempdir()) / f"cnn-data-scale-{args.count}-{args.size}"
     build_folder(folder, args.count, args.size)
@@ -154,9 +155,10 @@ def main() -> None:
     decoded_mb = args.count * args.size * args.size * 3 / 1e6
     print(f"folder: {folder} ({args.count} JPEGs at {args.size}x{args.size} RGB, {decoded_mb:,.0f} MB decoded)")
     files = sorted(folder.rglob("*.jpg"))[: args.decode_sample]
-    rates = decode_rates(files, args.size)
-    one = rates["1 thread"]
-    print("decode: " + ", ".join(f"{name} {rate:,.0f} images/s ({rate / one:.2f}x)" for name, rate in rates.items()))
+    if not args.no_decode:
+        rates = decode_rates(files, args.size)
+        one = rates["1 thread"]
+        print("decode: " + ", ".join(f"{name} {rate:,.0f} images/s ({rate / one:.2f}x)" for name, rate in rates.items()))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         rows = [train(tiny, args.size, "disk", work / "cache-tiny", args.epochs, work, "tiny (200 images, disk)"),

@@ -49,27 +49,37 @@ def present(source: BatchSource, face: str | None = None, workers: int = 2):
     if face_for(face) == "keras":
         from cnn_cli.data.keras_face import SourceBatches
 
-        return SourceBatches(source, workers=workers)
+        return SourceBatches(source, workers=workers, max_queue_size=PREFETCH)
     return _tf_dataset(source)
 
 
+PREFETCH = 2  # batches made ahead, and made at once: bounded, so that large images cost a few batches of memory
+
+
 def _tf_dataset(source: BatchSource):
+    """Batch numbers mapped through the source; the batches wait in the prefetch queue as uint8 (when not
+    augmented) and become float32 as they leave it."""
     from cnn_cli.backends import current as backend
 
     tf = backend().start()
     h, w, c = source.image_shape
     y_spec = tf.TensorSpec([None, source.num_classes] if source.one_hot else [None],
                            tf.float32 if source.one_hot else tf.int32)
-    specs = [tf.TensorSpec([None, h, w, c], tf.float32), y_spec]
+    specs = [tf.TensorSpec([None, h, w, c], tf.as_dtype(source.pixel_dtype)), y_spec]
     if source.sample_weights is not None:
         specs.append(tf.TensorSpec([None], tf.float32))
 
     def fetch(i):
-        parts = tf.numpy_function(lambda k: source.batch(int(k)), [i], [s.dtype for s in specs], stateful=False)
+        parts = tf.numpy_function(lambda k: source.batch(int(k), compact=True), [i], [s.dtype for s in specs],
+                                  stateful=False)
         return tuple(tf.ensure_shape(part, spec.shape) for part, spec in zip(parts, specs))
 
-    data = tf.data.Dataset.range(len(source)).map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return data.apply(tf.data.experimental.assert_cardinality(len(source))).prefetch(tf.data.AUTOTUNE)
+    def as_float(x, *rest):
+        return (tf.cast(x, tf.float32), *rest)
+
+    data = tf.data.Dataset.range(len(source)).map(fetch, num_parallel_calls=PREFETCH, deterministic=True)
+    data = data.apply(tf.data.experimental.assert_cardinality(len(source))).prefetch(PREFETCH)
+    return data.map(as_float)
 
 
 def eval_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, num_classes: int, one_hot: bool,
