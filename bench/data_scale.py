@@ -8,8 +8,8 @@
 2. Decoding: images/s of `cnn_cli.data.decode.decode_into` with 1 thread, and with every core as threads
    and as processes, files in the page cache, best of 3 alternating rounds.
 3. Training: `cnn train` (a small strided CNN, batch 64) with `data.cache: memory` and `disk`, each in its own
-   cache folder, the disk run once to build the cache and once more from it; and a tiny run (200 images) for
-   reference. For each: peak RssAnon (anonymous memory, polled every 50 ms from /proc), the decoded size,
+   cache folder, the disk run once to build the cache and once more from it; and a tiny run (1,500 images,
+   so that its training and evaluation batches are as large) for reference. For each: peak RssAnon (anonymous memory, polled every 50 ms from /proc), the decoded size,
    and training images/s of the last epoch (history.csv).
 """
 
@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from cnn_cli.data.decode import decode_into, default_workers  # noqa: E402
 
+TINY = 1500  # the reference run: enough images for full training (64) and evaluation (256) batches
 MODEL = [
     {"type": "conv2d", "filters": 16, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"},
     {"type": "max_pool2d", "pool_size": 2},
@@ -150,8 +151,8 @@ def main() -> None:
     args = parser.parse_args()
     folder = args.folder or Path(tempfile.gettempdir()) / f"cnn-data-scale-{args.count}-{args.size}"
     build_folder(folder, args.count, args.size)
-    tiny = Path(tempfile.gettempdir()) / f"cnn-data-scale-200-{args.size}"
-    build_folder(tiny, 200, args.size)
+    tiny = Path(tempfile.gettempdir()) / f"cnn-data-scale-{TINY}-{args.size}"
+    build_folder(tiny, TINY, args.size)
     decoded_mb = args.count * args.size * args.size * 3 / 1e6
     print(f"folder: {folder} ({args.count} JPEGs at {args.size}x{args.size} RGB, {decoded_mb:,.0f} MB decoded)")
     files = sorted(folder.rglob("*.jpg"))[: args.decode_sample]
@@ -161,7 +162,7 @@ def main() -> None:
         print("decode: " + ", ".join(f"{name} {rate:,.0f} images/s ({rate / one:.2f}x)" for name, rate in rates.items()))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows = [train(tiny, args.size, "disk", work / "cache-tiny", args.epochs, work, "tiny (200 images, disk)"),
+        rows = [train(tiny, args.size, "disk", work / "cache-tiny", args.epochs, work, f"tiny ({TINY:,} images, disk)"),
                 train(folder, args.size, "memory", work / "cache-memory", args.epochs, work, "memory, first run"),
                 train(folder, args.size, "disk", work / "cache-disk", args.epochs, work, "disk, first run"),
                 train(folder, args.size, "disk", work / "cache-disk", args.epochs, work, "disk, from the cache")]
