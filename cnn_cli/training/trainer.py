@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from cnn_cli import rundir as R
 from cnn_cli.backends import current as backend
 from cnn_cli.config import Config, config_from_dict
@@ -32,6 +34,7 @@ from cnn_cli.yaml_io import dump_yaml
 __all__ = ["TrainOptions", "TrainResult", "train"]
 
 EVAL_BATCH = 256  # about this many examples per validation and test batch
+EVAL_BATCH_BYTES = 32_000_000  # at most this much float32 pixels per validation batch, beyond one training batch
 
 
 @dataclass
@@ -57,9 +60,11 @@ class Run:
     @property
     def eval_batch(self) -> int:
         """Validation and test batches: larger (fewer steps, same numbers), and a multiple of the training batch
-        so that they split evenly over a strategy's replicas too."""
+        so that they split evenly over a strategy's replicas too; no larger than the training batch for large
+        images (160x160 RGB at 256 a batch holds 79 MB of pixels, and the model's activations several times that)."""
         size = self.config.train.batch_size
-        return size * max(1, EVAL_BATCH // size)
+        image_bytes = 4 * int(np.prod(self.dataset.input_shape))
+        return size * max(1, min(EVAL_BATCH // size, EVAL_BATCH_BYTES // (size * image_bytes)))
 
 
 def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
