@@ -1,0 +1,1 @@
+"""What reads a run directory back: inspect (feature maps, filters, Grad-CAM), report (one HTML page), plots."""

@@ -1,0 +1,62 @@
+"""Grad-CAM (Selvaraju et al., 2017): where in the image the evidence for a class lies, from the gradient of
+the class score with respect to the last spatial feature maps. Written with TensorFlow's GradientTape, so it
+runs on the TensorFlow backend only; on another backend `grad_cam` returns None and callers say so.
+
+The class score is the pre-softmax logit when the model ends in a Dense layer with a softmax (the gradient of
+a probability near 1 vanishes), else the model's output for the class."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SPATIAL_TYPES = ("Conv", "Pooling", "Activation", "Add", "Concatenate", "BatchNormalization")
+
+
+def available() -> bool:
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def cam_layer(model) -> str:
+    """The last layer with a 4-D output larger than 1x1: the finest map that has seen the whole network."""
+    chosen = None
+    for layer in model.layers[1:]:
+        shape = getattr(layer, "output", None) is not None and tuple(layer.output.shape)
+        if shape and len(shape) == 4 and (shape[1] or 0) * (shape[2] or 0) > 1:
+            chosen = layer.name
+    if chosen is None:
+        raise ValueError("the model has no layer with a spatial output")
+    return chosen
+
+
+def grad_cam(model, x: np.ndarray, classes: np.ndarray, layer_name: str | None = None) -> np.ndarray | None:
+    """Grad-CAM maps (N, h, w) in [0, 1] for model inputs `x` and one class index per input; None when the
+    backend is not TensorFlow."""
+    if not available():
+        return None
+    import keras
+    import tensorflow as tf
+
+    layer = model.get_layer(layer_name or cam_layer(model))
+    last = model.layers[-1]
+    logits = isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax"
+    head = last.input if logits else model.outputs[0]
+    sub = keras.Model(model.inputs, [layer.output, head])
+    classes = tf.constant(np.asarray(classes, dtype=np.int32))
+    inputs = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)  # so that maps which depend on no weight (a pooling after the input) are recorded too
+        features, out = sub(inputs, training=False)
+        if logits:
+            kernel = tf.cast(last.kernel, tf.float32)
+            out = tf.matmul(tf.cast(out, tf.float32), kernel) + (tf.cast(last.bias, tf.float32) if last.use_bias else 0.0)
+        score = tf.reduce_sum(tf.cast(out, tf.float32) * tf.one_hot(classes, tf.shape(out)[-1]), axis=1)
+    grads = tape.gradient(score, features)
+    if grads is None:
+        return None
+    grads, features = tf.cast(grads, tf.float32), tf.cast(features, tf.float32)
+    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
+    cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0.0).astype(np.float32)

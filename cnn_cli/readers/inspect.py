@@ -1,0 +1,152 @@
+"""`cnn inspect`: what a trained model does with one image. PNG grids of the feature maps after each
+convolution and pooling layer (inside blocks too, by the names `cnn summary` prints), the first
+convolution's filters, and Grad-CAM heat maps of the predicted class (and of `--class NAME`).
+
+Feature maps and filters read the model through Keras' public API (a sub-model of the layers' outputs, the
+kernel's weights), so they work for every layer kind and backend; Grad-CAM needs TensorFlow (`gradcam.py`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cnn_cli.errors import CnnError
+from cnn_cli.readers import access, images
+from cnn_cli.readers.gradcam import cam_layer, grad_cam
+
+MAP_TYPES = ("Conv", "Pooling")  # Keras class names that count as "a convolution or a pooling layer"
+
+
+@dataclass
+class Inspection:
+    """One image looked at: the prediction, and the PNG files written."""
+
+    image: str
+    top: list[tuple[str, float]]
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        lines = [f"{self.image}: " + ", ".join(f"{name} {p:.4f}" for name, p in self.top)]
+        lines += [f"Note: {note}" for note in self.notes]
+        return "\n".join(lines + [f"Wrote {path}" for path in self.files])
+
+
+def spatial(layer) -> bool:
+    """Whether a layer's output is a stack of 2-D maps (batch, H, W, C)."""
+    output = getattr(layer, "output", None)
+    return output is not None and len(tuple(output.shape)) == 4
+
+
+def default_layers(model) -> list[str]:
+    """Every convolution and pooling layer with 2-D maps, in the model's order (inside blocks too)."""
+    return [layer.name for layer in model.layers[1:]
+            if spatial(layer) and any(t in type(layer).__name__ for t in MAP_TYPES)]
+
+
+def block_outputs(run) -> dict[str, str]:
+    """The names `cnn summary` prints for blocks, mapped to their output layer (a block's last tensor)."""
+    analysis = access.analysis(run)
+    return {layer.name: layer.children[-1].name for layer in analysis.layers if layer.children}
+
+
+def choose_layers(model, wanted: list[str] | None, blocks: dict[str, str]) -> list[str]:
+    """`--layers` names (layers or blocks, as `cnn summary` prints them) as layer names, or the default."""
+    if not wanted:
+        return default_layers(model)
+    names = {layer.name: layer for layer in model.layers[1:]}
+    chosen = []
+    for name in wanted:
+        target = blocks.get(name, name)
+        if target not in names:
+            known = ", ".join(n for n, layer in names.items() if spatial(layer))
+            raise CnnError(f"--layers: {name!r} is not a layer of the model; layers with feature maps: {known}")
+        if not spatial(names[target]):
+            raise CnnError(f"--layers: {name!r} has no 2-D feature maps (output {tuple(names[target].output.shape)[1:]})")
+        chosen.append(target)
+    return chosen
+
+
+def feature_maps(model, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
+    """The outputs of the named layers for model inputs `x`: one float32 (N, H, W, C) array per name."""
+    import keras
+
+    if not names:
+        return []
+    sub = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
+    outputs = sub.predict(x, verbose=0, batch_size=64)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    return [np.asarray(o).astype(np.float32) for o in outputs]
+
+
+def first_conv(model):
+    """The first convolution layer (the one whose filters look at the pixels), or None."""
+    for layer in model.layers[1:]:
+        if "Conv" in type(layer).__name__ and getattr(layer, "kernel", None) is not None:
+            return layer
+    return None
+
+
+def class_index(run, name: str) -> int:
+    """A class named as in labels.json (its name or its id)."""
+    for index, ident, label in run.class_map.entries:
+        if name in (label, str(ident)):
+            return index
+    raise CnnError(f"--class: {name!r} is not one of the run's classes ({run.class_map.summary(names=True)})")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "class"
+
+
+def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = None, out: str | None = None,
+                  class_name: str | None = None, limit: int = 64) -> Inspection:
+    run = access.open_run(run_dir)
+    pixels = access.read_image(image_path, run.input_shape)
+    model, _ = access.load_model(run)
+    blocks = block_outputs(run)
+    names = choose_layers(model, layers, blocks)
+    wanted = class_index(run, class_name) if class_name is not None else None
+    folder = access.output_path(run, out, f"{access.INSPECT_DIR}/{_safe(Path(image_path).stem)}")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CnnError(f"{folder}: cannot create the folder ({exc.strerror or exc}); give -o DIR") from None
+
+    x = access.model_inputs(run, pixels[None])
+    probabilities = access.as_probabilities(np.asarray(model.predict(x, verbose=0), dtype=np.float64))[0]
+    order = np.argsort(-probabilities, kind="stable")[:3]
+    class_names = run.class_map.names
+    result = Inspection(image=image_path, top=[(class_names[i], float(probabilities[i])) for i in order])
+    from cnn_cli.readers import figures
+
+    maps = feature_maps(model, x, names)
+    for number, (name, values) in enumerate(zip(names, maps), 1):
+        layer = model.get_layer(name)
+        path = folder / f"feature_maps_{number:02d}_{_safe(name)}.png"
+        figures.feature_map_figure(values[0], f"{name} ({type(layer).__name__})", path, limit)
+        result.files.append(path)
+    conv = first_conv(model)
+    if conv is not None:
+        path = folder / f"filters_{_safe(conv.name)}.png"
+        figures.filter_figure(np.asarray(conv.kernel), f"{conv.name}: {conv.kernel.shape[-1]} filters of "
+                              f"{conv.kernel.shape[0]}x{conv.kernel.shape[1]}", path)
+        result.files.append(path)
+    targets = [int(order[0])] + ([wanted] if wanted is not None and wanted != int(order[0]) else [])
+    cams = grad_cam(model, np.repeat(x, len(targets), axis=0), np.array(targets), cam_layer(model))
+    if cams is None:
+        result.notes.append("Grad-CAM needs the TensorFlow backend; skipped")
+    else:
+        for target, cam in zip(targets, cams):
+            path = folder / f"gradcam_{_safe(class_names[target])}.png"
+            figures.gradcam_figure(pixels, cam, f"Grad-CAM of {class_names[target]} "
+                                   f"(p = {probabilities[target]:.3f}, layer {cam_layer(model)})", path)
+            result.files.append(path)
+    path = folder / "overview.png"
+    figures.overview_figure(pixels, [(n, m[0]) for n, m in zip(names, maps)], cams[0] if cams is not None else None,
+                            f"{Path(image_path).name}: {result.top[0][0]} ({result.top[0][1]:.3f})", path)
+    result.files.insert(0, path)
+    return result
