@@ -22,6 +22,7 @@ from cnn_cli.safety import run_file
 
 EVALUATION_JSON = "evaluation.json"
 CONFUSION_PNG = "confusion_matrix.png"
+MISTAKES_PNG = "mistakes.png"
 DEFAULT_BATCH = 256
 TOP_CONFUSED = 5
 
@@ -102,7 +103,7 @@ class Evaluation:
 def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: int | None = None,
                  batch_size: int = DEFAULT_BATCH, write_files: bool = True) -> Evaluation:
     run = read_run(run_dir)
-    outputs = [run_file(run.path, name) for name in (CONFUSION_PNG, EVALUATION_JSON)]  # refused before any work
+    outputs = [run_file(run.path, name) for name in (CONFUSION_PNG, EVALUATION_JSON, MISTAKES_PNG)]  # refused before any work
     for path in outputs if write_files else ():
         if path.exists() and not path.is_file():
             raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
@@ -145,13 +146,16 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
     if write_files:
         from cnn_cli.training.files import save_atomic, write_json
 
-        png, report = outputs
+        from cnn_cli.readers.plots import write_mistakes
+
+        png, report, gallery = outputs
         try:
             save_atomic(png, lambda tmp: plot_confusion(matrix, names, tmp, title=f"{run.config.name}: {split.name} split"))
-            evaluation.files = {"confusion_matrix": str(png), "evaluation": str(report)}
+            save_atomic(gallery, lambda tmp: write_mistakes(x, y, probabilities, names, tmp))
+            evaluation.files = {"confusion_matrix": str(png), "mistakes": str(gallery), "evaluation": str(report)}
             write_json(report, evaluation.to_dict())
         except OSError as exc:
-            raise CnnError(f"{run.path}: cannot write {EVALUATION_JSON} and {CONFUSION_PNG} into the run directory "
+            raise CnnError(f"{run.path}: cannot write {EVALUATION_JSON}, {CONFUSION_PNG} and {MISTAKES_PNG} into the run directory "
                            f"({exc.strerror or exc}); use --no-write to only print") from None
     return evaluation
 
@@ -228,34 +232,9 @@ def confusion_table(matrix: list[list[int]], names: list[str]) -> list[str]:
 
 
 def plot_confusion(matrix: np.ndarray, names: list[str], path: str | Path, title: str = "") -> None:
-    import matplotlib
+    from cnn_cli.readers.plots import plot_confusion as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matrix = np.asarray(matrix)
-    k = len(names)
-    size = max(5.0, min(16.0, 0.45 * k + 3))
-    fig, ax = plt.subplots(figsize=(size, size * 0.9))
-    try:
-        image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        ax.set_xticks(range(k), labels=names, rotation=90 if k > 12 else 0)
-        ax.set_yticks(range(k), labels=names)
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title(title or "confusion matrix")
-        if k <= 30:
-            limit = matrix.max() / 2 if matrix.size else 0
-            for i in range(k):
-                for j in range(k):
-                    if matrix[i, j]:
-                        ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7 if k > 12 else 9,
-                                color="white" if matrix[i, j] > limit else "black")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100, format="png")
-    finally:
-        plt.close(fig)
+    draw(matrix, names, path, title)
 
 
 def _average(rows: list[dict], weighted: bool) -> dict:

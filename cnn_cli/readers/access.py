@@ -74,7 +74,11 @@ def read_metrics(run: Run) -> dict:
 
 def read_history(run: Run) -> list[dict[str, float | None]]:
     """history.csv as rows of numbers (None for an empty or unreadable cell); [] when there is none."""
-    path = run_file(run.path, HISTORY)
+    return read_history_file(run_file(run.path, HISTORY))
+
+
+def read_history_file(path: Path) -> list[dict[str, float | None]]:
+    """A history.csv file (see `read_history`)."""
     if not path.is_file():
         return []
     try:

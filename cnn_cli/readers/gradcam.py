@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-SPATIAL_TYPES = ("Conv", "Pooling", "Activation", "Add", "Concatenate", "BatchNormalization")
-
-
 def available() -> bool:
     import keras
 
@@ -19,12 +16,16 @@ def available() -> bool:
 
 
 def cam_layer(model) -> str:
-    """The last layer with a 4-D output larger than 1x1: the finest map that has seen the whole network."""
-    chosen = None
+    """The last layer with a 4-D output larger than 1x1 that is not a pooling (Grad-CAM's "last convolution",
+    or a block's output): the finest map that has seen the most of the network."""
+    chosen = fallback = None
     for layer in model.layers[1:]:
         shape = getattr(layer, "output", None) is not None and tuple(layer.output.shape)
         if shape and len(shape) == 4 and (shape[1] or 0) * (shape[2] or 0) > 1:
-            chosen = layer.name
+            fallback = layer.name
+            if "Pooling" not in type(layer).__name__:
+                chosen = layer.name
+    chosen = chosen or fallback
     if chosen is None:
         raise ValueError("the model has no layer with a spatial output")
     return chosen

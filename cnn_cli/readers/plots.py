@@ -100,6 +100,8 @@ def plot_comparison(variants, path: str | Path | None) -> bytes | None:
 def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | None, title: str = "") -> bytes | None:
     """Loss and accuracy per epoch. One series (a run): training against validation. Several (compare's
     variants): one colour per variant, validation solid and training dashed, overlaid on the same axes."""
+    from matplotlib.ticker import MaxNLocator
+
     fig = _figure(11.0, 4.2)
     colours = [f"C{i % 10}" for i in range(len(series))]
     for panel, metric in enumerate(("loss", "accuracy")):
@@ -113,6 +115,7 @@ def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | Non
                 ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", markersize=3,
                         color=colour if len(series) > 1 else None, label=wrap(name, 40, 1))
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
         ax.set_title(metric)
         ax.grid(True, alpha=0.3)
