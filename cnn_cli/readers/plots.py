@@ -41,8 +41,8 @@ def plot_confusion(matrix, names: Sequence[str], path: str | Path | None, title:
     rotated, with the figure grown by the class count so that 10, 24 or 100 long names do not overlap."""
     matrix = np.asarray(matrix)
     k = len(names)
-    cell = 0.55 if k <= 12 else 0.36 if k <= 30 else 0.17
-    font = 9 if k <= 12 else 7 if k <= 30 else 5
+    cell = 0.55 if k <= 12 else 0.36 if k <= 30 else 0.2
+    font = 9 if k <= 12 else 7 if k <= 30 else 6
     labels = [wrap(n, 16 if k <= 30 else 20, 2 if k <= 30 else 1) for n in names]
     side = max(5.0, cell * k + 3.0)
     fig = _figure(side + 1.0, side)
@@ -67,7 +67,7 @@ def plot_confusion(matrix, names: Sequence[str], path: str | Path | None, title:
 def plot_comparison(variants, path: str | Path | None) -> bytes | None:
     """Bars of best validation accuracy and test accuracy per variant (failed variants marked), the variant
     labels wrapped and the figure widened by the number of variants so neighbouring labels do not touch."""
-    labels = [wrap(v.label, 18, 3) for v in variants]
+    labels = ["\n".join(wrap(f"{k}={v}", 24, 2) for k, v in variant.settings) for variant in variants]
     series = [(name, [getattr(v, attr) for v in variants]) for name, attr in
               (("best val accuracy", "best_val_accuracy"), ("test accuracy", "test_accuracy"))]
     series = [(name, values) for name, values in series if any(x is not None for x in values)]
@@ -90,9 +90,9 @@ def plot_comparison(variants, path: str | Path | None) -> bytes | None:
                   rotation_mode="anchor", fontsize=8)
     ax.set_ylim(0, 1.1)
     ax.set_ylabel("accuracy")
-    ax.set_title("comparison")
+    ax.set_title("comparison", loc="right")
     if series:
-        ax.legend(loc="lower right", fontsize=8)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
     return _save(fig, path)
 
