@@ -16,9 +16,12 @@ def _figure(width: float, height: float):
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
 
 
 def _save(fig, path: str | Path | None) -> bytes | None:
@@ -39,6 +42,10 @@ def wrap(label: str, width: int = 14, lines: int = 2) -> str:
 def plot_confusion(matrix, names: Sequence[str], path: str | Path | None, title: str = "") -> bytes | None:
     """The confusion matrix, counts in the cells (up to 30 classes), class names on both axes: wrapped and
     rotated, with the figure grown by the class count so that 10, 24 or 100 long names do not overlap."""
+    return _save(confusion_figure(matrix, names, title), path)
+
+
+def confusion_figure(matrix, names: Sequence[str], title: str = ""):
     matrix = np.asarray(matrix)
     k = len(names)
     cell = 0.55 if k <= 12 else 0.36 if k <= 30 else 0.2
@@ -61,12 +68,16 @@ def plot_confusion(matrix, names: Sequence[str], path: str | Path | None, title:
             ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=font,
                     color="white" if matrix[i, j] > limit else "black")
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def plot_comparison(variants, path: str | Path | None) -> bytes | None:
     """Bars of best validation accuracy and test accuracy per variant (failed variants marked), the variant
     labels wrapped and the figure widened by the number of variants so neighbouring labels do not touch."""
+    return _save(comparison_figure(variants), path)
+
+
+def comparison_figure(variants):
     labels = ["\n".join(wrap(f"{k}={v}", 24, 2) for k, v in variant.settings) for variant in variants]
     series = [(name, [getattr(v, attr) for v in variants]) for name, attr in
               (("best val accuracy", "best_val_accuracy"), ("test accuracy", "test_accuracy"))]
@@ -94,7 +105,7 @@ def plot_comparison(variants, path: str | Path | None) -> bytes | None:
     if series:
         ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | None, title: str = "") -> bytes | None:
