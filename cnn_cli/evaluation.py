@@ -144,9 +144,8 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         batch_size=batch_size, note=split.note,
     )
     if write_files:
-        from cnn_cli.training.files import save_atomic, write_json
-
         from cnn_cli.readers.plots import write_mistakes
+        from cnn_cli.training.files import save_atomic, write_json
 
         png, report, gallery = outputs
         try:

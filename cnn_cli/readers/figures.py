@@ -9,7 +9,7 @@ import numpy as np
 
 from cnn_cli.errors import CnnError
 from cnn_cli.readers import images
-from cnn_cli.readers.plots import _figure
+from cnn_cli.readers.plots import new_figure
 
 
 def _write(fig, path: Path) -> None:
@@ -24,7 +24,7 @@ def feature_map_figure(maps: np.ndarray, title: str, path: Path, limit: int = 64
     height, width, count = maps.shape
     grid = images.tile(maps, limit)
     scale = min(10.0 / grid.shape[1], 8.0 / grid.shape[0])
-    fig = _figure(max(4.0, grid.shape[1] * scale), max(2.0, grid.shape[0] * scale) + 0.7)
+    fig = new_figure(max(4.0, grid.shape[1] * scale), max(2.0, grid.shape[0] * scale) + 0.7)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(images.colorize(grid), interpolation="nearest")
     shown = f"{min(count, limit)} of {count} maps" if count > limit else f"{count} maps"
@@ -37,7 +37,7 @@ def feature_map_figure(maps: np.ndarray, title: str, path: Path, limit: int = 64
 
 def filter_figure(kernel: np.ndarray, title: str, path: Path) -> None:
     grid = images.filter_grid(kernel)
-    fig = _figure(8.0, 8.0 * grid.shape[0] / grid.shape[1] + 0.6)
+    fig = new_figure(8.0, 8.0 * grid.shape[0] / grid.shape[1] + 0.6)
     ax = fig.add_subplot(1, 1, 1)
     ax.imshow(grid, interpolation="nearest")
     ax.set_title(title + ("" if kernel.shape[2] == 3 else f"\n(mean over {kernel.shape[2]} input channels; "
@@ -48,7 +48,7 @@ def filter_figure(kernel: np.ndarray, title: str, path: Path) -> None:
 
 
 def gradcam_figure(pixels: np.ndarray, cam: np.ndarray, title: str, path: Path) -> None:
-    fig = _figure(9.0, 3.6)
+    fig = new_figure(9.0, 3.6)
     gray = pixels.shape[-1] == 1
     panels = [("image", pixels[..., 0] if gray else pixels, "gray" if gray else None),
               ("Grad-CAM", images.heat(cam, pixels.shape[:2]), "jet"),
@@ -64,29 +64,32 @@ def gradcam_figure(pixels: np.ndarray, cam: np.ndarray, title: str, path: Path) 
 
 
 def overview_figure(pixels: np.ndarray, layers: list[tuple[str, np.ndarray]], cam: np.ndarray | None, title: str,
-                    path: Path, per_row: int = 8) -> None:
-    """One row per layer: its name and shape, then its first `per_row` maps; the image (and Grad-CAM) on top."""
-    rows = len(layers) + 1
-    fig = _figure(1.3 * (per_row + 1), 1.35 * rows + 0.4)
-    gray = pixels.shape[-1] == 1
-    ax = fig.add_subplot(rows, per_row + 1, 1)
-    ax.imshow(pixels[..., 0] if gray else pixels, cmap="gray" if gray else None, interpolation="nearest")
-    ax.set_title("image", fontsize=8)
-    ax.axis("off")
-    if cam is not None:
-        ax = fig.add_subplot(rows, per_row + 1, 2)
-        ax.imshow(images.overlay(pixels, cam), interpolation="nearest")
-        ax.set_title("Grad-CAM", fontsize=8)
-        ax.axis("off")
-    for r, (name, maps) in enumerate(layers, 1):
-        label = fig.add_subplot(rows, per_row + 1, r * (per_row + 1) + 1)
-        label.text(0.0, 0.5, f"{name}\n{'x'.join(str(d) for d in maps.shape)}", fontsize=7, va="center")
-        label.axis("off")
+                    path: Path, per_row: int = 8, cell: int = 72) -> None:
+    """One row per layer: its name and shape, then its first `per_row` maps (each scaled on its own, enlarged to
+    `cell` pixels); the image and its Grad-CAM on the first row. Drawn as one picture, so it is quick."""
+    from PIL import Image
+
+    def fit(rgb: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(rgb).resize((cell, cell), Image.Resampling.NEAREST))
+
+    gap, label = 6, 150
+    rows = [[fit(images.as_rgb(pixels))] + ([fit(images.overlay(pixels, cam))] if cam is not None else [])]
+    for _, maps in layers:
         scaled = images.normalize(maps)
-        for c in range(min(per_row, maps.shape[-1])):
-            ax = fig.add_subplot(rows, per_row + 1, r * (per_row + 1) + c + 2)
-            ax.imshow(scaled[..., c], cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
-            ax.axis("off")
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+        rows.append([fit(images.colorize(scaled[..., c])) for c in range(min(per_row, maps.shape[-1]))])
+    width = label + per_row * (cell + gap)
+    canvas = np.full((len(rows) * (cell + gap) + gap, width, 3), 255, dtype=np.uint8)
+    for r, row in enumerate(rows):
+        top = gap + r * (cell + gap)
+        for c, picture in enumerate(row):
+            canvas[top:top + cell, label + c * (cell + gap):label + c * (cell + gap) + cell] = picture
+    fig = new_figure(width / 100, canvas.shape[0] / 100 + 0.45)
+    ax = fig.add_axes((0, 0, 1, canvas.shape[0] / (canvas.shape[0] + 45)))
+    ax.imshow(canvas, interpolation="nearest")
+    ax.axis("off")
+    ax.text(4, gap + cell / 2, "image" + (" | Grad-CAM" if cam is not None else ""), fontsize=8, va="center")
+    for r, (name, maps) in enumerate(layers, 1):
+        ax.text(4, gap + r * (cell + gap) + cell / 2, f"{name}\n{'x'.join(str(d) for d in maps.shape)}", fontsize=8,
+                va="center")
+    fig.suptitle(title, fontsize=10, y=0.995, va="top")
     _write(fig, path)

@@ -2,12 +2,19 @@
 the class score with respect to the last spatial feature maps. Written with TensorFlow's GradientTape, so it
 runs on the TensorFlow backend only; on another backend `grad_cam` returns None and callers say so.
 
+The map is computed in its HiResCAM form (Draelos and Carin, 2020): relu(sum over channels of gradient x
+activation) at each position, instead of Grad-CAM's channel weights averaged over the positions. The two are
+the same when the head is global average pooling; after `flatten` + `dense` (the MNIST and Fashion-MNIST nets)
+the averaged weights lose which position mattered and can leave a blank map, while gradient x activation
+sums to the class score and so shows where it came from.
+
 The class score is the pre-softmax logit when the model ends in a Dense layer with a softmax (the gradient of
 a probability near 1 vanishes), else the model's output for the class."""
 
 from __future__ import annotations
 
 import numpy as np
+
 
 def available() -> bool:
     import keras
@@ -43,7 +50,7 @@ def grad_cam(model, x: np.ndarray, classes: np.ndarray, layer_name: str | None =
     last = model.layers[-1]
     logits = isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax"
     head = last.input if logits else model.outputs[0]
-    sub = keras.Model(model.inputs, [layer.output, head])
+    sub = keras.Model(model.inputs[0], [layer.output, head])
     classes = tf.constant(np.asarray(classes, dtype=np.int32))
     inputs = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -57,7 +64,6 @@ def grad_cam(model, x: np.ndarray, classes: np.ndarray, layer_name: str | None =
     if grads is None:
         return None
     grads, features = tf.cast(grads, tf.float32), tf.cast(features, tf.float32)
-    weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()
+    cam = tf.nn.relu(tf.reduce_sum(grads * features, axis=-1)).numpy()
     peak = cam.max(axis=(1, 2), keepdims=True)
     return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0.0).astype(np.float32)

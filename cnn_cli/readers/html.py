@@ -19,6 +19,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#
 main{max-width:1100px;margin:0 auto;padding:12px 16px 48px}
 h1{font-size:1.5em;margin:.4em 0 .1em}h2{font-size:1.2em;margin:1.6em 0 .5em;border-bottom:1px solid #d5d9e0}
 h3{font-size:1em;margin:1em 0 .4em}
+main>div{overflow-wrap:anywhere}
 nav{display:flex;flex-wrap:wrap;gap:4px 12px;font-size:.9em;margin:.5em 0}
 nav a{color:#2456b3;text-decoration:none}
 .banner{background:#fff3cd;border:1px solid #e0c36a;padding:8px 12px;border-radius:6px;margin:8px 0}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError
-from cnn_cli.readers import access, images
+from cnn_cli.readers import access
 from cnn_cli.readers.gradcam import cam_layer, grad_cam
 
 MAP_TYPES = ("Conv", "Pooling")  # Keras class names that count as "a convolution or a pooling layer"
@@ -76,10 +76,22 @@ def feature_maps(model, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
 
     if not names:
         return []
-    sub = keras.Model(model.inputs, [model.get_layer(name).output for name in names])
-    outputs = sub.predict(x, verbose=0, batch_size=64)
+    sub = keras.Model(model.inputs[0], [model.get_layer(name).output for name in names])
+    if len(x) > 64:
+        outputs = sub.predict(x, verbose=0, batch_size=64)
+    else:  # a few images: one eager call, without tracing a predict function
+        outputs = sub(x, training=False)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-    return [np.asarray(o).astype(np.float32) for o in outputs]
+    return [keras.ops.convert_to_numpy(o).astype(np.float32) for o in outputs]
+
+
+def probabilities_of(model, x: np.ndarray) -> np.ndarray:
+    """The model's class probabilities for a few inputs (one eager call)."""
+    import keras
+
+    whole = keras.Model(model.inputs[0], model.outputs[0])  # one input tensor, whatever structure the file saved
+    scores = keras.ops.convert_to_numpy(whole(x, training=False)).astype(np.float64)
+    return access.as_probabilities(scores)
 
 
 def first_conv(model):
@@ -117,7 +129,7 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
         raise CnnError(f"{folder}: cannot create the folder ({exc.strerror or exc}); give -o DIR") from None
 
     x = access.model_inputs(run, pixels[None])
-    probabilities = access.as_probabilities(np.asarray(model.predict(x, verbose=0), dtype=np.float64))[0]
+    probabilities = probabilities_of(model, x)[0]
     order = np.argsort(-probabilities, kind="stable")[:3]
     class_names = run.class_map.names
     result = Inspection(image=image_path, top=[(class_names[i], float(probabilities[i])) for i in order])

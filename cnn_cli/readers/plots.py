@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _figure(width: float, height: float):
+def new_figure(width: float, height: float):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -52,7 +52,7 @@ def confusion_figure(matrix, names: Sequence[str], title: str = ""):
     font = 9 if k <= 12 else 7 if k <= 30 else 6
     labels = [wrap(n, 16 if k <= 30 else 20, 2 if k <= 30 else 1) for n in names]
     side = max(5.0, cell * k + 3.0)
-    fig = _figure(side + 1.0, side)
+    fig = new_figure(side + 1.0, side)
     ax = fig.add_subplot(1, 1, 1)
     image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
@@ -82,7 +82,7 @@ def comparison_figure(variants):
     series = [(name, [getattr(v, attr) for v in variants]) for name, attr in
               (("best val accuracy", "best_val_accuracy"), ("test accuracy", "test_accuracy"))]
     series = [(name, values) for name, values in series if any(x is not None for x in values)]
-    fig = _figure(max(6.0, 1.5 * len(variants) + 2), 5.0)
+    fig = new_figure(max(6.0, 1.5 * len(variants) + 2), 5.0)
     ax = fig.add_subplot(1, 1, 1)
     positions = np.arange(len(variants))
     width = 0.8 / max(1, len(series))
@@ -113,7 +113,7 @@ def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | Non
     variants): one colour per variant, validation solid and training dashed, overlaid on the same axes."""
     from matplotlib.ticker import MaxNLocator
 
-    fig = _figure(11.0, 4.2)
+    fig = new_figure(11.0, 4.2)
     colours = [f"C{i % 10}" for i in range(len(series))]
     for panel, metric in enumerate(("loss", "accuracy")):
         ax = fig.add_subplot(1, 2, panel + 1)
@@ -143,7 +143,7 @@ def plot_gallery(images: np.ndarray, captions: Sequence[str], path: str | Path |
     """A grid of uint8 images (N, H, W, C) with a caption under each (e.g. true, predicted, confidence)."""
     n = len(images)
     rows = max(1, -(-n // columns))
-    fig = _figure(1.6 * columns, 1.95 * rows + (0.5 if title else 0.1))
+    fig = new_figure(1.6 * columns, 1.95 * rows + (0.5 if title else 0.1))
     for i in range(n):
         ax = fig.add_subplot(rows, columns, i + 1)
         image = images[i]
