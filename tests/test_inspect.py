@@ -85,6 +85,21 @@ def test_blocks_are_found_by_their_summary_names():
     assert {"inception_3x3", "inception_pool", "residual_conv1", "residual_1_conv2"} <= set(defaults)
     assert "global_average_pooling2d" not in defaults  # no 2-D maps
 
+    pooling = load_config(str(ROOT / "configs" / "pooling.yaml"))
+    kinds = {type(model.get_layer(n)).__name__ for n in default_layers(build_model(pooling.model, (28, 28, 1), 10))}
+    assert {"Conv2D", "MaxPooling2D", "AveragePooling2D", "MinPooling2D"} <= kinds
+
+
+def test_input_scale_follows_the_run_format():
+    """Runs of format 2 take 0..255 (the model scales); older runs (no format) take [0, 1]."""
+    from cnn_cli.readers import access
+
+    run = access.open_run(mnist_run())
+    pixels = np.full((1, 2, 2, 1), 255, dtype=np.uint8)
+    assert "format" not in run.record and access.model_inputs(run, pixels).max() == pytest.approx(1.0)
+    run.record["format"] = 2
+    assert access.model_inputs(run, pixels).max() == 255.0
+
 
 def test_grad_cam_maps(digit):
     from cnn_cli.readers.gradcam import cam_layer, grad_cam
