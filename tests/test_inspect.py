@@ -86,7 +86,8 @@ def test_blocks_are_found_by_their_summary_names():
     assert "global_average_pooling2d" not in defaults  # no 2-D maps
 
     pooling = load_config(str(ROOT / "configs" / "pooling.yaml"))
-    kinds = {type(model.get_layer(n)).__name__ for n in default_layers(build_model(pooling.model, (28, 28, 1), 10))}
+    pools = build_model(pooling.model, (28, 28, 1), 10)
+    kinds = {type(pools.get_layer(n)).__name__ for n in default_layers(pools)}
     assert {"Conv2D", "MaxPooling2D", "AveragePooling2D", "MinPooling2D"} <= kinds
 
 
