@@ -49,7 +49,7 @@ def default_layers(model) -> list[str]:
 
 def block_outputs(run) -> dict[str, str]:
     """The names `cnn summary` prints for blocks, mapped to their output layer (a block's last tensor)."""
-    analysis = access.analysis(run)
+    analysis, _ = access.analysis(run)
     return {layer.name: layer.children[-1].name for layer in analysis.layers if layer.children}
 
 

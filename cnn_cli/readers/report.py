@@ -32,6 +32,8 @@ class Pass:
     split: str
     origin: str
     probabilities: np.ndarray
+    per_class: list[dict]
+    matrix: np.ndarray
     note: str = ""
 
     @property
@@ -67,8 +69,11 @@ def evaluate(run, model, data_path: str | None) -> Pass:
     x = access.model_inputs(run, split.x)
     scores = np.concatenate([np.asarray(model.predict_on_batch(x[i:i + BATCH]), dtype=np.float64)
                              for i in range(0, len(x), BATCH)]) if len(x) else np.zeros((0, run.num_classes))
-    return Pass(x=split.x, y=split.y, split=split.name, origin=split.origin,
-                probabilities=access.as_probabilities(scores), note=split.note)
+    probabilities = access.as_probabilities(scores)
+    per_class, matrix = access.class_metrics(split.y, probabilities.argmax(axis=1), run.class_map.names,
+                                             run.class_map.ids)
+    return Pass(x=split.x, y=split.y, split=split.name, origin=split.origin, probabilities=probabilities,
+                per_class=per_class, matrix=matrix, note=split.note)
 
 
 def gather(run_dir: str, data_path: str | None = None) -> ReportInput:

@@ -47,8 +47,7 @@ def curves(found) -> str:
 
 
 def per_class(found) -> str:
-    e, names = found.evaluated, found.run.class_map.names
-    rows, _ = access.class_metrics(e.y, e.predicted, names, found.run.class_map.ids)
+    rows = found.evaluated.per_class
     body = [[row["name"], H.number(row["precision"]), H.number(row["recall"]), H.number(row["f1"]),
              H.number(row["support"])] for row in rows]
     return H.paragraph("Click a column's header to sort by it.") + H.table(
@@ -56,8 +55,7 @@ def per_class(found) -> str:
 
 
 def confusion(found) -> str:
-    e, names = found.evaluated, found.run.class_map.names
-    _, matrix = access.class_metrics(e.y, e.predicted, names, found.run.class_map.ids)
+    matrix, names = found.evaluated.matrix, found.run.class_map.names
     if len(names) > 30:
         return H.img(plots.plot_confusion(matrix, names, None, "confusion matrix"), "confusion matrix")
     peak = max(int(matrix.max()), 1)
@@ -78,8 +76,7 @@ def confusion(found) -> str:
 
 def confused_pairs(found) -> str:
     e, names = found.evaluated, found.run.class_map.names
-    _, matrix = access.class_metrics(e.y, e.predicted, names, found.run.class_map.ids)
-    pairs = access.most_confused(matrix, names, PAIRS)
+    pairs = access.most_confused(e.matrix, names, PAIRS)
     if not pairs:
         return H.paragraph("None: every example is classified correctly.")
     parts = []
@@ -138,20 +135,17 @@ def inside(found) -> str:
 
 
 def summary_table(run) -> str:
-    from cnn_cli.summary import BYTES_PER_ELEMENT, _human
-
-    analysis = access.analysis(run)
-    per = BYTES_PER_ELEMENT.get(run.config.train.precision, 4)
+    analysis, per = access.analysis(run)
     rows, classes = [], []
     for layer in analysis.layers:
         for item, klass in [(layer, ""), *((child, "child") for child in layer.children)]:
             rows.append([f"{item.name} ({item.type})", "x".join(str(d) for d in item.output_shape),
                          H.number(item.params), H.number(item.macs),
-                         H.cell(_human(item.activation_elements * per), True, item.activation_elements * per)])
+                         H.cell(access.human_bytes(item.activation_elements * per), True, item.activation_elements * per)])
             classes.append(klass)
     total = analysis.activation_elements * per
     rows.append(["total", "", H.number(analysis.total_params), H.number(analysis.total_macs),
-                 H.cell(_human(total), True, total)])
+                 H.cell(access.human_bytes(total), True, total)])
     return (H.paragraph(f"Input {'x'.join(map(str, analysis.input_shape))}; trainable params "
                         f"{analysis.trainable_params:,}, non-trainable {analysis.non_trainable_params:,}; activation "
                         f"memory per example at {per} bytes per value.")
