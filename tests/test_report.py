@@ -105,6 +105,13 @@ def test_report_when_the_data_is_gone(runner, tmp_path):
     assert "The data could not be read, so there is no evaluation" in page and "gone.npz" in page
 
 
+def test_report_to_a_folder_that_is_not_there(runner, tmp_path):
+    out = tmp_path / "missing" / "r.html"
+    result = runner.invoke(main, ["report", str(mnist_run()), "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.output == f"Error: {out}: cannot be written (No such file or directory); give -o FILE to write the report elsewhere\n"
+
+
 def test_evaluate_writes_the_mistakes_gallery(runner, tmp_path):
     from PIL import Image
 

@@ -125,7 +125,10 @@ def write_report(run_dir: str, out: str | None = None, data_path: str | None = N
     path = access.output_path(found.run, out, access.REPORT_HTML)
     if path.exists() and not path.is_file():
         raise CnnError(f"{path}: exists and is not a file; give -o FILE")
-    access.write_atomic(path, page)
+    try:
+        access.write_atomic(path, page)
+    except CnnError as exc:
+        raise CnnError(f"{exc.message}; give -o FILE to write the report elsewhere") from None
     seconds = time.perf_counter() - started
     notes = "".join(f"\nNote: {banner}" for banner in found.banners)
     return f"Wrote {Path(path)} ({len(page) / 1e6:.2f} MB) in {seconds:.1f}s{notes}"
