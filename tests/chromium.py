@@ -38,10 +38,14 @@ class Browser:
             pass_fds=(commands_r, replies_w), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(commands_r)
         os.close(replies_w)
-        target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-        self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime", "Log", "Network"):
-            self.call(f"{domain}.enable", session=True)
+        try:
+            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+            self._session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+            for domain in ("Page", "Runtime", "Log", "Network"):
+                self.call(f"{domain}.enable", session=True)
+        except BaseException:
+            self.close()
+            raise
 
     def _send(self, message: dict) -> None:
         os.write(self._commands, json.dumps(message).encode() + b"\0")
@@ -74,9 +78,10 @@ class Browser:
             if "method" in reply:
                 self.events.append(reply)
 
-    def wait_for(self, method: str) -> dict:
+    def wait_for(self, method: str, after: int = 0) -> dict:
+        """The first event `method` among the events from position `after` on, waiting for it if need be."""
         deadline = time.monotonic() + self.timeout
-        seen = [e for e in self.events if e["method"] == method]
+        seen = [e for e in self.events[after:] if e["method"] == method]
         while not seen:
             event = self._receive(deadline)
             if "method" in event:
@@ -87,8 +92,9 @@ class Browser:
 
     def open(self, path: Path, width: int = 1100, height: int = 900, mobile: bool = False) -> None:
         self.viewport(width, height, mobile)
+        start = len(self.events)
         self.call("Page.navigate", {"url": Path(path).resolve().as_uri()}, session=True)
-        self.wait_for("Page.loadEventFired")
+        self.wait_for("Page.loadEventFired", after=start)
 
     def viewport(self, width: int, height: int, mobile: bool = False) -> None:
         self.call("Emulation.setDeviceMetricsOverride",
