@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError
-from cnn_cli.readers import access
+from cnn_cli.readers import access, figures
 from cnn_cli.readers.gradcam import cam_layer, grad_cam
 
 MAP_TYPES = ("Conv", "Pooling")  # Keras class names that count as "a convolution or a pooling layer"
@@ -116,11 +116,12 @@ def _safe(name: str) -> str:
 
 def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = None, out: str | None = None,
                   class_name: str | None = None, limit: int = 64) -> Inspection:
+    """Looks at one image with a run's model and writes the PNGs (see the module doc) into `out` (default
+    RUN_DIR/inspect/<image name>)."""
     run = access.open_run(run_dir)
-    pixels = access.read_image(image_path, run.input_shape)
+    pixels = access.read_image(image_path, run.input_shape)  # an unreadable image is refused before the model loads
     model, _ = access.load_model(run)
-    blocks = block_outputs(run)
-    names = choose_layers(model, layers, blocks)
+    names = choose_layers(model, layers, block_outputs(run))
     wanted = class_index(run, class_name) if class_name is not None else None
     folder = access.output_path(run, out, f"{access.INSPECT_DIR}/{_safe(Path(image_path).stem)}")
     try:
@@ -133,32 +134,35 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
     order = np.argsort(-probabilities, kind="stable")[:3]
     class_names = run.class_map.names
     result = Inspection(image=image_path, top=[(class_names[i], float(probabilities[i])) for i in order])
-    from cnn_cli.readers import figures
-
-    maps = feature_maps(model, x, names)
-    for number, (name, values) in enumerate(zip(names, maps), 1):
-        layer = model.get_layer(name)
-        path = folder / f"feature_maps_{number:02d}_{_safe(name)}.png"
-        figures.feature_map_figure(values[0], f"{name} ({type(layer).__name__})", path, limit)
-        result.files.append(path)
-    conv = first_conv(model)
-    if conv is not None:
-        path = folder / f"filters_{_safe(conv.name)}.png"
-        figures.filter_figure(np.asarray(conv.kernel), f"{conv.name}: {conv.kernel.shape[-1]} filters of "
-                              f"{conv.kernel.shape[0]}x{conv.kernel.shape[1]}", path)
-        result.files.append(path)
+    maps = [m[0] for m in feature_maps(model, x, names)]
+    result.files += _write_maps(model, names, maps, folder, limit)
     targets = [int(order[0])] + ([wanted] if wanted is not None and wanted != int(order[0]) else [])
     cams = grad_cam(model, np.repeat(x, len(targets), axis=0), np.array(targets), cam_layer(model))
     if cams is None:
         result.notes.append("Grad-CAM needs the TensorFlow backend; skipped")
     else:
-        for target, cam in zip(targets, cams):
-            path = folder / f"gradcam_{_safe(class_names[target])}.png"
-            figures.gradcam_figure(pixels, cam, f"Grad-CAM of {class_names[target]} "
-                                   f"(p = {probabilities[target]:.3f}, layer {cam_layer(model)})", path)
-            result.files.append(path)
+        titles = [f"Grad-CAM of {class_names[t]} (p = {probabilities[t]:.3f}, layer {cam_layer(model)})" for t in targets]
+        paths = [folder / f"gradcam_{_safe(class_names[t])}.png" for t in targets]
+        for cam, title, path in zip(cams, titles, paths):
+            figures.gradcam_figure(pixels, cam, title, path)
+        result.files += paths
     path = folder / "overview.png"
-    figures.overview_figure(pixels, [(n, m[0]) for n, m in zip(names, maps)], cams[0] if cams is not None else None,
+    figures.overview_figure(pixels, list(zip(names, maps)), cams[0] if cams is not None else None,
                             f"{Path(image_path).name}: {result.top[0][0]} ({result.top[0][1]:.3f})", path)
     result.files.insert(0, path)
     return result
+
+
+def _write_maps(model, names: list[str], maps: list[np.ndarray], folder: Path, limit: int) -> list[Path]:
+    """A grid PNG per layer's feature maps, and the first convolution's filters."""
+    paths = []
+    for number, (name, values) in enumerate(zip(names, maps), 1):
+        paths.append(folder / f"feature_maps_{number:02d}_{_safe(name)}.png")
+        figures.feature_map_figure(values, f"{name} ({type(model.get_layer(name)).__name__})", paths[-1], limit)
+    conv = first_conv(model)
+    if conv is not None:
+        kernel = np.asarray(conv.kernel)
+        paths.append(folder / f"filters_{_safe(conv.name)}.png")
+        figures.filter_figure(kernel, f"{conv.name}: {kernel.shape[-1]} filters of {kernel.shape[0]}x{kernel.shape[1]}",
+                              paths[-1])
+    return paths
