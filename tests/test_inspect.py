@@ -138,6 +138,9 @@ def test_inspect_refuses_unreadable_image_and_diverged_run(runner, digit, tmp_pa
     fake.write_text("not an image")
     result = runner.invoke(main, ["inspect", str(mnist_run()), str(fake)])
     assert result.exit_code == 2 and result.output.strip() == f"Error: {fake}: not a readable image (Pillow does not recognise the format)"
+    for path, why in ((tmp_path / "none.png", "no such file"), (tmp_path, "not a file (expected an image)")):
+        result = runner.invoke(main, ["inspect", str(mnist_run()), str(path)])
+        assert result.exit_code == 2 and result.output == f"Error: {path}: {why}\n"
     run = copy_run(mnist_run(), tmp_path)
     record = json.loads((run / "run.json").read_text())
     (run / "run.json").write_text(json.dumps({**record, "status": "diverged"}))

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_cli.errors import CnnError
+from cnn_cli.errors import CnnError, DataError
 from cnn_cli.readers import access, figures
 from cnn_cli.readers.gradcam import cam_layer, grad_cam
 
@@ -119,6 +119,8 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
     """Looks at one image with a run's model and writes the PNGs (see the module doc) into `out` (default
     RUN_DIR/inspect/<image name>)."""
     run = access.open_run(run_dir)
+    if not Path(image_path).is_file():
+        raise DataError(image_path, "not a file (expected an image)" if Path(image_path).exists() else "no such file")
     pixels = access.read_image(image_path, run.input_shape)  # an unreadable image is refused before the model loads
     model, _ = access.load_model(run)
     names = choose_layers(model, layers, block_outputs(run))
