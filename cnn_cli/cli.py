@@ -63,9 +63,9 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import compare, evaluate, inspect, predict, report, schema, summary, train
+    from cnn_cli.commands import compare, evaluate, inspect, layers, predict, report, schema, summary, train
 
-    for module in (summary, schema, train, evaluate, predict, compare, inspect, report):
+    for module in (summary, schema, train, evaluate, predict, compare, layers, inspect, report):
         main.add_command(module.command)
 
 

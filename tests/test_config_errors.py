@@ -32,7 +32,7 @@ CASES = [
     # (case id, config text, dotted path expected in the message, another fragment expected)
     ("unknown top-level key", mutate(lambda c: c.update(foo=1)), ": foo: unknown key", "expected one of: name, seed, model"),
     ("negative filters", mutate(layer(2, filters=-32)), "model.layers[2].filters", "expected a positive integer, received -32"),
-    ("unknown layer type", mutate(layer(0, type="conv")), "model.layers[0].type", "expected one of: activation, avg_pool2d"),
+    ("unknown layer type", mutate(layer(0, type="conv")), "model.layers[0].type", "expected one of: activation, add, avg_pool2d"),
     ("unknown layer key", mutate(layer(0, filter=3)), "model.layers[0].filter", "unknown key; expected one of"),
     ("bad padding", mutate(layer(0, padding="full")), "model.layers[0].padding", "expected 'same' or 'valid', received 'full'"),
     ("kernel size not a number", mutate(layer(0, kernel_size="big")), "model.layers[0].kernel_size", "received 'big'"),
@@ -198,7 +198,7 @@ def test_unknown_key_lists_the_keys_of_its_own_layer_kind(runner, write_config):
     config = write_config(mutate(layer(1, units=3)))
     result = runner.invoke(main, ["summary", "--config", config])
     assert result.output == (f"Error: {config}: model.layers[1].units: unknown key; expected one of: "
-                             "name, pool_size, strides, padding, type, received 3\n")
+                             "name, inputs, repeat, pool_size, strides, padding, type, received 3\n")
 
 
 @pytest.mark.parametrize("units,fragment", [
