@@ -57,10 +57,16 @@ def test_feature_maps_are_the_convolution_of_the_image(digit):
 
     _, model, pixels, x = _model_and_input(mnist_run(), digit)
     assert default_layers(model)[:2] == ["conv2d", "max_pooling2d"]
+    import keras
+
     conv, pool = feature_maps(model, x, ["conv2d", "max_pooling2d"])
-    kernel, bias = (np.asarray(w, dtype=np.float32) for w in first_conv(model).get_weights())
+    layer = first_conv(model)
+    seen = keras.ops.convert_to_numpy(keras.Model(model.inputs[0], layer.input)(x)).astype(np.float32)  # after any input scaling
+    assert seen.max() == pytest.approx(x.max() / (255.0 if "input_scaling" in [la.name for la in model.layers] else 1.0),
+                                       rel=1e-2)
+    kernel, bias = (np.asarray(w, dtype=np.float32) for w in layer.get_weights())
     k = kernel.shape[0]
-    padded = np.pad(x[0, ..., 0], k // 2) if conv.shape[1] == x.shape[1] else x[0, ..., 0]
+    padded = np.pad(seen[0, ..., 0], k // 2) if conv.shape[1] == seen.shape[1] else seen[0, ..., 0]
     windows = np.lib.stride_tricks.sliding_window_view(padded, (k, k))
     expected = np.maximum(np.einsum("ijab,abf->ijf", windows, kernel[:, :, 0, :]) + bias, 0)
     assert conv.shape[1:] == expected.shape
@@ -123,7 +129,7 @@ def test_inspect_resizes_and_converts_like_predict(runner, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--layers", "conv9"], "Error: --layers: 'conv9' is not a layer of the model; layers with feature maps: conv2d,"),
+    (["--layers", "conv9"], "Error: --layers: 'conv9' is not a layer of the model; layers with feature maps: "),
     (["--layers", "dense"], "Error: --layers: 'dense' has no 2-D feature maps"),
     (["--class", "cat"], "Error: --class: 'cat' is not one of the run's classes"),
 ])
@@ -131,6 +137,8 @@ def test_inspect_bad_flags(runner, digit, tmp_path, args, message):
     result = runner.invoke(main, ["inspect", str(mnist_run()), str(digit), "-o", str(tmp_path), *args])
     assert result.exit_code == 2 and result.output.startswith(message), result.output
     assert len(result.output.strip().splitlines()) == 1
+    if "conv9" in args:
+        assert "conv2d, max_pooling2d, conv2d_1, max_pooling2d_1, conv2d_2, max_pooling2d_2" in result.output
 
 
 def test_inspect_refuses_unreadable_image_and_diverged_run(runner, digit, tmp_path):
