@@ -38,10 +38,16 @@ def open_run(run_dir: str | Path) -> Run:
     return run
 
 
+def record(run: Run) -> dict:
+    """run.json's fields as a dict (whatever form the run reader keeps them in)."""
+    fields = run.record
+    return dict(fields) if isinstance(fields, dict) else fields.model_dump()
+
+
 def input_scale(run: Run) -> float:
     """What the run's model expects its pixels multiplied by: runs of format 2 and later scale inside the model
     (0..255 in), older runs (run.json without `format`) expect [0, 1]."""
-    fmt = run.record.get("format")
+    fmt = record(run).get("format")
     return 1.0 if isinstance(fmt, int) and not isinstance(fmt, bool) and fmt >= 2 else 1.0 / 255.0
 
 

@@ -154,7 +154,7 @@ def summary_table(run) -> str:
 
 
 def provenance(found) -> str:
-    record, m = found.run.record, found.metrics
+    record, m = access.record(found.run), found.metrics
     command = record.get("command")
     versions = m.get("versions") or {}
     distribute = m.get("distribute") or {}
