@@ -103,9 +103,9 @@ def test_input_scale_follows_the_run_format():
 
     run = access.open_run(mnist_run())
     pixels = np.full((1, 2, 2, 1), 255, dtype=np.uint8)
-    assert "format" not in run.record and access.model_inputs(run, pixels).max() == pytest.approx(1.0)
-    run.record["format"] = 2
-    assert access.model_inputs(run, pixels).max() == 255.0
+    assert access.record(run)["format"] == 2 and access.model_inputs(run, pixels).max() == 255.0
+    run.record = run.record.model_copy(update={"format": 1})
+    assert access.model_inputs(run, pixels).max() == pytest.approx(1.0)
 
 
 def test_grad_cam_maps(digit):

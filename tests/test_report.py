@@ -31,7 +31,7 @@ def _card(page: str, label: str) -> float:
 
 
 def test_report_numbers_match_evaluate(runner, tmp_path):
-    from cnn_cli.evaluation import evaluate_run
+    from cnn_cli.readers.evaluation import evaluate_run
 
     run = mnist_run()
     result, page = _report(runner, run, tmp_path / "r.html")

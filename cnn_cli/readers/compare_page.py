@@ -7,7 +7,7 @@ from pathlib import Path
 
 from cnn_cli.readers import access, plots
 from cnn_cli.readers import html as H
-from cnn_cli.safety import run_file
+from cnn_cli.rundir.layout import RunLayout
 
 COMPARISON_HTML = "comparison.html"
 CURVES_PNG = "comparison_curves.png"
@@ -19,10 +19,14 @@ def histories(variants) -> list[tuple[str, list[dict]]]:
     for variant in variants:
         if not variant.run_dir:
             continue
-        rows = [r for r in access.read_history_file(run_file(variant.run_dir, "history.csv")) if r.get("epoch") is not None]
+        rows = [r for r in _history(RunLayout(variant.run_dir)) if r.get("epoch") is not None]
         if rows:
             series.append((variant.label, rows))
     return series
+
+
+def _history(layout: RunLayout) -> list[dict]:
+    return access.read_history_file(layout.file(layout.history.name))
 
 
 def write_compare_page(variants, out: Path) -> None:

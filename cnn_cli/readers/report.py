@@ -78,7 +78,7 @@ def evaluate(run, model, data_path: str | None) -> Pass:
 
 def gather(run_dir: str, data_path: str | None = None) -> ReportInput:
     run = access.open_run(run_dir)
-    found = ReportInput(run=run, metrics=access.read_metrics(run), history=access.read_history(run))
+    found = ReportInput(run=run, metrics=access.read_metrics(run), history=access.read_history_of(run))
     if run.status != "complete":
         found.banners.append(f"This run is incomplete: its status is {run.status!r}"
                              + (" (cnn train --resume RUN_DIR finishes it)." if run.status == "interrupted" else "."))
