@@ -44,26 +44,40 @@ def grad_cam(model, x: np.ndarray, classes: np.ndarray, layer_name: str | None =
     if not available():
         return None
     import keras
-    import tensorflow as tf
+    from keras import ops
 
     layer = model.get_layer(layer_name or cam_layer(model))
     last = model.layers[-1]
     logits = isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax"
-    head = last.input if logits else model.outputs[0]
-    sub = keras.Model(model.inputs[0], [layer.output, head])
-    classes = tf.constant(np.asarray(classes, dtype=np.int32))
+    sub = keras.Model(model.inputs[0], [layer.output, last.input if logits else model.outputs[0]])
+    wanted = ops.one_hot(np.asarray(classes, dtype=np.int32), int(model.outputs[0].shape[-1]))
+
+    def score(head):
+        """The class score of each input: its logit (or its output, when there is no softmax to undo)."""
+        out = ops.cast(head, "float32")
+        if logits:
+            out = ops.matmul(out, ops.cast(last.kernel, "float32"))
+            out = out + ops.cast(last.bias, "float32") if last.use_bias else out
+        return ops.sum(out * wanted, axis=1)
+
+    features, grads = feature_gradients(sub, x, score)
+    if grads is None:
+        return None
+    cam = np.maximum((grads * features).sum(axis=-1), 0)
+    peak = cam.max(axis=(1, 2), keepdims=True)
+    return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0.0).astype(np.float32)
+
+
+def feature_gradients(sub, x: np.ndarray, score) -> tuple[np.ndarray, np.ndarray | None]:
+    """The feature maps `sub(x)[0]` and the gradient of `score(sub(x)[1])` with respect to them (float32 numpy),
+    by TensorFlow's GradientTape: the one TensorFlow-specific step of Grad-CAM."""
+    import tensorflow as tf
+
     inputs = tf.constant(x)
     with tf.GradientTape() as tape:
         tape.watch(inputs)  # so that maps which depend on no weight (a pooling after the input) are recorded too
-        features, out = sub(inputs, training=False)
-        if logits:
-            kernel = tf.cast(last.kernel, tf.float32)
-            out = tf.matmul(tf.cast(out, tf.float32), kernel) + (tf.cast(last.bias, tf.float32) if last.use_bias else 0.0)
-        score = tf.reduce_sum(tf.cast(out, tf.float32) * tf.one_hot(classes, tf.shape(out)[-1]), axis=1)
-    grads = tape.gradient(score, features)
-    if grads is None:
-        return None
-    grads, features = tf.cast(grads, tf.float32), tf.cast(features, tf.float32)
-    cam = tf.nn.relu(tf.reduce_sum(grads * features, axis=-1)).numpy()
-    peak = cam.max(axis=(1, 2), keepdims=True)
-    return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0.0).astype(np.float32)
+        features, head = sub(inputs, training=False)
+        total = score(head)
+    grads = tape.gradient(total, features)
+    as_numpy = lambda t: tf.cast(t, tf.float32).numpy()  # noqa: E731
+    return as_numpy(features), None if grads is None else as_numpy(grads)
