@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from tests.run_helpers import copy_run, mnist_run, sign_run
+from tests.run_helpers import ROOT, copy_run, mnist_run, sign_run
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -188,3 +188,16 @@ def test_compare_page_overlays_every_variant(tmp_path):
     assert "train.optimizer=&lt;sgd&gt;" in page and "1 of 2 variants did not complete" in page
     assert page.count('<img src="data:image/png;base64,') == 2
     assert (tmp_path / "comparison_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_of_a_format_1_run_scales_its_pixels(runner, tmp_path):
+    """A run written before the model scaled its own input: the report feeds it [0, 1] pixels and so finds the
+    test accuracy and loss the run recorded."""
+    import shutil
+
+    run = tmp_path / "run_format1"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "run_format1", run)  # made before run.json had a format
+    recorded = json.loads((run / "metrics.json").read_text())
+    _, page = _report(runner, run, tmp_path / "r.html")
+    assert _card(page, "test accuracy") == pytest.approx(recorded["test_accuracy"], abs=1e-4)
+    assert _card(page, "test loss") == pytest.approx(recorded["test_loss"], abs=2e-3)
