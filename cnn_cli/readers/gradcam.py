@@ -1,6 +1,7 @@
 """Grad-CAM (Selvaraju et al., 2017): where in the image the evidence for a class lies, from the gradient of
-the class score with respect to the last spatial feature maps. Written with TensorFlow's GradientTape, so it
-runs on the TensorFlow backend only; on another backend `grad_cam` returns None and callers say so.
+the class score with respect to the last spatial feature maps. The gradient is taken by the backend
+(`cnn_cli.backends.tensorflow.feature_gradients`, TensorFlow's GradientTape), so it runs on TensorFlow only;
+on another backend `grad_cam` returns None and callers say so.
 
 The map is computed in its HiResCAM form (Draelos and Carin, 2020): relu(sum over channels of gradient x
 activation) at each position, instead of Grad-CAM's channel weights averaged over the positions. The two are
@@ -16,10 +17,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def backend():
+    """The backend module (`cnn_cli.backends`), which takes the gradient."""
+    from cnn_cli.backends import current
+
+    return current()
+
+
 def available() -> bool:
+    """Whether the backend offers the gradients Grad-CAM needs (TensorFlow's does)."""
     import keras
 
-    return keras.backend.backend() == "tensorflow"
+    return keras.backend.backend() == "tensorflow" and hasattr(backend(), "feature_gradients")
 
 
 def cam_layer(model) -> str:
@@ -60,24 +69,9 @@ def grad_cam(model, x: np.ndarray, classes: np.ndarray, layer_name: str | None =
             out = out + ops.cast(last.bias, "float32") if last.use_bias else out
         return ops.sum(out * wanted, axis=1)
 
-    features, grads = feature_gradients(sub, x, score)
+    features, grads = backend().feature_gradients(sub, x, score)
     if grads is None:
         return None
     cam = np.maximum((grads * features).sum(axis=-1), 0)
     peak = cam.max(axis=(1, 2), keepdims=True)
     return np.where(peak > 0, cam / np.where(peak > 0, peak, 1), 0.0).astype(np.float32)
-
-
-def feature_gradients(sub, x: np.ndarray, score) -> tuple[np.ndarray, np.ndarray | None]:
-    """The feature maps `sub(x)[0]` and the gradient of `score(sub(x)[1])` with respect to them (float32 numpy),
-    by TensorFlow's GradientTape: the one TensorFlow-specific step of Grad-CAM."""
-    import tensorflow as tf
-
-    inputs = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(inputs)  # so that maps which depend on no weight (a pooling after the input) are recorded too
-        features, head = sub(inputs, training=False)
-        total = score(head)
-    grads = tape.gradient(total, features)
-    as_numpy = lambda t: tf.cast(t, tf.float32).numpy()  # noqa: E731
-    return as_numpy(features), None if grads is None else as_numpy(grads)
