@@ -18,9 +18,12 @@ from cnn_cli.commands.options import config_option, data_option, set_option, sub
 @click.option("--run-dir", "run_dir", type=click.Path(), default=None,
               help="Where to write the run (default runs/<name>-<YYYYmmdd-HHMMSS>); must be new or empty.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed (random when none is given).")
+@click.option("--init-from", "init_from", type=click.Path(), default=None, metavar="RUN_DIR",
+              help="Start a new run from RUN_DIR's model: every layer whose name and weight shapes match is loaded.")
 @click.option("--resume", "resume", is_flag=False, flag_value="", default=None, metavar="[RUN_DIR]",
-              help="Continue an interrupted run from its last finished epoch (RUN_DIR, or the one given with --run-dir).")
-def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, resume):
+              help="Continue an interrupted run from its last finished epoch (RUN_DIR, or the one given with --run-dir); "
+                   "with --epochs N, extend a complete or interrupted run to N epochs.")
+def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, init_from, resume):
     """Train a model and write its run directory: config, model, best checkpoint, history, metrics, plots.
 
     \b
@@ -30,6 +33,9 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, re
       cnn train --config configs/mnist.yaml --set train.optimizer=rmsprop --run-dir runs/rmsprop
       cnn train --config configs/mnist.yaml --set 'model.layers[0].activation=elu'
       cnn train --resume runs/mnist-20260101-120000
+      cnn train --resume runs/mnist-20260101-120000 --epochs 10       # extend to 10 epochs
+      cnn train --config configs/mnist.yaml --set train.optimizer.learning_rate=1e-4 \
+          --init-from runs/mnist-20260101-120000                        # fine-tune from its weights
 
     \b
     Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker of a multi-worker run was lost,
@@ -43,6 +49,7 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, re
     opts = TrainOptions(
         config_path=config_path, overrides=tuple(overrides), data_path=data_path, epochs=epochs, subset=subset,
         seed=seed, run_dir=(resume or run_dir) if resume is not None else run_dir, resume=resume is not None,
+        init_from=init_from,
         verbose=1 if sys.stdout.isatty() else 2, argv=["cnn", *sys.argv[1:]],
     )
     train(opts, echo=click.echo)

@@ -18,8 +18,11 @@ from cnn_cli.config.root import Config
 from cnn_cli.yaml_io import read_yaml
 
 # Keys a resume may change; every other difference from the run's config.yaml refuses the resume.
-# Empty today: issue 18 decides which (more epochs, a lower learning rate, ...) may change.
-RESUMABLE_KEYS: tuple[str, ...] = ()
+# `train.epochs` only: more epochs extend the run from its last epoch's weights and optimizer state (the
+# optimizer's own learning rate, and every other key, would silently not mean what the config says on a run
+# restored from its backup: the restored optimizer state holds its learning rate, the data order and the
+# callbacks' counters hold the rest). A changed learning rate or data is a new run: `--init-from RUN_DIR`.
+RESUMABLE_KEYS: tuple[str, ...] = ("train.epochs",)
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,13 @@ def resume_differences(saved: Config, given: Config) -> list[str]:
     )
     diff = config_differences(saved.model_dump(mode="json"), filled.model_dump(mode="json"))
     return [key for key in diff if not any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)]
+
+
+def with_epochs(config: Config, epochs: int, source: str) -> Config:
+    """A frozen copy of a run's `config` planned for `epochs` epochs (an extension), validated again."""
+    raw = dump_config(config)
+    raw["train"]["epochs"] = int(epochs)
+    return config_from_dict(raw, source)
 
 
 def dump_config(config: Config) -> dict:

@@ -51,7 +51,10 @@ def improves(monitor: str, value: float, best: float | None) -> bool:
 
 class Checkpoint(Section):
     enabled: bool = True
-    monitor: Monitor = "val_loss"
+    monitor: Monitor = Field(
+        "val_loss", description="The metric best.keras is chosen by; default early stopping's monitor when "
+        "early_stopping is set (so best.keras and the restored model.keras agree), else val_loss.",
+    )
     save_best_only: bool = True
 
 
@@ -79,6 +82,18 @@ class Callbacks(Section):
     early_stopping: EarlyStopping | None = None
     reduce_lr_on_plateau: ReduceLROnPlateau | None = None
     tensorboard: TensorBoard | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _checkpoint_follows_early_stopping(cls, value):
+        """checkpoint.monitor, when not given, is early stopping's monitor (when early stopping is set)."""
+        if not isinstance(value, dict) or not isinstance(value.get("early_stopping"), dict):
+            return value
+        monitor = value["early_stopping"].get("monitor")
+        checkpoint = value.get("checkpoint", {})
+        if monitor is None or not isinstance(checkpoint, dict) or "monitor" in checkpoint:
+            return value
+        return {**value, "checkpoint": {**checkpoint, "monitor": monitor}}
 
 
 class TrainConfig(Section):

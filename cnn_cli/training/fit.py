@@ -73,11 +73,18 @@ def _has(x) -> bool:
 def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     model = build_model(run)
     _adapt(run, model, echo)
+    if run.plan.options.init_from is not None and not run.plan.resume:
+        from cnn_cli.training.warm_start import warm_start
+
+        warm_start(model, run.plan.options.init_from, echo)
     batches = training_batches(run)
     cbs = make_callbacks(run.config, run.run_dir, batches)
     epochs = run.config.train.epochs
+    extension = run.plan.extension
     with run.dist.scope():
-        initial_epoch = cbs.backup.restore(model, epochs)
+        initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None)
+    if extension is not None:
+        echo(extension.describe())
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.x_val, dataset.y_val) if _has(dataset.x_val) else None
     with CtrlC() as ctrl_c:
@@ -120,10 +127,13 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> 
     rows = read_history(run.run_dir / R.HISTORY)
     monitor = cbs.monitor or ("val_loss" if _has(run.dataset.x_val) else "loss")
     early = cbs.early
+    restored = bool(early is not None and early.restore_best_weights and early.best_weights is not None)
+    models = report.which_models(rows, checkpoint=cbs.checkpoint.monitor if cbs.checkpoint is not None else None,
+                                 restored_by=early.monitor if restored else None)
     metrics = report.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
         "train_examples": int(len(run.dataset.x_train)), "epochs_planned": run.config.train.epochs,
-        "early_stopped": cbs.early_stopped,
-        "restored_best_weights": bool(early is not None and early.restore_best_weights and early.best_weights is not None),
+        "early_stopped": cbs.early_stopped, "models": models,
+        "restored_best_weights": restored,
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
@@ -133,7 +143,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> 
     report.write_reports(run.run_dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),
                          rows=rows, title=run.config.name)
     run.record.update(status="complete", finished=R.now())
-    shutil.rmtree(run.run_dir / R.BACKUP, ignore_errors=True)  # after "complete": a kill between leaves a finished run
+    cbs.backup.keep_last()  # after "complete": the last epoch's generation, which `--resume R --epochs N` extends
     report.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
                        best=metrics["best_epoch"], monitor=monitor)
     sys.stdout.flush()

@@ -47,13 +47,28 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
         "train_examples": run["train_examples"],
         "best_epoch": epoch, "best_monitor": monitor, "best_value": value,
         "epochs_run": len(rows), "epochs_planned": run["epochs_planned"], "early_stopped": run["early_stopped"],
-        "restored_best_weights": run["restored_best_weights"],
+        "restored_best_weights": run["restored_best_weights"], "models": run.get("models"),
         "wall_seconds": round(time.perf_counter() - run["started"], 3),
         "train_seconds": round(sum(float(r["seconds"] or 0) for r in rows), 3),
         "seed": run["seed"], "precision": run["precision"], "resumed": run["resumed"],
         "distribute": run["distribute"],
         "versions": {"python": platform.python_version(), **run["versions"]},
     }
+
+
+def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str | None) -> dict:
+    """metrics.json's `models`: what model.keras and best.keras hold. `checkpoint` is the checkpoint's monitor
+    (None: no best.keras), `restored_by` early stopping's monitor when it restored its best weights."""
+    if restored_by is not None:
+        epoch, _ = best_epoch(rows, restored_by)
+        final = f"the best epoch's weights by {restored_by} (epoch {epoch}), restored by early stopping"
+    else:
+        final = f"the last epoch's weights (epoch {len(rows)})"
+    models = {R.MODEL: final}
+    if checkpoint is not None:
+        epoch, _ = best_epoch(rows, checkpoint)
+        models[R.BEST] = f"the best epoch by {checkpoint} (epoch {epoch})"
+    return models
 
 
 def write_reports(run_dir: Path, *, metrics: dict, class_map, summary_text: str, rows: list[dict], title: str) -> None:

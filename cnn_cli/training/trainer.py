@@ -72,7 +72,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         run_dir, record = D.local_run_dir(worker, the_plan.run_dir), None
     with R.RunLock(run_dir, new=not the_plan.resume):  # one writer per run directory; refuses a used new one
         if the_plan.resume and run_dir == the_plan.run_dir:
-            record = resumable(run_dir)  # its status now, under the lock: a run finished meanwhile is not resumed
+            record = resumable(run_dir, extending=the_plan.extension is not None)  # its status now, under the lock: a run finished meanwhile is not resumed
         return _train_locked(the_plan, worker, run_dir, record, started, echo)
 
 
@@ -124,7 +124,14 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
         from cnn_cli.rundir.atomic import remove_stale_temps
 
         remove_stale_temps(run_dir)  # the temp files of a killed run
-        record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()])
+        extended = record.data.get("extended", [])
+        if the_plan.extension is not None:  # config.yaml says the new total, so a later resume goes on to it
+            write_atomic(run_dir / R.CONFIG, dump_yaml(dump_config(the_plan.config)))
+            ext = the_plan.extension
+            extended = [*extended, {"from_epochs": ext.planned, "to_epochs": ext.epochs, "at_epoch": ext.done,
+                                    "time": R.now()}]
+        record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()],
+                      **({"extended": extended} if extended else {}))
         return the_plan.config, record
     config = the_plan.config.resolved(input_shape=dataset.input_shape, num_classes=dataset.num_classes)
     raw = dump_config(config)
@@ -135,6 +142,7 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
         "format": R.FORMAT, "name": config.name, "config_file": opts.config_path, "overrides": list(opts.overrides),
         "data_path": the_plan.data_path, "subset": the_plan.subset, "seed": the_plan.seed,
         "command": list(opts.argv), "status": "running", "started": R.now(), "finished": None, "resumed": [],
+        **({"init_from": str(opts.init_from)} if opts.init_from is not None else {}),
     })
     record.update()
     return config, record
