@@ -120,6 +120,7 @@ def _scores(run: Run, model) -> report.FinalScores:
 
 def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> TrainResult:
     from cnn_cli import __version__
+    from cnn_cli.background import training_border_mean
     from cnn_cli.summary import summarize
     from cnn_cli.training.trainer import TrainResult
 
@@ -133,6 +134,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> 
     metrics = report.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
         "train_examples": int(len(run.dataset.x_train)), "epochs_planned": run.config.train.epochs,
         "early_stopped": cbs.early_stopped, "models": models,
+        "training_images": {"border_mean": training_border_mean(run.dataset.x_train)},
         "restored_best_weights": restored,
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
