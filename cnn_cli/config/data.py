@@ -75,8 +75,12 @@ class DataConfig(Section):
     validation_split: float = Field(
         0.2, ge=0, lt=1, description="Fraction of the training set held out for validation when none is given."
     )
+    test_split: float = Field(
+        0.0, ge=0, lt=1, description="Fraction of the training set held out as the test set when the source has "
+        "none (stratified and seeded as validation_split; both are fractions of the source's training set).",
+    )
     split_seed: int = Field(42, description="random_state of scikit-learn's train_test_split.")
-    stratify: bool = Field(True, description="Keep class proportions when splitting off validation.")
+    stratify: bool = Field(True, description="Keep class proportions when splitting off validation and test.")
     subset: Annotated[int, Field(gt=0)] | None = Field(
         None,
         description="Use only the first N examples of each split (train, validation, test; taken after the validation "
@@ -90,6 +94,9 @@ SPLIT_KEYS = ("train", "validation", "test")
 
 def check_data(data: DataConfig, source: str) -> None:
     """The keys each kind of source needs or cannot use; the first problem raises ConfigError."""
+    if data.validation_split + data.test_split >= 1:
+        raise ConfigError(source, "data.test_split", f"expected less than 1 - data.validation_split "
+                          f"({1 - data.validation_split:g}): nothing would be left to train on", data.test_split)
     given = [key for key in SPLIT_KEYS if getattr(data, key) is not None]
     if data.source in ("npz", "folder", "mnist", "fashion_mnist"):
         where = {"npz": "from data.npz_keys", "folder": "from split folders data.path/train, data.path/test"}

@@ -85,6 +85,10 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord 
     policy = choose_precision(the_plan.config.train.precision)
     with _precision(policy):
         dataset = _load_data(the_plan)
+        from cnn_cli.training.data_summary import data_lines
+
+        for line in data_lines(dataset):
+            echo(line)
         try:
             config, record = _open_record(the_plan, dataset, run_dir, record)
             run = Run(plan=the_plan, config=config, run_dir=run_dir, record=record, dist=dist, dataset=dataset,
