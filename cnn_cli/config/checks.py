@@ -8,14 +8,35 @@ from cnn_cli.errors import ConfigError
 
 def check_config(config: Config, source: str) -> None:
     """Runs every check; the first failure raises ConfigError."""
-    _check_names(config, source)
-    _check_layer_types(config, source)
+    problems = config_problems(config, source)
+    if problems:
+        raise problems[0]
+
+
+def config_problems(config: Config, source: str) -> list[ConfigError]:
+    """The first problem each check finds; the shapes are checked when the rest is right (they need it)."""
+    problems = []
+    for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation):
+        try:
+            check(config, source)
+        except ConfigError as exc:
+            problems.append(exc)
+    if not problems:
+        try:
+            _check_shapes(config, source)
+        except ConfigError as exc:
+            problems.append(exc)
+    return problems
+
+
+def _check_data(config: Config, source: str) -> None:
     if config.data is not None:
         from cnn_cli.config.data import check_data
 
         check_data(config.data, source)
-    _check_classes(config, source)
-    _check_validation(config, source)
+
+
+def _check_shapes(config: Config, source: str) -> None:
     if config.model.input_shape is not None:
         from cnn_cli.model.analysis import analyze
 
