@@ -17,6 +17,7 @@ from cnn_cli.errors import DivergedError
 from cnn_cli.rundir.atomic import save_atomic
 from cnn_cli.training import report
 from cnn_cli.training.callbacks import CtrlC, read_history
+from cnn_cli.training.progress import progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     val_ds = _eval_batches(run, dataset.x_val, dataset.y_val) if _has(dataset.x_val) else None
     with CtrlC() as ctrl_c:
         run.dist.fit(model, batches.dataset, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                     verbose=run.plan.options.verbose, callbacks=[ctrl_c, *cbs.listed], shuffle=False)
+                     verbose=run.plan.options.verbose, shuffle=False,
+                     callbacks=[ctrl_c, *cbs.listed, *progress_callbacks(run.plan.options.verbose)])
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     save_atomic(run.run_dir / R.MODEL, lambda tmp: model.save(tmp), point="final_save")

@@ -79,7 +79,23 @@ class RunPlan:
 
 
 def plan(opts: TrainOptions) -> RunPlan:
-    return plan_resume(opts) if opts.resume else plan_new(opts)
+    the_plan = plan_resume(opts) if opts.resume else plan_new(opts)
+    _check_tensorboard(the_plan.config, the_plan.source)
+    return the_plan
+
+
+def _check_tensorboard(config: Config, source: str) -> None:
+    """TensorBoard logs need the tensorboard package, an extra of this one."""
+    tb = config.train.callbacks.tensorboard
+    if tb is None or not tb.enabled:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        from cnn_cli.errors import ConfigError
+
+        raise ConfigError(source, "train.callbacks.tensorboard", "the tensorboard package is not installed: "
+                          "pip install 'cnn-cli[tensorboard]' (or set train.callbacks.tensorboard.enabled: false)")
 
 
 def _subset(config: Config, flags: RunFlags) -> int | None:

@@ -9,10 +9,17 @@ from cnn_cli.rundir.atomic import save_atomic
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
+    fig = curves_figure(rows, title)
+    save_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def curves_figure(rows: list[dict], title: str = ""):
+    """The figure of `plot_curves`: two panels, epochs on whole-number ticks."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [int(r["epoch"]) for r in rows]
     fig = Figure(figsize=(10, 4), dpi=100)
@@ -23,6 +30,10 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
             points = [(e, v) for e, v in zip(epochs, values) if v is not None]
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        if len(epochs) <= 12:  # epochs are whole numbers: each one ticked, or whole-number ticks among many
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)
@@ -32,6 +43,6 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    save_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return fig
 
 

@@ -80,7 +80,6 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord 
                   echo: Callable[[str], None]) -> TrainResult:
     backend().start()
     dist = D.Distribution.start(the_plan.config, source=the_plan.source, worker=worker, run_dir=the_plan.run_dir)
-    _check_tensorboard(the_plan.config)
     backend().seed_everything(the_plan.seed, the_plan.config.train.deterministic)
     policy = choose_precision(the_plan.config.train.precision)
     with _precision(policy):
@@ -190,17 +189,3 @@ def _guarded(run: Run, echo: Callable[[str], None]) -> TrainResult:
     except Exception as exc:  # OSError included: train() reports it in one line
         _mark(run.record, status="failed", finished=R.now(), error=f"{type(exc).__name__}: {exc}")
         raise
-
-
-def _check_tensorboard(config: Config) -> None:
-    tb = config.train.callbacks.tensorboard
-    if tb is None or not tb.enabled:
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is None:
-        raise CnnError(
-            "train.callbacks.tensorboard: the tensorboard package is not installed "
-            "(pip install tensorboard, or set train.callbacks.tensorboard.enabled: false)"
-        )
-
