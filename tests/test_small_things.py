@@ -1,5 +1,6 @@
-"""The progress bar `cnn train` shows on a terminal never counts past the epoch's steps (Keras' bar said
-`32/5` for a 5-step epoch run 32 steps at a time)."""
+"""Small things from the first hour: the progress bar `cnn train` shows on a terminal never counts past the
+epoch's steps (Keras' bar said `32/5` for a 5-step epoch run 32 steps at a time); whole-epoch ticks on the
+training curves; TensorBoard named as an extra."""
 
 from __future__ import annotations
 
