@@ -34,8 +34,7 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, in
       cnn train --config configs/mnist.yaml --set 'model.layers[0].activation=elu'
       cnn train --resume runs/mnist-20260101-120000
       cnn train --resume runs/mnist-20260101-120000 --epochs 10       # extend to 10 epochs
-      cnn train --config configs/mnist.yaml --set train.optimizer.learning_rate=1e-4 \
-          --init-from runs/mnist-20260101-120000                        # fine-tune from its weights
+      cnn train --config configs/mnist.yaml --init-from runs/mnist-20260101-120000 --set train.epochs=2
 
     \b
     Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker of a multi-worker run was lost,
