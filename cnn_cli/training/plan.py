@@ -30,6 +30,7 @@ class TrainOptions:
     run_dir: str | None = None
     resume: bool = False
     verbose: int = 2
+    time_limit: float | None = None  # seconds: end at the first epoch boundary past it (--time-limit)
     argv: Sequence[str] = field(default_factory=tuple)
 
     @property
