@@ -97,7 +97,7 @@ class TrainingBatches:
 
             data = data.map(distort, num_parallel_calls=None if in_order else tf.data.AUTOTUNE)
         if mixers:
-            self.random_layers += mixers
+            self.random_layers = [*self.random_layers, *mixers]
             data = _mixed(tf, data.enumerate(), mixers, derived_seed(self.seed, 0x313), epoch, in_order)
         batches = -(-n // batch_size)
         self.dataset = data.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
