@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import sys
-
 import re
+import sys
 
 import click
 

@@ -11,14 +11,13 @@ from typing import TYPE_CHECKING
 import keras
 
 from cnn_cli import rundir as R
+from cnn_cli import tta
 from cnn_cli.backends import current as backend
 from cnn_cli.config.train import target_loss
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
-from cnn_cli import tta
 from cnn_cli.errors import DivergedError
 from cnn_cli.rundir.atomic import save_atomic
-from cnn_cli.training import report
-from cnn_cli.training import recipe
+from cnn_cli.training import recipe, report
 from cnn_cli.training.callbacks import CtrlC, read_history
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
 def build_model(run: Run):
     """The config's model, compiled, its variables made under the run's strategy."""
     from cnn_cli.model.builder import build_model as build
-
     from cnn_cli.training.schedules import make_optimizer, steps_per_epoch
 
     config, dataset = run.config, run.dataset
