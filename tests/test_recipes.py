@@ -294,3 +294,19 @@ def test_evaluate_tta_flip_warns_on_digits(runner):
     result = runner.invoke(main, ["evaluate", str(mnist_run()), "--tta", "flip", "--no-write"])
     assert result.exit_code == 0, result.output
     assert "mirror images of digits" in result.output and "Accuracy with flip TTA: " in result.output
+
+
+def test_curves_get_a_learning_rate_panel_when_the_rate_changes(tmp_path):
+    import struct
+
+    from cnn_cli.training.plots import plot_curves
+
+    def width(rates) -> int:
+        rows = [{"epoch": str(i + 1), "loss": "1", "accuracy": "0.5", "val_loss": "1", "val_accuracy": "0.5",
+                 "learning_rate": r} for i, r in enumerate(rates)]
+        path = tmp_path / f"{len(set(rates))}.png"
+        plot_curves(rows, path)
+        return struct.unpack(">I", path.read_bytes()[16:20])[0]  # the PNG header's width
+
+    assert width(["0.001", "0.001", "0.001"]) == 1000  # loss and accuracy
+    assert width(["0.001", "0.0005", "0.0001"]) == 1500  # and the learning rate
