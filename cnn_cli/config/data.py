@@ -44,6 +44,19 @@ class Augment(Section):
     height_shift: float = Field(0.0, ge=0, lt=1, description="Maximum vertical shift, as a fraction.")
     horizontal_flip: bool = False
     vertical_flip: bool = False
+    crop_padding: Annotated[int, Field(ge=0, le=64)] = Field(
+        0, description="Random crop with padding: shift each image by up to this many pixels, whole pixels, the "
+        "space filled as crop_fill says.")
+    crop_fill: Literal["constant", "reflect"] = Field("constant", description="constant: black (0); reflect: mirrored pixels.")
+    random_erasing: float = Field(
+        0.0, ge=0, le=1, description="Probability of erasing a random rectangle of an image (filled with noise).")
+    erasing_scale: tuple[Annotated[float, Field(gt=0, le=1)], Annotated[float, Field(gt=0, le=1)]] = Field(
+        (0.02, 0.33), description="Smallest and largest erased rectangle, as fractions of the side.")
+    randaugment: Annotated[int, Field(ge=0, le=10)] = Field(
+        0, description="RandAugment: this many random operations per image (0: off).")
+    randaugment_factor: float = Field(0.5, gt=0, le=1, description="RandAugment's strength.")
+    mixup: float = Field(0.0, ge=0, description="MixUp's alpha (0: off); mixes images and their one-hot targets.")
+    cutmix: float = Field(0.0, ge=0, description="CutMix's alpha (0: off); with mixup too, each batch takes one of them.")
 
 
 class DataConfig(Section):

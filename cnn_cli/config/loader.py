@@ -171,7 +171,8 @@ def _to_config_error(errors: list[dict], raw: Any, source: str) -> ConfigError:
         tags = ", ".join(sorted(where.schema["choices"])) if where.schema else error["ctx"]["expected_tags"]
         if kind == "union_tag_not_found":
             return ConfigError(source, dotted(path + ["type"]), f"required key is missing; expected one of: {tags}")
-        return ConfigError(source, dotted(path + ["type"]), f"unknown layer type; expected one of: {tags}",
+        what = "layer type" if "layers" in path else "type"
+        return ConfigError(source, dotted(path + ["type"]), f"unknown {what}; expected one of: {tags}",
                            value.get("type") if isinstance(value, dict) else value)
     if kind == "extra_forbidden":
         known = ", ".join(where.keys)

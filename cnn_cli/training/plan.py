@@ -32,6 +32,7 @@ class TrainOptions:
     resume: bool = False
     init_from: str | None = None  # a run directory whose model's matching layers start the new run's
     verbose: int = 2
+    time_limit: float | None = None  # seconds: end at the first epoch boundary past it (--time-limit)
     argv: Sequence[str] = field(default_factory=tuple)
 
     @property

@@ -95,3 +95,20 @@ def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[
     else:
         echo(f"Final training loss: {rows[-1]['loss'] if rows else 'n/a'} (no validation or test split)")
     echo(f"Run directory: {run_dir}")
+
+
+def tell_recipe(echo: Callable[[str], None], metrics: dict) -> None:
+    """The lines of the recipe's extras: the flip TTA figures, where a stop_at target was reached, a time limit."""
+    for split, label in (("test", "Test"), ("val", "Validation")):
+        value = metrics.get(f"{split}_accuracy_tta")
+        if value is not None:
+            echo(f"{label} accuracy with flip TTA: {value:.4f} (without: {metrics[f'{split}_accuracy']:.4f})")
+            break
+    stop = metrics.get("stop_at")
+    if stop is not None:
+        target = ", ".join(f"{k} {v}" for k, v in stop["target"].items())
+        echo(f"Target {target} reached at epoch {stop['epoch']}, {stop['seconds']:.1f} s" if stop["reached"]
+             else f"Target {target} not reached")
+    limit = metrics.get("time_limit")
+    if limit is not None and limit["stopped"]:
+        echo(f"Time limit of {limit['seconds']:g} s: stopped after epoch {limit['epoch']}")
