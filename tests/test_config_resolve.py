@@ -93,3 +93,14 @@ def test_resume_with_another_seed_is_refused(runner, tmp_path):
     assert f"cannot resume {run}: the config with --set/--epochs/--seed/--subset differs from the run's " \
            "config.yaml at seed" in result.output
     assert (run / "run.json").read_text() == before
+
+
+def test_a_bad_set_value_on_train_names_set_and_a_bad_flag_value_names_the_flag(runner, tmp_path):
+    """`cnn train` resolves --set and the flags in one pass, and an error names what set the value."""
+    from cnn_cli.cli import main
+
+    result = runner.invoke(main, ["train", "--config", "configs/mnist.yaml", "--set", "train.optimizer.lr=1",
+                                  "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: --set: train.optimizer.lr: unknown key")
+    assert not (tmp_path / "run").exists()

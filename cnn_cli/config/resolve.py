@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnn_cli.config.loader import apply_overrides, config_from_dict
+from cnn_cli.config.overrides import Override
 from cnn_cli.config.root import Config
 from cnn_cli.yaml_io import read_yaml
 
@@ -36,23 +37,24 @@ class RunFlags:
     def given(self) -> bool:
         return any(v is not None for v in (self.epochs, self.seed, self.subset))
 
-    def overrides(self, raw: Any) -> list[str]:
-        """As `--set` overrides of `raw`; `--subset` only when it has a `data` section (else the subset is
-        the run's, for the data given with `--data`)."""
+    def overrides(self, raw: Any) -> list[Override]:
+        """As overrides of `raw` that name their flag in errors; `--subset` only when `raw` has a `data`
+        section (else the subset is the run's, for the data given with `--data`)."""
         out = []
         if self.epochs is not None:
-            out.append(f"train.epochs={self.epochs}")
+            out.append(Override(("train", "epochs"), self.epochs, "--epochs"))
         if self.seed is not None:
-            out.append(f"seed={self.seed}")
+            out.append(Override(("seed",), self.seed, "--seed"))
         if self.subset is not None and isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-            out.append(f"data.subset={self.subset}")
+            out.append(Override(("data", "subset"), self.subset, "--subset"))
         return out
 
 
 def with_flags(raw: Any, overrides: Sequence[str], flags: RunFlags, source: str) -> Config:
-    """`raw` with `--set` overrides, then the flags, validated once."""
-    raw = apply_overrides(raw, overrides, source)
-    return config_from_dict(apply_overrides(raw, flags.overrides(raw), source), source)
+    """`raw` with `--set` overrides, then the flags, validated once; an error in a value one of them set
+    names that flag (`--set: train.optimizer.lr: ...`), any other the file."""
+    flagged = flags.overrides(apply_overrides(raw, overrides) if overrides else raw)
+    return config_from_dict(raw, source, [*overrides, *flagged])
 
 
 def load_resolved(path: str, overrides: Sequence[str] = (), flags: RunFlags = RunFlags()) -> Config:
