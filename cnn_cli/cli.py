@@ -34,7 +34,8 @@ class _Group(click.Group):
         except click.UsageError as exc:  # a bad flag or argument of a command
             _usage_error(exc)
         except CnnError as exc:
-            click.echo(f"Error: {exc.message}", err=True)
+            for line in getattr(exc, "lines", [exc.message]):  # a config's several mistakes: one line each
+                click.echo(f"Error: {line}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
