@@ -54,7 +54,7 @@ class BatchSource:
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray | None = None, *,
                  batch_size: int, num_classes: int, one_hot: bool, seed: int | None = None,
-                 augment: Augment | None = None, sample_weights: np.ndarray | None = None):
+                 augment: Augment | None = None, sample_weights: np.ndarray | None = None, post=None):
         self.images = images
         self.labels = np.asarray(labels, dtype=np.int32)
         self.indices = np.arange(len(images)) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -66,6 +66,7 @@ class BatchSource:
         self.seed = None if seed is None else int(seed)
         self.augment = augment if self.seed is not None and is_active(augment) else None
         self.sample_weights = None if sample_weights is None else np.asarray(sample_weights, dtype=np.float32)
+        self.post = post if self.seed is not None else None  # (x, y, epoch, batch) -> (x, y), after augment
         self.epoch = 0
         self._orders: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -95,7 +96,7 @@ class BatchSource:
     @property
     def pixel_dtype(self):
         """The dtype `batch(..., compact=True)` gives pixels in: uint8, or float32 when augmented."""
-        return np.float32 if self.augment is not None else np.uint8
+        return np.float32 if self.augment is not None or self.post is not None else np.uint8
 
     def batch(self, i: int, epoch: int | None = None, compact: bool = False) -> tuple[np.ndarray, ...]:
         """Batch i of `epoch` (default: the current one): (x, y) or (x, y, w). `compact`: pixels in
@@ -111,6 +112,8 @@ class BatchSource:
             y = np.eye(self.num_classes, dtype=np.float32)[y]
         if self.augment is not None:
             x, y = augment_batch(x, y, derived_seed(self.seed, epoch, i), self.augment, self.num_classes)
+        if self.post is not None:
+            x, y = self.post(x, y, epoch, i)
         if self.sample_weights is None:
             return x, y
         return x, y, self.sample_weights[positions]

@@ -51,9 +51,20 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     splits: dict[str, np.ndarray | None] = {name: store.parts[name].positions if name in store.parts else None
                                              for name in SPLITS}
     notes = [store.origin, *notes]
-    if splits["validation"] is None and data.validation_split > 0:
+    held_share = 0.0  # the fraction of the source's training set held out as the test set
+    if data.test_split > 0:
+        if splits["test"] is not None:
+            raise ConfigError(source, "data.test_split", f"the source has a test split of its own "
+                              f"({store.parts['test'].origin}); set data.test_split: 0", data.test_split)
         train = splits["train"]
-        kept, held = split_positions(labels[train], data.validation_split, data.split_seed, data.stratify, source)
+        kept, held = split_positions(labels[train], data.test_split, data.split_seed, data.stratify, source, "test")
+        splits["train"], splits["test"], held_share = train[kept], train[held], data.test_split
+        notes.append(f"test: {data.test_split:g} of train split off (seed {data.split_seed}"
+                     f"{', stratified' if data.stratify else ''})")
+    if splits["validation"] is None and data.validation_split > 0:
+        train = splits["train"]  # a fraction of the source's training set, as test_split
+        kept, held = split_positions(labels[train], data.validation_split / (1 - held_share), data.split_seed,
+                                     data.stratify, source)
         splits["train"], splits["validation"] = train[kept], train[held]
         notes.append(f"validation: {data.validation_split:g} of train split off (seed {data.split_seed}"
                      f"{', stratified' if data.stratify else ''})")

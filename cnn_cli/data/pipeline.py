@@ -93,21 +93,55 @@ class TrainingBatches:
     """The training batches (`dataset`, what `fit` takes), their epoch (`set_epoch`), `seed` and `source`.
 
     `images`/`labels` are the whole store, `indices` the training split's positions in it (all without it);
-    `sample_weights` (float32, aligned with `indices`) makes the batches (x, y, w). `random_layers` is empty:
-    augmentation draws from per-batch seeds (`augment.py`), not from generator state."""
-
-    random_layers: list = []
+    `sample_weights` (float32, aligned with `indices`) or `class_weights` (one per class: Keras takes no
+    `class_weight` for dataset inputs) make the batches (x, y, w). The `augment:` distortions of `augment.py`
+    draw from per-batch seeds; the recipes' Keras layers (`batch_augment.py`: crop, RandAugment, erasing, then
+    MixUp or CutMix on one-hot targets, one drawn per batch from (seed, epoch, batch)) are `random_layers`,
+    whose generators the trainer resets per epoch; with them the batches are made one after another."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, num_classes: int,
                  one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False,
                  indices: np.ndarray | None = None, sample_weights: np.ndarray | None = None,
-                 face: str | None = None):
-        del in_order  # every batch depends on (seed, epoch, batch) alone, whatever thread makes it
+                 class_weights: np.ndarray | None = None, face: str | None = None):
+        del in_order  # the batches depend on (seed, epoch, batch), or are made in order (recipe layers)
+        from cnn_cli.data.batch_augment import image_layers, mixing_layers
+
         self.seed = int(seed)
+        layers = image_layers(augment, images.shape[1:], seed) if augment is not None else []
+        mixers = mixing_layers(augment, seed) if augment is not None else []
+        if mixers and not one_hot:
+            raise ValueError("mixup and cutmix need one-hot targets")
+        self.random_layers = [*layers, *mixers]
+        if class_weights is not None:
+            train = np.arange(len(images)) if indices is None else np.asarray(indices)
+            sample_weights = np.asarray(class_weights, dtype=np.float32)[np.asarray(labels)[train]]
+        post = _RecipeLayers(layers, mixers, derived_seed(self.seed, 0x313)) if self.random_layers else None
         self.source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes,
-                                  one_hot=one_hot, seed=self.seed, augment=augment, sample_weights=sample_weights)
-        self.dataset = present(self.source, face)
+                                  one_hot=one_hot, seed=self.seed, augment=augment, sample_weights=sample_weights,
+                                  post=post)
+        self.dataset = present(self.source, face, workers=1 if post is not None else 2)
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch (0-based) whose order the next iteration draws."""
         self.source.set_epoch(epoch)
+
+
+class _RecipeLayers:
+    """The recipes' Keras layers on a NumPy batch: image layers in order, then one mixing layer."""
+
+    def __init__(self, layers: list, mixers: list, seed: int):
+        self.layers, self.mixers, self.seed = layers, mixers, seed
+
+    def __call__(self, x: np.ndarray, y: np.ndarray, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
+        import keras
+
+        from cnn_cli.data.batch_augment import mix
+
+        for layer in self.layers:
+            x = layer(x, training=True)
+        if self.mixers:
+            pick = 0 if len(self.mixers) == 1 else int(np.random.default_rng(
+                derived_seed(self.seed, epoch, index)).random() >= 0.5)
+            x, y = mix(self.mixers[pick], x, y)
+        return (np.asarray(keras.ops.convert_to_numpy(x), dtype=np.float32),
+                np.asarray(keras.ops.convert_to_numpy(y), dtype=np.float32 if y.ndim == 2 else np.int32))
