@@ -138,19 +138,3 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
         found[cls.name] = images
     return found
 
-
-def image_files(path: str | Path) -> list[Path]:
-    """The .png/.jpg/.jpeg files under a folder (any depth), in natural order of their relative paths."""
-    root = Path(path)
-    found = [f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS
-             and not any(part.startswith(".") for part in f.relative_to(root).parts)]
-    if not found:
-        raise DataError(str(path), "no .png, .jpg or .jpeg images in this folder")
-    return natsorted(found, key=lambda f: str(f.relative_to(root)))
-
-
-def decode_files(files: list[Path], shape: tuple[int, int, int], resize: str = "stretch") -> np.ndarray:
-    """The files decoded in parallel into one uint8 array (N, H, W, C) in memory (for `cnn predict FOLDER`)."""
-    images = np.empty((len(files), *shape), dtype=np.uint8)
-    decode_into(images, files, shape, resize=resize, what=f"Decoding {len(files):,} images")
-    return images
