@@ -44,9 +44,9 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import compare, evaluate, predict, schema, summary, train
+    from cnn_cli.commands import compare, evaluate, export, predict, schema, summary, train
 
-    for module in (summary, schema, train, evaluate, predict, compare):
+    for module in (summary, schema, train, evaluate, predict, compare, export):
         main.add_command(module.command)
 
 
