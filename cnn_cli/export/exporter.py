@@ -63,7 +63,18 @@ def export_run(run_dir: str | Path, fmt: str, *, output_path: str | Path | None 
     writer = WRITERS[fmt]
     src = source.open_run(run_dir)
     path = Path(output_path) if output_path else output.default_path(src.run.path, fmt, writer.SUFFIX, quantize)
-    output.check_target(path, writer.SUFFIX, force)
+    created = output.check_target(path, writer.SUFFIX, force)
+    try:
+        result = _export(src, writer, fmt, path, quantize, data_path, images)
+    finally:
+        output.remove_folders(created)  # only those still empty: after a failure, or a failed verification
+    return ExportResult(fmt, quantize, path if result.passed else None,
+                        output.labels_path(path) if result.passed else None, result, time.perf_counter() - started)
+
+
+def _export(src: source.Source, writer, fmt: str, path: Path, quantize: str | None, data_path: str | None,
+            images: int | None) -> verify.Verification:
+    """Loads, checks, writes under temporary names, verifies, and renames into place when verification passed."""
     from cnn_cli.tf_runtime import import_tensorflow
 
     import_tensorflow()
@@ -82,14 +93,13 @@ def export_run(run_dir: str | Path, fmt: str, *, output_path: str | Path | None 
         result = verify.verify(predict, expected, x, y, quantized=quantize is not None,
                                runtime=f"{writer.RUNTIME} {version(writer.RUNTIME)}", data=data,
                                file_bytes=output.size(temp))
-        if not result.passed:
-            return ExportResult(fmt, quantize, None, None, result, time.perf_counter() - started)
-        output.write_json(temp_labels, {**metadata, "file": path.name, "verification": result.to_dict()})
-        output.put_in_place(temp, path)
-        output.put_in_place(temp_labels, output.labels_path(path))
+        if result.passed:
+            output.write_json(temp_labels, {**metadata, "file": path.name, "verification": result.to_dict()})
+            output.put_in_place(temp, path)
+            output.put_in_place(temp_labels, output.labels_path(path))
     finally:
         output.discard(temp, temp_labels)
-    return ExportResult(fmt, quantize, path, output.labels_path(path), result, time.perf_counter() - started)
+    return result
 
 
 def _metadata(src: source.Source, fmt: str, quantize: str | None, model) -> dict:

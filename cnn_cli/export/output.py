@@ -8,6 +8,7 @@ verification. An existing artifact or class map is refused unless `--force`; the
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import secrets
@@ -30,8 +31,9 @@ def labels_path(artifact: Path) -> Path:
     return artifact.with_name(artifact.name + LABELS_SUFFIX)
 
 
-def check_target(path: Path, suffix: str, force: bool, flag: str = "-o") -> None:
-    """Refuses an output path that exists (unless `force`), a wrong file name, or a folder that cannot be written."""
+def check_target(path: Path, suffix: str, force: bool, flag: str = "-o") -> list[Path]:
+    """Refuses an output path that exists (unless `force`), a wrong file name, or a folder that cannot be written.
+    Creates the missing folders of `path` and returns them, so that a failed export can remove them again."""
     if suffix and path.suffix.lower() != suffix:
         raise CnnError(f"{flag} {path}: the file name of this format ends in {suffix}")
     if not suffix and path.suffix.lower() in (".onnx", ".tflite", ".keras", ".json"):
@@ -45,18 +47,26 @@ def check_target(path: Path, suffix: str, force: bool, flag: str = "-o") -> None
         raise CnnError(f"{path}: exists and is a {'folder' if path.is_dir() else 'file'}; refusing to replace it "
                        f"with a {'file' if suffix else 'folder'}")
     folder = path.parent
+    created = [p for p in (folder, *folder.parents) if not p.exists() and not p.is_symlink()]
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CnnError(f"{folder}: cannot create the output folder ({exc.strerror or exc})") from None
-    if not folder.is_dir():
-        raise CnnError(f"{folder}: not a folder; cannot write the export there")
-    probe = folder / f".cnn-export-probe-{secrets.token_hex(4)}"
-    try:
+        if not folder.is_dir():
+            raise CnnError(f"{folder}: not a folder; cannot write the export there")
+        probe = folder / f".cnn-export-probe-{secrets.token_hex(4)}"
         probe.touch(exist_ok=False)
         probe.unlink()
     except OSError as exc:
-        raise CnnError(f"{folder}: cannot write there ({exc.strerror or exc})") from None
+        remove_folders(created)
+        what = "a file, not a folder" if exc.errno in (errno.EEXIST, errno.ENOTDIR) else exc.strerror or str(exc)
+        raise CnnError(f"{folder}: cannot write the export there ({what})") from None
+    return created
+
+
+def remove_folders(created: list[Path]) -> None:
+    """Removes the folders `check_target` created, deepest first, if they are still empty."""
+    for folder in created:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def temporary(path: Path) -> Path:

@@ -11,8 +11,8 @@ of repeated calls) and batch-256 throughput. The rule it must pass:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import numpy as np
 
