@@ -1,0 +1,396 @@
+"""`cnn export`: each format gives the Keras model's answers on the Fashion-MNIST sample's test split, takes uint8
+pixels, carries its class map; quantized exports keep their accuracy; every layer kind exports; bad input is one
+line with nothing written; the example scripts classify a PNG without the tool."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from cnn_cli.cli import main
+from cnn_cli.export import runtimes, support, verify
+from tests.run_helpers import ROOT, _train, copy_run
+
+FM_NPZ = ROOT / "data" / "fashion_mnist_sample.npz"
+SUFFIX = {"saved_model": "", "onnx": ".onnx", "litert": ".tflite"}
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+MISSING = [m for m in ("tf2onnx", "onnx", "onnxruntime", "ai_edge_litert") if importlib.util.find_spec(m) is None]
+needs_runtimes = pytest.mark.skipif(bool(MISSING), reason=f"the export extra is not installed ({', '.join(MISSING)})")
+BLOCKS = {  # min pooling and both blocks in one small net
+    "name": "blocks", "seed": 1,
+    "model": {"layers": [
+        {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
+        {"type": "min_pool2d", "pool_size": 2},
+        {"type": "inception", "filters_1x1": 4, "filters_3x3_reduce": 4, "filters_3x3": 8, "filters_5x5_reduce": 2,
+         "filters_5x5": 4, "filters_pool_proj": 4},
+        {"type": "residual", "filters": 16, "strides": 2},
+        {"type": "global_avg_pool2d"},
+        {"type": "dense", "units": "num_classes", "activation": "softmax"}]},
+    "train": {"batch_size": 64, "epochs": 1},
+}
+
+
+@functools.cache
+def fashion_run() -> Path:
+    """The Fashion-MNIST config on the sample, 2 epochs (test split: 1,000 images)."""
+    return _train("fashion", ["--config", str(ROOT / "configs" / "fashion_mnist.yaml"), "--data", str(FM_NPZ),
+                              "--epochs", "2"])
+
+
+@functools.cache
+def blocks_run() -> Path:
+    folder = fashion_run().parent
+    config = folder / "blocks.yaml"
+    config.write_text(yaml.safe_dump(BLOCKS, sort_keys=False))
+    return _train("blocks", ["--config", str(config), "--data", str(FM_NPZ), "--subset", "600"])
+
+
+@functools.cache
+def exported(fmt: str, quantize: str | None = None) -> tuple[Path, dict]:
+    """The export of the Fashion-MNIST run (shared by the tests), and its --json report."""
+    path = fashion_run().parent / "exports" / f"fm{'-' + quantize if quantize else ''}{SUFFIX[fmt]}"
+    report = _export([str(fashion_run()), "--format", fmt, "-o", str(path), "--json",
+                      *(["--quantize", quantize] if quantize else [])])
+    return path, json.loads(report.output)
+
+
+def _export(args, expect=0):
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(main, ["export", *args])
+    assert result.exit_code == expect, result.output
+    return result
+
+
+def _test_split():
+    data = np.load(FM_NPZ)
+    return data["x_test"][..., None], data["y_test"].astype(np.int64)
+
+
+def _keras_float32(run: Path, x: np.ndarray) -> np.ndarray:
+    """The run's Keras model, every layer in float32, on x scaled as in training (independent of cnn_cli.export)."""
+    import keras
+
+    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    clone = keras.models.clone_model(
+        model, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "dtype": "float32"}))
+    clone.set_weights(model.get_weights())
+    return clone.predict(x.astype(np.float32) / np.float32(255.0), batch_size=256, verbose=0)
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
+
+
+@needs_runtimes
+@pytest.mark.parametrize("fmt", ["saved_model", "onnx", "litert"])
+def test_float_export_gives_the_keras_answers(fmt):
+    path, report = exported(fmt)
+    v = report["verification"]
+    assert report["passed"] and report["path"] == str(path) and path.exists()
+    assert v["images"] == 1000 and v["data"].startswith("test split of ")
+    assert v["agreement"] >= 0.999 and v["max_difference"] < 1e-4
+    x, y = _test_split()
+    keras_accuracy = float(np.mean(_keras_float32(fashion_run(), x).argmax(axis=1) == y))
+    assert v["accuracy_keras"] == pytest.approx(keras_accuracy, abs=1e-9)
+    assert abs(v["accuracy_export"] - v["accuracy_keras"]) <= 0.001 and v["accuracy_keras"] > 0.6
+    assert v["file_bytes"] == sum(f.stat().st_size for f in ([path] if path.is_file() else path.rglob("*"))
+                                  if f.is_file()) > 100_000
+    assert v["latency_ms"] > 0 and v["images_per_second"] > 0
+    assert report["seconds"] < 60
+
+    labels = json.loads(Path(report["labels"]).read_text())
+    assert Path(report["labels"]).name == path.name + ".labels.json"
+    assert [c["name"] for c in labels["classes"]] == FASHION and [c["id"] for c in labels["classes"]] == list(range(10))
+    assert labels["config_sha256"] == hashlib.sha256((fashion_run() / "config.yaml").read_bytes()).hexdigest()
+    assert labels["input"]["dtype"] == "uint8" and labels["input"]["shape"] == [None, 28, 28, 1]
+    assert labels["output"] == {"name": "probabilities", "dtype": "float32", "shape": [None, 10]}
+    assert labels["verification"]["agreement"] == v["agreement"] and labels["file"] == path.name
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # no temporary files left
+
+
+@needs_runtimes
+def test_onnx_takes_uint8_and_carries_the_class_map():
+    import onnx
+    import onnxruntime
+
+    path, _ = exported("onnx")
+    proto = onnx.load(str(path))
+    (image,), (output,) = proto.graph.input, proto.graph.output
+    assert image.name == "image" and image.type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert [d.dim_param or d.dim_value for d in image.type.tensor_type.shape.dim] == ["batch", 28, 28, 1]
+    assert output.name == "probabilities" and output.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert {t.data_type for t in proto.graph.initializer} <= {onnx.TensorProto.FLOAT, onnx.TensorProto.INT64,
+                                                               onnx.TensorProto.INT32}
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert [c["name"] for c in json.loads(meta["classes"])] == FASHION
+    assert meta["config_sha256"] == hashlib.sha256((fashion_run() / "config.yaml").read_bytes()).hexdigest()
+
+    x, _ = _test_split()  # raw uint8 pixels in, the probabilities of the Keras model on x / 255 out
+    got = onnxruntime.InferenceSession(str(path)).run(["probabilities"], {"image": x[:300]})[0]
+    assert got.dtype == np.float32 and np.abs(got - _keras_float32(fashion_run(), x[:300])).max() < 1e-4
+
+
+@needs_runtimes
+def test_saved_model_signature_and_assets():
+    import tensorflow as tf
+
+    path, report = exported("saved_model")
+    serve = tf.saved_model.load(str(path)).signatures["serving_default"]
+    (spec,) = serve.structured_input_signature[1].values()
+    assert spec.dtype == tf.uint8 and spec.shape.as_list() == [None, 28, 28, 1] and spec.name == "image"
+    assert serve.structured_outputs["probabilities"].dtype == tf.float32
+    inside = json.loads((path / "assets.extra" / "labels.json").read_text())
+    assert inside["classes"] == json.loads(Path(report["labels"]).read_text())["classes"]
+
+
+@needs_runtimes
+@pytest.mark.parametrize("fmt,quantize,max_share", [("litert", "float16", 0.55), ("litert", "dynamic_int8", 0.3),
+                                                     ("onnx", "dynamic_int8", 0.3)])
+def test_quantized_export_keeps_accuracy_within_one_point(fmt, quantize, max_share):
+    path, report = exported(fmt, quantize)
+    v = report["verification"]
+    assert report["passed"] and report["quantize"] == quantize and path.name == f"fm-{quantize}{SUFFIX[fmt]}"
+    assert v["accuracy_export"] >= v["accuracy_keras"] - 0.01 and "within 1 point" in v["rule"]
+    assert v["max_difference"] > 1e-6  # it is quantized: not bit-for-bit the float model
+    assert v["file_bytes"] < max_share * exported(fmt)[1]["verification"]["file_bytes"]
+
+
+def test_verification_rule_float_and_quantized():
+    _, y = _test_split()
+    rows, other = np.arange(len(y)), (y + 1) % 10
+    expected = np.full((len(y), 10), 0.2 / 8, np.float32)
+    expected[rows, y], expected[rows, other] = 0.4, 0.4  # a near tie between the true class and the next one
+    expected[rows, other] -= 2e-4
+
+    def swapped(n, shift=0.0):  # the export ranks the tie the other way on the first n images
+        got = expected.copy()
+        got[rows[:n], y[:n]], got[rows[:n], other[:n]] = expected[rows[:n], other[:n]], expected[rows[:n], y[:n]]
+        return lambda x: got[x[:, 0, 0, 0]] + np.float32(shift)
+
+    x = rows.reshape(-1, 1, 1, 1)
+    run = functools.partial(verify.verify, expected=expected, x=x, y=y, runtime="numpy", data="test", file_bytes=1)
+    one, two = run(swapped(1), quantized=False), run(swapped(2), quantized=False)
+    assert (one.agreement, one.passed, two.agreement, two.passed) == (0.999, True, 0.998, False)
+    assert one.max_difference == pytest.approx(2e-4, rel=1e-3)
+    assert two.failure().startswith("the export does not give the Keras model's answers: top-1 agreement 99.80%")
+    assert not run(swapped(0, shift=1.5e-3), quantized=False).passed  # every answer the same, probabilities off
+    tenth = run(swapped(10), quantized=True)  # accuracy 1.000 -> 0.990: 1 point, the most a quantized export may lose
+    assert (tenth.accuracy_keras, tenth.accuracy_export, tenth.passed) == (1.0, 0.99, True)
+    assert not run(swapped(11), quantized=True).passed
+
+
+@needs_runtimes
+def test_failed_verification_exits_5_and_keeps_nothing(monkeypatch, tmp_path):
+    from cnn_cli.export import onnx_format
+
+    load = onnx_format.load
+    monkeypatch.setattr(onnx_format, "load", lambda path: lambda x: np.roll(load(path)(x), 1, axis=1))
+    target = tmp_path / "new" / "fm.onnx"
+    result = _export([str(fashion_run()), "--format", "onnx", "-o", str(target), "--images", "200"], expect=5)
+    error = result.output.strip().splitlines()[-1]
+    assert error.startswith("Error: ") and "top-1 agreement" in error and "nothing was written" in error
+    assert "FAILED" in result.output and not (tmp_path / "new").exists()
+
+
+@needs_runtimes
+def test_mixed_bfloat16_model_exports_in_float32(tmp_path):
+    import keras
+    import onnx
+
+    run = copy_run(fashion_run(), tmp_path)
+    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    bf16 = keras.models.clone_model(
+        model, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "dtype": "mixed_bfloat16"}))
+    bf16.set_weights(model.get_weights())
+    bf16.save(run / "model.keras")
+    report = json.loads(_export([str(run), "--format", "onnx", "-o", str(tmp_path / "bf16.onnx"), "--json"]).output)
+    v = report["verification"]
+    assert v["agreement"] >= 0.999 and v["max_difference"] < 1e-4
+    x, y = _test_split()
+    assert v["accuracy_keras"] == pytest.approx(np.mean(_keras_float32(run, x).argmax(axis=1) == y), abs=1e-9)
+    types = {t.data_type for t in onnx.load(str(tmp_path / "bf16.onnx")).graph.initializer}
+    assert onnx.TensorProto.BFLOAT16 not in types and onnx.TensorProto.FLOAT in types
+
+
+@needs_runtimes
+def test_format_2_run_scales_inside_its_model(tmp_path):
+    """run.json format 2: the model takes 0..255 itself (its first layer scales), so the export adds no scaling."""
+    import keras
+
+    run = copy_run(fashion_run(), tmp_path)
+    inner = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    image = keras.Input((28, 28, 1), name="input")
+    keras.Model(image, inner(keras.layers.Rescaling(1 / 255, name="input_scaling")(image))).save(run / "model.keras")
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, "format": 2}))
+    report = json.loads(_export([str(run), "--format", "litert", "-o", str(tmp_path / "f2.tflite"), "--json"]).output)
+    v, v1 = report["verification"], exported("litert")[1]["verification"]
+    assert report["passed"] and v["agreement"] >= 0.999
+    assert v["accuracy_export"] == pytest.approx(v1["accuracy_export"], abs=0.002)  # as the format-1 export
+
+
+@needs_runtimes
+@pytest.mark.parametrize("fmt", ["saved_model", "onnx", "litert"])
+def test_min_pooling_and_blocks_export_to_every_format(fmt, tmp_path):
+    out = tmp_path / f"blocks{SUFFIX[fmt]}"
+    report = json.loads(_export([str(blocks_run()), "--format", fmt, "-o", str(out), "--json"]).output)
+    v = report["verification"]
+    assert report["passed"] and v["agreement"] >= 0.999 and v["max_difference"] < 1e-4 and v["images"] == 600
+
+
+def test_every_layer_kind_of_the_configs_is_in_the_table():
+    from cnn_cli.config.loader import config_from_dict, load_config
+    from cnn_cli.model.builder import build_model
+
+    kinds = set()
+    for config_file in sorted((ROOT / "configs").glob("*.yaml")):
+        config = load_config(str(config_file))
+        shape = tuple(config.model.input_shape or (28, 28, 1))
+        model = build_model(config.model, shape, config.model.num_classes or 24)
+        kinds |= {kind for kind, _ in support.layer_kinds(model)}
+        assert all(support.blocking(model, fmt) == {} for fmt in support.FORMATS), config_file
+    blocks = config_from_dict({**BLOCKS, "model": {**BLOCKS["model"], "input_shape": [28, 28, 1], "num_classes": 10}},
+                              "blocks").model
+    kinds |= {kind for kind, _ in support.layer_kinds(build_model(blocks, (28, 28, 1), 10))}
+    assert {"MinPooling2D", "Concatenate", "Add", "BatchNormalization", "Conv2D"} <= kinds
+
+
+@needs_runtimes
+def test_more_keras_kinds_export_to_every_format(tmp_path):
+    """The table's kinds that no config uses yet: depthwise and separable convs, layer norm, normalization, softmax."""
+    import keras
+    from keras import layers
+
+    run = copy_run(fashion_run(), tmp_path)
+    image = keras.Input((28, 28, 1), name="input")
+    x = layers.Normalization(mean=0.3, variance=0.1)(layers.Rescaling(1.0)(image))
+    x = layers.SeparableConv2D(8, 3, padding="same", activation="relu")(x)
+    x = layers.DepthwiseConv2D(3, padding="same")(x)
+    x = layers.LayerNormalization()(layers.AveragePooling2D(2)(x))
+    x = layers.Dense(10)(layers.Dropout(0.1)(layers.Flatten()(layers.GlobalMaxPooling2D(keepdims=True)(x))))
+    model = keras.Model(image, layers.Softmax()(x))
+    x_train = np.load(FM_NPZ)["x_train"][..., None].astype(np.float32) / 255.0
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(x_train, np.load(FM_NPZ)["y_train"], epochs=1, batch_size=64, verbose=0)
+    model.save(run / "model.keras")
+    kinds = {kind for kind, _ in support.layer_kinds(model)} - {"InputLayer"}
+    assert kinds == {"Rescaling", "Normalization", "SeparableConv2D", "DepthwiseConv2D", "AveragePooling2D",
+                     "LayerNormalization", "GlobalMaxPooling2D", "Flatten", "Dropout", "Dense", "Softmax"}
+    for fmt in support.FORMATS:
+        out = tmp_path / f"kinds{SUFFIX[fmt]}"
+        report = json.loads(_export([str(run), "--format", fmt, "-o", str(out), "--images", "300", "--json"]).output)
+        assert report["verification"]["agreement"] >= 0.999, (fmt, report)
+        assert report["verification"]["max_difference"] < 1e-4, (fmt, report)
+
+
+@needs_runtimes
+def test_a_blocking_layer_kind_is_named_before_anything_is_written(monkeypatch, tmp_path):
+    monkeypatch.setitem(support.EXPORTS_TO, "MinPooling2D", frozenset({"saved_model", "onnx"}))
+    out = tmp_path / "new" / "blocks.tflite"
+    result = _export([str(blocks_run()), "--format", "litert", "-o", str(out)], expect=2)
+    assert result.output.count("\n") == 1 and "cannot export to litert: layer kind MinPooling2D (layer " in result.output
+    assert "not tested with this format); it exports to onnx, saved_model" in result.output
+    assert not (tmp_path / "new").exists()
+    monkeypatch.delitem(support.EXPORTS_TO, "Add")
+    result = _export([str(blocks_run()), "--format", "onnx", "-o", str(out)], expect=2)
+    assert "layer kind Add (layer 'residual_1_add': not in the export table)" in result.output
+    assert not (tmp_path / "new").exists()
+
+
+@needs_runtimes
+def test_force_replaces_an_existing_saved_model(tmp_path):
+    out = tmp_path / "serving" / "1"
+    (out / "variables").mkdir(parents=True)
+    (out / "old.txt").write_text("old")
+    result = _export([str(fashion_run()), "--format", "saved_model", "-o", str(out), "--images", "100"], expect=2)
+    assert result.output == f"Error: {out}: exists; add --force to replace it\n" and (out / "old.txt").exists()
+    _export([str(fashion_run()), "--format", "saved_model", "-o", str(out), "--images", "100", "--force"])
+    assert not (out / "old.txt").exists() and (out / "saved_model.pb").is_file()
+    assert sorted(p.name for p in out.parent.iterdir()) == ["1", "1.labels.json"]
+
+
+def _bad_run(tmp_path, change: dict) -> Path:
+    run = copy_run(fashion_run(), tmp_path)
+    record = json.loads((run / "run.json").read_text())
+    (run / "run.json").write_text(json.dumps({**record, **change}))
+    return run
+
+
+BAD = {  # name -> (arguments after RUN_DIR, run.json changes, the message's words)
+    "unknown format": (["--format", "coreml"], {}, "'coreml' is not one of 'saved_model', 'onnx', 'litert'"),
+    "interrupted run": (["--format", "onnx"], {"status": "interrupted"},
+                        "run.json: status: the run is 'interrupted', not 'complete'"),
+    "unknown pixel format": (["--format", "onnx"], {"format": 3}, "run.json: format: expected one of [1, 2], received 3"),
+    "quantized SavedModel": (["--format", "saved_model", "--quantize", "float16"], {},
+                             "--quantize float16: SavedModel export takes no quantization"),
+    "float16 ONNX": (["--format", "onnx", "--quantize", "float16"], {}, "ONNX export takes only dynamic_int8"),
+    "wrong file name": (["--format", "onnx", "-o", "{tmp}/m.tflite"], {}, "the file name of this format ends in .onnx"),
+    "output exists": (["--format", "litert", "-o", "{tmp}/exists.tflite"], {}, "exists.tflite: exists; add --force"),
+    "folder is a file": (["--format", "onnx", "-o", "{tmp}/exists.tflite/m.onnx"], {},
+                         "exists.tflite: cannot write the export there (a file, not a folder)"),
+    "unwritable folder": (["--format", "onnx", "-o", "/proc/cnn-export-test/m.onnx"], {},
+                          "/proc/cnn-export-test: cannot write the export there"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD))
+def test_bad_input_is_one_line_and_writes_nothing(name, tmp_path):
+    args, change, words = BAD[name]
+    run = _bad_run(tmp_path / "run", change)
+    (tmp_path / "exists.tflite").write_text("keep")
+    before = _files(tmp_path)
+    result = _export([str(run), *[a.replace("{tmp}", str(tmp_path)) for a in args]], expect=2)
+    assert result.output.startswith("Error: ") and result.output.count("\n") == 1, result.output
+    assert words in result.output
+    assert _files(tmp_path) == before and (tmp_path / "exists.tflite").read_text() == "keep"
+
+
+def test_unwritable_folder_by_permissions(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root writes into read-only folders")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o500)
+    result = _export([str(fashion_run()), "--format", "onnx", "-o", str(locked / "m.onnx")], expect=2)
+    assert f"{locked}: cannot write the export there (Permission denied)" in result.output
+
+
+def test_missing_runtime_names_the_pip_command(monkeypatch, tmp_path):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(runtimes.importlib.util, "find_spec", lambda name, package=None: None if name == "onnxruntime" else real(name, package))
+    result = _export([str(tmp_path / "no-run"), "--format", "onnx"], expect=2)
+    assert result.output == ("Error: --format onnx: needs the Python package onnxruntime, not installed; install the "
+                             "export extra: pip install 'cnn-cli[export]'\n")
+
+
+@needs_runtimes
+@pytest.mark.parametrize("fmt", ["onnx", "litert", "saved_model"])
+def test_example_script_classifies_a_png_without_the_tool(fmt, tmp_path):
+    from PIL import Image
+
+    x, _ = _test_split()
+    index = 7
+    png = tmp_path / "item.png"
+    Image.fromarray(x[index, ..., 0]).save(png)
+    path, _ = exported(fmt)
+    script = ROOT / "examples" / f"classify_{fmt}.py"
+    code = ("import runpy, sys; sys.modules['cnn_cli'] = None; sys.argv = sys.argv[1:]; "
+            "runpy.run_path(sys.argv[0], run_name='__main__')")
+    done = subprocess.run([sys.executable, "-c", code, str(script), str(path), str(png)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr
+    lines = [line.split("\t") for line in done.stdout.strip().splitlines()]
+    probabilities = _keras_float32(fashion_run(), x[index:index + 1])[0]
+    best = np.argsort(-probabilities)[:3]
+    assert [name for name, _ in lines] == [FASHION[i] for i in best]
+    assert float(lines[0][1]) == pytest.approx(float(probabilities[best[0]]), abs=1e-4)
