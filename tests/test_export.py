@@ -266,32 +266,62 @@ def test_every_layer_kind_of_the_configs_is_in_the_table():
     assert {"MinPooling2D", "Concatenate", "Add", "BatchNormalization", "Conv2D"} <= kinds
 
 
+def _replace_model(run: Path, build) -> set[str]:
+    """Puts a model of `build(image)` into `run` (trained one epoch on the sample), returns its layer kinds."""
+    import keras
+
+    image = keras.Input((28, 28, 1), name="input")
+    model = keras.Model(image, build(image))
+    data = np.load(FM_NPZ)
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(data["x_train"][..., None] / np.float32(255.0), data["y_train"], epochs=1, batch_size=64, verbose=0)
+    model.save(run / "model.keras")
+    return {kind for kind, _ in support.layer_kinds(model)} - {"InputLayer"}
+
+
+def _export_kinds(run: Path, fmt: str, out: Path) -> dict:
+    report = json.loads(_export([str(run), "--format", fmt, "-o", str(out), "--images", "300", "--json"]).output)
+    v = report["verification"]
+    assert report["passed"] and v["agreement"] >= 0.999 and v["max_difference"] < 1e-4, (fmt, report)
+    return report
+
+
 @needs_runtimes
 def test_more_keras_kinds_export_to_every_format(tmp_path):
-    """The table's kinds that no config uses yet: depthwise and separable convs, layer norm, normalization, softmax."""
-    import keras
+    """The table's kinds that no config uses yet: depthwise and separable convs, layer norm, softmax."""
     from keras import layers
 
+    def build(image):
+        x = layers.SeparableConv2D(8, 3, padding="same", activation="relu")(layers.Rescaling(1.0)(image))
+        x = layers.DepthwiseConv2D(3, padding="same")(x)
+        x = layers.LayerNormalization()(layers.AveragePooling2D(2)(x))
+        x = layers.Dense(10)(layers.Dropout(0.1)(layers.Flatten()(layers.GlobalMaxPooling2D(keepdims=True)(x))))
+        return layers.Softmax()(x)
+
     run = copy_run(fashion_run(), tmp_path)
-    image = keras.Input((28, 28, 1), name="input")
-    x = layers.Normalization(mean=0.3, variance=0.1)(layers.Rescaling(1.0)(image))
-    x = layers.SeparableConv2D(8, 3, padding="same", activation="relu")(x)
-    x = layers.DepthwiseConv2D(3, padding="same")(x)
-    x = layers.LayerNormalization()(layers.AveragePooling2D(2)(x))
-    x = layers.Dense(10)(layers.Dropout(0.1)(layers.Flatten()(layers.GlobalMaxPooling2D(keepdims=True)(x))))
-    model = keras.Model(image, layers.Softmax()(x))
-    x_train = np.load(FM_NPZ)["x_train"][..., None].astype(np.float32) / 255.0
-    model.compile("adam", "sparse_categorical_crossentropy")
-    model.fit(x_train, np.load(FM_NPZ)["y_train"], epochs=1, batch_size=64, verbose=0)
-    model.save(run / "model.keras")
-    kinds = {kind for kind, _ in support.layer_kinds(model)} - {"InputLayer"}
-    assert kinds == {"Rescaling", "Normalization", "SeparableConv2D", "DepthwiseConv2D", "AveragePooling2D",
-                     "LayerNormalization", "GlobalMaxPooling2D", "Flatten", "Dropout", "Dense", "Softmax"}
+    assert _replace_model(run, build) == {"Rescaling", "SeparableConv2D", "DepthwiseConv2D", "AveragePooling2D",
+                                          "LayerNormalization", "GlobalMaxPooling2D", "Flatten", "Dropout", "Dense",
+                                          "Softmax"}
     for fmt in support.FORMATS:
-        out = tmp_path / f"kinds{SUFFIX[fmt]}"
-        report = json.loads(_export([str(run), "--format", fmt, "-o", str(out), "--images", "300", "--json"]).output)
-        assert report["verification"]["agreement"] >= 0.999, (fmt, report)
-        assert report["verification"]["max_difference"] < 1e-4, (fmt, report)
+        _export_kinds(run, fmt, tmp_path / f"kinds{SUFFIX[fmt]}")
+
+
+@needs_runtimes
+def test_normalization_exports_but_not_to_onnx(tmp_path):
+    from keras import layers
+
+    def build(image):
+        x = layers.Normalization(mean=0.3, variance=0.1)(layers.Rescaling(1 / 255)(image))
+        return layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+
+    run = copy_run(fashion_run(), tmp_path)
+    assert _replace_model(run, build) == {"Rescaling", "Normalization", "Flatten", "Dense"}
+    for fmt in ("saved_model", "litert"):
+        _export_kinds(run, fmt, tmp_path / f"norm{SUFFIX[fmt]}")
+    result = _export([str(run), "--format", "onnx", "-o", str(tmp_path / "new" / "norm.onnx")], expect=2)
+    assert ("cannot export to onnx: layer kind Normalization (layer 'normalization' : not exportable to onnx); "
+            "it exports to litert, saved_model. Nothing was written").replace(" :", ":") in result.output
+    assert not (tmp_path / "new").exists()
 
 
 @needs_runtimes
@@ -300,11 +330,11 @@ def test_a_blocking_layer_kind_is_named_before_anything_is_written(monkeypatch, 
     out = tmp_path / "new" / "blocks.tflite"
     result = _export([str(blocks_run()), "--format", "litert", "-o", str(out)], expect=2)
     assert result.output.count("\n") == 1 and "cannot export to litert: layer kind MinPooling2D (layer " in result.output
-    assert "not tested with this format); it exports to onnx, saved_model" in result.output
+    assert "not exportable to litert); it exports to onnx, saved_model" in result.output
     assert not (tmp_path / "new").exists()
     monkeypatch.delitem(support.EXPORTS_TO, "Add")
-    result = _export([str(blocks_run()), "--format", "onnx", "-o", str(out)], expect=2)
-    assert "layer kind Add (layer 'residual_1_add': not in the export table)" in result.output
+    result = _export([str(blocks_run()), "--format", "onnx", "-o", str(out.with_suffix(".onnx"))], expect=2)
+    assert "layer kind Add (layer 'residual_add': not in the export table). Nothing was written" in result.output
     assert not (tmp_path / "new").exists()
 
 
