@@ -19,7 +19,7 @@ import yaml
 
 from cnn_cli.cli import main
 from cnn_cli.export import runtimes, support, verify
-from tests.run_helpers import ROOT, _train, copy_run
+from tests.run_helpers import ROOT, _train, copy_run, sign_run
 
 FM_NPZ = ROOT / "data" / "fashion_mnist_sample.npz"
 SUFFIX = {"saved_model": "", "onnx": ".onnx", "litert": ".tflite"}
@@ -164,6 +164,19 @@ def test_quantized_export_keeps_accuracy_within_one_point(fmt, quantize, max_sha
     assert v["accuracy_export"] >= v["accuracy_keras"] - 0.01 and "within 1 point" in v["rule"]
     assert v["max_difference"] > 1e-6  # it is quantized: not bit-for-bit the float model
     assert v["file_bytes"] < max_share * exported(fmt)[1]["verification"]["file_bytes"]
+
+
+@needs_runtimes
+def test_class_ids_with_a_gap_and_the_validation_split(tmp_path):
+    """Sign-language layout: 24 classes, ids 0..24 without 9, no test split (verified on the validation split)."""
+    report = json.loads(_export([str(sign_run()), "--format", "litert", "-o", str(tmp_path / "sign.tflite"),
+                                 "--json"]).output)
+    v = report["verification"]
+    assert report["passed"] and v["data"].startswith("validation split of ") and v["images"] > 0
+    assert v["agreement"] >= 0.999 and v["max_difference"] < 1e-4
+    labels = json.loads((tmp_path / "sign.tflite.labels.json").read_text())
+    assert [c["id"] for c in labels["classes"]] == [i for i in range(25) if i != 9]
+    assert [c["index"] for c in labels["classes"]] == list(range(24)) and labels["output"]["shape"] == [None, 24]
 
 
 def test_verification_rule_float_and_quantized():

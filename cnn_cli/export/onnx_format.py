@@ -8,6 +8,7 @@ the model runs)."""
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,9 @@ def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
     spec = keras.InputSpec(shape=(None, *model.input_shape[1:]), dtype="uint8", name="image")
     float_path = path.with_name(path.name + ".float.onnx") if quantize else path
     try:
-        model.export(str(float_path), format="onnx", verbose=False, input_signature=[spec])
+        with warnings.catch_warnings():  # Keras' patch of tf2onnx for numpy 2 trips a FutureWarning of numpy
+            warnings.simplefilter("ignore", FutureWarning)
+            model.export(str(float_path), format="onnx", verbose=False, input_signature=[spec])
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 

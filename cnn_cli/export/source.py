@@ -71,7 +71,7 @@ def serving_model(model, scale: float | None):
     from keras import layers, ops
 
     image = keras.Input(shape=tuple(model.input_shape[1:]), dtype="uint8", name="image")
-    pixels = layers.Rescaling(scale, name="input_scaling")(image) if scale else ops.cast(image, "float32")
+    pixels = layers.Rescaling(scale, name="input_scaling")(image) if scale else ops.cast(image, input_dtype(model))
     outputs = model(pixels)
     if not ends_in_softmax(model):
         outputs = layers.Softmax(dtype="float32", name="probabilities")(outputs)
@@ -80,7 +80,7 @@ def serving_model(model, scale: float | None):
 
 def reference(model, scale: float | None, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """The float32 Keras model's probabilities for uint8 images, scaled as its training pipeline scaled them."""
-    pixels = x.astype(np.float32) / np.float32(255.0) if scale else x.astype(np.float32)
+    pixels = x.astype(np.float32) / np.float32(255.0) if scale else x.astype(input_dtype(model))
     scores = np.asarray(model.predict(pixels, batch_size=batch_size, verbose=0), dtype=np.float32)
     if ends_in_softmax(model):
         return scores
@@ -96,6 +96,11 @@ def test_images(source: Source, data_path: str | None, limit: int | None) -> tup
         x, y = x[:limit], y[:limit]
     origin = data_path or source.run.data_path or split.origin
     return np.ascontiguousarray(x, dtype=np.uint8), y, f"{split.name} split of {origin}"
+
+
+def input_dtype(model) -> str:
+    """The dtype the model's input takes: float32, or uint8 for a model that casts its own pixels."""
+    return str(getattr(model.inputs[0], "dtype", None) or "float32")
 
 
 def ends_in_softmax(model) -> bool:
