@@ -279,14 +279,14 @@ def test_every_layer_kind_of_the_configs_is_in_the_table():
     assert {"MinPooling2D", "Concatenate", "Add", "BatchNormalization", "Conv2D"} <= kinds
 
 
-def _replace_model(run: Path, build) -> set[str]:
+def _replace_model(run: Path, build, from_logits: bool = False) -> set[str]:
     """Puts a model of `build(image)` into `run` (trained one epoch on the sample), returns its layer kinds."""
     import keras
 
     image = keras.Input((28, 28, 1), name="input")
     model = keras.Model(image, build(image))
     data = np.load(FM_NPZ)
-    model.compile("adam", "sparse_categorical_crossentropy")
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits))
     model.fit(data["x_train"][..., None] / np.float32(255.0), data["y_train"], epochs=1, batch_size=64, verbose=0)
     model.save(run / "model.keras")
     return {kind for kind, _ in support.layer_kinds(model)} - {"InputLayer"}
@@ -321,16 +321,24 @@ def test_more_keras_kinds_export_to_every_format(tmp_path):
 
 @needs_runtimes
 def test_normalization_exports_but_not_to_onnx(tmp_path):
+    """Also: a model that ends in scores (no softmax) is exported with one, so it gives probabilities."""
+    from ai_edge_litert.interpreter import Interpreter
     from keras import layers
 
     def build(image):
         x = layers.Normalization(mean=0.3, variance=0.1)(layers.Rescaling(1 / 255)(image))
-        return layers.Dense(10, activation="softmax")(layers.Flatten()(x))
+        return layers.Dense(10)(layers.Flatten()(x))
 
     run = copy_run(fashion_run(), tmp_path)
-    assert _replace_model(run, build) == {"Rescaling", "Normalization", "Flatten", "Dense"}
+    assert _replace_model(run, build, from_logits=True) == {"Rescaling", "Normalization", "Flatten", "Dense"}
     for fmt in ("saved_model", "litert"):
         _export_kinds(run, fmt, tmp_path / f"norm{SUFFIX[fmt]}")
+    interpreter = Interpreter(model_path=str(tmp_path / "norm.tflite"))
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], _test_split()[0][:1])
+    interpreter.invoke()
+    probabilities = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert probabilities.min() >= 0 and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
     result = _export([str(run), "--format", "onnx", "-o", str(tmp_path / "new" / "norm.onnx")], expect=2)
     assert ("cannot export to onnx: layer kind Normalization (layer 'normalization' : not exportable to onnx); "
             "it exports to litert, saved_model. Nothing was written").replace(" :", ":") in result.output
