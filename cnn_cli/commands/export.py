@@ -36,7 +36,11 @@ def command(run_dir, fmt, output_path, quantize, force, images, data_path, as_js
     top-1 agreement, largest probability difference, accuracy of each, file size, batch-1 latency and
     batch-256 throughput. A float export must agree on at least 99.9% of the images, with no probability
     more than 1e-3 off; a quantized one must keep its accuracy within 1 point. One that does not is not
-    kept, and the command exits with code 5. The runtimes are the export extra: pip install 'cnn-cli[export]'.
+    kept, and the command exits with code 5.
+
+    \b
+    The converters and runtimes are an extra:
+      pip install 'cnn-cli[export]'
 
     \b
     Examples:
