@@ -36,7 +36,7 @@ def version(package: str) -> str:
 
 @contextlib.contextmanager
 def quiet():
-    """Captures what C++ code writes to stdout and stderr while the block runs; shows it only on an exception."""
+    """Captures what C++ code writes to stdout and stderr while the block runs; shows it only on an error."""
     if os.environ.get("CNN_TF_VERBOSE"):
         yield
         return
@@ -50,7 +50,7 @@ def quiet():
             os.dup2(captured.fileno(), fd)
         try:
             yield
-        except BaseException:
+        except Exception:  # not on Ctrl-C: then the captured notices are of no use
             _restore(saved)
             captured.seek(0)
             sys.stderr.write(captured.read().decode(errors="replace")[-20000:])
