@@ -364,10 +364,15 @@ def test_force_replaces_an_existing_saved_model(tmp_path):
     out = tmp_path / "serving" / "1"
     (out / "variables").mkdir(parents=True)
     (out / "old.txt").write_text("old")
-    result = _export([str(fashion_run()), "--format", "saved_model", "-o", str(out), "--images", "100"], expect=2)
+    args = [str(fashion_run()), "--format", "saved_model", "-o", str(out), "--images", "100"]
+    result = _export(args, expect=2)
     assert result.output == f"Error: {out}: exists; add --force to replace it\n" and (out / "old.txt").exists()
-    _export([str(fashion_run()), "--format", "saved_model", "-o", str(out), "--images", "100", "--force"])
-    assert not (out / "old.txt").exists() and (out / "saved_model.pb").is_file()
+    result = _export([*args, "--force"], expect=2)  # not a SavedModel: never removed
+    assert result.output == (f"Error: {out}: a folder of other files, not a SavedModel; refusing to replace it even "
+                             "with --force\n") and (out / "old.txt").exists()
+    (out / "saved_model.pb").write_bytes(b"old")
+    _export([*args, "--force"])
+    assert not (out / "old.txt").exists() and (out / "saved_model.pb").read_bytes() != b"old"
     assert sorted(p.name for p in out.parent.iterdir()) == ["1", "1.labels.json"]
 
 

@@ -46,6 +46,8 @@ def check_target(path: Path, suffix: str, force: bool, flag: str = "-o") -> list
     if force and path.exists() and (path.is_dir() != (not suffix)):
         raise CnnError(f"{path}: exists and is a {'folder' if path.is_dir() else 'file'}; refusing to replace it "
                        f"with a {'file' if suffix else 'folder'}")
+    if force and path.is_dir() and not (path / "saved_model.pb").is_file() and any(path.iterdir()):
+        raise CnnError(f"{path}: a folder of other files, not a SavedModel; refusing to replace it even with --force")
     folder = path.parent
     created = [p for p in (folder, *folder.parents) if not p.exists() and not p.is_symlink()]
     try:
