@@ -385,22 +385,26 @@ def _bad_run(tmp_path, change: dict) -> Path:
 
 BAD = {  # name -> (arguments after RUN_DIR, run.json changes, the message's words)
     "unknown format": (["--format", "coreml"], {}, "'coreml' is not one of 'saved_model', 'onnx', 'litert'"),
-    "interrupted run": (["--format", "onnx"], {"status": "interrupted"},
+    "interrupted run": (["--format", "saved_model"], {"status": "interrupted"},
                         "run.json: status: the run is 'interrupted', not 'complete'"),
-    "unknown pixel format": (["--format", "onnx"], {"format": 3}, "run.json: format: expected one of [1, 2], received 3"),
+    "unknown pixel format": (["--format", "saved_model"], {"format": 3},
+                             "run.json: format: expected one of [1, 2], received 3"),
     "quantized SavedModel": (["--format", "saved_model", "--quantize", "float16"], {},
                              "--quantize float16: SavedModel export takes no quantization"),
     "float16 ONNX": (["--format", "onnx", "--quantize", "float16"], {}, "ONNX export takes only dynamic_int8"),
+    "SavedModel file name": (["--format", "saved_model", "-o", "{tmp}/m.onnx"], {},
+                             "a SavedModel is a folder; give a folder name without .onnx"),
     "wrong file name": (["--format", "onnx", "-o", "{tmp}/m.tflite"], {}, "the file name of this format ends in .onnx"),
     "output exists": (["--format", "litert", "-o", "{tmp}/exists.tflite"], {}, "exists.tflite: exists; add --force"),
-    "folder is a file": (["--format", "onnx", "-o", "{tmp}/exists.tflite/m.onnx"], {},
+    "folder is a file": (["--format", "saved_model", "-o", "{tmp}/exists.tflite/sm"], {},
                          "exists.tflite: cannot write the export there (a file, not a folder)"),
-    "unwritable folder": (["--format", "onnx", "-o", "/proc/cnn-export-test/m.onnx"], {},
+    "unwritable folder": (["--format", "saved_model", "-o", "/proc/cnn-export-test/sm"], {},
                           "/proc/cnn-export-test: cannot write the export there"),
 }
+AFTER_THE_EXTRA = {"wrong file name", "output exists"}  # checked after the packages of the format
 
 
-@pytest.mark.parametrize("name", list(BAD))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=needs_runtimes if n in AFTER_THE_EXTRA else ()) for n in BAD])
 def test_bad_input_is_one_line_and_writes_nothing(name, tmp_path):
     args, change, words = BAD[name]
     run = _bad_run(tmp_path / "run", change)
@@ -423,7 +427,8 @@ def test_unwritable_folder_by_permissions(tmp_path):
 
 def test_missing_runtime_names_the_pip_command(monkeypatch, tmp_path):
     real = importlib.util.find_spec
-    monkeypatch.setattr(runtimes.importlib.util, "find_spec", lambda name, package=None: None if name == "onnxruntime" else real(name, package))
+    monkeypatch.setattr(runtimes.importlib.util, "find_spec",  # onnxruntime missing, the others there
+                        lambda name, package=None: None if name == "onnxruntime" else real(name, package) or True)
     result = _export([str(tmp_path / "no-run"), "--format", "onnx"], expect=2)
     assert result.output == ("Error: --format onnx: needs the Python package onnxruntime, not installed; install the "
                              "export extra: pip install 'cnn-cli[export]'\n")
