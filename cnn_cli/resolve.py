@@ -8,7 +8,6 @@ from pathlib import Path
 
 from cnn_cli.config import Config, config_from_dict, load_config
 from cnn_cli.config.checks import final_units
-from cnn_cli.config.loader import apply_overrides
 from cnn_cli.errors import CnnError
 from cnn_cli.yaml_io import read_yaml
 
@@ -28,7 +27,7 @@ def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence
         raise CnnError(f"{run_dir}: no such run directory")
     if not path.is_file():
         raise CnnError(f"{run_dir}: not a run directory ({RUN_CONFIG} is missing)")
-    return config_from_dict(apply_overrides(read_yaml(path), overrides, str(path)), str(path)), str(path)
+    return config_from_dict(read_yaml(path), str(path), overrides), str(path)
 
 
 def declared_classes(config: Config) -> int | None:

@@ -164,7 +164,7 @@ def load_model(path: str | Path):
     import_tensorflow()
     import keras
 
-    import cnn_cli.model.min_pooling  # noqa: F401  (registers MinPooling2D for deserialization)
+    import cnn_cli.layers.custom  # noqa: F401  (registers the tool's own layers for deserialization)
 
     try:
         with warnings.catch_warnings():  # Keras' warnings about a model it cannot load would add lines

@@ -8,7 +8,8 @@ Keras sees it, `check_keras_file` reads its config.json and refuses, naming the 
 - any object whose `module` is outside Keras' model-building namespaces (layers, initializers, optimizers,
   losses, metrics, activations, regularizers, constraints, dtype policies, models) and this tool's own
   layers -- e.g. `{"module": "os", "class_name": "system"}` or `keras.config` / `keras.utils` functions;
-- a registered custom object other than this tool's own (`cnn>MinPooling2D`), and `TFSMLayer` (which
+- a registered custom object other than this tool's own (the `custom_objects` of the layer kinds in
+  `cnn_cli.layers`: `cnn>MinPooling2D`, `cnn>StochasticDepth`, ...), and `TFSMLayer` (which
   loads a TensorFlow SavedModel from a path);
 - legacy HDF5 (`.h5`) models, which Keras' safe mode does not fully cover: convert one in a trusted Python
   session (`keras.saving.load_model("m.h5").save("model.keras")`).
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cnn_cli.errors import CnnError
+from cnn_cli.layers.registry import CUSTOM_MODULES, custom_objects
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
@@ -40,14 +42,14 @@ ALLOWED_MODULES = tuple(
     for name in ("layers", "initializers", "regularizers", "constraints", "optimizers", "losses", "metrics",
                  "activations", "models", "dtype_policies")
     for prefix in (f"keras.{name}", f"keras.src.{name}")
-) + ("cnn_cli.model",)
+) + CUSTOM_MODULES
 # `module: keras` is how Keras writes its top-level classes; only these may be named from it.
 KERAS_TOP_LEVEL = {"Sequential", "Functional", "Model", "DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy",
                    "QuantizedFloat8DTypePolicy", "DTypePolicyMap", "Layer", "Variable", "InputSpec"}
 FUNCTION_MODULES = tuple(p for p in ALLOWED_MODULES if p.rsplit(".", 1)[-1] in ("activations", "losses", "metrics"))
 REFUSED_CLASSES = {"Lambda": "a Lambda layer (Python code)", "__lambda__": "a serialized Python function",
                    "TFSMLayer": "a TFSMLayer (loads a TensorFlow SavedModel from a path)"}
-OWN_REGISTERED = {"cnn>MinPooling2D"}
+OWN_REGISTERED = custom_objects()  # every kind's `custom_objects`, e.g. cnn>MinPooling2D
 
 
 class UnsafeFileError(CnnError):

@@ -1,5 +1,8 @@
 """The report of `cnn summary`: Keras' own summary table, then each layer's and block's output shape,
-params, MACs and activation memory, and the totals (see `cnn_cli.model.analysis` for how they are counted)."""
+params, MACs and activation memory, and the totals (see `cnn_cli.model.analysis` for how they are counted,
+and each kind's manual, `cnn layers KIND`, for its rule). A block's row (a composite kind such as
+`bottleneck`, or a block of the config's `blocks:`) sums the layers of its expansion, listed under it; the
+model's own `input_scaling` is a row of its own."""
 
 from __future__ import annotations
 

@@ -109,9 +109,9 @@ def read_yaml(path: str | Path) -> Any:
     return parse_yaml(text, str(path))
 
 
-def parse_scalar(text: str) -> Any:
-    """Parses a command-line value (`--set key=value`) as a YAML scalar or flow collection."""
-    return parse_yaml(text, "--set") if text.strip() else ""
+def parse_scalar(text: str, source: str = "--set") -> Any:
+    """Parses a command-line value (`--set key=value`) as a YAML scalar or flow collection; errors name `source`."""
+    return parse_yaml(text, source) if text.strip() else ""
 
 
 def dump_yaml(data: Any) -> str:

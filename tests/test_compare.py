@@ -87,3 +87,52 @@ def test_grid_and_names():
             parse_vary(bad)
     with pytest.raises(ConfigError):
         make_variants([parse_vary("train.optimizer=adam,sgd"), parse_vary("train.optimizer.learning_rate=0.1")])
+
+
+def test_vary_reaches_layers():
+    vary = parse_vary("model.layers[0].filters=16,32")
+    assert (vary.key, vary.values) == ("model.layers[0].filters", ["16", "32"])
+    variants = make_variants([vary, parse_vary("model.layers[2].activation=relu,elu")])
+    assert [v.name for v in variants[:2]] == ["filters-16_activation-relu", "filters-16_activation-elu"]
+    with pytest.raises(ConfigError, match="varied twice"):
+        make_variants([parse_vary("model.layers[0]={type: flatten},{type: dense, units: 3}"),
+                       parse_vary("model.layers[0].filters=16,32")])
+    with pytest.raises(ConfigError, match=r"^--vary: model\.layers\[0\]\.\.filters=1,2: expected key.path=value1,value2"):
+        parse_vary("model.layers[0]..filters=1,2")
+
+
+@pytest.mark.parametrize("vary,expected", [
+    ("model.layers[0].filters=16,0", "Error: --vary: model.layers[0].filters: expected a positive integer, received 0"),
+    ("model.layers[12].filters=16,32", "Error: --vary: model.layers[12]: index out of range: model.layers has 9 items"),
+    ("train.optimizer.learning_rate=0.1,[x", "Error: --vary train.optimizer.learning_rate: invalid YAML"),
+])
+def test_vary_errors_say_vary(runner, tmp_path, vary, expected):
+    out = tmp_path / "never"
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", vary, "--out", str(out)])
+    assert result.exit_code == 2
+    assert result.output.startswith(expected), result.output
+    assert len(result.output.strip().splitlines()) == 1 and not out.exists()
+
+
+def test_compare_some_variants_failed_exits_2_and_names_them(runner, tmp_path):
+    out = tmp_path / "some"
+    # the first image shape fits the MNIST sample, the second fails in its `cnn train`
+    result = runner.invoke(main, ["compare", *MNIST, "--vary", "data.image_shape=[28,28,1],[30,30,1]",
+                                  "--subset", "50", "--epochs", "1", "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last == (f"Error: 1 of 2 variants did not complete: data.image_shape=[30,30,1] (failed (exit 2)); "
+                    f"see their logs in {out}")
+    assert [r["status"] for r in _rows(out / "comparison.csv")] == ["complete", "failed (exit 2)"]
+
+
+def test_one_number_parser_for_csv_json_and_keras_values():
+    import math
+
+    import numpy as np
+
+    from cnn_cli.numbers import to_float
+
+    assert [to_float(v) for v in ("0.93", 2, np.float32(0.5), "", None, "x", [1])] == [0.93, 2.0, 0.5, None, None, None, None]
+    assert math.isnan(to_float("nan")) and to_float("inf") == math.inf
+    assert [to_float(v, finite=True) for v in ("nan", "inf", "-inf", "0.25")] == [None, None, None, 0.25]

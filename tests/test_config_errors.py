@@ -32,7 +32,7 @@ CASES = [
     # (case id, config text, dotted path expected in the message, another fragment expected)
     ("unknown top-level key", mutate(lambda c: c.update(foo=1)), ": foo: unknown key", "expected one of: name, seed, model"),
     ("negative filters", mutate(layer(2, filters=-32)), "model.layers[2].filters", "expected a positive integer, received -32"),
-    ("unknown layer type", mutate(layer(0, type="conv")), "model.layers[0].type", "expected one of: activation, avg_pool2d"),
+    ("unknown layer type", mutate(layer(0, type="conv")), "model.layers[0].type", "expected one of: activation, add, avg_pool2d"),
     ("unknown layer key", mutate(layer(0, filter=3)), "model.layers[0].filter", "unknown key; expected one of"),
     ("bad padding", mutate(layer(0, padding="full")), "model.layers[0].padding", "expected 'same' or 'valid', received 'full'"),
     ("kernel size not a number", mutate(layer(0, kernel_size="big")), "model.layers[0].kernel_size", "received 'big'"),
@@ -104,7 +104,58 @@ def test_missing_config_file(runner, tmp_path):
 def test_bad_set_override_names_the_key(runner):
     result = runner.invoke(main, ["summary", "--config", "configs/mnist.yaml", "--set", "model.layers=3"])
     assert result.exit_code == 2
-    assert "configs/mnist.yaml: model.layers: expected a list, received 3" in result.output
+    assert result.output == "Error: --set: model.layers: expected a list, received 3\n"
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("train.optimizer.lr=0.1", "Error: --set: train.optimizer.lr: unknown key; expected one of: name, learning_rate,"),
+    ("train.optimizer.learning_rate=-1", "Error: --set: train.optimizer.learning_rate: expected a positive number, received -1"),
+    ("model.layers[0].filters=0", "Error: --set: model.layers[0].filters: expected a positive integer, received 0"),
+    ("model.layers[0].strides=[1, 0]", "Error: --set: model.layers[0].strides[1]: expected a positive integer, received 0"),
+    ("model.layers[0].activation=leakyrelu", "Error: --set: model.layers[0].activation: expected 'relu', 'relu6'"),
+    ("model.layers[9].activation=relu", "Error: --set: model.layers[9]: index out of range: model.layers has 9 items"),
+    ("model.layers.activation=elu", "Error: --set: model.layers: is a list; name one of its items, as in model.layers[0].activation"),
+    ("train.loss[0]=x", "Error: --set: train.loss[0]: cannot index: not a list, received"),
+    ("train.schedule[0]=x", "Error: --set: train.schedule[0]: cannot index: there is no list there"),
+    ("model.layers[0]x=1", "Error: --set: model.layers[0]x=1: expected key.path=value"),
+    ("train.optimizer=adamm", "Error: --set: train.optimizer: expected 'adam', 'adamw'"),
+    ("name=[a", "Error: --set name: invalid YAML"),
+])
+def test_set_errors_blame_the_flag_and_key(runner, override, expected):
+    result = runner.invoke(main, ["summary", "--config", "configs/mnist.yaml", "--set", override])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith(expected), result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_file_error_under_a_set_elsewhere_blames_the_file(runner, write_config):
+    config = write_config(mutate(layer(0, strides=[1, 0])))
+    result = runner.invoke(main, ["summary", "--config", config, "--set", "model.layers[1].pool_size=3"])
+    assert result.output == f"Error: {config}: model.layers[0].strides[1]: expected a positive integer, received 0\n"
+
+
+def test_set_reaches_layers_and_block_parameters():
+    from cnn_cli.config import load_config
+
+    config = load_config("configs/mnist.yaml", ["model.layers[0].activation=elu", "model.layers[2].filters=16"])
+    assert (config.model.layers[0].activation, config.model.layers[2].filters) == ("elu", 16)
+    config = load_config("configs/inception_resnet.yaml", ["model.layers[4].filters_5x5=12"])
+    assert config.model.layers[4].type == "inception" and config.model.layers[4].filters_5x5 == 12
+    config = load_config("configs/mnist.yaml", ["model.layers[6]={type: dense, units: 32, activation: tanh}"])
+    assert (config.model.layers[6].units, config.model.layers[6].activation) == (32, "tanh")
+
+
+@pytest.mark.parametrize("strides,path,fragment", [
+    ([1, 0], "model.layers[0].strides[1]", "expected a positive integer, received 0"),
+    ([0, 1], "model.layers[0].strides[0]", "expected a positive integer, received 0"),
+    (["a", 1], "model.layers[0].strides[0]", "expected an integer, received 'a'"),
+    (-2, "model.layers[0].strides", "expected a positive integer, received -2"),
+    ("x", "model.layers[0].strides", "expected an integer, received 'x'"),
+])
+def test_union_errors_name_the_exact_item(runner, write_config, strides, path, fragment):
+    config = write_config(mutate(layer(0, strides=strides)))
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.output == f"Error: {config}: {path}: {fragment}\n"
 
 
 def test_config_error_is_fast_and_needs_no_tensorflow(write_config):
@@ -122,3 +173,50 @@ def test_config_error_is_fast_and_needs_no_tensorflow(write_config):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["2", "False"]
     assert time.perf_counter() - start < 10  # generous: the point is that TensorFlow was never imported
+
+
+@pytest.mark.parametrize("loc,path,schema_type", [
+    (("model", "layers", 0, "conv2d", "strides", "tuple[constrained-int, constrained-int]", 1),
+     ["model", "layers", 0, "strides", 1], "int"),
+    (("model", "layers", 0, "conv2d", "strides", "constrained-int"), ["model", "layers", 0, "strides"], "int"),
+    (("model", "layers", 3, "dense", "units", "literal['num_classes']"), ["model", "layers", 3, "units"], "literal"),
+    (("model", "input_shape", 2), ["model", "input_shape", 2], "int"),
+    (("train", "optimizer", "learning_rate"), ["train", "optimizer", "learning_rate"], "float"),
+    (("train", "callbacks", "early_stopping", "patience"), ["train", "callbacks", "early_stopping", "patience"], "int"),
+])
+def test_locations_follow_pydantics_schema(loc, path, schema_type):
+    """The walk through pydantic's core schema drops exactly the union steps: a pydantic that changed the
+    layout of its core schema or the names in `loc` fails here, not in a user's error message."""
+    from cnn_cli.config.locate import locate
+
+    where = locate(loc)
+    assert where.path == path
+    assert where.schema is not None and where.schema["type"] == schema_type
+
+
+def test_unknown_key_lists_the_keys_of_its_own_layer_kind(runner, write_config):
+    config = write_config(mutate(layer(1, units=3)))
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.output == (f"Error: {config}: model.layers[1].units: unknown key; expected one of: "
+                             "name, inputs, repeat, pool_size, strides, padding, type, received 3\n")
+
+
+@pytest.mark.parametrize("units,fragment", [
+    ("x", "expected an integer or 'num_classes', received 'x'"),
+    (-3, "expected a positive integer or 'num_classes', received -3"),
+])
+def test_a_value_neither_union_member_takes_names_both(runner, write_config, units, fragment):
+    config = write_config(mutate(layer(8, units=units)))
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.output == f"Error: {config}: model.layers[8].units: {fragment}\n"
+
+
+def test_a_flag_given_as_an_override_is_named_in_its_errors():
+    from cnn_cli.config import load_config
+    from cnn_cli.config.overrides import Override
+    from cnn_cli.errors import ConfigError
+
+    assert load_config("configs/mnist.yaml", [Override(("train", "epochs"), 3, "--epochs")]).train.epochs == 3
+    with pytest.raises(ConfigError) as caught:
+        load_config("configs/mnist.yaml", ["train.epochs=2", Override(("train", "epochs"), 0, "--epochs")])
+    assert caught.value.message == "--epochs: train.epochs: expected a positive integer, received 0"

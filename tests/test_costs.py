@@ -35,9 +35,14 @@ def test_seed_memory_example_150x100x3_with_200_5x5_filters(runner, write_config
     report = json.loads(result.output)
     assert report["total_params"] == 15_200  # ((5*5*3)+1)*200
     assert report["total_macs"] == 225_000_000
-    assert report["activation_bytes_per_example"] == 12_000_000  # 150*100*200 float32
-    assert report["activation_bytes_per_batch"] == 1_200_000_000
+    # the conv's 150*100*200 float32, plus the model's own input_scaling (150*100*3 float32)
+    assert report["activation_bytes_per_example"] == 12_000_000 + 180_000
+    assert report["activation_bytes_per_batch"] == 1_218_000_000
     assert report["layers"][0] == {
+        "name": "input_scaling", "type": "rescaling", "output_shape": [150, 100, 3], "params": 0,
+        "trainable_params": 0, "non_trainable_params": 0, "macs": 0, "activation_bytes": 180_000,
+    }
+    assert report["layers"][1] == {
         "name": "conv2d", "type": "conv2d", "output_shape": [150, 100, 200], "params": 15_200,
         "trainable_params": 15_200, "non_trainable_params": 0, "macs": 225_000_000, "activation_bytes": 12_000_000,
     }
@@ -91,7 +96,7 @@ def test_blocks_are_reported_with_their_layers(runner):
             assert block["params"] == sum(child["params"] for child in block["layers"])
             assert block["macs"] == sum(child["macs"] for child in block["layers"])
     assert report["total_params"] == sum(item["params"] for item in report["layers"])
-    projection = [c for c in report["layers"][6]["layers"] if c["name"].endswith("_proj")]
+    projection = [c for c in report["layers"][7]["layers"] if c["name"].endswith("_proj")]  # [0]: input_scaling
     assert projection, "a residual unit that halves the size and widens needs a 1x1 projection"
 
 

@@ -20,12 +20,12 @@ def test_pooling_on_the_seed_example(kind, expected):
 
     config = config_from_dict({"name": "pool", "model": {"input_shape": [4, 4, 1], "layers": [{"type": kind, "pool_size": 2}]}}, "t")
     model = build_model(config.model, (4, 4, 1), None)
-    out = np.asarray(model(SEED_4X4))[0, :, :, 0]
-    np.testing.assert_array_equal(out, expected)
+    out = np.asarray(model(SEED_4X4))[0, :, :, 0]  # pixels 0..255 in, the model's input_scaling divides by 255
+    np.testing.assert_allclose(out * 255, expected, rtol=1e-5)
 
 
 def test_min_pooling_same_padding_ignores_the_border():
-    from cnn_cli.model.min_pooling import MinPooling2D
+    from cnn_cli.layers.custom.min_pooling import MinPooling2D
 
     x = np.arange(1, 10, dtype="float32").reshape(1, 3, 3, 1) + 10
     out = np.asarray(MinPooling2D(2, padding="same")(x))[0, :, :, 0]
@@ -49,10 +49,39 @@ def test_model_with_min_pooling_and_blocks_round_trips_in_safe_mode(tmp_path):
         {"type": "dense", "units": "num_classes", "activation": "softmax"},
     ]}}, "t")
     model = build_model(config.model, (28, 28, 1), 10)
-    x = np.random.default_rng(0).random((4, 28, 28, 1), dtype="float32")
+    x = np.random.default_rng(0).integers(0, 256, (4, 28, 28, 1)).astype("float32")
     expected = np.asarray(model(x, training=False))
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
     np.testing.assert_allclose(np.asarray(loaded(x, training=False)), expected, rtol=1e-6, atol=1e-6)
     assert any(type(layer).__name__ == "MinPooling2D" for layer in loaded.layers)
+
+
+def test_a_model_saved_when_min_pooling_lived_in_cnn_cli_model_still_loads(tmp_path):
+    """Run directories written before the layer moved to cnn_cli/layers/custom name its old module."""
+    import json
+    import zipfile
+
+    import keras
+
+    from cnn_cli.run_reader import load_model
+
+    inputs = keras.Input((4, 4, 1))
+    from cnn_cli.layers.custom.min_pooling import MinPooling2D
+
+    model = keras.Model(inputs, MinPooling2D(2, name="min_pooling2d")(inputs))
+    path, old = tmp_path / "new.keras", tmp_path / "old.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(old, "w") as dst:
+        for item in src.namelist():
+            data = src.read(item)
+            if item == "config.json":
+                config = json.loads(data)
+                layer = config["config"]["layers"][1]
+                assert layer["module"] == "cnn_cli.layers.custom.min_pooling"
+                layer["module"] = "cnn_cli.model.min_pooling"
+                data = json.dumps(config).encode()
+            dst.writestr(item, data)
+    loaded = load_model(old)
+    np.testing.assert_array_equal(np.asarray(loaded(SEED_4X4))[0, :, :, 0], [[3, 21], [5, 4]])

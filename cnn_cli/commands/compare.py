@@ -10,7 +10,8 @@ from cnn_cli.commands.options import config_option, data_option, set_option, sub
 @click.command("compare")
 @config_option
 @click.option("--vary", "varies", multiple=True, required=True, metavar="KEY.PATH=V1,V2,...",
-              help="A config key and the values to try (read as YAML); repeatable: every combination is trained.")
+              help="A config key (the paths --set takes: model.layers[0].filters=16,32) and the values to try "
+                   "(read as YAML); repeatable: every combination is trained.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs for every variant.")
 @subset_option
 @data_option
@@ -25,11 +26,12 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
     Each variant is a `cnn train` run (in its own process) in OUT/<variant>, its output in OUT/<variant>.log.
     The table (variant, status, best validation accuracy, test accuracy, epochs, seconds) is printed and
     saved as OUT/comparison.csv, with a bar chart OUT/comparison.png. A failed variant is listed with its
-    status; the command fails (exit 2) only when every variant failed.
+    status and the others are kept; the command then fails (exit 2) and names the variants that failed.
 
     \b
     Examples:
       cnn compare --config configs/mnist.yaml --vary train.optimizer=adam,rmsprop,sgd
+      cnn compare --config configs/mnist.yaml --vary 'model.layers[0].filters=16,32'
       cnn compare --config configs/mnist.yaml --data data/mnist_sample.npz --subset 1000 --epochs 2 \\
           --vary train.optimizer=adam,sgd --vary train.batch_size=32,128
     """
@@ -47,5 +49,5 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
     if failed and len(failed) == len(variants):
         raise CnnError(f"every variant failed; see the logs in {folder} (first: {failed[0].error or failed[0].status})")
     if failed:
-        click.echo(f"Warning: {len(failed)} of {len(variants)} variants did not complete: "
-                   + ", ".join(v.label for v in failed), err=True)
+        raise CnnError(f"{len(failed)} of {len(variants)} variants did not complete: "
+                       + "; ".join(f"{v.label} ({v.status})" for v in failed) + f"; see their logs in {folder}")

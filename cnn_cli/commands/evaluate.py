@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
-from cnn_cli.commands.options import data_option, json_option, subset_option
+from cnn_cli.commands.options import data_option, echo_report, json_option, subset_option
 
 
 @click.command("evaluate")
@@ -39,7 +37,4 @@ def command(run_dir, data_path, subset, as_json, batch_size, no_write):
 
     evaluation = evaluate_run(run_dir, data_path=data_path, subset=subset, batch_size=batch_size,
                               write_files=not no_write)
-    if as_json:
-        click.echo(json.dumps(evaluation.to_dict(), indent=2))
-    else:
-        click.echo(evaluation.to_text())
+    echo_report(evaluation, as_json)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 config_option = click.option(
@@ -16,6 +18,12 @@ subset_option = click.option(
 )
 set_option = click.option(
     "--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
-    help="Override a config key by its dotted path (value read as YAML); repeatable.",
+    help="Override a config key by its path, as error messages write it: train.optimizer.learning_rate=1e-4, "
+         "model.layers[0].activation=elu (value read as YAML); repeatable.",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
+
+
+def echo_report(report, as_json: bool) -> None:
+    """Prints a report (an object with `to_dict()` and `to_text()`) as tables, or as one JSON object with --json."""
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.to_text())

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from cnn_cli.commands.options import data_option, json_option, set_option
+from cnn_cli.commands.options import data_option, echo_report, json_option, set_option
 
 
 @click.command("summary")
@@ -38,9 +37,6 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
     config, source = config_for(run_dir, config_path, overrides)
     input_shape, num_classes = resolve_model_inputs(config, source, data_path)
     report = summarize(config, input_shape, num_classes, source, batch_size=batch_size, plot_path=plot_path)
-    if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2))
-    else:
-        click.echo(report.to_text())
+    echo_report(report, as_json)
     if plot_path:
         click.echo(f"Model graph written to {Path(plot_path)}", err=as_json)

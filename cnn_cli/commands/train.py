@@ -28,10 +28,12 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, re
       cnn train --config configs/mnist.yaml --data data/mnist_sample.npz
       cnn train --config configs/fashion_mnist.yaml --data data/fashion_mnist_sample.npz --epochs 3
       cnn train --config configs/mnist.yaml --set train.optimizer=rmsprop --run-dir runs/rmsprop
+      cnn train --config configs/mnist.yaml --set 'model.layers[0].activation=elu'
       cnn train --resume runs/mnist-20260101-120000
 
     \b
-    Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 130 interrupted.
+    Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker of a multi-worker run was lost,
+    130 interrupted.
     """
     from cnn_cli.errors import CnnError
     from cnn_cli.training.trainer import TrainOptions, train

@@ -9,6 +9,7 @@ from cnn_cli.errors import ConfigError
 def check_config(config: Config, source: str) -> None:
     """Runs every check; the first failure raises ConfigError."""
     _check_names(config, source)
+    _check_layer_types(config, source)
     if config.data is not None:
         from cnn_cli.config.data import check_data
 
@@ -20,6 +21,10 @@ def check_config(config: Config, source: str) -> None:
 
         # `units: num_classes` may wait for the data; any count checks the shapes in between.
         analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source)
+    else:  # the shapes wait for the data; names, references and block parameters need not
+        from cnn_cli.model.graph import check_structure
+
+        check_structure(config.model, config.model.num_classes or 2, source)
 
 
 def _check_names(config: Config, source: str) -> None:
@@ -35,10 +40,20 @@ def _check_names(config: Config, source: str) -> None:
         seen[layer.name] = index
 
 
+def _check_layer_types(config: Config, source: str) -> None:
+    """A `type` that is no registered kind must name a block of `model.blocks`."""
+    from cnn_cli.layers.registry import lookup, names
+
+    for index, layer in enumerate(config.model.layers):
+        if lookup(layer.type) is None and layer.type not in config.model.blocks:
+            known = ", ".join(sorted([*names(), *config.model.blocks]))
+            raise ConfigError(source, f"model.layers[{index}].type", f"unknown layer type; expected one of: {known}", layer.type)
+
+
 def final_units(config: Config) -> int | str | None:
     """The `units` of the last layer when it is a dense layer."""
     last = config.model.layers[-1]
-    return last.units if last.type == "dense" else None
+    return getattr(last, "units", None) if last.type == "dense" else None
 
 
 def _check_classes(config: Config, source: str) -> None:

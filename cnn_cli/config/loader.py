@@ -1,169 +1,110 @@
-"""Turns raw YAML data into a validated `Config`, with one-line errors that carry the dotted key path."""
+"""Turns a YAML file (or raw data) and command-line overrides into a validated `Config`.
+
+The first problem is one `ConfigError` line that names where it came from (the file, or `--set`/`--vary`
+when the bad value was given there), the dotted key path (`model.layers[0].strides[1]`) and what was expected.
+"""
 
 from __future__ import annotations
 
-import copy
-import types
 import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from cnn_cli.config.layers import LAYER_NAMES
+from cnn_cli.config.locate import Location, dotted, locate, value_at
+from cnn_cli.config.overrides import Override, apply_overrides, parse_override
 from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError
-from cnn_cli.yaml_io import parse_scalar, read_yaml
+from cnn_cli.yaml_io import read_yaml
+
+__all__ = ["Override", "apply_overrides", "config_from_dict", "load_config"]
 
 
-def load_config(path: str | Path, overrides: typing.Sequence[str] = ()) -> Config:
-    """Reads, overrides (`key.path=value`) and validates a YAML config file."""
-    raw = read_yaml(path)
-    return config_from_dict(apply_overrides(raw, overrides, str(path)), str(path))
+def load_config(path: str | Path, overrides: typing.Sequence[str | Override] = (),
+                varied: typing.Sequence[str] = ()) -> Config:
+    """Reads a YAML config file, sets `overrides` (`--set key.path=value`, or `Override`s such as
+    `Override(("train", "epochs"), 3, "--epochs")` for other flags) then `varied` (`--vary`'s choice of values,
+    `key.path=value`), and validates it."""
+    return config_from_dict(read_yaml(path), str(path), overrides, varied)
 
 
-def config_from_dict(raw: Any, source: str) -> Config:
-    """Validates a raw dict; the first problem found raises ConfigError naming `source` and the key path."""
+def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Override] = (),
+                     varied: typing.Sequence[str] = ()) -> Config:
+    """Validates raw data read from `source`, after setting the overrides (as `load_config`). An error in a
+    value that an override set names its flag (`--set: train.optimizer.learning_rate: ...`), any other `source`."""
+    given = [item if isinstance(item, Override) else parse_override(item, "--set") for item in overrides]
+    given += [parse_override(item, "--vary") for item in varied]
+    if given:
+        raw = apply_overrides(raw, given)
     if not isinstance(raw, dict):
         raise ConfigError(source, "", "expected a mapping with keys name, model, data, train", raw)
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise _to_config_error(_best_error(exc.errors(), raw), raw, source) from None
+        raise _blame(_to_config_error(_best_errors(exc.errors(), raw), raw, source), given) from None
     from cnn_cli.config.checks import check_config
 
-    check_config(config, source)
+    try:
+        check_config(config, source)
+    except ConfigError as exc:
+        raise _blame(exc, given) from None
     return config
 
 
-def apply_overrides(raw: Any, overrides: typing.Sequence[str], source: str = "--set") -> Any:
-    """Returns a copy of `raw` with each `dotted.key=value` set (value parsed as YAML)."""
-    if not overrides:
-        return raw
-    raw = copy.deepcopy(raw) if isinstance(raw, dict) else {}
-    for item in overrides:
-        key, sep, text = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError("--set", item, "expected key.path=value")
-        parts = key.strip().split(".")
-        node = raw
-        for i, part in enumerate(parts[:-1]):
-            child = node.get(part) if isinstance(node, dict) else None
-            if child is None:
-                child = node[part] = {}
-            elif isinstance(child, str):  # a shorthand such as `optimizer: adam` is `{name: adam}`
-                child = node[part] = {"name": child}
-            if not isinstance(child, dict):
-                raise ConfigError("--set", ".".join(parts[: i + 1]), "cannot set a key inside a non-mapping value", child)
-            node = child
-        node[parts[-1]] = parse_scalar(text)
-    return raw
+def _blame(error: ConfigError, given: list[Override]) -> ConfigError:
+    """The same error, named after the last override that set the value it is about (if one did)."""
+    for override in reversed(given):
+        if error.path and override.covers(error.path):
+            return error.from_source(override.flag)
+    return error
 
 
-def _clean_path(loc: tuple, raw: Any) -> tuple[list, Any, bool]:
-    """Drops the union-member names pydantic puts in error locations, keeping only the keys present in `raw`.
+def _best_errors(errors: list[dict], raw: Any) -> list[dict]:
+    """Pydantic reports a bad value once per member of a union (an int, or a pair?); of the first value's
+    errors, those of the members that fit what the user wrote best: the ones that go deepest into it, and
+    for a single value, the complaints about it rather than that it is not a list (one or more, best first)."""
+    places = [locate(tuple(error["loc"])) for error in errors]
+    first = places[0]
+    if first.union_at is None:
+        return errors[:1]
+    stem = first.path[: first.union_at]
+    same = [(error, where) for error, where in zip(errors, places)
+            if where.union_at == first.union_at and where.path[: first.union_at] == stem]
+    avoid = _SCALAR_ERRORS if isinstance(value_at(raw, stem)[1], (list, dict)) else _COLLECTION_ERRORS
 
-    Returns the cleaned path, the raw value there, and whether the last key exists in `raw`.
-    """
-    path: list = []
-    node, found = raw, True
-    for part in loc:
-        if isinstance(node, dict) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
-            path.append(part)
-            node = node[part]
-        elif isinstance(part, str) and (part in LAYER_NAMES or not isinstance(node, dict) or "[" in part or part[:1].isupper()):
-            continue  # a union tag such as 'conv2d', 'int' or 'tuple[int, int]'
-        else:
-            path.append(part)
-            node, found = None, False
-    return path, node, found
+    def fit(pair: tuple[dict, Location]) -> tuple[int, bool]:
+        return len(value_at(raw, pair[1].path)[0]), pair[0]["type"] not in avoid
 
-
-def _dotted(path: list) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
+    ranked = sorted(same, key=fit, reverse=True)  # stable: pydantic's order among equals
+    best, path = fit(ranked[0]), ranked[0][1].path
+    return [error for error, where in ranked if fit((error, where)) == best and where.path == path]
 
 
-def _model_at(path: list, raw: Any) -> type[BaseModel] | None:
-    """The schema class of the mapping at `path` (used to list the keys it accepts)."""
-    cls: Any = Config
-    node = raw
-    for part in path:
-        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or part not in cls.model_fields:
-            if isinstance(part, int) and cls is not None:
-                node = node[part] if isinstance(node, list) and part < len(node) else None
-                cls = _pick(cls, node)
-                continue
-            return None
-        cls = cls.model_fields[part].annotation
-        node = node.get(part) if isinstance(node, dict) else None
-        cls = _pick(cls, node)
-    return cls if isinstance(cls, type) and issubclass(cls, BaseModel) else None
-
-
-def _pick(annotation: Any, node: Any) -> Any:
-    """Unwraps Optional/Annotated/list/Union down to the model class that fits `node`."""
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _pick(typing.get_args(annotation)[0], node)
-    if origin in (typing.Union, types.UnionType):
-        models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
-        if isinstance(node, dict) and "type" in node:
-            models = [m for m in models if "type" in m.model_fields and node["type"] in typing.get_args(m.model_fields["type"].annotation)] or models
-        inner = [a for a in typing.get_args(annotation) if typing.get_origin(a) in (list, typing.Annotated)]
-        if models:
-            return models[0]
-        return _pick(inner[0], node) if inner else None
-    if origin is list:
-        return typing.get_args(annotation)[0]
-    return annotation
-
-
-_SCALAR_ERRORS = {"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "string_type", "bool_type", "bool_parsing", "literal_error"}
+_SCALAR_ERRORS = {"int_type", "int_parsing", "int_from_float", "float_type", "float_parsing", "string_type",
+                  "bool_type", "bool_parsing", "literal_error"}
 _COLLECTION_ERRORS = {"tuple_type", "list_type", "dict_type", "model_type", "model_attributes_type"}
+_TYPE_WORDS = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string", "list": "a list",
+               "tuple": "a list", "dict": "a mapping", "model": "a mapping", "model_attributes": "a mapping"}
 
 
-def _best_error(errors: list[dict], raw: Any) -> dict:
-    """Of the errors pydantic gives for the first bad value (one per member of a union), the one that
-    fits what the user wrote: for a list, what is wrong with the list; for a scalar, what is wrong with it."""
-    first = errors[0]
-    path = _clean_path(tuple(first["loc"]), raw)[0]
-    same = [e for e in errors if _clean_path(tuple(e["loc"]), raw)[0] == path]
-    value = first.get("input")
-    avoid = _SCALAR_ERRORS if isinstance(value, (list, dict)) else _COLLECTION_ERRORS
-    return next((e for e in same if e["type"] not in avoid), first)
-
-
-def _expected(error: dict) -> str:
-    kind, ctx = error["type"], error.get("ctx") or {}
-    msg = error["msg"]
+def _expected(error: dict, where: Location) -> str:
+    kind, ctx, msg = error["type"], error.get("ctx") or {}, error["msg"]
     if kind == "missing":
         return "required key is missing"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return "expected an integer"
-    if kind in ("float_type", "float_parsing"):
-        return "expected a number"
-    if kind in ("bool_type", "bool_parsing"):
-        return "expected true or false"
-    if kind in ("string_type",):
-        return "expected a string"
-    if kind in ("list_type",):
-        return "expected a list"
-    if kind in ("tuple_type",):
-        return "expected a list"
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        return "expected a mapping"
-    if kind == "greater_than" and ctx.get("gt") == 0:
-        return "expected a positive integer" if error.get("integer_field") else "expected a positive number"
+    base = kind.removesuffix("_type").removesuffix("_parsing").removesuffix("_from_float")
+    if kind.endswith(("_type", "_parsing", "_from_float")) and base in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[base]}"
+    bound = {"greater_than": "gt", "greater_than_equal": "ge"}.get(kind)
+    if bound and ctx.get(bound) == 0:
+        number = "integer" if where.schema and where.schema.get("type") == "int" else "number"
+        return f"expected a {'positive' if bound == 'gt' else 'non-negative'} {number}"
     if kind == "string_pattern_mismatch":
         return "expected letters, digits, '_', '-' or '.', starting with a letter or digit"
     if kind in ("too_short", "too_long"):
-        return msg.replace("Tuple should have", "expected").replace("List should have", "expected").replace(" after validation", "")
+        for prefix in ("Tuple should have", "List should have"):
+            msg = msg.replace(prefix, "expected")
+        return msg.replace(" after validation", "")
     if msg.startswith("Input should be "):
         return "expected " + msg[len("Input should be "):]
     if msg.startswith("Value error, "):
@@ -171,23 +112,36 @@ def _expected(error: dict) -> str:
     return msg[0].lower() + msg[1:]
 
 
-def _to_config_error(error: dict, raw: Any, source: str) -> ConfigError:
-    path, value, found = _clean_path(tuple(error["loc"]), raw)
+def _to_config_error(errors: list[dict], raw: Any, source: str) -> ConfigError:
+    """The error for the first of `errors`; the others are alternatives a union member would take there."""
+    error = errors[0]
+    where = locate(tuple(error["loc"]))
+    path, value, found = value_at(raw, where.path)
     kind = error["type"]
-    if kind == "union_tag_invalid":
-        return ConfigError(source, _dotted(path + ["type"]), f"unknown layer type; expected one of: {', '.join(LAYER_NAMES)}", error["input"].get("type") if isinstance(error["input"], dict) else error["input"])
-    if kind == "union_tag_not_found":
-        return ConfigError(source, _dotted(path + ["type"]), f"required key is missing; expected one of: {', '.join(LAYER_NAMES)}")
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tags = ", ".join(sorted(where.schema["choices"])) if where.schema else error["ctx"]["expected_tags"]
+        if kind == "union_tag_not_found":
+            return ConfigError(source, dotted(path + ["type"]), f"required key is missing; expected one of: {tags}")
+        return ConfigError(source, dotted(path + ["type"]), f"unknown layer type; expected one of: {tags}",
+                           value.get("type") if isinstance(value, dict) else value)
     if kind == "extra_forbidden":
-        model = _model_at(path[:-1], raw)
-        known = ", ".join(model.model_fields) if model else ""
-        return ConfigError(source, _dotted(path), f"unknown key; expected one of: {known}" if known else "unknown key", value)
-    if kind == "missing" and path and isinstance(path[-1], int):
-        parent = path[:-1]
-        return ConfigError(source, _dotted(parent), "expected more items", _clean_path(tuple(parent), raw)[1])
+        known = ", ".join(where.keys)
+        return ConfigError(source, dotted(path), f"unknown key; expected one of: {known}" if known else "unknown key",
+                           value)
+    if kind == "missing" and found and isinstance(value, list):  # a list or pair that is too short
+        return ConfigError(source, dotted(path), "expected more items", value)
     if kind == "missing" or not found:
-        return ConfigError(source, _dotted(path), _expected(error))
-    model = _model_at(path[:-1], raw)
-    field = model.model_fields.get(path[-1]) if model and path and isinstance(path[-1], str) else None
-    error = {**error, "integer_field": field is not None and "int" in str(field.annotation) and "float" not in str(field.annotation)}
-    return ConfigError(source, _dotted(path), _expected(error), value)
+        return ConfigError(source, dotted(path), _expected(error, where))
+    return ConfigError(source, dotted(path), _either(errors), value)
+
+
+def _either(errors: list[dict]) -> str:
+    """`expected a positive integer or 'num_classes'`: what each union member would have taken."""
+    texts: list[str] = []
+    for error in errors:
+        text = _expected(error, locate(tuple(error["loc"])))
+        if text not in texts:
+            texts.append(text)
+    if len(texts) > 1 and all(t.startswith("expected ") for t in texts):
+        return "expected " + " or ".join(t.removeprefix("expected ") for t in texts)
+    return texts[0]

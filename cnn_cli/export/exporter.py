@@ -78,17 +78,21 @@ def _export(src: source.Source, writer, fmt: str, path: Path, quantize: str | No
     from cnn_cli.tf_runtime import import_tensorflow
 
     import_tensorflow()
+    from cnn_cli.export import rewrite  # defines a Keras layer: imports Keras
+
     model = source.float32_model(src)
     support.check(model, fmt, src.model_path)
     x, y, data = source.test_images(src, data_path, images)
     if len(x) == 0:
         raise CnnError(f"{data}: no images to verify the export on")
-    expected = source.reference(model, src.scale, x)
+    with quiet():  # XLA's notice when the model has grouped convolutions
+        expected = source.reference(model, src.scale, x)
     metadata = _metadata(src, fmt, quantize, model)
     temp, temp_labels = output.temporary(path), output.temporary(output.labels_path(path))
     try:
         with quiet():
-            writer.write(source.serving_model(model, src.scale), temp, quantize, metadata)
+            exportable = rewrite.convertible(model, fmt, source.all_layers)
+            writer.write(source.serving_model(exportable, src.scale), temp, quantize, metadata)
             predict = writer.load(temp)
         result = verify.verify(predict, expected, x, y, quantized=quantize is not None,
                                runtime=f"{writer.RUNTIME} {version(writer.RUNTIME)}", data=data,

@@ -53,7 +53,7 @@ def float32_model(source: Source):
     import keras
 
     model = source.run.load_model()
-    if all(layer.dtype_policy.name == "float32" for layer in _all_layers(model)):
+    if all(layer.dtype_policy.name == "float32" for layer in all_layers(model)):
         return model
 
     def in_float32(layer):
@@ -61,6 +61,9 @@ def float32_model(source: Source):
 
     clone = keras.models.clone_model(model, clone_function=in_float32, recursive=True)
     clone.set_weights(model.get_weights())
+    for layer in all_layers(clone):  # an adapted Normalization makes its mean and variance from its weights here
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
     return clone
 
 
@@ -110,12 +113,12 @@ def ends_in_softmax(model) -> bool:
     return getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
 
 
-def _all_layers(model) -> list:
+def all_layers(model) -> list:
     import keras
 
     found = []
     for layer in model.layers:
-        found += _all_layers(layer) if isinstance(layer, keras.Model) else [layer]
+        found += all_layers(layer) if isinstance(layer, keras.Model) else [layer]
     return found
 
 

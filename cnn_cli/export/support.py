@@ -16,7 +16,7 @@ ALL = frozenset(FORMATS)
 
 EXPORTS_TO: dict[str, frozenset[str]] = {
     "InputLayer": ALL,
-    "Conv2D": ALL,
+    "Conv2D": ALL,  # grouped: to ONNX as a depthwise or split convolution (rewrite.py)
     "DepthwiseConv2D": ALL,
     "SeparableConv2D": ALL,
     "MaxPooling2D": ALL,
@@ -29,13 +29,18 @@ EXPORTS_TO: dict[str, frozenset[str]] = {
     "Dropout": ALL,
     "Flatten": ALL,
     "Dense": ALL,
-    "Activation": ALL,
-    "Softmax": ALL,
+    "Activation": ALL,  # gelu (here, in Dense, in convolutions): from basic operators (rewrite.py)
+    "Softmax": ALL,  # not a kind: the export adds it to a model that ends in scores
     "Concatenate": ALL,
     "Add": ALL,
     "Rescaling": ALL,
-    # tf2onnx leaves Normalization's mean and variance as graph inputs that the ONNX model then asks for
-    "Normalization": frozenset({"saved_model", "litert"}),
+    "ZeroPadding2D": ALL,
+    "SpatialDropout2D": ALL,
+    "Reshape": ALL,
+    "Multiply": ALL,
+    "StochasticDepth": ALL,  # the tool's own drop path (cnn>StochasticDepth): the identity at inference
+    "LayerScale": ALL,  # the tool's own (cnn>LayerScale): a per-channel factor
+    "Normalization": ALL,  # to ONNX as the equivalent Rescaling (rewrite.py)
 }
 
 

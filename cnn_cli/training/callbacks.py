@@ -24,6 +24,7 @@ import shutil
 import time
 from pathlib import Path
 
+from cnn_cli.numbers import to_float
 from cnn_cli.tf_runtime import import_tensorflow
 
 import_tensorflow()
@@ -50,15 +51,6 @@ STOP_ENV = "CNN_TEST_STOP_AFTER_EPOCH"
 
 def monitor_mode(monitor: str) -> str:
     return "max" if monitor.endswith("accuracy") else "min"
-
-
-def _float(value) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def read_history(path: Path) -> list[dict]:
@@ -98,7 +90,7 @@ class HistoryWriter(keras.callbacks.Callback):
         logs = logs or {}
         row = {"epoch": epoch + 1}
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
-            value = _float(logs.get(key))
+            value = to_float(logs.get(key))
             row[key] = None if value is None else f"{value:.6g}"
         row["learning_rate"] = f"{float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.6g}"
         row["seconds"] = f"{time.perf_counter() - (self._started or time.perf_counter()):.3f}"
@@ -118,13 +110,13 @@ class DivergenceGuard(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        loss = _float((logs or {}).get("loss"))
+        loss = to_float((logs or {}).get("loss"))
         if loss is not None and not math.isfinite(loss):
             self.diverged = (self._epoch + 1, batch + 1, loss)
             self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = _float((logs or {}).get("loss"))
+        loss = to_float((logs or {}).get("loss"))
         if self.diverged is None and loss is not None and not math.isfinite(loss):
             self.diverged = (epoch + 1, 0, loss)
             self.model.stop_training = True
@@ -145,7 +137,7 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         return value > self.best if self.mode == "max" else value < self.best
 
     def on_epoch_end(self, epoch, logs=None):
-        value = _float((logs or {}).get(self.monitor))
+        value = to_float((logs or {}).get(self.monitor))
         if value is None or not math.isfinite(value):
             return
         if self._improves(value):
@@ -301,7 +293,7 @@ class RunBackup(keras.callbacks.Callback):
 
 def _json(value):
     """A float for JSON: infinities as strings (JSON has none)."""
-    value = _float(value)
+    value = to_float(value)
     return value if value is None or math.isfinite(value) else str(value)
 
 

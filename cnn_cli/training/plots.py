@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cnn_cli.numbers import to_float
 from cnn_cli.training.files import save_atomic
 
 
@@ -18,7 +19,7 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
     for i, metric in enumerate(("loss", "accuracy")):
         ax = fig.add_subplot(1, 2, i + 1)
         for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
-            values = [_num(r.get(key)) for r in rows]
+            values = [to_float(r.get(key)) for r in rows]
             points = [(e, v) for e, v in zip(epochs, values) if v is not None]
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
@@ -32,12 +33,3 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
         fig.suptitle(title)
     fig.tight_layout()
     save_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
-
-
-def _num(value) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

@@ -1,0 +1,112 @@
+"""Command-line overrides of a config: `--set key.path=value` and `--vary key.path=v1,v2,...`.
+
+A key path is the one error messages print: dotted keys, and `[i]` for an item of a list, so
+`model.layers[0].activation` or, for a block's parameter, `model.layers[2].filters_1x1`. The value is read
+as YAML. Every mistake is a one-line `ConfigError` that names the flag it came from.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cnn_cli.config.locate import dotted
+from cnn_cli.errors import ConfigError
+from cnn_cli.yaml_io import parse_scalar
+
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])*")
+_STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]")
+
+
+@dataclass(frozen=True)
+class Override:
+    """One `key.path=value` from the command line, and the flag it was given with (`--set` or `--vary`)."""
+
+    path: tuple
+    value: Any
+    flag: str = "--set"
+
+    @property
+    def key(self) -> str:
+        return dotted(list(self.path))
+
+    def covers(self, path: str) -> bool:
+        """Whether an error at the dotted `path` lies at or below this override's key."""
+        return path == self.key or path.startswith((self.key + ".", self.key + "["))
+
+
+def parse_key(text: str, flag: str = "--set", item: str | None = None) -> tuple:
+    """`model.layers[0].filters` -> `('model', 'layers', 0, 'filters')`; anything else is a ConfigError."""
+    text = text.strip()
+    if not _KEY.fullmatch(text):
+        raise ConfigError(flag, item or text, _expected_form(flag))
+    return tuple(name or int(index) for name, index in _STEP.findall(text))
+
+
+def _expected_form(flag: str) -> str:
+    values = "value1,value2,..." if flag == "--vary" else "value"
+    return f"expected key.path={values} (keys joined by '.', [i] for an item of a list: model.layers[0].filters)"
+
+
+def parse_override(item: str, flag: str = "--set") -> Override:
+    """`key.path=value` (value read as YAML)."""
+    key, sep, text = item.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(flag, item, _expected_form(flag))
+    path = parse_key(key, flag, item)
+    return Override(path, parse_scalar(text, f"{flag} {dotted(list(path))}"), flag)
+
+
+def apply_overrides(raw: Any, overrides: Sequence[str | Override], flag: str = "--set") -> Any:
+    """A copy of `raw` with each override set; a text item is parsed with `parse_override(item, flag)`."""
+    if not overrides:
+        return raw
+    raw = copy.deepcopy(raw) if isinstance(raw, dict) else {}
+    for item in overrides:
+        override = item if isinstance(item, Override) else parse_override(item, flag)
+        _set(raw, override)
+    return raw
+
+
+def _set(raw: dict, override: Override) -> None:
+    node: Any = raw
+    path = override.path
+    for i, part in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(part, int):
+            node = _item(node, path[:i], part, override, last)
+        else:
+            if isinstance(node, list):
+                raise ConfigError(override.flag, dotted(list(path[:i])),
+                                  f"is a list; name one of its items, as in {dotted([*path[:i], 0, *path[i:]])}")
+            if not isinstance(node, dict):
+                raise ConfigError(override.flag, dotted(list(path[:i])), "cannot set a key inside a non-mapping value",
+                                  node)
+            if last:
+                node[part] = override.value
+                return
+            child = node.get(part)
+            if child is None and not isinstance(path[i + 1], int):
+                child = node[part] = {}
+            elif isinstance(child, str) and not isinstance(path[i + 1], int):  # `optimizer: adam` is `{name: adam}`
+                child = node[part] = {"name": child}
+            node = child
+
+
+def _item(node: Any, where: tuple, index: int, override: Override, last: bool) -> Any:
+    """The list item at `index` of `node` (replaced by the override's value when it is the last step)."""
+    if not isinstance(node, list):
+        if node is None:
+            raise ConfigError(override.flag, dotted([*where, index]), "cannot index: there is no list there")
+        raise ConfigError(override.flag, dotted([*where, index]), "cannot index: not a list", node)
+    if index >= len(node):
+        count = f"{len(node)} item" + ("" if len(node) == 1 else "s")
+        raise ConfigError(override.flag, dotted([*where, index]),
+                          f"index out of range: {dotted(list(where))} has {count} (indices 0 to {len(node) - 1})"
+                          if node else f"index out of range: {dotted(list(where))} is empty")
+    if last:
+        node[index] = override.value
+    return node[index]

@@ -1,0 +1,165 @@
+"""The contract every layer kind follows: `LayerSpec` (a primitive: shape rule, cost, Keras builder) and
+`Composite` (a block written as an expansion into other kinds).
+
+A kind is a pydantic model with a `type: Literal["name"]` field, Keras' own argument names, and a docstring
+that is its manual (`cnn layers NAME` prints it). Nothing here imports Keras: `build` imports it inside.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Shape = tuple[int, ...]
+PositiveInt = Annotated[int, Field(gt=0)]
+Size = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]  # noqa: UP007 (a runtime alias)
+Padding = Literal["same", "valid"]
+Activation = Literal[
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
+    "sigmoid", "hard_sigmoid", "tanh", "softmax", "softplus", "softsign", "linear",
+]
+
+
+def pair(size: int | tuple[int, int]) -> tuple[int, int]:
+    """`3` -> `(3, 3)`; `(3, 5)` stays."""
+    return (size, size) if isinstance(size, int) else tuple(size)
+
+
+COPY_MARKS = ("{i}", "{i0}", "{a}")
+"""Marks a repeated layer's `name` may hold: its copy's number from 1, from 0, or its letter (a, b, ...)."""
+
+
+def copy_name(name: str, copy: int, repeat: int) -> str:
+    """The name of copy `copy` (from 1) of `repeat`: marks filled in, else NAME1..NAMEN (NAME when 1)."""
+    if any(mark in name for mark in COPY_MARKS):
+        letter = "abcdefghijklmnopqrstuvwxyz"[(copy - 1) % 26]
+        return name.replace("{i0}", str(copy - 1)).replace("{i}", str(copy)).replace("{a}", letter)
+    return f"{name}{copy}" if repeat > 1 else name
+
+
+class ShapeProblem(Exception):
+    """A kind cannot take its input; the graph turns it into a ConfigError with the layer's key path."""
+
+    def __init__(self, expected: str, received: Any):
+        super().__init__(expected)
+        self.expected, self.received = expected, received
+
+
+@dataclass(frozen=True)
+class Cost:
+    """Per example: all weights (`params`), the non-trainable part of them, multiply-accumulates."""
+
+    params: int = 0
+    non_trainable: int = 0
+    macs: int = 0
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    """What a builder may need beyond its own arguments: the class count and the dtype override (float32
+    for the model's last layer under mixed precision, else None)."""
+
+    num_classes: int | None = None
+    dtype: str | None = None
+
+
+class LayerSpec(BaseModel):
+    """Base of every layer kind (see the module doc)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keras_name: ClassVar[str] = "layer"
+    """Base of automatic names, as Keras names its layers (`conv2d`, `conv2d_1`, ...)."""
+    custom_objects: ClassVar[tuple[str, ...]] = ()
+    """Registered names (`cnn>MinPooling2D`) of custom Keras layers this kind builds (safe-mode allow-list)."""
+    strided: ClassVar[bool] = False
+    """True when the kind has `strides`; `repeat:` gives it only to the first copy."""
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int] = 1
+
+    name: str | None = Field(None, description="Layer name in the Keras model. Defaults to Keras' own naming.")
+    inputs: list[str] | None = Field(
+        None, min_length=1, description="Names of earlier layers this one takes. Defaults to the previous layer."
+    )
+    repeat: int = Field(1, ge=1, description=(
+        "Stack N copies, named NAME1..NAMEN (or NAME with {i}, {i0} or {a} filled in: 1.., 0.., a..); "
+        "only the first keeps `strides`."))
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_identifier(cls, value: str | None) -> str | None:
+        plain = value
+        for mark in COPY_MARKS:
+            plain = plain.replace(mark, "a") if plain is not None else None
+        if plain is not None and not plain.replace("_", "a").isalnum():
+            raise ValueError("expected letters, digits and underscores (and {i}, {i0} or {a} in a repeated layer)")
+        return value
+
+    @classmethod
+    def type_name(cls) -> str:
+        return cls.model_fields["type"].annotation.__args__[0]
+
+    def bind(self, num_classes: int | None) -> LayerSpec:
+        """This spec with what the data decides filled in (`units: num_classes`); most kinds return self."""
+        return self
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        raise NotImplementedError
+
+    def cost(self, inputs: list[Shape], output: Shape) -> Cost:
+        """Weights and MACs; the default is none (pooling, dropout, reshapes...)."""
+        return Cost()
+
+    def build(self, tensors: list, name: str, ctx: BuildContext):
+        """The output tensor (import keras inside this method)."""
+        raise NotImplementedError
+
+
+class Composite(LayerSpec):
+    """A block: `expand(g, x)` adds named layers with `g.add(kind, suffix, inputs, **args)` and returns the
+    reference of its output. Its shapes, costs, Keras layers and summary rows all come from the expansion."""
+
+    def expand(self, g: Any, x: Any) -> Any:
+        raise NotImplementedError
+
+
+# -- shape helpers shared by the kinds ------------------------------------------------------------------
+
+
+def single(kind: str, inputs: list[Shape]) -> Shape:
+    if len(inputs) != 1:
+        raise ShapeProblem(f"{kind} takes one input", f"{len(inputs)} inputs")
+    return inputs[0]
+
+
+def spatial(shape: Shape, what: str) -> Shape:
+    if len(shape) != 3:
+        raise ShapeProblem(f"{what} expects a 3-D (height, width, channels) input", f"shape {shape}")
+    return shape
+
+
+def out_size(size: int, window: int, stride: int, padding: str, dilation: int = 1) -> int:
+    if padding == "same":
+        return math.ceil(size / stride)
+    span = dilation * (window - 1) + 1
+    return (size - span) // stride + 1 if size >= span else 0
+
+
+def window(shape: Shape, size, strides, padding: str, what: str, dilation=1) -> tuple[int, int]:
+    """Output height and width of a sliding window; a window larger than a valid input is a ShapeProblem."""
+    h, w, _ = spatial(shape, what)
+    (kh, kw), (sh, sw), (dh, dw) = pair(size), pair(strides), pair(dilation)
+    oh, ow = out_size(h, kh, sh, padding, dh), out_size(w, kw, sw, padding, dw)
+    if oh < 1 or ow < 1:
+        kh, kw = dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        raise ShapeProblem(
+            f"a {kh}x{kw} window with padding '{padding}' needs an input of at least {kh}x{kw}", f"input of {h}x{w}"
+        )
+    return oh, ow
+
+
+def elements(shape: Shape) -> int:
+    return math.prod(shape)

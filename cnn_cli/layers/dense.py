@@ -1,0 +1,52 @@
+"""`dense`: a fully connected layer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from cnn_cli.layers.base import (
+    Activation,
+    BuildContext,
+    Cost,
+    LayerSpec,
+    PositiveInt,
+    Shape,
+    ShapeProblem,
+    elements,
+    single,
+)
+
+
+class Dense(LayerSpec):
+    """A fully connected layer (keras.layers.Dense); `units: num_classes` takes the number of classes from
+    the data. On a (H, W, C) input it applies to each position.
+
+    Params: inputs*units weights, plus `units` biases with `use_bias`. MACs: inputs*units per position.
+    """
+
+    keras_name = "dense"
+    type: Literal["dense"]
+    units: PositiveInt | Literal["num_classes"]
+    activation: Activation | None = None
+    use_bias: bool = True
+
+    def bind(self, num_classes: int | None) -> Dense:
+        if self.units != "num_classes":
+            return self
+        if num_classes is None:
+            raise ShapeProblem("units: num_classes needs model.num_classes or data to count the classes from", self.units)
+        return self.model_copy(update={"units": num_classes})
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        shape = single(self.type, inputs)
+        return shape[:-1] + (self.units,)
+
+    def cost(self, inputs: list[Shape], output: Shape) -> Cost:
+        cin = inputs[0][-1]
+        params = cin * self.units + (self.units if self.use_bias else 0)
+        return Cost(params, 0, elements(inputs[0][:-1]) * cin * self.units)
+
+    def build(self, tensors: list, name: str, ctx: BuildContext):
+        import keras
+
+        return keras.layers.Dense(self.units, activation=self.activation, use_bias=self.use_bias, name=name, dtype=ctx.dtype)(tensors[0])

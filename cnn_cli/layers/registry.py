@@ -1,0 +1,82 @@
+"""The registry of layer kinds: every module of `cnn_cli.layers` is found with pkgutil, and every
+`LayerSpec` subclass with a `type` field in it is a kind, so adding a kind is adding one file.
+
+It gives the names, lookup by name, the config union (for pydantic and the JSON Schema), and the registered
+names of the custom Keras layers (for the safe-mode allow-list). Importing it imports no Keras/TensorFlow.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable
+from typing import Annotated, Any, Union
+
+from pydantic import Discriminator, Tag
+
+import cnn_cli.layers as package
+from cnn_cli.layers.base import Composite, LayerSpec
+
+NOT_KINDS = {"base", "registry", "custom"}
+CUSTOM_MODULES = ("cnn_cli.layers.custom", "cnn_cli.model.min_pooling")
+"""Modules of the tool's own Keras layers (the second is where older run directories' MinPooling2D lived)."""
+
+
+@functools.cache
+def kinds() -> dict[str, type[LayerSpec]]:
+    """Every kind, by its `type` name, in name order."""
+    found: dict[str, type[LayerSpec]] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        if info.name in NOT_KINDS or info.name.startswith("_") or info.ispkg:
+            continue
+        module = importlib.import_module(f"{package.__name__}.{info.name}")
+        for value in vars(module).values():
+            if (isinstance(value, type) and issubclass(value, LayerSpec) and value.__module__ == module.__name__
+                    and "type" in value.model_fields):
+                name = value.type_name()
+                if name in found:
+                    raise AssertionError(f"layer type {name!r} is defined twice: {found[name]} and {value}")
+                found[name] = value
+    return dict(sorted(found.items()))
+
+
+def names() -> list[str]:
+    return list(kinds())
+
+
+def lookup(name: str) -> type[LayerSpec] | None:
+    return kinds().get(name)
+
+
+def is_composite(name: str) -> bool:
+    kind = lookup(name)
+    return kind is not None and issubclass(kind, Composite)
+
+
+def custom_objects() -> set[str]:
+    """Registered names (`package>Class`) of the custom Keras layers the kinds build."""
+    return {obj for kind in kinds().values() for obj in kind.custom_objects}
+
+
+def layer_union(fallback: type | None = None, fallback_tag: str = "block") -> Any:
+    """The annotated union of all kinds, told apart by `type`; a `type` no kind has goes to `fallback`
+    (a block call, resolved later) when one is given."""
+    members = [Annotated[kind, Tag(name)] for name, kind in kinds().items()]
+    if fallback is not None:
+        members.append(Annotated[fallback, Tag(fallback_tag)])
+    return Annotated[Union[tuple(members)], Discriminator(_tagger(fallback_tag if fallback else None))]  # noqa: UP007
+
+
+def _tagger(fallback: str | None) -> Callable[[Any], str | None]:
+    known = kinds()
+
+    def tag(value: Any) -> str | None:
+        kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+        if isinstance(kind, str) and kind in known:
+            return kind
+        if fallback and isinstance(kind, str):
+            return fallback
+        return None
+
+    return tag

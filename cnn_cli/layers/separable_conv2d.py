@@ -1,0 +1,62 @@
+"""`separable_conv2d`: a depthwise convolution followed by a 1x1 (pointwise) convolution, in one layer."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from cnn_cli.layers.base import (
+    Activation,
+    BuildContext,
+    Cost,
+    LayerSpec,
+    Padding,
+    PositiveInt,
+    Shape,
+    Size,
+    pair,
+    single,
+    window,
+)
+
+
+class SeparableConv2D(LayerSpec):
+    """A depthwise-separable 2-D convolution (keras.layers.SeparableConv2D), as in Xception.
+
+    Params: kh*kw*C*depth_multiplier (depthwise) + C*depth_multiplier*filters (pointwise), plus `filters`
+    biases with `use_bias`. MACs: depthwise + pointwise, out_h*out_w*C*m*kh*kw + out_h*out_w*C*m*filters.
+    """
+
+    keras_name = "separable_conv2d"
+    strided = True
+    type: Literal["separable_conv2d"]
+    filters: PositiveInt = Field(description="Number of output channels.")
+    kernel_size: Size = Field(description="Height and width of the depthwise kernel.")
+    strides: Size = 1
+    padding: Padding = "valid"
+    depth_multiplier: PositiveInt = 1
+    dilation_rate: Size = 1
+    activation: Activation | None = None
+    use_bias: bool = True
+
+    def output_shape(self, inputs: list[Shape]) -> Shape:
+        shape = single("separable_conv2d", inputs)
+        oh, ow = window(shape, self.kernel_size, self.strides, self.padding, "separable_conv2d", self.dilation_rate)
+        return (oh, ow, self.filters)
+
+    def cost(self, inputs: list[Shape], output: Shape) -> Cost:
+        kh, kw = pair(self.kernel_size)
+        mid = inputs[0][2] * self.depth_multiplier
+        positions = output[0] * output[1]
+        params = kh * kw * mid + mid * self.filters + (self.filters if self.use_bias else 0)
+        return Cost(params, 0, positions * mid * kh * kw + positions * mid * self.filters)
+
+    def build(self, tensors: list, name: str, ctx: BuildContext):
+        import keras
+
+        return keras.layers.SeparableConv2D(
+            self.filters, pair(self.kernel_size), strides=pair(self.strides), padding=self.padding,
+            depth_multiplier=self.depth_multiplier, dilation_rate=pair(self.dilation_rate),
+            activation=self.activation, use_bias=self.use_bias, name=name, dtype=ctx.dtype,
+        )(tensors[0])
