@@ -8,6 +8,6 @@ After writing under a temporary name, the export is run by its own runtime on th
 compared with the Keras model (`verify`); only an export that passes is renamed into place.
 
 Modules: `exporter` (the steps), `source` (the run read back, the float32 and uint8 models), `support`
-(which layer kinds export to which format), one module per format, `verify`, `output` (paths and atomic
-placement), `runtimes` (the optional packages).
+(which layer kinds export to which format), `rewrite` (equivalents for the layers a converter mishandles),
+one module per format, `verify`, `output` (paths and atomic placement), `runtimes` (the optional packages).
 """
