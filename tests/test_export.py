@@ -1,12 +1,11 @@
 """`cnn export`: each format gives the Keras model's answers on the Fashion-MNIST sample's test split, takes uint8
-pixels, carries its class map; quantized exports keep their accuracy; every layer kind exports; bad input is one
-line with nothing written; the example scripts classify a PNG without the tool."""
+pixels, carries its class map; quantized exports keep their accuracy; bf16 and format-2 runs; every layer kind of
+the language exports; the example scripts classify a PNG without the tool. (Bad input: test_export_inputs.py.)"""
 
 from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,112 +14,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
-from cnn_cli.cli import main
-from cnn_cli.export import runtimes, support, verify
-from tests.run_helpers import ROOT, _train, copy_run, sign_run
-
-FM_NPZ = ROOT / "data" / "fashion_mnist_sample.npz"
-SUFFIX = {"saved_model": "", "onnx": ".onnx", "litert": ".tflite"}
-FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
-MISSING = [m for m in ("tf2onnx", "onnx", "onnxruntime", "ai_edge_litert") if importlib.util.find_spec(m) is None]
-needs_runtimes = pytest.mark.skipif(bool(MISSING), reason=f"the export extra is not installed ({', '.join(MISSING)})")
-EVERY_KIND = {  # every layer kind and block of the language in one small net (see test_the_net_has_every_kind)
-    "name": "every_kind", "seed": 3,
-    "model": {"layers": [
-        {"type": "rescaling", "scale": 1 / 255},  # a first layer that scales: the model adds no input_scaling
-        {"type": "normalization", "adapt": True},
-        {"type": "zero_padding2d", "padding": 2},
-        {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
-        {"type": "min_pool2d", "pool_size": 2},
-        {"type": "separable_conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
-        {"type": "depthwise_conv2d", "kernel_size": 3, "padding": "same"},
-        {"type": "conv2d", "filters": 8, "kernel_size": 1, "groups": 2, "name": "grouped"},
-        {"type": "spatial_dropout2d", "rate": 0.1},
-        {"type": "inception", "filters_1x1": 4, "filters_3x3_reduce": 4, "filters_3x3": 4, "filters_5x5_reduce": 2,
-         "filters_5x5": 4, "filters_pool_proj": 4},
-        {"type": "residual", "filters": 16},
-        {"type": "bottleneck", "filters": 4},
-        {"type": "inverted_residual", "filters": 16, "expansion": 2, "activation": "swish", "se_ratio": 0.25,
-         "drop_rate": 0.1},
-        {"type": "squeeze_excitation", "ratio": 0.25},
-        {"type": "dense_block", "blocks": 2, "growth_rate": 4},
-        {"type": "transition", "reduction": 0.5},
-        {"type": "convnext_block", "drop_path_rate": 0.1},
-        {"type": "batch_norm"},
-        {"type": "layer_normalization"},
-        {"type": "layer_scale", "init_values": 0.5},
-        {"type": "stochastic_depth", "rate": 0.1},
-        {"type": "avg_pool2d", "pool_size": 2, "name": "avg"},
-        {"type": "conv2d", "filters": 12, "kernel_size": 1, "name": "side"},
-        {"type": "multiply", "inputs": ["avg", "side"], "name": "product"},
-        {"type": "add", "inputs": ["product", "side"], "name": "sum"},
-        {"type": "concatenate", "inputs": ["sum", "avg"]},
-        {"type": "max_pool2d", "pool_size": 2, "name": "max"},
-        {"type": "global_max_pool2d", "name": "gmax"},
-        {"type": "global_avg_pool2d", "inputs": ["max"], "name": "gavg"},
-        {"type": "concatenate", "inputs": ["gmax", "gavg"], "name": "pooled"},
-        {"type": "reshape", "target_shape": [2, 24]},
-        {"type": "flatten"},
-        {"type": "dropout", "rate": 0.1},
-        {"type": "dense", "units": 32, "activation": "gelu"},
-        {"type": "activation", "activation": "relu6"},
-        {"type": "dense", "units": "num_classes", "activation": "softmax"}]},
-    "train": {"batch_size": 64, "epochs": 2},
-}
-
-
-@functools.cache
-def fashion_run() -> Path:
-    """The Fashion-MNIST config on the sample, 2 epochs (test split: 1,000 images)."""
-    return _train("fashion", ["--config", str(ROOT / "configs" / "fashion_mnist.yaml"), "--data", str(FM_NPZ),
-                              "--epochs", "2"])
-
-
-@functools.cache
-def every_kind_run() -> Path:
-    folder = fashion_run().parent
-    config = folder / "every_kind.yaml"
-    config.write_text(yaml.safe_dump(EVERY_KIND, sort_keys=False))
-    return _train("every_kind", ["--config", str(config), "--data", str(FM_NPZ), "--subset", "1000"])
-
-
-@functools.cache
-def exported(fmt: str, quantize: str | None = None) -> tuple[Path, dict]:
-    """The export of the Fashion-MNIST run (shared by the tests), and its --json report."""
-    path = fashion_run().parent / "exports" / f"fm{'-' + quantize if quantize else ''}{SUFFIX[fmt]}"
-    report = _export([str(fashion_run()), "--format", fmt, "-o", str(path), "--json",
-                      *(["--quantize", quantize] if quantize else [])])
-    return path, json.loads(report.output)
-
-
-def _export(args, expect=0):
-    from click.testing import CliRunner
-
-    result = CliRunner().invoke(main, ["export", *args])
-    assert result.exit_code == expect, result.output
-    return result
-
-
-def _test_split():
-    data = np.load(FM_NPZ)
-    return data["x_test"][..., None], data["y_test"].astype(np.int64)
-
-
-def _keras_float32(run: Path, x: np.ndarray) -> np.ndarray:
-    """The run's Keras model, every layer in float32, on x scaled as in training (independent of cnn_cli.export)."""
-    import keras
-
-    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
-    clone = keras.models.clone_model(
-        model, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "dtype": "float32"}))
-    clone.set_weights(model.get_weights())
-    return clone.predict(x.astype(np.float32) / np.float32(255.0), batch_size=256, verbose=0)
-
-
-def _files(folder: Path) -> set[str]:
-    return {str(p.relative_to(folder)) for p in folder.rglob("*")} if folder.exists() else set()
+from cnn_cli.export import support, verify
+from tests.export_helpers import (
+    EVERY_KIND,
+    FASHION,
+    FM_NPZ,
+    ROOT,
+    SUFFIX,
+    every_kind_run,
+    export_cli,
+    exported,
+    fashion_run,
+    fashion_test_split,
+    keras_float32,
+    needs_runtimes,
+)
+from tests.run_helpers import copy_run, sign_run
 
 
 @needs_runtimes
@@ -131,8 +41,8 @@ def test_float_export_gives_the_keras_answers(fmt):
     assert report["passed"] and report["path"] == str(path) and path.exists()
     assert v["images"] == 1000 and v["data"].startswith("test split of ")
     assert v["agreement"] >= 0.999 and v["max_difference"] < 1e-4
-    x, y = _test_split()
-    keras_accuracy = float(np.mean(_keras_float32(fashion_run(), x).argmax(axis=1) == y))
+    x, y = fashion_test_split()
+    keras_accuracy = float(np.mean(keras_float32(fashion_run(), x).argmax(axis=1) == y))
     assert v["accuracy_keras"] == pytest.approx(keras_accuracy, abs=1e-9)
     assert abs(v["accuracy_export"] - v["accuracy_keras"]) <= 0.001 and v["accuracy_keras"] > 0.6
     assert v["file_bytes"] == sum(f.stat().st_size for f in ([path] if path.is_file() else path.rglob("*"))
@@ -167,9 +77,9 @@ def test_onnx_takes_uint8_and_carries_the_class_map():
     assert [c["name"] for c in json.loads(meta["classes"])] == FASHION
     assert meta["config_sha256"] == hashlib.sha256((fashion_run() / "config.yaml").read_bytes()).hexdigest()
 
-    x, _ = _test_split()  # raw uint8 pixels in, the probabilities of the Keras model on x / 255 out
+    x, _ = fashion_test_split()  # raw uint8 pixels in, the probabilities of the Keras model on x / 255 out
     got = onnxruntime.InferenceSession(str(path)).run(["probabilities"], {"image": x[:300]})[0]
-    assert got.dtype == np.float32 and np.abs(got - _keras_float32(fashion_run(), x[:300])).max() < 1e-4
+    assert got.dtype == np.float32 and np.abs(got - keras_float32(fashion_run(), x[:300])).max() < 1e-4
 
 
 @needs_runtimes
@@ -200,7 +110,7 @@ def test_quantized_export_keeps_accuracy_within_one_point(fmt, quantize, max_sha
 @needs_runtimes
 def test_class_ids_with_a_gap_and_the_validation_split(tmp_path):
     """Sign-language layout: 24 classes, ids 0..24 without 9, no test split (verified on the validation split)."""
-    report = json.loads(_export([str(sign_run()), "--format", "litert", "-o", str(tmp_path / "sign.tflite"),
+    report = json.loads(export_cli([str(sign_run()), "--format", "litert", "-o", str(tmp_path / "sign.tflite"),
                                  "--json"]).output)
     v = report["verification"]
     assert report["passed"] and v["data"].startswith("validation split of ") and v["images"] > 0
@@ -211,7 +121,7 @@ def test_class_ids_with_a_gap_and_the_validation_split(tmp_path):
 
 
 def test_verification_rule_float_and_quantized():
-    _, y = _test_split()
+    _, y = fashion_test_split()
     rows, other = np.arange(len(y)), (y + 1) % 10
     expected = np.full((len(y), 10), 0.2 / 8, np.float32)
     expected[rows, y], expected[rows, other] = 0.4, 0.4  # a near tie between the true class and the next one
@@ -235,19 +145,6 @@ def test_verification_rule_float_and_quantized():
 
 
 @needs_runtimes
-def test_failed_verification_exits_5_and_keeps_nothing(monkeypatch, tmp_path):
-    from cnn_cli.export import onnx_format
-
-    load = onnx_format.load
-    monkeypatch.setattr(onnx_format, "load", lambda path: lambda x: np.roll(load(path)(x), 1, axis=1))
-    target = tmp_path / "new" / "fm.onnx"
-    result = _export([str(fashion_run()), "--format", "onnx", "-o", str(target), "--images", "200"], expect=5)
-    error = result.output.strip().splitlines()[-1]
-    assert error.startswith("Error: ") and "top-1 agreement" in error and "nothing was written" in error
-    assert "FAILED" in result.output and not (tmp_path / "new").exists()
-
-
-@needs_runtimes
 def test_mixed_bfloat16_model_exports_in_float32(tmp_path):
     import keras
     import onnx
@@ -258,11 +155,11 @@ def test_mixed_bfloat16_model_exports_in_float32(tmp_path):
         model, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "dtype": "mixed_bfloat16"}))
     bf16.set_weights(model.get_weights())
     bf16.save(run / "model.keras")
-    report = json.loads(_export([str(run), "--format", "onnx", "-o", str(tmp_path / "bf16.onnx"), "--json"]).output)
+    report = json.loads(export_cli([str(run), "--format", "onnx", "-o", str(tmp_path / "bf16.onnx"), "--json"]).output)
     v = report["verification"]
     assert v["agreement"] >= 0.999 and v["max_difference"] < 1e-4
-    x, y = _test_split()
-    assert v["accuracy_keras"] == pytest.approx(np.mean(_keras_float32(run, x).argmax(axis=1) == y), abs=1e-9)
+    x, y = fashion_test_split()
+    assert v["accuracy_keras"] == pytest.approx(np.mean(keras_float32(run, x).argmax(axis=1) == y), abs=1e-9)
     types = {t.data_type for t in onnx.load(str(tmp_path / "bf16.onnx")).graph.initializer}
     assert onnx.TensorProto.BFLOAT16 not in types and onnx.TensorProto.FLOAT in types
 
@@ -278,7 +175,7 @@ def test_format_2_run_scales_inside_its_model(tmp_path):
     keras.Model(image, inner(keras.layers.Rescaling(1 / 255, name="input_scaling")(image))).save(run / "model.keras")
     record = json.loads((run / "run.json").read_text())
     (run / "run.json").write_text(json.dumps({**record, "format": 2}))
-    report = json.loads(_export([str(run), "--format", "litert", "-o", str(tmp_path / "f2.tflite"), "--json"]).output)
+    report = json.loads(export_cli([str(run), "--format", "litert", "-o", str(tmp_path / "f2.tflite"), "--json"]).output)
     v, v1 = report["verification"], exported("litert")[1]["verification"]
     assert report["passed"] and v["agreement"] >= 0.999
     assert v["accuracy_export"] == pytest.approx(v1["accuracy_export"], abs=0.002)  # as the format-1 export
@@ -299,7 +196,7 @@ def test_every_layer_kind_and_block_exports(fmt, tmp_path):
     """Min pooling, every block, grouped convolutions, gelu and normalization (the last three rewritten for ONNX or
     LiteRT, see cnn_cli/export/rewrite.py), against the Keras model as it is."""
     out = tmp_path / f"every_kind{SUFFIX[fmt]}"
-    report = json.loads(_export([str(every_kind_run()), "--format", fmt, "-o", str(out), "--json"]).output)
+    report = json.loads(export_cli([str(every_kind_run()), "--format", fmt, "-o", str(out), "--json"]).output)
     v = report["verification"]
     assert report["passed"] and v["agreement"] >= 0.999 and v["max_difference"] < 1e-4 and v["images"] == 1000
 
@@ -335,7 +232,7 @@ def _replace_model(run: Path, build, from_logits: bool = False) -> set[str]:
 
 
 def _export_kinds(run: Path, fmt: str, out: Path) -> dict:
-    report = json.loads(_export([str(run), "--format", fmt, "-o", str(out), "--images", "300", "--json"]).output)
+    report = json.loads(export_cli([str(run), "--format", fmt, "-o", str(out), "--images", "300", "--json"]).output)
     v = report["verification"]
     assert report["passed"] and v["agreement"] >= 0.999 and v["max_difference"] < 1e-4, (fmt, report)
     return report
@@ -357,100 +254,10 @@ def test_fixed_normalization_and_a_model_that_ends_in_scores(tmp_path):
         _export_kinds(run, fmt, tmp_path / f"norm{SUFFIX[fmt]}")
     interpreter = Interpreter(model_path=str(tmp_path / "norm.tflite"))
     interpreter.allocate_tensors()
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], _test_split()[0][:1])
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], fashion_test_split()[0][:1])
     interpreter.invoke()
     probabilities = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
     assert probabilities.min() >= 0 and probabilities.sum() == pytest.approx(1.0, abs=1e-5)
-
-
-@needs_runtimes
-def test_a_blocking_layer_kind_is_named_before_anything_is_written(monkeypatch, tmp_path):
-    monkeypatch.setitem(support.EXPORTS_TO, "MinPooling2D", frozenset({"saved_model", "onnx"}))
-    out = tmp_path / "new" / "blocks.tflite"
-    result = _export([str(every_kind_run()), "--format", "litert", "-o", str(out)], expect=2)
-    assert result.output.count("\n") == 1 and "cannot export to litert: layer kind MinPooling2D (layer " in result.output
-    assert "not exportable to litert); it exports to onnx, saved_model" in result.output
-    assert not (tmp_path / "new").exists()
-    monkeypatch.delitem(support.EXPORTS_TO, "Add")
-    result = _export([str(every_kind_run()), "--format", "onnx", "-o", str(out.with_suffix(".onnx"))], expect=2)
-    assert ("layer kind Add (layer 'residual_add', 'bottleneck_add', 'inverted_residual_add' and 2 more: not in the "
-            "export table). Nothing was written") in result.output
-    assert not (tmp_path / "new").exists()
-
-
-@needs_runtimes
-def test_force_replaces_an_existing_saved_model(tmp_path):
-    out = tmp_path / "serving" / "1"
-    (out / "variables").mkdir(parents=True)
-    (out / "old.txt").write_text("old")
-    args = [str(fashion_run()), "--format", "saved_model", "-o", str(out), "--images", "100"]
-    result = _export(args, expect=2)
-    assert result.output == f"Error: {out}: exists; add --force to replace it\n" and (out / "old.txt").exists()
-    result = _export([*args, "--force"], expect=2)  # not a SavedModel: never removed
-    assert result.output == (f"Error: {out}: a folder of other files, not a SavedModel; refusing to replace it even "
-                             "with --force\n") and (out / "old.txt").exists()
-    (out / "saved_model.pb").write_bytes(b"old")
-    _export([*args, "--force"])
-    assert not (out / "old.txt").exists() and (out / "saved_model.pb").read_bytes() != b"old"
-    assert sorted(p.name for p in out.parent.iterdir()) == ["1", "1.labels.json"]
-
-
-def _bad_run(tmp_path, change: dict) -> Path:
-    run = copy_run(fashion_run(), tmp_path)
-    record = json.loads((run / "run.json").read_text())
-    (run / "run.json").write_text(json.dumps({**record, **change}))
-    return run
-
-
-BAD = {  # name -> (arguments after RUN_DIR, run.json changes, the message's words)
-    "unknown format": (["--format", "coreml"], {}, "'coreml' is not one of 'saved_model', 'onnx', 'litert'"),
-    "interrupted run": (["--format", "saved_model"], {"status": "interrupted"},
-                        "run.json: status: the run is 'interrupted', not 'complete'"),
-    "unknown pixel format": (["--format", "saved_model"], {"format": 3},
-                             "run.json: format: expected one of [1, 2], received 3"),
-    "quantized SavedModel": (["--format", "saved_model", "--quantize", "float16"], {},
-                             "--quantize float16: SavedModel export takes no quantization"),
-    "float16 ONNX": (["--format", "onnx", "--quantize", "float16"], {}, "ONNX export takes only dynamic_int8"),
-    "SavedModel file name": (["--format", "saved_model", "-o", "{tmp}/m.onnx"], {},
-                             "a SavedModel is a folder; give a folder name without .onnx"),
-    "wrong file name": (["--format", "onnx", "-o", "{tmp}/m.tflite"], {}, "the file name of this format ends in .onnx"),
-    "output exists": (["--format", "litert", "-o", "{tmp}/exists.tflite"], {}, "exists.tflite: exists; add --force"),
-    "folder is a file": (["--format", "saved_model", "-o", "{tmp}/exists.tflite/sm"], {},
-                         "exists.tflite: cannot write the export there (a file, not a folder)"),
-    "unwritable folder": (["--format", "saved_model", "-o", "/proc/cnn-export-test/sm"], {},
-                          "/proc/cnn-export-test: cannot write the export there"),
-}
-AFTER_THE_EXTRA = {"wrong file name", "output exists"}  # checked after the packages of the format
-
-
-@pytest.mark.parametrize("name", [pytest.param(n, marks=needs_runtimes if n in AFTER_THE_EXTRA else ()) for n in BAD])
-def test_bad_input_is_one_line_and_writes_nothing(name, tmp_path):
-    args, change, words = BAD[name]
-    run = _bad_run(tmp_path / "run", change)
-    (tmp_path / "exists.tflite").write_text("keep")
-    before = _files(tmp_path)
-    result = _export([str(run), *[a.replace("{tmp}", str(tmp_path)) for a in args]], expect=2)
-    assert result.output.startswith("Error: ") and result.output.count("\n") == 1, result.output
-    assert words in result.output
-    assert _files(tmp_path) == before and (tmp_path / "exists.tflite").read_text() == "keep"
-
-
-def test_unwritable_folder_by_permissions(tmp_path):
-    if os.geteuid() == 0:
-        pytest.skip("root writes into read-only folders")
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    result = _export([str(fashion_run()), "--format", "onnx", "-o", str(locked / "m.onnx")], expect=2)
-    assert f"{locked}: cannot write the export there (Permission denied)" in result.output
-
-
-def test_missing_runtime_names_the_pip_command(monkeypatch, tmp_path):
-    real = importlib.util.find_spec
-    monkeypatch.setattr(runtimes.importlib.util, "find_spec",  # onnxruntime missing, the others there
-                        lambda name, package=None: None if name == "onnxruntime" else real(name, package) or True)
-    result = _export([str(tmp_path / "no-run"), "--format", "onnx"], expect=2)
-    assert result.output == ("Error: --format onnx: needs the Python package onnxruntime, not installed; install the "
-                             "export extra: pip install 'cnn-cli[export]'\n")
 
 
 @needs_runtimes
@@ -458,7 +265,7 @@ def test_missing_runtime_names_the_pip_command(monkeypatch, tmp_path):
 def test_example_script_classifies_a_png_without_the_tool(fmt, tmp_path):
     from PIL import Image
 
-    x, _ = _test_split()
+    x, _ = fashion_test_split()
     index = 7
     png = tmp_path / "item.png"
     Image.fromarray(x[index, ..., 0]).save(png)
@@ -470,7 +277,7 @@ def test_example_script_classifies_a_png_without_the_tool(fmt, tmp_path):
                           capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": ""})
     assert done.returncode == 0, done.stderr
     lines = [line.split("\t") for line in done.stdout.strip().splitlines()]
-    probabilities = _keras_float32(fashion_run(), x[index:index + 1])[0]
+    probabilities = keras_float32(fashion_run(), x[index:index + 1])[0]
     best = np.argsort(-probabilities)[:3]
     assert [name for name, _ in lines] == [FASHION[i] for i in best]
     assert float(lines[0][1]) == pytest.approx(float(probabilities[best[0]]), abs=1e-4)
