@@ -4,14 +4,10 @@ shape and number of classes (from the config, or from the data when the config l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from cnn_cli.config import Config, config_from_dict, load_config
+from cnn_cli.config import Config, load_config
 from cnn_cli.config.checks import final_units
 from cnn_cli.errors import CnnError
-from cnn_cli.yaml_io import read_yaml
-
-RUN_CONFIG = "config.yaml"
 
 
 def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = ()) -> tuple[Config, str]:
@@ -22,12 +18,9 @@ def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence
         return load_config(config_path, overrides), config_path
     if not run_dir:
         raise CnnError("no config: give --config FILE or a run directory")
-    path = Path(run_dir) / RUN_CONFIG
-    if not Path(run_dir).is_dir():
-        raise CnnError(f"{run_dir}: no such run directory")
-    if not path.is_file():
-        raise CnnError(f"{run_dir}: not a run directory ({RUN_CONFIG} is missing)")
-    return config_from_dict(read_yaml(path), str(path), overrides), str(path)
+    from cnn_cli.readers.run_reader import read_run_config
+
+    return read_run_config(run_dir, overrides)
 
 
 def declared_classes(config: Config) -> int | None:

@@ -18,7 +18,8 @@ Then Keras loads it with `safe_mode=True` (never `enable_unsafe_deserialization`
 
 **Paths.** A run directory's own files (config.yaml, run.json, labels.json, model.keras, best.keras,
 metrics.json, evaluation.json, confusion_matrix.png) are found by their fixed names inside the run
-directory, and must be there: a symlink whose target lies outside the run directory is refused (`run_file`).
+directory, and must be there: a symlink whose target lies outside the run directory is refused
+(`cnn_cli.rundir.layout.run_file`).
 Data paths -- `data:` paths in a config, `--data PATH`, and run.json's `data_path` (the `--data` the user gave
 to `cnn train`) -- are the user's own and may point anywhere; they are only ever read as data, by readers
 that never unpickle or execute anything.
@@ -54,25 +55,6 @@ OWN_REGISTERED = custom_objects()  # every kind's `custom_objects`, e.g. cnn>Min
 
 class UnsafeFileError(CnnError):
     """A file that is refused because reading it could run code or leave where it should stay."""
-
-
-def run_file(run_dir: str | Path, name: str) -> Path:
-    """`run_dir/name`, refused when it is a symlink (or inside a symlinked folder) that leads outside `run_dir`."""
-    run_dir = Path(run_dir)
-    path = run_dir / name
-    if not path.is_symlink():
-        return path
-    try:
-        target = path.resolve(strict=False)
-        inside = target.is_relative_to(run_dir.resolve(strict=False))
-    except (OSError, RuntimeError):  # a symlink loop
-        raise UnsafeFileError(f"{path}: a symlink loop; a run directory's own files must be files inside it") from None
-    if not inside:
-        raise UnsafeFileError(
-            f"{path}: a symlink to {target}, outside the run directory; a run directory's own files must lie "
-            "inside it (copy the file in instead of linking it)"
-        )
-    return path
 
 
 def check_keras_file(path: str | Path) -> None:

@@ -99,16 +99,19 @@ def _human(num_bytes: float) -> str:
 
 
 def summarize(
-    config: Config, input_shape, num_classes: int, source: str, batch_size: int | None = None, plot_path: str | None = None
+    config: Config, input_shape, num_classes: int, source: str, batch_size: int | None = None, plot_path: str | None = None,
+    model=None,
 ) -> SummaryReport:
-    """Builds the model (Keras), analyses its costs, and draws its graph when `plot_path` is given."""
+    """Builds the model (Keras) unless `model` is the one already built, analyses its costs, and draws its
+    graph when `plot_path` is given."""
     analysis = analyze(config.model, input_shape, num_classes, source)
     from cnn_cli.tf_runtime import import_tensorflow
 
     import_tensorflow()
     from cnn_cli.model.builder import build_model
 
-    model = build_model(config.model, input_shape, num_classes, source, name=config.name)
+    if model is None:
+        model = build_model(config.model, input_shape, num_classes, source, name=config.name)
     lines: list[str] = []
     import os
 

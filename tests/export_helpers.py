@@ -103,14 +103,17 @@ def fashion_test_split():
 
 
 def keras_float32(run: Path, x: np.ndarray) -> np.ndarray:
-    """The run's Keras model, every layer in float32, on x scaled as in training (independent of cnn_cli.export)."""
+    """The run's Keras model, every layer in float32, on x as it takes them (independent of cnn_cli.export): a
+    format-2 run's model scales 0..255 pixels itself; a format-1 run's (no format in run.json) expects [0, 1]."""
     import keras
 
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
     clone = keras.models.clone_model(
         model, clone_function=lambda layer: type(layer).from_config({**layer.get_config(), "dtype": "float32"}))
     clone.set_weights(model.get_weights())
-    return clone.predict(x.astype(np.float32) / np.float32(255.0), batch_size=256, verbose=0)
+    pixel_format = json.loads((run / "run.json").read_text()).get("format", 1)
+    pixels = x.astype(np.float32) / np.float32(255.0) if pixel_format == 1 else x.astype(np.float32)
+    return clone.predict(pixels, batch_size=256, verbose=0)
 
 
 def files(folder: Path) -> set[str]:

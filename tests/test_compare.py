@@ -8,8 +8,8 @@ import json
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.compare import make_variants, parse_vary
 from cnn_cli.errors import ConfigError
+from cnn_cli.readers.compare import make_variants, parse_vary
 from tests.run_helpers import MNIST_NPZ, ROOT
 
 MNIST = ["--config", str(ROOT / "configs" / "mnist.yaml"), "--data", str(MNIST_NPZ)]

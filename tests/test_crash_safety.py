@@ -1,7 +1,7 @@
 """Crash safety: real `cnn train` processes SIGKILLed at named points, then `cnn train --resume`.
 
 The points are reached deterministically through the test-only hook `CNN_TEST_KILL_AT=<point>[:<n>]`
-(`cnn_cli.training.files.KILL_ENV`): the process kills itself (SIGKILL, nothing runs after it) the n-th
+(`cnn_cli.faults`): the process kills itself (SIGKILL, nothing runs after it) the n-th
 time it gets there. After every kill: the files left are whole (every .keras loads in safe mode); after the
 resume: the run is complete, history.csv has epochs 1..3 once each, no temp file is left, and -- with
 `train.deterministic` -- the final weights equal an uninterrupted run's, bit for bit.
@@ -119,7 +119,7 @@ def test_resume_after_early_stopping_goes_to_the_final_save(runner, tmp_path, mo
     import errno
 
     from cnn_cli.cli import main
-    from cnn_cli.training import files
+    from cnn_cli.rundir import atomic as files
 
     run = tmp_path / "run"
     args = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz", "--subset", "300",

@@ -162,7 +162,7 @@ def test_unreadable_image(tmp_path):
         Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / name / "ok.png")
     bad = tmp_path / "b" / "broken.png"
     bad.write_bytes(b"\x89PNG not really")
-    with pytest.raises(DataError, match=rf"^{bad}: cannot read the image"):
+    with pytest.raises(DataError, match=rf"^{bad}: not a readable image"):
         load_dataset(make_config({"source": "folder", "path": str(tmp_path), "validation_split": 0}))
 
 

@@ -188,3 +188,17 @@ def test_multi_worker_lost_worker_fails_then_resumes(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "tmp"]
     # left: only the temporary folder of the worker killed with SIGKILL
     assert len([p for p in (tmp_path / "tmp").iterdir() if p.name.startswith("cnn-worker")]) == 1
+
+
+def test_the_run_holds_its_distribution(monkeypatch):
+    """The strategy is an object the run holds (no module state): made from the config, it says what it is."""
+    from cnn_cli.config.resolve import load_resolved
+    from cnn_cli.training import distribute
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert not any(name.isupper() and name.startswith("_") for name in vars(distribute))  # no _STATE
+    config = load_resolved(str(ROOT / "configs" / "mnist.yaml"), ["distribute.strategy=one_device"])
+    assert distribute.worker_of(config) is None
+    dist = distribute.Distribution.start(config, source="mnist.yaml", worker=None, run_dir=Path("r"))
+    assert dist.is_chief and dist.replicas() == 1 and type(dist.strategy).__name__ == "OneDeviceStrategy"
+    assert dist.describe() == {"strategy": "one_device", "replicas": 1, "workers": 1}

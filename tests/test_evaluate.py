@@ -25,7 +25,7 @@ def _direct_keras(run, x_uint8, y):
     import keras
 
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
-    x = x_uint8.astype(np.float32) / np.float32(255.0)
+    x = x_uint8.astype(np.float32)  # a model takes pixels 0..255 and scales them itself (docs/architecture.md)
     labels = np.eye(model.output_shape[-1], dtype=np.float32)[y]
     result = model.evaluate(x, labels, batch_size=256, verbose=0, return_dict=True)
     probabilities = model.predict(x, batch_size=256, verbose=0)

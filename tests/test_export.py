@@ -165,20 +165,26 @@ def test_mixed_bfloat16_model_exports_in_float32(tmp_path):
 
 
 @needs_runtimes
-def test_format_2_run_scales_inside_its_model(tmp_path):
-    """run.json format 2: the model takes 0..255 itself (its first layer scales), so the export adds no scaling."""
-    import keras
+def test_format_1_run_gets_its_scaling_and_format_2_none(tmp_path):
+    """A run written before pixel scaling moved into the model (tests/fixtures/run_format1, run.json without
+    format): the export divides by 255 in front of its model. A format-2 run's model starts with its own."""
+    import onnxruntime
 
-    run = copy_run(fashion_run(), tmp_path)
-    inner = keras.saving.load_model(run / "model.keras", safe_mode=True)
-    image = keras.Input((28, 28, 1), name="input")
-    keras.Model(image, inner(keras.layers.Rescaling(1 / 255, name="input_scaling")(image))).save(run / "model.keras")
-    record = json.loads((run / "run.json").read_text())
-    (run / "run.json").write_text(json.dumps({**record, "format": 2}))
-    report = json.loads(export_cli([str(run), "--format", "litert", "-o", str(tmp_path / "f2.tflite"), "--json"]).output)
-    v, v1 = report["verification"], exported("litert")[1]["verification"]
-    assert report["passed"] and v["agreement"] >= 0.999
-    assert v["accuracy_export"] == pytest.approx(v1["accuracy_export"], abs=0.002)  # as the format-1 export
+    run = copy_run(ROOT / "tests" / "fixtures" / "run_format1", tmp_path)
+    report = json.loads(export_cli([str(run), "--format", "onnx", "-o", str(tmp_path / "old.onnx"), "--json"]).output)
+    v = report["verification"]
+    assert report["passed"] and v["agreement"] >= 0.999 and v["max_difference"] < 1e-4 and v["images"] == 200
+    data = np.load(ROOT / "data" / "mnist_sample.npz")
+    from cnn_cli.data.splits import subset_positions
+
+    keep = subset_positions(data["y_test"].astype(np.int32), 200)  # the run's subset, as the loader takes it
+    x, y = data["x_test"][keep][..., None], data["y_test"][keep]
+    expected = keras_float32(run, x)  # its model on x / 255
+    assert v["accuracy_export"] == pytest.approx(np.mean(expected.argmax(axis=1) == y), abs=1e-9)
+    got = onnxruntime.InferenceSession(str(tmp_path / "old.onnx")).run(["probabilities"], {"image": x})[0]
+    assert np.abs(got - expected).max() < 1e-4  # uint8 pixels in: the /255 is inside the export
+    assert json.loads((fashion_run() / "run.json").read_text())["format"] == 2
+    assert exported("onnx")[1]["verification"]["accuracy_export"] > 0.6  # raw pixels into the model, no second /255
 
 
 def test_the_net_has_every_kind():

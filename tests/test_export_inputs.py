@@ -73,7 +73,7 @@ BAD = {  # name -> (arguments after RUN_DIR, run.json changes, the message's wor
     "interrupted run": (["--format", "saved_model"], {"status": "interrupted"},
                         "run.json: status: the run is 'interrupted', not 'complete'"),
     "unknown pixel format": (["--format", "saved_model"], {"format": 3},
-                             "run.json: format: expected one of [1, 2], received 3"),
+                             "run.json: format: expected a format version 1..2, received 3"),
     "quantized SavedModel": (["--format", "saved_model", "--quantize", "float16"], {},
                              "--quantize float16: SavedModel export takes no quantization"),
     "float16 ONNX": (["--format", "onnx", "--quantize", "float16"], {}, "ONNX export takes only dynamic_int8"),

@@ -2,7 +2,7 @@
 directory, 3 diverged, 130 interrupted), no half-written file that looks finished, and run.json saying
 where the run stands.
 
-Writes fail in-process (CliRunner) through a patched `cnn_cli.training.files.fsync_file`, the step every
+Writes fail in-process (CliRunner) through a patched `cnn_cli.rundir.atomic.fsync_file`, the step every
 atomic write takes before its rename (the tests run as root, for whom chmod stops nothing); Ctrl-C is a
 real SIGINT to a real `cnn train` process.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.training import files
+from cnn_cli.rundir import atomic as files
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "300"]

@@ -176,3 +176,66 @@ def test_resume_keeps_early_stopping_state(runner, tmp_path, monkeypatch):
     assert [r["epoch"] for r in _history(run)] == ["1", "2", "3"]
     metrics = _json(run / "metrics.json")
     assert metrics["early_stopped"] is True and metrics["restored_best_weights"] is True
+
+
+def test_trains_with_augmentation(runner, tmp_path):
+    """`augment:` (rotation, flips) through the CLI: the training batches are distorted, so the run trains on
+    other pixels than the same run without it (same seed, same order, same initial weights)."""
+    small = [*FASHION, "--subset", "200", "--epochs", "2", "--seed", "3"]
+    plain = tmp_path / "plain"
+    _train(runner, [*small, "--run-dir", str(plain)])
+    augmented = tmp_path / "augmented"
+    _train(runner, [*small, "--set", "data.augment={rotation: 20, horizontal_flip: true, vertical_flip: true}",
+                    "--run-dir", str(augmented)])
+    saved = load_config(str(augmented / "config.yaml")).data.augment
+    assert (saved.rotation, saved.horizontal_flip, saved.vertical_flip, saved.zoom) == (20.0, True, True, 0.0)
+    rows, plain_rows = _history(augmented), _history(plain)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert rows[0]["loss"] != plain_rows[0]["loss"]
+    metrics = _json(augmented / "metrics.json")
+    assert metrics["epochs_run"] == 2 and metrics["train_examples"] == _json(plain / "metrics.json")["train_examples"]
+
+
+def test_model_built_once(runner, tmp_path, monkeypatch):
+    """summary.txt comes from the model that was trained, not from a second build."""
+    from cnn_cli.model import builder
+
+    calls = []
+    real = builder.build_model
+
+    def counting(*args, **kwargs):
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(builder, "build_model", counting)
+    run = tmp_path / "once"
+    _train(runner, [*MNIST, "--subset", "100", "--epochs", "1", "--run-dir", str(run)])
+    assert len(calls) == 1
+    summary = (run / "summary.txt").read_text()
+    assert "Total params" in summary and "93,322" in summary
+
+
+def test_adapted_normalization_takes_the_training_images_statistics(runner, tmp_path, write_config):
+    """A first layer `normalization: {adapt: true}` (as EfficientNet's stem) is fitted to the training pixels
+    (0..255, the model scales them itself) before the first step, and saved with the model."""
+    import keras
+    import numpy as np
+
+    config = write_config({"name": "adapted", "model": {"layers": [
+        {"type": "normalization", "adapt": True},
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "activation": "relu"},
+        {"type": "global_avg_pool2d"},
+        {"type": "dense", "units": "num_classes", "activation": "softmax"},
+    ]}})
+    run = tmp_path / "run"
+    result = _train(runner, ["--config", config, "--data", "data/mnist_sample.npz", "--subset", "300",
+                             "--epochs", "1", "--run-dir", str(run)])
+    assert "Adapted normalization" in result.output
+    with np.load("data/mnist_sample.npz") as data:
+        raw = data["x_train"]
+    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    layer = next(layer for layer in model.layers if isinstance(layer, keras.layers.Normalization))
+    mean = float(np.ravel(keras.ops.convert_to_numpy(layer.mean))[0])
+    # the first training images after the validation split: their mean pixel is MNIST's, about 33 of 255
+    assert 25 < mean < 40, mean
+    assert abs(mean - raw.mean()) < 5

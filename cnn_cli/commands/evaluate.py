@@ -33,7 +33,7 @@ def command(run_dir, data_path, subset, as_json, batch_size, no_write):
       cnn evaluate runs/mnist-20260101-120000
       cnn evaluate runs/mnist-20260101-120000 --data data/mnist_sample.npz --json
     """
-    from cnn_cli.evaluation import evaluate_run
+    from cnn_cli.readers.evaluation import evaluate_run
 
     evaluation = evaluate_run(run_dir, data_path=data_path, subset=subset, batch_size=batch_size,
                               write_files=not no_write)

@@ -31,7 +31,7 @@ def command(run_dir, inputs, top_k, as_json):
       cnn predict runs/mnist-20260101-120000 digit.png
       cnn predict runs/sign-20260101-120000 data/sign_layout_sample/valid.csv --top-k 1 --json
     """
-    from cnn_cli.prediction import predict_inputs, predictions_text
+    from cnn_cli.readers.prediction import predict_inputs, predictions_text
 
     result = predict_inputs(run_dir, list(inputs), top_k=top_k)
     click.echo(json.dumps(result, indent=2) if as_json else predictions_text(result))

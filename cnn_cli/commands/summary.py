@@ -30,10 +30,6 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
     from cnn_cli.resolve import config_for, resolve_model_inputs
     from cnn_cli.summary import summarize
 
-    if run_dir and not config_path:
-        from cnn_cli.safety import run_file
-
-        run_file(run_dir, "config.yaml")  # a run's config must lie inside it
     config, source = config_for(run_dir, config_path, overrides)
     input_shape, num_classes = resolve_model_inputs(config, source, data_path)
     report = summarize(config, input_shape, num_classes, source, batch_size=batch_size, plot_path=plot_path)

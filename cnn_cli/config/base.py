@@ -1,4 +1,5 @@
-"""The common base of every config schema: unknown keys are refused, values are checked on assignment."""
+"""The common base of every config schema: unknown keys are refused, and a validated config is frozen
+(a changed value makes a new copy, see `Config.resolved`)."""
 
 from __future__ import annotations
 
@@ -6,4 +7,4 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, use_enum_values=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=True)

@@ -18,3 +18,17 @@ class Config(Section):
     data: DataConfig | None = None
     train: TrainConfig = Field(default_factory=TrainConfig)
     distribute: DistributeConfig = Field(default_factory=DistributeConfig)
+
+    def resolved(self, *, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None,
+                 seed: int | None = None) -> Config:
+        """A frozen copy with what the data and the run decided: the model's input shape and class count, the
+        seed. A value left None keeps the config's own."""
+        model = {k: v for k, v in (("input_shape", input_shape), ("num_classes", num_classes)) if v is not None}
+        if "input_shape" in model:
+            model["input_shape"] = tuple(int(d) for d in model["input_shape"])
+        if "num_classes" in model:
+            model["num_classes"] = int(model["num_classes"])
+        update: dict = {"model": self.model.model_copy(update=model)} if model else {}
+        if seed is not None:
+            update["seed"] = int(seed)
+        return self.model_copy(update=update)

@@ -37,6 +37,18 @@ class Optimizer(Section):
 Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
 
 
+def monitor_mode(monitor: str) -> Literal["min", "max"]:
+    """Which way a monitored metric improves: accuracies up, losses down (the one place that says so)."""
+    return "max" if monitor.endswith("accuracy") else "min"
+
+
+def improves(monitor: str, value: float, best: float | None) -> bool:
+    """Whether `value` of `monitor` is better than `best` (None: nothing yet)."""
+    if best is None:
+        return True
+    return value > best if monitor_mode(monitor) == "max" else value < best
+
+
 class Checkpoint(Section):
     enabled: bool = True
     monitor: Monitor = "val_loss"

@@ -1,5 +1,6 @@
 """CSV files in the Sign Language MNIST layout: a header line, a label column (`data.label_column`) and one
-column per pixel (all the other columns, row-major, H*W*C of them), integers 0..255.
+column per pixel (all the other columns, row-major, H*W*C of them), integers 0..255. `read_frame` and
+`pixels_uint8` also read the CSV inputs of `cnn predict`, so both report a bad cell the same way.
 
 Errors name the file and the first bad cell as `row R (line L)`: R counts data rows from 1, L is the line
 of the file (the header is line 1, so L = R + 1).
@@ -25,7 +26,7 @@ def csv_row(position: int) -> str:
 def read_csv_split(path: str, label_column: str = "label", image_shape: tuple[int, int, int] | None = None) -> RawSplit:
     """Images (N, H, W, C) uint8 and label ids of one CSV file."""
     shape = tuple(image_shape or DEFAULT_SHAPE)
-    frame = _read(path)
+    frame = read_frame(path)
     if label_column not in frame.columns:
         columns = ", ".join(repr(str(c)) for c in list(frame.columns)[:5]) + (", ..." if frame.shape[1] > 5 else "")
         raise DataError(path, f"no label column {label_column!r} (data.label_column); the header starts {columns}")
@@ -42,11 +43,12 @@ def read_csv_split(path: str, label_column: str = "label", image_shape: tuple[in
             path, f"{pixels.shape[1]} pixel columns (every column but {label_column!r}), expected {expected} for "
             f"image_shape {'x'.join(map(str, shape))} (data.image_shape)",
         )
-    x = _pixels(pixels, path).reshape((len(frame), *shape))
+    x = pixels_uint8(pixels, path).reshape((len(frame), *shape))
     return RawSplit(x=x, ids=labels.to_numpy(), origin=path, row=csv_row)
 
 
-def _read(path: str) -> pd.DataFrame:
+def read_frame(path: str) -> pd.DataFrame:
+    """The CSV file as a frame (blank lines at its end dropped); unreadable is one line naming the file."""
     file = Path(path)
     if not file.is_file():
         raise DataError(path, "no such file" if not file.exists() else "not a file")
@@ -65,7 +67,7 @@ def _read(path: str) -> pd.DataFrame:
     return frame.iloc[:end]
 
 
-def _pixels(pixels: pd.DataFrame, path: str) -> np.ndarray:
+def pixels_uint8(pixels: pd.DataFrame, path: str) -> np.ndarray:
     """The pixel cells as uint8; the first non-numeric, empty, fractional or out-of-range cell is an error."""
     text_columns = [c for c in pixels.columns if pixels[c].dtype.kind not in "iufb"]
     if text_columns:

@@ -8,20 +8,17 @@ first image of the first training class sets the size, and the channels (1 for a
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 from natsort import natsorted
-from PIL import Image, UnidentifiedImageError
 
 from cnn_cli.data.dataset import Raw, RawSplit
+from cnn_cli.data.images import MODES, image_shape_of, read_image
 from cnn_cli.errors import ConfigError, DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "valid", "val"), "test": ("test",)}
-MODES = {1: "L", 3: "RGB", 4: "RGBA"}
-GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 
 
 def read_folder(path: str, image_shape: tuple[int, int, int] | None = None, source: str = "<config file>") -> Raw:
@@ -36,7 +33,7 @@ def read_folder(path: str, image_shape: tuple[int, int, int] | None = None, sour
             folders[split] = next((root / n for n in names if n in subfolders), None)
     files = {split: _class_files(folder) for split, folder in folders.items() if folder is not None}
     if image_shape is None:
-        image_shape = _shape_of(next(iter(files["train"].values()))[0])
+        image_shape = image_shape_of(next(iter(files["train"].values()))[0])
     elif image_shape[2] not in MODES:
         raise ConfigError(source, "data.image_shape", "expected 1, 3 or 4 channels for images read from a folder", list(image_shape))
     splits = {split: _read_split(folders[split], by_class, image_shape) for split, by_class in files.items()}
@@ -64,32 +61,11 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _open(file: Path, mode: str | None = None) -> Image.Image:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(file) as image:
-                image.load()
-                return image.convert(mode) if mode else image.copy()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(str(file), f"refused: too many pixels to be an image for a CNN ({exc})") from None
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise DataError(str(file), f"cannot read the image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
-
-
-def _shape_of(file: Path) -> tuple[int, int, int]:
-    image = _open(file)
-    return image.height, image.width, 1 if image.mode in GRAY_MODES else 3
-
-
 def _read_split(folder: Path, by_class: dict[str, list[Path]], shape: tuple[int, int, int]) -> RawSplit:
     h, w, c = shape
     files = [f for images in by_class.values() for f in images]
     ids = np.array([name for name, images in by_class.items() for _ in images], dtype=object)
     x = np.empty((len(files), h, w, c), dtype=np.uint8)
     for i, file in enumerate(files):
-        image = _open(file, MODES[c])
-        if image.size != (w, h):
-            image = image.resize((w, h), Image.Resampling.BILINEAR)
-        x[i] = np.asarray(image, dtype=np.uint8).reshape(h, w, c)
+        x[i] = read_image(file, shape)
     return RawSplit(x=x, ids=ids, origin=str(folder), row=lambda i: str(files[i].relative_to(folder)))

@@ -1,18 +1,21 @@
-"""tf.data input pipelines: uint8 images held once in memory, scaled to float32 [0, 1] a batch at a time.
+"""The one input pipeline: the uint8 images held once in memory, batches of float32 pixels 0..255 and
+labels (int32 class indices, or float32 one-hot rows). Pixel scaling is the model's first layer
+(docs/architecture.md); nothing here divides by 255.
 
-TensorFlow and Keras are imported inside the functions, so importing this module stays cheap.
+- `TrainingBatches`: epoch e's order is `argsort(stateless_uniform([n], seed=(seed, e)))`, drawn when the
+  epoch's iterator starts from an epoch variable set by `set_epoch` (the trainer's `EpochSeeds` callback),
+  so a resumed run sees the order an uninterrupted one sees; augmentation (`augment:`) on these batches only.
+- `eval_batches`: validation, test and evaluation batches, in file order, never augmented.
+
+tf.data is reached through the backend boundary (`cnn_cli.backends`); importing this module stays cheap.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
+from cnn_cli.backends import current as backend
 from cnn_cli.config.data import Augment
-
-if TYPE_CHECKING:
-    import tensorflow as tf
 
 ONE_HOT_LOSSES = frozenset({"categorical_crossentropy"})
 
@@ -22,39 +25,75 @@ def one_hot_for(loss: str) -> bool:
     return loss in ONE_HOT_LOSSES
 
 
-def make_dataset(x_uint8: np.ndarray, y_idx: np.ndarray, *, batch_size: int, num_classes: int, one_hot: bool,
-                 shuffle: bool, seed: int | None, augment: Augment | None, training: bool) -> tf.data.Dataset:
-    """Batches of (float32 images in [0, 1], labels): int32 class indices, or float32 one-hot rows.
+def derived_seed(*parts: int) -> int:
+    """A 31-bit seed that depends on every part (and on nothing else)."""
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0]) & 0x7FFFFFFF
 
-    Order: slices of the uint8 array -> shuffle (whole set, `seed`, reshuffled each epoch) -> batch -> /255
-    -> one-hot -> augmentation (only when `training` and `augment` is given) -> prefetch.
-    """
-    import tensorflow as tf
 
+def _labels(tf, num_classes: int, one_hot: bool):
+    def label(y):
+        return tf.one_hot(y, num_classes, dtype=tf.float32) if one_hot else y
+
+    return label
+
+
+def eval_batches(x_uint8: np.ndarray, y_idx: np.ndarray, *, batch_size: int, num_classes: int, one_hot: bool):
+    """Batches in file order, for validation, test and evaluation."""
+    tf = backend().start()
+    label = _labels(tf, num_classes, one_hot)
     data = tf.data.Dataset.from_tensor_slices((np.asarray(x_uint8, dtype=np.uint8), np.asarray(y_idx, dtype=np.int32)))
-    if shuffle:
-        data = data.shuffle(len(x_uint8), seed=seed, reshuffle_each_iteration=True)
-    data = data.batch(batch_size)
-
-    def prepare(x, y):
-        x = tf.cast(x, tf.float32) / 255.0
-        return x, (tf.one_hot(y, num_classes, dtype=tf.float32) if one_hot else y)
-
-    data = data.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    layers = augmentation_layers(augment, seed) if training and augment is not None else []
-    if layers:
-        def distort(x, y):
-            for layer in layers:
-                x = layer(x, training=True)
-            return x, y
-
-        data = data.map(distort, num_parallel_calls=tf.data.AUTOTUNE)
+    data = data.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), label(y)),
+                                      num_parallel_calls=tf.data.AUTOTUNE)
     return data.prefetch(tf.data.AUTOTUNE)
+
+
+class TrainingBatches:
+    """The training batches (`dataset`), their epoch (`set_epoch`) and augmentation layers (`random_layers`,
+    whose random state the trainer resets per epoch with the model's)."""
+
+    def __init__(self, x_uint8: np.ndarray, y_idx: np.ndarray, *, batch_size: int, num_classes: int,
+                 one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False):
+        """`in_order`: augment one batch after another (the layers' generators are stateful), for repeatable runs."""
+        tf = backend().start()
+        n = len(x_uint8)
+        self.seed = int(seed)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="cnn_epoch")
+        self.random_layers = augmentation_layers(augment, seed) if augment is not None else []
+        xs = tf.constant(np.asarray(x_uint8, dtype=np.uint8))
+        ys = tf.constant(np.asarray(y_idx, dtype=np.int32))
+        base = tf.constant(derived_seed(self.seed, 0x5EED), dtype=tf.int64)
+        epoch, label = self.epoch, _labels(tf, num_classes, one_hot)
+
+        def order(_):
+            keys = tf.random.stateless_uniform([n], seed=tf.stack([base, epoch.read_value()]))
+            return tf.argsort(keys, stable=True)
+
+        def gather(idx):
+            return tf.cast(tf.gather(xs, idx), tf.float32), label(tf.gather(ys, idx))
+
+        data = tf.data.Dataset.range(1).map(order).unbatch().batch(batch_size)
+        data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+        if self.random_layers:
+            layers = self.random_layers
+
+            def distort(x, y):
+                for layer in layers:
+                    x = layer(x, training=True)
+                return x, y
+
+            data = data.map(distort, num_parallel_calls=None if in_order else tf.data.AUTOTUNE)
+        batches = -(-n // batch_size)
+        self.dataset = data.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch (0-based) whose order the next iteration draws."""
+        self.epoch.assign(epoch)
 
 
 def augmentation_layers(augment: Augment, seed: int | None = None) -> list:
     """Keras preprocessing layers for the nonzero settings; empty space is filled with the nearest pixel
-    (as Keras' old ImageDataGenerator did). Rotation is given in degrees (RandomRotation takes turns)."""
+    (as Keras' old ImageDataGenerator did). Rotation is given in degrees (RandomRotation takes turns).
+    They work on any pixel range, so on the 0..255 values fed here."""
     import keras
 
     def next_seed(offset: int) -> int | None:

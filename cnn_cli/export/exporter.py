@@ -62,7 +62,7 @@ def export_run(run_dir: str | Path, fmt: str, *, output_path: str | Path | None 
     check_request(fmt, quantize)
     writer = WRITERS[fmt]
     src = source.open_run(run_dir)
-    path = Path(output_path) if output_path else output.default_path(src.run.path, fmt, writer.SUFFIX, quantize)
+    path = Path(output_path) if output_path else output.default_path(src.run.layout.export, fmt, writer.SUFFIX, quantize)
     created = output.check_target(path, writer.SUFFIX, force)
     try:
         result = _export(src, writer, fmt, path, quantize, data_path, images)
@@ -75,9 +75,9 @@ def export_run(run_dir: str | Path, fmt: str, *, output_path: str | Path | None 
 def _export(src: source.Source, writer, fmt: str, path: Path, quantize: str | None, data_path: str | None,
             images: int | None) -> verify.Verification:
     """Loads, checks, writes under temporary names, verifies, and renames into place when verification passed."""
-    from cnn_cli.tf_runtime import import_tensorflow
+    from cnn_cli.backends.tensorflow import start
 
-    import_tensorflow()
+    start()
     from cnn_cli.export import rewrite  # defines a Keras layer: imports Keras
 
     model = source.float32_model(src)

@@ -17,14 +17,13 @@ from pathlib import Path
 
 from cnn_cli.errors import CnnError
 
-EXPORT_FOLDER = "export"  # inside the run directory, the default place of exports
 LABELS_SUFFIX = ".labels.json"
 
 
-def default_path(run_dir: Path, fmt: str, suffix: str, quantize: str | None) -> Path:
-    """RUN_DIR/export/model.onnx, model-float16.tflite, saved_model/, ..."""
+def default_path(folder: Path, fmt: str, suffix: str, quantize: str | None) -> Path:
+    """In `folder` (RUN_DIR/export): model.onnx, model-float16.tflite, saved_model/, ..."""
     stem = "saved_model" if fmt == "saved_model" else "model"
-    return run_dir / EXPORT_FOLDER / f"{stem}{'-' + quantize if quantize else ''}{suffix}"
+    return folder / f"{stem}{'-' + quantize if quantize else ''}{suffix}"
 
 
 def labels_path(artifact: Path) -> Path:

@@ -1,8 +1,9 @@
 """Layers that a converter mishandles, replaced by equivalents before conversion (the verification then
 compares the export with the model as it was):
 
-- ONNX: a `Normalization` (its mean and variance are constants the graph captures, which tf2onnx leaves as
-  inputs of the ONNX model) becomes the `Rescaling` x * (1/sd) + (-mean/sd);
+- ONNX and LiteRT: a `Normalization` becomes the `Rescaling` x * (1/sd) + (-mean/sd): its mean and variance
+  are constants the graph captures, which tf2onnx leaves as inputs of the ONNX model, and which LiteRT's
+  converter got wrong for an adapted layer loaded from a file (the export's answers differed);
 - ONNX: a grouped `Conv2D` (Keras runs it as an XLA function, which tf2onnx cannot inline) becomes
   `GroupedConv2D`: a depthwise convolution when each group is one channel, else one convolution per group;
 - LiteRT and ONNX: the exact GELU (TensorFlow's `Erfc`, neither a LiteRT builtin nor known to tf2onnx) is
@@ -81,7 +82,8 @@ def _has_gelu(layer) -> bool:
 RULES = {  # format -> [(does it apply to a layer, the layer that replaces it (None: a plain copy), a change after)]
     "onnx": [(_is_normalization, _normalization_as_rescaling, None), (_is_grouped_conv, GroupedConv2D, None),
              (_has_gelu, None, lambda layer: setattr(layer, "activation", gelu_with_builtins))],
-    "litert": [(_has_gelu, None, lambda layer: setattr(layer, "activation", gelu_with_builtins))],
+    "litert": [(_is_normalization, _normalization_as_rescaling, None),
+               (_has_gelu, None, lambda layer: setattr(layer, "activation", gelu_with_builtins))],
 }
 
 

@@ -1,7 +1,7 @@
 """What an export starts from: a complete run directory read back, its model in float32, the model people
 will call (uint8 pixels in, float32 probabilities out) and the test images that verify it.
 
-This is the only module of the package that uses the run readers (`run_reader`, `evaluation.load_split`).
+This is the only module of the package that uses the run readers (`readers.run_reader`, `readers.evaluation`).
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError
-from cnn_cli.evaluation import load_split
-from cnn_cli.run_reader import CONFIG, MODEL, RUN, Run, read_run
-from cnn_cli.safety import run_file
-
-PIXEL_FORMATS = {1: 1.0 / 255.0, 2: None}  # run.json "format" -> the scaling the model expects of 0..255 pixels
+from cnn_cli.readers.evaluation import load_split
+from cnn_cli.readers.run_reader import Run, read_run
+from cnn_cli.rundir.layout import CONFIG
+from cnn_cli.rundir.records import input_scale
 
 
 @dataclass
@@ -36,16 +35,15 @@ class Source:
 
 
 def open_run(run_dir: str | Path) -> Source:
-    """The run, refused unless its status is complete and run.json's format is one this tool knows."""
+    """The run, refused unless its status is complete."""
     run = read_run(run_dir)
+    layout = run.layout
     if run.status != "complete":
-        raise CnnError(f"{run.path / RUN}: status: the run is {run.status or 'not finished'!r}, not 'complete'; "
+        raise CnnError(f"{layout.run}: status: the run is {run.status or 'not finished'!r}, not 'complete'; "
                        "export a finished run (finish this one with cnn train --resume)")
-    pixel_format = run.record.get("format", 1)
-    if isinstance(pixel_format, bool) or pixel_format not in PIXEL_FORMATS:
-        raise CnnError(f"{run.path / RUN}: format: expected one of {sorted(PIXEL_FORMATS)}, received {pixel_format!r}")
-    digest = hashlib.sha256(run_file(run.path, CONFIG).read_bytes()).hexdigest()
-    return Source(run=run, scale=PIXEL_FORMATS[pixel_format], config_sha256=digest, model_path=run.path / MODEL)
+    scale = input_scale(run.record)  # 1/255 for a format-1 run, whose model expects [0, 1]; 1 from format 2 on
+    digest = hashlib.sha256(layout.file(CONFIG).read_bytes()).hexdigest()
+    return Source(run=run, scale=scale if scale != 1.0 else None, config_sha256=digest, model_path=layout.model)
 
 
 def float32_model(source: Source):

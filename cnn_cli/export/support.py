@@ -40,7 +40,7 @@ EXPORTS_TO: dict[str, frozenset[str]] = {
     "Multiply": ALL,
     "StochasticDepth": ALL,  # the tool's own drop path (cnn>StochasticDepth): the identity at inference
     "LayerScale": ALL,  # the tool's own (cnn>LayerScale): a per-channel factor
-    "Normalization": ALL,  # to ONNX as the equivalent Rescaling (rewrite.py)
+    "Normalization": ALL,  # to ONNX and LiteRT as the equivalent Rescaling (rewrite.py)
 }
 
 

@@ -4,11 +4,7 @@
   epochs and a resumed one appends without repeating any.
 - `DivergenceGuard`: stops training at the first NaN or infinite loss.
 - `AtomicCheckpoint`: ModelCheckpoint that saves to a temp file in the run folder, then `os.replace`s.
-- `RunBackup`: the backup a resume starts from, written atomically as a whole generation per epoch (model
-  and optimizer variables, epoch, and the state Keras' `BackupAndRestore` does not keep: the checkpoint's
-  best value, EarlyStopping's and ReduceLROnPlateau's counters and best values, EarlyStopping's best
-  weights), so a resumed run goes on, and stops, where an uninterrupted one would.
-- `StopAfterEpoch`, `KillPoints`: test hooks, see `STOP_ENV` and `cnn_cli.training.files.KILL_ENV`.
+- `FaultHooks`: the test-only fault points of a step and an epoch (`cnn_cli.faults`).
 
 Imported only by the trainer, after TensorFlow has been started.
 """
@@ -17,47 +13,31 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 
+from cnn_cli import faults
+from cnn_cli.backends import current as backend
+from cnn_cli.config.train import improves, monitor_mode
 from cnn_cli.numbers import to_float
-from cnn_cli.tf_runtime import import_tensorflow
 
-import_tensorflow()
+backend().start()  # quietly, before Keras imports it
 import keras  # noqa: E402
 
-from cnn_cli.training.files import (  # noqa: E402
-    KILL_ENV,
-    TMP_PREFIX,
-    fsync_dir,
-    fsync_file,
-    kill_point,
-    read_json,
-    remove_stale_temps,
+from cnn_cli.rundir.atomic import (  # noqa: E402
     save_atomic,
     write_atomic,
 )
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
-# Test-only hook: `CNN_TEST_STOP_AFTER_EPOCH=N` raises KeyboardInterrupt at the end of epoch N (1-based),
-# after every other callback (history, checkpoint, backup) has run -- as if the user pressed Ctrl-C there.
-STOP_ENV = "CNN_TEST_STOP_AFTER_EPOCH"
-
-
-def monitor_mode(monitor: str) -> str:
-    return "max" if monitor.endswith("accuracy") else "min"
-
 
 def read_history(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open(newline="", encoding="utf-8") as f:
-        return list(csv.DictReader(f))
+    """history.csv's rows as text, each checked against the schema (a bad cell: one line naming its row)."""
+    from cnn_cli.rundir.records import read_history_text
+
+    return read_history_text(path)
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
@@ -129,12 +109,11 @@ class AtomicCheckpoint(keras.callbacks.Callback):
     def __init__(self, path: Path, monitor: str, save_best_only: bool = True):
         super().__init__()
         self.path, self.monitor, self.save_best_only = Path(path), monitor, save_best_only
-        self.mode = monitor_mode(monitor)
-        self.best = -math.inf if self.mode == "max" else math.inf
+        self.best = -math.inf if monitor_mode(monitor) == "max" else math.inf
         self.best_epoch: int | None = None
 
     def _improves(self, value: float) -> bool:
-        return value > self.best if self.mode == "max" else value < self.best
+        return improves(self.monitor, value, self.best)
 
     def on_epoch_end(self, epoch, logs=None):
         value = to_float((logs or {}).get(self.monitor))
@@ -147,187 +126,16 @@ class AtomicCheckpoint(keras.callbacks.Callback):
         save_atomic(self.path, lambda tmp: self.model.save(tmp), point="checkpoint_write")
 
 
-class RunBackup(keras.callbacks.Callback):
-    """The run's backup, in place of Keras' `BackupAndRestore` (whose two files, weights then metadata, are
-    written in place one after the other: a kill between or during them leaves a torn or mismatched backup).
-
-    After every epoch a whole generation is written into `backup/.tmp-epoch-NNNNNN/` -- the model's and
-    optimizer's variables, the epoch number, the state of the checkpoint, early-stopping and LR-plateau
-    callbacks (and early stopping's best weights) -- each file synced to disk, then the folder is renamed
-    to `backup/epoch-NNNNNN` (the commit) and every generation but the last two is deleted. `on_train_begin`
-    restores the newest generation that reads back, falling back to the previous one when it does not.
-    An epoch whose loss diverged is not backed up. When early stopping has ended training, the generation
-    says so and a resume goes straight to the final save.
-    """
-
-    PREFIX = "epoch-"
-    WEIGHTS = "latest.weights.h5"
-    META = "training_metadata.json"
-    STATE = "callback_state.json"
-    ES_WEIGHTS = "early_stopping_best.weights.h5"
-    KEEP = 2
-
-    def __init__(self, backup_dir: Path, checkpoint=None, early_stopping=None, reduce_lr=None, guard=None):
-        super().__init__()
-        self.dir = Path(backup_dir)
-        self.checkpoint, self.early_stopping, self.reduce_lr, self.guard = checkpoint, early_stopping, reduce_lr, guard
-        self.restored_epoch: int | None = None
-        self.skipped: list[str] = []  # generations that did not read back
-
-    def generations(self) -> list[Path]:
-        """Committed generations, newest first."""
-        if not self.dir.is_dir():
-            return []
-        found = [p for p in self.dir.iterdir() if p.is_dir() and p.name.startswith(self.PREFIX)
-                 and p.name[len(self.PREFIX):].isdigit()]
-        return sorted(found, key=lambda p: int(p.name[len(self.PREFIX):]), reverse=True)
-
-    # ------------------------------------------------------------ restore
-
-    def on_train_begin(self, logs=None):
-        remove_stale_temps(self.dir)
-        gens = self.generations()
-        if not gens and (self.dir / self.META).is_file() and (self.dir / self.STATE).is_file():
-            gens = [self.dir]  # a backup written by an earlier version: Keras' BackupAndRestore and CallbackState
-        if not gens:
-            return
-        if self.model.optimizer is not None and not self.model.optimizer.built:
-            self.model.optimizer.build(self.model.trainable_variables)
-        fresh = [v.numpy() for v in self._variables()]
-        for gen in gens:
-            try:
-                self._restore(gen)
-                return
-            except Exception as exc:  # a torn or corrupt generation: fall back to the previous one
-                self.skipped.append(f"{gen.name}: {type(exc).__name__}: {exc}")
-                print(f"Warning: backup {gen} cannot be read ({type(exc).__name__}); trying the previous one", flush=True)
-        for var, value in zip(self._variables(), fresh):
-            var.assign(value)  # none reads back: start afresh, from the initial weights
-
-    def _variables(self) -> list:
-        opt = self.model.optimizer
-        return list(self.model.weights) + (list(opt.variables) if opt is not None else [])
-
-    def _restore(self, gen: Path) -> None:
-        meta = read_json(gen / self.META)
-        state = read_json(gen / self.STATE)
-        epoch = int(meta["epoch"])
-        es = self.early_stopping
-        best_weights = None
-        if es is not None and es.restore_best_weights and (gen / self.ES_WEIGHTS).is_file():
-            self.model.load_weights(gen / self.ES_WEIGHTS)
-            best_weights = self.model.get_weights()
-        self.model.load_weights(gen / self.WEIGHTS)
-        if self.checkpoint is not None and state.get("checkpoint"):
-            s = state["checkpoint"]
-            self.checkpoint.best, self.checkpoint.best_epoch = _unjson(s["best"]), s["best_epoch"]
-        if es is not None and state.get("early_stopping"):
-            s = state["early_stopping"]
-            es.wait, es.best, es.best_epoch = s["wait"], _unjson(s["best"]), s["best_epoch"]
-            es.stopped_epoch = s.get("stopped_epoch", 0)
-            if best_weights is not None:
-                es.best_weights = best_weights
-        rl = self.reduce_lr
-        if rl is not None and state.get("reduce_lr"):
-            s = state["reduce_lr"]
-            rl.wait, rl.best, rl.cooldown_counter = s["wait"], _unjson(s["best"]), s["cooldown_counter"]
-        self.restored_epoch = epoch
-        # Early stopping had ended the run: go straight to the final save.
-        self.model._initial_epoch = max(epoch, int(self.params.get("epochs") or epoch)) if meta.get("stopped") else epoch
-
-    # ------------------------------------------------------------ save
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.guard is not None and self.guard.diverged is not None:
-            return  # never back up NaN weights
-        self.dir.mkdir(parents=True, exist_ok=True)
-        name = f"{self.PREFIX}{epoch + 1:06d}"
-        tmp = self.dir / f"{TMP_PREFIX}{name}"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        previous = self.generations()
-        self.model.save_weights(tmp / self.WEIGHTS)
-        state: dict = {"epoch": epoch + 1}
-        if self.checkpoint is not None:
-            state["checkpoint"] = {"best": _json(self.checkpoint.best), "best_epoch": self.checkpoint.best_epoch}
-        es = self.early_stopping
-        if es is not None:
-            state["early_stopping"] = {"wait": es.wait, "best": _json(es.best), "best_epoch": es.best_epoch,
-                                       "stopped_epoch": es.stopped_epoch}
-            if es.restore_best_weights and es.best_weights is not None:
-                self._save_es_weights(tmp / self.ES_WEIGHTS, epoch, previous)
-        rl = self.reduce_lr
-        if rl is not None:
-            state["reduce_lr"] = {"wait": rl.wait, "best": _json(rl.best), "cooldown_counter": rl.cooldown_counter}
-        (tmp / self.STATE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
-        meta = {"epoch": epoch + 1, "batch": 0, "stopped": bool(self.model.stop_training)}
-        (tmp / self.META).write_text(json.dumps(meta) + "\n", encoding="utf-8")
-        for item in tmp.iterdir():
-            fsync_file(item)
-        fsync_dir(tmp)
-        kill_point("backup_write")
-        final = self.dir / name
-        if final.exists():  # a redone epoch (its first backup did not read back)
-            shutil.rmtree(final)
-        os.rename(tmp, final)  # the commit
-        fsync_dir(self.dir)
-        for old in self.generations()[self.KEEP:]:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def _save_es_weights(self, target: Path, epoch: int, previous: list[Path]) -> None:
-        es = self.early_stopping
-        if es.best_epoch == epoch:
-            self.model.save_weights(target)
-            return
-        for gen in previous:
-            if (gen / self.ES_WEIGHTS).is_file():
-                shutil.copyfile(gen / self.ES_WEIGHTS, target)
-                return
-        current = self.model.get_weights()  # no earlier copy (e.g. it did not read back): write them out
-        try:
-            self.model.set_weights(es.best_weights)
-            self.model.save_weights(target)
-        finally:
-            self.model.set_weights(current)
-
-
-def _json(value):
-    """A float for JSON: infinities as strings (JSON has none)."""
-    value = to_float(value)
-    return value if value is None or math.isfinite(value) else str(value)
-
-
-def _unjson(value):
-    return float(value) if isinstance(value, str) else value
-
-
-class KillPoints(keras.callbacks.Callback):
-    """Test hook: `CNN_TEST_KILL_AT=mid_epoch[:n]` SIGKILLs the process after the n-th training step call
-    (steps_per_execution steps) -- inside an epoch, before its end (see `cnn_cli.training.files.KILL_ENV`)."""
+class FaultHooks(keras.callbacks.Callback):
+    """Test-only: `cnn_cli.faults`' step and epoch-end points. Listed last, so an epoch's hooks run after every
+    other callback (history, checkpoint, backup) has recorded it. The trainer lists it only when
+    `faults.active()`."""
 
     def on_train_batch_end(self, batch, logs=None):
-        kill_point("mid_epoch")
-
-
-def kill_hook_from_env() -> KillPoints | None:
-    return KillPoints() if os.environ.get(KILL_ENV, "").startswith("mid_epoch") else None
-
-
-class StopAfterEpoch(keras.callbacks.Callback):
-    """Test hook: raises KeyboardInterrupt after epoch `n` (1-based) has been fully recorded."""
-
-    def __init__(self, n: int):
-        super().__init__()
-        self.n = n
+        faults.point("mid_epoch")
 
     def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.n:
-            raise KeyboardInterrupt
-
-
-def stop_hook_from_env() -> StopAfterEpoch | None:
-    value = os.environ.get(STOP_ENV, "").strip()
-    return StopAfterEpoch(int(value)) if value.isdigit() and int(value) > 0 else None
+        faults.epoch_end(epoch + 1)
 
 
 class CtrlC(keras.callbacks.Callback):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cnn_cli.numbers import to_float
-from cnn_cli.training.files import save_atomic
+from cnn_cli.rundir.atomic import save_atomic
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
@@ -33,3 +33,5 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
         fig.suptitle(title)
     fig.tight_layout()
     save_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+

@@ -1,10 +1,12 @@
-"""The run's random seed and numeric settings: seeds for Python, NumPy and TensorFlow, op determinism,
-and the Keras dtype policy."""
+"""The run's random seed and numeric precision: the seed a run uses, and the Keras dtype policy for
+`train.precision` (what the hardware computes fast; the backend says what its GPU has)."""
 
 from __future__ import annotations
 
 import os
 import secrets
+
+from cnn_cli.backends import current as backend
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 
@@ -12,18 +14,6 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 def choose_seed(seed: int | None) -> int:
     """The seed to use: the given one, or a fresh random one (which the run then records)."""
     return seed if seed is not None else secrets.randbelow(2**31 - 1)
-
-
-def seed_everything(seed: int, deterministic: bool = False) -> None:
-    """Seeds Python's `random`, NumPy and TensorFlow; `deterministic` turns on TF's op determinism."""
-    from cnn_cli.tf_runtime import import_tensorflow
-
-    tf = import_tensorflow()
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    if deterministic:
-        tf.config.experimental.enable_op_determinism()
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -39,19 +29,6 @@ def cpu_has_fast_bf16() -> bool:
     return False
 
 
-def gpu_precision() -> str | None:
-    """The mixed policy for the first GPU TensorFlow sees: bf16 from compute capability 8.0 (Ampere),
-    fp16 on 7.x (Volta, Turing), none on older cards; None without a GPU."""
-    from cnn_cli.tf_runtime import import_tensorflow
-
-    tf = import_tensorflow()
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return None
-    major, _ = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
-    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
-
-
 def choose_precision(setting: str) -> str:
     """The Keras dtype policy for `train.precision`.
 
@@ -63,7 +40,7 @@ def choose_precision(setting: str) -> str:
         forced = os.environ.get("CNN_PRECISION")
         if forced in PRECISIONS:
             return forced
-        on_gpu = gpu_precision()
+        on_gpu = backend().gpu_precision()
         if on_gpu is not None:
             return on_gpu
         return "mixed_bfloat16" if cpu_has_fast_bf16() else "float32"

@@ -2,22 +2,21 @@
 
 Inputs are image files (PNG, JPEG, anything Pillow reads: converted to the model's channels -- grayscale,
 RGB or RGBA -- and resized to its height and width) or CSV files in the run's layout (a header line, an
-optional label column `data.label_column`, which is ignored, and H*W*C pixel columns 0..255). Pixels are
-scaled by 1/255, as in training.
+optional label column `data.label_column`, which is ignored, and H*W*C pixel columns 0..255). The model takes
+the pixels as they are (0..255); the model of a run written before pixel scaling moved into the model
+(run.json format 1) gets them divided by 255, as it was trained (`Run.model_inputs`).
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cnn_cli.errors import CnnError, DataError
-from cnn_cli.run_reader import read_run
+from cnn_cli.readers.run_reader import read_run
 
-MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 DEFAULT_BATCH = 256
 
 
@@ -48,43 +47,20 @@ def read_inputs(paths: list[str], input_shape: tuple[int, int, int], label_colum
 
 def read_image(path: str, input_shape: tuple[int, int, int]) -> np.ndarray:
     """An image file as uint8 (H, W, C) in the model's size and channels."""
-    from PIL import Image, UnidentifiedImageError
+    from cnn_cli.data.images import MODES
+    from cnn_cli.data.images import read_image as read
 
-    height, width, channels = input_shape
-    if channels not in MODES:
-        raise CnnError(f"the model takes {channels}-channel images; only 1 (grayscale), 3 (RGB) and 4 (RGBA) "
+    if input_shape[2] not in MODES:
+        raise CnnError(f"the model takes {input_shape[2]}-channel images; only 1 (grayscale), 3 (RGB) and 4 (RGBA) "
                        "can be made from image files")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
-                image.load()
-                converted = image.convert(MODES[channels])
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(path, f"refused: too many pixels to be an image for a CNN ({exc})") from None
-    except UnidentifiedImageError:
-        raise DataError(path, "not a readable image (Pillow does not recognise the format)") from None
-    except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise DataError(path, f"not a readable image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
-    if converted.size != (width, height):
-        converted = converted.resize((width, height), Image.Resampling.BILINEAR)
-    pixels = np.asarray(converted, dtype=np.uint8)
-    return pixels.reshape(height, width, channels)
+    return read(path, input_shape)
 
 
 def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
     """The rows of a CSV file in the training layout; the label column, if present, is ignored."""
-    import pandas as pd
+    from cnn_cli.data.csv_source import pixels_uint8, read_frame
 
-    from cnn_cli.data.csv_source import csv_row
-
-    try:
-        frame = pd.read_csv(path, low_memory=False)
-    except pd.errors.EmptyDataError:
-        raise DataError(path, "empty file: no header line and no rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise DataError(path, f"not a readable CSV file ({' '.join(str(exc).split())})") from None
-    frame = frame.dropna(how="all")
+    frame = read_frame(path)
     if len(frame) == 0:
         raise DataError(path, "no data rows, only a header line")
     pixels = frame.drop(columns=[label_column]) if label_column in frame.columns else frame
@@ -93,14 +69,7 @@ def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: st
         without = f" (every column but {label_column!r})" if label_column in frame.columns else ""
         raise DataError(path, f"{pixels.shape[1]} pixel columns{without}, expected {expected} for the model's "
                         f"{'x'.join(map(str, input_shape))} images")
-    values = pixels.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
-    bad = np.isnan(values) | (values < 0) | (values > 255) | (values != np.round(values))
-    if bad.any():
-        row, col = (int(i) for i in np.argwhere(bad)[0])
-        cell = pixels.iloc[row, col]
-        raise DataError(path, f"{csv_row(row)}, column {str(pixels.columns[col])!r}: expected an integer pixel "
-                        f"value 0..255, received {str(cell)!r}")
-    images = values.astype(np.uint8).reshape((len(frame), *input_shape))
+    images = pixels_uint8(pixels, path).reshape((len(frame), *input_shape))
     return [Item(name=f"{path}:{i + 1}", pixels=images[i], file=path, row=i + 1) for i in range(len(images))]
 
 
@@ -110,7 +79,7 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     model = run.load_model()
     label_column = run.config.data.label_column if run.config.data is not None else "label"
     items = read_inputs(list(paths), run.input_shape, label_column)
-    x = np.stack([item.pixels for item in items]).astype(np.float32) / np.float32(255.0)
+    x = run.model_inputs(np.stack([item.pixels for item in items]))  # scaled for a format-1 run's model only
     scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
     probabilities = as_probabilities(scores)
     k = max(1, min(int(top_k), run.num_classes))

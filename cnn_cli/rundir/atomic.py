@@ -1,42 +1,27 @@
-"""Atomic file writes: each file is written to a temporary file in the same folder, flushed to disk
+"""Atomic writes of a run directory's files: each file is written to a temporary file in the same folder, flushed to disk
 (`fsync`), then renamed over the target with `os.replace`, and the folder is synced, so a reader (or a
 run killed at any moment, even by SIGKILL or a power cut) sees either the old file or the new one, never
 half a file. A failed write removes its temporary file and leaves the previous file as it was.
 
-`kill_point` is a test-only hook, see `KILL_ENV`.
+`kill_point` is a test-only hook, see `cnn_cli.faults`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cnn_cli import faults
+
 TMP_PREFIX = ".tmp-"
 
-# Test-only hook: `CNN_TEST_KILL_AT=<point>[:<n>]` makes the process SIGKILL itself the n-th time (default 1)
-# it reaches the named point -- `mid_epoch` (after the first training step of an epoch), `checkpoint_write`
-# (best.keras written to its temp file, not yet renamed), `backup_write` (a backup generation written, not
-# yet committed), `final_save` (model.keras written to its temp file, not yet renamed). Inert when unset.
-KILL_ENV = "CNN_TEST_KILL_AT"
-_reached: dict[str, int] = {}
-
-
 def kill_point(name: str) -> None:
-    """SIGKILLs this process when `CNN_TEST_KILL_AT` names this point and its count (test-only hook)."""
-    wanted = os.environ.get(KILL_ENV)
-    if not wanted:
-        return
-    point, _, count = wanted.partition(":")
-    if point != name:
-        return
-    _reached[name] = _reached.get(name, 0) + 1
-    if _reached[name] == (int(count) if count.isdigit() else 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    """A test-only kill point (see `cnn_cli.faults`), inert unless a test asks for it."""
+    faults.point(name)
 
 
 def fsync_dir(path: str | Path) -> None:

@@ -1,5 +1,5 @@
 """A training loop for strategies under which Keras' `model.fit` does not work (see
-`cnn_cli.training.distribute.fit_works_under`): MultiWorkerMirroredStrategy with Keras 3.15.
+`cnn_cli.backends.tensorflow.fit_works_under`): MultiWorkerMirroredStrategy with Keras 3.15.
 
 It does what `fit` does for this tool, with the same Keras callbacks (history, checkpoint, early stopping,
 LR plateau, TensorBoard, backup and restore, callback state):
@@ -20,25 +20,10 @@ the collective operations (variable reads while saving) in the same order on eve
 
 from __future__ import annotations
 
-import os
-import signal
-
 import keras
 import tensorflow as tf
 
-# Test-only hook: `CNN_TEST_KILL_AFTER_EPOCH=N` kills this process (SIGKILL) at the end of epoch N (1-based),
-# after every callback has run -- a worker that dies between epochs.
-KILL_ENV = "CNN_TEST_KILL_AFTER_EPOCH"
-
-
-class _KillAfterEpoch(keras.callbacks.Callback):
-    def __init__(self, n: int):
-        super().__init__()
-        self.n = n
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.n:
-            os.kill(os.getpid(), signal.SIGKILL)
+from cnn_cli import private_api
 
 
 def _sharded(ds: tf.data.Dataset) -> tf.data.Dataset:
@@ -103,23 +88,20 @@ def evaluate(model, strategy, ds) -> dict:
         return _run_test(model, strategy, strategy.experimental_distribute_dataset(_sharded(ds)))
 
 
-def fit(model, strategy, train_ds, *, validation_data=None, epochs: int = 1, verbose=2, callbacks=(),
-        shuffle=False, chief: bool = True):
+def fit(model, strategy, train_ds, *, validation_data=None, epochs: int = 1, initial_epoch: int = 0, verbose=2,
+        callbacks=(), shuffle=False, chief: bool = True):
     """`model.fit(train_ds, validation_data=..., epochs=..., callbacks=...)` for a batched tf.data dataset."""
     del shuffle  # the pipeline shuffles (the same order on every worker, so that DATA sharding splits it)
     listed = list(callbacks)
-    kill = os.environ.get(KILL_ENV, "").strip()
-    if kill.isdigit() and int(kill) > 0:
-        listed.append(_KillAfterEpoch(int(kill)))
     with strategy.scope():
         train_dist = strategy.experimental_distribute_dataset(_sharded(train_ds))
         val_dist = (strategy.experimental_distribute_dataset(_sharded(validation_data))
                     if validation_data is not None else None)
         # Builds the compiled loss and metrics and the optimizer (as `fit` does) before any step: variables
-        # made inside a replicated tf.function fail under MirroredStrategy, and BackupAndRestore restores
+        # made inside a replicated tf.function fail under MirroredStrategy, and the run backup restores
         # the optimizer's slots into these.
         for batch in train_ds.take(1):
-            model._symbolic_build(data_batch=batch)
+            private_api.build_for_batch(model, batch)
         if model.optimizer is not None and not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         steps = _steps(model, strategy)
@@ -128,11 +110,9 @@ def fit(model, strategy, train_ds, *, validation_data=None, epochs: int = 1, ver
             verbose=verbose if chief else 0, epochs=epochs, steps=None,
         )
         model.stop_training = False
-        model._initial_epoch = None
         cbs.on_train_begin()
-        initial = model._initial_epoch or 0  # set by BackupAndRestore on a resume
         logs: dict = {}
-        for epoch in range(initial, epochs):
+        for epoch in range(initial_epoch, epochs):
             model.reset_metrics()
             cbs.on_epoch_begin(epoch)
             for step, batch in enumerate(train_dist):

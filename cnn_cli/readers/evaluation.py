@@ -17,11 +17,9 @@ from typing import Any
 import numpy as np
 
 from cnn_cli.errors import CnnError, DataError
-from cnn_cli.run_reader import Run, read_run
-from cnn_cli.safety import run_file
+from cnn_cli.readers.run_reader import Run, read_run
+from cnn_cli.rundir.layout import run_file
 
-EVALUATION_JSON = "evaluation.json"
-CONFUSION_PNG = "confusion_matrix.png"
 DEFAULT_BATCH = 256
 TOP_CONFUSED = 5
 
@@ -102,7 +100,7 @@ class Evaluation:
 def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: int | None = None,
                  batch_size: int = DEFAULT_BATCH, write_files: bool = True) -> Evaluation:
     run = read_run(run_dir)
-    outputs = [run_file(run.path, name) for name in (CONFUSION_PNG, EVALUATION_JSON)]  # refused before any work
+    outputs = [run_file(run.path, path.name) for path in (run.layout.confusion, run.layout.evaluation)]  # refused first
     for path in outputs if write_files else ():
         if path.exists() and not path.is_file():
             raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
@@ -114,21 +112,19 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
     x, y = split.x, split.y
 
-    from cnn_cli.data.pipeline import make_dataset, one_hot_for
+    from cnn_cli.data.pipeline import one_hot_for
 
     compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     if isinstance(compiled_loss, str) and compiled_loss != run.config.train.loss:
         raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
                        f"{compiled_loss!r}, received {run.config.train.loss!r} (was config.yaml edited after training?)")
-    one_hot = one_hot_for(run.config.train.loss)
-    data = make_dataset(x, y, batch_size=batch_size, num_classes=run.num_classes, one_hot=one_hot,
-                        shuffle=False, seed=None, augment=None, training=False)
+    inputs = run.model_inputs(x)  # scaled for a format-1 run's model only
+    labels = np.eye(run.num_classes, dtype=np.float32)[y] if one_hot_for(run.config.train.loss) else y
     if not getattr(model, "compiled", False):  # saved without its compile settings
         model.compile(loss=run.config.train.loss, metrics=["accuracy"])
-    results = model.evaluate(data, verbose=0, return_dict=True)
-    images = data.map(lambda images, labels: images)
+    results = model.evaluate(inputs, labels, batch_size=batch_size, verbose=0, return_dict=True)
     started = time.perf_counter()
-    probabilities = np.asarray(model.predict(images, verbose=0))
+    probabilities = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0))
     seconds = time.perf_counter() - started
     predicted = probabilities.argmax(axis=1).astype(np.int32)
     accuracy = float(results["accuracy"]) if "accuracy" in results else float(np.mean(predicted == y))
@@ -143,7 +139,7 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         batch_size=batch_size, note=split.note,
     )
     if write_files:
-        from cnn_cli.training.files import save_atomic, write_json
+        from cnn_cli.rundir.atomic import save_atomic, write_json
 
         png, report = outputs
         try:
@@ -151,7 +147,7 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
             evaluation.files = {"confusion_matrix": str(png), "evaluation": str(report)}
             write_json(report, evaluation.to_dict())
         except OSError as exc:
-            raise CnnError(f"{run.path}: cannot write {EVALUATION_JSON} and {CONFUSION_PNG} into the run directory "
+            raise CnnError(f"{run.path}: cannot write {report.name} and {png.name} into the run directory "
                            f"({exc.strerror or exc}); use --no-write to only print") from None
     return evaluation
 
@@ -166,13 +162,13 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
     if data_path is None:
         data_path = run.data_path
         if data_path is not None and not Path(os.path.expanduser(data_path)).exists():
-            raise CnnError(f"{run.path / 'run.json'}: data_path: {data_path!r}, the data the run was trained on, is "
+            raise CnnError(f"{run.layout.run}: data_path: {data_path!r}, the data the run was trained on, is "
                            "not there (a relative path is relative to the working directory); give --data PATH")
         if subset is None:
             subset = run.subset
     elif config.data is not None:
-        config = config.model_copy(deep=True)
-        config.data.subset = None  # the run's subset was for the run's data, not for this file
+        # the run's subset was for the run's data, not for this file
+        config = config.model_copy(update={"data": config.data.model_copy(update={"subset": None})})
     dataset = load_dataset(config, data_path=data_path, subset=subset, source=run.config_source)
     origin = data_path or _describe_source(config, run.config_source)
     if tuple(dataset.input_shape) != run.input_shape:

@@ -2,7 +2,8 @@
 
 Every missing or unreadable piece is a one-line `CnnError` that names the file (and the key, where one is
 wrong). The run's files are read by their fixed names inside the run directory; a symlink among them that
-leads outside is refused (`cnn_cli.safety.run_file`). The model file is checked first
+leads outside is refused (`cnn_cli.rundir.layout.run_file`); run.json and labels.json are read through
+their schemas (`cnn_cli.rundir.records`). The model file is checked first
 (`cnn_cli.safety.check_keras_file`: no Lambda layers, no objects from outside Keras' layers, no legacy .h5),
 then loaded with `keras.saving.load_model(path, safe_mode=True)` only. A run whose status is `diverged` has no
 usable model: reading it for its model is a `DivergedError` (exit code 3).
@@ -13,25 +14,21 @@ from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cnn_cli.errors import CnnError, DivergedError, show_value
-from cnn_cli.safety import check_keras_file, run_file
+from cnn_cli.errors import CnnError, DivergedError
+from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, RunLayout, run_file
+from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, first_line, input_scale, read_record
+from cnn_cli.safety import check_keras_file
+
+INPUT_SCALING = "input_scaling"  # the layer a format-2 model starts with, unless its config scales itself
 
 if TYPE_CHECKING:
     from cnn_cli.config import Config
     from cnn_cli.data.class_map import ClassMap
-
-CONFIG = "config.yaml"
-RUN = "run.json"
-LABELS = "labels.json"
-MODEL = "model.keras"
-BEST = "best.keras"
-METRICS = "metrics.json"
-HISTORY = "history.csv"
-
 
 @dataclass
 class Run:
@@ -40,21 +37,39 @@ class Run:
     path: Path
     config: Config
     config_source: str
-    record: dict[str, Any]
+    record: RunJson
     class_map: ClassMap
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
+    def layout(self) -> RunLayout:
+        return RunLayout(self.path)
+
+    @property
     def status(self) -> str | None:
-        return self.record.get("status")
+        return self.record.status
 
     @property
     def data_path(self) -> str | None:
-        return self.record.get("data_path")
+        return self.record.data_path
 
     @property
     def subset(self) -> int | None:
-        return self.record.get("subset")
+        return self.record.subset
+
+    @property
+    def format(self) -> int:
+        """run.json's format: 1 for a run written before pixel scaling moved into the model, else 2."""
+        return self.record.format
+
+    def model_inputs(self, pixels):
+        """uint8 (or 0..255 float) pixels as this run's model takes them: float32, scaled to [0, 1] for a
+        format-1 model, as they are (0..255) from format 2 on (the model scales them itself)."""
+        import numpy as np
+
+        x = np.asarray(pixels, dtype=np.float32)
+        scale = input_scale(self.record)
+        return x * np.float32(scale) if scale != 1.0 else x
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -78,7 +93,6 @@ class Run:
 def read_run(run_dir: str | Path) -> Run:
     """Reads config.yaml, run.json and labels.json of a run directory (the model is loaded on demand)."""
     from cnn_cli.data.class_map import ClassMap
-    from cnn_cli.resolve import config_for
 
     path = Path(run_dir)
     if not path.exists():
@@ -87,13 +101,11 @@ def read_run(run_dir: str | Path) -> Run:
         raise CnnError(f"{run_dir}: not a directory (expected a run directory written by cnn train)")
     for name in (CONFIG, RUN, LABELS):
         run_file(path, name)
-    config, source = config_for(str(path), None)
-    record = read_json_file(path / RUN)
-    if not isinstance(record, dict):
-        raise CnnError(f"{path / RUN}: expected a JSON object, found {type(record).__name__}")
-    _check_record(record, path / RUN)
-    labels = read_json_file(path / LABELS)
-    class_map = _class_map(labels, path / LABELS, ClassMap)
+    config, source = read_run_config(path)
+    record = read_record(path / RUN, RunJson)
+    labels = read_record(path / LABELS, LabelsJson)
+    check_optional(path, (METRICS, HISTORY))
+    class_map = ClassMap.from_json([entry.model_dump() for entry in labels.classes])
     if config.model.input_shape is None:
         raise CnnError(f"{path / CONFIG}: model.input_shape is missing (a run's config has it filled in)")
     if config.model.num_classes is not None and config.model.num_classes != len(class_map):
@@ -102,51 +114,17 @@ def read_run(run_dir: str | Path) -> Run:
     return Run(path=path, config=config, config_source=source, record=record, class_map=class_map)
 
 
-def _check_record(record: dict, path: Path) -> None:
-    """run.json's keys that are used: data_path (a path or null), subset (a positive integer or null), status."""
-    data_path, subset, status = record.get("data_path"), record.get("subset"), record.get("status")
-    if data_path is not None and (not isinstance(data_path, str) or not data_path.strip() or "\0" in data_path):
-        raise CnnError(f"{path}: data_path: expected a path (a string) or null, received {show_value(data_path)}")
-    if subset is not None and (isinstance(subset, bool) or not isinstance(subset, int) or subset < 1):
-        raise CnnError(f"{path}: subset: expected a positive integer or null, received {show_value(subset)}")
-    if status is not None and not isinstance(status, str):
-        raise CnnError(f"{path}: status: expected a string, received {show_value(status)}")
+def read_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> tuple[Config, str]:
+    """The run's config.yaml (with `overrides` applied), validated, and the file it came from."""
+    from cnn_cli.config import config_from_dict
+    from cnn_cli.yaml_io import read_yaml
 
-
-def _class_map(labels: Any, path: Path, cls):
-    """labels.json's class map: indices 0..K-1 in order, ids integers or strings, all different, K >= 2."""
-    shape = '{"classes": [{"index": 0, "id": ..., "name": ...}, ...]}'
-    items = labels.get("classes") if isinstance(labels, dict) else None
-    if not isinstance(items, list):
-        raise CnnError(f"{path}: classes: expected {shape}")
-    seen: dict = {}
-    for i, item in enumerate(items):
-        if not isinstance(item, dict) or not {"index", "id", "name"} <= set(item):
-            raise CnnError(f"{path}: classes[{i}]: expected an object with index, id and name, received "
-                           f"{show_value(item)}")
-        index, ident, name = item["index"], item["id"], item["name"]
-        if isinstance(index, bool) or index != i or not isinstance(index, int):
-            raise CnnError(f"{path}: classes[{i}].index: expected {i} (indices run 0..K-1 in order), received "
-                           f"{show_value(index)}")
-        if isinstance(ident, bool) or not isinstance(ident, (int, str)):
-            raise CnnError(f"{path}: classes[{i}].id: expected an integer or a string, received {show_value(ident)}")
-        if not isinstance(name, (str, int)) or isinstance(name, bool):
-            raise CnnError(f"{path}: classes[{i}].name: expected a string, received {show_value(name)}")
-        if str(ident) in seen:
-            raise CnnError(f"{path}: classes[{i}].id: {ident!r} is also the id of classes[{seen[str(ident)]}]")
-        seen[str(ident)] = i
-    if len(items) < 2:
-        raise CnnError(f"{path}: classes: expected at least 2 classes, found {len(items)}")
-    return cls.from_json(items)
-
-
-def read_json_file(path: Path) -> Any:
+    path = run_file(run_dir, CONFIG)
+    if not Path(run_dir).is_dir():
+        raise CnnError(f"{run_dir}: no such run directory")
     if not path.is_file():
-        raise CnnError(f"{path}: missing from the run directory" if not path.exists() else f"{path}: not a file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise CnnError(f"{path}: cannot be read as JSON ({_first_line(exc)})") from None
+        raise CnnError(f"{run_dir}: not a run directory ({CONFIG} is missing)")
+    return config_from_dict(read_yaml(path), str(path), overrides), str(path)
 
 
 def load_model(path: str | Path):
@@ -171,7 +149,7 @@ def load_model(path: str | Path):
             warnings.simplefilter("ignore")
             return keras.saving.load_model(path, safe_mode=True)
     except Exception as exc:  # a broken or foreign file: zip, JSON, HDF5 or Keras errors of many kinds
-        raise CnnError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise CnnError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {first_line(exc)})") from None
 
 
 def _check_model(model, run: Run, path: Path) -> None:
@@ -187,6 +165,9 @@ def _check_model(model, run: Run, path: Path) -> None:
     if not isinstance(outputs, tuple) or len(outputs) != 2 or outputs[-1] != run.num_classes:
         raise CnnError(f"{path}: output shape {outputs} does not give one score per class ({run.num_classes} classes "
                        f"in {LABELS})")
+    if run.format < 2 and any(layer.name == INPUT_SCALING for layer in model.layers):
+        raise CnnError(f"{run.path / RUN}: format: 1 (a run.json without format), but {path} scales its own input "
+                       f"(its {INPUT_SCALING} layer), which format 2 says; was run.json replaced?")
 
 
 def _status_of(run_dir: Path) -> str | None:
@@ -195,9 +176,3 @@ def _status_of(run_dir: Path) -> str | None:
         return data.get("status") if isinstance(data, dict) else None
     except (OSError, ValueError):
         return None
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    line = text[0] if text else type(exc).__name__
-    return line if len(line) <= 200 else line[:197] + "..."

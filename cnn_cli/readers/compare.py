@@ -141,7 +141,7 @@ class CompareOptions:
 
 def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[Path, list[Variant]]:
     from cnn_cli.config import load_config
-    from cnn_cli.training.run_dir import default_run_dir
+    from cnn_cli.rundir import default_run_dir
 
     variants = make_variants([parse_vary(v) for v in opts.varies])
     base = load_config(opts.config_path, opts.overrides)
@@ -220,30 +220,30 @@ def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path) ->
 
 
 def collect(variant: Variant, run_dir: Path) -> None:
-    """Fills the variant's results from its run directory (whatever is there)."""
-    from cnn_cli.run_reader import read_json_file
+    """Fills the variant's results from its run directory (whatever is there, read through the schemas; a
+    damaged file becomes the variant's error)."""
+    from cnn_cli.rundir.layout import RunLayout
+    from cnn_cli.rundir.records import MetricsJson, RunJson, read_history, read_record
 
+    layout = RunLayout(run_dir)
+    if not layout.run.is_file():  # failed before it wrote run.json: the log tells why
+        return
     try:
-        record = read_json_file(run_dir / "run.json")
-        variant.status = str(record.get("status") or variant.status)
-    except CnnError:
-        pass
-    try:
-        metrics = read_json_file(run_dir / "metrics.json")
-        variant.test_accuracy = to_float(metrics.get("test_accuracy"), finite=True)
-        variant.test_loss = to_float(metrics.get("test_loss"), finite=True)
-        variant.epochs = metrics.get("epochs_run")
-        variant.train_seconds = to_float(metrics.get("train_seconds"), finite=True)
-    except CnnError:
-        pass
-    history = run_dir / "history.csv"
-    if history.is_file():
-        with history.open(newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        values = [v for v in (to_float(r.get("val_accuracy"), finite=True) for r in rows) if v is not None]
-        variant.best_val_accuracy = max(values) if values else None
-        if variant.epochs is None:
-            variant.epochs = len(rows)
+        variant.status = str(read_record(layout.run, RunJson).status or variant.status)
+        if layout.metrics.is_file():
+            metrics = read_record(layout.metrics, MetricsJson)
+            variant.test_accuracy = to_float(metrics.test_accuracy, finite=True)
+            variant.test_loss = to_float(metrics.test_loss, finite=True)
+            variant.epochs = metrics.epochs_run
+            variant.train_seconds = to_float(metrics.train_seconds, finite=True)
+        rows = read_history(layout.history)
+    except CnnError as exc:
+        variant.error = variant.error or str(exc)
+        return
+    values = [v for v in (to_float(row.val_accuracy, finite=True) for row in rows) if v is not None]
+    variant.best_val_accuracy = max(values) if values else None
+    if variant.epochs is None and rows:
+        variant.epochs = len(rows)
 
 
 def _last_error(log: Path) -> str:

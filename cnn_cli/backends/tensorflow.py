@@ -1,0 +1,179 @@
+"""TensorFlow, the backend Keras runs on: its quiet start-up, devices, seeding, precision choice, and the
+`tf.distribute` strategies (the custom loop for those where Keras' fit fails is `tensorflow_loop`).
+
+TensorFlow's C++ runtime writes start-up notices (oneDNN, CUDA probing) straight to file descriptor 2, where
+Python cannot filter them; `start` captures them while TensorFlow starts and shows them only if it fails.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from types import ModuleType
+
+from cnn_cli.errors import CnnError
+
+_started = False
+# TensorFlow allows one MultiWorkerMirroredStrategy per process, and logical devices cannot be undone:
+# strategies are made once per process and setting, and kept here.
+_strategies: dict[str, tuple] = {}
+
+
+def start() -> ModuleType:
+    """Returns the `tensorflow` module, started with its notices captured (CNN_TF_VERBOSE=1 shows them)."""
+    global _started
+    if _started or os.environ.get("CNN_TF_VERBOSE"):
+        import tensorflow as tf
+
+        _started = True
+        return tf
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # probes the devices now, while notices are captured
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.stderr.write(captured.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+    _started = True
+    return tf
+
+
+def versions() -> dict:
+    return {"tensorflow": start().__version__}
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seeds Python's `random`, NumPy and the backend; `deterministic` turns on TensorFlow's op determinism."""
+    tf = start()
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+
+
+def gpu_precision() -> str | None:
+    """The mixed policy for the first GPU: bf16 from compute capability 8.0 (Ampere), fp16 on 7.x (Volta,
+    Turing), float32 on older cards; None without a GPU."""
+    tf = start()
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    major, _ = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+
+
+# ---------------------------------------------------------------- tf.distribute
+
+
+def fit_works_under(strategy) -> bool:
+    """Whether Keras' own `model.fit` and `model.evaluate` train correctly under `strategy`.
+
+    THE ONE SWITCH. With TensorFlow 2.21 and Keras 3.15:
+    - under MultiWorkerMirroredStrategy both fail ("Attempt to convert a value (PerReplica:{...}) with an
+      unsupported type ... to a Tensor", https://github.com/keras-team/keras/issues/20585);
+    - under MirroredStrategy over more than one device, `fit` with steps_per_execution > 1 (this tool's
+      default, 32) fails in its multi-step while loop ("You must feed a value for placeholder tensor
+      'while/body/.../Placeholder_1'").
+    Those go through `tensorflow_loop` (`strategy.run(model.train_step, ...)` in a `tf.function` over
+    `strategy.experimental_distribute_dataset`). When a Keras release fixes them, return True here (for that
+    version on) and every strategy trains with `model.fit` again.
+    """
+    if strategy is None:
+        return True
+    tf = start()
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return False  # keras-team/keras#20585
+    return not (isinstance(strategy, tf.distribute.MirroredStrategy) and strategy.num_replicas_in_sync > 1)
+
+
+def default_strategy():
+    return start().distribute.get_strategy()
+
+
+def lost_worker_errors() -> tuple[type[Exception], ...]:
+    """The errors a collective operation raises when another worker died or cannot be reached."""
+    e = start().errors
+    return (e.UnavailableError, e.DeadlineExceededError, e.CancelledError, e.AbortedError, e.InternalError)
+
+
+def _cpu_count_wanted(devices: list[str]) -> int:
+    cpus = [int(d.rsplit(":", 1)[1]) for d in devices if "cpu" in d.lower()]
+    return max(cpus) + 1 if cpus else 0
+
+
+def _logical_cpus(tf, wanted: int) -> None:
+    """Splits the CPU into `wanted` logical devices (for mirrored over '/cpu:0', '/cpu:1', ...)."""
+    cpus = tf.config.list_physical_devices("CPU")
+    if wanted <= len(tf.config.get_logical_device_configuration(cpus[0]) or [None]):
+        return
+    try:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * wanted)
+    except RuntimeError as exc:
+        raise CnnError(f"distribute.devices: cannot make {wanted} logical CPU devices ({exc})") from None
+
+
+def _cluster_resolver(tf, slurm: bool):
+    if slurm:
+        return tf.distribute.cluster_resolver.SlurmClusterResolver(
+            port_base=int(os.environ.get("CNN_SLURM_PORT_BASE", "8888")),
+            gpus_per_node=None if shutil.which("nvidia-smi") else 0,
+        )
+    return tf.distribute.cluster_resolver.TFConfigClusterResolver()
+
+
+def _make(settings, slurm: bool) -> tuple:
+    tf = start()
+    name = settings.strategy
+    if name == "auto":
+        name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"
+    if name == "default":
+        return None, "default"
+    if name == "one_device":
+        gpus = tf.config.list_physical_devices("GPU")
+        device = settings.devices[0] if settings.devices else ("/gpu:0" if gpus else "/cpu:0")
+        _logical_cpus(tf, _cpu_count_wanted([device]))
+        return tf.distribute.OneDeviceStrategy(device), name
+    if name == "mirrored":
+        if settings.devices:
+            _logical_cpus(tf, _cpu_count_wanted(settings.devices))
+        return tf.distribute.MirroredStrategy(devices=settings.devices), name
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=settings.timeout_seconds)
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=_cluster_resolver(tf, slurm),
+                                                     communication_options=options), name
+
+
+def make_strategy(settings, *, slurm: bool = False) -> tuple:
+    """(strategy or None for TensorFlow's default, its name) for a `distribute` section; `slurm`: the
+    multi-worker cluster comes from Slurm rather than TF_CONFIG. Made once per process and setting."""
+    key = settings.model_dump_json()
+    if key not in _strategies:
+        try:
+            _strategies[key] = _make(settings, slurm)
+        except (ValueError, RuntimeError) as exc:
+            raise CnnError(f"distribute.strategy {settings.strategy}: {exc}") from None
+    return _strategies[key]
+
+
+def custom_fit(model, strategy, train_ds, **kwargs):
+    from cnn_cli.backends import tensorflow_loop
+
+    return tensorflow_loop.fit(model, strategy, train_ds, **kwargs)
+
+
+def custom_evaluate(model, strategy, ds):
+    from cnn_cli.backends import tensorflow_loop
+
+    return tensorflow_loop.evaluate(model, strategy, ds)

@@ -1,0 +1,65 @@
+"""Test-only fault injection: the `CNN_TEST_*` environment variables, read here and nowhere else.
+
+Production code marks the moments a test may break with `point(name)` (a kill point inside a file write or
+a step) and `epoch_end(epoch)` (after every callback of an epoch has run). Each does nothing unless a test
+set its variable, so a normal run pays one dictionary lookup.
+
+- `CNN_TEST_KILL_AT=<point>[:<n>]`: SIGKILL this process the n-th time (default 1) it reaches `point` --
+  `mid_epoch` (after a training step call), `checkpoint_write` (best.keras in its temp file, not yet renamed),
+  `backup_write` (a backup generation written, not yet committed), `final_save` (model.keras in its temp file).
+- `CNN_TEST_STOP_AFTER_EPOCH=N`: raise KeyboardInterrupt at the end of epoch N (1-based), as Ctrl-C there.
+- `CNN_TEST_KILL_AFTER_EPOCH=N`: SIGKILL this process at the end of epoch N (1-based): a worker that dies
+  between epochs.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+KILL_AT = "CNN_TEST_KILL_AT"
+STOP_AFTER_EPOCH = "CNN_TEST_STOP_AFTER_EPOCH"
+KILL_AFTER_EPOCH = "CNN_TEST_KILL_AFTER_EPOCH"
+VARIABLES = (KILL_AT, STOP_AFTER_EPOCH, KILL_AFTER_EPOCH)
+
+_reached: dict[str, int] = {}
+
+
+def _kill() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _epoch_number(variable: str) -> int | None:
+    value = os.environ.get(variable, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def active() -> bool:
+    """Whether a test has set any fault variable (the trainer adds its fault callback only then)."""
+    return any(os.environ.get(name) for name in VARIABLES)
+
+
+def wants_point(name: str) -> bool:
+    """Whether `CNN_TEST_KILL_AT` names the point `name`."""
+    return os.environ.get(KILL_AT, "").partition(":")[0] == name
+
+
+def point(name: str) -> None:
+    """SIGKILLs this process when `CNN_TEST_KILL_AT` names this point and it is reached for the n-th time."""
+    wanted = os.environ.get(KILL_AT)
+    if not wanted:
+        return
+    target, _, count = wanted.partition(":")
+    if target != name:
+        return
+    _reached[name] = _reached.get(name, 0) + 1
+    if _reached[name] == (int(count) if count.isdigit() else 1):
+        _kill()
+
+
+def epoch_end(epoch: int) -> None:
+    """At the end of epoch `epoch` (1-based), after every other callback: the stop and kill hooks."""
+    if _epoch_number(KILL_AFTER_EPOCH) == epoch:
+        _kill()
+    if _epoch_number(STOP_AFTER_EPOCH) == epoch:
+        raise KeyboardInterrupt

@@ -1,0 +1,2 @@
+"""Reading a finished (or running) run back: `run_reader` (config, run.json, class map, model), `evaluation`,
+`prediction` and `compare`. Readers go through `cnn_cli.rundir` and `cnn_cli.model`, never `cnn_cli.training`."""

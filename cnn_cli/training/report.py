@@ -1,0 +1,81 @@
+"""The end of a run: the final evaluation's metrics (metrics.json), the labels, summary.txt, the training
+curves, and the lines printed for the user."""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cnn_cli import rundir as R
+from cnn_cli.config.train import improves
+from cnn_cli.numbers import to_float
+from cnn_cli.rundir.atomic import write_atomic, write_json
+
+
+@dataclass(frozen=True)
+class FinalScores:
+    """Loss and metrics of the final model on the validation and test splits (None: no such split)."""
+
+    val: dict | None
+    test: dict | None
+
+
+def best_epoch(rows: list[dict], monitor: str) -> tuple[int | None, float | None]:
+    """The 1-based epoch of history.csv's rows where `monitor` was best, and its value."""
+    best: tuple[int | None, float | None] = (None, None)
+    for row in rows:
+        value = to_float(row.get(monitor))
+        if value is not None and math.isfinite(value) and improves(monitor, value, best[1]):
+            best = (int(row["epoch"]), value)
+    return best
+
+
+def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: dict[str, Any]) -> dict:
+    """metrics.json: the final scores, the best epoch by `monitor`, and `run`'s facts (seed, precision, ...)."""
+    val, test = scores.val, scores.test
+    epoch, value = best_epoch(rows, monitor)
+    return {
+        "val_loss": val and val.get("loss"), "val_accuracy": val and val.get("accuracy"),
+        "val_examples": val and val["examples"],
+        "test_loss": test and test.get("loss"), "test_accuracy": test and test.get("accuracy"),
+        "test_examples": test and test["examples"],
+        "train_examples": run["train_examples"],
+        "best_epoch": epoch, "best_monitor": monitor, "best_value": value,
+        "epochs_run": len(rows), "epochs_planned": run["epochs_planned"], "early_stopped": run["early_stopped"],
+        "restored_best_weights": run["restored_best_weights"],
+        "wall_seconds": round(time.perf_counter() - run["started"], 3),
+        "train_seconds": round(sum(float(r["seconds"] or 0) for r in rows), 3),
+        "seed": run["seed"], "precision": run["precision"], "resumed": run["resumed"],
+        "distribute": run["distribute"],
+        "versions": {"python": platform.python_version(), **run["versions"]},
+    }
+
+
+def write_reports(run_dir: Path, *, metrics: dict, class_map, summary_text: str, rows: list[dict], title: str) -> None:
+    """metrics.json, labels.json, summary.txt and training_curves.png."""
+    write_json(run_dir / R.METRICS, metrics)
+    write_json(run_dir / R.LABELS, {"classes": class_map.to_json()})
+    write_atomic(run_dir / R.SUMMARY, summary_text + "\n")
+    from cnn_cli.training.plots import plot_curves
+
+    plot_curves(rows, run_dir / R.CURVES, title=title)
+
+
+def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[dict], run_dir: Path,
+                early_stopped: bool, best: int | None, monitor: str) -> None:
+    """The lines `cnn train` prints at the end."""
+    if early_stopped:
+        echo(f"Early stopping after epoch {len(rows)} (best epoch {best}, {monitor})")
+    final, label = (scores.test, "Test") if scores.test else (scores.val, "Validation") if scores.val else (None, "")
+    if final is not None and "accuracy" in final:
+        echo(f"{label} accuracy: {final['accuracy']:.4f} (loss {final['loss']:.4f}) on {final['examples']} examples")
+    elif final is not None:
+        echo(f"{label} loss: {final['loss']:.4f} on {final['examples']} examples")
+    else:
+        echo(f"Final training loss: {rows[-1]['loss'] if rows else 'n/a'} (no validation or test split)")
+    echo(f"Run directory: {run_dir}")

@@ -1,0 +1,73 @@
+"""The callbacks of one run, made from the config's `train.callbacks`, in the order they must run: the
+epoch seeds first, then history, divergence guard, checkpoint, early stopping, LR plateau, TensorBoard, the
+backup (after the callbacks whose counters it saves), and the test-only fault hooks last."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+
+from cnn_cli import faults
+from cnn_cli import rundir as R
+from cnn_cli.config import Config
+from cnn_cli.config.train import monitor_mode
+from cnn_cli.data.pipeline import TrainingBatches
+from cnn_cli.training import callbacks as C
+from cnn_cli.training.backup import RunBackup
+from cnn_cli.training.epoch_seeds import EpochSeeds
+
+
+@dataclass
+class RunCallbacks:
+    history: C.HistoryWriter
+    guard: C.DivergenceGuard
+    backup: RunBackup
+    checkpoint: C.AtomicCheckpoint | None = None
+    early: keras.callbacks.EarlyStopping | None = None
+    listed: list = field(default_factory=list)
+
+    @property
+    def monitor(self) -> str | None:
+        """The metric the run's best epoch is chosen by (checkpoint's, else early stopping's), if any."""
+        source = self.checkpoint or self.early
+        return source.monitor if source is not None else None
+
+    @property
+    def early_stopped(self) -> bool:
+        return bool(self.early is not None and self.early.stopped_epoch > 0)
+
+
+def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches) -> RunCallbacks:
+    cb = config.train.callbacks
+    history, guard = C.HistoryWriter(run_dir / R.HISTORY), C.DivergenceGuard()
+    listed: list = [EpochSeeds(batches), history, guard]
+    checkpoint = early = reduce_lr = None
+    if cb.checkpoint.enabled:
+        checkpoint = C.AtomicCheckpoint(run_dir / R.BEST, cb.checkpoint.monitor, cb.checkpoint.save_best_only)
+        listed.append(checkpoint)
+    if cb.early_stopping is not None:
+        es = cb.early_stopping
+        early = keras.callbacks.EarlyStopping(
+            monitor=es.monitor, patience=es.patience, min_delta=es.min_delta,
+            restore_best_weights=es.restore_best_weights, mode=monitor_mode(es.monitor), verbose=0,
+        )
+        listed.append(early)
+    if cb.reduce_lr_on_plateau is not None:
+        rl = cb.reduce_lr_on_plateau
+        reduce_lr = keras.callbacks.ReduceLROnPlateau(
+            monitor=rl.monitor, factor=rl.factor, patience=rl.patience, min_lr=rl.min_lr,
+            mode=monitor_mode(rl.monitor), verbose=1,
+        )
+        listed.append(reduce_lr)
+    if cb.tensorboard is not None and cb.tensorboard.enabled:
+        listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / R.TENSORBOARD),
+                                                  histogram_freq=cb.tensorboard.histogram_freq))
+    # The backup a resume starts from: one atomic generation per epoch, the last two kept (see training/backup.py).
+    backup = RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard)
+    listed.append(backup)
+    if faults.active():  # test-only hooks, after every other callback
+        listed.append(C.FaultHooks())
+    return RunCallbacks(history=history, guard=guard, backup=backup, checkpoint=checkpoint, early=early,
+                        listed=listed)
