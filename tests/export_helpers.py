@@ -61,7 +61,7 @@ EVERY_KIND = {  # every layer kind and block of the language in one small net (s
         {"type": "dense", "units": 32, "activation": "gelu"},
         {"type": "activation", "activation": "relu6"},
         {"type": "dense", "units": "num_classes", "activation": "softmax"}]},
-    "train": {"batch_size": 64, "epochs": 2},
+    "train": {"batch_size": 64, "epochs": 1},
 }
 
 
@@ -77,7 +77,7 @@ def every_kind_run() -> Path:
     folder = fashion_run().parent
     config = folder / "every_kind.yaml"
     config.write_text(yaml.safe_dump(EVERY_KIND, sort_keys=False))
-    return _train("every_kind", ["--config", str(config), "--data", str(FM_NPZ), "--subset", "1000"])
+    return _train("every_kind", ["--config", str(config), "--data", str(FM_NPZ), "--subset", "500"])
 
 
 @functools.cache

@@ -197,6 +197,7 @@ def test_the_net_has_every_kind():
 
 
 @needs_runtimes
+@pytest.mark.slow  # 10 to 70 s each on 2 busy cores (the first trains the net)
 @pytest.mark.parametrize("fmt", ["saved_model", "onnx", "litert"])
 def test_every_layer_kind_and_block_exports(fmt, tmp_path):
     """Min pooling, every block, grouped convolutions, gelu and normalization (the last three rewritten for ONNX or
@@ -204,7 +205,7 @@ def test_every_layer_kind_and_block_exports(fmt, tmp_path):
     out = tmp_path / f"every_kind{SUFFIX[fmt]}"
     report = json.loads(export_cli([str(every_kind_run()), "--format", fmt, "-o", str(out), "--json"]).output)
     v = report["verification"]
-    assert report["passed"] and v["agreement"] >= 0.999 and v["max_difference"] < 1e-4 and v["images"] == 1000
+    assert report["passed"] and v["agreement"] >= 0.999 and v["max_difference"] < 1e-4 and v["images"] == 500
 
 
 def test_every_layer_kind_of_the_configs_is_in_the_table():
