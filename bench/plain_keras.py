@@ -1,6 +1,11 @@
 """The baseline: the Fashion-MNIST seed's Keras script, written by hand the way the seed writes it.
 
     python bench/plain_keras.py --epochs 2 [--data PATH] [--batch-size 32]
+    python bench/plain_keras.py --early-stop [--data PATH]    # the tutorial's own run, to its early stop
+
+`--early-stop` is the tutorial's script as it is run: `ModelCheckpoint(save_best_only=True)` and
+`EarlyStopping(patience=2, restore_best_weights=True)` on the validation loss, 20 epochs at most; the JSON line
+then also says how many epochs ran.
 
 Data: the full Fashion-MNIST from Debian's dataset-fashion-mnist when installed (else --data, an .npz
 with x_train/y_train/x_test/y_test). Prints one JSON line with throughput and accuracy, for bench/run.py.
@@ -45,7 +50,11 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--data", default=None)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--early-stop", action="store_true",
+                        help="The tutorial's checkpoint and early stopping (patience 2), 20 epochs at most.")
     args = parser.parse_args()
+    if args.early_stop:
+        args.epochs = 20
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
     import keras
@@ -79,9 +88,16 @@ def main() -> None:
             self.model.history_seconds = getattr(self.model, "history_seconds", []) + [time.perf_counter() - self.start]
 
     timer = EpochTimer()
+    callbacks = [timer]
+    if args.early_stop:
+        import tempfile
+
+        best = Path(tempfile.mkdtemp(prefix="plain-keras-")) / "best-model.keras"
+        callbacks += [keras.callbacks.ModelCheckpoint(str(best), save_best_only=True),
+                      keras.callbacks.EarlyStopping(patience=2, restore_best_weights=True)]
     history = model.fit(
         train_scaled, train_target, epochs=args.epochs, batch_size=args.batch_size,
-        validation_data=(val_scaled, val_target), callbacks=[timer], verbose=2,
+        validation_data=(val_scaled, val_target), callbacks=callbacks, verbose=2,
     )
     _, test_accuracy = model.evaluate(test_scaled, test_target, verbose=0)
     print(json.dumps({
@@ -90,6 +106,7 @@ def main() -> None:
         "epoch_seconds": model.history_seconds,
         "val_accuracy": float(history.history["val_accuracy"][-1]),
         "test_accuracy": float(test_accuracy),
+        "epochs_run": len(history.history["loss"]),
     }))
 
 

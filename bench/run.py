@@ -2,6 +2,7 @@
 data, batch size, optimizer and epochs, in one run.
 
     python bench/run.py [--epochs 3] [--batch-size 32] [--repeats 1] [--data PATH] [--peak-gflops N]
+    python bench/run.py --to-accuracy [--recipe CONFIG] [--repeats N]   # time to accuracy (bench/to_accuracy.py)
 
 Data: the full Fashion-MNIST from Debian's dataset-fashion-mnist when installed, else the bundled
 sample (data/fashion_mnist_sample.npz). For each runner it prints images/s and seconds per epoch (the
@@ -75,6 +76,11 @@ def run_cnn(epochs: int, batch_size: int, data: str | None, extra: list[str]) ->
 
 
 def main() -> None:
+    if "--to-accuracy" in sys.argv[1:]:
+        from to_accuracy import main as to_accuracy
+
+        to_accuracy(sys.argv[1:])
+        return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)

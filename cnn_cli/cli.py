@@ -34,7 +34,8 @@ class _Group(click.Group):
         except click.UsageError as exc:  # a bad flag or argument of a command
             _usage_error(exc)
         except CnnError as exc:
-            click.echo(f"Error: {exc.message}", err=True)
+            for line in getattr(exc, "lines", [exc.message]):  # a config's several mistakes: one line each
+                click.echo(f"Error: {line}", err=True)
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
@@ -63,9 +64,9 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import compare, evaluate, export, layers, predict, schema, summary, train
+    from cnn_cli.commands import compare, evaluate, export, inspect, layers, predict, report, schema, summary, train
 
-    for module in (summary, schema, train, evaluate, predict, compare, layers, export):
+    for module in (summary, schema, train, evaluate, predict, compare, layers, inspect, report, export):
         main.add_command(module.command)
 
 

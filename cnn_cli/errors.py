@@ -53,6 +53,33 @@ class ConfigError(CnnError):
         return ConfigError(source, self.path, self.expected, self.received)
 
 
+class ConfigErrors(ConfigError):
+    """Several mistakes in one config, in file order, capped at `CAP`: `str()` is the first (as a lone
+    `ConfigError` would say it), `lines` all of them, which `cnn` prints one `Error:` line each."""
+
+    CAP = 20
+
+    def __init__(self, errors: list[ConfigError]):
+        first = errors[0]
+        super().__init__(first.source, first.path, first.expected, first.received)
+        self.errors = list(errors)
+
+    @property
+    def lines(self) -> list[str]:
+        shown = [error.message for error in self.errors[: self.CAP]]
+        if len(self.errors) > self.CAP:
+            shown.append(f"{self.errors[0].source}: and {len(self.errors) - self.CAP} more errors")
+        return shown
+
+    def from_source(self, source: str) -> ConfigError:
+        return self
+
+    @staticmethod
+    def of(errors: list[ConfigError]) -> ConfigError:
+        """One error as itself, several as a `ConfigErrors`."""
+        return errors[0] if len(errors) == 1 else ConfigErrors(errors)
+
+
 class DataError(CnnError):
     """A data file that cannot be used: names the file and, where it can, the row, column or key."""
 

@@ -33,6 +33,8 @@ def test_compare_two_optimizers(runner, tmp_path):
     assert [r["train.optimizer"] for r in rows] == ["adam", "sgd"]
     assert all(r["status"] == "complete" and r["epochs"] == "1" for r in rows)
     assert (out / "comparison.png").read_bytes()[:4] == b"\x89PNG"
+    page = (out / "comparison.html").read_text()  # the page: the table, the curves overlaid, the bars
+    assert page.count("<tr><td>train.optimizer=") == 2 and (out / "comparison_curves.png").read_bytes()[:4] == b"\x89PNG"
     seeds = set()
     for row, optimizer in zip(rows, ("adam", "sgd")):
         run = out / f"optimizer-{optimizer}"

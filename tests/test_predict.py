@@ -106,3 +106,59 @@ def test_predict_missing_model(runner, tmp_path):
     png = tmp_path / "d.png"
     Image.fromarray(np.zeros((28, 28), np.uint8)).save(png)
     _one_error_line(_predict(runner, [str(run), str(png)], expect=2), "model.keras", "missing")
+
+
+def test_predict_folders_skips_what_train_skips_and_goes_on_after_a_bad_image(runner, tmp_path):
+    run = str(mnist_run())
+    x = np.load(MNIST_NPZ)["x_test"][:3]
+    folder = tmp_path / "digits"
+    (folder / "more").mkdir(parents=True)
+    Image.fromarray(x[0]).save(folder / "a.png")
+    Image.fromarray(x[1]).save(folder / "more" / "b.png")
+    (folder / "Thumbs.db").write_bytes(b"\x00\x01junk")
+    (folder / "README.txt").write_text("my digits\n")
+    (folder / "broken.png").write_text("not an image")
+    single = tmp_path / "c.png"
+    Image.fromarray(x[2]).save(single)
+
+    result = runner.invoke(main, ["predict", run, str(folder), str(single), str(folder / "Thumbs.db")])
+    assert result.exit_code == 2, result.output  # one image could not be read
+    lines = result.output.strip().splitlines()
+    expected, _ = _model_classes(mnist_run(), x[..., None])
+    assert lines[0].startswith(f"{folder / 'a.png'}: {expected[0]} ")
+    assert lines[1] == f"Error: {folder / 'broken.png'}: not a readable image (Pillow does not recognise the format)"
+    assert lines[2].startswith(f"{folder / 'more' / 'b.png'}: {expected[1]} ")
+    assert lines[3].startswith(f"{single}: {expected[2]} ")
+    assert lines[4] == (f"Skipped 3 file(s), as cnn train does: {folder / 'README.txt'} (not an image: .png, .jpg, "
+                        f".jpeg are read), {folder / 'Thumbs.db'} (not an image: .png, .jpg, .jpeg are read), "
+                        f"{folder / 'Thumbs.db'} (not an image: .png, .jpg, .jpeg are read)")
+    assert len(lines) == 5
+
+    report = json.loads(runner.invoke(main, ["predict", run, str(folder), "--json"]).stdout)
+    assert report["failed"] == 1 and [p["input"] for p in report["predictions"]] == [
+        str(folder / "a.png"), str(folder / "broken.png"), str(folder / "more" / "b.png")]
+    assert {s["file"] for s in report["skipped"]} == {str(folder / "README.txt"), str(folder / "Thumbs.db")}
+
+    fine = runner.invoke(main, ["predict", run, str(folder / "a.png"), str(single)])
+    assert fine.exit_code == 0 and len(fine.output.strip().splitlines()) == 2
+
+
+def test_predict_warns_when_the_background_is_the_opposite(runner, tmp_path):
+    run = mnist_run()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["training_images"]["border_mean"] < 5  # MNIST: white digits on black
+    digit = np.load(MNIST_NPZ)["x_test"][0]
+    Image.fromarray(255 - digit).save(tmp_path / "inverted.png")
+    Image.fromarray(digit).save(tmp_path / "plain.png")
+    result = runner.invoke(main, ["predict", str(run), str(tmp_path / "inverted.png"), str(tmp_path / "plain.png")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    inverted = (255 - digit).astype(float)
+    ring = np.concatenate([inverted[:2].ravel(), inverted[-2:].ravel(), inverted[2:-2, :2].ravel(),
+                           inverted[2:-2, -2:].ravel()])
+    assert ring.mean() > 175
+    assert lines[1] == (f"Warning: {tmp_path / 'inverted.png'}: its background is light (border mean "
+                        f"{ring.mean():.0f} of 255), "
+                        f"the training images' is dark ({metrics['training_images']['border_mean']:.0f}): "
+                        "the model may need the image inverted")
+    assert len(lines) == 3 and not any("Warning" in line and "plain.png" in line for line in lines)

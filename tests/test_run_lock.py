@@ -67,7 +67,7 @@ def _one_error_line(result, *fragments: str) -> str:
 @pytest.fixture
 def long_run(tmp_path) -> Path:
     """A copy of a trained run, made to look interrupted, whose config now asks for 400 epochs: its resume
-    trains (from scratch: the copy has no backup) for minutes, unless it is stopped."""
+    trains (from the last epoch's backup a complete run keeps) for minutes, unless it is stopped."""
     run = copy_run(mnist_run(), tmp_path / "copy")
     record = json.loads((run / "run.json").read_text())
     (run / "run.json").write_text(json.dumps({**record, "status": "interrupted"}))

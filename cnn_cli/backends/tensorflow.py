@@ -177,3 +177,18 @@ def custom_evaluate(model, strategy, ds):
     from cnn_cli.backends import tensorflow_loop
 
     return tensorflow_loop.evaluate(model, strategy, ds)
+
+
+def feature_gradients(sub, x, score):
+    """`sub(x)` = (feature maps, head) and the gradient of `score(head)` (one number per input) with respect to
+    the feature maps, both as float32 NumPy arrays (the gradient None when the score does not depend on them):
+    Grad-CAM's one backend-specific step (`cnn_cli.readers.gradcam`), by GradientTape."""
+    import tensorflow as tf
+
+    inputs = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)  # so that maps which depend on no weight (a pooling after the input) are recorded too
+        features, head = sub(inputs, training=False)
+        total = score(head)
+    grads = tape.gradient(total, features)
+    return tf.cast(features, tf.float32).numpy(), None if grads is None else tf.cast(grads, tf.float32).numpy()

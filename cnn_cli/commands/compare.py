@@ -44,7 +44,7 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
                           data_path=data_path, out=out, seed=seed)
     folder, variants = compare(opts, echo=lambda line: click.echo(line, err=True))
     click.echo(table(variants))
-    click.echo(f"Wrote {folder / COMPARISON_CSV} and {folder / COMPARISON_PNG}")
+    click.echo(f"Wrote {folder / COMPARISON_CSV}, {folder / COMPARISON_PNG} and {folder / 'comparison.html'}")
     failed = [v for v in variants if v.status != "complete"]
     if failed and len(failed) == len(variants):
         raise CnnError(f"every variant failed; see the logs in {folder} (first: {failed[0].error or failed[0].status})")

@@ -16,7 +16,10 @@ from cnn_cli.commands.options import data_option, echo_report, json_option, subs
               help="Batch size of the evaluation (larger is faster; it does not change the results).")
 @click.option("--no-write", "no_write", is_flag=True,
               help="Only print: do not write evaluation.json and confusion_matrix.png into RUN_DIR.")
-def command(run_dir, data_path, subset, as_json, batch_size, no_write):
+@click.option("--tta", type=click.Choice(["none", "flip"]), default="none", show_default=True,
+              help="Test-time augmentation: flip also reports the accuracy of the mean prediction of each image and "
+                   "its mirror (wrong for digits, letters and signs: a warning says so).")
+def command(run_dir, data_path, subset, as_json, batch_size, no_write, tta):
     """Evaluate a trained run on the test split of the data it was trained on (or of --data PATH).
 
     Without a test split, the validation split is used (the output says which). Prints loss, accuracy,
@@ -32,9 +35,10 @@ def command(run_dir, data_path, subset, as_json, batch_size, no_write):
     Examples:
       cnn evaluate runs/mnist-20260101-120000
       cnn evaluate runs/mnist-20260101-120000 --data data/mnist_sample.npz --json
+      cnn evaluate runs/fashion_mnist-20260101-120000 --tta flip
     """
     from cnn_cli.readers.evaluation import evaluate_run
 
     evaluation = evaluate_run(run_dir, data_path=data_path, subset=subset, batch_size=batch_size,
-                              write_files=not no_write)
+                              write_files=not no_write, tta=tta)
     echo_report(evaluation, as_json)

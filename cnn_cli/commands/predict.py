@@ -18,9 +18,13 @@ from cnn_cli.commands.options import json_option
 def command(run_dir, inputs, top_k, as_json):
     """Predict the classes of INPUT files with the model of RUN_DIR.
 
-    An INPUT is an image file (PNG, JPEG, ...: converted to the model's channels and resized to its size)
-    or a CSV file in the run's layout (label column optional, ignored; one prediction per row, named
-    FILE:ROW with rows counted from 1 after the header).
+    An INPUT is an image file (PNG, JPEG: converted to the model's channels and resized to its size), a
+    folder of them (opened recursively), or a CSV file in the run's layout (label column optional, ignored;
+    one prediction per row, named FILE:ROW with rows counted from 1 after the header). What cnn train skips
+    in an image folder (Thumbs.db, README.txt, hidden files) is skipped and listed. A file that cannot be
+    read is reported on its line and the others are still predicted; the exit code is then 2.
+    A warning says when an image's background is the opposite of the training images' (dark digits on
+    white for a model trained on MNIST's white on black).
 
     The model is RUN_DIR/model.keras, loaded in Keras' safe mode only, after a check that refuses Lambda
     layers and objects from outside Keras' layers. Legacy .h5 models are refused: convert one in a Python
@@ -29,9 +33,19 @@ def command(run_dir, inputs, top_k, as_json):
     \b
     Examples:
       cnn predict runs/mnist-20260101-120000 digit.png
+      cnn predict runs/mnist-20260101-120000 my_digits/
       cnn predict runs/sign-20260101-120000 data/sign_layout_sample/valid.csv --top-k 1 --json
     """
+    import sys
+
+    from cnn_cli.errors import EXIT_BAD_INPUT
     from cnn_cli.readers.prediction import predict_inputs, predictions_text
 
     result = predict_inputs(run_dir, list(inputs), top_k=top_k)
-    click.echo(json.dumps(result, indent=2) if as_json else predictions_text(result))
+    for line, to_stderr in predictions_text(result):
+        if not as_json or to_stderr:
+            click.echo(line, err=to_stderr)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    if result["failed"]:
+        sys.exit(EXIT_BAD_INPUT)

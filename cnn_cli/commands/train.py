@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 
 import click
@@ -18,9 +19,15 @@ from cnn_cli.commands.options import config_option, data_option, set_option, sub
 @click.option("--run-dir", "run_dir", type=click.Path(), default=None,
               help="Where to write the run (default runs/<name>-<YYYYmmdd-HHMMSS>); must be new or empty.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Override the config's seed (random when none is given).")
+@click.option("--init-from", "init_from", type=click.Path(), default=None, metavar="RUN_DIR",
+              help="Start a new run from RUN_DIR's model: every layer whose name and weight shapes match is loaded.")
 @click.option("--resume", "resume", is_flag=False, flag_value="", default=None, metavar="[RUN_DIR]",
-              help="Continue an interrupted run from its last finished epoch (RUN_DIR, or the one given with --run-dir).")
-def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, resume):
+              help="Continue an interrupted run from its last finished epoch (RUN_DIR, or the one given with --run-dir); "
+                   "with --epochs N, extend a complete or interrupted run to N epochs.")
+@click.option("--time-limit", "time_limit", default=None, metavar="DURATION",
+              help="End at the first epoch boundary past this wall-clock time from the start (90s, 20m, 1h30m, or "
+                   "seconds), saving and reporting as usual.")
+def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, init_from, resume, time_limit):
     """Train a model and write its run directory: config, model, best checkpoint, history, metrics, plots.
 
     \b
@@ -30,6 +37,8 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, re
       cnn train --config configs/mnist.yaml --set train.optimizer=rmsprop --run-dir runs/rmsprop
       cnn train --config configs/mnist.yaml --set 'model.layers[0].activation=elu'
       cnn train --resume runs/mnist-20260101-120000
+      cnn train --resume runs/mnist-20260101-120000 --epochs 10       # extend to 10 epochs
+      cnn train --config configs/mnist.yaml --init-from runs/mnist-20260101-120000 --set train.epochs=2
 
     \b
     Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker of a multi-worker run was lost,
@@ -43,6 +52,25 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, re
     opts = TrainOptions(
         config_path=config_path, overrides=tuple(overrides), data_path=data_path, epochs=epochs, subset=subset,
         seed=seed, run_dir=(resume or run_dir) if resume is not None else run_dir, resume=resume is not None,
+        init_from=init_from,
         verbose=1 if sys.stdout.isatty() else 2, argv=["cnn", *sys.argv[1:]],
+        time_limit=None if time_limit is None else parse_duration(time_limit),
     )
     train(opts, echo=click.echo)
+
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds of `--time-limit`: 90, 90s, 20m, 1h, 1h30m (more than zero)."""
+    from cnn_cli.errors import CnnError
+
+    match = _DURATION.match(str(text).strip())
+    if not text or not match or not any(match.groups()):
+        raise CnnError(f"--time-limit: expected a duration such as 90s, 20m or 1h30m, received {text!r}")
+    hours, minutes, seconds = (float(g) if g else 0.0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise CnnError(f"--time-limit: expected a duration above zero, received {text!r}")
+    return total

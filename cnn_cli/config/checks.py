@@ -8,14 +8,35 @@ from cnn_cli.errors import ConfigError
 
 def check_config(config: Config, source: str) -> None:
     """Runs every check; the first failure raises ConfigError."""
-    _check_names(config, source)
-    _check_layer_types(config, source)
+    problems = config_problems(config, source)
+    if problems:
+        raise problems[0]
+
+
+def config_problems(config: Config, source: str) -> list[ConfigError]:
+    """The first problem each check finds; the shapes are checked when the rest is right (they need it)."""
+    problems = []
+    for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation, _check_recipe):
+        try:
+            check(config, source)
+        except ConfigError as exc:
+            problems.append(exc)
+    if not problems:
+        try:
+            _check_shapes(config, source)
+        except ConfigError as exc:
+            problems.append(exc)
+    return problems
+
+
+def _check_data(config: Config, source: str) -> None:
     if config.data is not None:
         from cnn_cli.config.data import check_data
 
         check_data(config.data, source)
-    _check_classes(config, source)
-    _check_validation(config, source)
+
+
+def _check_shapes(config: Config, source: str) -> None:
     if config.model.input_shape is not None:
         from cnn_cli.model.analysis import analyze
 
@@ -80,3 +101,20 @@ def _check_validation(config: Config, source: str) -> None:
                 "expected a training metric (loss, accuracy): there is no validation set "
                 "(data.validation is not given and data.validation_split is 0)", cb.monitor,
             )
+
+
+def _check_recipe(config: Config, source: str) -> None:
+    """A schedule sets the rate each step, so ReduceLROnPlateau cannot (Keras refuses to set a scheduled rate);
+    stop_at's validation metrics need a validation set."""
+    train = config.train
+    if train.lr_schedule is not None and train.lr_schedule.type != "constant" and train.callbacks.reduce_lr_on_plateau is not None:
+        raise ConfigError(source, "train.callbacks.reduce_lr_on_plateau",
+                          f"not allowed with train.lr_schedule ({train.lr_schedule.type}): Keras cannot set a scheduled "
+                          "learning rate; remove one of them", train.callbacks.reduce_lr_on_plateau.model_dump())
+    data = config.data
+    if train.stop_at and data is not None and data.source not in ("npz", "folder") and data.validation is None \
+            and data.validation_split == 0:
+        for key in train.stop_at:
+            if key.startswith("val_"):
+                raise ConfigError(source, f"train.stop_at.{key}", "expected a training metric (loss, accuracy): there "
+                                  "is no validation set (data.validation is not given and data.validation_split is 0)", key)

@@ -44,6 +44,19 @@ class Augment(Section):
     height_shift: float = Field(0.0, ge=0, lt=1, description="Maximum vertical shift, as a fraction.")
     horizontal_flip: bool = False
     vertical_flip: bool = False
+    crop_padding: Annotated[int, Field(ge=0, le=64)] = Field(
+        0, description="Random crop with padding: shift each image by up to this many pixels, whole pixels, the "
+        "space filled as crop_fill says.")
+    crop_fill: Literal["constant", "reflect"] = Field("constant", description="constant: black (0); reflect: mirrored pixels.")
+    random_erasing: float = Field(
+        0.0, ge=0, le=1, description="Probability of erasing a random rectangle of an image (filled with noise).")
+    erasing_scale: tuple[Annotated[float, Field(gt=0, le=1)], Annotated[float, Field(gt=0, le=1)]] = Field(
+        (0.02, 0.33), description="Smallest and largest erased rectangle, as fractions of the side.")
+    randaugment: Annotated[int, Field(ge=0, le=10)] = Field(
+        0, description="RandAugment: this many random operations per image (0: off).")
+    randaugment_factor: float = Field(0.5, gt=0, le=1, description="RandAugment's strength.")
+    mixup: float = Field(0.0, ge=0, description="MixUp's alpha (0: off); mixes images and their one-hot targets.")
+    cutmix: float = Field(0.0, ge=0, description="CutMix's alpha (0: off); with mixup too, each batch takes one of them.")
 
 
 class DataConfig(Section):
@@ -75,8 +88,12 @@ class DataConfig(Section):
     validation_split: float = Field(
         0.2, ge=0, lt=1, description="Fraction of the training set held out for validation when none is given."
     )
+    test_split: float = Field(
+        0.0, ge=0, lt=1, description="Fraction of the training set held out as the test set when the source has "
+        "none (stratified and seeded as validation_split; both are fractions of the source's training set).",
+    )
     split_seed: int = Field(42, description="random_state of scikit-learn's train_test_split.")
-    stratify: bool = Field(True, description="Keep class proportions when splitting off validation.")
+    stratify: bool = Field(True, description="Keep class proportions when splitting off validation and test.")
     subset: Annotated[int, Field(gt=0)] | None = Field(
         None,
         description="Use only the first N examples of each split (train, validation, test; taken after the validation "
@@ -90,6 +107,9 @@ SPLIT_KEYS = ("train", "validation", "test")
 
 def check_data(data: DataConfig, source: str) -> None:
     """The keys each kind of source needs or cannot use; the first problem raises ConfigError."""
+    if data.validation_split + data.test_split >= 1:
+        raise ConfigError(source, "data.test_split", f"expected less than 1 - data.validation_split "
+                          f"({1 - data.validation_split:g}): nothing would be left to train on", data.test_split)
     given = [key for key in SPLIT_KEYS if getattr(data, key) is not None]
     if data.source in ("npz", "folder", "mnist", "fashion_mnist"):
         where = {"npz": "from data.npz_keys", "folder": "from split folders data.path/train, data.path/test"}

@@ -1,7 +1,9 @@
 """Turns a YAML file (or raw data) and command-line overrides into a validated `Config`.
 
-The first problem is one `ConfigError` line that names where it came from (the file, or `--set`/`--vary`
-when the bad value was given there), the dotted key path (`model.layers[0].strides[1]`) and what was expected.
+Every problem is one `ConfigError` line that names where it came from (the file, or `--set`/`--vary` when the
+bad value was given there), the dotted key path (`model.layers[0].strides[1]`) and what was expected. A config
+with several mistakes raises them all at once (`ConfigErrors`, in file order, capped): the type and range
+errors of every key, or, when those pass, the cross-field checks (`checks.py`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pydantic import ValidationError
 from cnn_cli.config.locate import Location, dotted, locate, value_at
 from cnn_cli.config.overrides import Override, apply_overrides, parse_override
 from cnn_cli.config.root import Config
-from cnn_cli.errors import ConfigError
+from cnn_cli.errors import ConfigError, ConfigErrors
 from cnn_cli.yaml_io import read_yaml
 
 __all__ = ["Override", "apply_overrides", "config_from_dict", "load_config"]
@@ -42,14 +44,61 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
-        raise _blame(_to_config_error(_best_errors(exc.errors(), raw), raw, source), given) from None
-    from cnn_cli.config.checks import check_config
+        found = [(_to_config_error(group, raw, source), locate(tuple(group[0]["loc"])).path)
+                 for group in _grouped(exc.errors(), raw)]
+        found.sort(key=lambda pair: file_order(raw, pair[1]))
+        raise ConfigErrors.of([_blame(error, given) for error, _ in found]) from None
+    from cnn_cli.config.checks import config_problems
 
-    try:
-        check_config(config, source)
-    except ConfigError as exc:
-        raise _blame(exc, given) from None
+    problems = config_problems(config, source)
+    if problems:
+        problems.sort(key=lambda error: file_order(raw, parse_dotted(error.path)))
+        raise ConfigErrors.of([_blame(error, given) for error in problems]) from None
     return config
+
+
+def _grouped(errors: list[dict], raw: Any) -> list[list[dict]]:
+    """Pydantic's errors, one group per wrong value: the alternatives a union's members give for one value are
+    one group (`_best_errors` picks those that fit what the user wrote)."""
+    groups, remaining = [], list(errors)
+    while remaining:
+        first = locate(tuple(remaining[0]["loc"]))
+        groups.append(_best_errors(remaining, raw))
+        remaining = [e for e in remaining if not _same_value(e, remaining[0], first)]
+    return groups
+
+
+def _same_value(error: dict, first_error: dict, first: Location) -> bool:
+    """Whether `error` is about the value `first_error` is (an alternative of the same union, or the same place)."""
+    if first.union_at is None:
+        return tuple(error["loc"]) == tuple(first_error["loc"])
+    where = locate(tuple(error["loc"]))
+    return where.union_at == first.union_at and where.path[: first.union_at] == first.path[: first.union_at]
+
+
+def file_order(raw: Any, path: list) -> tuple:
+    """Where `path` is in the user's data, as a sort key: each step's position among its mapping's keys (as
+    written) or its list index; a key that is not there comes after those that are."""
+    key, node = [], raw
+    for part in path:
+        if isinstance(node, dict):
+            keys = list(node)
+            key.append(keys.index(part) if part in node else len(keys))
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int):
+            key.append(part)
+            node = node[part] if 0 <= part < len(node) else None
+        else:
+            break
+    return tuple(key)
+
+
+def parse_dotted(path: str) -> list:
+    """`model.layers[0].filters` -> `['model', 'layers', 0, 'filters']` (the inverse of `dotted`)."""
+    import re
+
+    return [int(index) if index else name for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path)
+            if name or index] if path else []
 
 
 def _blame(error: ConfigError, given: list[Override]) -> ConfigError:
@@ -122,17 +171,26 @@ def _to_config_error(errors: list[dict], raw: Any, source: str) -> ConfigError:
         tags = ", ".join(sorted(where.schema["choices"])) if where.schema else error["ctx"]["expected_tags"]
         if kind == "union_tag_not_found":
             return ConfigError(source, dotted(path + ["type"]), f"required key is missing; expected one of: {tags}")
-        return ConfigError(source, dotted(path + ["type"]), f"unknown layer type; expected one of: {tags}",
+        what = "layer type" if "layers" in path else "type"
+        return ConfigError(source, dotted(path + ["type"]), f"unknown {what}; expected one of: {tags}",
                            value.get("type") if isinstance(value, dict) else value)
     if kind == "extra_forbidden":
         known = ", ".join(where.keys)
         return ConfigError(source, dotted(path), f"unknown key; expected one of: {known}" if known else "unknown key",
                            value)
     if kind == "missing" and found and isinstance(value, list):  # a list or pair that is too short
-        return ConfigError(source, dotted(path), "expected more items", value)
+        return ConfigError(source, dotted(path), _items_expected(tuple(error["loc"])[:-1]), value)
     if kind == "missing" or not found:
         return ConfigError(source, dotted(path), _expected(error, where))
     return ConfigError(source, dotted(path), _either(errors), value)
+
+
+def _items_expected(loc: tuple) -> str:
+    """`expected 3 items` for a fixed-length list (a tuple in the schema) that is too short."""
+    schema = locate(loc).schema
+    if schema is not None and schema.get("type") == "tuple" and schema.get("variadic_item_index") is None:
+        return f"expected {len(schema.get('items_schema', []))} items"
+    return "expected more items"
 
 
 def _either(errors: list[dict]) -> str:

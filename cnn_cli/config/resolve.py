@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnn_cli.config.loader import apply_overrides, config_from_dict
+from cnn_cli.config.overrides import Override
 from cnn_cli.config.root import Config
 from cnn_cli.yaml_io import read_yaml
 
 # Keys a resume may change; every other difference from the run's config.yaml refuses the resume.
-# Empty today: issue 18 decides which (more epochs, a lower learning rate, ...) may change.
-RESUMABLE_KEYS: tuple[str, ...] = ()
+# `train.epochs` only: more epochs extend the run from its last epoch's weights and optimizer state (the
+# optimizer's own learning rate, and every other key, would silently not mean what the config says on a run
+# restored from its backup: the restored optimizer state holds its learning rate, the data order and the
+# callbacks' counters hold the rest). A changed learning rate or data is a new run: `--init-from RUN_DIR`.
+RESUMABLE_KEYS: tuple[str, ...] = ("train.epochs",)
 
 
 @dataclass(frozen=True)
@@ -33,23 +37,24 @@ class RunFlags:
     def given(self) -> bool:
         return any(v is not None for v in (self.epochs, self.seed, self.subset))
 
-    def overrides(self, raw: Any) -> list[str]:
-        """As `--set` overrides of `raw`; `--subset` only when it has a `data` section (else the subset is
-        the run's, for the data given with `--data`)."""
+    def overrides(self, raw: Any) -> list[Override]:
+        """As overrides of `raw` that name their flag in errors; `--subset` only when `raw` has a `data`
+        section (else the subset is the run's, for the data given with `--data`)."""
         out = []
         if self.epochs is not None:
-            out.append(f"train.epochs={self.epochs}")
+            out.append(Override(("train", "epochs"), self.epochs, "--epochs"))
         if self.seed is not None:
-            out.append(f"seed={self.seed}")
+            out.append(Override(("seed",), self.seed, "--seed"))
         if self.subset is not None and isinstance(raw, dict) and isinstance(raw.get("data"), dict):
-            out.append(f"data.subset={self.subset}")
+            out.append(Override(("data", "subset"), self.subset, "--subset"))
         return out
 
 
 def with_flags(raw: Any, overrides: Sequence[str], flags: RunFlags, source: str) -> Config:
-    """`raw` with `--set` overrides, then the flags, validated once."""
-    raw = apply_overrides(raw, overrides, source)
-    return config_from_dict(apply_overrides(raw, flags.overrides(raw), source), source)
+    """`raw` with `--set` overrides, then the flags, validated once; an error in a value one of them set
+    names that flag (`--set: train.optimizer.lr: ...`), any other the file."""
+    flagged = flags.overrides(apply_overrides(raw, overrides) if overrides else raw)
+    return config_from_dict(raw, source, [*overrides, *flagged])
 
 
 def load_resolved(path: str, overrides: Sequence[str] = (), flags: RunFlags = RunFlags()) -> Config:
@@ -82,6 +87,13 @@ def resume_differences(saved: Config, given: Config) -> list[str]:
     )
     diff = config_differences(saved.model_dump(mode="json"), filled.model_dump(mode="json"))
     return [key for key in diff if not any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)]
+
+
+def with_epochs(config: Config, epochs: int, source: str) -> Config:
+    """A frozen copy of a run's `config` planned for `epochs` epochs (an extension), validated again."""
+    raw = dump_config(config)
+    raw["train"]["epochs"] = int(epochs)
+    return config_from_dict(raw, source)
 
 
 def dump_config(config: Config) -> dict:

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from cnn_cli.config.base import Section
+from cnn_cli.config.schedule import LrSchedule
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad", "adadelta", "adamax", "nadam")
 
@@ -24,6 +25,10 @@ class Optimizer(Section):
     epsilon: float | None = Field(None, gt=0)
     weight_decay: float | None = Field(None, ge=0)
     clipnorm: float | None = Field(None, gt=0)
+    use_ema: bool | None = Field(
+        None, description="Keep an exponential moving average of the weights; validation, the checkpoint, early "
+        "stopping and the saved model see the averaged weights.")
+    ema_momentum: float | None = Field(None, gt=0, lt=1, description="Weight of the old average at each step (Keras: 0.99).")
 
     @model_validator(mode="before")
     @classmethod
@@ -51,7 +56,10 @@ def improves(monitor: str, value: float, best: float | None) -> bool:
 
 class Checkpoint(Section):
     enabled: bool = True
-    monitor: Monitor = "val_loss"
+    monitor: Monitor = Field(
+        "val_loss", description="The metric best.keras is chosen by; default early stopping's monitor when "
+        "early_stopping is set (so best.keras and the restored model.keras agree), else val_loss.",
+    )
     save_best_only: bool = True
 
 
@@ -80,6 +88,21 @@ class Callbacks(Section):
     reduce_lr_on_plateau: ReduceLROnPlateau | None = None
     tensorboard: TensorBoard | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _checkpoint_follows_early_stopping(cls, value):
+        """checkpoint.monitor, when not given, is early stopping's monitor (when early stopping is set)."""
+        if not isinstance(value, dict) or not isinstance(value.get("early_stopping"), dict):
+            return value
+        monitor = value["early_stopping"].get("monitor")
+        checkpoint = value.get("checkpoint", {})
+        if monitor is None or not isinstance(checkpoint, dict) or "monitor" in checkpoint:
+            return value
+        return {**value, "checkpoint": {**checkpoint, "monitor": monitor}}
+
+
+ClassId = Annotated[int, Field(ge=0)] | str
+
 
 class TrainConfig(Section):
     optimizer: Optimizer = Field(default_factory=lambda: Optimizer(name="rmsprop"))
@@ -100,3 +123,28 @@ class TrainConfig(Section):
     )
     deterministic: bool = Field(False, description="Turn on TensorFlow's op determinism (slower, repeatable).")
     callbacks: Callbacks = Field(default_factory=Callbacks)
+    lr_schedule: LrSchedule | None = Field(
+        None, description="Learning rate over the run (constant, step, exponential, cosine, one_cycle); its rate is "
+        "the optimizer's learning_rate. Not with callbacks.reduce_lr_on_plateau.")
+    label_smoothing: float = Field(
+        0.0, ge=0, lt=1, description="Label smoothing of the cross-entropy (the targets become one-hot by themselves).")
+    class_weight: Literal["balanced"] | dict[ClassId, Annotated[float, Field(ge=0)]] | None = Field(
+        None, description="Weight of each class's training examples in the loss: balanced (n / (classes x count), "
+        "from the training counts) or a map from class id or name to weight (classes not named weigh 1).")
+    stop_at: dict[Monitor, float] | None = Field(
+        None, min_length=1, description="End the run at the first epoch where every metric given reaches its value "
+        "(accuracies at least, losses at most), e.g. {val_accuracy: 0.93}.")
+    tta: Literal["none", "flip"] = Field(
+        "none", description="Test-time augmentation of the final evaluation: flip also scores the average of each "
+        "image's and its mirror's predictions (both figures reported). Wrong for digits and signs.")
+
+
+ONE_HOT_LOSS = "categorical_crossentropy"
+
+
+def target_loss(config) -> str:
+    """The loss the model is trained with: the config's, or categorical cross-entropy on one-hot targets when
+    label smoothing, mixup or cutmix need them (the tool switches by itself; evaluation follows)."""
+    train, augment = config.train, (config.data.augment if config.data is not None else None)
+    mixing = augment is not None and (augment.mixup > 0 or augment.cutmix > 0)
+    return ONE_HOT_LOSS if (train.label_smoothing > 0 or mixing) else train.loss

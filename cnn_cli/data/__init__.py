@@ -45,9 +45,20 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
         for name, split in (("train", raw.train), ("validation", raw.validation), ("test", raw.test))
     }
     notes = [raw.origin, *notes]
+    held = 0.0  # the fraction of the source's training set held out as the test set
+    if data.test_split > 0:
+        if splits["test"] is not None:
+            raise ConfigError(source, "data.test_split", f"the source has a test split of its own ({raw.test.origin}); "
+                              "set data.test_split: 0", data.test_split)
+        x_train, y_train, x_test, y_test = split_validation(
+            *splits["train"], data.test_split, data.split_seed, data.stratify, source, what="test"
+        )
+        splits["train"], splits["test"], held = (x_train, y_train), (x_test, y_test), data.test_split
+        notes.append(f"test: {data.test_split:g} of train split off (seed {data.split_seed}"
+                     f"{', stratified' if data.stratify else ''})")
     if splits["validation"] is None and data.validation_split > 0:
-        x_train, y_train, x_val, y_val = split_validation(
-            *splits["train"], data.validation_split, data.split_seed, data.stratify, source
+        x_train, y_train, x_val, y_val = split_validation(  # a fraction of the source's training set, as test_split
+            *splits["train"], data.validation_split / (1 - held), data.split_seed, data.stratify, source
         )
         splits["train"], splits["validation"] = (x_train, y_train), (x_val, y_val)
         notes.append(f"validation: {data.validation_split:g} of train split off (seed {data.split_seed}"

@@ -5,6 +5,9 @@ labels (int32 class indices, or float32 one-hot rows). Pixel scaling is the mode
 - `TrainingBatches`: epoch e's order is `argsort(stateless_uniform([n], seed=(seed, e)))`, drawn when the
   epoch's iterator starts from an epoch variable set by `set_epoch` (the trainer's `EpochSeeds` callback),
   so a resumed run sees the order an uninterrupted one sees; augmentation (`augment:`) on these batches only.
+  With `class_weights` (one per class) the batches carry sample weights, `class_weights[label]`: Keras takes no
+  `class_weight` for dataset inputs, sample weights work on every backend. Mixing (mixup, cutmix) comes last,
+  on one-hot targets; with both, each batch takes one of them, drawn from (seed, epoch, batch).
 - `eval_batches`: validation, test and evaluation batches, in file order, never augmented.
 
 tf.data is reached through the backend boundary (`cnn_cli.backends`); importing this module stays cheap.
@@ -52,13 +55,21 @@ class TrainingBatches:
     whose random state the trainer resets per epoch with the model's)."""
 
     def __init__(self, x_uint8: np.ndarray, y_idx: np.ndarray, *, batch_size: int, num_classes: int,
-                 one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False):
+                 one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False,
+                 class_weights: np.ndarray | None = None):
         """`in_order`: augment one batch after another (the layers' generators are stateful), for repeatable runs."""
+        from cnn_cli.data.batch_augment import image_layers, mixing_layers
+
         tf = backend().start()
         n = len(x_uint8)
         self.seed = int(seed)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="cnn_epoch")
-        self.random_layers = augmentation_layers(augment, seed) if augment is not None else []
+        self.random_layers = (augmentation_layers(augment, seed) + image_layers(augment, x_uint8.shape[1:], seed)
+                              if augment is not None else [])
+        mixers = mixing_layers(augment, seed) if augment is not None else []
+        if mixers and not one_hot:
+            raise ValueError("mixup and cutmix need one-hot targets")
+        weights = None if class_weights is None else tf.constant(np.asarray(class_weights, dtype=np.float32))
         xs = tf.constant(np.asarray(x_uint8, dtype=np.uint8))
         ys = tf.constant(np.asarray(y_idx, dtype=np.int32))
         base = tf.constant(derived_seed(self.seed, 0x5EED), dtype=tf.int64)
@@ -69,25 +80,47 @@ class TrainingBatches:
             return tf.argsort(keys, stable=True)
 
         def gather(idx):
-            return tf.cast(tf.gather(xs, idx), tf.float32), label(tf.gather(ys, idx))
+            y = tf.gather(ys, idx)
+            if weights is None:
+                return tf.cast(tf.gather(xs, idx), tf.float32), label(y)
+            return tf.cast(tf.gather(xs, idx), tf.float32), label(y), tf.gather(weights, y)
 
         data = tf.data.Dataset.range(1).map(order).unbatch().batch(batch_size)
         data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
         if self.random_layers:
             layers = self.random_layers
 
-            def distort(x, y):
+            def distort(x, y, *w):
                 for layer in layers:
                     x = layer(x, training=True)
-                return x, y
+                return (x, y, *w)
 
             data = data.map(distort, num_parallel_calls=None if in_order else tf.data.AUTOTUNE)
+        if mixers:
+            self.random_layers = [*self.random_layers, *mixers]
+            data = _mixed(tf, data.enumerate(), mixers, derived_seed(self.seed, 0x313), epoch, in_order)
         batches = -(-n // batch_size)
         self.dataset = data.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch (0-based) whose order the next iteration draws."""
         self.epoch.assign(epoch)
+
+
+def _mixed(tf, numbered, mixers: list, seed: int, epoch, in_order: bool):
+    """The batches through mixup or cutmix; with both, batch b of epoch e takes one by a draw from (seed, e, b)."""
+    from cnn_cli.data.batch_augment import mix
+
+    def one(number, batch):  # Dataset.enumerate: (batch number, the batch)
+        x, y, *w = batch
+        if len(mixers) == 1:
+            x, y = mix(mixers[0], x, y)
+        else:
+            coin = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(seed, tf.int64), epoch.read_value() * 1_000_003 + number]))
+            x, y = tf.cond(coin < 0.5, lambda: mix(mixers[0], x, y), lambda: mix(mixers[1], x, y))
+        return (x, y, *w)
+
+    return numbered.map(one, num_parallel_calls=None if in_order else tf.data.AUTOTUNE)
 
 
 def augmentation_layers(augment: Augment, seed: int | None = None) -> list:

@@ -8,8 +8,9 @@ from cnn_cli.errors import ConfigError
 
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, stratify: bool,
-                     source: str = "<config file>") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_val, y_val) from scikit-learn's
+                     source: str = "<config file>", what: str = "validation",
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_val, y_val) -- or the test set, `what` -- from scikit-learn's
     `train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y if stratify else None)`."""
     from sklearn.model_selection import train_test_split  # imported here: it takes a second
 
@@ -17,9 +18,9 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, s
     try:
         train, val = train_test_split(positions, test_size=fraction, random_state=seed, stratify=y if stratify else None)
     except ValueError as exc:
-        path = "data.stratify" if stratify else "data.validation_split"
+        path = "data.stratify" if stratify else f"data.{'test' if what == 'test' else 'validation'}_split"
         hint = "; set data.stratify: false or give more data" if stratify else ""
-        raise ConfigError(source, path, f"cannot split off a validation set of {fraction:g} of {len(y)} examples: {exc}{hint}") from None
+        raise ConfigError(source, path, f"cannot split off a {what} set of {fraction:g} of {len(y)} examples: {exc}{hint}") from None
     return x[train], y[train], x[val], y[val]
 
 

@@ -4,7 +4,8 @@ Every variant is trained by `cnn train` in its own subprocess (which keeps Keras
 with the same config, seed, data, subset and epochs, and `--set key.path=value` for its values; its run
 directory is `OUT/<variant>` and its console output `OUT/<variant>.log`. The results (from each run's
 metrics.json and history.csv) are collected into `OUT/comparison.csv` and a bar chart
-`OUT/comparison.png`. A variant that fails is listed with its status; the others are kept.
+`OUT/comparison.png`, with the training curves overlaid in `OUT/comparison_curves.png` and all of it on
+one page, `OUT/comparison.html`. A variant that fails is listed with its status; the others are kept.
 """
 
 from __future__ import annotations
@@ -265,6 +266,9 @@ def write_results(variants: list[Variant], out: Path) -> None:
         writer.writerow({k: ("" if v is None else v) for k, v in variant.row().items()})
     (out / COMPARISON_CSV).write_text(buffer.getvalue(), encoding="utf-8")
     plot_comparison(variants, out / COMPARISON_PNG)
+    from cnn_cli.readers.compare_page import write_compare_page
+
+    write_compare_page(variants, out)  # comparison.html and comparison_curves.png
 
 
 def table(variants: list[Variant]) -> str:
@@ -285,38 +289,6 @@ def _fmt(value: float | None) -> str:
 
 def plot_comparison(variants: list[Variant], path: Path) -> None:
     """Bars of best validation accuracy and test accuracy per variant (failed variants marked)."""
-    import matplotlib
+    from cnn_cli.readers.plots import plot_comparison as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    labels = [v.label for v in variants]
-    series = [(name, [getattr(v, attr) for v in variants]) for name, attr in
-              (("best val accuracy", "best_val_accuracy"), ("test accuracy", "test_accuracy"))]
-    series = [(name, values) for name, values in series if any(x is not None for x in values)]
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.2 * len(variants) + 2), 4.5))
-    try:
-        positions = np.arange(len(variants))
-        width = 0.8 / max(1, len(series))
-        for i, (name, values) in enumerate(series):
-            heights = [0.0 if x is None else x for x in values]
-            bars = ax.bar(positions + (i - (len(series) - 1) / 2) * width, heights, width, label=name)
-            for bar, x in zip(bars, values):
-                if x is not None:
-                    ax.annotate(f"{x:.3f}", (bar.get_x() + bar.get_width() / 2, x), ha="center", va="bottom",
-                                fontsize=8, xytext=(0, 2), textcoords="offset points")
-        for position, variant in zip(positions, variants):
-            if variant.status != "complete":
-                ax.annotate(variant.status, (position, 0.02), ha="center", va="bottom", rotation=90, fontsize=8,
-                            color="red")
-        ax.set_xticks(positions, labels=labels, rotation=20 if len(variants) > 3 else 0, ha="right" if len(variants) > 3 else "center")
-        ax.set_ylim(0, 1.08)
-        ax.set_ylabel("accuracy")
-        ax.set_title("comparison")
-        if series:
-            ax.legend(loc="upper right")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100, format="png")
-    finally:
-        plt.close(fig)
+    draw(variants, path)

@@ -52,6 +52,8 @@ class Evaluation:
     seconds: float
     batch_size: int
     note: str = ""
+    tta: str | None = None  # "flip": tta_accuracy is of the mean prediction of each image and its mirror
+    tta_accuracy: float | None = None
     files: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -63,7 +65,7 @@ class Evaluation:
             "per_class": self.per_class, "class_names": self.class_names, "class_ids": self.class_ids,
             "confusion_matrix": self.confusion_matrix, "most_confused": self.most_confused,
             "images_per_second": self.images_per_second, "seconds": self.seconds, "batch_size": self.batch_size,
-            "note": self.note or None, "files": self.files,
+            "note": self.note or None, "tta": self.tta, "tta_accuracy": self.tta_accuracy, "files": self.files,
         }
 
     def to_text(self) -> str:
@@ -76,6 +78,8 @@ class Evaluation:
             "",
             "Per class:",
         ]
+        if self.tta_accuracy is not None:
+            lines.insert(4, f"Accuracy with {self.tta} TTA: {self.tta_accuracy:.4f} (without: {self.accuracy:.4f})")
         width = max([len("weighted avg"), *(len(n) for n in self.class_names)])
         lines.append(f"  {'class':<{width}}  precision  recall      f1  support")
         for row in self.per_class:
@@ -98,9 +102,10 @@ class Evaluation:
 
 
 def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: int | None = None,
-                 batch_size: int = DEFAULT_BATCH, write_files: bool = True) -> Evaluation:
+                 batch_size: int = DEFAULT_BATCH, write_files: bool = True, tta: str = "none") -> Evaluation:
     run = read_run(run_dir)
-    outputs = [run_file(run.path, path.name) for path in (run.layout.confusion, run.layout.evaluation)]  # refused first
+    outputs = [run_file(run.path, path.name)
+               for path in (run.layout.confusion, run.layout.evaluation, run.layout.mistakes)]  # refused first
     for path in outputs if write_files else ():
         if path.exists() and not path.is_file():
             raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
@@ -112,22 +117,36 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
     x, y = split.x, split.y
 
+    from cnn_cli.config.train import target_loss
     from cnn_cli.data.pipeline import one_hot_for
 
+    loss = target_loss(run.config)  # categorical when label smoothing, mixup or cutmix trained it
     compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
-    if isinstance(compiled_loss, str) and compiled_loss != run.config.train.loss:
+    if isinstance(compiled_loss, str) and compiled_loss != loss:
         raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
-                       f"{compiled_loss!r}, received {run.config.train.loss!r} (was config.yaml edited after training?)")
+                       f"{compiled_loss!r}, received {loss!r} (was config.yaml edited after training?)")
     inputs = run.model_inputs(x)  # scaled for a format-1 run's model only
-    labels = np.eye(run.num_classes, dtype=np.float32)[y] if one_hot_for(run.config.train.loss) else y
+    labels = np.eye(run.num_classes, dtype=np.float32)[y] if one_hot_for(loss) else y
     if not getattr(model, "compiled", False):  # saved without its compile settings
-        model.compile(loss=run.config.train.loss, metrics=["accuracy"])
+        model.compile(loss=loss, metrics=["accuracy"])
     results = model.evaluate(inputs, labels, batch_size=batch_size, verbose=0, return_dict=True)
     started = time.perf_counter()
     probabilities = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0))
     seconds = time.perf_counter() - started
     predicted = probabilities.argmax(axis=1).astype(np.int32)
     accuracy = float(results["accuracy"]) if "accuracy" in results else float(np.mean(predicted == y))
+    tta_accuracy = None
+    if tta == "flip":
+        from cnn_cli import tta as T
+
+        warning = T.flip_warning(run.config.name, split.origin)
+        if warning:
+            import click
+
+            click.echo(warning, err=True)
+        mirrored = np.asarray(model.predict(run.model_inputs(np.ascontiguousarray(x[:, :, ::-1, :])),
+                                            batch_size=batch_size, verbose=0))
+        tta_accuracy = T.accuracy((probabilities.astype(np.float64) + mirrored) / 2, y)
 
     names = run.class_map.names
     per_class, matrix = class_metrics(y, predicted, names, run.class_map.ids)
@@ -136,18 +155,20 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         loss=float(results["loss"]), accuracy=accuracy, class_names=names, class_ids=[_plain(c) for c in run.class_map.ids],
         per_class=per_class, confusion_matrix=matrix.tolist(), most_confused=most_confused(matrix, names),
         images_per_second=round(len(y) / seconds, 1) if seconds > 0 else 0.0, seconds=round(seconds, 4),
-        batch_size=batch_size, note=split.note,
+        batch_size=batch_size, note=split.note, tta=tta if tta != "none" else None, tta_accuracy=tta_accuracy,
     )
     if write_files:
+        from cnn_cli.readers.plots import write_mistakes
         from cnn_cli.rundir.atomic import save_atomic, write_json
 
-        png, report = outputs
+        png, report, gallery = outputs
         try:
             save_atomic(png, lambda tmp: plot_confusion(matrix, names, tmp, title=f"{run.config.name}: {split.name} split"))
-            evaluation.files = {"confusion_matrix": str(png), "evaluation": str(report)}
+            save_atomic(gallery, lambda tmp: write_mistakes(x, y, probabilities, names, tmp))
+            evaluation.files = {"confusion_matrix": str(png), "mistakes": str(gallery), "evaluation": str(report)}
             write_json(report, evaluation.to_dict())
         except OSError as exc:
-            raise CnnError(f"{run.path}: cannot write {report.name} and {png.name} into the run directory "
+            raise CnnError(f"{run.path}: cannot write {report.name}, {png.name} and {gallery.name} into the run directory "
                            f"({exc.strerror or exc}); use --no-write to only print") from None
     return evaluation
 
@@ -224,34 +245,9 @@ def confusion_table(matrix: list[list[int]], names: list[str]) -> list[str]:
 
 
 def plot_confusion(matrix: np.ndarray, names: list[str], path: str | Path, title: str = "") -> None:
-    import matplotlib
+    from cnn_cli.readers.plots import plot_confusion as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    matrix = np.asarray(matrix)
-    k = len(names)
-    size = max(5.0, min(16.0, 0.45 * k + 3))
-    fig, ax = plt.subplots(figsize=(size, size * 0.9))
-    try:
-        image = ax.imshow(matrix, cmap="Blues", interpolation="nearest")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        ax.set_xticks(range(k), labels=names, rotation=90 if k > 12 else 0)
-        ax.set_yticks(range(k), labels=names)
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title(title or "confusion matrix")
-        if k <= 30:
-            limit = matrix.max() / 2 if matrix.size else 0
-            for i in range(k):
-                for j in range(k):
-                    if matrix[i, j]:
-                        ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=7 if k > 12 else 9,
-                                color="white" if matrix[i, j] > limit else "black")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100, format="png")
-    finally:
-        plt.close(fig)
+    draw(matrix, names, path, title)
 
 
 def _average(rows: list[dict], weighted: bool) -> dict:

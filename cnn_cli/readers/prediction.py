@@ -30,19 +30,16 @@ class Item:
     row: int | None = None
 
 
-def read_inputs(paths: list[str], input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
-    items: list[Item] = []
-    for path in paths:
-        file = Path(path)
-        if not file.exists():
-            raise DataError(path, "no such file")
-        if not file.is_file():
-            raise DataError(path, "not a file (expected an image or a CSV file)")
-        if file.suffix.lower() == ".csv":
-            items += read_csv_rows(path, input_shape, label_column)
-        else:
-            items.append(Item(name=path, pixels=read_image(path, input_shape), file=path))
-    return items
+def read_file(path: str, input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
+    """The examples of one file: an image, or a CSV file's rows; a `DataError` naming it when it cannot be read."""
+    file = Path(path)
+    if not file.exists():
+        raise DataError(path, "no such file")
+    if not file.is_file():
+        raise DataError(path, "not a file (expected an image or a CSV file)")
+    if file.suffix.lower() == ".csv":
+        return read_csv_rows(path, input_shape, label_column)
+    return [Item(name=path, pixels=read_image(path, input_shape), file=path)]
 
 
 def read_image(path: str, input_shape: tuple[int, int, int]) -> np.ndarray:
@@ -74,25 +71,65 @@ def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: st
 
 
 def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_size: int = DEFAULT_BATCH) -> dict:
-    """`{"run_dir", "predictions": [{"input", "file", "row", "top": [{"name", "id", "index", "probability"}]}]}`."""
+    """`{"run_dir", "predictions": [...], "skipped": [{"file", "reason"}], "failed": N}`: one prediction per
+    example in input order, `{"input", "file", "row", "top": [{"name", "id", "index", "probability"}]}` (with
+    `"warning"` when its background is the opposite of the training images'), or `{"input", "file", "error"}`
+    for a file that cannot be read (the others are still predicted). Folders are opened; the files `cnn
+    train` skips are skipped (`readers.inputs`)."""
+    from cnn_cli.background import border_means, opposite_background
+    from cnn_cli.readers.inputs import gather
+
     run = read_run(run_dir)
     model = run.load_model()
     label_column = run.config.data.label_column if run.config.data is not None else "label"
-    items = read_inputs(list(paths), run.input_shape, label_column)
-    x = run.model_inputs(np.stack([item.pixels for item in items]))  # scaled for a format-1 run's model only
-    scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-    probabilities = as_probabilities(scores)
+    found = gather(list(paths))
+    if not found.files:
+        why = f"; {found.skipped_line()}" if found.skipped else ""
+        raise DataError(", ".join(paths), f"nothing to predict: no image (.png, .jpg, .jpeg) or CSV files{why}")
+    entries: list[dict] = []
+    items: list[Item] = []
+    for path in found.files:
+        try:
+            read = read_file(path, run.input_shape, label_column)
+        except CnnError as exc:
+            entries.append({"input": path, "file": path, "row": None, "error": exc.message})
+            continue
+        entries += [{"input": item.name, "file": item.file, "row": item.row, "item": len(items) + i}
+                    for i, item in enumerate(read)]
+        items += read
+    if items:
+        pixels = np.stack([item.pixels for item in items])
+        x = run.model_inputs(pixels)  # scaled for a format-1 run's model only
+        probabilities = as_probabilities(np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64))
+        borders = border_means(pixels)
     k = max(1, min(int(top_k), run.num_classes))
-    entries = run.class_map.entries
-    predictions = []
-    for item, row in zip(items, probabilities):
-        order = np.argsort(-row, kind="stable")[:k]
-        predictions.append({
-            "input": item.name, "file": item.file, "row": item.row,
-            "top": [{"name": entries[i][2], "id": entries[i][1], "index": int(i), "probability": float(row[i])}
-                    for i in order],
-        })
-    return {"run_dir": str(run.path), "predictions": predictions}
+    classes = run.class_map.entries
+    training_border = _training_border(run)
+    for entry in entries:
+        if "item" not in entry:
+            continue
+        i = entry.pop("item")
+        order = np.argsort(-probabilities[i], kind="stable")[:k]
+        entry["top"] = [{"name": classes[j][2], "id": classes[j][1], "index": int(j),
+                         "probability": float(probabilities[i][j])} for j in order]
+        warning = opposite_background(float(borders[i]), training_border) if entry["row"] is None else None
+        if warning:
+            entry["warning"] = warning
+    return {"run_dir": str(run.path), "predictions": entries,
+            "skipped": [{"file": f, "reason": why} for f, why in found.skipped],
+            "failed": sum(1 for e in entries if "error" in e)}
+
+
+def _training_border(run) -> float | None:
+    """The training images' mean border pixel that `cnn train` recorded in metrics.json (None: not recorded)."""
+    from cnn_cli.rundir.layout import METRICS
+    from cnn_cli.rundir.records import MetricsJson, read_record
+
+    if not (run.path / METRICS).is_file():
+        return None
+    recorded = getattr(read_record(run.path / METRICS, MetricsJson), "training_images", None)
+    value = recorded.get("border_mean") if isinstance(recorded, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def as_probabilities(scores: np.ndarray) -> np.ndarray:
@@ -104,9 +141,21 @@ def as_probabilities(scores: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def predictions_text(result: dict) -> str:
-    lines = []
+def predictions_text(result: dict) -> list[tuple[str, bool]]:
+    """The lines `cnn predict` prints, in input order, each with whether it goes to stderr (errors, warnings,
+    the skipped files)."""
+    lines: list[tuple[str, bool]] = []
     for prediction in result["predictions"]:
+        if "error" in prediction:
+            lines.append((f"Error: {prediction['error']}", True))
+            continue
         tops = ", ".join(f"{t['name']} {t['probability']:.4f}" for t in prediction["top"])
-        lines.append(f"{prediction['input']}: {tops}")
-    return "\n".join(lines)
+        lines.append((f"{prediction['input']}: {tops}", False))
+        if prediction.get("warning"):
+            lines.append((f"Warning: {prediction['input']}: {prediction['warning']}", True))
+    skipped = [(s["file"], s["reason"]) for s in result.get("skipped", [])]
+    if skipped:
+        from cnn_cli.readers.inputs import Inputs
+
+        lines.append((Inputs(skipped=skipped).skipped_line(), True))
+    return lines

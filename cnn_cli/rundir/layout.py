@@ -23,6 +23,9 @@ BACKUP = "backup"
 TENSORBOARD = "tensorboard"
 EVALUATION = "evaluation.json"
 CONFUSION = "confusion_matrix.png"
+MISTAKES = "mistakes.png"
+REPORT = "report.html"
+INSPECT = "inspect"
 LOCK = ".lock"
 EXPORT = "export"
 
@@ -53,6 +56,9 @@ class RunLayout:
     tensorboard = property(lambda self: self.path / TENSORBOARD, doc="tensorboard/: logs, when enabled")
     evaluation = property(lambda self: self.path / EVALUATION, doc="evaluation.json: written by cnn evaluate")
     confusion = property(lambda self: self.path / CONFUSION, doc="confusion_matrix.png: written by cnn evaluate")
+    mistakes = property(lambda self: self.path / MISTAKES, doc="mistakes.png: misclassified examples, by cnn evaluate")
+    report = property(lambda self: self.path / REPORT, doc="report.html: written by cnn report")
+    inspect = property(lambda self: self.path / INSPECT, doc="inspect/<image>/: written by cnn inspect")
     lock = property(lambda self: self.path / LOCK, doc=".lock: held by the process writing the run (its pid)")
     export = property(lambda self: self.path / EXPORT, doc="export/: the default place of cnn export's files")
 

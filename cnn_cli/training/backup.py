@@ -43,6 +43,7 @@ class RunBackup(keras.callbacks.Callback):
         self.dir = Path(backup_dir)
         self.checkpoint, self.early_stopping, self.reduce_lr, self.guard = checkpoint, early_stopping, reduce_lr, guard
         self.restored_epoch: int | None = None
+        self.extend = False  # restoring for an extension: early stopping's end is not the run's end
         self.skipped: list[str] = []  # generations that did not read back
         self._pending: dict | None = None  # callback counters read by `restore`, set in `on_train_begin`
 
@@ -56,12 +57,14 @@ class RunBackup(keras.callbacks.Callback):
 
     # ------------------------------------------------------------ restore
 
-    def restore(self, model, epochs: int) -> int:
+    def restore(self, model, epochs: int, extend: bool = False) -> int:
         """Before training: loads the newest generation that reads back into `model` (weights and optimizer
         state) and returns the epoch to start from, for `fit(initial_epoch=...)` -- 0 without a backup, `epochs`
-        when early stopping had ended the run. The callbacks' counters are set in `on_train_begin` (Keras'
-        callbacks reset theirs there)."""
+        when early stopping had ended the run (unless the run is being extended: `extend`, which goes on from
+        the last epoch with early stopping's counters as they were). The callbacks' counters are set in
+        `on_train_begin` (Keras' callbacks reset theirs there)."""
         self.set_model(model)
+        self.extend = extend
         self._pending = None
         remove_stale_temps(self.dir)
         gens = self.generations()
@@ -102,13 +105,15 @@ class RunBackup(keras.callbacks.Callback):
         if es is not None and state.get("early_stopping"):
             s = state["early_stopping"]
             pending["early_stopping"] = {"wait": s["wait"], "best": _unjson(s["best"]), "best_epoch": s["best_epoch"],
-                                         "stopped_epoch": s.get("stopped_epoch", 0)}
+                                         "stopped_epoch": 0 if self.extend else s.get("stopped_epoch", 0)}
         if self.reduce_lr is not None and state.get("reduce_lr"):
             s = state["reduce_lr"]
             pending["reduce_lr"] = {"wait": s["wait"], "best": _unjson(s["best"]), "cooldown_counter": s["cooldown_counter"]}
         self._pending = pending
         self.restored_epoch = epoch
-        return max(epoch, epochs) if meta.get("stopped") else epoch  # early stopping had ended the run
+        if meta.get("stopped") and not self.extend:
+            return max(epoch, epochs)  # early stopping had ended the run
+        return epoch
 
     def on_train_begin(self, logs=None):
         """The restored callbacks' counters, after those callbacks have reset them (they are listed before)."""
@@ -157,6 +162,12 @@ class RunBackup(keras.callbacks.Callback):
         os.rename(tmp, final)  # the commit
         fsync_dir(self.dir)
         for old in self.generations()[self.KEEP:]:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def keep_last(self) -> None:
+        """A complete run keeps only its last epoch's generation (weights and optimizer state, about three times
+        the weights' size with Adam): enough to extend the run with `--resume RUN_DIR --epochs N`."""
+        for old in self.generations()[1:]:
             shutil.rmtree(old, ignore_errors=True)
 
     def _save_es_weights(self, target: Path, epoch: int, previous: list[Path]) -> None:

@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING
 import keras
 
 from cnn_cli import rundir as R
+from cnn_cli import tta
 from cnn_cli.backends import current as backend
+from cnn_cli.config.train import target_loss
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
 from cnn_cli.errors import DivergedError
 from cnn_cli.rundir.atomic import save_atomic
-from cnn_cli.training import report
+from cnn_cli.training import recipe, report
 from cnn_cli.training.callbacks import CtrlC, read_history
+from cnn_cli.training.progress import progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 
 if TYPE_CHECKING:
@@ -26,14 +29,16 @@ if TYPE_CHECKING:
 def build_model(run: Run):
     """The config's model, compiled, its variables made under the run's strategy."""
     from cnn_cli.model.builder import build_model as build
+    from cnn_cli.training.schedules import make_optimizer, steps_per_epoch
 
     config, dataset = run.config, run.dataset
     train_cfg = config.train
     with run.dist.scope():
         model = build(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source,
                       name=config.name)
-        optimizer = keras.optimizers.get({"class_name": train_cfg.optimizer.name, "config": train_cfg.optimizer.arguments()})
-        model.compile(optimizer=optimizer, loss=train_cfg.loss, metrics=list(train_cfg.metrics),
+        optimizer = make_optimizer(train_cfg.optimizer, train_cfg.lr_schedule, epochs=train_cfg.epochs,
+                                   per_epoch=steps_per_epoch(len(dataset.x_train), train_cfg.batch_size))
+        model.compile(optimizer=optimizer, loss=recipe.make_loss(config), metrics=list(train_cfg.metrics),
                       steps_per_execution=train_cfg.steps_per_execution)
     return model
 
@@ -52,18 +57,19 @@ def _adapt(run: Run, model, echo: Callable[[str], None]) -> None:
         echo(f"Adapted {', '.join(adapted)} to the mean and variance of {len(images)} training images")
 
 
-def training_batches(run: Run) -> TrainingBatches:
+def training_batches(run: Run, class_weights=None) -> TrainingBatches:
     config, dataset = run.config, run.dataset
     return TrainingBatches(
         dataset.x_train, dataset.y_train, batch_size=config.train.batch_size, num_classes=int(dataset.num_classes),
-        one_hot=one_hot_for(config.train.loss), seed=run.plan.seed,
+        one_hot=one_hot_for(target_loss(config)), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
+        class_weights=class_weights,
     )
 
 
 def _eval_batches(run: Run, x, y):
     return eval_batches(x, y, batch_size=run.eval_batch, num_classes=int(run.dataset.num_classes),
-                        one_hot=one_hot_for(run.config.train.loss))
+                        one_hot=one_hot_for(target_loss(run.config)))
 
 
 def _has(x) -> bool:
@@ -73,20 +79,36 @@ def _has(x) -> bool:
 def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     model = build_model(run)
     _adapt(run, model, echo)
-    batches = training_batches(run)
-    cbs = make_callbacks(run.config, run.run_dir, batches)
+    if run.plan.options.init_from is not None and not run.plan.resume:
+        from cnn_cli.training.warm_start import warm_start
+
+        warm_start(model, run.plan.options.init_from, echo)
+    if run.config.train.tta == "flip":
+        data = run.config.data
+        warning = tta.flip_warning(run.config.name, data and data.source, data and data.path, run.plan.data_path)
+        if warning:
+            echo(warning)
+    weights = recipe.class_weights(run.config, run.dataset.y_train, run.dataset.class_map, run.plan.source)
+    batches = training_batches(run, weights)
+    cbs = make_callbacks(run.config, run.run_dir, batches, started=run.started, time_limit=run.plan.options.time_limit)
     epochs = run.config.train.epochs
+    extension = run.plan.extension
     with run.dist.scope():
-        initial_epoch = cbs.backup.restore(model, epochs)
+        initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None)
+    if extension is not None:
+        echo(extension.describe())
+    if run.config.train.optimizer.use_ema and 0 < initial_epoch < epochs:
+        recipe.exchange_ema(model)  # the backup holds the averages in the model (see recipe.EmaAtStop)
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.x_val, dataset.y_val) if _has(dataset.x_val) else None
     with CtrlC() as ctrl_c:
         run.dist.fit(model, batches.dataset, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                     verbose=run.plan.options.verbose, callbacks=[ctrl_c, *cbs.listed], shuffle=False)
+                     verbose=run.plan.options.verbose, shuffle=False,
+                     callbacks=[ctrl_c, *cbs.listed, *progress_callbacks(run.plan.options.verbose)])
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     save_atomic(run.run_dir / R.MODEL, lambda tmp: model.save(tmp), point="final_save")
-    return _report(run, model, cbs, echo)
+    return _report(run, model, cbs, echo, weights)
 
 
 def _diverged(run: Run, cbs: RunCallbacks) -> None:
@@ -105,14 +127,35 @@ def _scores(run: Run, model) -> report.FinalScores:
         if not _has(x):
             return None
         result = run.dist.evaluate(model, _eval_batches(run, x, y), verbose=0, return_dict=True)
-        return {k: float(v) for k, v in result.items()} | {"examples": int(len(x))}
+        scores = {k: float(v) for k, v in result.items()} | {"examples": int(len(x))}
+        if run.config.train.tta == "flip":
+            scores["accuracy_tta"] = tta.accuracy(tta.flip_probabilities(predict, x), y)
+        return scores
+
+    def predict(x):
+        return model.predict(x.astype("float32"), batch_size=run.eval_batch, verbose=0)
 
     dataset = run.dataset
     return report.FinalScores(val=evaluate(dataset.x_val, dataset.y_val), test=evaluate(dataset.x_test, dataset.y_test))
 
 
-def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> TrainResult:
+def _recipe_record(run: Run, scores: report.FinalScores, cbs: RunCallbacks, weights) -> dict:
+    """metrics.json's keys of the recipe: the TTA figures, the class weights, the stops."""
+    out: dict = {}
+    if run.config.train.tta == "flip":
+        out["tta"] = "flip"
+        for name, split in (("val", scores.val), ("test", scores.test)):
+            out[f"{name}_accuracy_tta"] = split and split.get("accuracy_tta")
+    if weights is not None:
+        out["class_weights"] = recipe.weights_by_name(weights, run.dataset.class_map)
+    if cbs.stop is not None:
+        out.update(cbs.stop.record())
+    return out
+
+
+def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], weights=None) -> TrainResult:
     from cnn_cli import __version__
+    from cnn_cli.background import training_border_mean
     from cnn_cli.summary import summarize
     from cnn_cli.training.trainer import TrainResult
 
@@ -120,21 +163,26 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> 
     rows = read_history(run.run_dir / R.HISTORY)
     monitor = cbs.monitor or ("val_loss" if _has(run.dataset.x_val) else "loss")
     early = cbs.early
+    restored = bool(early is not None and early.restore_best_weights and early.best_weights is not None)
+    models = report.which_models(rows, checkpoint=cbs.checkpoint.monitor if cbs.checkpoint is not None else None,
+                                 restored_by=early.monitor if restored else None)
     metrics = report.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
         "train_examples": int(len(run.dataset.x_train)), "epochs_planned": run.config.train.epochs,
-        "early_stopped": cbs.early_stopped,
-        "restored_best_weights": bool(early is not None and early.restore_best_weights and early.best_weights is not None),
+        "early_stopped": cbs.early_stopped, "models": models,
+        "training_images": {"border_mean": training_border_mean(run.dataset.x_train)},
+        "restored_best_weights": restored,
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
-    })
+    }) | _recipe_record(run, scores, cbs, weights)
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
                         batch_size=run.config.train.batch_size, model=model)
     report.write_reports(run.run_dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),
                          rows=rows, title=run.config.name)
     run.record.update(status="complete", finished=R.now())
-    shutil.rmtree(run.run_dir / R.BACKUP, ignore_errors=True)  # after "complete": a kill between leaves a finished run
+    cbs.backup.keep_last()  # after "complete": the last epoch's generation, which `--resume R --epochs N` extends
     report.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
                        best=metrics["best_epoch"], monitor=monitor)
+    report.tell_recipe(echo, metrics)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)

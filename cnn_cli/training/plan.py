@@ -1,5 +1,6 @@
 """What a `cnn train` will do, decided before TensorFlow starts: the resolved config, the run directory, the
-data and subset, the seed -- for a new run, or for `--resume` (which checks that nothing has changed).
+data and subset, the seed -- for a new run (optionally warm-started `--init-from` another run's model), or for
+`--resume` (which checks that nothing has changed but `RESUMABLE_KEYS`: `--epochs N` extends the run).
 
 A `RunPlan` is frozen; the trainer reads it and changes none of it.
 """
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from cnn_cli import rundir as R
 from cnn_cli.config import Config
-from cnn_cli.config.resolve import RunFlags, load_resolved, resume_differences, with_flags
+from cnn_cli.config.resolve import RunFlags, load_resolved, resume_differences, with_epochs, with_flags
 from cnn_cli.errors import CnnError
 from cnn_cli.training.seeding import choose_seed
 
@@ -29,12 +30,31 @@ class TrainOptions:
     seed: int | None = None
     run_dir: str | None = None
     resume: bool = False
+    init_from: str | None = None  # a run directory whose model's matching layers start the new run's
     verbose: int = 2
+    time_limit: float | None = None  # seconds: end at the first epoch boundary past it (--time-limit)
     argv: Sequence[str] = field(default_factory=tuple)
 
     @property
     def flags(self) -> RunFlags:
         return RunFlags(epochs=self.epochs, seed=self.seed, subset=self.subset)
+
+
+@dataclass(frozen=True)
+class Extension:
+    """A resume that changes `train.epochs`: the run was planned for `planned` epochs, had run `done`, and now
+    goes on to `epochs`. Schedules planned over the epochs (learning rate, ...) re-plan over `epochs`: the
+    config the run trains with says `train.epochs: epochs` (the hook for them is `RunPlan.extension`)."""
+
+    planned: int
+    done: int
+    epochs: int
+    was_complete: bool
+
+    def describe(self) -> str:
+        what = "complete" if self.was_complete else "interrupted"
+        return (f"Extending the {what} run from epoch {self.done} to {self.epochs} (planned {self.planned}): "
+                f"the last epoch's weights and optimizer state, history appended")
 
 
 @dataclass(frozen=True)
@@ -48,6 +68,7 @@ class RunPlan:
     subset: int | None
     record: R.RunRecord | None  # the run's record when resuming
     options: TrainOptions
+    extension: Extension | None = None  # a resume with more (or other) epochs than the run's config planned
 
     @property
     def seed(self) -> int:
@@ -59,7 +80,23 @@ class RunPlan:
 
 
 def plan(opts: TrainOptions) -> RunPlan:
-    return plan_resume(opts) if opts.resume else plan_new(opts)
+    the_plan = plan_resume(opts) if opts.resume else plan_new(opts)
+    _check_tensorboard(the_plan.config, the_plan.source)
+    return the_plan
+
+
+def _check_tensorboard(config: Config, source: str) -> None:
+    """TensorBoard logs need the tensorboard package, an extra of this one."""
+    tb = config.train.callbacks.tensorboard
+    if tb is None or not tb.enabled:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        from cnn_cli.errors import ConfigError
+
+        raise ConfigError(source, "train.callbacks.tensorboard", "the tensorboard package is not installed: "
+                          "pip install 'cnn-cli[tensorboard]' (or set train.callbacks.tensorboard.enabled: false)")
 
 
 def _subset(config: Config, flags: RunFlags) -> int | None:
@@ -71,15 +108,26 @@ def plan_new(opts: TrainOptions) -> RunPlan:
         raise CnnError("no config: give --config FILE (or --resume RUN_DIR)")
     config = load_resolved(opts.config_path, opts.overrides, opts.flags)
     config = config.resolved(seed=choose_seed(config.seed))
+    if opts.init_from is not None:
+        from cnn_cli.training.warm_start import check_source
+
+        check_source(opts.init_from)
     run_dir = Path(opts.run_dir) if opts.run_dir else R.default_run_dir(config.name)
     return RunPlan(config=config, source=opts.config_path, run_dir=run_dir, data_path=opts.data_path,
                    subset=_subset(config, opts.flags), record=None, options=opts)
 
 
-def resumable(run_dir: Path) -> R.RunRecord:
-    """run.json of a run that may be resumed (not complete, not diverged)."""
+def epochs_done(run_dir: Path) -> int:
+    """How many epochs history.csv holds."""
+    from cnn_cli.rundir.records import read_history_text
+
+    return len(read_history_text(run_dir / R.HISTORY))
+
+
+def resumable(run_dir: Path, extending: bool = False) -> R.RunRecord:
+    """run.json of a run that may be resumed (not diverged; not complete, unless it is being extended)."""
     record = R.RunRecord.load(run_dir)
-    if record.status == "complete":
+    if record.status == "complete" and not extending:
         raise CnnError(f"cannot resume {run_dir}: the run is already complete")
     if record.status == "diverged":
         raise CnnError(f"cannot resume {run_dir}: the run diverged (NaN loss); start a new run with other settings")
@@ -89,33 +137,64 @@ def resumable(run_dir: Path) -> R.RunRecord:
 def plan_resume(opts: TrainOptions) -> RunPlan:
     if not opts.run_dir:
         raise CnnError("--resume needs the run directory: --resume RUN_DIR (or --resume --run-dir RUN_DIR)")
+    if opts.init_from is not None:
+        raise CnnError("--init-from starts a new run from another run's weights; it cannot be used with --resume")
     from cnn_cli.resolve import config_for
 
     run_dir = Path(opts.run_dir)
     for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it
         R.run_file(run_dir, name)
     saved, source = config_for(str(run_dir), None, ())
-    record = resumable(run_dir)
-    _check_unchanged(saved, opts, run_dir)
+    given = _given_config(saved, opts, run_dir)
+    extension = _extension(saved, given, run_dir)
+    record = resumable(run_dir, extending=extension is not None)
+    if record.status == "complete" and extension is None:
+        raise CnnError(f"cannot resume {run_dir}: the run is already complete")
     recorded = record.data.get("data_path")
     if opts.data_path is not None and recorded is not None and str(opts.data_path) != str(recorded):
         raise CnnError(f"cannot resume {run_dir}: --data {opts.data_path} differs from the run's data {recorded}")
     subset = opts.subset if opts.subset is not None else record.data.get("subset")
-    return RunPlan(config=saved, source=source, run_dir=run_dir,
+    config = with_epochs(saved, extension.epochs, source) if extension is not None else saved
+    return RunPlan(config=config, source=source, run_dir=run_dir,
                    data_path=opts.data_path if opts.data_path is not None else recorded,
-                   subset=subset, record=record, options=opts)
+                   subset=subset, record=record, options=opts, extension=extension)
 
 
-def _check_unchanged(saved: Config, opts: TrainOptions, run_dir: Path) -> None:
-    """A resume with `--config`, `--set` or the flags: the config they make must be the run's."""
+def _given_config(saved: Config, opts: TrainOptions, run_dir: Path) -> Config | None:
+    """A resume with `--config`, `--set` or the flags: the config they make, which must be the run's but for
+    `RESUMABLE_KEYS`; None when none of them is given."""
     if opts.config_path:
         given, what = load_resolved(opts.config_path, opts.overrides, opts.flags), opts.config_path
     elif opts.overrides or opts.flags.given():
         given = with_flags(saved.model_dump(mode="json"), opts.overrides, opts.flags, "--set")
         what = "the config with --set/--epochs/--seed/--subset"
     else:
-        return
+        return None
     diff = resume_differences(saved, given)
     if diff:
         shown = ", ".join(diff[:8]) + (f" and {len(diff) - 8} more" if len(diff) > 8 else "")
-        raise CnnError(f"cannot resume {run_dir}: {what} differs from the run's {R.CONFIG} at {shown}")
+        raise CnnError(f"cannot resume {run_dir}: {what} differs from the run's {R.CONFIG} at {shown} "
+                       f"(a resume may change only train.epochs; start a new run, e.g. with --init-from {run_dir})")
+    return given
+
+
+def _extension(saved: Config, given: Config | None, run_dir: Path) -> Extension | None:
+    """The extension that `given` asks for: other epochs than the run's config planned (checked against the
+    epochs already run and the backup a complete run keeps for it)."""
+    if given is None or given.train.epochs == saved.train.epochs:
+        return None
+    record = R.RunRecord.load(run_dir)
+    done, complete = epochs_done(run_dir), record.status == "complete"
+    epochs = given.train.epochs
+    if epochs < done or (complete and epochs == done):
+        raise CnnError(f"cannot extend {run_dir} to {epochs} epochs: it has run {done} already "
+                       f"(give --epochs N with N > {done})")
+    if complete and not _has_backup(run_dir):
+        raise CnnError(f"cannot extend {run_dir}: it kept no backup of its last epoch (it completed before runs "
+                       f"kept one); start a new run from its weights with --init-from {run_dir}")
+    return Extension(planned=saved.train.epochs, done=done, epochs=epochs, was_complete=complete)
+
+
+def _has_backup(run_dir: Path) -> bool:
+    backup = run_dir / R.BACKUP
+    return backup.is_dir() and any(p.is_dir() and p.name.startswith("epoch-") for p in backup.iterdir())

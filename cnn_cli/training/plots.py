@@ -9,20 +9,42 @@ from cnn_cli.rundir.atomic import save_atomic
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
+    fig = curves_figure(rows, title)
+    save_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+
+
+def curves_figure(rows: list[dict], title: str = ""):
+    """The figure of `plot_curves`: two panels, epochs on whole-number ticks."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     epochs = [int(r["epoch"]) for r in rows]
-    fig = Figure(figsize=(10, 4), dpi=100)
+    rates = [(e, to_float(r.get("learning_rate"))) for e, r in zip(epochs, rows)]
+    rates = [(e, v) for e, v in rates if v is not None]
+    varied = len({v for _, v in rates}) > 1  # the learning rate gets a panel when it changed (a schedule, a plateau)
+    panels = 3 if varied else 2
+    fig = Figure(figsize=(5 * panels, 4), dpi=100)
+    if varied:
+        ax = fig.add_subplot(1, 3, 3)
+        ax.plot([e for e, _ in rates], [v for _, v in rates], marker="o", color="tab:green")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("learning rate")
+        ax.set_title("learning rate (end of epoch)")
+        ax.grid(True, alpha=0.3)
     for i, metric in enumerate(("loss", "accuracy")):
-        ax = fig.add_subplot(1, 2, i + 1)
+        ax = fig.add_subplot(1, panels, i + 1)
         for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
             values = [to_float(r.get(key)) for r in rows]
             points = [(e, v) for e, v in zip(epochs, values) if v is not None]
             if points:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+        if len(epochs) <= 12:  # epochs are whole numbers: each one ticked, or whole-number ticks among many
+            ax.set_xticks(epochs)
+        else:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)
@@ -32,6 +54,6 @@ def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    save_atomic(path, lambda tmp: fig.savefig(tmp, format="png"))
+    return fig
 
 

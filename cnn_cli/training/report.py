@@ -47,13 +47,29 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
         "train_examples": run["train_examples"],
         "best_epoch": epoch, "best_monitor": monitor, "best_value": value,
         "epochs_run": len(rows), "epochs_planned": run["epochs_planned"], "early_stopped": run["early_stopped"],
-        "restored_best_weights": run["restored_best_weights"],
+        "restored_best_weights": run["restored_best_weights"], "models": run.get("models"),
+        "training_images": run.get("training_images"),
         "wall_seconds": round(time.perf_counter() - run["started"], 3),
         "train_seconds": round(sum(float(r["seconds"] or 0) for r in rows), 3),
         "seed": run["seed"], "precision": run["precision"], "resumed": run["resumed"],
         "distribute": run["distribute"],
         "versions": {"python": platform.python_version(), **run["versions"]},
     }
+
+
+def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str | None) -> dict:
+    """metrics.json's `models`: what model.keras and best.keras hold. `checkpoint` is the checkpoint's monitor
+    (None: no best.keras), `restored_by` early stopping's monitor when it restored its best weights."""
+    if restored_by is not None:
+        epoch, _ = best_epoch(rows, restored_by)
+        final = f"the best epoch's weights by {restored_by} (epoch {epoch}), restored by early stopping"
+    else:
+        final = f"the last epoch's weights (epoch {len(rows)})"
+    models = {R.MODEL: final}
+    if checkpoint is not None:
+        epoch, _ = best_epoch(rows, checkpoint)
+        models[R.BEST] = f"the best epoch by {checkpoint} (epoch {epoch})"
+    return models
 
 
 def write_reports(run_dir: Path, *, metrics: dict, class_map, summary_text: str, rows: list[dict], title: str) -> None:
@@ -79,3 +95,20 @@ def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[
     else:
         echo(f"Final training loss: {rows[-1]['loss'] if rows else 'n/a'} (no validation or test split)")
     echo(f"Run directory: {run_dir}")
+
+
+def tell_recipe(echo: Callable[[str], None], metrics: dict) -> None:
+    """The lines of the recipe's extras: the flip TTA figures, where a stop_at target was reached, a time limit."""
+    for split, label in (("test", "Test"), ("val", "Validation")):
+        value = metrics.get(f"{split}_accuracy_tta")
+        if value is not None:
+            echo(f"{label} accuracy with flip TTA: {value:.4f} (without: {metrics[f'{split}_accuracy']:.4f})")
+            break
+    stop = metrics.get("stop_at")
+    if stop is not None:
+        target = ", ".join(f"{k} {v}" for k, v in stop["target"].items())
+        echo(f"Target {target} reached at epoch {stop['epoch']}, {stop['seconds']:.1f} s" if stop["reached"]
+             else f"Target {target} not reached")
+    limit = metrics.get("time_limit")
+    if limit is not None and limit["stopped"]:
+        echo(f"Time limit of {limit['seconds']:g} s: stopped after epoch {limit['epoch']}")

@@ -1,6 +1,8 @@
 """The callbacks of one run, made from the config's `train.callbacks`, in the order they must run: the
-epoch seeds first, then history, divergence guard, checkpoint, early stopping, LR plateau, TensorBoard, the
-backup (after the callbacks whose counters it saves), and the test-only fault hooks last."""
+epoch seeds first, then history, divergence guard, the swap to the averaged weights (`use_ema`: what the
+checkpoint and early stopping then see), checkpoint, early stopping, LR plateau, the stops at a target or time
+limit, the averages put back when training stops early, TensorBoard, the backup (after the callbacks whose
+counters it saves), and the test-only fault hooks last."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from cnn_cli.data.pipeline import TrainingBatches
 from cnn_cli.training import callbacks as C
 from cnn_cli.training.backup import RunBackup
 from cnn_cli.training.epoch_seeds import EpochSeeds
+from cnn_cli.training.recipe import EmaAtStop, StopAt
 
 
 @dataclass
@@ -26,6 +29,7 @@ class RunCallbacks:
     backup: RunBackup
     checkpoint: C.AtomicCheckpoint | None = None
     early: keras.callbacks.EarlyStopping | None = None
+    stop: StopAt | None = None
     listed: list = field(default_factory=list)
 
     @property
@@ -39,10 +43,15 @@ class RunCallbacks:
         return bool(self.early is not None and self.early.stopped_epoch > 0)
 
 
-def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches) -> RunCallbacks:
+def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches, *, started: float,
+                   time_limit: float | None = None) -> RunCallbacks:
+    """`started`: the run's start (`time.perf_counter()`), from which stop_at and `time_limit` count seconds."""
     cb = config.train.callbacks
     history, guard = C.HistoryWriter(run_dir / R.HISTORY), C.DivergenceGuard()
     listed: list = [EpochSeeds(batches), history, guard]
+    ema = bool(config.train.optimizer.use_ema)
+    if ema:
+        listed.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     checkpoint = early = reduce_lr = None
     if cb.checkpoint.enabled:
         checkpoint = C.AtomicCheckpoint(run_dir / R.BEST, cb.checkpoint.monitor, cb.checkpoint.save_best_only)
@@ -61,6 +70,12 @@ def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches) -> R
             mode=monitor_mode(rl.monitor), verbose=1,
         )
         listed.append(reduce_lr)
+    stop = None
+    if config.train.stop_at or time_limit is not None:
+        stop = StopAt(config.train.stop_at, time_limit, started)
+        listed.append(stop)
+    if ema:
+        listed.append(EmaAtStop())
     if cb.tensorboard is not None and cb.tensorboard.enabled:
         listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / R.TENSORBOARD),
                                                   histogram_freq=cb.tensorboard.histogram_freq))
@@ -70,4 +85,4 @@ def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches) -> R
     if faults.active():  # test-only hooks, after every other callback
         listed.append(C.FaultHooks())
     return RunCallbacks(history=history, guard=guard, backup=backup, checkpoint=checkpoint, early=early,
-                        listed=listed)
+                        stop=stop, listed=listed)

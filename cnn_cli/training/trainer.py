@@ -72,7 +72,7 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
         run_dir, record = D.local_run_dir(worker, the_plan.run_dir), None
     with R.RunLock(run_dir, new=not the_plan.resume):  # one writer per run directory; refuses a used new one
         if the_plan.resume and run_dir == the_plan.run_dir:
-            record = resumable(run_dir)  # its status now, under the lock: a run finished meanwhile is not resumed
+            record = resumable(run_dir, extending=the_plan.extension is not None)  # its status now, under the lock: a run finished meanwhile is not resumed
         return _train_locked(the_plan, worker, run_dir, record, started, echo)
 
 
@@ -80,11 +80,14 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord 
                   echo: Callable[[str], None]) -> TrainResult:
     backend().start()
     dist = D.Distribution.start(the_plan.config, source=the_plan.source, worker=worker, run_dir=the_plan.run_dir)
-    _check_tensorboard(the_plan.config)
     backend().seed_everything(the_plan.seed, the_plan.config.train.deterministic)
     policy = choose_precision(the_plan.config.train.precision)
     with _precision(policy):
         dataset = _load_data(the_plan)
+        from cnn_cli.training.data_summary import data_lines
+
+        for line in data_lines(dataset):
+            echo(line)
         try:
             config, record = _open_record(the_plan, dataset, run_dir, record)
             run = Run(plan=the_plan, config=config, run_dir=run_dir, record=record, dist=dist, dataset=dataset,
@@ -124,7 +127,14 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
         from cnn_cli.rundir.atomic import remove_stale_temps
 
         remove_stale_temps(run_dir)  # the temp files of a killed run
-        record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()])
+        extended = record.data.get("extended", [])
+        if the_plan.extension is not None:  # config.yaml says the new total, so a later resume goes on to it
+            write_atomic(run_dir / R.CONFIG, dump_yaml(dump_config(the_plan.config)))
+            ext = the_plan.extension
+            extended = [*extended, {"from_epochs": ext.planned, "to_epochs": ext.epochs, "at_epoch": ext.done,
+                                    "time": R.now()}]
+        record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()],
+                      **({"extended": extended} if extended else {}))
         return the_plan.config, record
     config = the_plan.config.resolved(input_shape=dataset.input_shape, num_classes=dataset.num_classes)
     raw = dump_config(config)
@@ -135,6 +145,7 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
         "format": R.FORMAT, "name": config.name, "config_file": opts.config_path, "overrides": list(opts.overrides),
         "data_path": the_plan.data_path, "subset": the_plan.subset, "seed": the_plan.seed,
         "command": list(opts.argv), "status": "running", "started": R.now(), "finished": None, "resumed": [],
+        **({"init_from": str(opts.init_from)} if opts.init_from is not None else {}),
     })
     record.update()
     return config, record
@@ -178,17 +189,3 @@ def _guarded(run: Run, echo: Callable[[str], None]) -> TrainResult:
     except Exception as exc:  # OSError included: train() reports it in one line
         _mark(run.record, status="failed", finished=R.now(), error=f"{type(exc).__name__}: {exc}")
         raise
-
-
-def _check_tensorboard(config: Config) -> None:
-    tb = config.train.callbacks.tensorboard
-    if tb is None or not tb.enabled:
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("tensorboard") is None:
-        raise CnnError(
-            "train.callbacks.tensorboard: the tensorboard package is not installed "
-            "(pip install tensorboard, or set train.callbacks.tensorboard.enabled: false)"
-        )
-

@@ -1,0 +1,44 @@
+"""The background of images, told by the mean of their border pixels (the outer ring, 2 pixels wide): `cnn
+train` records the training images' mean in metrics.json (`training_images.border_mean`), and `cnn predict`
+warns when an image's background is the opposite (light where the training images' is dark, or the reverse):
+a black-on-white digit given to a model trained on MNIST's white-on-black ones."""
+
+from __future__ import annotations
+
+import numpy as np
+
+RING = 2
+DARK, LIGHT = 80.0, 175.0  # a border mean below DARK is a dark background, above LIGHT a light one
+SAMPLE = 2048  # training images the mean is taken over
+
+
+def border_means(images: np.ndarray) -> np.ndarray:
+    """The mean border pixel of each image of a batch (N, H, W, C), 0..255."""
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim == 3:
+        x = x[..., None]
+    h, w = x.shape[1:3]
+    ring = min(RING, max(1, min(h, w) // 4))
+    mask = np.ones((h, w), bool)
+    mask[ring:h - ring, ring:w - ring] = False
+    return x[:, mask, :].mean(axis=(1, 2))
+
+
+def training_border_mean(images: np.ndarray) -> float:
+    """The mean border pixel of (up to `SAMPLE` of) the training images."""
+    return round(float(border_means(images[:SAMPLE]).mean()), 2)
+
+
+def kind(mean: float) -> str | None:
+    return "dark" if mean < DARK else "light" if mean > LIGHT else None
+
+
+def opposite_background(image_mean: float, training_mean: float | None) -> str | None:
+    """A warning when the image's background is the opposite of the training images' (None: no warning)."""
+    if training_mean is None:
+        return None
+    mine, theirs = kind(image_mean), kind(training_mean)
+    if mine is None or theirs is None or mine == theirs:
+        return None
+    return (f"its background is {mine} (border mean {image_mean:.0f} of 255), the training images' is {theirs} "
+            f"({training_mean:.0f}): the model may need the image inverted")

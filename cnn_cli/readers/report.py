@@ -1,0 +1,134 @@
+"""`cnn report`: one self-contained HTML page of a trained run (see `html.py` for what self-contained means).
+
+It reads the run directory (config, run.json, metrics.json, history.csv, the model), makes one pass of the
+model over the run's test split (its validation split when it has none, as `cnn evaluate` does), and lays out:
+final metrics, training curves, per-class precision/recall/F1, the confusion matrix with class names, the most
+confused pairs with example images, the test images with the highest loss, feature maps and Grad-CAM for a few
+test images, the model's summary (params, MACs, memory per layer), the config, and how the run was made.
+A run that did not finish, or whose data cannot be read, still gets a page that says so at the top."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from cnn_cli.errors import CnnError
+from cnn_cli.readers import access, sections
+from cnn_cli.readers import html as H
+
+BATCH = 256
+EPSILON = 1e-7  # Keras' clipping of probabilities in the cross-entropy
+
+
+@dataclass
+class Pass:
+    """The model's predictions over one split: probabilities, predicted class and loss per example."""
+
+    x: np.ndarray
+    y: np.ndarray
+    split: str
+    origin: str
+    probabilities: np.ndarray
+    per_class: list[dict]
+    matrix: np.ndarray
+    note: str = ""
+
+    @property
+    def predicted(self) -> np.ndarray:
+        return self.probabilities.argmax(axis=1)
+
+    @property
+    def losses(self) -> np.ndarray:
+        true = self.probabilities[np.arange(len(self.y)), self.y]
+        return -np.log(np.clip(true, EPSILON, 1.0))
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.predicted == self.y)) if len(self.y) else 0.0
+
+
+@dataclass
+class ReportInput:
+    """Everything the page shows, read once."""
+
+    run: object
+    metrics: dict
+    history: list
+    model: object = None
+    model_file: str = ""
+    evaluated: Pass | None = None
+    banners: list[str] = field(default_factory=list)
+
+
+def evaluate(run, model, data_path: str | None) -> Pass:
+    """One pass of the model over the run's test split (else its validation split)."""
+    split = access.load_split(run, data_path=data_path)
+    x = access.model_inputs(run, split.x)
+    scores = np.concatenate([np.asarray(model.predict_on_batch(x[i:i + BATCH]), dtype=np.float64)
+                             for i in range(0, len(x), BATCH)]) if len(x) else np.zeros((0, run.num_classes))
+    probabilities = access.as_probabilities(scores)
+    per_class, matrix = access.class_metrics(split.y, probabilities.argmax(axis=1), run.class_map.names,
+                                             run.class_map.ids)
+    return Pass(x=split.x, y=split.y, split=split.name, origin=split.origin, probabilities=probabilities,
+                per_class=per_class, matrix=matrix, note=split.note)
+
+
+def gather(run_dir: str, data_path: str | None = None) -> ReportInput:
+    run = access.open_run(run_dir)
+    found = ReportInput(run=run, metrics=access.read_metrics(run), history=access.read_history_of(run))
+    if run.status != "complete":
+        found.banners.append(f"This run is incomplete: its status is {run.status!r}"
+                             + (" (cnn train --resume RUN_DIR finishes it)." if run.status == "interrupted" else "."))
+    found.model, found.model_file = access.load_model(run, required=False)
+    if found.model is None:
+        found.banners.append(f"No model to evaluate: {found.model_file}. Sections that need the model are left out.")
+        return found
+    if found.model_file != access.MODEL:
+        found.banners.append(f"The run has no final model yet; the model shown is its best checkpoint {found.model_file}.")
+    try:
+        found.evaluated = evaluate(run, found.model, data_path)
+    except CnnError as exc:
+        found.banners.append(f"The data could not be read, so there is no evaluation: {exc.message}")
+        return found
+    if found.evaluated.note:
+        found.banners.append(f"This report is on the validation split: {found.evaluated.note}.")
+    return found
+
+
+def build(found: ReportInput) -> str:
+    run = found.run
+    parts = [("results", "Results", sections.results(found)),
+             ("curves", "Training curves", sections.curves(found))]
+    if found.evaluated is not None:
+        parts += [("classes", "Per class", sections.per_class(found)),
+                  ("confusion", "Confusion matrix", sections.confusion(found)),
+                  ("confused", "Most confused pairs", sections.confused_pairs(found)),
+                  ("hardest", "Highest loss", sections.hardest(found)),
+                  ("inside", "Inside the model", sections.inside(found))]
+    parts += [("model", "Model", sections.summary_table(run)),
+              ("config", "Config", H.pre(access.config_text(run))),
+              ("how", "How the run was made", sections.provenance(found))]
+    subtitle = f"{run.path} · status {run.status}"
+    if found.evaluated is not None:
+        subtitle += f" · {found.evaluated.split} split of {found.evaluated.origin}"
+    return H.page(f"{run.config.name}: run report", subtitle, found.banners, parts)
+
+
+def write_report(run_dir: str, out: str | None = None, data_path: str | None = None) -> str:
+    """Writes the page (default RUN_DIR/report.html) and returns a line saying where and how large."""
+    started = time.perf_counter()
+    found = gather(run_dir, data_path)
+    page = build(found).encode("utf-8")
+    path = access.output_path(found.run, out, access.REPORT_HTML)
+    if path.exists() and not path.is_file():
+        raise CnnError(f"{path}: exists and is not a file; give -o FILE")
+    try:
+        access.write_atomic(path, page)
+    except CnnError as exc:
+        raise CnnError(f"{exc.message}; give -o FILE to write the report elsewhere") from None
+    seconds = time.perf_counter() - started
+    notes = "".join(f"\nNote: {banner}" for banner in found.banners)
+    return f"Wrote {Path(path)} ({len(page) / 1e6:.2f} MB) in {seconds:.1f}s{notes}"

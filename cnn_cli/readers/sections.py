@@ -1,0 +1,175 @@
+"""The sections of `cnn report`'s page, each a function of what `report.gather` read (HTML via `html.py`)."""
+
+from __future__ import annotations
+
+import shlex
+
+import numpy as np
+
+from cnn_cli.readers import access, images, plots
+from cnn_cli.readers import html as H
+from cnn_cli.readers.gradcam import cam_layer, grad_cam
+from cnn_cli.readers.inspect import default_layers, feature_maps, first_conv
+
+PAIRS, PAIR_EXAMPLES, HARDEST, INSIDE_IMAGES, INSIDE_LAYERS = 5, 6, 24, 3, 6
+
+
+def thumb(pixels: np.ndarray, alt: str, size: int = 84) -> str:
+    """An image at about `size` pixels wide, drawn without smoothing."""
+    return H.img(images.png(pixels), alt, width=max(size, pixels.shape[1]), pixelated=True)
+
+
+def _fmt(value, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def results(found) -> str:
+    m, e = found.metrics, found.evaluated
+    items = []
+    if e is not None:
+        items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"), (f"{e.split} loss", f"{float(e.losses.mean()):.4f}"),
+                  (f"{e.split} examples", f"{len(e.y):,}")]
+    for key, label in (("test_accuracy", "test accuracy (at training)"), ("val_accuracy", "validation accuracy"),
+                       ("best_epoch", "best epoch"), ("epochs_run", "epochs run")):
+        if m.get(key) is not None:
+            items.append((label, _fmt(m[key])))
+    if m.get("early_stopped"):
+        items.append(("early stopping", "stopped" + (", best weights restored" if m.get("restored_best_weights") else "")))
+    return H.cards(items) if items else H.paragraph("No metrics yet (metrics.json is written when the run ends).")
+
+
+def curves(found) -> str:
+    rows = [r for r in found.history if r.get("epoch") is not None]
+    if not rows:
+        return H.paragraph("No history yet (history.csv is written after each epoch).")
+    png = plots.plot_curves([("run", rows)], None)
+    return H.img(png, "loss and accuracy per epoch, training and validation")
+
+
+def per_class(found) -> str:
+    rows = found.evaluated.per_class
+    body = [[row["name"], H.number(row["precision"]), H.number(row["recall"]), H.number(row["f1"]),
+             H.number(row["support"])] for row in rows]
+    return H.paragraph("Click a column's header to sort by it.") + H.table(
+        ["class", "precision", "recall", "F1", "support"], body, numeric=[False, True, True, True, True])
+
+
+def confusion(found) -> str:
+    matrix, names = found.evaluated.matrix, found.run.class_map.names
+    if len(names) > 30:
+        return H.img(plots.plot_confusion(matrix, names, None, "confusion matrix"), "confusion matrix")
+    peak = max(int(matrix.max()), 1)
+    head = "".join(f'<th style="writing-mode:vertical-rl;transform:rotate(180deg)">{H.esc(n)}</th>' for n in names)
+    rows = []
+    for i, name in enumerate(names):
+        cells = []
+        for j in range(len(names)):
+            v = int(matrix[i, j])
+            shade = v / peak
+            colour = "color:#fff;" if shade > 0.5 else ""
+            cells.append(f'<td style="{colour}background:rgba(36,86,179,{shade:.3f})">{v or ""}</td>')
+        rows.append(f"<tr><th>{H.esc(name)}</th>{''.join(cells)}</tr>")
+    return (H.paragraph("Rows: true class; columns: predicted class.")
+            + f'<div class="scroll"><table class="cm"><thead><tr><th>true \\ predicted</th>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table></div>")
+
+
+def confused_pairs(found) -> str:
+    e, names = found.evaluated, found.run.class_map.names
+    pairs = access.most_confused(e.matrix, names, PAIRS)
+    if not pairs:
+        return H.paragraph("None: every example is classified correctly.")
+    parts = []
+    for pair in pairs:
+        where = np.nonzero((e.y == pair["true_index"]) & (e.predicted == pair["predicted_index"]))[0][:PAIR_EXAMPLES]
+        items = [H.figure(thumb(e.x[i], f"example {i}"), f"#{i} p={e.probabilities[i, e.predicted[i]]:.2f}")
+                 for i in where]
+        parts.append(f"<h3>{H.esc(pair['true'])} taken for {H.esc(pair['predicted'])}: {pair['count']} times</h3>"
+                     + H.gallery(items))
+    return "".join(parts)
+
+
+def hardest(found) -> str:
+    e, names = found.evaluated, found.run.class_map.names
+    order = np.argsort(-e.losses, kind="stable")[:HARDEST]
+    items = [H.figure(thumb(e.x[i], f"example {i}"),
+                      f"#{i} true: {names[e.y[i]]} · predicted: {names[e.predicted[i]]} "
+                      f"({e.probabilities[i, e.predicted[i]]:.2f}) · loss {e.losses[i]:.2f}") for i in order]
+    return H.paragraph(f"The {len(order)} {e.split} images with the highest loss, highest first.") + H.gallery(items)
+
+
+def _spread(names: list[str], count: int) -> list[str]:
+    if len(names) <= count:
+        return names
+    picks = np.linspace(0, len(names) - 1, count).round().astype(int)
+    return [names[i] for i in sorted(set(picks.tolist()))]
+
+
+def inside(found) -> str:
+    e, model, run = found.evaluated, found.model, found.run
+    parts = []
+    conv = first_conv(model)
+    if conv is not None:
+        kernel = np.asarray(conv.kernel)
+        parts.append(f"<h3>Filters of {H.esc(conv.name)}</h3>" + H.img(images.png(images.filter_grid(kernel, 360)),
+                     f"{conv.name} filters", pixelated=True))
+    chosen = np.unique(e.y, return_index=True)[1][:INSIDE_IMAGES]
+    names = _spread(default_layers(model), INSIDE_LAYERS)
+    x = access.model_inputs(run, e.x[chosen])
+    maps = feature_maps(model, x, names)
+    cams = grad_cam(model, x, e.predicted[chosen], cam_layer(model))
+    classes = run.class_map.names
+    if cams is None:
+        parts.append(H.paragraph("Grad-CAM needs the TensorFlow backend; not drawn."))
+    for k, i in enumerate(chosen):
+        items = [H.figure(thumb(e.x[i], "image", 112), f"#{i} true: {classes[e.y[i]]}")]
+        if cams is not None:
+            items.append(H.figure(thumb(images.overlay(e.x[i], cams[k]), "Grad-CAM", 112),
+                                  f"Grad-CAM of {classes[e.predicted[i]]} ({e.probabilities[i, e.predicted[i]]:.2f})"))
+        for name, values in zip(names, maps):
+            grid = images.feature_grid(values[k], limit=32, target=240)
+            items.append(H.figure(H.img(images.png(grid), f"{name} feature maps", pixelated=True),
+                                  f"{name} {'x'.join(str(d) for d in values.shape[1:])}"))
+        parts.append(f"<h3>Test image #{int(i)}</h3>" + H.gallery(items))
+    return "".join(parts)
+
+
+def summary_table(run) -> str:
+    analysis, per = access.analysis(run)
+    rows, classes = [], []
+    for layer in analysis.layers:
+        for item, klass in [(layer, ""), *((child, "child") for child in layer.children)]:
+            rows.append([f"{item.name} ({item.type})", "x".join(str(d) for d in item.output_shape),
+                         H.number(item.params), H.number(item.macs),
+                         H.cell(access.human_bytes(item.activation_elements * per), True, item.activation_elements * per)])
+            classes.append(klass)
+    total = analysis.activation_elements * per
+    rows.append(["total", "", H.number(analysis.total_params), H.number(analysis.total_macs),
+                 H.cell(access.human_bytes(total), True, total)])
+    return (H.paragraph(f"Input {'x'.join(map(str, analysis.input_shape))}; trainable params "
+                        f"{analysis.trainable_params:,}, non-trainable {analysis.non_trainable_params:,}; activation "
+                        f"memory per example at {per} bytes per value.")
+            + H.table(["layer (type)", "output shape", "params", "MACs", "activations"], rows, sortable=False,
+                      numeric=[False, False, True, True, True], row_classes=classes))
+
+
+def provenance(found) -> str:
+    record, m = access.record(found.run), found.metrics
+    command = record.get("command")
+    versions = m.get("versions") or {}
+    distribute = m.get("distribute") or {}
+    device = record.get("device") or m.get("device")
+    items = [("command", shlex.join(map(str, command)) if isinstance(command, list) else str(command or "-")),
+             ("config file", str(record.get("config_file") or "-")), ("overrides", ", ".join(map(str, record.get("overrides") or [])) or "none"),
+             ("data", str(record.get("data_path") or "the config's data: section")), ("subset", str(record.get("subset") or "none")),
+             ("seed", str(record.get("seed", m.get("seed", "-")))), ("started", str(record.get("started") or "-")),
+             ("finished", str(record.get("finished") or "-")),
+             ("wall time", f"{m['wall_seconds']:.1f} s" if isinstance(m.get("wall_seconds"), (int, float)) else "-"),
+             ("training time", f"{m['train_seconds']:.1f} s" if isinstance(m.get("train_seconds"), (int, float)) else "-"),
+             ("precision", str(m.get("precision") or "-")),
+             ("device", str(device) if device else "not recorded by this run"),
+             ("distribution", ", ".join(f"{k} {v}" for k, v in distribute.items()) or "-"),
+             ("versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "-"),
+             ("resumed", str(len(record.get("resumed") or [])) + " times"),
+             ("model file", found.model_file if found.model is not None else "none")]
+    return H.definitions(items)

@@ -1,0 +1,36 @@
+"""What `cnn train` says it found after loading the data: the source and what was done to it, images per split,
+and images per class and split in one compact line (the first classes named, the rest counted), and the files
+skipped and why where the source lists them (`Dataset.skipped`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SHOWN_CLASSES = 10  # classes named in the per-class line
+SHOWN_FILES = 5  # skipped files named
+
+
+def data_lines(dataset) -> list[str]:
+    """Lines for the user: `Dataset.describe()`, the per-class counts, the skipped files."""
+    lines = dataset.describe().splitlines()
+    lines.append("  " + per_class(dataset))
+    skipped = list(getattr(dataset, "skipped", None) or [])
+    if skipped:
+        shown = ", ".join(str(item) for item in skipped[:SHOWN_FILES])
+        more = f" and {len(skipped) - SHOWN_FILES} more" if len(skipped) > SHOWN_FILES else ""
+        lines.append(f"  skipped {len(skipped)} file(s): {shown}{more}")
+    return lines
+
+
+def per_class(dataset) -> str:
+    """`per class (train/validation/test): 0 392/98/98, 1 450/112/113, ...`: the splits that exist."""
+    splits = [(name, y) for name, y in (("train", dataset.y_train), ("validation", dataset.y_val),
+                                       ("test", dataset.y_test)) if y is not None]
+    k = dataset.num_classes
+    counts = [np.bincount(np.asarray(y, dtype=np.int64), minlength=k) for _, y in splits]
+    names = [str(entry[2]) for entry in dataset.class_map.entries]
+    parts = [f"{names[i]} {'/'.join(str(int(c[i])) for c in counts)}" for i in range(min(k, SHOWN_CLASSES))]
+    if k > SHOWN_CLASSES:
+        low = int(np.argmin(counts[0]))
+        parts.append(f"... {k - SHOWN_CLASSES} more (fewest in train: {names[low]}, {int(counts[0][low])})")
+    return f"per class ({'/'.join(name for name, _ in splits)}): " + ", ".join(parts)

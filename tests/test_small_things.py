@@ -1,0 +1,70 @@
+"""Small things from the first hour: the progress bar `cnn train` shows on a terminal never counts past the
+epoch's steps (Keras' bar said `32/5` for a 5-step epoch run 32 steps at a time); whole-epoch ticks on the
+training curves; TensorBoard named as an extra."""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import subprocess
+import sys
+
+from tests.run_helpers import MNIST_NPZ, ROOT
+
+
+def test_progress_bar_stops_at_the_epoch_steps(tmp_path):
+    leader, follower = pty.openpty()
+    args = [sys.executable, "-m", "cnn_cli", "train", "--config", str(ROOT / "configs" / "mnist.yaml"), "--data",
+            str(MNIST_NPZ), "--subset", "300", "--epochs", "2", "--run-dir", str(tmp_path / "run")]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "COLUMNS": "200"}
+    process = subprocess.Popen(args, cwd=ROOT, stdin=follower, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert process.wait(timeout=300) == 0, b"".join(chunks).decode(errors="replace")[-3000:]
+    text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", b"".join(chunks).decode(errors="replace"))  # no colours
+    counts = [(int(a), int(b)) for a, b in re.findall(r"\b(\d+)/(\d+) ", text)]
+    assert counts, text[-2000:]
+    assert all(seen <= steps for seen, steps in counts), sorted(set(counts))
+    assert (5, 5) in counts  # 300 images, batch 64: 5 steps
+
+
+def test_training_curves_have_whole_epoch_ticks():
+    from cnn_cli.rundir.records import read_history_text
+    from cnn_cli.training.plots import curves_figure
+    from tests.run_helpers import mnist_run
+
+    rows = read_history_text(mnist_run() / "history.csv")  # one epoch: matplotlib's own ticks were 0.96, 0.98, ...
+    figure = curves_figure(rows, "mnist")
+    figure.canvas.draw()
+    for ax in figure.axes:
+        ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+        assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_tensorboard_names_the_extra(tmp_path):
+    import importlib.util
+
+    import pytest
+    from click.testing import CliRunner
+
+    from cnn_cli.cli import main
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed here")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", "--config", "configs/mnist.yaml", "--data", str(MNIST_NPZ),
+                                       "--set", "train.callbacks.tensorboard={}", "--run-dir", str(run)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "Error: configs/mnist.yaml: train.callbacks.tensorboard: the tensorboard package is not installed: "
+        "pip install 'cnn-cli[tensorboard]' (or set train.callbacks.tensorboard.enabled: false)")
+    assert not run.exists()  # refused before the run directory is made
