@@ -12,6 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.backends.tensorflow import start as _tensorflow
+
 NAME = "LiteRT"
 SUFFIX = ".tflite"
 RUNTIME = "ai-edge-litert"
@@ -22,7 +24,7 @@ QUANTIZE = ("float16", "dynamic_int8")
 def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
     """Writes `path` (a new file ending in .tflite) for the uint8 model `model`."""
     import keras
-    import tensorflow as tf
+    tf = _tensorflow()  # through the backend boundary: SavedModel and LiteRT are TensorFlow formats
 
     spec = keras.InputSpec(shape=(None, *model.input_shape[1:]), dtype="uint8", name="image")
     target_spec: dict = {"supported_ops": [tf.lite.OpsSet.TFLITE_BUILTINS]}

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.backends.tensorflow import start as _tensorflow
+
 NAME = "SavedModel"
 SUFFIX = ""
 RUNTIME = "tensorflow"
@@ -20,7 +22,7 @@ CLASS_MAP_INSIDE = "assets.extra/labels.json"
 def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
     """Writes the SavedModel folder `path` (which must not exist) for the uint8 model `model`."""
     import keras
-    import tensorflow as tf
+    tf = _tensorflow()  # through the backend boundary: SavedModel and LiteRT are TensorFlow formats
 
     archive = keras.export.ExportArchive()
     archive.track(model)
@@ -34,7 +36,7 @@ def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
 
 def load(path: Path):
     """A function uint8 images -> float32 probabilities, run by TensorFlow from the SavedModel at `path`."""
-    import tensorflow as tf
+    tf = _tensorflow()  # through the backend boundary: SavedModel and LiteRT are TensorFlow formats
 
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
 
