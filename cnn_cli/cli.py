@@ -64,9 +64,21 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import cache, compare, evaluate, inspect, layers, predict, report, schema, summary, train
+    from cnn_cli.commands import (
+        cache,
+        compare,
+        evaluate,
+        export,
+        inspect,
+        layers,
+        predict,
+        report,
+        schema,
+        summary,
+        train,
+    )
 
-    for module in (summary, schema, train, evaluate, predict, compare, layers, inspect, report, cache):
+    for module in (summary, schema, train, evaluate, predict, compare, layers, inspect, report, export, cache):
         main.add_command(module.command)
 
 

@@ -1,7 +1,8 @@
 """The errors the tool reports to its user, each with the exit code it ends the program with.
 
 Exit codes: 2 for bad input (config, data, flags, files), 3 for a training run that diverged, 4 for a
-multi-worker run that lost a worker, 130 for an interrupt; anything else that escapes is a bug and exits 1.
+multi-worker run that lost a worker, 5 for an export that does not give the Keras model's answers, 130 for an
+interrupt; anything else that escapes is a bug and exits 1.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 EXIT_BAD_INPUT = 2
 EXIT_DIVERGED = 3
 EXIT_WORKER_LOST = 4
+EXIT_EXPORT_MISMATCH = 5
 EXIT_INTERRUPTED = 130
 
 
@@ -96,3 +98,9 @@ class WorkerLostError(CnnError):
     """A collective operation failed or timed out under `multi_worker`: a worker died or cannot be reached."""
 
     exit_code = EXIT_WORKER_LOST
+
+
+class ExportMismatchError(CnnError):
+    """An exported model failed its verification against the Keras model (`cnn export`)."""
+
+    exit_code = EXIT_EXPORT_MISMATCH

@@ -28,6 +28,7 @@ REPORT = "report.html"
 INSPECT = "inspect"
 LOCK = ".lock"
 SKIPPED = "skipped_images.txt"
+EXPORT = "export"
 
 
 class RunLayout:
@@ -61,6 +62,7 @@ class RunLayout:
     report = property(lambda self: self.path / REPORT, doc="report.html: written by cnn report")
     inspect = property(lambda self: self.path / INSPECT, doc="inspect/<image>/: written by cnn inspect")
     lock = property(lambda self: self.path / LOCK, doc=".lock: held by the process writing the run (its pid)")
+    export = property(lambda self: self.path / EXPORT, doc="export/: the default place of cnn export's files")
 
 
 def now() -> str:

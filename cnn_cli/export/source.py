@@ -1,0 +1,124 @@
+"""What an export starts from: a complete run directory read back, its model in float32, the model people
+will call (uint8 pixels in, float32 probabilities out) and the test images that verify it.
+
+This is the only module of the package that uses the run readers (`readers.run_reader`, `readers.evaluation`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from cnn_cli.errors import CnnError
+from cnn_cli.readers.evaluation import load_split
+from cnn_cli.readers.run_reader import Run, read_run
+from cnn_cli.rundir.layout import CONFIG
+from cnn_cli.rundir.records import input_scale
+
+
+@dataclass
+class Source:
+    """A run to export: the run, the scale its model expects (1/255 for format-1 runs, None when the model
+    scales its own pixels), the SHA-256 of its config.yaml and the path of its model file."""
+
+    run: Run
+    scale: float | None
+    config_sha256: str
+    model_path: Path
+
+    @property
+    def classes(self) -> list[dict]:
+        return [{"index": int(i), "id": _plain(ident), "name": str(name)} for i, ident, name in self.run.class_map.entries]
+
+
+def open_run(run_dir: str | Path) -> Source:
+    """The run, refused unless its status is complete."""
+    run = read_run(run_dir)
+    layout = run.layout
+    if run.status != "complete":
+        raise CnnError(f"{layout.run}: status: the run is {run.status or 'not finished'!r}, not 'complete'; "
+                       "export a finished run (finish this one with cnn train --resume)")
+    scale = input_scale(run.record)  # 1/255 for a format-1 run, whose model expects [0, 1]; 1 from format 2 on
+    digest = hashlib.sha256(layout.file(CONFIG).read_bytes()).hexdigest()
+    return Source(run=run, scale=scale if scale != 1.0 else None, config_sha256=digest, model_path=layout.model)
+
+
+def float32_model(source: Source):
+    """The run's model with every layer in float32 (a mixed-precision model is cloned and its weights copied)."""
+    import keras
+
+    model = source.run.load_model()
+    if all(layer.dtype_policy.name == "float32" for layer in all_layers(model)):
+        return model
+
+    def in_float32(layer):
+        return type(layer).from_config({**layer.get_config(), "dtype": "float32"})
+
+    clone = keras.models.clone_model(model, clone_function=in_float32, recursive=True)
+    clone.set_weights(model.get_weights())
+    for layer in all_layers(clone):  # an adapted Normalization makes its mean and variance from its weights here
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+    return clone
+
+
+def serving_model(model, scale: float | None):
+    """`model` behind a uint8 (batch, H, W, C) input named `image`, with the scaling it expects, and a float32
+    softmax output named `probabilities` (a softmax layer is added when the model ends in scores)."""
+    import keras
+    from keras import layers, ops
+
+    image = keras.Input(shape=tuple(model.input_shape[1:]), dtype="uint8", name="image")
+    pixels = layers.Rescaling(scale, name="input_scaling")(image) if scale else ops.cast(image, input_dtype(model))
+    outputs = model(pixels)
+    if not ends_in_softmax(model):
+        outputs = layers.Softmax(dtype="float32", name="probabilities")(outputs)
+    return keras.Model(image, ops.cast(outputs, "float32"), name="export")
+
+
+def reference(model, scale: float | None, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """The float32 Keras model's probabilities for uint8 images, scaled as its training pipeline scaled them."""
+    pixels = x.astype(np.float32) / np.float32(255.0) if scale else x.astype(input_dtype(model))
+    scores = np.asarray(model.predict(pixels, batch_size=batch_size, verbose=0), dtype=np.float32)
+    if ends_in_softmax(model):
+        return scores
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def test_images(source: Source, data_path: str | None, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """The run's test split (its validation split when it has none), the first `limit` images, and what it is."""
+    split = load_split(source.run, data_path=data_path)
+    x, y = split.x, split.y
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    origin = data_path or source.run.data_path or split.origin
+    return np.ascontiguousarray(x, dtype=np.uint8), y, f"{split.name} split of {origin}"
+
+
+def input_dtype(model) -> str:
+    """The dtype the model's input takes: float32, or uint8 for a model that casts its own pixels."""
+    return str(getattr(model.inputs[0], "dtype", None) or "float32")
+
+
+def ends_in_softmax(model) -> bool:
+    last = model.layers[-1]
+    if type(last).__name__ == "Softmax":
+        return True
+    return getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
+
+
+def all_layers(model) -> list:
+    import keras
+
+    found = []
+    for layer in model.layers:
+        found += all_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return found
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value
