@@ -86,7 +86,7 @@ def main() -> None:
     data = args.data or (None if DEBIAN.is_dir() else str(SAMPLE))
     peak, how = (args.peak_gflops, "given") if args.peak_gflops else cpu_peak_gflops()
     macs = forward_macs()
-    from cnn_cli.training.seeding import cpu_has_fast_bf16
+    from cnn_cli.backends.device import cpu_has_fast_bf16
 
     print(f"data: {data or DEBIAN}; epochs: {args.epochs}; batch size: {args.batch_size}; repeats: {args.repeats}")
     print(f"model: {CONFIG.relative_to(ROOT)}, {macs:,} forward MACs per image; float32 peak {peak:.0f} GFLOP/s ({how})")

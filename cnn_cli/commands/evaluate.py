@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cnn_cli.commands.options import data_option, echo_report, json_option, subset_option
+from cnn_cli.commands.options import backend_option, data_option, echo_report, json_option, subset_option
 
 
 @click.command("evaluate")
+@backend_option
 @click.argument("run_dir", type=click.Path())
 @data_option
 @subset_option

@@ -137,9 +137,9 @@ def load_model(path: str | Path):
         hint = f" (the run's status is {status!r})" if status and status != "complete" else ""
         raise CnnError(f"{path}: missing from the run directory{hint}" if not path.exists() else f"{path}: not a file")
     check_keras_file(path)
-    from cnn_cli.tf_runtime import import_tensorflow
+    from cnn_cli.backends import start as start_backend
 
-    import_tensorflow()
+    start_backend()
     import keras
 
     import cnn_cli.layers.custom  # noqa: F401  (registers the tool's own layers for deserialization)

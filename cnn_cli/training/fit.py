@@ -126,6 +126,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> 
         "restored_best_weights": bool(early is not None and early.restore_best_weights and early.best_weights is not None),
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
+        "backend": backend().NAME, "device": run.devices,
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
     })
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
