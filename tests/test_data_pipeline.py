@@ -1,5 +1,6 @@
 """The one input pipeline: float32 batches of pixels 0..255 (never scaled: the model scales), sparse or
-one-hot labels, epoch-seeded training order, augmentation on training batches only."""
+one-hot labels, epoch-seeded training order, augmentation on training batches only, on both faces (the
+backend-neutral PyDataset and tf.data) over one batch source gathered by index."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ import numpy as np
 import pytest
 
 from cnn_cli.config.data import Augment
-from cnn_cli.data.pipeline import TrainingBatches, augmentation_layers, eval_batches, one_hot_for
+from cnn_cli.data.augment import augment_batch, is_active
+from cnn_cli.data.batches import BatchSource, epoch_order
+from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
 
-tf = pytest.importorskip("tensorflow")
+FACES = ["keras", "tf.data"]
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +22,10 @@ def sample():
 
 
 def batches(data):
-    return [(x.numpy(), y.numpy()) for x, y in data]
+    """The batches of either face as NumPy tuples."""
+    if hasattr(data, "__getitem__") and hasattr(data, "num_batches"):  # PyDataset
+        return [tuple(np.asarray(p) for p in data[i]) for i in range(len(data))]
+    return [tuple(p.numpy() for p in parts) for parts in data]
 
 
 def training(sample, **kw) -> TrainingBatches:
@@ -27,8 +33,9 @@ def training(sample, **kw) -> TrainingBatches:
     return TrainingBatches(x, y, **{"batch_size": 64, "num_classes": 10, "one_hot": False, "seed": 1, **kw})
 
 
-def test_eval_batches_in_order_unscaled(sample):
-    out = batches(eval_batches(*sample, batch_size=64, num_classes=10, one_hot=False))
+@pytest.mark.parametrize("face", FACES)
+def test_eval_batches_in_order_unscaled(sample, face):
+    out = batches(eval_batches(*sample, batch_size=64, num_classes=10, one_hot=False, face=face))
     assert [len(y) for _, y in out] == [64, 64, 64, 8]
     x, y = out[0]
     assert x.dtype == np.float32 and x.shape == (64, 28, 28, 1) and y.dtype == np.int32 and y.shape == (64,)
@@ -36,39 +43,81 @@ def test_eval_batches_in_order_unscaled(sample):
     assert np.array_equal(x, sample[0][:64].astype(np.float32)) and np.array_equal(y, sample[1][:64])
 
 
-def test_one_hot_labels(sample):
-    x, y = batches(eval_batches(*sample, batch_size=64, num_classes=10, one_hot=True))[0]
+@pytest.mark.parametrize("face", FACES)
+def test_one_hot_labels(sample, face):
+    x, y = batches(eval_batches(*sample, batch_size=64, num_classes=10, one_hot=True, face=face))[0]
     assert y.dtype == np.float32 and y.shape == (64, 10)
     assert np.array_equal(y.argmax(axis=1), sample[1][:64]) and np.all(y.sum(axis=1) == 1)
-    _, y_train = batches(training(sample, one_hot=True).dataset)[0]
+    _, y_train = batches(training(sample, one_hot=True, face=face).dataset)[0]
     assert y_train.shape == (64, 10) and np.all(y_train.sum(axis=1) == 1)
 
 
 def _labels_of_epoch(data: TrainingBatches, epoch: int) -> np.ndarray:
     data.set_epoch(epoch)
-    return np.concatenate([y for _, y in batches(data.dataset)])
+    return np.concatenate([parts[1] for parts in batches(data.dataset)])
 
 
-def test_training_order_depends_on_seed_and_epoch_only(sample):
-    a, b = training(sample, seed=3), training(sample, seed=3)
+@pytest.mark.parametrize("face", FACES)
+def test_training_order_depends_on_seed_and_epoch_only(sample, face):
+    a, b = training(sample, seed=3, face=face), training(sample, seed=3, face=face)
     epoch2 = _labels_of_epoch(a, 2)
     assert np.array_equal(epoch2, _labels_of_epoch(b, 2))  # another pipeline, same (seed, epoch)
     assert not np.array_equal(epoch2, _labels_of_epoch(a, 1)) and not np.array_equal(epoch2, sample[1])
-    assert not np.array_equal(epoch2, _labels_of_epoch(training(sample, seed=4), 2))
+    assert not np.array_equal(epoch2, _labels_of_epoch(training(sample, seed=4, face=face), 2))
     assert sorted(epoch2) == sorted(sample[1])
+    assert np.array_equal(epoch2, sample[1][epoch_order(200, 3, 2)])  # the order is (seed, epoch)'s permutation
     x, y = batches(a.dataset)[0]
     assert x.max() == 255.0 and x.dtype == np.float32  # training batches are not scaled either
 
 
-def test_augmentation_on_training_batches(sample):
+def test_both_faces_give_the_same_batches(sample):
+    augment = Augment(rotation=10, horizontal_flip=True)
+    keras_face, tf_face = (training(sample, seed=5, augment=augment, face=f) for f in FACES)
+    for data in (keras_face, tf_face):
+        data.set_epoch(3)
+    for (xa, ya), (xb, yb) in zip(batches(keras_face.dataset), batches(tf_face.dataset)):
+        assert np.array_equal(xa, xb) and np.array_equal(ya, yb)
+
+
+@pytest.mark.parametrize("face", FACES)
+def test_augmentation_on_training_batches(sample, face):
     augment = Augment(rotation=15, zoom=0.1, width_shift=0.1, height_shift=0.1, horizontal_flip=True)
-    assert len(augmentation_layers(augment, 0)) == 4 and augmentation_layers(Augment()) == []
-    plain, distorted = training(sample), training(sample, augment=augment)
+    assert is_active(augment) and not is_active(Augment()) and not is_active(None)
+    plain, distorted = training(sample, face=face), training(sample, augment=augment, face=face)
     (x_plain, y_plain), (x_aug, y_aug) = batches(plain.dataset)[0], batches(distorted.dataset)[0]
     assert np.array_equal(y_plain, y_aug)  # the same order, other pixels
     assert x_aug.shape == (64, 28, 28, 1) and x_aug.dtype == np.float32
     assert 0.0 <= x_aug.min() and 200.0 < x_aug.max() <= 255.0 + 1e-3
     assert not np.allclose(x_aug, x_plain)
+    again = batches(training(sample, augment=augment, face=face).dataset)[0][0]
+    assert np.array_equal(x_aug, again)  # the distortions depend on (seed, epoch, batch) only
+
+
+def test_augment_batch_geometry():
+    image = np.zeros((1, 9, 9, 1), np.float32)
+    image[0, 4, :, 0] = 255.0  # a horizontal line through the centre
+    flipped, _ = augment_batch(image, np.zeros(1, np.int32), 0, Augment(vertical_flip=True), 10)
+    same, _ = augment_batch(image, np.zeros(1, np.int32), 0, Augment(), 10)
+    assert same is image
+    rotated = None
+    for seed in range(20):  # a seed that rotates by more than 45 degrees turns the line near-vertical
+        out, _ = augment_batch(image, np.zeros(1, np.int32), seed, Augment(rotation=90), 10)
+        if out[0, :, 4, 0].sum() > out[0, 4, :, 0].sum():
+            rotated = out
+            break
+    assert rotated is not None and rotated[0, 4, 4, 0] == pytest.approx(255.0)
+    assert np.array_equal(flipped, image)  # the centre row is its own mirror image
+
+
+def test_sample_weights_make_triples(sample):
+    x, y = sample
+    weights = np.linspace(0.5, 2.0, 100).astype(np.float32)
+    train = np.arange(100, 200)
+    source = BatchSource(x, y, train, batch_size=64, num_classes=10, one_hot=False, seed=2, sample_weights=weights)
+    xb, yb, wb = source.batch(0, epoch=1)
+    positions = epoch_order(100, 2, 1)[:64]
+    assert np.array_equal(yb, y[train[positions]]) and np.array_equal(wb, weights[positions])
+    assert np.array_equal(xb, x[train[positions]].astype(np.float32))
 
 
 def test_one_hot_for():

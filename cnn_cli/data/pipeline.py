@@ -1,114 +1,103 @@
-"""The one input pipeline: the uint8 images held once in memory, batches of float32 pixels 0..255 and
-labels (int32 class indices, or float32 one-hot rows). Pixel scaling is the model's first layer
-(docs/architecture.md); nothing here divides by 255.
+"""The one input pipeline: batches of the uint8 images held once (`store`), gathered by index by a
+`BatchSource` (`batches.py`), shown to Keras through one of two faces over that same source:
 
-- `TrainingBatches`: epoch e's order is `argsort(stateless_uniform([n], seed=(seed, e)))`, drawn when the
-  epoch's iterator starts from an epoch variable set by `set_epoch` (the trainer's `EpochSeeds` callback),
-  so a resumed run sees the order an uninterrupted one sees; augmentation (`augment:`) on these batches only.
+- `keras`: a `keras.utils.PyDataset` (`keras_face.py`), backend-neutral: JAX and PyTorch use it;
+- `tf.data`: a `tf.data.Dataset` of batch numbers mapped through the source (`tf.numpy_function`), prefetched,
+  for the TensorFlow backend and its `tf.distribute` strategies. TensorFlow is reached only through
+  `cnn_cli.backends`, and only when this face is asked for.
+
+Neither face copies the images: a batch is gathered when it is asked for. Pixels are float32 0..255 (the
+model scales, docs/architecture.md); labels int32 class indices or float32 one-hot rows.
+
+- `TrainingBatches`: the training split, epoch-seeded order (`set_epoch`, called by the trainer's
+  `EpochSeeds` at each epoch's beginning), augmentation, optional per-example sample weights.
 - `eval_batches`: validation, test and evaluation batches, in file order, never augmented.
 
-tf.data is reached through the backend boundary (`cnn_cli.backends`); importing this module stays cheap.
+Importing this module imports neither Keras nor TensorFlow.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from cnn_cli.backends import current as backend
 from cnn_cli.config.data import Augment
+from cnn_cli.data.batches import BatchSource, derived_seed, epoch_order, one_hot_for
 
-ONE_HOT_LOSSES = frozenset({"categorical_crossentropy"})
+__all__ = ["BatchSource", "TrainingBatches", "derived_seed", "epoch_order", "eval_batches", "face_for",
+           "one_hot_for"]
 
-
-def one_hot_for(loss: str) -> bool:
-    """Whether the loss takes one-hot labels (categorical_crossentropy) rather than class indices."""
-    return loss in ONE_HOT_LOSSES
-
-
-def derived_seed(*parts: int) -> int:
-    """A 31-bit seed that depends on every part (and on nothing else)."""
-    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0]) & 0x7FFFFFFF
+FACES = ("keras", "tf.data")
 
 
-def _labels(tf, num_classes: int, one_hot: bool):
-    def label(y):
-        return tf.one_hot(y, num_classes, dtype=tf.float32) if one_hot else y
+def face_for(face: str | None = None) -> str:
+    """The face to use: `face` when given, else `CNN_PIPELINE` (keras | tf.data), else tf.data on the
+    TensorFlow backend and keras on the others."""
+    face = face or os.environ.get("CNN_PIPELINE") or None
+    if face is None:
+        import keras
 
-    return label
+        face = "tf.data" if keras.config.backend() == "tensorflow" else "keras"
+    if face not in FACES:
+        raise ValueError(f"unknown input pipeline face {face!r}; expected one of {', '.join(FACES)}")
+    return face
 
 
-def eval_batches(x_uint8: np.ndarray, y_idx: np.ndarray, *, batch_size: int, num_classes: int, one_hot: bool):
-    """Batches in file order, for validation, test and evaluation."""
+def present(source: BatchSource, face: str | None = None, workers: int = 2):
+    """What `model.fit`/`evaluate`/`predict` take for `source`: a tf.data.Dataset or a PyDataset."""
+    if face_for(face) == "keras":
+        from cnn_cli.data.keras_face import SourceBatches
+
+        return SourceBatches(source, workers=workers)
+    return _tf_dataset(source)
+
+
+def _tf_dataset(source: BatchSource):
+    from cnn_cli.backends import current as backend
+
     tf = backend().start()
-    label = _labels(tf, num_classes, one_hot)
-    data = tf.data.Dataset.from_tensor_slices((np.asarray(x_uint8, dtype=np.uint8), np.asarray(y_idx, dtype=np.int32)))
-    data = data.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), label(y)),
-                                      num_parallel_calls=tf.data.AUTOTUNE)
-    return data.prefetch(tf.data.AUTOTUNE)
+    h, w, c = source.image_shape
+    y_spec = tf.TensorSpec([None, source.num_classes] if source.one_hot else [None],
+                           tf.float32 if source.one_hot else tf.int32)
+    specs = [tf.TensorSpec([None, h, w, c], tf.float32), y_spec]
+    if source.sample_weights is not None:
+        specs.append(tf.TensorSpec([None], tf.float32))
+
+    def fetch(i):
+        parts = tf.numpy_function(lambda k: source.batch(int(k)), [i], [s.dtype for s in specs], stateful=False)
+        return tuple(tf.ensure_shape(part, spec.shape) for part, spec in zip(parts, specs))
+
+    data = tf.data.Dataset.range(len(source)).map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return data.apply(tf.data.experimental.assert_cardinality(len(source))).prefetch(tf.data.AUTOTUNE)
+
+
+def eval_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, num_classes: int, one_hot: bool,
+                 indices: np.ndarray | None = None, face: str | None = None):
+    """Batches of `images[indices]` (all images without `indices`) in order, for validation, test and evaluation."""
+    source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes, one_hot=one_hot)
+    return present(source, face)
 
 
 class TrainingBatches:
-    """The training batches (`dataset`), their epoch (`set_epoch`) and augmentation layers (`random_layers`,
-    whose random state the trainer resets per epoch with the model's)."""
+    """The training batches (`dataset`, what `fit` takes), their epoch (`set_epoch`), `seed` and `source`.
 
-    def __init__(self, x_uint8: np.ndarray, y_idx: np.ndarray, *, batch_size: int, num_classes: int,
-                 one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False):
-        """`in_order`: augment one batch after another (the layers' generators are stateful), for repeatable runs."""
-        tf = backend().start()
-        n = len(x_uint8)
+    `images`/`labels` are the whole store, `indices` the training split's positions in it (all without it);
+    `sample_weights` (float32, aligned with `indices`) makes the batches (x, y, w). `random_layers` is empty:
+    augmentation draws from per-batch seeds (`augment.py`), not from generator state."""
+
+    random_layers: list = []
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, num_classes: int,
+                 one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False,
+                 indices: np.ndarray | None = None, sample_weights: np.ndarray | None = None,
+                 face: str | None = None):
+        del in_order  # every batch depends on (seed, epoch, batch) alone, whatever thread makes it
         self.seed = int(seed)
-        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="cnn_epoch")
-        self.random_layers = augmentation_layers(augment, seed) if augment is not None else []
-        xs = tf.constant(np.asarray(x_uint8, dtype=np.uint8))
-        ys = tf.constant(np.asarray(y_idx, dtype=np.int32))
-        base = tf.constant(derived_seed(self.seed, 0x5EED), dtype=tf.int64)
-        epoch, label = self.epoch, _labels(tf, num_classes, one_hot)
-
-        def order(_):
-            keys = tf.random.stateless_uniform([n], seed=tf.stack([base, epoch.read_value()]))
-            return tf.argsort(keys, stable=True)
-
-        def gather(idx):
-            return tf.cast(tf.gather(xs, idx), tf.float32), label(tf.gather(ys, idx))
-
-        data = tf.data.Dataset.range(1).map(order).unbatch().batch(batch_size)
-        data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-        if self.random_layers:
-            layers = self.random_layers
-
-            def distort(x, y):
-                for layer in layers:
-                    x = layer(x, training=True)
-                return x, y
-
-            data = data.map(distort, num_parallel_calls=None if in_order else tf.data.AUTOTUNE)
-        batches = -(-n // batch_size)
-        self.dataset = data.apply(tf.data.experimental.assert_cardinality(batches)).prefetch(tf.data.AUTOTUNE)
+        self.source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes,
+                                  one_hot=one_hot, seed=self.seed, augment=augment, sample_weights=sample_weights)
+        self.dataset = present(self.source, face)
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch (0-based) whose order the next iteration draws."""
-        self.epoch.assign(epoch)
-
-
-def augmentation_layers(augment: Augment, seed: int | None = None) -> list:
-    """Keras preprocessing layers for the nonzero settings; empty space is filled with the nearest pixel
-    (as Keras' old ImageDataGenerator did). Rotation is given in degrees (RandomRotation takes turns).
-    They work on any pixel range, so on the 0..255 values fed here."""
-    import keras
-
-    def next_seed(offset: int) -> int | None:
-        return None if seed is None else seed + offset
-
-    layers = []
-    if augment.rotation:
-        layers.append(keras.layers.RandomRotation(augment.rotation / 360.0, fill_mode="nearest", seed=next_seed(1)))
-    if augment.zoom:
-        layers.append(keras.layers.RandomZoom(augment.zoom, fill_mode="nearest", seed=next_seed(2)))
-    if augment.width_shift or augment.height_shift:
-        layers.append(keras.layers.RandomTranslation(
-            augment.height_shift, augment.width_shift, fill_mode="nearest", seed=next_seed(3),
-        ))
-    flips = [name for name, on in (("horizontal", augment.horizontal_flip), ("vertical", augment.vertical_flip)) if on]
-    if flips:
-        layers.append(keras.layers.RandomFlip("_and_".join(flips), seed=next_seed(4)))
-    return layers
+        self.source.set_epoch(epoch)

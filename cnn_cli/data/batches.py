@@ -1,0 +1,110 @@
+"""The one batch source under every input pipeline face: batches gathered by index from the images held
+once (an in-memory array or the cache's memory map), in NumPy, importing no framework.
+
+- `BatchSource(images, labels, indices, ...)`: `images` is the whole uint8 store (N, H, W, C), `labels` its
+  int32 class indices (N,), `indices` the positions of one split in it. `batch(i)` gathers batch i of the
+  current epoch: float32 pixels 0..255 (never scaled: the model scales), labels as int32 indices or float32
+  one-hot rows, and the sample weights when given (then the batch is (x, y, w)).
+- With a `seed` the split is shuffled: epoch e's order is `epoch_order(n, seed, e)`, a function of
+  (seed, e) alone, so a resumed run sees the order an uninterrupted one sees; augmentation
+  (`cnn_cli.data.augment.augment_batch`) gets a seed derived from (seed, epoch, batch). Without a seed the
+  batches come in file order, never augmented (validation, test, evaluation, prediction).
+
+`batch` is safe to call from several threads at once (the faces prefetch in worker threads).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from cnn_cli.config.data import Augment
+from cnn_cli.data.augment import augment_batch, is_active
+
+ONE_HOT_LOSSES = frozenset({"categorical_crossentropy"})
+ORDER_SALT = 0x5EED
+
+
+def one_hot_for(loss: str) -> bool:
+    """Whether the loss takes one-hot labels (categorical_crossentropy) rather than class indices."""
+    return loss in ONE_HOT_LOSSES
+
+
+def derived_seed(*parts: int) -> int:
+    """A 31-bit seed that depends on every part (and on nothing else)."""
+    return int(np.random.SeedSequence([int(p) & 0xFFFFFFFF for p in parts]).generate_state(1)[0]) & 0x7FFFFFFF
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
+    """The shuffled order of n examples in epoch `epoch` (0-based): a permutation that depends on (seed, epoch)."""
+    return np.random.default_rng(derived_seed(seed, ORDER_SALT, epoch)).permutation(n)
+
+
+def gather(images: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """images[idx] as float32, read in increasing index order (sequential reads from a memory map)."""
+    ascending = np.argsort(idx, kind="stable")
+    out = np.empty((len(idx), *images.shape[1:]), dtype=np.float32)
+    out[ascending] = images[idx[ascending]]
+    return out
+
+
+class BatchSource:
+    """Batches of one split of the store; see the module docstring."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray | None = None, *,
+                 batch_size: int, num_classes: int, one_hot: bool, seed: int | None = None,
+                 augment: Augment | None = None, sample_weights: np.ndarray | None = None):
+        self.images = images
+        self.labels = np.asarray(labels, dtype=np.int32)
+        self.indices = np.arange(len(images)) if indices is None else np.asarray(indices, dtype=np.int64)
+        if len(self.labels) != len(images):
+            raise ValueError(f"{len(self.labels)} labels for {len(images)} images")
+        if sample_weights is not None and len(sample_weights) != len(self.indices):
+            raise ValueError(f"{len(sample_weights)} sample weights for {len(self.indices)} examples")
+        self.batch_size, self.num_classes, self.one_hot = int(batch_size), int(num_classes), bool(one_hot)
+        self.seed = None if seed is None else int(seed)
+        self.augment = augment if self.seed is not None and is_active(augment) else None
+        self.sample_weights = None if sample_weights is None else np.asarray(sample_weights, dtype=np.float32)
+        self.epoch = 0
+        self._orders: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return -(-len(self.indices) // self.batch_size)
+
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.images.shape[1:])
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch (0-based) whose order and augmentation the next batches have."""
+        self.epoch = int(epoch)
+
+    def order(self, epoch: int) -> np.ndarray:
+        """Positions into `indices` in the order of `epoch` (file order without a seed)."""
+        if self.seed is None:
+            return np.arange(len(self.indices))
+        with self._lock:
+            found = self._orders.get(epoch)
+            if found is None:
+                found = epoch_order(len(self.indices), self.seed, epoch)
+                self._orders = {epoch: found}  # one epoch at a time: no growing memory
+            return found
+
+    def batch(self, i: int, epoch: int | None = None) -> tuple[np.ndarray, ...]:
+        """Batch i of `epoch` (default: the current one): (x, y) or (x, y, w)."""
+        epoch = self.epoch if epoch is None else epoch
+        i = int(i)
+        if not 0 <= i < len(self):
+            raise IndexError(f"batch {i} of {len(self)}")
+        positions = self.order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
+        idx = self.indices[positions]
+        x, y = gather(self.images, idx), self.labels[idx]
+        if self.one_hot:
+            y = np.eye(self.num_classes, dtype=np.float32)[y]
+        if self.augment is not None:
+            x, y = augment_batch(x, y, derived_seed(self.seed, epoch, i), self.augment, self.num_classes)
+        if self.sample_weights is None:
+            return x, y
+        return x, y, self.sample_weights[positions]
