@@ -1,0 +1,117 @@
+"""The tool without TensorFlow: real `cnn` processes on the JAX backend in which `import tensorflow` fails (a
+meta-path finder installed before anything is imported, as where TensorFlow is not installed) train the
+MNIST sample, are killed after an epoch, resume, and evaluate; the resumed run ends with the weights of an
+uninterrupted one (JAX's CPU kernels are deterministic). Skipped, with the reason, where JAX is absent."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 300
+
+pytestmark = pytest.mark.skipif(
+    not any((Path(p) / "jax").is_dir() for p in sys.path if p), reason="JAX is not installed (pip install 'cnn-cli[jax]')"
+)
+
+# Runs `cnn` with `import tensorflow` (and TensorBoard, which needs it) failing as a missing package does.
+NO_TENSORFLOW = r'''
+import sys
+
+class NoTensorFlow:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in ("tensorflow", "tensorboard", "tf_keras"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, NoTensorFlow())
+'''
+CNN = NO_TENSORFLOW + r'''
+from cnn_cli.cli import main
+
+sys.argv = ["cnn", *sys.argv[1:]]
+main()
+'''
+ARGS = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "200", "--epochs", "2",
+        "--set", "train.deterministic=true", "--set", "train.batch_size=32", "--seed", "7"]
+
+
+def cnn(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`cnn ARGS` on JAX in a process where TensorFlow cannot be imported."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CNN_TEST_", "KERAS_BACKEND"))}
+    clean["PYTHONPATH"] = os.pathsep.join([str(ROOT), clean.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, "-c", CNN, *args], cwd=ROOT, env={**clean, **(env or {})},
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def test_the_finder_makes_tensorflow_missing():
+    result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW + "import tensorflow"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and "ModuleNotFoundError: No module named 'tensorflow'" in result.stderr
+
+
+def _epochs(run: Path) -> list[int]:
+    with (run / "history.csv").open(newline="") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def _weights(path: Path) -> list[np.ndarray]:
+    import keras
+
+    return [np.asarray(w) for w in keras.saving.load_model(path, safe_mode=True).get_weights()]
+
+
+def test_train_killed_resume_and_evaluate_on_jax(tmp_path):
+    reference, run = tmp_path / "reference", tmp_path / "run"
+    whole = cnn("train", "--backend", "jax", *ARGS, "--run-dir", str(reference))
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert "Training on CPU (" in whole.stdout and ", JAX 0." in whole.stdout
+
+    killed = cnn("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": "jax", "CNN_TEST_KILL_AFTER_EPOCH": "1"})
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    assert _epochs(run) == [1] and json.loads((run / "run.json").read_text())["status"] == "running"
+
+    resumed = cnn("train", "--backend", "jax", "--resume", str(run))
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert _epochs(run) == [1, 2]
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["backend"] == "jax" and metrics["device"].startswith("CPU (")
+    assert "jax" in metrics["versions"] and "tensorflow" not in metrics["versions"]
+    assert metrics["resumed"] == 1 and metrics["test_examples"] == 200
+    for got, want in zip(_weights(run / "model.keras"), _weights(reference / "model.keras"), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+    evaluated = cnn("evaluate", "--backend", "jax", str(run), "--json", "--no-write")
+    assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
+    report = json.loads(evaluated.stdout)
+    assert report["num_examples"] == 200
+    assert abs(report["accuracy"] - metrics["test_accuracy"]) < 1e-6
+
+
+def test_tensorflow_only_features_are_refused_in_one_line(tmp_path):
+    mirrored = cnn("train", "--backend", "jax", *ARGS, "--run-dir", str(tmp_path / "m"),
+                   "--set", "distribute.strategy=mirrored")
+    assert mirrored.returncode == 2
+    assert mirrored.stderr.strip().splitlines() == [
+        "Error: distribute.strategy mirrored: tf.distribute strategies need the TensorFlow backend (this run uses "
+        "JAX); leave distribute.strategy at auto (one device) or use --backend tensorflow"]
+    board = cnn("train", "--backend", "jax", *ARGS, "--run-dir", str(tmp_path / "t"),
+                "--set", "train.callbacks.tensorboard.enabled=true")
+    assert board.returncode == 2 and len(board.stderr.strip().splitlines()) == 1
+    assert "TensorBoard logs are written with TensorFlow, which is not installed" in board.stderr
+    missing = cnn("train", "--backend", "tensorflow", *ARGS, "--run-dir", str(tmp_path / "x"))
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == ("Error: the TensorFlow backend is not installed: pip install "
+                                      "'cnn-cli[tensorflow]', or use --backend jax" + _torch_too())
+
+
+def _torch_too() -> str:
+    return " or --backend torch" if any((Path(p) / "torch").is_dir() for p in sys.path if p) else ""
