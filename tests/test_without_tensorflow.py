@@ -1,7 +1,8 @@
-"""The tool without TensorFlow: real `cnn` processes on the JAX backend in which `import tensorflow` fails (a
-meta-path finder installed before anything is imported, as where TensorFlow is not installed) train the
-MNIST sample, are killed after an epoch, resume, and evaluate; the resumed run ends with the weights of an
-uninterrupted one (JAX's CPU kernels are deterministic). Skipped, with the reason, where JAX is absent."""
+"""The tool without TensorFlow: real `cnn` processes on the JAX (and PyTorch) backend in which `import
+tensorflow` fails (the meta path's PathFinder, replaced before anything is imported, finds no TensorFlow, as
+where it is not installed) train the MNIST sample, are killed after an epoch, resume, and evaluate; the resumed run ends with
+the weights of an uninterrupted one (the CPU kernels are deterministic). Each backend's test is skipped, with
+the reason, where its package is absent (CI installs JAX's CPU wheel; PyTorch is optional)."""
 
 from __future__ import annotations
 
@@ -18,21 +19,32 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
 
-pytestmark = pytest.mark.skipif(
-    not any((Path(p) / "jax").is_dir() for p in sys.path if p), reason="JAX is not installed (pip install 'cnn-cli[jax]')"
-)
+
+def _installed(package: str) -> bool:
+    return any((Path(p) / package).is_dir() for p in sys.path if p)
+
+
+JAX = pytest.mark.skipif(not _installed("jax"), reason="JAX is not installed (pip install 'cnn-cli[jax]')")
+BACKENDS = [
+    pytest.param("jax", marks=JAX),
+    pytest.param("torch", marks=pytest.mark.skipif(
+        not _installed("torch"), reason="PyTorch is not installed (pip install 'cnn-cli[torch]')")),
+]
+LABELS = {"jax": "JAX", "torch": "PyTorch"}
 
 # Runs `cnn` with `import tensorflow` (and TensorBoard, which needs it) failing as a missing package does.
 NO_TENSORFLOW = r'''
 import sys
+from importlib.machinery import PathFinder
 
-class NoTensorFlow:
-    def find_spec(self, name, path=None, target=None):
+class NoTensorFlow(PathFinder):
+    @classmethod
+    def find_spec(cls, name, path=None, target=None):
         if name.partition(".")[0] in ("tensorflow", "tensorboard", "tf_keras"):
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return None
+            return None  # as for a package that is not installed
+        return PathFinder.find_spec(name, path, target)
 
-sys.meta_path.insert(0, NoTensorFlow())
+sys.meta_path[:] = [NoTensorFlow if finder is PathFinder else finder for finder in sys.meta_path]
 '''
 CNN = NO_TENSORFLOW + r'''
 from cnn_cli.cli import main
@@ -52,6 +64,7 @@ def cnn(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=TIMEOUT)
 
 
+@JAX
 def test_the_finder_makes_tensorflow_missing():
     result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW + "import tensorflow"], capture_output=True,
                             text=True, timeout=60)
@@ -69,33 +82,35 @@ def _weights(path: Path) -> list[np.ndarray]:
     return [np.asarray(w) for w in keras.saving.load_model(path, safe_mode=True).get_weights()]
 
 
-def test_train_killed_resume_and_evaluate_on_jax(tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_train_killed_resume_and_evaluate(tmp_path, backend):
     reference, run = tmp_path / "reference", tmp_path / "run"
-    whole = cnn("train", "--backend", "jax", *ARGS, "--run-dir", str(reference))
+    whole = cnn("train", "--backend", backend, *ARGS, "--run-dir", str(reference))
     assert whole.returncode == 0, whole.stdout + whole.stderr
-    assert "Training on CPU (" in whole.stdout and ", JAX 0." in whole.stdout
+    assert "Training on CPU (" in whole.stdout and f", float32, {LABELS[backend]} " in whole.stdout
 
-    killed = cnn("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": "jax", "CNN_TEST_KILL_AFTER_EPOCH": "1"})
+    killed = cnn("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": backend, "CNN_TEST_KILL_AFTER_EPOCH": "1"})
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert _epochs(run) == [1] and json.loads((run / "run.json").read_text())["status"] == "running"
 
-    resumed = cnn("train", "--backend", "jax", "--resume", str(run))
+    resumed = cnn("train", "--backend", backend, "--resume", str(run))
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _epochs(run) == [1, 2]
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["backend"] == "jax" and metrics["device"].startswith("CPU (")
-    assert "jax" in metrics["versions"] and "tensorflow" not in metrics["versions"]
+    assert metrics["backend"] == backend and metrics["device"].startswith("CPU (")
+    assert backend in metrics["versions"] and "tensorflow" not in metrics["versions"]
     assert metrics["resumed"] == 1 and metrics["test_examples"] == 200
     for got, want in zip(_weights(run / "model.keras"), _weights(reference / "model.keras"), strict=True):
         np.testing.assert_array_equal(got, want)
 
-    evaluated = cnn("evaluate", "--backend", "jax", str(run), "--json", "--no-write")
+    evaluated = cnn("evaluate", "--backend", backend, str(run), "--json", "--no-write")
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     report = json.loads(evaluated.stdout)
     assert report["num_examples"] == 200
     assert abs(report["accuracy"] - metrics["test_accuracy"]) < 1e-6
 
 
+@JAX
 def test_tensorflow_only_features_are_refused_in_one_line(tmp_path):
     mirrored = cnn("train", "--backend", "jax", *ARGS, "--run-dir", str(tmp_path / "m"),
                    "--set", "distribute.strategy=mirrored")

@@ -11,6 +11,7 @@ Each backend module offers the same interface:
 - `seed_everything(seed, deterministic)`, `gpu_precision()` / `cpu_precision()` (what `precision: auto`
   picks, decided by measurement: README "Precision");
 - `devices_used(strategy)` (a `device.Devices`, for the start line and metrics.json), `check_devices`;
+- `steps_per_execution(wanted)` (PyTorch runs one step per call);
 - `make_strategy(settings, slurm=)`, `default_strategy()`, `fit_works_under`, `lost_worker_errors`,
   `custom_fit` / `custom_evaluate` (tf.distribute exists on TensorFlow only; the others refuse any strategy
   but `auto` in one line);

@@ -125,6 +125,11 @@ def gpu_precision() -> str | None:
 # ---------------------------------------------------------------- tf.distribute
 
 
+def steps_per_execution(wanted: int) -> int:
+    """Training steps per call into the compiled function: as configured."""
+    return wanted
+
+
 def fit_works_under(strategy) -> bool:
     """Whether Keras' own `model.fit` and `model.evaluate` train correctly under `strategy`.
 

@@ -81,6 +81,11 @@ def default_strategy():
     return single.OneDevice()
 
 
+def steps_per_execution(wanted: int) -> int:
+    """Keras on PyTorch runs one step per call (it refuses more)."""
+    return 1
+
+
 def fit_works_under(strategy) -> bool:
     return True
 

@@ -34,7 +34,7 @@ def build_model(run: Run):
                       name=config.name)
         optimizer = keras.optimizers.get({"class_name": train_cfg.optimizer.name, "config": train_cfg.optimizer.arguments()})
         model.compile(optimizer=optimizer, loss=train_cfg.loss, metrics=list(train_cfg.metrics),
-                      steps_per_execution=train_cfg.steps_per_execution)
+                      steps_per_execution=backend().steps_per_execution(train_cfg.steps_per_execution))
     return model
 
 
