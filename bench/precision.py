@@ -62,7 +62,7 @@ def main() -> None:
     y = np.concatenate([data["y_train"]] * reps)[:n].astype("int32")
 
     models = {p: make_model(p) for p in POLICIES}
-    for policy, model in models.items():
+    for model in models.values():  # warm-up: tracing and compiling
         model.fit(x[: 2 * args.batch_size], y[: 2 * args.batch_size], batch_size=args.batch_size, verbose=0)
     times: dict[str, list[float]] = {p: [] for p in POLICIES}
     for _ in range(args.repeats):

@@ -93,8 +93,8 @@ def missing_message(chosen: str) -> str:
     label = LABELS[chosen]
     others = [n for n in NAMES if n != chosen and installed(n)]
     if not others:
-        return (f"Keras needs a backend and none is installed: pip install 'cnn-cli[tensorflow]' "
-                f"(or 'cnn-cli[jax]', or 'cnn-cli[torch]')")
+        return ("Keras needs a backend and none is installed: pip install 'cnn-cli[tensorflow]' "
+                "(or 'cnn-cli[jax]', or 'cnn-cli[torch]')")
     how = " or ".join(f"--backend {n}" for n in others)
     return f"the {label} backend is not installed: pip install 'cnn-cli[{chosen}]', or use {how}"
 
