@@ -119,7 +119,7 @@ def test_resume_after_early_stopping_goes_to_the_final_save(runner, tmp_path, mo
     import errno
 
     from cnn_cli.cli import main
-    from cnn_cli.training import files
+    from cnn_cli.rundir import atomic as files
 
     run = tmp_path / "run"
     args = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz", "--subset", "300",

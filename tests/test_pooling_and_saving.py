@@ -65,7 +65,7 @@ def test_a_model_saved_when_min_pooling_lived_in_cnn_cli_model_still_loads(tmp_p
 
     import keras
 
-    from cnn_cli.run_reader import load_model
+    from cnn_cli.readers.run_reader import load_model
 
     inputs = keras.Input((4, 4, 1))
     from cnn_cli.layers.custom.min_pooling import MinPooling2D

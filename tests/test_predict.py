@@ -22,7 +22,7 @@ def _model_classes(run, x_uint8):
     import keras
 
     model = keras.saving.load_model(run / "model.keras", safe_mode=True)
-    probabilities = model.predict(x_uint8.astype(np.float32) / np.float32(255.0), verbose=0)
+    probabilities = model.predict(x_uint8.astype(np.float32), verbose=0)  # the model scales its 0..255 input
     return probabilities.argmax(axis=1), probabilities
 
 
