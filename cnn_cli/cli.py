@@ -63,9 +63,9 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import compare, evaluate, layers, predict, schema, summary, train
+    from cnn_cli.commands import cache, compare, evaluate, layers, predict, schema, summary, train
 
-    for module in (summary, schema, train, evaluate, predict, compare, layers):
+    for module in (summary, schema, train, evaluate, predict, compare, layers, cache):
         main.add_command(module.command)
 
 

@@ -37,6 +37,12 @@ def load_config_dict(name: str) -> dict:
     return yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cache_dir(tmp_path_factory):
+    """The tests' decoded-image caches go to a temporary folder, not the user's ~/.cache/cnn (subprocesses too)."""
+    os.environ["CNN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cnn-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _at_repo_root(monkeypatch):
     """Config paths such as data/mnist_sample.npz are relative to the repository root."""

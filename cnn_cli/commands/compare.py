@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cnn_cli.commands.options import backend_option, config_option, data_option, set_option, subset_option
+from cnn_cli.commands.options import backend_option, cache_dir_option, config_option, data_option, set_option, subset_option
 
 
 @click.command("compare")
 @backend_option
+@cache_dir_option
 @config_option
 @click.option("--vary", "varies", multiple=True, required=True, metavar="KEY.PATH=V1,V2,...",
               help="A config key (the paths --set takes: model.layers[0].filters=16,32) and the values to try "

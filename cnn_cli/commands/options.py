@@ -44,3 +44,19 @@ backend_option = click.option(
 def echo_report(report, as_json: bool) -> None:
     """Prints a report (an object with `to_dict()` and `to_text()`) as tables, or as one JSON object with --json."""
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.to_text())
+
+
+def _set_cache_dir(ctx, param, value):
+    if value is not None:
+        import os
+
+        from cnn_cli.data.cache import ENV
+
+        os.environ[ENV] = value  # read by cnn_cli.data.cache.cache_root, in this process and the ones it starts
+    return value
+
+
+cache_dir_option = click.option(
+    "--cache-dir", type=click.Path(file_okay=False), default=None, expose_value=False, callback=_set_cache_dir,
+    is_eager=True, help="Folder of the decoded-image cache (default: CNN_CACHE_DIR, else ~/.cache/cnn).",
+)

@@ -6,11 +6,12 @@ import sys
 
 import click
 
-from cnn_cli.commands.options import backend_option, config_option, data_option, set_option, subset_option
+from cnn_cli.commands.options import backend_option, cache_dir_option, config_option, data_option, set_option, subset_option
 
 
 @click.command("train")
 @backend_option
+@cache_dir_option
 @config_option
 @set_option
 @data_option

@@ -83,6 +83,21 @@ class DataConfig(Section):
         "split, class by class in proportion, in file order), for smoke runs.",
     )
     augment: Augment | None = Field(None, description="Random augmentation of the training batches.")
+    cache: Literal["auto", "memory", "disk", "off"] = Field(
+        "auto",
+        description="Where the decoded images are held: disk (decoded once into a cache file, memory-mapped), memory "
+        "(in RAM, read from and written to the cache file), off (in RAM, no cache file), auto (disk for image "
+        "folders and data sets over 1 GB decoded, else off). The cache folder is --cache-dir, CNN_CACHE_DIR or "
+        "~/.cache/cnn.",
+    )
+    bad_images: Literal["error", "skip"] = Field(
+        "error", description="An unreadable image file in a folder: stop with its name (error), or leave it out and list it (skip).",
+    )
+    resize: Literal["stretch", "pad", "crop"] = Field(
+        "stretch",
+        description="How a folder image meets image_shape: stretch it, pad it (aspect kept, black bars) or crop its "
+        "centre (aspect kept).",
+    )
 
 
 SPLIT_KEYS = ("train", "validation", "test")

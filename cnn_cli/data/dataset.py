@@ -4,7 +4,7 @@ source reader gives before the labels are mapped to class indices."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,20 +36,42 @@ class Raw:
 
 @dataclass
 class Dataset:
-    """Images as uint8 (N, H, W, C) and labels as int32 class indices 0..K-1; x_val/x_test may be None."""
+    """The images once (`images`: uint8 (N, H, W, C), in memory or memory-mapped), their labels (`labels`: int32
+    class indices 0..K-1, aligned with `images`) and the splits as index arrays into them (`train`, and
+    `validation` and `test` or None). `x_train`, `y_train`, ... gather a split: copies, for tests and tools;
+    training and evaluation hand the index arrays to the pipeline instead."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray | None
-    y_val: np.ndarray | None
-    x_test: np.ndarray | None
-    y_test: np.ndarray | None
+    images: np.ndarray
+    labels: np.ndarray
+    train: np.ndarray
+    validation: np.ndarray | None
+    test: np.ndarray | None
     class_map: ClassMap
     origin: str = ""  # where the data came from and what was done to it, parts separated by "; "
+    skipped: list[str] = field(default_factory=list)  # image files left out (data.bad_images: skip)
+
+    def split(self, name: str) -> np.ndarray | None:
+        """The positions of split `name` (train, validation, test) in `images`, or None."""
+        return getattr(self, name)
+
+    def _x(self, name: str) -> np.ndarray | None:
+        index = self.split(name)
+        return None if index is None else self.images[index]
+
+    def _y(self, name: str) -> np.ndarray | None:
+        index = self.split(name)
+        return None if index is None else self.labels[index]
+
+    x_train = property(lambda self: self._x("train"))
+    y_train = property(lambda self: self._y("train"))
+    x_val = property(lambda self: self._x("validation"))
+    y_val = property(lambda self: self._y("validation"))
+    x_test = property(lambda self: self._x("test"))
+    y_test = property(lambda self: self._y("test"))
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
-        return tuple(int(d) for d in self.x_train.shape[1:])  # type: ignore[return-value]
+        return tuple(int(d) for d in self.images.shape[1:])  # type: ignore[return-value]
 
     @property
     def num_classes(self) -> int:
@@ -58,7 +80,7 @@ class Dataset:
     def describe(self) -> str:
         """A few lines: the source, the image shape and classes, the number of images per split."""
         h, w, c = self.input_shape
-        counts = [("train", self.x_train), ("validation", self.x_val), ("test", self.x_test)]
+        counts = [("train", self.train), ("validation", self.validation), ("test", self.test)]
         first, *notes = self.origin.split("; ")
         lines = [
             f"data: {first}".rstrip(),

@@ -1,9 +1,15 @@
 """Folders of images, one subfolder per class: `path/<class>/*.png|jpg|jpeg`, or split folders
 `path/train/<class>/...` with `path/test/...` and `path/validation/...` (or `valid/`, `val/`) beside it.
 
-Class ids are the subfolder names, sorted naturally ("2" before "10"). Every image is converted to
-grayscale (1 channel), RGB (3) or RGBA (4) and resized (bilinear) to `data.image_shape`; without it, the
-first image of the first training class sets the size, and the channels (1 for a grayscale image, else 3).
+Class ids are the subfolder names, sorted naturally ("2" before "10"). Every image is turned upright (EXIF),
+converted to grayscale (1 channel), RGB (3) or RGBA (4) and resized (bilinear, `data.resize`) to
+`data.image_shape`; without it, the first image of the first training class sets the size, and the channels
+(1 for a grayscale image, else 3).
+
+The files are decoded once, in parallel (`decode.py`), straight into the store's one array: the cache file
+(`data.cache: disk`, and `auto`), or memory (`memory`, which also reads and writes the cache file; `off`,
+which does neither). A second run with the same files and settings opens the cache and decodes nothing.
+With `data.bad_images: skip` an unreadable file is left out and listed (`Store.skipped`).
 """
 
 from __future__ import annotations
@@ -13,15 +19,38 @@ from pathlib import Path
 import numpy as np
 from natsort import natsorted
 
-from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.images import MODES, image_shape_of, read_image
+from cnn_cli.config.data import DataConfig
+from cnn_cli.data import cache as C
+from cnn_cli.data.decode import decode_into
+from cnn_cli.data.images import MODES, image_shape_of
+from cnn_cli.data.store import Part, Store
 from cnn_cli.errors import ConfigError, DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "valid", "val"), "test": ("test",)}
 
 
-def read_folder(path: str, image_shape: tuple[int, int, int] | None = None, source: str = "<config file>") -> Raw:
+def folder_store(data: DataConfig, path: str, source: str = "<config file>") -> Store:
+    """The store of the image folder at `path`, from the cache when it holds these files decoded so."""
+    listing = list_folder(path)
+    shape = data.image_shape
+    if shape is not None and shape[2] not in MODES:
+        raise ConfigError(source, "data.image_shape", "expected 1, 3 or 4 channels for images read from a folder", list(shape))
+    files = [f for _, by_class in listing for images in by_class.values() for f in images]
+    settings = {"shape": list(shape) if shape else "auto", "resize": data.resize, "bad_images": data.bad_images}
+    entry = None
+    if data.cache != "off":
+        entry = C.Entry(C.cache_root(), C.make_key("folder", C.file_stamps(files), **settings))
+        opened = entry.open(mmap=data.cache != "memory")
+        if opened is not None:
+            images, meta = opened
+            return _from_meta(images, meta, entry, memory=data.cache == "memory")
+    shape = tuple(shape) if shape is not None else image_shape_of(files[0])
+    return _build(listing, files, shape, data, path, entry)
+
+
+def list_folder(path: str) -> list[tuple[str, dict[str, list[Path]]]]:
+    """[(split, {class: [files]})]: the split folders (or the folder as the training split) and their images."""
     root = Path(path)
     if not root.is_dir():
         raise DataError(path, "no such folder" if not root.exists() else "not a folder")
@@ -31,17 +60,66 @@ def read_folder(path: str, image_shape: tuple[int, int, int] | None = None, sour
     if "train" in subfolders and subfolders <= known:
         for split, names in SPLIT_FOLDERS.items():
             folders[split] = next((root / n for n in names if n in subfolders), None)
-    files = {split: _class_files(folder) for split, folder in folders.items() if folder is not None}
-    if image_shape is None:
-        image_shape = image_shape_of(next(iter(files["train"].values()))[0])
-    elif image_shape[2] not in MODES:
-        raise ConfigError(source, "data.image_shape", "expected 1, 3 or 4 channels for images read from a folder", list(image_shape))
-    splits = {split: _read_split(folders[split], by_class, image_shape) for split, by_class in files.items()}
-    h, w, c = image_shape
-    return Raw(
-        train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
-        origin=f"image folder {path} (resized to {h}x{w}, {MODES[c]})",
-    )
+    return [(split, _class_files(folder)) for split, folder in folders.items() if folder is not None]
+
+
+def _build(listing, files: list[Path], shape: tuple[int, int, int], data: DataConfig, path: str,
+           entry: C.Entry | None) -> Store:
+    """Decodes every file into the cache file (disk, auto) or memory, and commits the cache entry."""
+    full = (len(files), *shape)
+    writer = None
+    if entry is not None and data.cache in ("disk", "auto"):
+        try:
+            writer = C.Writer(entry, full)
+        except OSError as exc:
+            C._warn(C.cannot_write(entry.root, exc))
+    target = writer.images if writer is not None else np.empty(full, dtype=np.uint8)
+    what = f"Decoding {len(files):,} images from {path}" + (f" into {entry.folder}" if writer else "")
+    try:
+        bad = decode_into(target, files, shape, resize=data.resize, skip_bad=data.bad_images == "skip", what=what)
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
+    meta = _meta(listing, files, bad, shape, path, data.resize)
+    if writer is not None:
+        images = writer.commit(meta)
+        where = f"cache {entry.images}"
+        print(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}", flush=True)
+    else:
+        images, where = target, "memory"
+        if entry is not None and data.cache == "memory" and C.save_entry(entry, images, meta):
+            print(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}",
+                  flush=True)
+    return _store(images, meta, where)
+
+
+def _meta(listing, files: list[Path], bad: dict[int, str], shape, path: str, resize: str) -> dict:
+    parts, start = {}, 0
+    for split, by_class in listing:
+        folder = Path(path) if split == "train" and len(listing) == 1 else files[start].parent.parent
+        rows = [(start + k, name, f) for k, (name, f) in enumerate((n, f) for n, fs in by_class.items() for f in fs)]
+        kept = [(i, name, f) for i, name, f in rows if i not in bad]
+        parts[split] = {"positions": [i for i, _, _ in kept], "ids": [name for _, name, _ in kept],
+                        "files": [str(f.relative_to(folder)) for _, _, f in kept], "origin": str(folder)}
+        start += len(rows)
+    h, w, c = shape
+    return {"shape": [len(files), *shape], "parts": parts, "skipped": list(bad.values()),
+            "origin": f"image folder {path} (resized to {h}x{w}, {MODES[c]}, {resize})"}
+
+
+def _from_meta(images: np.ndarray, meta: dict, entry: C.Entry, memory: bool) -> Store:
+    where = "memory (read from the cache)" if memory else f"cache {entry.images}"
+    return _store(images, meta, where)
+
+
+def _store(images: np.ndarray, meta: dict, where: str) -> Store:
+    parts = {}
+    for split, part in meta["parts"].items():
+        names = part["files"]
+        parts[split] = Part(np.asarray(part["positions"], dtype=np.int64), np.array(part["ids"], dtype=object),
+                            part["origin"], row=lambda i, names=names: names[i])
+    return Store(images=images, parts=parts, origin=meta["origin"], skipped=list(meta.get("skipped", [])), cache=where)
 
 
 def _subfolders(folder: Path) -> list[Path]:
@@ -61,11 +139,18 @@ def _class_files(folder: Path) -> dict[str, list[Path]]:
     return found
 
 
-def _read_split(folder: Path, by_class: dict[str, list[Path]], shape: tuple[int, int, int]) -> RawSplit:
-    h, w, c = shape
-    files = [f for images in by_class.values() for f in images]
-    ids = np.array([name for name, images in by_class.items() for _ in images], dtype=object)
-    x = np.empty((len(files), h, w, c), dtype=np.uint8)
-    for i, file in enumerate(files):
-        x[i] = read_image(file, shape)
-    return RawSplit(x=x, ids=ids, origin=str(folder), row=lambda i: str(files[i].relative_to(folder)))
+def image_files(path: str | Path) -> list[Path]:
+    """The .png/.jpg/.jpeg files under a folder (any depth), in natural order of their relative paths."""
+    root = Path(path)
+    found = [f for f in root.rglob("*") if f.is_file() and f.suffix.lower() in EXTENSIONS
+             and not any(part.startswith(".") for part in f.relative_to(root).parts)]
+    if not found:
+        raise DataError(str(path), "no .png, .jpg or .jpeg images in this folder")
+    return natsorted(found, key=lambda f: str(f.relative_to(root)))
+
+
+def decode_files(files: list[Path], shape: tuple[int, int, int], resize: str = "stretch") -> np.ndarray:
+    """The files decoded in parallel into one uint8 array (N, H, W, C) in memory (for `cnn predict FOLDER`)."""
+    images = np.empty((len(files), *shape), dtype=np.uint8)
+    decode_into(images, files, shape, resize=resize, what=f"Decoding {len(files):,} images")
+    return images

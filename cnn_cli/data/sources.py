@@ -1,23 +1,93 @@
-"""Reading the source a `data:` section names: one reader per kind, all giving `Raw` splits."""
+"""Reading the source a `data:` section names: one reader per kind, all giving `Raw` splits, and the `Store`
+(the images once) made from them: `read_store`. Image folders decode into the store themselves (`folder.py`);
+the array sources (npz, IDX, CSV) are read and, with `data.cache: disk` (or `auto` over 1 GB decoded),
+kept in the cache so that a later run memory-maps them instead of reading them again."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+import numpy as np
+
 from cnn_cli.config.data import DataConfig, IdxPair, check_data
+from cnn_cli.data import cache as C
 from cnn_cli.data.builtin import read_builtin
-from cnn_cli.data.csv_source import read_csv_split
+from cnn_cli.data.csv_source import csv_row, read_csv_split
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.folder import read_folder
+from cnn_cli.data.folder import folder_store
 from cnn_cli.data.idx import find_pairs, pair_of, read_pair
 from cnn_cli.data.npz import read_npz
+from cnn_cli.data.store import Part, Store
 from cnn_cli.errors import ConfigError, DataError
 
 
 def expand(path: str) -> str:
     """A config path as used: `~` expanded, relative paths left relative to the working directory."""
     return os.path.expanduser(path)
+
+
+AUTO_DISK_BYTES = 1_000_000_000  # data.cache: auto keeps array sources larger than this decoded on disk
+ROWS = {"csv": csv_row, "idx": lambda i: f"item {i + 1}", "npz": lambda i: f"index {i}"}
+
+
+def read_store(data: DataConfig, source: str = "<config file>", check=None) -> Store:
+    """The store of the data section's source; `check(raw)` validates what a reader gave before it is kept."""
+    check_data(data, source)
+    if data.source == "folder":
+        return folder_store(data, expand(data.path), source)
+    entry = _entry(data, source) if data.cache in ("disk", "auto", "memory") else None
+    opened = entry.open(mmap=data.cache != "memory") if entry is not None else None
+    if opened is not None:
+        images, meta = opened
+        return _stored(images, meta, data.source, "memory (read from the cache)" if data.cache == "memory"
+                       else f"cache {entry.images}")
+    raw = read_source(data, source)
+    if check is not None:
+        check(raw)
+    store = Store.from_raw(raw)
+    del raw
+    big = store.images.nbytes > AUTO_DISK_BYTES
+    if entry is not None and (data.cache != "auto" or big):
+        meta = {"shape": list(store.images.shape), "origin": store.origin, "parts": {
+            name: {"positions": part.positions.tolist(), "ids": part.ids.tolist(), "origin": part.origin}
+            for name, part in store.parts.items()}}
+        if C.save_entry(entry, store.images, meta) and data.cache != "memory":
+            reopened = entry.open()
+            if reopened is not None:  # train from the memory map; the array read is dropped
+                return _stored(*reopened, data.source, f"cache {entry.images}")
+    return store
+
+
+def _entry(data: DataConfig, source: str) -> C.Entry | None:
+    """The cache entry of an npz, CSV or IDX source (built-in sets are not cached)."""
+    files = _source_files(data, source)
+    if not files or not all(Path(f).is_file() for f in files):
+        return None
+    settings = data.model_dump(include={"source", "npz_keys", "label_column", "image_shape"}, mode="json")
+    return C.Entry(C.cache_root(), C.make_key(data.source, C.file_stamps(files), **settings))
+
+
+def _source_files(data: DataConfig, source: str) -> list:
+    path = expand(data.path) if data.path else None
+    if data.source == "npz":
+        return [path]
+    if data.source == "csv":
+        return [expand(f) for f in (data.train or path, data.validation, data.test) if f]
+    if data.source == "idx":
+        try:
+            pairs = _idx_pairs(data, path, source)
+        except (DataError, ConfigError):
+            return []
+        return [str(f) for pair in pairs.values() for f in pair]
+    return []
+
+
+def _stored(images, meta: dict, kind: str, where: str) -> Store:
+    row = ROWS.get(kind, lambda i: f"row {i + 1}")
+    parts = {name: Part(np.asarray(p["positions"], dtype=np.int64), np.asarray(p["ids"]), p["origin"], row)
+             for name, p in meta["parts"].items()}
+    return Store(images=images, parts=parts, origin=meta["origin"], cache=where)
 
 
 def read_source(data: DataConfig, source: str = "<config file>") -> Raw:
@@ -27,8 +97,6 @@ def read_source(data: DataConfig, source: str = "<config file>") -> Raw:
         return read_builtin(data.source, path)
     if data.source == "npz":
         return read_npz(path, data.npz_keys)
-    if data.source == "folder":
-        return read_folder(path, data.image_shape, source)
     if data.source == "csv":
         return _read_csv(data, path)
     return _read_idx(data, path, source)
@@ -45,6 +113,16 @@ def _read_csv(data: DataConfig, path: str | None) -> Raw:
 
 
 def _read_idx(data: DataConfig, path: str | None, source: str) -> Raw:
+    pairs = _idx_pairs(data, path, source)
+    splits = {}
+    for split, (images, labels) in pairs.items():
+        x, y = read_pair(images, labels)
+        splits[split] = RawSplit(x=x, ids=y, origin=str(labels), row=lambda i: f"item {i + 1}")
+    named = ", ".join(f"{split} {images}" for split, (images, _) in pairs.items())
+    return Raw(train=splits["train"], validation=splits.get("validation"), test=splits.get("test"), origin=f"idx: {named}")
+
+
+def _idx_pairs(data: DataConfig, path: str | None, source: str) -> dict[str, tuple[Path, Path]]:
     pairs: dict[str, tuple[Path, Path]] = {}
     if data.train is None and Path(path).is_file():
         pairs["train"] = _pair(path, "data.path", source)
@@ -58,12 +136,7 @@ def _read_idx(data: DataConfig, path: str | None, source: str) -> Raw:
         value = getattr(data, split)
         if value is not None:
             pairs[split] = _pair(value, f"data.{split}", source)
-    splits = {}
-    for split, (images, labels) in pairs.items():
-        x, y = read_pair(images, labels)
-        splits[split] = RawSplit(x=x, ids=y, origin=str(labels), row=lambda i: f"item {i + 1}")
-    named = ", ".join(f"{split} {images}" for split, (images, _) in pairs.items())
-    return Raw(train=splits["train"], validation=splits.get("validation"), test=splits.get("test"), origin=f"idx: {named}")
+    return pairs
 
 
 def _pair(value: str | IdxPair, key: str, source: str) -> tuple[Path, Path]:

@@ -1,4 +1,4 @@
-"""Splitting off a validation set (scikit-learn, imported when used) and taking stratified subsets."""
+"""Splitting off a validation set (scikit-learn, imported when used) and taking stratified subsets, as\npositions (index arrays), never copies of the images."""
 
 from __future__ import annotations
 
@@ -9,8 +9,15 @@ from cnn_cli.errors import ConfigError
 
 def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, stratify: bool,
                      source: str = "<config file>") -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(x_train, y_train, x_val, y_val) from scikit-learn's
-    `train_test_split(x, y, test_size=fraction, random_state=seed, stratify=y if stratify else None)`."""
+    """(x_train, y_train, x_val, y_val): the arrays taken at `split_positions`."""
+    train, val = split_positions(y, fraction, seed, stratify, source)
+    return x[train], y[train], x[val], y[val]
+
+
+def split_positions(y: np.ndarray, fraction: float, seed: int, stratify: bool,
+                    source: str = "<config file>") -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) positions into `y`, from scikit-learn's
+    `train_test_split(positions, test_size=fraction, random_state=seed, stratify=y if stratify else None)`."""
     from sklearn.model_selection import train_test_split  # imported here: it takes a second
 
     positions = np.arange(len(y))
@@ -20,7 +27,7 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, s
         path = "data.stratify" if stratify else "data.validation_split"
         hint = "; set data.stratify: false or give more data" if stratify else ""
         raise ConfigError(source, path, f"cannot split off a validation set of {fraction:g} of {len(y)} examples: {exc}{hint}") from None
-    return x[train], y[train], x[val], y[val]
+    return train, val
 
 
 def subset_positions(y: np.ndarray, n: int) -> np.ndarray:

@@ -173,13 +173,14 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
     origin = data_path or _describe_source(config, run.config_source)
     if tuple(dataset.input_shape) != run.input_shape:
         raise DataError(origin, f"images are {_dims(dataset.input_shape)}, the model takes {_dims(run.input_shape)}")
-    if dataset.x_test is not None and len(dataset.x_test):
-        x, y, name, note = dataset.x_test, dataset.y_test, "test", ""
-    elif dataset.x_val is not None and len(dataset.x_val):
-        x, y, name = dataset.x_val, dataset.y_val, "validation"
+    if dataset.test is not None and len(dataset.test):
+        index, name, note = dataset.test, "test", ""
+    elif dataset.validation is not None and len(dataset.validation):
+        index, name = dataset.validation, "validation"
         note = "the data has no test split; evaluating on the validation split"
     else:
         raise DataError(origin, "no test split and no validation split to evaluate on")
+    x, y = dataset.images[index], dataset.labels[index]
     if dataset.class_map != run.class_map:  # other data: its own indices -> the run's indices, by label id
         ids = np.array(dataset.class_map.ids, dtype=object)[y]
         y = run.class_map.encode(ids.tolist(), f"{origin} ({name} split)")

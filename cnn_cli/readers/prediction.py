@@ -1,7 +1,8 @@
 """Predicting classes for new inputs with a trained run's model.
 
 Inputs are image files (PNG, JPEG, anything Pillow reads: converted to the model's channels -- grayscale,
-RGB or RGBA -- and resized to its height and width) or CSV files in the run's layout (a header line, an
+RGB or RGBA -- and resized to its height and width, as `data.resize` says), folders (every image under them,
+decoded in parallel) or CSV files in the run's layout (a header line, an
 optional label column `data.label_column`, which is ignored, and H*W*C pixel columns 0..255). The model takes
 the pixels as they are (0..255); the model of a run written before pixel scaling moved into the model
 (run.json format 1) gets them divided by 255, as it was trained (`Run.model_inputs`).
@@ -30,30 +31,48 @@ class Item:
     row: int | None = None
 
 
-def read_inputs(paths: list[str], input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
+def read_inputs(paths: list[str], input_shape: tuple[int, int, int], label_column: str = "label",
+                resize: str = "stretch") -> list[Item]:
     items: list[Item] = []
     for path in paths:
         file = Path(path)
         if not file.exists():
             raise DataError(path, "no such file")
-        if not file.is_file():
+        if file.is_dir():
+            items += read_folder_images(path, input_shape, resize)
+        elif not file.is_file():
             raise DataError(path, "not a file (expected an image or a CSV file)")
-        if file.suffix.lower() == ".csv":
+        elif file.suffix.lower() == ".csv":
             items += read_csv_rows(path, input_shape, label_column)
         else:
-            items.append(Item(name=path, pixels=read_image(path, input_shape), file=path))
+            items.append(Item(name=path, pixels=read_image(path, input_shape, resize), file=path))
     return items
 
 
-def read_image(path: str, input_shape: tuple[int, int, int]) -> np.ndarray:
-    """An image file as uint8 (H, W, C) in the model's size and channels."""
+def read_folder_images(path: str, input_shape: tuple[int, int, int], resize: str = "stretch") -> list[Item]:
+    """Every image under a folder, decoded in parallel as training folders are (`cnn_cli.data.folder`)."""
+    from cnn_cli.data.folder import decode_files, image_files
+
+    _check_channels(input_shape)
+    files = image_files(path)
+    images = decode_files(files, input_shape, resize)
+    return [Item(name=str(f), pixels=images[i], file=str(f)) for i, f in enumerate(files)]
+
+
+def _check_channels(input_shape: tuple[int, int, int]) -> None:
     from cnn_cli.data.images import MODES
-    from cnn_cli.data.images import read_image as read
 
     if input_shape[2] not in MODES:
         raise CnnError(f"the model takes {input_shape[2]}-channel images; only 1 (grayscale), 3 (RGB) and 4 (RGBA) "
                        "can be made from image files")
-    return read(path, input_shape)
+
+
+def read_image(path: str, input_shape: tuple[int, int, int], resize: str = "stretch") -> np.ndarray:
+    """An image file as uint8 (H, W, C) in the model's size and channels."""
+    from cnn_cli.data.images import read_image as read
+
+    _check_channels(input_shape)
+    return read(path, input_shape, resize)
 
 
 def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
@@ -78,7 +97,8 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     run = read_run(run_dir)
     model = run.load_model()
     label_column = run.config.data.label_column if run.config.data is not None else "label"
-    items = read_inputs(list(paths), run.input_shape, label_column)
+    resize = run.config.data.resize if run.config.data is not None else "stretch"
+    items = read_inputs(list(paths), run.input_shape, label_column, resize)
     x = run.model_inputs(np.stack([item.pixels for item in items]))  # scaled for a format-1 run's model only
     scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
     probabilities = as_probabilities(scores)

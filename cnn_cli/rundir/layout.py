@@ -24,6 +24,7 @@ TENSORBOARD = "tensorboard"
 EVALUATION = "evaluation.json"
 CONFUSION = "confusion_matrix.png"
 LOCK = ".lock"
+SKIPPED = "skipped_images.txt"
 
 
 class RunLayout:
@@ -52,6 +53,7 @@ class RunLayout:
     tensorboard = property(lambda self: self.path / TENSORBOARD, doc="tensorboard/: logs, when enabled")
     evaluation = property(lambda self: self.path / EVALUATION, doc="evaluation.json: written by cnn evaluate")
     confusion = property(lambda self: self.path / CONFUSION, doc="confusion_matrix.png: written by cnn evaluate")
+    skipped = property(lambda self: self.path / SKIPPED, doc="skipped_images.txt: image files left out (bad_images: skip)")
     lock = property(lambda self: self.path / LOCK, doc=".lock: held by the process writing the run (its pid)")
 
 

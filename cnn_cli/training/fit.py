@@ -46,7 +46,7 @@ def _adapt(run: Run, model, echo: Callable[[str], None]) -> None:
     (a resume restores them from the backup instead)."""
     from cnn_cli.model.builder import adapt_normalization
 
-    images = run.dataset.x_train[:ADAPT_EXAMPLES]
+    images = run.dataset.images[run.dataset.train[:ADAPT_EXAMPLES]]
     adapted = adapt_normalization(model, images)
     if adapted:
         echo(f"Adapted {', '.join(adapted)} to the mean and variance of {len(images)} training images")
@@ -55,15 +55,17 @@ def _adapt(run: Run, model, echo: Callable[[str], None]) -> None:
 def training_batches(run: Run) -> TrainingBatches:
     config, dataset = run.config, run.dataset
     return TrainingBatches(
-        dataset.x_train, dataset.y_train, batch_size=config.train.batch_size, num_classes=int(dataset.num_classes),
+        dataset.images, dataset.labels, indices=dataset.train, batch_size=config.train.batch_size,
+        num_classes=int(dataset.num_classes),
         one_hot=one_hot_for(config.train.loss), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
     )
 
 
-def _eval_batches(run: Run, x, y):
-    return eval_batches(x, y, batch_size=run.eval_batch, num_classes=int(run.dataset.num_classes),
-                        one_hot=one_hot_for(run.config.train.loss))
+def _eval_batches(run: Run, indices):
+    dataset = run.dataset
+    return eval_batches(dataset.images, dataset.labels, indices=indices, batch_size=run.eval_batch,
+                        num_classes=int(dataset.num_classes), one_hot=one_hot_for(run.config.train.loss))
 
 
 def _has(x) -> bool:
@@ -79,7 +81,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     with run.dist.scope():
         initial_epoch = cbs.backup.restore(model, epochs)
     dataset = run.dataset
-    val_ds = _eval_batches(run, dataset.x_val, dataset.y_val) if _has(dataset.x_val) else None
+    val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC() as ctrl_c:
         run.dist.fit(model, batches.dataset, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
                      verbose=run.plan.options.verbose, callbacks=[ctrl_c, *cbs.listed], shuffle=False)
@@ -101,14 +103,14 @@ def _diverged(run: Run, cbs: RunCallbacks) -> None:
 
 
 def _scores(run: Run, model) -> report.FinalScores:
-    def evaluate(x, y):
-        if not _has(x):
+    def evaluate(indices):
+        if not _has(indices):
             return None
-        result = run.dist.evaluate(model, _eval_batches(run, x, y), verbose=0, return_dict=True)
-        return {k: float(v) for k, v in result.items()} | {"examples": int(len(x))}
+        result = run.dist.evaluate(model, _eval_batches(run, indices), verbose=0, return_dict=True)
+        return {k: float(v) for k, v in result.items()} | {"examples": int(len(indices))}
 
     dataset = run.dataset
-    return report.FinalScores(val=evaluate(dataset.x_val, dataset.y_val), test=evaluate(dataset.x_test, dataset.y_test))
+    return report.FinalScores(val=evaluate(dataset.validation), test=evaluate(dataset.test))
 
 
 def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> TrainResult:
@@ -118,10 +120,10 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None]) -> 
 
     scores = _scores(run, model)
     rows = read_history(run.run_dir / R.HISTORY)
-    monitor = cbs.monitor or ("val_loss" if _has(run.dataset.x_val) else "loss")
+    monitor = cbs.monitor or ("val_loss" if _has(run.dataset.validation) else "loss")
     early = cbs.early
     metrics = report.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
-        "train_examples": int(len(run.dataset.x_train)), "epochs_planned": run.config.train.epochs,
+        "train_examples": int(len(run.dataset.train)), "epochs_planned": run.config.train.epochs,
         "early_stopped": cbs.early_stopped,
         "restored_best_weights": bool(early is not None and early.restore_best_weights and early.best_weights is not None),
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,

@@ -93,6 +93,7 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord 
         dataset = _load_data(the_plan)
         try:
             config, record = _open_record(the_plan, dataset, run_dir, record)
+            _note_skipped(dataset, run_dir, echo)
             run = Run(plan=the_plan, config=config, run_dir=run_dir, record=record, dist=dist, dataset=dataset,
                       policy=policy, started=started, devices=devices.describe())
             return _guarded(run, echo)
@@ -144,6 +145,15 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
     })
     record.update()
     return config, record
+
+
+def _note_skipped(dataset, run_dir: Path, echo: Callable[[str], None]) -> None:
+    """With data.bad_images: skip, the files left out: counted on screen, listed in the run directory."""
+    if dataset.skipped:
+        path = R.RunLayout(run_dir).skipped
+        write_atomic(path, "".join(f"{line}\n" for line in dataset.skipped))
+        count = len(dataset.skipped)
+        echo(f"Skipped {count} unreadable image file{'s' if count != 1 else ''} (listed in {path})")
 
 
 def _mark(record: R.RunRecord, **fields) -> None:

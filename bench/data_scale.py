@@ -1,0 +1,170 @@
+"""Data at scale: decoding an image folder once, and training from memory or from the disk cache.
+
+    python bench/data_scale.py [--count 6000] [--size 160] [--epochs 2] [--keep]
+
+1. Builds a synthetic folder of COUNT JPEGs at SIZExSIZE RGB, 10 class folders, from the Fashion-MNIST
+   images (Debian's dataset-fashion-mnist when installed, else the bundled sample): each image resized and
+   tinted with a random colour (the folder is reused when it exists).
+2. Decoding: images/s of `cnn_cli.data.decode.decode_into` with 1 thread and with every core, files in the
+   page cache.
+3. Training: `cnn train` (a small strided CNN, batch 64) with `data.cache: memory` and `disk`, each in its own
+   cache folder, the disk run once to build the cache and once more from it; and a tiny run (200 images) for
+   reference. For each: peak RssAnon (anonymous memory, polled every 50 ms from /proc), the decoded size,
+   and training images/s of the last epoch (history.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cnn_cli.data.decode import decode_into, default_workers  # noqa: E402
+
+MODEL = [
+    {"type": "conv2d", "filters": 16, "kernel_size": 3, "strides": 2, "padding": "same", "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 32, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    {"type": "max_pool2d", "pool_size": 2},
+    {"type": "conv2d", "filters": 64, "kernel_size": 3, "padding": "same", "activation": "relu"},
+    {"type": "global_average_pool2d"},
+    {"type": "dense", "units": "num_classes", "activation": "softmax"},
+]
+
+
+def fashion_images() -> tuple[np.ndarray, np.ndarray]:
+    sys.path.insert(0, str(ROOT))
+    from cnn_cli.data.builtin import read_builtin
+
+    try:
+        raw = read_builtin("fashion_mnist")
+        return raw.train.x[..., 0], np.asarray(raw.train.ids)
+    except Exception:
+        data = np.load(ROOT / "data" / "fashion_mnist_sample.npz")
+        return data["x_train"], data["y_train"]
+
+
+def build_folder(folder: Path, count: int, size: int) -> None:
+    """COUNT tinted SIZExSIZE JPEGs in folder/<class>/; kept when the folder already has them."""
+    from PIL import Image
+
+    if folder.is_dir() and sum(1 for _ in folder.rglob("*.jpg")) == count:
+        return
+    x, y = fashion_images()
+    rng = np.random.default_rng(0)
+    tints = rng.uniform(0.3, 1.0, (count, 3))
+
+    def write(i: int) -> None:
+        k = i % len(x)
+        gray = np.asarray(Image.fromarray(x[k]).resize((size, size), Image.Resampling.BILINEAR), dtype=np.float32)
+        rgb = (gray[..., None] * tints[i]).astype(np.uint8)
+        target = folder / str(int(y[k])) / f"{i:06d}.jpg"
+        Image.fromarray(rgb).save(target, quality=90)
+
+    for label in np.unique(y):
+        (folder / str(int(label))).mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(default_workers()) as pool:
+        list(pool.map(write, range(count)))
+
+
+def decode_rate(files: list[Path], size: int, workers: int) -> float:
+    for file in files:  # into the page cache first: decoding, not the disk, is measured
+        file.read_bytes()
+    target = np.empty((len(files), size, size, 3), dtype=np.uint8)
+    started = time.perf_counter()
+    decode_into(target, files, (size, size, 3), workers=workers, what=f"decode, {workers} thread(s)")
+    return len(files) / (time.perf_counter() - started)
+
+
+def peak_rss_anon(process: subprocess.Popen) -> int:
+    """Peak RssAnon (bytes) of a running process, polled until it ends."""
+    peak, status = 0, Path(f"/proc/{process.pid}/status")
+    while process.poll() is None:
+        try:
+            for line in status.read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    peak = max(peak, int(line.split()[1]) * 1024)
+        except OSError:
+            break
+        time.sleep(0.05)
+    return peak
+
+
+def train(folder: Path, size: int, cache: str, cache_dir: Path, epochs: int, work: Path, tag: str) -> dict:
+    config = {"name": f"scale-{tag}", "seed": 1, "model": {"input_shape": [size, size, 3], "layers": MODEL},
+              "data": {"source": "folder", "path": str(folder), "image_shape": [size, size, 3], "cache": cache},
+              "train": {"batch_size": 64, "epochs": epochs, "optimizer": "adam"}}
+    config_file = work / f"{tag}.yaml"
+    config_file.write_text(json.dumps(config))
+    run_dir = work / f"run-{tag}"
+    env = {**os.environ, "CNN_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "cnn_cli", "train", "--config", str(config_file), "--run-dir", str(run_dir)]
+    started = time.perf_counter()
+    process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out: list[str] = []
+    reader = threading.Thread(target=lambda: out.extend(process.stdout), daemon=True)
+    reader.start()
+    peak = peak_rss_anon(process)
+    reader.join()
+    if process.wait() != 0:
+        sys.exit(f"cnn train failed:\n{''.join(out)}")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    with open(run_dir / "history.csv", newline="") as handle:
+        last = list(csv.DictReader(handle))[-1]
+    return {"tag": tag, "peak_rss_anon_mb": peak / 1e6, "wall_s": time.perf_counter() - started,
+            "train_images_per_s": metrics["run"]["train_examples"] / float(last["seconds"])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=6000)
+    parser.add_argument("--size", type=int, default=160)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--folder", type=Path, default=None, help="where the synthetic folder goes (default: /tmp)")
+    parser.add_argument("--decode-sample", type=int, default=2000, help="files timed for the decode rates")
+    parser.add_argument("--keep", action="store_true", help="keep the folder and caches")
+    args = parser.parse_args()
+    folder = args.folder or Path(tempfile.gettempdir()) / f"cnn-data-scale-{args.count}-{args.size}"
+    build_folder(folder, args.count, args.size)
+    tiny = Path(tempfile.gettempdir()) / f"cnn-data-scale-200-{args.size}"
+    build_folder(tiny, 200, args.size)
+    decoded_mb = args.count * args.size * args.size * 3 / 1e6
+    print(f"folder: {folder} ({args.count} JPEGs at {args.size}x{args.size} RGB, {decoded_mb:,.0f} MB decoded)")
+    files = sorted(folder.rglob("*.jpg"))[: args.decode_sample]
+    one, every = decode_rate(files, args.size, 1), decode_rate(files, args.size, default_workers())
+    print(f"decode: {one:,.0f} images/s on 1 thread, {every:,.0f} on {default_workers()} ({every / one:.2f}x)")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rows = [train(tiny, args.size, "disk", work / "cache-tiny", args.epochs, work, "tiny (200 images, disk)"),
+                train(folder, args.size, "memory", work / "cache-memory", args.epochs, work, "memory, first run"),
+                train(folder, args.size, "disk", work / "cache-disk", args.epochs, work, "disk, first run"),
+                train(folder, args.size, "disk", work / "cache-disk", args.epochs, work, "disk, from the cache")]
+    base = rows[0]["peak_rss_anon_mb"]
+    print(f"{'run':<26} {'peak RssAnon':>13} {'over tiny':>10} {'train img/s':>12} {'wall s':>7}")
+    for row in rows:
+        print(f"{row['tag']:<26} {row['peak_rss_anon_mb']:>10,.0f} MB {row['peak_rss_anon_mb'] - base:>7,.0f} MB "
+              f"{row['train_images_per_s']:>12,.0f} {row['wall_s']:>7.1f}")
+    memory_cost = (rows[1]["peak_rss_anon_mb"] - base) / decoded_mb
+    print(f"memory mode: images cost {memory_cost:.2f}x their decoded size; disk from the cache trains at "
+          f"{rows[3]['train_images_per_s'] / rows[1]['train_images_per_s']:.2f}x the memory run's speed")
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

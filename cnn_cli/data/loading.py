@@ -1,0 +1,94 @@
+"""Loading data sets (`cnn_cli.data.load_dataset`): `load_dataset(config)` reads the source of the `data:` section (or `--data PATH`),
+maps label ids to class indices 0..K-1, splits off validation, takes a subset, and gives a `Dataset`.
+
+Sources: Keras' MNIST and Fashion-MNIST (found offline first, see `builtin`), IDX files, CSV files in the
+Sign Language MNIST layout, .npz archives, and folders of images. Relative paths are relative to the
+current working directory. Nothing here imports TensorFlow; `pipeline` does, inside its functions, and only
+for the TensorFlow face.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
+from cnn_cli.data.locate import data_for_path
+from cnn_cli.data.sources import read_store
+from cnn_cli.data.splits import split_positions, subset_positions
+from cnn_cli.data.store import SPLITS
+from cnn_cli.errors import CnnError, ConfigError, DataError
+
+if TYPE_CHECKING:
+    from cnn_cli.config import Config
+
+__all__ = ["ClassMap", "Dataset", "Raw", "RawSplit", "load_dataset"]
+
+
+def load_dataset(config: Config, *, data_path: str | None = None, subset: int | None = None,
+                 source: str = "<config file>") -> Dataset:
+    """The data of `config` (or of `data_path`, which replaces the config's source), ready for training.
+
+    `subset` replaces data.subset. `source` names the config file in errors about config values.
+    Validation is the source's own split when it has one, else `validation_split` of the training set
+    (scikit-learn's train_test_split; none when 0). The subset is taken after that, from every split.
+    The images are held once (`store.py`); the splits are index arrays into them.
+    """
+    data, notes = config.data, []
+    if data_path is not None:
+        data, notes = data_for_path(data, data_path)
+    elif data is None:
+        raise CnnError(f"{source}: data: no data source; give a data: section or --data PATH")
+    store = read_store(data, source, check=lambda raw: _check_raw(raw, data.image_shape, source))
+    train_part = store.parts["train"]
+    if len(train_part) == 0:
+        raise DataError(train_part.origin, "the train split has no examples")
+    class_map = ClassMap.from_labels(train_part.ids, data.class_names, source)
+    labels = np.zeros(len(store.images), dtype=np.int32)  # rows of skipped files stay 0, in no split
+    for part in store.parts.values():
+        labels[part.positions] = class_map.encode(part.ids, part.origin, row=part.row)
+    splits: dict[str, np.ndarray | None] = {name: store.parts[name].positions if name in store.parts else None
+                                             for name in SPLITS}
+    notes = [store.origin, *notes]
+    if splits["validation"] is None and data.validation_split > 0:
+        train = splits["train"]
+        kept, held = split_positions(labels[train], data.validation_split, data.split_seed, data.stratify, source)
+        splits["train"], splits["validation"] = train[kept], train[held]
+        notes.append(f"validation: {data.validation_split:g} of train split off (seed {data.split_seed}"
+                     f"{', stratified' if data.stratify else ''})")
+    count = subset if subset is not None else data.subset
+    if count is not None:
+        if count <= 0:
+            raise ConfigError(source, "data.subset", "expected a positive integer", count)
+        splits = {name: None if idx is None else idx[subset_positions(labels[idx], count)] for name, idx in splits.items()}
+        notes.append(f"subset: at most {count} per split, class by class in file order")
+    for name, idx in splits.items():
+        if idx is not None and len(idx) == 0:
+            origin = (store.parts.get(name) or train_part).origin
+            raise DataError(origin, f"the {name} split has no examples")
+    if store.skipped:
+        notes.append(f"skipped {len(store.skipped)} unreadable image file{'s' if len(store.skipped) != 1 else ''} "
+                     "(data.bad_images: skip)")
+    if store.cache != "memory":
+        notes.append(f"images held in {store.cache}")
+    return Dataset(images=store.images, labels=labels, train=splits["train"], validation=splits["validation"],
+                   test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped))
+
+
+def _check_raw(raw: Raw, image_shape: tuple[int, int, int] | None, source: str) -> None:
+    """Every split has examples, all of the training images' shape, which is data.image_shape when given."""
+    for name, split in (("train", raw.train), ("validation", raw.validation), ("test", raw.test)):
+        if split is not None and len(split) == 0:
+            raise DataError(split.origin, f"the {name} split has no examples")
+    shape = tuple(raw.train.x.shape[1:])
+    if image_shape is not None and tuple(image_shape) != shape:
+        raise ConfigError(source, "data.image_shape", f"expected the shape of the images in the data, {_dims(shape)}",
+                          list(image_shape))
+    for split in (raw.validation, raw.test):
+        if split is not None and tuple(split.x.shape[1:]) != shape:
+            raise DataError(split.origin, f"images are {_dims(split.x.shape[1:])}, the training images {_dims(shape)}")
+
+
+def _dims(shape) -> str:
+    return "x".join(str(d) for d in shape)
