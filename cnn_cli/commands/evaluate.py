@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import click
 
-from cnn_cli.commands.options import backend_option, cache_dir_option, data_option, echo_report, json_option, subset_option
+from cnn_cli.commands.options import (
+    backend_option,
+    cache_dir_option,
+    data_option,
+    echo_report,
+    json_option,
+    subset_option,
+)
 
 
 @click.command("evaluate")

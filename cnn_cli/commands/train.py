@@ -6,7 +6,14 @@ import sys
 
 import click
 
-from cnn_cli.commands.options import backend_option, cache_dir_option, config_option, data_option, set_option, subset_option
+from cnn_cli.commands.options import (
+    backend_option,
+    cache_dir_option,
+    config_option,
+    data_option,
+    set_option,
+    subset_option,
+)
 
 
 @click.command("train")
