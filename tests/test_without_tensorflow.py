@@ -33,38 +33,44 @@ BACKENDS = [
 LABELS = {"jax": "JAX", "torch": "PyTorch"}
 
 # Runs `cnn` with `import tensorflow` (and TensorBoard, which needs it) failing as a missing package does.
-NO_TENSORFLOW = r'''
+def hide(*packages: str) -> str:
+    """Python code that makes `packages` impossible to import, as where they are not installed (the meta path's
+    PathFinder replaced by one that does not find them), to run before anything is imported."""
+    return f'''
 import sys
 from importlib.machinery import PathFinder
 
-class NoTensorFlow(PathFinder):
+class Hide(PathFinder):
     @classmethod
     def find_spec(cls, name, path=None, target=None):
-        if name.partition(".")[0] in ("tensorflow", "tensorboard", "tf_keras"):
-            return None  # as for a package that is not installed
+        if name.partition(".")[0] in {packages!r}:
+            return None
         return PathFinder.find_spec(name, path, target)
 
-sys.meta_path[:] = [NoTensorFlow if finder is PathFinder else finder for finder in sys.meta_path]
+sys.meta_path[:] = [Hide if finder is PathFinder else finder for finder in sys.meta_path]
 '''
-CNN = NO_TENSORFLOW + r'''
+
+
+NO_TENSORFLOW = hide("tensorflow", "tensorboard", "tf_keras")
+RUN_CNN = r'''
 from cnn_cli.cli import main
 
 sys.argv = ["cnn", *sys.argv[1:]]
 main()
 '''
+CNN = NO_TENSORFLOW + RUN_CNN
 ARGS = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "200", "--epochs", "2",
         "--set", "train.deterministic=true", "--set", "train.batch_size=32", "--seed", "7"]
 
 
-def cnn(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """`cnn ARGS` on JAX in a process where TensorFlow cannot be imported."""
+def cnn(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.CompletedProcess:
+    """`cnn ARGS` in a process where TensorFlow cannot be imported."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CNN_TEST_", "KERAS_BACKEND"))}
     clean["PYTHONPATH"] = os.pathsep.join([str(ROOT), clean.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", CNN, *args], cwd=ROOT, env={**clean, **(env or {})},
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env={**clean, **(env or {})},
                           capture_output=True, text=True, timeout=TIMEOUT)
 
 
-@JAX
 def test_the_finder_makes_tensorflow_missing():
     result = subprocess.run([sys.executable, "-c", NO_TENSORFLOW + "import tensorflow"], capture_output=True,
                             text=True, timeout=60)
@@ -130,3 +136,16 @@ def test_tensorflow_only_features_are_refused_in_one_line(tmp_path):
 
 def _torch_too() -> str:
     return " or --backend torch" if any((Path(p) / "torch").is_dir() for p in sys.path if p) else ""
+
+
+def test_with_no_backend_at_all_one_line_says_how_to_get_one(tmp_path):
+    code = hide("tensorflow", "jax", "jaxlib", "torch") + RUN_CNN
+    want = ("Error: Keras needs a backend and none is installed: pip install 'cnn-cli[tensorflow]' "
+            "(or 'cnn-cli[jax]', or 'cnn-cli[torch]')")
+    for args in (["summary", "--config", "configs/mnist.yaml"],
+                 ["train", *ARGS, "--run-dir", str(tmp_path / "run")],
+                 ["compare", "--config", "configs/mnist.yaml", "--vary", "train.optimizer=adam,sgd",
+                  "--out", str(tmp_path / "compare")]):
+        result = cnn(*args, code=code)
+        assert (result.returncode, result.stderr.strip()) == (2, want), args
+    assert not (tmp_path / "run").exists() and not (tmp_path / "compare").exists()

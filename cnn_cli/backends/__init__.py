@@ -99,11 +99,18 @@ def missing_message(chosen: str) -> str:
     return f"the {label} backend is not installed: pip install 'cnn-cli[{chosen}]', or use {how}"
 
 
-def start() -> ModuleType:
-    """Starts this process's backend (quietly, before Keras imports it) and returns its module here."""
+def require() -> ModuleType:
+    """This process's backend module, refused in one line when its framework is not installed (imports none:
+    for commands whose Keras runs in child processes, which inherit KERAS_BACKEND)."""
     backend = current()
     if _running() is None and not installed(backend.PACKAGE):
         raise CnnError(missing_message(backend.NAME))
+    return backend
+
+
+def start() -> ModuleType:
+    """Starts this process's backend (quietly, before Keras imports it) and returns its module here."""
+    backend = require()
     backend.start()
     return backend
 
