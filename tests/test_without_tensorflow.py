@@ -60,7 +60,8 @@ main()
 '''
 CNN = NO_TENSORFLOW + RUN_CNN
 ARGS = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "200", "--epochs", "2",
-        "--set", "train.deterministic=true", "--set", "train.batch_size=32", "--seed", "7"]
+        "--set", "train.deterministic=true", "--set", "train.batch_size=32", "--seed", "7",
+        "--set", "train.callbacks.early_stopping={monitor: loss, patience: 3}"]
 
 
 def cnn(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.CompletedProcess:
@@ -114,6 +115,18 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
     report = json.loads(evaluated.stdout)
     assert report["num_examples"] == 200
     assert abs(report["accuracy"] - metrics["test_accuracy"]) < 1e-6
+    assert (run / "best.keras").is_file()
+
+    from PIL import Image
+
+    digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
+    Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
+    predicted = cnn("predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json")
+    assert predicted.returncode == 0, predicted.stdout + predicted.stderr
+    assert str(tmp_path / "digit.png") in predicted.stdout
+    summary = cnn("summary", "--backend", backend, str(run), "--json")
+    assert summary.returncode == 0, summary.stdout + summary.stderr
+    assert json.loads(summary.stdout)["total_params"] == 93_322
 
 
 @JAX
