@@ -41,10 +41,10 @@ def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     return np.random.default_rng(derived_seed(seed, ORDER_SALT, epoch)).permutation(n)
 
 
-def gather(images: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """images[idx] as float32, read in increasing index order (sequential reads from a memory map)."""
+def gather(images: np.ndarray, idx: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """images[idx] as `dtype`, read in increasing index order (sequential reads from a memory map)."""
     ascending = np.argsort(idx, kind="stable")
-    out = np.empty((len(idx), *images.shape[1:]), dtype=np.float32)
+    out = np.empty((len(idx), *images.shape[1:]), dtype=dtype)
     out[ascending] = images[idx[ascending]]
     return out
 
@@ -92,15 +92,21 @@ class BatchSource:
                 self._orders = {epoch: found}  # one epoch at a time: no growing memory
             return found
 
-    def batch(self, i: int, epoch: int | None = None) -> tuple[np.ndarray, ...]:
-        """Batch i of `epoch` (default: the current one): (x, y) or (x, y, w)."""
+    @property
+    def pixel_dtype(self):
+        """The dtype `batch(..., compact=True)` gives pixels in: uint8, or float32 when augmented."""
+        return np.float32 if self.augment is not None else np.uint8
+
+    def batch(self, i: int, epoch: int | None = None, compact: bool = False) -> tuple[np.ndarray, ...]:
+        """Batch i of `epoch` (default: the current one): (x, y) or (x, y, w). `compact`: pixels in
+        `pixel_dtype` (a quarter of the memory while a batch waits in a prefetch queue; cast to float32 later)."""
         epoch = self.epoch if epoch is None else epoch
         i = int(i)
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} of {len(self)}")
         positions = self.order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
         idx = self.indices[positions]
-        x, y = gather(self.images, idx), self.labels[idx]
+        x, y = gather(self.images, idx, self.pixel_dtype if compact else np.float32), self.labels[idx]
         if self.one_hot:
             y = np.eye(self.num_classes, dtype=np.float32)[y]
         if self.augment is not None:

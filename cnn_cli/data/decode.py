@@ -1,11 +1,10 @@
 """Decoding many image files into one uint8 array, in parallel, with progress shown while it runs: a bar on a
 terminal, else one line per 10%.
 
-Large jobs (`PROCESS_MIN` files or more, on more than one core) decode in worker processes (started with
-`spawn`: safe beside a started TensorFlow), which send each chunk's pixels back to be written into the
-target; smaller ones use threads (Pillow releases the GIL while it decodes and resizes, but not for the
-Python around it, so threads reach about 1.4x on two cores where processes reach about 1.9x).
-`CNN_DECODE_WORKERS` sets the number of workers.
+Threads by default: Pillow releases the GIL while it decodes and resizes (not for the Python around it).
+Very large jobs (`PROCESS_MIN` files or more, on more than one core) decode in worker processes instead,
+started with `spawn` (safe beside a started TensorFlow; each costs a second or two to start), which send each
+chunk's pixels back to be written into the target. `CNN_DECODE_WORKERS` sets the number of workers.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ from cnn_cli.data.images import read_image
 from cnn_cli.errors import DataError
 
 CHUNK = 32  # files per task
-PROCESS_MIN = 1000  # files from which worker processes pay for their start-up
+PROCESS_MIN = 8000  # files from which worker processes pay for their start-up (about 1-2 s)
 
 
 def default_workers() -> int:

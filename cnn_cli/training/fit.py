@@ -59,13 +59,20 @@ def training_batches(run: Run) -> TrainingBatches:
         num_classes=int(dataset.num_classes),
         one_hot=one_hot_for(config.train.loss), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
+        face=_face(run),
     )
+
+
+def _face(run: Run) -> str | None:
+    """tf.data under a tf.distribute strategy (its dataset distribution needs one), else the pipeline's default."""
+    return "tf.data" if run.dist.strategy is not None else None
 
 
 def _eval_batches(run: Run, indices):
     dataset = run.dataset
     return eval_batches(dataset.images, dataset.labels, indices=indices, batch_size=run.eval_batch,
-                        num_classes=int(dataset.num_classes), one_hot=one_hot_for(run.config.train.loss))
+                        num_classes=int(dataset.num_classes), one_hot=one_hot_for(run.config.train.loss),
+                        face=_face(run))
 
 
 def _has(x) -> bool:
