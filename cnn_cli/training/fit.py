@@ -87,6 +87,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     epochs = run.config.train.epochs
     with run.dist.scope():
         initial_epoch = cbs.backup.restore(model, epochs)
+    batches.set_epoch(initial_epoch)  # before fit: a pipeline may fetch ahead before the first epoch's callbacks
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC() as ctrl_c:
