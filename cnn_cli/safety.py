@@ -6,8 +6,8 @@ Keras sees it, `check_keras_file` reads its config.json and refuses, naming the 
 
 - a `Lambda` layer or any serialized Python function (`__lambda__`): Python code;
 - any object whose `module` is outside Keras' model-building namespaces (layers, initializers, optimizers,
-  losses, metrics, activations, regularizers, constraints, dtype policies, models) and this tool's own
-  layers -- e.g. `{"module": "os", "class_name": "system"}` or `keras.config` / `keras.utils` functions;
+  losses, metrics, activations, regularizers, constraints, dtype policies, models; on PyTorch, Keras' own
+  optimizer classes for it) and this tool's own layers -- e.g. `{"module": "os", "class_name": "system"}` or `keras.config` / `keras.utils` functions;
 - a registered custom object other than this tool's own (the `custom_objects` of the layer kinds in
   `cnn_cli.layers`: `cnn>MinPooling2D`, `cnn>StochasticDepth`, ...), and `TFSMLayer` (which
   loads a TensorFlow SavedModel from a path);
@@ -43,7 +43,7 @@ ALLOWED_MODULES = tuple(
     for name in ("layers", "initializers", "regularizers", "constraints", "optimizers", "losses", "metrics",
                  "activations", "models", "dtype_policies")
     for prefix in (f"keras.{name}", f"keras.src.{name}")
-) + CUSTOM_MODULES
+) + CUSTOM_MODULES + ("keras.src.backend.torch.optimizers",)  # Keras' optimizers as saved on PyTorch
 # `module: keras` is how Keras writes its top-level classes; only these may be named from it.
 KERAS_TOP_LEVEL = {"Sequential", "Functional", "Model", "DTypePolicy", "FloatDTypePolicy", "QuantizedDTypePolicy",
                    "QuantizedFloat8DTypePolicy", "DTypePolicyMap", "Layer", "Variable", "InputSpec"}
@@ -94,6 +94,19 @@ def check_keras_file(path: str | Path) -> None:
     if problem:
         where, what = problem
         raise UnsafeFileError(f"{path}: refused: {where} is {what}; cnn loads only plain Keras layers, in safe mode")
+
+
+def optimizer_backend(path: str | Path) -> str | None:
+    """The backend whose own optimizer class a checked `.keras` file's compile settings name ('torch' for a
+    model trained on PyTorch), or None for Keras' portable optimizer classes."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            optimizer = json.loads(archive.read("config.json")).get("compile_config", {}).get("optimizer", {})
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, AttributeError):
+        return None
+    module = optimizer.get("module") if isinstance(optimizer, dict) else None
+    parts = module.split(".") if isinstance(module, str) else []
+    return parts[3] if parts[:3] == ["keras", "src", "backend"] and len(parts) > 3 else None
 
 
 def find_unsafe(node: Any, where: str = "config.json") -> tuple[str, str] | None:

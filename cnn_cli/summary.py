@@ -105,9 +105,9 @@ def summarize(
     """Builds the model (Keras) unless `model` is the one already built, analyses its costs, and draws its
     graph when `plot_path` is given."""
     analysis = analyze(config.model, input_shape, num_classes, source)
-    from cnn_cli.tf_runtime import import_tensorflow
+    from cnn_cli.backends import start as start_backend
 
-    import_tensorflow()
+    start_backend()
     from cnn_cli.model.builder import build_model
 
     if model is None:

@@ -1,7 +1,8 @@
-"""Kept for the modules that still start TensorFlow through it: see `cnn_cli.backends.tensorflow.start`."""
+"""Kept for code that still starts the backend through it: use `cnn_cli.backends.start`, which starts the
+backend in use (TensorFlow, JAX or PyTorch) quietly before Keras imports it."""
 
 from __future__ import annotations
 
-from cnn_cli.backends.tensorflow import start as import_tensorflow
+from cnn_cli.backends import start as import_tensorflow
 
 __all__ = ["import_tensorflow"]

@@ -51,7 +51,7 @@ def test_license_is_an_spdx_string_for_setuptools_77():
 
 
 def test_dependencies_are_bounded_and_the_pins_fit_them():
-    from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
     from packaging.requirements import Requirement
 
@@ -74,4 +74,9 @@ def test_dependencies_are_bounded_and_the_pins_fit_them():
         assert any(s.operator == "<" for s in requirement.specifier), f"{requirement} has no upper bound"
         pinned = pins[requirement.name.lower()]
         assert requirement.specifier.contains(pinned), f"constraints.txt pins {requirement.name}=={pinned}, outside {requirement}"
-        assert version(requirement.name) == pinned, f"installed {requirement.name} {version(requirement.name)} != pin {pinned}"
+        try:
+            installed = version(requirement.name)
+        except PackageNotFoundError:  # a backend's extra this venv was not made with (.[jax], .[torch])
+            assert requirement.name in ("jax", "torch"), f"{requirement.name} is not installed"
+            continue
+        assert installed == pinned, f"installed {requirement.name} {installed} != pin {pinned}"

@@ -22,10 +22,16 @@ def test_privates_used_only_in_private_api():
     assert users == ["private_api.py"]
 
 
-def test_only_backends_import_tensorflow():
-    importers = sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                       if re.search(r"^\s*(import tensorflow|from tensorflow)", p.read_text(), re.MULTILINE))
-    assert importers == ["backends/tensorflow.py", "backends/tensorflow_loop.py"]
+def _importers(package: str) -> list[str]:
+    pattern = rf"^\s*(import {package}|from {package}[ .])"
+    return sorted(str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
+                  if re.search(pattern, p.read_text(), re.MULTILINE))
+
+
+def test_only_backends_import_tensorflow_jax_or_torch():
+    assert _importers("tensorflow") == ["backends/tensorflow.py", "backends/tensorflow_loop.py"]
+    assert _importers("jax") == ["backends/jax.py"]
+    assert _importers("torch") == ["backends/torch.py"]
 
 
 def _compiled_model():

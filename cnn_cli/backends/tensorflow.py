@@ -1,5 +1,6 @@
-"""TensorFlow, the backend Keras runs on: its quiet start-up, devices, seeding, precision choice, and the
-`tf.distribute` strategies (the custom loop for those where Keras' fit fails is `tensorflow_loop`).
+"""TensorFlow as Keras' backend: its quiet start-up (GPU memory growth on), devices, seeding, precision
+choice, and the `tf.distribute` strategies (the custom loop for those where Keras' fit fails is
+`tensorflow_loop`). The interface is the one every backend module offers (`cnn_cli.backends`).
 
 TensorFlow's C++ runtime writes start-up notices (oneDNN, CUDA probing) straight to file descriptor 2, where
 Python cannot filter them; `start` captures them while TensorFlow starts and shows them only if it fails.
@@ -13,7 +14,10 @@ import sys
 import tempfile
 from types import ModuleType
 
+from cnn_cli.backends import device, single
 from cnn_cli.errors import CnnError
+
+NAME, LABEL, PACKAGE = "tensorflow", "TensorFlow", "tensorflow"
 
 _started = False
 # TensorFlow allows one MultiWorkerMirroredStrategy per process, and logical devices cannot be undone:
@@ -27,6 +31,8 @@ def start() -> ModuleType:
     if _started or os.environ.get("CNN_TF_VERBOSE"):
         import tensorflow as tf
 
+        if not _started:
+            _grow_gpu_memory(tf)
         _started = True
         return tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -38,6 +44,7 @@ def start() -> ModuleType:
             import tensorflow as tf
 
             tf.config.list_physical_devices()  # probes the devices now, while notices are captured
+            _grow_gpu_memory(tf)
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)
@@ -50,8 +57,48 @@ def start() -> ModuleType:
     return tf
 
 
+def _grow_gpu_memory(tf) -> None:
+    """GPU memory taken as needed rather than all at once, so that an evaluation can run beside a training."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the GPU was initialized already (a second start in the same process)
+            pass
+
+
 def versions() -> dict:
     return {"tensorflow": start().__version__}
+
+
+def version() -> str:
+    return start().__version__
+
+
+def tensorboard_problem() -> str | None:
+    return None
+
+
+def gpu_names() -> list[str]:
+    tf = start()
+    return [tf.config.experimental.get_device_details(g).get("device_name", "GPU")
+            for g in tf.config.list_physical_devices("GPU")]
+
+
+def devices_used(strategy) -> device.Devices:
+    """The devices `strategy` (None: TensorFlow's default placement, the first GPU or the CPU) computes on."""
+    names = gpu_names()
+    if strategy is None:
+        return device.Devices(gpus=tuple(names[:1]))
+    used = [d.lower() for d in strategy.extended.worker_devices]
+    gpus = [names[int(d.rsplit(":", 1)[1])] if int(d.rsplit(":", 1)[1]) < len(names) else "GPU"
+            for d in used if "gpu:" in d]
+    return device.Devices(gpus=tuple(gpus), cpus=max(1, sum("cpu:" in d for d in used)))
+
+
+def cpu_precision() -> str:
+    """`precision: auto` on a CPU: mixed_bfloat16 where the CPU has bf16 instructions (measured faster on
+    TensorFlow: README "Precision"), float32 elsewhere."""
+    return "mixed_bfloat16" if device.cpu_has_fast_bf16() else "float32"
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:
@@ -76,6 +123,11 @@ def gpu_precision() -> str | None:
 
 
 # ---------------------------------------------------------------- tf.distribute
+
+
+def steps_per_execution(wanted: int) -> int:
+    """Training steps per call into the compiled function: as configured."""
+    return wanted
 
 
 def fit_works_under(strategy) -> bool:
@@ -134,8 +186,17 @@ def _cluster_resolver(tf, slurm: bool):
     return tf.distribute.cluster_resolver.TFConfigClusterResolver()
 
 
+def check_devices(settings) -> None:
+    """Refuses a device of `distribute.devices` that this machine does not have (a GPU asked for on a CPU
+    machine would otherwise train on the CPU in silence)."""
+    gpus = len(start().config.list_physical_devices("GPU"))
+    for name in settings.devices or ():
+        single.check_gpu_index(name, gpus)
+
+
 def _make(settings, slurm: bool) -> tuple:
     tf = start()
+    check_devices(settings)
     name = settings.strategy
     if name == "auto":
         name = "mirrored" if len(tf.config.list_physical_devices("GPU")) > 1 else "default"

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import click
 
-from cnn_cli.commands.options import cache_dir_option, config_option, data_option, set_option, subset_option
+from cnn_cli.commands.options import (
+    backend_option,
+    cache_dir_option,
+    config_option,
+    data_option,
+    set_option,
+    subset_option,
+)
 
 
 @click.command("compare")
+@backend_option
 @cache_dir_option
 @config_option
 @click.option("--vary", "varies", multiple=True, required=True, metavar="KEY.PATH=V1,V2,...",
@@ -36,11 +44,13 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
       cnn compare --config configs/mnist.yaml --data data/mnist_sample.npz --subset 1000 --epochs 2 \\
           --vary train.optimizer=adam,sgd --vary train.batch_size=32,128
     """
+    from cnn_cli.backends import require
     from cnn_cli.errors import CnnError
     from cnn_cli.readers.compare import COMPARISON_CSV, COMPARISON_PNG, CompareOptions, compare, table
 
     if not config_path:
         raise CnnError("no config: give --config FILE")
+    require()  # the variants' processes run on the backend chosen here (KERAS_BACKEND)
     opts = CompareOptions(config_path=config_path, varies=varies, overrides=overrides, epochs=epochs, subset=subset,
                           data_path=data_path, out=out, seed=seed)
     folder, variants = compare(opts, echo=lambda line: click.echo(line, err=True))

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import click
 
-from cnn_cli.commands.options import cache_dir_option, data_option, echo_report, json_option, subset_option
+from cnn_cli.commands.options import (
+    backend_option,
+    cache_dir_option,
+    data_option,
+    echo_report,
+    json_option,
+    subset_option,
+)
 
 
 @click.command("evaluate")
+@backend_option
 @cache_dir_option
 @click.argument("run_dir", type=click.Path())
 @data_option

@@ -24,6 +24,23 @@ set_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of tables.")
 
 
+def _select_backend(ctx, param, value):
+    """Sets KERAS_BACKEND before Keras is first imported (commands import Keras only when they run)."""
+    if value is not None:
+        from cnn_cli.backends import select
+
+        select(value)
+    return value
+
+
+backend_option = click.option(
+    "--backend", type=click.Choice(["tensorflow", "jax", "torch"]), default=None, expose_value=False,
+    callback=_select_backend,
+    help="Keras' backend: tensorflow, jax or torch (default: KERAS_BACKEND, else Keras' keras.json, else "
+         "tensorflow). Its framework must be installed: pip install 'cnn-cli[jax]'.",
+)
+
+
 def echo_report(report, as_json: bool) -> None:
     """Prints a report (an object with `to_dict()` and `to_text()`) as tables, or as one JSON object with --json."""
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else report.to_text())

@@ -6,10 +6,11 @@ import json
 
 import click
 
-from cnn_cli.commands.options import cache_dir_option, json_option
+from cnn_cli.commands.options import backend_option, cache_dir_option, json_option
 
 
 @click.command("predict")
+@backend_option
 @cache_dir_option
 @click.argument("run_dir", type=click.Path())
 @click.argument("inputs", nargs=-1, required=True, type=click.Path())

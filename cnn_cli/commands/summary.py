@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from cnn_cli.commands.options import data_option, echo_report, json_option, set_option
+from cnn_cli.commands.options import backend_option, data_option, echo_report, json_option, set_option
 
 
 @click.command("summary")
+@backend_option
 @click.argument("run_dir", required=False, type=click.Path(file_okay=False))
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The YAML config file.")
 @data_option

@@ -7,10 +7,18 @@ import sys
 
 import click
 
-from cnn_cli.commands.options import cache_dir_option, config_option, data_option, set_option, subset_option
+from cnn_cli.commands.options import (
+    backend_option,
+    cache_dir_option,
+    config_option,
+    data_option,
+    set_option,
+    subset_option,
+)
 
 
 @click.command("train")
+@backend_option
 @cache_dir_option
 @config_option
 @set_option

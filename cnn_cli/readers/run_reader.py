@@ -137,9 +137,11 @@ def load_model(path: str | Path):
         hint = f" (the run's status is {status!r})" if status and status != "complete" else ""
         raise CnnError(f"{path}: missing from the run directory{hint}" if not path.exists() else f"{path}: not a file")
     check_keras_file(path)
-    from cnn_cli.tf_runtime import import_tensorflow
+    from cnn_cli.backends import name as backend_name
+    from cnn_cli.backends import start as start_backend
+    from cnn_cli.safety import optimizer_backend
 
-    import_tensorflow()
+    start_backend()
     import keras
 
     import cnn_cli.layers.custom  # noqa: F401  (registers the tool's own layers for deserialization)
@@ -147,7 +149,10 @@ def load_model(path: str | Path):
     try:
         with warnings.catch_warnings():  # Keras' warnings about a model it cannot load would add lines
             warnings.simplefilter("ignore")
-            return keras.saving.load_model(path, safe_mode=True)
+            # A model trained on PyTorch names PyTorch's optimizer class: elsewhere it loads without its
+            # compile settings (readers need no optimizer; evaluation compiles with the run's loss).
+            trained_on = optimizer_backend(path)
+            return keras.saving.load_model(path, safe_mode=True, compile=trained_on in (None, backend_name()))
     except Exception as exc:  # a broken or foreign file: zip, JSON, HDF5 or Keras errors of many kinds
         raise CnnError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {first_line(exc)})") from None
 

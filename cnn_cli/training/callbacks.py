@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 from cnn_cli import faults
-from cnn_cli.backends import current as backend
+from cnn_cli.backends import start as start_backend
 from cnn_cli.config.train import improves, monitor_mode
 from cnn_cli.numbers import to_float
 
-backend().start()  # quietly, before Keras imports it
+start_backend()  # quietly, before Keras imports it
 import keras  # noqa: E402
 
 from cnn_cli.rundir.atomic import (  # noqa: E402

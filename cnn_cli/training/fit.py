@@ -39,7 +39,7 @@ def build_model(run: Run):
         optimizer = make_optimizer(train_cfg.optimizer, train_cfg.lr_schedule, epochs=train_cfg.epochs,
                                    per_epoch=steps_per_epoch(len(dataset.train), train_cfg.batch_size))
         model.compile(optimizer=optimizer, loss=recipe.make_loss(config), metrics=list(train_cfg.metrics),
-                      steps_per_execution=train_cfg.steps_per_execution)
+                      steps_per_execution=backend().steps_per_execution(train_cfg.steps_per_execution))
     return model
 
 
@@ -107,6 +107,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
         echo(extension.describe())
     if run.config.train.optimizer.use_ema and 0 < initial_epoch < epochs:
         recipe.exchange_ema(model)  # the backup holds the averages in the model (see recipe.EmaAtStop)
+    batches.set_epoch(initial_epoch)  # before fit: a pipeline may fetch ahead before the first epoch's callbacks
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC() as ctrl_c:
@@ -182,6 +183,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
         "restored_best_weights": restored,
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
+        "backend": backend().NAME, "device": run.devices,
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
     }) | _recipe_record(run, scores, cbs, weights)
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,

@@ -90,6 +90,11 @@ def _check_tensorboard(config: Config, source: str) -> None:
     tb = config.train.callbacks.tensorboard
     if tb is None or not tb.enabled:
         return
+    from cnn_cli.backends import current as backend
+
+    problem = backend().tensorboard_problem()  # TensorBoard's writer needs TensorFlow
+    if problem is not None:
+        raise CnnError(problem)
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:

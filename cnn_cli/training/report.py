@@ -52,7 +52,7 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
         "wall_seconds": round(time.perf_counter() - run["started"], 3),
         "train_seconds": round(sum(float(r["seconds"] or 0) for r in rows), 3),
         "seed": run["seed"], "precision": run["precision"], "resumed": run["resumed"],
-        "distribute": run["distribute"],
+        "distribute": run["distribute"], "backend": run.get("backend"), "device": run.get("device"),
         "versions": {"python": platform.python_version(), **run["versions"]},
     }
 

@@ -1,5 +1,5 @@
 """The run's random seed and numeric precision: the seed a run uses, and the Keras dtype policy for
-`train.precision` (what the hardware computes fast; the backend says what its GPU has)."""
+`train.precision` (what the hardware computes fast on the backend in use, which says so)."""
 
 from __future__ import annotations
 
@@ -16,25 +16,13 @@ def choose_seed(seed: int | None) -> int:
     return seed if seed is not None else secrets.randbelow(2**31 - 1)
 
 
-def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 in hardware (AVX512_BF16 or AMX), read from /proc/cpuinfo."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
-
-
 def choose_precision(setting: str) -> str:
     """The Keras dtype policy for `train.precision`.
 
-    `auto` picks mixed precision where the hardware has fast low-precision math: `mixed_bfloat16` on
-    CPUs with AVX512_BF16 or AMX and on GPUs from compute capability 8.0, `mixed_float16` on 7.x GPUs,
-    float32 elsewhere. Set CNN_PRECISION to force a policy for `auto` (e.g. to compare).
+    `auto` picks what the backend computes fastest, as measured (README "Precision"): on a GPU
+    `mixed_bfloat16` from compute capability 8.0, `mixed_float16` on 7.x, float32 before; on a CPU the
+    backend's `cpu_precision()` (TensorFlow: `mixed_bfloat16` on CPUs with AVX512_BF16 or AMX; JAX and
+    PyTorch: float32). Set CNN_PRECISION to force a policy for `auto` (e.g. to compare).
     """
     if setting == "auto":
         forced = os.environ.get("CNN_PRECISION")
@@ -43,7 +31,7 @@ def choose_precision(setting: str) -> str:
         on_gpu = backend().gpu_precision()
         if on_gpu is not None:
             return on_gpu
-        return "mixed_bfloat16" if cpu_has_fast_bf16() else "float32"
+        return backend().cpu_precision()
     if setting not in PRECISIONS:
         raise ValueError(f"unknown precision {setting!r}")
     return setting

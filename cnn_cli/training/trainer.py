@@ -22,6 +22,9 @@ import numpy as np
 
 from cnn_cli import rundir as R
 from cnn_cli.backends import current as backend
+from cnn_cli.backends import keras_version
+from cnn_cli.backends import start as start_backend
+from cnn_cli.backends.device import start_line
 from cnn_cli.config import Config, config_from_dict
 from cnn_cli.config.resolve import dump_config
 from cnn_cli.errors import CnnError, DivergedError
@@ -56,6 +59,7 @@ class Run:
     dataset: Any
     policy: str
     started: float
+    devices: str = ""  # what it computes on, in words ('CPU (AMD EPYC, 2 cores)')
 
     @property
     def eval_batch(self) -> int:
@@ -83,10 +87,12 @@ def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResul
 
 def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord | None, started: float,
                   echo: Callable[[str], None]) -> TrainResult:
-    backend().start()
+    start_backend()
     dist = D.Distribution.start(the_plan.config, source=the_plan.source, worker=worker, run_dir=the_plan.run_dir)
     backend().seed_everything(the_plan.seed, the_plan.config.train.deterministic)
     policy = choose_precision(the_plan.config.train.precision)
+    devices = backend().devices_used(dist.strategy)
+    echo(start_line(devices, policy, backend().LABEL, backend().version(), keras_version()))
     with _precision(policy):
         dataset = _load_data(the_plan)
         from cnn_cli.training.data_summary import data_lines
@@ -97,7 +103,7 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord 
             config, record = _open_record(the_plan, dataset, run_dir, record)
             _note_skipped(dataset, run_dir, echo)
             run = Run(plan=the_plan, config=config, run_dir=run_dir, record=record, dist=dist, dataset=dataset,
-                      policy=policy, started=started)
+                      policy=policy, started=started, devices=devices.describe())
             return _guarded(run, echo)
         except OSError as exc:  # the run directory cannot be written (permissions, disk full, a path that is a file)
             raise CnnError(_write_error(exc, run_dir)) from None

@@ -1,0 +1,107 @@
+"""JAX as Keras' backend: start-up without preallocating the GPU's memory, devices, seeding and the
+precision `auto` picks. One device per run: tf.distribute strategies are refused in one line
+(`single.refuse_strategy`). The interface is the one every backend module offers (`cnn_cli.backends`)."""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+from cnn_cli.backends import device, single
+
+NAME, LABEL, PACKAGE = "jax", "JAX", "jax"
+
+
+def start() -> ModuleType:
+    """Returns the `jax` module; GPU memory is taken as needed (XLA_PYTHON_CLIENT_PREALLOCATE=false, unless
+    set), so that an evaluation can run beside a training on one GPU."""
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    import jax
+
+    return jax
+
+
+def version() -> str:
+    return start().__version__
+
+
+def versions() -> dict:
+    import jaxlib
+
+    return {"jax": start().__version__, "jaxlib": jaxlib.__version__}
+
+
+def seed_everything(seed: int, deterministic: bool = False) -> None:
+    """Seeds Python's `random`, NumPy and Keras' generators. JAX's random numbers are functions of their keys,
+    and its CPU kernels are deterministic; `deterministic` asks XLA for deterministic GPU kernels too (it
+    takes effect where JAX has not compiled anything yet)."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    if deterministic and "--xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
+
+
+def _gpus() -> list:
+    jax = start()
+    try:
+        return list(jax.devices("gpu"))
+    except RuntimeError:  # no GPU platform
+        return []
+
+
+def gpu_names() -> list[str]:
+    return [getattr(d, "device_kind", "GPU") for d in _gpus()]
+
+
+def gpu_precision() -> str | None:
+    """The mixed policy for the first GPU (bf16 from compute capability 8.0, fp16 on 7.x); None without one."""
+    gpus = _gpus()
+    if not gpus:
+        return None
+    major = int(str(getattr(gpus[0], "compute_capability", "0")).split(".")[0] or 0)
+    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+
+
+def cpu_precision() -> str:
+    """`precision: auto` on a CPU: float32. XLA's CPU backend computes bfloat16 convolutions slower than
+    float32 even on CPUs with AVX512_BF16 (measured: README "Precision")."""
+    return "float32"
+
+
+def devices_used(strategy) -> device.Devices:
+    """Keras on JAX computes on JAX's first device: the first GPU, else the CPU."""
+    return device.Devices(gpus=tuple(gpu_names()[:1]))
+
+
+def check_devices(settings) -> None:
+    single.refuse_strategy(settings, LABEL)
+
+
+def make_strategy(settings, *, slurm: bool = False) -> tuple:
+    """(None, 'default'): JAX trains on one device here; any other strategy is refused in one line."""
+    check_devices(settings)
+    return None, "default"
+
+
+def default_strategy():
+    return single.OneDevice()
+
+
+def steps_per_execution(wanted: int) -> int:
+    """Training steps per call into the compiled function: as configured (a device loop in Keras on JAX)."""
+    return wanted
+
+
+def fit_works_under(strategy) -> bool:
+    return True
+
+
+def lost_worker_errors() -> tuple[type[Exception], ...]:
+    return ()
+
+
+def tensorboard_problem() -> str | None:
+    from cnn_cli.backends import installed
+
+    return single.tensorboard_problem(LABEL, installed("tensorflow"))
