@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import click
 
+from cnn_cli.commands.options import backend_option
+
 
 @click.command("inspect")
+@backend_option
 @click.argument("run_dir", type=click.Path())
 @click.argument("image", type=click.Path())
 @click.option("--layers", "layers", metavar="NAME,...", default=None,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import click
 
-from cnn_cli.commands.options import data_option
+from cnn_cli.commands.options import backend_option, data_option
 
 
 @click.command("report")
+@backend_option
 @click.argument("run_dir", type=click.Path())
 @click.option("-o", "--out", "out", type=click.Path(dir_okay=False), default=None,
               help="The HTML file to write (default RUN_DIR/report.html).")
