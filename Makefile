@@ -2,7 +2,8 @@
 # on (constraints.txt).
 #   make train    the main job: the MNIST 3-block net on the bundled MNIST sample, printing test accuracy
 #   make summary  the layers, shapes, params and costs of configs/mnist.yaml
-#   make test     the test suite
+#   make test     the test suite, without the tests marked slow (what CI runs)
+#   make test-all the whole test suite, the slow tests too (application nets, every export, the README walkthrough)
 #   make lint     ruff
 #   make bench    training speed: cnn train against the seed's plain Keras script (BENCH_ARGS="--backend jax")
 #   make bench-accuracy  time to accuracy: configs/fashion_mnist_fast.yaml against the tutorial run to its early stop
@@ -15,7 +16,7 @@ EXTRAS ?= tensorflow,plot,dev
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: train summary test lint samples schema bench bench-accuracy clean
+.PHONY: train summary test test-all lint samples schema bench bench-accuracy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +31,10 @@ summary: $(STAMP)
 	$(BIN)/cnn summary --config configs/mnist.yaml
 
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow" --durations=10
+
+test-all: $(STAMP)
+	$(BIN)/pytest --durations=10
 
 lint: $(STAMP)
 	$(BIN)/ruff check cnn_cli tests scripts

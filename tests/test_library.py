@@ -36,7 +36,10 @@ def test_load_run_predicts_arrays_and_files_alike(tmp_path):
     assert probabilities.shape == (200, 10) and probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
     accuracy = float(np.mean(np.argmax(probabilities, axis=1) == y))
-    assert accuracy > 0.3, accuracy  # 1 epoch on 400 images (chance: 0.1); raw pixels, no scaling by the caller
+    # 1 epoch on 400 images (chance: 0.1). The caller gives raw pixels: scaled once more by the caller, the
+    # model's own scaling makes them near zero and its answers no better than chance.
+    scaled_twice = run.model.predict(x[..., None].astype(np.float32) / 255.0, verbose=0)
+    assert accuracy > 0.2 and accuracy > float(np.mean(np.argmax(scaled_twice, axis=1) == y)) + 0.05, accuracy
 
     files = []
     for i in range(3):

@@ -80,7 +80,9 @@ def test_a_source_with_its_own_test_set_refuses_test_split(runner, write_config)
                          "data": {"source": "npz", "path": SAMPLE, "test_split": 0.1}, "train": {"epochs": 1}})
     result = runner.invoke(main, ["train", "--config", path, "--subset", "50"])
     assert result.exit_code == 2
-    assert result.output.strip().startswith(f"Error: {path}: data.test_split: the source has a test split of its own")
+    errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and result.output.strip().splitlines()[-1] == errors[0]
+    assert errors[0].startswith(f"Error: {path}: data.test_split: the source has a test split of its own")
     too_much = runner.invoke(main, ["summary", "--config", path, "--set", "data.test_split=0.8"])
     assert too_much.exit_code == 2
     assert "data.test_split: expected less than 1 - data.validation_split (0.8)" in too_much.output

@@ -29,9 +29,6 @@ BACKENDS = [
     pytest.param("jax", marks=JAX),
     pytest.param("torch", marks=[
         pytest.mark.skipif(not _installed("torch"), reason="PyTorch is not installed (pip install 'cnn-cli[torch]')"),
-        # On PyTorch the PyDataset face with 2 worker threads gave epoch 1 of 200 examples as 7 full batches
-        # of 32 (accuracy over 224), and the resumed run then differs; with 1 worker it is bit-identical.
-        pytest.mark.xfail(reason="PyTorch: the threaded PyDataset face's batches differ from 1 worker's", strict=False),
     ]),
 ]
 LABELS = {"jax": "JAX", "torch": "PyTorch"}

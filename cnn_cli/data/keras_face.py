@@ -13,9 +13,10 @@ class SourceBatches(keras.utils.PyDataset):
     before the epoch's first batch is asked for). `workers` > 1 gathers batches ahead in threads."""
 
     def __init__(self, source: BatchSource, workers: int = 1, max_queue_size: int = 8):
-        if keras.backend.backend() == "torch":
-            # On PyTorch, Keras' threaded PyDataset gave an epoch of 200 examples as 7 full batches of 32 (and a
-            # resumed run then differs from an uninterrupted one); one worker gives the epoch's own batches.
+        if keras.backend.backend() != "tensorflow":
+            # On JAX and PyTorch, Keras' threaded PyDataset may gather a batch ahead across an epoch's end, before
+            # the epoch's seed is set (on PyTorch an epoch of 200 examples came as 7 full batches of 32), and a
+            # resumed run then differs from an uninterrupted one: one worker gives each epoch its own batches.
             workers = 1
         super().__init__(workers=workers, use_multiprocessing=False, max_queue_size=max_queue_size)
         self.source = source
