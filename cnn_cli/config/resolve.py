@@ -9,6 +9,7 @@ What the data and the run decide later (input shape, class count, seed) makes a 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,11 @@ from cnn_cli.yaml_io import read_yaml
 # restored from its backup: the restored optimizer state holds its learning rate, the data order and the
 # callbacks' counters hold the rest). A changed learning rate or data is a new run: `--init-from RUN_DIR`.
 RESUMABLE_KEYS: tuple[str, ...] = ("train.epochs",)
+
+
+def choose_seed(seed: int | None) -> int:
+    """The seed to use: the given one, or a fresh random one (which the run then records)."""
+    return seed if seed is not None else secrets.randbelow(2**31 - 1)
 
 
 @dataclass(frozen=True)

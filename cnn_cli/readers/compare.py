@@ -150,7 +150,7 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
         load_config(opts.config_path, opts.overrides, variant.overrides)
     seed = opts.seed if opts.seed is not None else base.seed
     if seed is None:
-        from cnn_cli.training.seeding import choose_seed
+        from cnn_cli.config.resolve import choose_seed
 
         seed = choose_seed(None)
     out = Path(opts.out) if opts.out else default_run_dir(f"compare-{base.name}")

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from cnn_cli import rundir as R
 from cnn_cli.config import Config
-from cnn_cli.config.resolve import RunFlags, load_resolved, resume_differences, with_epochs, with_flags
+from cnn_cli.config.resolve import RunFlags, choose_seed, load_resolved, resume_differences, with_epochs, with_flags
 from cnn_cli.errors import CnnError
-from cnn_cli.training.seeding import choose_seed
 
 
 @dataclass(frozen=True)

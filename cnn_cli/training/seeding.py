@@ -4,16 +4,10 @@
 from __future__ import annotations
 
 import os
-import secrets
 
 from cnn_cli.backends import current as backend
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-
-
-def choose_seed(seed: int | None) -> int:
-    """The seed to use: the given one, or a fresh random one (which the run then records)."""
-    return seed if seed is not None else secrets.randbelow(2**31 - 1)
 
 
 def choose_precision(setting: str) -> str:
