@@ -2,11 +2,12 @@
 params, MACs and activation memory, and the totals (see `cnn_cli.model.analysis` for how they are counted,
 and each kind's manual, `cnn layers KIND`, for its rule). A block's row (a composite kind such as
 `bottleneck`, or a block of the config's `blocks:`) sums the layers of its expansion, listed under it; the
-model's own `input_scaling` is a row of its own."""
+model's own `input_scaling` is a row of its own. Under `train.freeze` or `train.phases`, the totals say what
+each phase freezes and trains."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from cnn_cli.config import Config
 from cnn_cli.errors import CnnError
@@ -22,6 +23,7 @@ class SummaryReport:
     analysis: Analysis
     bytes_per_element: int
     batch_size: int
+    phases: list = field(default_factory=list)  # (Span, Frozen) of each phase, when the config freezes or phases
 
     @property
     def activation_bytes_per_example(self) -> int:
@@ -53,6 +55,7 @@ class SummaryReport:
             "batch_size": self.batch_size,
             "activation_bytes_per_batch": self.activation_bytes_per_example * self.batch_size,
             "layers": [self._layer_dict(layer) for layer in a.layers],
+            **({"phases": [_phase_dict(span, frozen) for span, frozen in self.phases]} if self.phases else {}),
         }
 
     def to_text(self) -> str:
@@ -73,7 +76,7 @@ class SummaryReport:
             f"MACs per example:      {a.total_macs:,}",
             f"Activations per example: {self.activation_bytes_per_example:,} bytes ({_human(self.activation_bytes_per_example)}, {dtype})",
             f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({_human(per_batch)})",
-        ]
+        ] + [_phase_line(span, frozen) for span, frozen in self.phases]
         return "\n".join(
             [self.keras_table.rstrip(), "", f"Costs per example (input {_shape(a.input_shape)}):", rule, line(rows[0]), rule]
             + [line(r) for r in rows[1:]] + [rule] + totals
@@ -84,6 +87,27 @@ class SummaryReport:
             f"{indent}{layer.name} ({layer.type})", _shape(layer.output_shape), f"{layer.params:,}",
             f"{layer.macs:,}", _human(layer.activation_elements * self.bytes_per_element),
         )
+
+
+def _phase_line(span, frozen) -> str:
+    """`Phase 1 (epochs 1-2), freeze until body_bn: 7 layers frozen (4 with weights, 728 params), 90 params
+    trainable`; without phases `Frozen (train.freeze fraction 0.6): ...`."""
+    if span.count == 1:
+        return (f"Frozen (train.freeze {span.freeze.describe()}): {len(frozen.layers)} layers ({frozen.weighted} with "
+                f"weights, {frozen.frozen_params:,} params); {frozen.trainable_params:,} params trainable")
+    what = f"Phase {span.number} (epochs {span.start + 1}-{span.end})"
+    if span.freeze is None:
+        return f"{what}: nothing frozen, {frozen.trainable_params:,} params trainable"
+    return (f"{what}, freeze {span.freeze.describe()}: {len(frozen.layers)} layers frozen ({frozen.weighted} with "
+            f"weights, {frozen.frozen_params:,} params), {frozen.trainable_params:,} params trainable")
+
+
+def _phase_dict(span, frozen) -> dict:
+    return {"phase": span.number, "epochs": [span.start + 1, span.end],
+            "freeze": span.freeze.model_dump(exclude_none=True) if span.freeze is not None else None,
+            "frozen_layers": list(frozen.layers), "frozen_params": frozen.frozen_params,
+            "trainable_params": frozen.trainable_params,
+            "learning_rate": span.learning_rate}
 
 
 def _shape(shape) -> str:
@@ -128,9 +152,14 @@ def summarize(
             os.environ["COLUMNS"] = previous
     if plot_path:
         plot_model(model, plot_path)
+    phases = []
+    if config.train.freeze is not None or config.train.phases:
+        from cnn_cli.model.freeze import phase_freezes
+
+        phases = phase_freezes(config.train, analysis.graph, source)
     return SummaryReport(
         config.name, "\n".join(lines), analysis, BYTES_PER_ELEMENT[config.train.precision],
-        batch_size or config.train.batch_size,
+        batch_size or config.train.batch_size, phases,
     )
 
 

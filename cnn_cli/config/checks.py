@@ -16,14 +16,15 @@ def check_config(config: Config, source: str) -> None:
 def config_problems(config: Config, source: str) -> list[ConfigError]:
     """The first problem each check finds; the shapes are checked when the rest is right (they need it)."""
     problems = []
-    for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation, _check_recipe):
+    for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation, _check_recipe,
+                  _check_phases):
         try:
             check(config, source)
         except ConfigError as exc:
             problems.append(exc)
     if not problems:
         try:
-            _check_shapes(config, source)
+            _check_freeze(config, _check_shapes(config, source), source)
         except ConfigError as exc:
             problems.append(exc)
     return problems
@@ -36,16 +37,46 @@ def _check_data(config: Config, source: str) -> None:
         check_data(config.data, source)
 
 
-def _check_shapes(config: Config, source: str) -> None:
+def _check_shapes(config: Config, source: str):
+    """The model's graph (None when the shapes wait for the data and a probe shape does not fit)."""
     if config.model.input_shape is not None:
         from cnn_cli.model.analysis import analyze
 
         # `units: num_classes` may wait for the data; any count checks the shapes in between.
-        analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source)
-    else:  # the shapes wait for the data; names, references and block parameters need not
-        from cnn_cli.model.graph import check_structure
+        return analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source).graph
+    from cnn_cli.model.graph import check_structure  # the shapes wait for the data; names and references need not
 
-        check_structure(config.model, config.model.num_classes or 2, source)
+    return check_structure(config.model, config.model.num_classes or 2, source)
+
+
+def _check_freeze(config: Config, graph, source: str) -> None:
+    """Each freeze names a layer of the model and leaves some to train (the graph knows every name, a block's
+    parts included; without a graph the check waits for the data's shape)."""
+    if graph is None:
+        return
+    from cnn_cli.config.phases import spans
+    from cnn_cli.model.freeze import frozen_layers
+
+    for span in spans(config.train):
+        if span.freeze is not None:
+            frozen_layers(graph, span.freeze, f"{span.path}.freeze", source)
+
+
+def _check_phases(config: Config, source: str) -> None:
+    """With phases, train.epochs is their sum, and freeze and lr_schedule are each phase's."""
+    train = config.train
+    if not train.phases:
+        return
+    counts = [p.epochs for p in train.phases]
+    if train.epochs != sum(counts):
+        raise ConfigError(source, "train.epochs", f"expected the sum of train.phases' epochs, {sum(counts)} "
+                          f"({' + '.join(map(str, counts))}): leave it out with phases (--epochs N gives the last "
+                          "phase the rest)", train.epochs)
+    for key in ("freeze", "lr_schedule"):
+        if getattr(train, key) is not None:
+            raise ConfigError(source, f"train.{key}", f"not with train.phases: give each phase its own {key} (a phase "
+                              "without one " + ("trains every layer)" if key == "freeze" else "keeps its rate)"),
+                              getattr(train, key).model_dump(mode="json", exclude_none=True))
 
 
 def _check_names(config: Config, source: str) -> None:
@@ -107,10 +138,12 @@ def _check_recipe(config: Config, source: str) -> None:
     """A schedule sets the rate each step, so ReduceLROnPlateau cannot (Keras refuses to set a scheduled rate);
     stop_at's validation metrics need a validation set."""
     train = config.train
-    if train.lr_schedule is not None and train.lr_schedule.type != "constant" and train.callbacks.reduce_lr_on_plateau is not None:
-        raise ConfigError(source, "train.callbacks.reduce_lr_on_plateau",
-                          f"not allowed with train.lr_schedule ({train.lr_schedule.type}): Keras cannot set a scheduled "
-                          "learning rate; remove one of them", train.callbacks.reduce_lr_on_plateau.model_dump())
+    schedules = [(f"train.phases[{i}].lr_schedule", p.lr_schedule) for i, p in enumerate(train.phases or [])]
+    for key, schedule in [("train.lr_schedule", train.lr_schedule), *schedules]:
+        if schedule is not None and schedule.type != "constant" and train.callbacks.reduce_lr_on_plateau is not None:
+            raise ConfigError(source, "train.callbacks.reduce_lr_on_plateau",
+                              f"not allowed with {key} ({schedule.type}): Keras cannot set a scheduled "
+                              "learning rate; remove one of them", train.callbacks.reduce_lr_on_plateau.model_dump())
     data = config.data
     if train.stop_at and data is not None and data.source not in ("npz", "folder") and data.validation is None \
             and data.validation_split == 0:

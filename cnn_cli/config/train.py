@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from cnn_cli.config.base import Section
+from cnn_cli.config.phases import Freeze, Phase, fill_epochs
 from cnn_cli.config.schedule import LrSchedule
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad", "adadelta", "adamax", "nadam")
@@ -112,7 +113,9 @@ class TrainConfig(Section):
     )
     metrics: list[Literal["accuracy"]] = Field(default_factory=lambda: ["accuracy"])
     batch_size: Annotated[int, Field(gt=0)] = 32
-    epochs: Annotated[int, Field(gt=0)] = 10
+    epochs: Annotated[int, Field(gt=0)] = Field(
+        10, description="Epochs of the run; with phases, their sum (leave it out; --epochs N gives the last phase "
+        "the rest).")
     steps_per_execution: Annotated[int, Field(gt=0)] = Field(
         32, description="Training steps run per call into TensorFlow: fewer Python round trips, same results."
     )
@@ -137,6 +140,17 @@ class TrainConfig(Section):
     tta: Literal["none", "flip"] = Field(
         "none", description="Test-time augmentation of the final evaluation: flip also scores the average of each "
         "image's and its mirror's predictions (both figures reported). Wrong for digits and signs.")
+    freeze: Freeze | None = Field(
+        None, description="Layers that do not train, {until: LAYER} or {fraction: 0.8}; their batch norms run in "
+        "inference mode. Not with phases (each phase has its own).")
+    phases: list[Phase] | None = Field(
+        None, min_length=1, description="The run in phases, one after the other, each with its epochs, freeze and "
+        "learning rate (e.g. the head alone, then every layer at a lower rate); history.csv says each epoch's phase.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epochs_of_phases(cls, value):
+        return fill_epochs(value)
 
 
 ONE_HOT_LOSS = "categorical_crossentropy"

@@ -260,15 +260,16 @@ def _later_copy(layer, model: ModelConfig):
     return layer.model_copy(update=update)
 
 
-def check_structure(model: ModelConfig, num_classes: int | None, source: str, probe: Shape = (224, 224, 3)) -> None:
+def check_structure(model: ModelConfig, num_classes: int | None, source: str, probe: Shape = (224, 224, 3)) -> Graph | None:
     """For a config whose input shape comes from the data: the mistakes no shape changes, found at once
-    by expanding for a probe shape (shape errors wait for the real shape)."""
+    by expanding for a probe shape (shape errors wait for the real shape). The probe's graph (its names are the
+    real ones), or None when the probe shape does not fit the layers."""
     try:
-        expand(model, probe, num_classes, source)
+        return expand(model, probe, num_classes, source)
     except GraphError:
         raise
     except ConfigError:
-        pass
+        return None
 
 
 def expand(model: ModelConfig, input_shape: Shape, num_classes: int | None, source: str) -> Graph:
