@@ -107,6 +107,7 @@ class HistoryRow(BaseModel):
     val_accuracy: float | None = None
     learning_rate: float | None = None
     seconds: float | None = None
+    phase: int | None = Field(default=None, ge=1)  # a run in phases (train.phases): the epoch's, 1-based
 
     @field_validator("*", mode="before")
     @classmethod

@@ -46,6 +46,7 @@ class RunBackup(keras.callbacks.Callback):
         self.extend = False  # restoring for an extension: early stopping's end is not the run's end
         self.skipped: list[str] = []  # generations that did not read back
         self._pending: dict | None = None  # callback counters read by `restore`, set in `on_train_begin`
+        self._prepare = None  # `restore`'s `prepare`
 
     def generations(self) -> list[Path]:
         """Committed generations, newest first."""
@@ -57,23 +58,25 @@ class RunBackup(keras.callbacks.Callback):
 
     # ------------------------------------------------------------ restore
 
-    def restore(self, model, epochs: int, extend: bool = False) -> int:
+    def restore(self, model, epochs: int, extend: bool = False, prepare=None) -> int:
         """Before training: loads the newest generation that reads back into `model` (weights and optimizer
         state) and returns the epoch to start from, for `fit(initial_epoch=...)` -- 0 without a backup, `epochs`
         when early stopping had ended the run (unless the run is being extended: `extend`, which goes on from
         the last epoch with early stopping's counters as they were). The callbacks' counters are set in
-        `on_train_begin` (Keras' callbacks reset theirs there)."""
+        `on_train_begin` (Keras' callbacks reset theirs there). `prepare(epochs_done)`, when given, compiles the
+        model as it was when a generation of `epochs_done` epochs was written (its phase's trainable layers and
+        optimizer), before that generation is read."""
         self.set_model(model)
         self.extend = extend
         self._pending = None
+        self._prepare = prepare
         remove_stale_temps(self.dir)
         gens = self.generations()
         if not gens and (self.dir / self.META).is_file() and (self.dir / self.STATE).is_file():
             gens = [self.dir]  # a backup written by an earlier version: Keras' BackupAndRestore and CallbackState
         if not gens:
             return 0
-        if model.optimizer is not None and not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+        self._build_optimizer()
         fresh = [v.numpy() for v in self._variables()]
         for gen in gens:
             try:
@@ -81,9 +84,17 @@ class RunBackup(keras.callbacks.Callback):
             except Exception as exc:  # a torn or corrupt generation: fall back to the previous one
                 self.skipped.append(f"{gen.name}: {type(exc).__name__}: {exc}")
                 print(f"Warning: backup {gen} cannot be read ({type(exc).__name__}); trying the previous one", flush=True)
+        if prepare is not None:
+            prepare(0)  # the first phase's compile: its optimizer's variables are the ones `fresh` holds
+            self._build_optimizer()
         for var, value in zip(self._variables(), fresh):
             var.assign(value)  # none reads back: start afresh, from the initial weights
         return 0
+
+    def _build_optimizer(self) -> None:
+        opt = self.model.optimizer
+        if opt is not None and not opt.built:
+            opt.build(self.model.trainable_variables)
 
     def _variables(self) -> list:
         opt = self.model.optimizer
@@ -93,6 +104,9 @@ class RunBackup(keras.callbacks.Callback):
         meta = read_json(gen / self.META)
         state = read_json(gen / self.STATE)
         epoch = int(meta["epoch"])
+        if self._prepare is not None:
+            self._prepare(epoch)
+            self._build_optimizer()
         pending: dict = {}
         es = self.early_stopping
         if es is not None and es.restore_best_weights and (gen / self.ES_WEIGHTS).is_file():

@@ -1,7 +1,7 @@
 """The Keras callbacks of a training run.
 
 - `HistoryWriter`: writes `history.csv` after every epoch (atomically), so an interrupted run keeps its
-  epochs and a resumed one appends without repeating any.
+  epochs and a resumed one appends without repeating any; a run in phases gets a `phase` column.
 - `DivergenceGuard`: stops training at the first NaN or infinite loss.
 - `AtomicCheckpoint`: ModelCheckpoint that saves to a temp file in the run folder, then `os.replace`s.
 - `FaultHooks`: the test-only fault points of a step and an epoch (`cnn_cli.faults`).
@@ -41,21 +41,25 @@ def read_history(path: Path) -> list[dict]:
 
 
 def write_history(path: Path, rows: list[dict]) -> None:
+    """history.csv: `HISTORY_COLUMNS`, and `phase` (1-based) last when the run is in phases."""
+    columns = HISTORY_COLUMNS + (("phase",) if any(row.get("phase") not in (None, "") for row in rows) else ())
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=HISTORY_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in HISTORY_COLUMNS})
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
     write_atomic(path, out.getvalue())
 
 
 class HistoryWriter(keras.callbacks.Callback):
-    """One row per epoch (1-based), rewritten atomically; on resume, rows from the resumed epoch on are dropped."""
+    """One row per epoch (1-based), rewritten atomically; on resume, rows from the resumed epoch on are dropped.
+    `phase`: the phase the next epochs belong to (set by `phases.Phases.fit`; None for a run without phases)."""
 
     def __init__(self, path: Path):
         super().__init__()
         self.path = Path(path)
         self.rows: list[dict] = []
+        self.phase: int | None = None
         self._started: float | None = None
         self._first = True
 
@@ -74,6 +78,8 @@ class HistoryWriter(keras.callbacks.Callback):
             row[key] = None if value is None else f"{value:.6g}"
         row["learning_rate"] = f"{float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.6g}"
         row["seconds"] = f"{time.perf_counter() - (self._started or time.perf_counter()):.3f}"
+        if self.phase is not None:
+            row["phase"] = self.phase
         self.rows = [r for r in self.rows if int(r["epoch"]) < epoch + 1] + [row]
         write_history(self.path, self.rows)
 

@@ -19,6 +19,7 @@ from cnn_cli.errors import DivergedError
 from cnn_cli.rundir.atomic import save_atomic
 from cnn_cli.training import recipe, report
 from cnn_cli.training.callbacks import CtrlC, read_history
+from cnn_cli.training.phases import Phases
 from cnn_cli.training.progress import progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 
@@ -27,20 +28,13 @@ if TYPE_CHECKING:
 
 
 def build_model(run: Run):
-    """The config's model, compiled, its variables made under the run's strategy."""
+    """The config's model, its variables made under the run's strategy (`phases.Phases` compiles it)."""
     from cnn_cli.model.builder import build_model as build
-    from cnn_cli.training.schedules import make_optimizer, steps_per_epoch
 
     config, dataset = run.config, run.dataset
-    train_cfg = config.train
     with run.dist.scope():
-        model = build(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source,
-                      name=config.name)
-        optimizer = make_optimizer(train_cfg.optimizer, train_cfg.lr_schedule, epochs=train_cfg.epochs,
-                                   per_epoch=steps_per_epoch(len(dataset.train), train_cfg.batch_size))
-        model.compile(optimizer=optimizer, loss=recipe.make_loss(config), metrics=list(train_cfg.metrics),
-                      steps_per_execution=backend().steps_per_execution(train_cfg.steps_per_execution))
-    return model
+        return build(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source,
+                     name=config.name)
 
 
 ADAPT_EXAMPLES = 2048  # training images that `normalization: {adapt: true}` layers take their statistics from
@@ -101,19 +95,20 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     cbs = make_callbacks(run.config, run.run_dir, batches, started=run.started, time_limit=run.plan.options.time_limit)
     epochs = run.config.train.epochs
     extension = run.plan.extension
+    phases = Phases(run, model, echo)
+    phases.enter(phases.spans[0], say=False)
     with run.dist.scope():
-        initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None)
+        initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None, prepare=phases.prepare)
     if extension is not None:
         echo(extension.describe())
-    if run.config.train.optimizer.use_ema and 0 < initial_epoch < epochs:
+    if run.config.train.optimizer.use_ema and 0 < initial_epoch and phases.inside(initial_epoch):
         recipe.exchange_ema(model)  # the backup holds the averages in the model (see recipe.EmaAtStop)
     batches.set_epoch(initial_epoch)  # before fit: a pipeline may fetch ahead before the first epoch's callbacks
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC() as ctrl_c:
-        run.dist.fit(model, batches.dataset, validation_data=val_ds, epochs=epochs, initial_epoch=initial_epoch,
-                     verbose=run.plan.options.verbose, shuffle=False,
-                     callbacks=[ctrl_c, *cbs.listed, *progress_callbacks(run.plan.options.verbose)])
+        phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
+                   last=progress_callbacks(run.plan.options.verbose))
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     save_atomic(run.run_dir / R.MODEL, lambda tmp: model.save(tmp), point="final_save")

@@ -1,0 +1,139 @@
+"""A run's phases in training (`train.phases`, or the whole run as one phase with `train.freeze`): each phase
+sets which layers train, then compiles the model with a fresh optimizer of its own rate (and schedule, over
+its own epochs) -- Keras takes a change of `trainable` only at compile, and the optimizer's slots belong to the
+variables it was built on -- and is one `fit` call from its first epoch to its last.
+
+- Frozen layers have `trainable = False`; a frozen `BatchNormalization` runs in inference mode (Keras 3), so
+  its moving mean and variance stay as they are.
+- Early stopping watches the last phase only (its patience counts from that phase's first epoch, its best
+  weights are that phase's); the checkpoint's best covers the whole run; reduce-on-plateau and the weight
+  average (EMA) start again with each phase's optimizer.
+- A resume prepares the phase whose optimizer state the backup holds (`prepare`, called by
+  `RunBackup.restore`), then goes on as an uninterrupted run does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import keras
+
+from cnn_cli.backends import current as backend
+from cnn_cli.config.phases import Span, span_at, spans
+from cnn_cli.model.freeze import Frozen, frozen_layers
+from cnn_cli.model.graph import expand
+from cnn_cli.training import recipe
+
+if TYPE_CHECKING:
+    from cnn_cli.training.run_callbacks import RunCallbacks
+    from cnn_cli.training.trainer import Run
+
+
+class Phases:
+    """The phases of `run` for `model`; `current` is the phase the model is compiled for (None: not yet)."""
+
+    def __init__(self, run: Run, model, echo: Callable[[str], None] = print):
+        self.run, self.model, self.echo = run, model, echo
+        self.spans = spans(run.config.train)
+        config, dataset = run.config, run.dataset
+        graph = expand(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source)
+        self.frozen: dict[int, Frozen] = {
+            s.number: frozen_layers(graph, s.freeze, f"{s.path}.freeze", run.plan.source) for s in self.spans}
+        self.current: Span | None = None
+
+    @property
+    def phased(self) -> bool:
+        return len(self.spans) > 1
+
+    def starts(self) -> set[int]:
+        return {s.start for s in self.spans}
+
+    def enter(self, span: Span, say: bool = True) -> None:
+        """Sets the trainability of `span` and compiles the model with a fresh optimizer for it."""
+        frozen = set(self.frozen[span.number].layers)
+        for layer in self.model.layers:
+            layer.trainable = layer.name not in frozen
+        self._compile(span)
+        self.current = span
+        if say and (self.phased or span.freeze is not None):
+            self.echo(self.describe(span))
+
+    def prepare(self, epochs_done: int) -> None:
+        """For `RunBackup.restore`: the model compiled as it was when the backup of `epochs_done` epochs was
+        written (the phase of its last epoch), so the backup's optimizer state fits."""
+        span = span_at(self.spans, max(0, epochs_done - 1))
+        if span is not self.current:
+            self.enter(span, say=False)
+
+    def _compile(self, span: Span) -> None:
+        from cnn_cli.training.schedules import make_optimizer, steps_per_epoch
+
+        run, train = self.run, self.run.config.train
+        optimizer_cfg = train.optimizer
+        if span.learning_rate is not None:
+            optimizer_cfg = optimizer_cfg.model_copy(update={"learning_rate": span.learning_rate})
+        with run.dist.scope():
+            optimizer = make_optimizer(optimizer_cfg, span.lr_schedule, epochs=span.epochs,
+                                       per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size))
+            self.model.compile(optimizer=optimizer, loss=recipe.make_loss(run.config), metrics=list(train.metrics),
+                               steps_per_execution=backend().steps_per_execution(train.steps_per_execution))
+
+    def describe(self, span: Span) -> str:
+        """`Phase 2 of 2 (epochs 3-4): every layer trains (786 params), learning rate 0.0003, a fresh optimizer`."""
+        frozen = self.frozen[span.number]
+        if span.freeze is None:
+            what = f"every layer trains ({frozen.trainable_params:,} params)"
+        else:
+            key = "freeze" if self.phased else "train.freeze"
+            what = (f"{len(frozen.layers)} layers frozen ({key} {span.freeze.describe()}), "
+                    f"{frozen.trainable_params:,} of {frozen.total_params:,} params train")
+        if not self.phased:
+            return f"Frozen: {what}"
+        return f"Phase {span.number} of {span.count} (epochs {span.start + 1}-{span.end}): {what}, {self._rate()}"
+
+    def _rate(self) -> str:
+        rate = self.model.optimizer.learning_rate
+        if isinstance(self.model.optimizer.learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+            return f"learning rate {type(rate).__name__}"
+        return f"learning rate {float(keras.ops.convert_to_numpy(rate)):.3g}"
+
+    # ---------------------------------------------------------------- fit, phase by phase
+
+    def fit(self, batches, cbs: RunCallbacks, *, initial_epoch: int, validation_data, first: list, last: list) -> None:
+        """`fit` over each phase from `initial_epoch` on; stops early when a callback stopped training (early
+        stopping, stop_at, the time limit, a diverged loss). `first` and `last`: callbacks listed before and
+        after the run's own (Ctrl-C, progress). The last phase is fitted even when it has nothing left to run,
+        so that the restored callbacks say how the run ended."""
+        for span in self.spans:
+            final = span.number == span.count
+            if span.end <= initial_epoch and not final:
+                continue
+            if span is not self.current:
+                self.enter(span)
+            elif self.phased or span.freeze is not None:  # compiled before the restore: said now
+                self.echo(self.describe(span))
+            cbs.history.phase = span.number if self.phased else None
+            self.run.dist.fit(self.model, batches.dataset, validation_data=validation_data, epochs=span.end,
+                              initial_epoch=max(initial_epoch, span.start), verbose=self.run.plan.options.verbose,
+                              shuffle=False, callbacks=[*first, *phase_callbacks(cbs, final), *last])
+            if self.model.stop_training or cbs.guard.diverged is not None:
+                return
+
+    def inside(self, epoch: int) -> bool:
+        """Whether `epoch` (0-based) lies inside a phase, past its first epoch (a resume there holds the EMA
+        averages in the model; at a phase's start the previous phase's final weights)."""
+        return epoch not in self.starts() and epoch < self.spans[-1].end
+
+
+def phase_callbacks(cbs: RunCallbacks, final: bool) -> list:
+    """The run's callbacks for one phase's `fit`: early stopping in the last phase only, and a fresh
+    `SwapEMAWeights` (its averages are the fresh optimizer's)."""
+    out = []
+    for callback in cbs.listed:
+        if callback is cbs.early and not final:
+            continue
+        if isinstance(callback, keras.callbacks.SwapEMAWeights):
+            callback = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)
+        out.append(callback)
+    return out
