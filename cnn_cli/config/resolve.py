@@ -17,6 +17,7 @@ from typing import Any
 from cnn_cli.config.loader import apply_overrides, config_from_dict
 from cnn_cli.config.overrides import Override
 from cnn_cli.config.root import Config
+from cnn_cli.errors import ConfigError
 from cnn_cli.yaml_io import read_yaml
 
 # Keys a resume may change; every other difference from the run's config.yaml refuses the resume.
@@ -24,6 +25,7 @@ from cnn_cli.yaml_io import read_yaml
 # optimizer's own learning rate, and every other key, would silently not mean what the config says on a run
 # restored from its backup: the restored optimizer state holds its learning rate, the data order and the
 # callbacks' counters hold the rest). A changed learning rate or data is a new run: `--init-from RUN_DIR`.
+# With `train.phases`, the last phase's epochs change with `train.epochs` (the last phase takes the change).
 RESUMABLE_KEYS: tuple[str, ...] = ("train.epochs",)
 
 
@@ -49,11 +51,27 @@ class RunFlags:
         out = []
         if self.epochs is not None:
             out.append(Override(("train", "epochs"), self.epochs, "--epochs"))
+            out += _last_phase_override(raw, self.epochs)
         if self.seed is not None:
             out.append(Override(("seed",), self.seed, "--seed"))
         if self.subset is not None and isinstance(raw, dict) and isinstance(raw.get("data"), dict):
             out.append(Override(("data", "subset"), self.subset, "--subset"))
         return out
+
+
+def _last_phase_override(raw: Any, epochs: int) -> list[Override]:
+    """With `train.phases`, `--epochs N` is the run's total: the last phase takes what the others leave."""
+    from cnn_cli.config.phases import last_phase_epochs
+
+    found = last_phase_epochs(raw.get("train") if isinstance(raw, dict) else None, epochs)
+    if found is None:
+        return []
+    index, count = found
+    if count < 1:
+        before = epochs - count
+        raise ConfigError("--epochs", "train.epochs", f"expected more than {before}: the phases before the last run "
+                          f"{before} epochs (--epochs sets the total, the last phase takes the rest)", epochs)
+    return [Override(("train", "phases", index, "epochs"), count, "--epochs")]
 
 
 def with_flags(raw: Any, overrides: Sequence[str], flags: RunFlags, source: str) -> Config:
@@ -92,13 +110,17 @@ def resume_differences(saved: Config, given: Config) -> list[str]:
         seed=saved.seed if given.seed is None else None,
     )
     diff = config_differences(saved.model_dump(mode="json"), filled.model_dump(mode="json"))
-    return [key for key in diff if not any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)]
+    last = [f"train.phases[{len(saved.train.phases) - 1}].epochs"] if saved.train.phases else []
+    return [key for key in diff if not any(key == k or key.startswith(k + ".") for k in RESUMABLE_KEYS)
+            and key not in last]  # the last phase's epochs change with train.epochs
 
 
 def with_epochs(config: Config, epochs: int, source: str) -> Config:
     """A frozen copy of a run's `config` planned for `epochs` epochs (an extension), validated again."""
     raw = dump_config(config)
     raw["train"]["epochs"] = int(epochs)
+    for override in _last_phase_override(raw, int(epochs)):  # with phases, the last one takes the change
+        raw["train"]["phases"][override.path[2]]["epochs"] = override.value
     return config_from_dict(raw, source)
 
 

@@ -13,6 +13,7 @@ import keras
 from cnn_cli import rundir as R
 from cnn_cli import tta
 from cnn_cli.backends import current as backend
+from cnn_cli.config.phases import spans
 from cnn_cli.config.train import target_loss
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
 from cnn_cli.errors import DivergedError
@@ -170,7 +171,8 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
     early = cbs.early
     restored = bool(early is not None and early.restore_best_weights and early.best_weights is not None)
     models = report.which_models(rows, checkpoint=cbs.checkpoint.monitor if cbs.checkpoint is not None else None,
-                                 restored_by=early.monitor if restored else None)
+                                 restored_by=early.monitor if restored else None,
+                                 watched_from=spans(run.config.train)[-1].start + 1)
     metrics = report.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
         "train_examples": int(len(run.dataset.train)), "epochs_planned": run.config.train.epochs,
         "early_stopped": cbs.early_stopped, "models": models,

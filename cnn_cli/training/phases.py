@@ -132,6 +132,7 @@ def phase_callbacks(cbs: RunCallbacks, final: bool) -> list:
     out = []
     for callback in cbs.listed:
         if callback is cbs.early and not final:
+            callback.on_train_begin()  # its counters as before training, which the backup keeps meanwhile
             continue
         if isinstance(callback, keras.callbacks.SwapEMAWeights):
             callback = keras.callbacks.SwapEMAWeights(swap_on_epoch=True)

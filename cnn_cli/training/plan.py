@@ -1,6 +1,7 @@
 """What a `cnn train` will do, decided before TensorFlow starts: the resolved config, the run directory, the
 data and subset, the seed -- for a new run (optionally warm-started `--init-from` another run's model), or for
-`--resume` (which checks that nothing has changed but `RESUMABLE_KEYS`: `--epochs N` extends the run).
+`--resume` (which checks that nothing has changed but `RESUMABLE_KEYS`: `--epochs N` extends the run; with
+`train.phases`, its last phase).
 
 A `RunPlan` is frozen; the trainer reads it and changes none of it.
 """
@@ -49,10 +50,13 @@ class Extension:
     done: int
     epochs: int
     was_complete: bool
+    last_phase: tuple[int, int] | None = None  # a run in phases: (the last phase's number, its epochs now)
 
     def describe(self) -> str:
         what = "complete" if self.was_complete else "interrupted"
-        return (f"Extending the {what} run from epoch {self.done} to {self.epochs} (planned {self.planned}): "
+        phase = (f"; phase {self.last_phase[0]}, the last, now runs {self.last_phase[1]} epochs"
+                 if self.last_phase is not None else "")
+        return (f"Extending the {what} run from epoch {self.done} to {self.epochs} (planned {self.planned}{phase}): "
                 f"the last epoch's weights and optimizer state, history appended")
 
 
@@ -196,7 +200,9 @@ def _extension(saved: Config, given: Config | None, run_dir: Path) -> Extension 
     if complete and not _has_backup(run_dir):
         raise CnnError(f"cannot extend {run_dir}: it kept no backup of its last epoch (it completed before runs "
                        f"kept one); start a new run from its weights with --init-from {run_dir}")
-    return Extension(planned=saved.train.epochs, done=done, epochs=epochs, was_complete=complete)
+    phases = saved.train.phases
+    last = (len(phases), epochs - sum(p.epochs for p in phases[:-1])) if phases else None
+    return Extension(planned=saved.train.epochs, done=done, epochs=epochs, was_complete=complete, last_phase=last)
 
 
 def _has_backup(run_dir: Path) -> bool:

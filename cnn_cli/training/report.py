@@ -57,11 +57,13 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
     }
 
 
-def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str | None) -> dict:
+def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str | None,
+                 watched_from: int = 1) -> dict:
     """metrics.json's `models`: what model.keras and best.keras hold. `checkpoint` is the checkpoint's monitor
-    (None: no best.keras), `restored_by` early stopping's monitor when it restored its best weights."""
+    (None: no best.keras), `restored_by` early stopping's monitor when it restored its best weights, which it
+    watched from epoch `watched_from` on (a run in phases: the last phase's first)."""
     if restored_by is not None:
-        epoch, _ = best_epoch(rows, restored_by)
+        epoch, _ = best_epoch([r for r in rows if int(r["epoch"]) >= watched_from], restored_by)
         final = f"the best epoch's weights by {restored_by} (epoch {epoch}), restored by early stopping"
     else:
         final = f"the last epoch's weights (epoch {len(rows)})"
