@@ -204,32 +204,34 @@ def _subprocess_train(args: list[str], **env_vars) -> subprocess.CompletedProces
 
 
 @pytest.mark.slow
-def test_a_run_killed_in_phase_two_resumes_there(write_config, tmp_path):
-    path = write_config(PHASES)
+@pytest.mark.parametrize(("killed_after", "ema"), [(3, False), (2, True)])  # inside phase 2; at its start, with EMA
+def test_a_run_killed_in_phase_two_resumes_there(write_config, tmp_path, killed_after, ema):
+    text = PHASES.replace("learning_rate: 0.003}", "learning_rate: 0.003, use_ema: true, ema_momentum: 0.5}") \
+        if ema else PHASES
+    path = write_config(text)
     straight, killed = tmp_path / "straight", tmp_path / "killed"
     done = _subprocess_train(["--config", path, "--run-dir", str(straight)])
     assert done.returncode == 0, done.stderr
     assert "Phase 1 of 2 (epochs 1-2): 7 layers frozen (freeze until body_bn), 90 of 818 params train, " \
            "learning rate 0.003" in done.stdout
-    dead = _subprocess_train(["--config", path, "--run-dir", str(killed)], CNN_TEST_KILL_AFTER_EPOCH="3")
-    assert dead.returncode == -9 and [r["epoch"] for r in _history(killed)] == ["1", "2", "3"]
+    dead = _subprocess_train(["--config", path, "--run-dir", str(killed)],
+                             CNN_TEST_KILL_AFTER_EPOCH=str(killed_after))
+    assert dead.returncode == -9 and len(_history(killed)) == killed_after
     resumed = _subprocess_train(["--resume", str(killed)])
     assert resumed.returncode == 0, resumed.stderr
     out = resumed.stdout
     assert "Phase 2 of 2 (epochs 3-5): every layer trains (786 params), learning rate 0.0003" in out
-    assert "Phase 1" not in out and "Epoch 4/5" in out and "Epoch 3/5" not in out
+    assert "Phase 1" not in out and f"Epoch {killed_after + 1}/5" in out and f"Epoch {killed_after}/5" not in out
     rows = _history(killed)
     assert [r["phase"] for r in rows] == ["1", "1", "2", "2", "2"]
     assert [float(r["learning_rate"]) for r in rows] == [0.003, 0.003, 0.0003, 0.0003, 0.0003]
-    expected = _history(straight)
-    assert [r["loss"] for r in rows] == [r["loss"] for r in expected]
+    assert [r["loss"] for r in rows] == [r["loss"] for r in _history(straight)]
     a, b = _weights(straight / "model.keras"), _weights(killed / "model.keras")
-    for name in a:
+    for name in a:  # the frozen layers, the trainability of each phase and its optimizer state all as they were
         for x, y in zip(a[name], b[name]):
             np.testing.assert_array_equal(x, y)
 
 
-@pytest.mark.slow
 def test_extending_a_phased_run_extends_its_last_phase(runner, write_config, tmp_path):
     path = write_config(PHASES.replace("epochs: 2,", "epochs: 1,").replace("epochs: 3,", "epochs: 1,"))
     run = tmp_path / "run"

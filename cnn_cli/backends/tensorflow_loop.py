@@ -45,7 +45,7 @@ def _results(model) -> dict:
 
 
 class _Steps:
-    """The model's distributed train and test steps, traced once per model and strategy."""
+    """The model's distributed train and test steps, traced once per model, strategy and optimizer."""
 
     def __init__(self, model, strategy):
         @tf.function
@@ -59,11 +59,12 @@ class _Steps:
             return _results(model)
 
         self.strategy, self.train, self.test = strategy, train, test
+        self.optimizer = model.optimizer  # a recompile (a run's next phase) traces them again
 
 
 def _steps(model, strategy) -> _Steps:
     steps = getattr(model, "_cnn_distributed_steps", None)
-    if steps is None or steps.strategy is not strategy:
+    if steps is None or steps.strategy is not strategy or steps.optimizer is not model.optimizer:
         steps = _Steps(model, strategy)
         model._cnn_distributed_steps = steps
     return steps
