@@ -102,7 +102,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
         initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None, prepare=phases.prepare)
     if extension is not None:
         echo(extension.describe())
-    if run.config.train.optimizer.use_ema and 0 < initial_epoch and phases.inside(initial_epoch):
+    if run.config.train.optimizer.use_ema and phases.inside(initial_epoch):
         recipe.exchange_ema(model)  # the backup holds the averages in the model (see recipe.EmaAtStop)
     batches.set_epoch(initial_epoch)  # before fit: a pipeline may fetch ahead before the first epoch's callbacks
     dataset = run.dataset
