@@ -27,13 +27,17 @@ class ImagenetFile:
     the model's own first layers scale the pixels). `variance_factors`: EfficientNet's published
     `normalization` variance is the standard deviation, which Keras corrects with an extra
     Rescaling(1/sqrt(std)) after it when weights are imagenet; loading multiplies the variance by these
-    factors instead (sqrt(v) * sqrt(s) = sqrt(v * s)), so the graph stays the twin of weights=None."""
+    factors instead (sqrt(v) * sqrt(s) = sqrt(v * s)), so the graph stays the twin of weights=None.
+    `renames`: layers of the file (a pattern of names) that the twin names otherwise: Keras' notop ConvNeXt
+    ends in an unnamed layer norm (before pooling; Keras numbers its name by the models built before it)
+    that holds the trained weights of the head's layer norm (after pooling)."""
 
     file_name: str
     origin_dir: str
     file_hash: str | None
     preprocess: str
     variance_factors: dict[str, tuple[float, ...]] | None = None
+    renames: dict[str, str] | None = None
 
 
 TABLE: dict[str, ImagenetFile] = {
@@ -51,7 +55,8 @@ TABLE: dict[str, ImagenetFile] = {
         variance_factors={"normalization": (0.229, 0.224, 0.225)}),
     "convnext_tiny": ImagenetFile(
         "convnext_tiny_notop.h5", STORAGE + "tensorflow/keras-applications/convnext/",
-        "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", "none"),
+        "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", "none",
+        renames={r"layer_normalization(_\d+)?": "convnext_tiny_head_layernorm"}),
 }
 
 

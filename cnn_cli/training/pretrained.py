@@ -14,6 +14,7 @@ never reloads them (its backup holds the weights it trained).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,16 +69,21 @@ def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[st
     from cnn_cli.model.weights import load_matching, read_weights, scale_variance, tell
 
     path, origin = weights_file(config, input_shape)
-    loaded, left = load_matching(model, read_weights(path, KEY))
+    arrays = read_weights(path, KEY)
+    entry = None
+    if config.model.weights == IMAGENET:
+        from cnn_cli.model.imagenet import TABLE
+
+        entry = TABLE[config.model.architecture]
+        for pattern, new in (entry.renames or {}).items():
+            for old in [name for name in arrays if re.fullmatch(pattern, name)]:
+                arrays[new] = arrays.pop(old)
+    loaded, left = load_matching(model, arrays)
     tell(loaded, left, origin, echo)
     total = len(loaded) + len(left)
     if len(loaded) < MIN_SHARE * total:
         raise CnnError(f"{KEY}: {origin} sets only {len(loaded)} of the model's {total} layers with weights (by "
                        "name and weight shapes; at least half must match): weights of another architecture?")
-    if config.model.weights == IMAGENET:
-        from cnn_cli.model.imagenet import TABLE
-
-        factors = TABLE[config.model.architecture].variance_factors
-        if factors:
-            scale_variance(model, {name: by for name, by in factors.items() if name in loaded})
+    if entry is not None and entry.variance_factors:
+        scale_variance(model, {name: by for name, by in entry.variance_factors.items() if name in loaded})
     return loaded
