@@ -28,9 +28,10 @@ class ImagenetFile:
     `normalization` variance is the standard deviation, which Keras corrects with an extra
     Rescaling(1/sqrt(std)) after it when weights are imagenet; loading multiplies the variance by these
     factors instead (sqrt(v) * sqrt(s) = sqrt(v * s)), so the graph stays the twin of weights=None.
-    `renames`: layers of the file (a pattern of names) that the twin names otherwise: Keras' notop ConvNeXt
-    ends in an unnamed layer norm (before pooling; Keras numbers its name by the models built before it)
-    that holds the trained weights of the head's layer norm (after pooling)."""
+    `renames`: layers of the file (a pattern of names) that the twin names otherwise. Keras numbers the names
+    of unnamed layers by the models built before in the session (`normalization_1`); and its notop ConvNeXt
+    ends in an unnamed layer norm (before pooling) that holds the trained weights of the head's layer norm
+    (after pooling)."""
 
     file_name: str
     origin_dir: str
@@ -52,7 +53,7 @@ TABLE: dict[str, ImagenetFile] = {
         STORAGE + "tensorflow/keras-applications/densenet/", "30ee3e1110167f948a6b9946edeeb738", "torch"),
     "efficientnet_b0": ImagenetFile(
         "efficientnetb0_notop.h5", STORAGE + "keras-applications/", "50bc09e76180e00e4465e1a485ddc09d", "none",
-        variance_factors={"normalization": (0.229, 0.224, 0.225)}),
+        variance_factors={"normalization": (0.229, 0.224, 0.225)}, renames={r"normalization_\d+": "normalization"}),
     "convnext_tiny": ImagenetFile(
         "convnext_tiny_notop.h5", STORAGE + "tensorflow/keras-applications/convnext/",
         "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", "none",
