@@ -161,3 +161,20 @@ def test_a_resumed_run_does_not_reload_its_weights(runner, tmp_path, source_run,
     shutil.rmtree(copy)
     resumed = _train(runner, ["--resume", str(run)])
     assert "Initialized" not in resumed.output
+
+
+def test_a_caffe_model_saves_and_loads_in_safe_mode(tmp_path):
+    import keras
+
+    from cnn_cli.model.builder import build_model
+    from cnn_cli.safety import check_keras_file
+
+    model = build_model(_small("caffe").model, (6, 5, 3), 2, "p.yaml")
+    path = tmp_path / "caffe.keras"
+    model.save(path)
+    check_keras_file(path)
+    again = keras.saving.load_model(path, safe_mode=True)
+    assert type(again.get_layer("input_bgr")).__name__ == "ReverseChannels"
+    x = np.random.default_rng(1).integers(0, 256, (3, 6, 5, 3)).astype("float32")
+    np.testing.assert_array_equal(np.asarray(again(x)), np.asarray(model(x)))
+    np.testing.assert_array_equal(np.asarray(again.get_layer("input_bgr")(x)), x[..., ::-1])
