@@ -8,8 +8,8 @@ Targets:
 - sign: data/sign_layout_sample (720 training rows, 24 classes; its 288 validation rows are the test set).
   Its pixels are Fashion-MNIST images, relabelled, some flipped or rotated (data/README.md), drawn from the
   same Fashion-MNIST training set as the sample, so the pretrained net may have seen some of them;
-- rgb-digits: an RGB image folder made here from data/mnist_sample.npz: each digit drawn in a random colour on
-  a random background colour, 30 training images per digit, 100 test images per digit. The source run for it
+- rgb-digits: an RGB image folder made here from data/mnist_sample.npz: each digit drawn in a random bright
+  colour on a random dark one or the other way round, 100 training and 100 test images per digit. The source run for it
   is trained on the Fashion-MNIST sample as RGB (the gray channel three times), so that its first convolution
   fits; the digit classes are not Fashion-MNIST's.
 
@@ -76,7 +76,7 @@ def rgb_fashion(work: Path) -> str:
     return str(path)
 
 
-def rgb_digits(work: Path, per_class_train: int = 30) -> str:
+def rgb_digits(work: Path, per_class_train: int = 100) -> str:
     """An image folder of coloured MNIST digits: train/<digit>/*.png, test/<digit>/*.png."""
     from PIL import Image
 
@@ -89,7 +89,9 @@ def rgb_digits(work: Path, per_class_train: int = 30) -> str:
             folder = root / split / str(digit)
             folder.mkdir(parents=True)
             for i, image in enumerate(x[y == digit][:limit]):
-                ink, paper = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+                ink, paper = rng.integers(150, 256, 3), rng.integers(0, 100, 3)  # a bright and a dark colour
+                if rng.random() < 0.5:
+                    ink, paper = paper, ink
                 alpha = image[..., None].astype(np.float32) / 255
                 rgb = (alpha * ink + (1 - alpha) * paper).astype(np.uint8)
                 Image.fromarray(rgb).save(folder / f"{i}.png")
