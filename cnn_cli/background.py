@@ -13,15 +13,16 @@ SAMPLE = 2048  # training images the mean is taken over
 
 
 def border_means(images: np.ndarray) -> np.ndarray:
-    """The mean border pixel of each image of a batch (N, H, W, C), 0..255."""
-    x = np.asarray(images, dtype=np.float64)
+    """The mean border pixel of each image of a batch (N, H, W, C), 0..255. Only the ring is converted to floats
+    (a batch of large images in float64 would be 8x its size)."""
+    x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]
     h, w = x.shape[1:3]
     ring = min(RING, max(1, min(h, w) // 4))
     mask = np.ones((h, w), bool)
     mask[ring:h - ring, ring:w - ring] = False
-    return x[:, mask, :].mean(axis=(1, 2))
+    return x[:, mask, :].mean(axis=(1, 2), dtype=np.float64)
 
 
 def training_border_mean(images: np.ndarray) -> float:

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from cnn_cli.data.images import read_image
 from cnn_cli.errors import DataError
 
 CHUNK = 32  # files per task
+AHEAD = 4  # tasks in flight per worker
 PROCESS_MIN = 8000  # files from which worker processes pay for their start-up (about 1-2 s)
 
 
@@ -68,12 +69,21 @@ def decode_into(target: np.ndarray, files: list[Path], shape: tuple[int, int, in
     else:
         pool = ThreadPoolExecutor(workers)
     with pool:
-        futures = {pool.submit(decode_chunk, names[s:s + CHUNK], tuple(shape), resize, skip_bad): s for s in starts}
-        pending, failures = set(futures), []
-        while pending:
-            done, pending = wait(pending, timeout=0.5, return_when=FIRST_EXCEPTION)
+        queue = iter(starts)
+        futures: dict = {}
+
+        def refill() -> None:  # a few chunks per worker in flight: decoded pixels wait for their copy briefly
+            for start in queue:
+                futures[pool.submit(decode_chunk, names[start:start + CHUNK], tuple(shape), resize, skip_bad)] = start
+                if len(futures) >= AHEAD * workers:
+                    return
+
+        refill()
+        failures = []
+        while futures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in done:
-                start = futures[future]
+                start = futures.pop(future)  # the future holds its pixels: let them go once copied
                 pixels, found = future.result()
                 if pixels is None:
                     failures.append((start + next(iter(found)), *next(iter(found.values()))))
@@ -82,14 +92,14 @@ def decode_into(target: np.ndarray, files: list[Path], shape: tuple[int, int, in
                 bad.update({start + k: reason for k, reason in found.items()})
                 progress.advance(len(pixels))
             if failures:
-                for future in pending:
-                    future.cancel()
+                pending = list(futures)
                 wait(pending)
                 failures += [(futures[f] + next(iter(f.result()[1])), *next(iter(f.result()[1].values())))
-                             for f in pending if not f.cancelled() and f.result()[0] is None]
+                             for f in pending if f.result()[0] is None]
                 progress.close()
-                _, source, message = min(failures)  # the first bad file in file order
+                _, source, message = min(failures)  # the first bad file in file order (of those decoded)
                 raise DataError(source, message)
+            refill()
     progress.close()
     return dict(sorted(bad.items()))
 
