@@ -2,8 +2,8 @@
 params, MACs and activation memory, and the totals (see `cnn_cli.model.analysis` for how they are counted,
 and each kind's manual, `cnn layers KIND`, for its rule). A block's row (a composite kind such as
 `bottleneck`, or a block of the config's `blocks:`) sums the layers of its expansion, listed under it; the
-model's own `input_scaling` is a row of its own. Under `train.freeze` or `train.phases`, the totals say what
-each phase freezes and trains."""
+model's own `input_scaling` is a row of its own, and a line says what it does to the pixels (`model.preprocess`).
+Under `train.freeze` or `train.phases`, the totals say what each phase freezes and trains."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class SummaryReport:
     analysis: Analysis
     bytes_per_element: int
     batch_size: int
+    preprocessing: str = ""
     phases: list = field(default_factory=list)  # (Span, Frozen) of each phase, when the config freezes or phases
 
     @property
@@ -54,6 +55,7 @@ class SummaryReport:
             "bytes_per_element": self.bytes_per_element,
             "activation_bytes_per_example": self.activation_bytes_per_example,
             "batch_size": self.batch_size,
+            "preprocessing": self.preprocessing,
             "activation_bytes_per_batch": self.activation_bytes_per_example * self.batch_size,
             "layers": [self._layer_dict(layer) for layer in a.layers],
             **({"phases": [_phase_dict(span, frozen) for span, frozen in self.phases]} if self.phases else {}),
@@ -77,6 +79,7 @@ class SummaryReport:
             f"MACs per example:      {a.total_macs:,}",
             f"Activations per example: {self.activation_bytes_per_example:,} bytes ({human_bytes(self.activation_bytes_per_example)}, {dtype})",
             f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({human_bytes(per_batch)})",
+            f"Preprocessing:         {self.preprocessing}",
         ] + [_phase_line(span, frozen) for span, frozen in self.phases]
         return "\n".join(
             [self.keras_table.rstrip(), "", f"Costs per example (input {_shape(a.input_shape)}):", rule, line(rows[0]), rule]
@@ -145,6 +148,8 @@ def summarize(
             os.environ["COLUMNS"] = previous
     if plot_path:
         plot_model(model, plot_path)
+    from cnn_cli.model.preprocess import describe_preprocessing
+
     phases = []
     if config.train.freeze is not None or config.train.phases:
         from cnn_cli.model.freeze import phase_freezes
@@ -152,7 +157,7 @@ def summarize(
         phases = phase_freezes(config.train, analysis.graph, source)
     return SummaryReport(
         config.name, "\n".join(lines), analysis, BYTES_PER_ELEMENT[config.train.precision],
-        batch_size or config.train.batch_size, phases,
+        batch_size or config.train.batch_size, describe_preprocessing(config.model), phases,
     )
 
 
