@@ -6,6 +6,7 @@ black bars) or `crop` (the centre, its aspect kept). Every failure is one `DataE
 
 from __future__ import annotations
 
+import io
 import warnings
 from pathlib import Path
 
@@ -18,6 +19,7 @@ MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 RESIZE_MODES = ("stretch", "pad", "crop")
 ORIENTATION = 0x0112  # the EXIF tag
+READ_WHOLE = 64 * 2**20  # files up to this size are read in one call and parsed from memory (fewer system calls)
 
 # Image.open warns (rather than fails) between the pixel limit and twice it; open_image refuses those itself,
 # so the warning is not needed, and catching it with warnings.catch_warnings is not safe across threads.
@@ -29,7 +31,7 @@ def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] 
     unreadable file is refused. `size` (width, height), when given, lets a JPEG decode at a reduced scale that
     still covers it (Pillow's draft mode), much faster for large photos. Safe to call from several threads."""
     try:
-        with Image.open(path) as image:
+        with Image.open(_whole(path)) as image:
             pixels = image.width * image.height
             if Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS:
                 raise Image.DecompressionBombError(
@@ -40,7 +42,7 @@ def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] 
                 image.draft(mode, (side, side))
             image.load()
             upright = _upright(image)
-            return upright.convert(mode) if mode and upright.mode != mode else upright.copy()
+            return upright.convert(mode) if mode and upright.mode != mode else upright  # loaded: the file may close
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DataError(str(path), f"refused: too many pixels to be an image for a CNN ({exc})") from None
     except UnidentifiedImageError:
@@ -49,19 +51,33 @@ def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] 
         raise DataError(str(path), f"not a readable image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
 
 
+def _whole(path: str | Path):
+    """The file's bytes in memory (one read; Pillow's parsing then makes no system calls), or the path itself
+    for a file too large to be read whole."""
+    with open(path, "rb") as file:
+        data = file.read(READ_WHOLE + 1)
+    return io.BytesIO(data) if len(data) <= READ_WHOLE else path
+
+
 def _upright(image: Image.Image) -> Image.Image:
     """The image turned as its EXIF orientation tag says (most files have none: returned as it is)."""
     orientation = image.getexif().get(ORIENTATION, 1) if "exif" in image.info else 1
     return ImageOps.exif_transpose(image) if orientation not in (0, 1) else image
 
 
-def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch") -> np.ndarray:
-    """An image file as uint8 (H, W, C) in `shape`'s size (bilinear, `resize` mode) and channels (1, 3 or 4)."""
+def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch",
+               out: np.ndarray | None = None) -> np.ndarray:
+    """An image file as uint8 (H, W, C) in `shape`'s size (bilinear, `resize` mode) and channels (1, 3 or 4),
+    written into `out` (a (H, W, C) uint8 view, e.g. a row of a memory map) when given."""
     height, width, channels = shape
     image = open_image(path, MODES[channels], size=(width, height))
     if image.size != (width, height):
         image = resized(image, (width, height), resize)
-    return np.asarray(image, dtype=np.uint8).reshape(height, width, channels)
+    pixels = np.asarray(image).reshape(height, width, channels)
+    if out is None:
+        return pixels
+    out[...] = pixels
+    return out
 
 
 def resized(image: Image.Image, size: tuple[int, int], mode: str = "stretch") -> Image.Image:
