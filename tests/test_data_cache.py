@@ -303,3 +303,34 @@ def test_train_evaluate_predict_on_a_folder_through_the_cache(folder, tmp_path, 
     second = runner.invoke(main, args)
     assert second.exit_code == 0, second.output
     assert json.loads(second.stdout) == report and "Cached" not in second.stderr
+
+
+def test_training_border_mean_gathers_a_sample_of_the_store_by_index(tmp_path):
+    from cnn_cli import background
+
+    rng = np.random.default_rng(3)
+    images = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8, shape=(3000, 16, 16, 1))
+    images[:] = rng.integers(0, 256, images.shape)
+    train = rng.permutation(3000)[:2500]
+
+    class Gathers:
+        """The store's images, recording each gather."""
+
+        def __init__(self):
+            self.sizes: list[int] = []
+
+        def __len__(self):
+            return len(images)
+
+        def __getitem__(self, index):
+            assert np.all(np.diff(index) > 0)  # sorted: a memory map read in order
+            self.sizes.append(len(index))
+            return images[index]
+
+    gathers = Gathers()
+    mean = background.training_border_mean(gathers, train)
+    assert sum(gathers.sizes) == background.SAMPLE and max(gathers.sizes) == background.CHUNK
+    x = np.asarray(images[train[:background.SAMPLE]], dtype=np.float64)  # the first 2,048 training images, whole
+    ring = np.concatenate([x[:, :2].reshape(len(x), -1), x[:, -2:].reshape(len(x), -1),
+                           x[:, 2:-2, :2].reshape(len(x), -1), x[:, 2:-2, -2:].reshape(len(x), -1)], axis=1)
+    assert mean == round(float(ring.mean()), 2) and 120 < mean < 135
