@@ -6,7 +6,6 @@ black bars) or `crop` (the centre, its aspect kept). Every failure is one `DataE
 
 from __future__ import annotations
 
-import io
 import warnings
 from pathlib import Path
 
@@ -19,7 +18,6 @@ MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 GRAY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
 RESIZE_MODES = ("stretch", "pad", "crop")
 ORIENTATION = 0x0112  # the EXIF tag
-READ_WHOLE = 64 * 2**20  # files up to this size are read in one call and parsed from memory (fewer system calls)
 
 # Image.open warns (rather than fails) between the pixel limit and twice it; open_image refuses those itself,
 # so the warning is not needed, and catching it with warnings.catch_warnings is not safe across threads.
@@ -31,7 +29,7 @@ def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] 
     unreadable file is refused. `size` (width, height), when given, lets a JPEG decode at a reduced scale that
     still covers it (Pillow's draft mode), much faster for large photos. Safe to call from several threads."""
     try:
-        with Image.open(_whole(path)) as image:
+        with Image.open(path) as image:
             pixels = image.width * image.height
             if Image.MAX_IMAGE_PIXELS and pixels > Image.MAX_IMAGE_PIXELS:
                 raise Image.DecompressionBombError(
@@ -42,21 +40,13 @@ def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] 
                 image.draft(mode, (side, side))
             image.load()
             upright = _upright(image)
-            return upright.convert(mode) if mode and upright.mode != mode else upright  # loaded: the file may close
+            return upright.convert(mode) if mode and upright.mode != mode else upright.copy()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DataError(str(path), f"refused: too many pixels to be an image for a CNN ({exc})") from None
     except UnidentifiedImageError:
         raise DataError(str(path), "not a readable image (Pillow does not recognise the format)") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise DataError(str(path), f"not a readable image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
-
-
-def _whole(path: str | Path):
-    """The file's bytes in memory (one read; Pillow's parsing then makes no system calls), or the path itself
-    for a file too large to be read whole."""
-    with open(path, "rb") as file:
-        data = file.read(READ_WHOLE + 1)
-    return io.BytesIO(data) if len(data) <= READ_WHOLE else path
 
 
 def _upright(image: Image.Image) -> Image.Image:
