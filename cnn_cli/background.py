@@ -14,8 +14,8 @@ CHUNK = 128  # of them gathered at a time
 
 
 def border_means(images: np.ndarray) -> np.ndarray:
-    """The mean border pixel of each image of a batch (N, H, W, C), 0..255 (the ring is taken before the
-    pixels are made floats)."""
+    """The mean border pixel of each image of a batch (N, H, W, C), 0..255. Only the ring is converted to floats
+    (a batch of large images in float64 would be 8x its size)."""
     x = np.asarray(images)
     if x.ndim == 3:
         x = x[..., None]
@@ -23,7 +23,7 @@ def border_means(images: np.ndarray) -> np.ndarray:
     ring = min(RING, max(1, min(h, w) // 4))
     mask = np.ones((h, w), bool)
     mask[ring:h - ring, ring:w - ring] = False
-    return x[:, mask, :].astype(np.float64).mean(axis=(1, 2))
+    return x[:, mask, :].mean(axis=(1, 2), dtype=np.float64)
 
 
 def training_border_mean(images: np.ndarray, indices: np.ndarray | None = None) -> float:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from cnn_cli.config import Config
 from cnn_cli.errors import CnnError
 from cnn_cli.model.analysis import Analysis, LayerCost, analyze
+from cnn_cli.numbers import human_bytes
 
 BYTES_PER_ELEMENT = {"float32": 4, "auto": 4, "mixed_bfloat16": 2, "mixed_float16": 2}
 
@@ -71,8 +72,8 @@ class SummaryReport:
             f"Trainable params:      {a.trainable_params:,}",
             f"Non-trainable params:  {a.non_trainable_params:,}",
             f"MACs per example:      {a.total_macs:,}",
-            f"Activations per example: {self.activation_bytes_per_example:,} bytes ({_human(self.activation_bytes_per_example)}, {dtype})",
-            f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({_human(per_batch)})",
+            f"Activations per example: {self.activation_bytes_per_example:,} bytes ({human_bytes(self.activation_bytes_per_example)}, {dtype})",
+            f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({human_bytes(per_batch)})",
         ]
         return "\n".join(
             [self.keras_table.rstrip(), "", f"Costs per example (input {_shape(a.input_shape)}):", rule, line(rows[0]), rule]
@@ -82,20 +83,12 @@ class SummaryReport:
     def _row(self, layer: LayerCost, indent: str) -> tuple[str, ...]:
         return (
             f"{indent}{layer.name} ({layer.type})", _shape(layer.output_shape), f"{layer.params:,}",
-            f"{layer.macs:,}", _human(layer.activation_elements * self.bytes_per_element),
+            f"{layer.macs:,}", human_bytes(layer.activation_elements * self.bytes_per_element),
         )
 
 
 def _shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
-def _human(num_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if num_bytes < 1000 or unit == "GB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
-        num_bytes /= 1000
-    return ""
 
 
 def summarize(

@@ -13,7 +13,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ from cnn_cli.data.images import read_image
 from cnn_cli.errors import DataError
 
 CHUNK = 32  # files per task
+AHEAD = 4  # tasks in flight per worker
 PROCESS_MIN = 8000  # files from which worker processes pay for their start-up (about 1-2 s)
 
 
@@ -75,26 +76,35 @@ def decode_into(target: np.ndarray, files: list[Path], shape: tuple[int, int, in
     else:
         pool = ThreadPoolExecutor(workers)
     with pool:
-        futures = {pool.submit(decode_chunk, names[s:s + CHUNK], shape, resize, skip_bad,
-                               None if processes else target[s:s + CHUNK]): s for s in range(0, len(files), CHUNK)}
-        try:
-            for future in as_completed(futures):
-                start = futures[future]
+        queue = iter(range(0, len(files), CHUNK))
+        futures: dict = {}
+
+        def refill() -> None:  # a few chunks per worker in flight: a process's pixels wait for their copy briefly
+            for start in queue:
+                futures[pool.submit(decode_chunk, names[start:start + CHUNK], shape, resize, skip_bad,
+                                    None if processes else target[start:start + CHUNK])] = start
+                if len(futures) >= AHEAD * workers:
+                    return
+
+        refill()
+        while futures and not failures:
+            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in done:
+                start = futures.pop(future)  # the future holds a process's pixels: let them go once copied
                 pixels, found, failure = future.result()
                 if failure is not None:
                     failures.append((start + failure[0], *failure[1:]))
-                    break
+                    continue
                 if processes:
                     target[start:start + len(pixels)] = pixels
                 bad.update({start + k: reason for k, reason in found.items()})
                 progress.advance(len(pixels))
-        finally:
-            for future in futures:
-                future.cancel()
+            if not failures:
+                refill()
         if failures:  # the chunks still running may hold an earlier bad file
             wait(futures)
             failures += [(futures[f] + f.result()[2][0], *f.result()[2][1:]) for f in futures
-                         if not f.cancelled() and f.result()[2] is not None]
+                         if f.result()[2] is not None]
     progress.close()
     if failures:
         _, source, message = min(failures)  # the first bad file in file order
