@@ -94,13 +94,25 @@ def decode_rates(files: list[Path], size: int, repeats: int = 3) -> dict[str, fl
         file.read_bytes()
     workers, best = default_workers(), {}
     ways = {"1 thread": (1, False), f"{workers} threads": (workers, False), f"{workers} processes": (workers, True)}
+    cpu = float("inf")  # CPU time per image of the one-thread way: what the machine's load moves least
     for _ in range(repeats):
         for name, (count, processes) in ways.items():
             target = np.empty((len(files), size, size, 3), dtype=np.uint8)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             decode_into(target, files, (size, size, 3), workers=count, processes=processes, what=f"decode, {name}")
             best[name] = max(best.get(name, 0.0), len(files) / (time.perf_counter() - started))
-    return best
+            if count == 1:
+                cpu = min(cpu, (time.process_time() - cpu_started) / len(files) * 1e6)
+    return {**best, CPU: cpu}
+
+
+CPU = "CPU per image, 1 thread"
+
+
+def rates_line(rates: dict[str, float]) -> str:
+    one = rates["1 thread"]
+    return ", ".join(f"{way} {rate:,.0f} images/s ({rate / one:.2f}x)" for way, rate in rates.items() if way != CPU) \
+        + f"; {CPU} {rates[CPU]:,.0f} us"
 
 
 def compare_rates(files: list[Path], size: int, against: str, repeats: int = 3) -> None:
@@ -120,13 +132,12 @@ def compare_rates(files: list[Path], size: int, against: str, repeats: int = 3) 
                                      env={**os.environ, "CNN_BENCH_CODE": code}, check=True, capture_output=True,
                                      text=True).stdout
                 for way, rate in json.loads(out.splitlines()[-1]).items():
-                    best.setdefault(name, {})[way] = max(best.get(name, {}).get(way, 0.0), rate)
+                    pick = min if way == CPU else max
+                    best.setdefault(name, {})[way] = pick(best.get(name, {}).get(way, rate), rate)
     finally:
         shutil.rmtree(old, ignore_errors=True)
     for name, rates in best.items():
-        one = rates["1 thread"]
-        print(f"decode ({name}): " + ", ".join(f"{way} {rate:,.0f} images/s ({rate / one:.2f}x)"
-                                               for way, rate in rates.items()))
+        print(f"decode ({name}): {rates_line(rates)}")
 
 
 def peak_rss_anon(process: subprocess.Popen) -> int:
@@ -192,9 +203,7 @@ def main() -> None:
     print(f"folder: {folder} ({args.count} JPEGs at {args.size}x{args.size} RGB, {decoded_mb:,.0f} MB decoded)")
     files = sorted(folder.rglob("*.jpg"))[: args.decode_sample]
     if not args.no_decode:
-        rates = decode_rates(files, args.size)
-        one = rates["1 thread"]
-        print("decode: " + ", ".join(f"{name} {rate:,.0f} images/s ({rate / one:.2f}x)" for name, rate in rates.items()))
+        print(f"decode: {rates_line(decode_rates(files, args.size))}")
     if args.against:
         compare_rates(files, args.size, args.against)
     if not args.no_train:
