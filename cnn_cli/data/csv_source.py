@@ -31,7 +31,7 @@ def read_csv_split(path: str, label_column: str = "label", image_shape: tuple[in
     if streamed:
         return _streamed_split(path, label_column, shape)
     frame = read_frame(path)
-    _check_columns(path, list(frame.columns), label_column, shape, rows_checked=False)
+    _check_columns(path, list(frame.columns), label_column, shape, pixels=False)
     if len(frame) == 0:
         raise DataError(path, "no data rows, only a header line")
     labels = frame[label_column]
@@ -49,12 +49,12 @@ def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -
     for chunk in csv_chunks(path, rows_per_chunk((0, *shape))):
         if columns is None:
             columns = list(chunk.columns)
-            _check_columns(path, columns, label_column, shape, rows_checked=False)
+            _check_columns(path, columns, label_column, shape, pixels=False)
         ids.append(chunk[label_column].to_numpy())
         blank.append(chunk.isna().all(axis=1).to_numpy())
     if columns is None:
         columns = list(next(csv_chunks(path, 1), pd.DataFrame()).columns)  # only a header line
-        _check_columns(path, columns, label_column, shape, rows_checked=False)
+        _check_columns(path, columns, label_column, shape, pixels=False)
     blank = np.concatenate(blank) if blank else np.zeros(0, bool)
     end = len(blank) - (np.argmin(blank[::-1]) if not blank.all() else len(blank))  # blank lines at the end left out
     if end == 0:
@@ -65,13 +65,13 @@ def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -
     return RawSplit(x=CsvImages(path, label_column, shape, int(end)), ids=labels, origin=path, row=csv_row)
 
 
-def _check_columns(path: str, columns: list, label_column: str, shape, rows_checked: bool = True) -> None:
+def _check_columns(path: str, columns: list, label_column: str, shape, pixels: bool = True) -> None:
     """The label column is there (checked first), and (once the rows are) one pixel column per pixel."""
     if label_column not in columns:
         shown = ", ".join(repr(str(c)) for c in columns[:5]) + (", ..." if len(columns) > 5 else "")
         raise DataError(path, f"no label column {label_column!r} (data.label_column); the header starts {shown}")
     expected = int(np.prod(shape))
-    if rows_checked and len(columns) - 1 != expected:
+    if pixels and len(columns) - 1 != expected:
         raise DataError(
             path, f"{len(columns) - 1} pixel columns (every column but {label_column!r}), expected {expected} for "
             f"image_shape {'x'.join(map(str, shape))} (data.image_shape)",
