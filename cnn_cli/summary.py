@@ -2,7 +2,7 @@
 params, MACs and activation memory, and the totals (see `cnn_cli.model.analysis` for how they are counted,
 and each kind's manual, `cnn layers KIND`, for its rule). A block's row (a composite kind such as
 `bottleneck`, or a block of the config's `blocks:`) sums the layers of its expansion, listed under it; the
-model's own `input_scaling` is a row of its own."""
+model's own `input_scaling` is a row of its own, and a line says what it does to the pixels (`model.preprocess`)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ class SummaryReport:
     analysis: Analysis
     bytes_per_element: int
     batch_size: int
+    preprocessing: str = ""
 
     @property
     def activation_bytes_per_example(self) -> int:
@@ -52,6 +53,7 @@ class SummaryReport:
             "bytes_per_element": self.bytes_per_element,
             "activation_bytes_per_example": self.activation_bytes_per_example,
             "batch_size": self.batch_size,
+            "preprocessing": self.preprocessing,
             "activation_bytes_per_batch": self.activation_bytes_per_example * self.batch_size,
             "layers": [self._layer_dict(layer) for layer in a.layers],
         }
@@ -74,6 +76,7 @@ class SummaryReport:
             f"MACs per example:      {a.total_macs:,}",
             f"Activations per example: {self.activation_bytes_per_example:,} bytes ({human_bytes(self.activation_bytes_per_example)}, {dtype})",
             f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({human_bytes(per_batch)})",
+            f"Preprocessing:         {self.preprocessing}",
         ]
         return "\n".join(
             [self.keras_table.rstrip(), "", f"Costs per example (input {_shape(a.input_shape)}):", rule, line(rows[0]), rule]
@@ -121,9 +124,11 @@ def summarize(
             os.environ["COLUMNS"] = previous
     if plot_path:
         plot_model(model, plot_path)
+    from cnn_cli.model.preprocess import describe_preprocessing
+
     return SummaryReport(
         config.name, "\n".join(lines), analysis, BYTES_PER_ELEMENT[config.train.precision],
-        batch_size or config.train.batch_size,
+        batch_size or config.train.batch_size, describe_preprocessing(config.model),
     )
 
 
