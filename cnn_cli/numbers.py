@@ -1,4 +1,5 @@
-"""Reading a number written by another program (a CSV cell, a JSON field, a Keras log value): the one parser."""
+"""Numbers in and out: reading a number written by another program (a CSV cell, a JSON field, a Keras log value),
+the one parser; and writing a byte count for people, the one format."""
 
 from __future__ import annotations
 
@@ -18,3 +19,12 @@ def to_float(value: Any, finite: bool = False) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if finite and not math.isfinite(number) else number
+
+
+def human_bytes(count: float) -> str:
+    """400 B, 100.4 KB, 6.4 MB, 1,234.5 GB (powers of 1000)."""
+    for unit in ("B", "KB", "MB"):
+        if count < 1000:
+            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
+        count /= 1000
+    return f"{count:,.1f} GB"

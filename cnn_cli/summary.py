@@ -2,7 +2,7 @@
 params, MACs and activation memory, and the totals (see `cnn_cli.model.analysis` for how they are counted,
 and each kind's manual, `cnn layers KIND`, for its rule). A block's row (a composite kind such as
 `bottleneck`, or a block of the config's `blocks:`) sums the layers of its expansion, listed under it; the
-model's own `input_scaling` is a row of its own."""
+model's own `input_scaling` is a row of its own, and a line says what it does to the pixels (`model.preprocess`)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from cnn_cli.config import Config
 from cnn_cli.errors import CnnError
 from cnn_cli.model.analysis import Analysis, LayerCost, analyze
+from cnn_cli.numbers import human_bytes
 
 BYTES_PER_ELEMENT = {"float32": 4, "auto": 4, "mixed_bfloat16": 2, "mixed_float16": 2}
 
@@ -22,6 +23,7 @@ class SummaryReport:
     analysis: Analysis
     bytes_per_element: int
     batch_size: int
+    preprocessing: str = ""
 
     @property
     def activation_bytes_per_example(self) -> int:
@@ -51,6 +53,7 @@ class SummaryReport:
             "bytes_per_element": self.bytes_per_element,
             "activation_bytes_per_example": self.activation_bytes_per_example,
             "batch_size": self.batch_size,
+            "preprocessing": self.preprocessing,
             "activation_bytes_per_batch": self.activation_bytes_per_example * self.batch_size,
             "layers": [self._layer_dict(layer) for layer in a.layers],
         }
@@ -71,8 +74,9 @@ class SummaryReport:
             f"Trainable params:      {a.trainable_params:,}",
             f"Non-trainable params:  {a.non_trainable_params:,}",
             f"MACs per example:      {a.total_macs:,}",
-            f"Activations per example: {self.activation_bytes_per_example:,} bytes ({_human(self.activation_bytes_per_example)}, {dtype})",
-            f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({_human(per_batch)})",
+            f"Activations per example: {self.activation_bytes_per_example:,} bytes ({human_bytes(self.activation_bytes_per_example)}, {dtype})",
+            f"Activations per batch of {self.batch_size}: {per_batch:,} bytes ({human_bytes(per_batch)})",
+            f"Preprocessing:         {self.preprocessing}",
         ]
         return "\n".join(
             [self.keras_table.rstrip(), "", f"Costs per example (input {_shape(a.input_shape)}):", rule, line(rows[0]), rule]
@@ -82,20 +86,12 @@ class SummaryReport:
     def _row(self, layer: LayerCost, indent: str) -> tuple[str, ...]:
         return (
             f"{indent}{layer.name} ({layer.type})", _shape(layer.output_shape), f"{layer.params:,}",
-            f"{layer.macs:,}", _human(layer.activation_elements * self.bytes_per_element),
+            f"{layer.macs:,}", human_bytes(layer.activation_elements * self.bytes_per_element),
         )
 
 
 def _shape(shape) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
-
-
-def _human(num_bytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if num_bytes < 1000 or unit == "GB":
-            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
-        num_bytes /= 1000
-    return ""
 
 
 def summarize(
@@ -128,9 +124,11 @@ def summarize(
             os.environ["COLUMNS"] = previous
     if plot_path:
         plot_model(model, plot_path)
+    from cnn_cli.model.preprocess import describe_preprocessing
+
     return SummaryReport(
         config.name, "\n".join(lines), analysis, BYTES_PER_ELEMENT[config.train.precision],
-        batch_size or config.train.batch_size,
+        batch_size or config.train.batch_size, describe_preprocessing(config.model),
     )
 
 

@@ -26,6 +26,7 @@ EVERY_KIND = {  # every layer kind and block of the language in one small net (s
         {"type": "rescaling", "scale": 1 / 255},  # a first layer that scales: the model adds no input_scaling
         {"type": "normalization", "adapt": True},
         {"type": "zero_padding2d", "padding": 2},
+        {"type": "reverse_channels"},  # one channel here: the order stays, the gather is exported
         {"type": "conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
         {"type": "min_pool2d", "pool_size": 2},
         {"type": "separable_conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},

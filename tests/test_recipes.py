@@ -170,6 +170,8 @@ def test_training_batches_carry_class_weights_and_one_hot_mixed_targets():
     assert (np.count_nonzero(ys > 1e-6, axis=1) > 1).any()  # some targets are mixes of two classes
     assert len(mixed.random_layers) == 2  # reseeded per epoch with the others
     assert float(np.asarray(xs).max()) <= 255.0 and ws.shape == (16,)
+    np.testing.assert_allclose(np.asarray(ws), ys @ weights, rtol=1e-6)  # a mix weighs as the mix of its classes
+    assert not np.allclose(np.asarray(ws), weights[ys.argmax(axis=1)])
 
 
 def test_crop_with_padding_shifts_whole_pixels_and_erasing_changes_a_rectangle():

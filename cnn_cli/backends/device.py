@@ -73,6 +73,11 @@ class Devices:
         return f"CPU ({what})" if self.cpus <= 1 else f"{self.cpus} CPU devices ({what})"
 
 
+def gpu_policy(major: int) -> str:
+    """The mixed policy for a GPU of compute capability `major`.x: bf16 from 8.0, fp16 on 7.x, else float32."""
+    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+
+
 def short_version(version: str) -> str:
     """'2.21.0' -> '2.21'; '2.13.0+cpu' -> '2.13'."""
     parts = re.split(r"[.+]", version)

@@ -8,6 +8,7 @@ import os
 from types import ModuleType
 
 from cnn_cli.backends import device, single
+from cnn_cli.backends.single import default_strategy, fit_works_under, lost_worker_errors  # noqa: F401 (interface)
 
 NAME, LABEL, PACKAGE = "jax", "JAX", "jax"
 
@@ -60,7 +61,7 @@ def gpu_precision() -> str | None:
     if not gpus:
         return None
     major = int(str(getattr(gpus[0], "compute_capability", "0")).split(".")[0] or 0)
-    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+    return device.gpu_policy(major)
 
 
 def cpu_precision() -> str:
@@ -69,39 +70,13 @@ def cpu_precision() -> str:
     return "float32"
 
 
-def devices_used(strategy) -> device.Devices:
-    """Keras on JAX computes on JAX's first device: the first GPU, else the CPU."""
-    return device.Devices(gpus=tuple(gpu_names()[:1]))
-
-
-def check_devices(settings) -> None:
-    single.refuse_strategy(settings, LABEL)
-
-
-def make_strategy(settings, *, slurm: bool = False) -> tuple:
-    """(None, 'default'): JAX trains on one device here; any other strategy is refused in one line."""
-    check_devices(settings)
-    return None, "default"
-
-
-def default_strategy():
-    return single.OneDevice()
-
-
 def steps_per_execution(wanted: int) -> int:
     """Training steps per call into the compiled function: as configured (a device loop in Keras on JAX)."""
     return wanted
 
 
-def fit_works_under(strategy) -> bool:
-    return True
-
-
-def lost_worker_errors() -> tuple[type[Exception], ...]:
-    return ()
-
-
-def tensorboard_problem() -> str | None:
-    from cnn_cli.backends import installed
-
-    return single.tensorboard_problem(LABEL, installed("tensorflow"))
+_one_device = single.OneDeviceInterface(LABEL, lambda: gpu_names())
+devices_used = _one_device.devices_used
+check_devices = _one_device.check_devices
+make_strategy = _one_device.make_strategy
+tensorboard_problem = _one_device.tensorboard_problem

@@ -1,10 +1,14 @@
 """What JAX and PyTorch share: one device per run (tf.distribute exists on TensorFlow only), a strategy
-stand-in whose scope does nothing, and the refusal of the `distribute` settings they cannot honour."""
+stand-in whose scope does nothing, the refusal of the `distribute` settings they cannot honour, and the part
+of the backend interface (`cnn_cli.backends`) that is the same for both: `OneDeviceInterface` and the
+module-level functions below it."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 
+from cnn_cli.backends import device
 from cnn_cli.errors import CnnError
 
 
@@ -42,3 +46,40 @@ def tensorboard_problem(label: str, tensorflow_installed: bool) -> str | None:
     return (f"train.callbacks.tensorboard: TensorBoard logs are written with TensorFlow, which is not installed "
             f"(this run uses {label}); pip install 'cnn-cli[tensorflow]' tensorboard, or set "
             f"train.callbacks.tensorboard.enabled: false")
+
+
+def default_strategy() -> OneDevice:
+    return OneDevice()
+
+
+def fit_works_under(strategy) -> bool:
+    return True
+
+
+def lost_worker_errors() -> tuple[type[Exception], ...]:
+    return ()
+
+
+class OneDeviceInterface:
+    """The interface functions of a one-device backend named `label`, whose GPUs `gpu_names()` lists."""
+
+    def __init__(self, label: str, gpu_names: Callable[[], list[str]]):
+        self.label = label
+        self.gpu_names = gpu_names
+
+    def devices_used(self, strategy) -> device.Devices:
+        """Keras computes on the backend's first device: the first GPU, else the CPU."""
+        return device.Devices(gpus=tuple(self.gpu_names()[:1]))
+
+    def check_devices(self, settings) -> None:
+        refuse_strategy(settings, self.label)
+
+    def make_strategy(self, settings, *, slurm: bool = False) -> tuple:
+        """(None, 'default'): training runs on one device; any other strategy is refused in one line."""
+        self.check_devices(settings)
+        return None, "default"
+
+    def tensorboard_problem(self) -> str | None:
+        from cnn_cli.backends import installed
+
+        return tensorboard_problem(self.label, installed("tensorflow"))

@@ -119,7 +119,7 @@ def gpu_precision() -> str | None:
     if not gpus:
         return None
     major, _ = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
-    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+    return device.gpu_policy(major)
 
 
 # ---------------------------------------------------------------- tf.distribute

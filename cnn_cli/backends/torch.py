@@ -8,6 +8,7 @@ from __future__ import annotations
 from types import ModuleType
 
 from cnn_cli.backends import device, single
+from cnn_cli.backends.single import default_strategy, fit_works_under, lost_worker_errors  # noqa: F401 (interface)
 
 NAME, LABEL, PACKAGE = "torch", "PyTorch", "torch"
 
@@ -53,7 +54,7 @@ def gpu_precision() -> str | None:
     if not _gpu_count():
         return None
     major, _ = start().cuda.get_device_capability(0)
-    return "mixed_bfloat16" if major >= 8 else "mixed_float16" if major >= 7 else "float32"
+    return device.gpu_policy(major)
 
 
 def cpu_precision() -> str:
@@ -62,39 +63,13 @@ def cpu_precision() -> str:
     return "float32"
 
 
-def devices_used(strategy) -> device.Devices:
-    """Keras on PyTorch computes on the first CUDA device when there is one, else the CPU."""
-    return device.Devices(gpus=tuple(gpu_names()[:1]))
-
-
-def check_devices(settings) -> None:
-    single.refuse_strategy(settings, LABEL)
-
-
-def make_strategy(settings, *, slurm: bool = False) -> tuple:
-    """(None, 'default'): PyTorch trains on one device here; any other strategy is refused in one line."""
-    check_devices(settings)
-    return None, "default"
-
-
-def default_strategy():
-    return single.OneDevice()
-
-
 def steps_per_execution(wanted: int) -> int:
     """Keras on PyTorch runs one step per call (it refuses more)."""
     return 1
 
 
-def fit_works_under(strategy) -> bool:
-    return True
-
-
-def lost_worker_errors() -> tuple[type[Exception], ...]:
-    return ()
-
-
-def tensorboard_problem() -> str | None:
-    from cnn_cli.backends import installed
-
-    return single.tensorboard_problem(LABEL, installed("tensorflow"))
+_one_device = single.OneDeviceInterface(LABEL, lambda: gpu_names())
+devices_used = _one_device.devices_used
+check_devices = _one_device.check_devices
+make_strategy = _one_device.make_strategy
+tensorboard_problem = _one_device.tensorboard_problem

@@ -19,7 +19,8 @@ def command():
 @cache_dir_option
 def list_command():
     """List the cache's entries: images, shape, size and source."""
-    from cnn_cli.data.cache import cache_root, human_bytes, list_entries
+    from cnn_cli.data.cache import cache_root, list_entries
+    from cnn_cli.numbers import human_bytes
 
     found = list_entries()
     if not found:

@@ -57,7 +57,7 @@ def _text(item: dict) -> str:
     lines += ["  " + line for line in item["doc"].splitlines()]
     if item["arguments"]:
         lines += ["", "  Arguments:"]
-        for arg in item["arguments"]:
+        for arg in sorted(item["arguments"], key=lambda a: not a["required"]):  # required first, else as declared
             default = "required" if arg["required"] else f"default {arg['default']!r}"
             note = f"  {arg['description']}" if arg["description"] else ""
             lines.append(f"    {arg['name']}: {arg['type']}, {default}.{note}")

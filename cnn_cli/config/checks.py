@@ -16,7 +16,8 @@ def check_config(config: Config, source: str) -> None:
 def config_problems(config: Config, source: str) -> list[ConfigError]:
     """The first problem each check finds; the shapes are checked when the rest is right (they need it)."""
     problems = []
-    for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation, _check_recipe):
+    for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation, _check_recipe,
+                  _check_pretrained):
         try:
             check(config, source)
         except ConfigError as exc:
@@ -118,3 +119,22 @@ def _check_recipe(config: Config, source: str) -> None:
             if key.startswith("val_"):
                 raise ConfigError(source, f"train.stop_at.{key}", "expected a training metric (loss, accuracy): there "
                                   "is no validation set (data.validation is not given and data.validation_split is 0)", key)
+
+
+def _check_pretrained(config: Config, source: str) -> None:
+    """`model.weights: imagenet` names its architecture, and the preprocessing its weights were trained with."""
+    model = config.model
+    if model.weights != "imagenet":
+        return
+    from cnn_cli.model.imagenet import TABLE
+    from cnn_cli.model.preprocess import preprocessing
+
+    if model.architecture is None:
+        raise ConfigError(source, "model.weights", "imagenet needs model.architecture, the keras.applications "
+                          f"architecture whose ImageNet file to fetch (one of {', '.join(TABLE)})", model.weights)
+    expected = TABLE[model.architecture].preprocess
+    if preprocessing(model) != expected:
+        wanted = ("the model's own first layer to scale the pixels (model.preprocess: unit or none)"
+                  if expected == "none" else f"{expected} preprocessing (set model.preprocess: {expected})")
+        raise ConfigError(source, "model.preprocess", f"the ImageNet weights of {model.architecture} expect {wanted}",
+                          model.preprocess)

@@ -1,4 +1,6 @@
-"""The `model` section: input shape, number of classes, the layers, and the user's named blocks.
+"""The `model` section: input shape, number of classes, the layers, the user's named blocks, and where the
+model starts: its pixel preprocessing (`preprocess`), its starting weights (`weights`) and, for the twins of
+`keras.applications` in configs/applications/, which architecture it is (`architecture`).
 
 A layer is one of the registered kinds (`cnn_cli.layers`), or a call of a block defined under `blocks:`
 (`- {type: stage, filters: 64}`), whose parameters are checked when the graph is expanded.
@@ -6,7 +8,7 @@ A layer is one of the registered kinds (`cnn_cli.layers`), or a call of a block 
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
@@ -15,6 +17,10 @@ from cnn_cli.layers.base import LayerSpec
 from cnn_cli.layers.registry import layer_union, names
 
 Dim = Annotated[int, Field(gt=0)]
+Preprocess = Literal["unit", "tf", "torch", "caffe", "none"]
+Architecture = Literal["resnet50", "mobilenet_v2", "densenet121", "efficientnet_b0", "convnext_tiny"]
+IMAGENET = "imagenet"
+WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".keras")
 
 
 class BlockCall(Section):
@@ -56,3 +62,31 @@ class ModelConfig(Section):
     )
     blocks: dict[str, BlockDef] = Field(default_factory=dict, description="Named sub-graphs, used as layer types.")
     layers: list[Layer] = Field(min_length=1, description="The layers, input to output.")
+    preprocess: Preprocess = Field(
+        "unit",
+        description="What the model's first layer, input_scaling, does to the pixels (0..255): unit = x/255; "
+        "tf = x/127.5 - 1; torch = x/255, then minus the ImageNet mean and over its standard deviation per "
+        "channel; caffe = RGB to BGR, then minus the ImageNet mean per channel; none = pixels as they are. "
+        "The families of keras.applications' preprocess_input. A first layer `rescaling` or `normalization` "
+        "scales the pixels itself: then unit and none add nothing.",
+    )
+    architecture: Architecture | None = Field(
+        None,
+        description="The keras.applications architecture this config builds layer for layer (the configs of "
+        "configs/applications/): says which ImageNet weights file `weights: imagenet` fetches.",
+    )
+    weights: str | None = Field(
+        None,
+        description="Starting weights for a new run: `imagenet` (Keras' published ImageNet file for "
+        "`architecture`, without its classifier, fetched once into Keras' cache) or a path: a .weights.h5 or "
+        "legacy .h5 weights file, a .keras model, or a run directory of this tool. Layers take the weights of "
+        "the layer of the same name with the same shapes; the others (the classifier) start new. A resumed "
+        "run never reloads them.",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_given(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError(f"expected {IMAGENET} or a path (a {', '.join(WEIGHTS_SUFFIXES)} file or a run directory)")
+        return value

@@ -54,7 +54,8 @@ class BatchSource:
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray | None = None, *,
                  batch_size: int, num_classes: int, one_hot: bool, seed: int | None = None,
-                 augment: Augment | None = None, sample_weights: np.ndarray | None = None, post=None):
+                 augment: Augment | None = None, sample_weights: np.ndarray | None = None, post=None,
+                 class_weights: np.ndarray | None = None):
         self.images = images
         self.labels = np.asarray(labels, dtype=np.int32)
         self.indices = np.arange(len(images)) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -67,6 +68,8 @@ class BatchSource:
         self.augment = augment if self.seed is not None and is_active(augment) else None
         self.sample_weights = None if sample_weights is None else np.asarray(sample_weights, dtype=np.float32)
         self.post = post if self.seed is not None else None  # (x, y, epoch, batch) -> (x, y), after augment
+        # one per class: with one-hot targets the weights follow the targets, mixed ones (MixUp, CutMix) included
+        self.class_weights = None if class_weights is None or not self.one_hot else np.asarray(class_weights, np.float32)
         self.epoch = 0
         self._orders: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -114,6 +117,8 @@ class BatchSource:
             x, y = augment_batch(x, y, derived_seed(self.seed, epoch, i), self.augment, self.num_classes)
         if self.post is not None:
             x, y = self.post(x, y, epoch, i)
+        if self.class_weights is not None:
+            return x, y, np.asarray(y, dtype=np.float32) @ self.class_weights
         if self.sample_weights is None:
             return x, y
         return x, y, self.sample_weights[positions]

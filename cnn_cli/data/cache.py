@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.numbers import human_bytes  # noqa: F401  (re-exported: cnn cache, the folder reader)
+
 FORMAT = 1
 IMAGES, META = "images.npy", "meta.json"
 ENV = "CNN_CACHE_DIR"
@@ -192,11 +194,3 @@ def clear_entries(root: Path | None = None) -> tuple[int, int]:
             shutil.rmtree(folder, ignore_errors=True)
             count += 1
     return count, freed
-
-
-def human_bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} GB"

@@ -94,7 +94,8 @@ class TrainingBatches:
 
     `images`/`labels` are the whole store, `indices` the training split's positions in it (all without it);
     `sample_weights` (float32, aligned with `indices`) or `class_weights` (one per class: Keras takes no
-    `class_weight` for dataset inputs) make the batches (x, y, w). The `augment:` distortions of `augment.py`
+    `class_weight` for dataset inputs) make the batches (x, y, w); with one-hot targets the class weights are
+    read off each batch's targets, so that a mixed example (MixUp, CutMix) weighs as the mix of its classes. The `augment:` distortions of `augment.py`
     draw from per-batch seeds; the recipes' Keras layers (`batch_augment.py`: crop, RandAugment, erasing, then
     MixUp or CutMix on one-hot targets, one drawn per batch from (seed, epoch, batch)) are `random_layers`,
     whose generators the trainer resets per epoch; with them the batches are made one after another."""
@@ -118,7 +119,7 @@ class TrainingBatches:
         post = _RecipeLayers(layers, mixers, derived_seed(self.seed, 0x313)) if self.random_layers else None
         self.source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes,
                                   one_hot=one_hot, seed=self.seed, augment=augment, sample_weights=sample_weights,
-                                  post=post)
+                                  post=post, class_weights=class_weights)
         self.dataset = present(self.source, face, workers=1 if post is not None else 2)
 
     def set_epoch(self, epoch: int) -> None:

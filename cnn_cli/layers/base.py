@@ -163,3 +163,27 @@ def window(shape: Shape, size, strides, padding: str, what: str, dilation=1) -> 
 
 def elements(shape: Shape) -> int:
     return math.prod(shape)
+
+
+class WindowedConv(LayerSpec):
+    """What the convolution kinds share (`conv2d`, `depthwise_conv2d`, `separable_conv2d`): a kernel that
+    slides with strides, padding and dilation, an optional activation and biases. Not a kind itself."""
+
+    strided: ClassVar[bool] = True
+    kernel_size: Size = Field(description="Height and width of the kernel.")
+    strides: Size = 1
+    padding: Padding = "valid"
+    dilation_rate: Size = 1
+    activation: Activation | None = None
+    use_bias: bool = True
+
+    def output_size(self, inputs: list[Shape]) -> tuple[Shape, int, int]:
+        """(the input's shape, output height, output width)."""
+        shape = single(self.type, inputs)
+        oh, ow = window(shape, self.kernel_size, self.strides, self.padding, self.type, self.dilation_rate)
+        return shape, oh, ow
+
+    def window_arguments(self) -> dict[str, Any]:
+        """The shared arguments as Keras' convolution layers take them."""
+        return {"kernel_size": pair(self.kernel_size), "strides": pair(self.strides), "padding": self.padding,
+                "dilation_rate": pair(self.dilation_rate), "activation": self.activation, "use_bias": self.use_bias}

@@ -6,20 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cnn_cli.layers.base import (
-    Activation,
-    BuildContext,
-    Cost,
-    LayerSpec,
-    Padding,
-    PositiveInt,
-    Shape,
-    ShapeProblem,
-    Size,
-    pair,
-    single,
-    window,
-)
+from cnn_cli.layers.base import BuildContext, Cost, PositiveInt, Shape, ShapeProblem, WindowedConv, pair
 
 Initializer = Literal[
     "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_uniform", "lecun_normal",
@@ -27,7 +14,7 @@ Initializer = Literal[
 ]
 
 
-class Conv2D(LayerSpec):
+class Conv2D(WindowedConv):
     """A 2-D convolution (keras.layers.Conv2D).
 
     Params: kh*kw*(C/groups)*filters weights, plus `filters` biases with `use_bias`.
@@ -37,16 +24,9 @@ class Conv2D(LayerSpec):
     """
 
     keras_name = "conv2d"
-    strided = True
     type: Literal["conv2d"]
     filters: PositiveInt = Field(description="Number of output channels.")
-    kernel_size: Size = Field(description="Height and width of the kernel.")
-    strides: Size = 1
-    padding: Padding = "valid"
-    dilation_rate: Size = 1
     groups: PositiveInt = 1
-    activation: Activation | None = None
-    use_bias: bool = True
     kernel_initializer: Initializer = "glorot_uniform"
     kernel_regularizer: float | None = Field(None, ge=0, description="L2 factor on the kernel.")
 
@@ -57,8 +37,7 @@ class Conv2D(LayerSpec):
         return self
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        shape = single("conv2d", inputs)
-        oh, ow = window(shape, self.kernel_size, self.strides, self.padding, "conv2d", self.dilation_rate)
+        shape, oh, ow = self.output_size(inputs)
         if shape[2] % self.groups or self.filters % self.groups:
             raise ShapeProblem(f"input channels and filters divisible by groups = {self.groups}",
                                f"{shape[2]} channels, {self.filters} filters")
@@ -75,8 +54,6 @@ class Conv2D(LayerSpec):
 
         regularizer = keras.regularizers.L2(self.kernel_regularizer) if self.kernel_regularizer else None
         return keras.layers.Conv2D(
-            self.filters, pair(self.kernel_size), strides=pair(self.strides), padding=self.padding,
-            dilation_rate=pair(self.dilation_rate), groups=self.groups, activation=self.activation,
-            use_bias=self.use_bias, kernel_initializer=self.kernel_initializer, kernel_regularizer=regularizer,
-            name=name, dtype=ctx.dtype,
+            self.filters, **self.window_arguments(), groups=self.groups, kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=regularizer, name=name, dtype=ctx.dtype,
         )(tensors[0])

@@ -4,24 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
-
-from cnn_cli.layers.base import (
-    Activation,
-    BuildContext,
-    Cost,
-    LayerSpec,
-    Padding,
-    PositiveInt,
-    Shape,
-    Size,
-    pair,
-    single,
-    window,
-)
+from cnn_cli.layers.base import BuildContext, Cost, PositiveInt, Shape, WindowedConv, pair
 
 
-class DepthwiseConv2D(LayerSpec):
+class DepthwiseConv2D(WindowedConv):
     """A depthwise 2-D convolution (keras.layers.DepthwiseConv2D), as in MobileNet and EfficientNet.
 
     Output channels: C*depth_multiplier. Params: kh*kw*C*depth_multiplier, plus as many biases with
@@ -29,19 +15,11 @@ class DepthwiseConv2D(LayerSpec):
     """
 
     keras_name = "depthwise_conv2d"
-    strided = True
     type: Literal["depthwise_conv2d"]
-    kernel_size: Size = Field(description="Height and width of the kernel.")
-    strides: Size = 1
-    padding: Padding = "valid"
     depth_multiplier: PositiveInt = 1
-    dilation_rate: Size = 1
-    activation: Activation | None = None
-    use_bias: bool = True
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        shape = single("depthwise_conv2d", inputs)
-        oh, ow = window(shape, self.kernel_size, self.strides, self.padding, "depthwise_conv2d", self.dilation_rate)
+        shape, oh, ow = self.output_size(inputs)
         return (oh, ow, shape[2] * self.depth_multiplier)
 
     def cost(self, inputs: list[Shape], output: Shape) -> Cost:
@@ -53,7 +31,5 @@ class DepthwiseConv2D(LayerSpec):
         import keras
 
         return keras.layers.DepthwiseConv2D(
-            pair(self.kernel_size), strides=pair(self.strides), padding=self.padding,
-            depth_multiplier=self.depth_multiplier, dilation_rate=pair(self.dilation_rate),
-            activation=self.activation, use_bias=self.use_bias, name=name, dtype=ctx.dtype,
+            **self.window_arguments(), depth_multiplier=self.depth_multiplier, name=name, dtype=ctx.dtype,
         )(tensors[0])

@@ -6,22 +6,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from cnn_cli.layers.base import (
-    Activation,
-    BuildContext,
-    Cost,
-    LayerSpec,
-    Padding,
-    PositiveInt,
-    Shape,
-    Size,
-    pair,
-    single,
-    window,
-)
+from cnn_cli.layers.base import BuildContext, Cost, PositiveInt, Shape, WindowedConv, pair
 
 
-class SeparableConv2D(LayerSpec):
+class SeparableConv2D(WindowedConv):
     """A depthwise-separable 2-D convolution (keras.layers.SeparableConv2D), as in Xception.
 
     Params: kh*kw*C*depth_multiplier (depthwise) + C*depth_multiplier*filters (pointwise), plus `filters`
@@ -29,20 +17,12 @@ class SeparableConv2D(LayerSpec):
     """
 
     keras_name = "separable_conv2d"
-    strided = True
     type: Literal["separable_conv2d"]
     filters: PositiveInt = Field(description="Number of output channels.")
-    kernel_size: Size = Field(description="Height and width of the depthwise kernel.")
-    strides: Size = 1
-    padding: Padding = "valid"
     depth_multiplier: PositiveInt = 1
-    dilation_rate: Size = 1
-    activation: Activation | None = None
-    use_bias: bool = True
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
-        shape = single("separable_conv2d", inputs)
-        oh, ow = window(shape, self.kernel_size, self.strides, self.padding, "separable_conv2d", self.dilation_rate)
+        _, oh, ow = self.output_size(inputs)
         return (oh, ow, self.filters)
 
     def cost(self, inputs: list[Shape], output: Shape) -> Cost:
@@ -56,7 +36,6 @@ class SeparableConv2D(LayerSpec):
         import keras
 
         return keras.layers.SeparableConv2D(
-            self.filters, pair(self.kernel_size), strides=pair(self.strides), padding=self.padding,
-            depth_multiplier=self.depth_multiplier, dilation_rate=pair(self.dilation_rate),
-            activation=self.activation, use_bias=self.use_bias, name=name, dtype=ctx.dtype,
+            self.filters, **self.window_arguments(), depth_multiplier=self.depth_multiplier, name=name,
+            dtype=ctx.dtype,
         )(tensors[0])

@@ -29,15 +29,16 @@ def build_model(model: ModelConfig, input_shape: Shape, num_classes: int | None,
     return keras.Model(tensors[INPUT], tensors[graph.output], name=name)
 
 
-def adapt_normalization(model: keras.Model, images, batch_size: int = 256) -> list[str]:
+def adapt_normalization(model: keras.Model, images, batch_size: int = 256, skip=()) -> list[str]:
     """Computes mean and variance of each `normalization` layer built with `adapt: true` from `images`
-    (a NumPy array or a batched dataset of training images, pixels 0..255) as they reach that layer.
+    (a NumPy array or a batched dataset of training images, pixels 0..255) as they reach that layer,
+    except the layers named in `skip` (given starting weights).
 
     Call it once after `build_model` and before `fit`. Returns the names of the layers adapted.
     """
     adapted = []
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Normalization) and layer.input_mean is None:
+        if isinstance(layer, keras.layers.Normalization) and layer.input_mean is None and layer.name not in skip:
             reach = keras.Model(model.inputs, layer.input)
             features = reach.predict(images, batch_size=batch_size, verbose=0)
             layer.adapt(features)

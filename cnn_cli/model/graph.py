@@ -7,8 +7,10 @@ the Keras builder both walk these nodes, so their names and shapes agree by cons
 a one-line ConfigError with the dotted path of the layer, found before Keras or TensorFlow is imported.
 
 Unless the first layer is `rescaling` or `normalization`, the graph starts with `input_scaling`, a
-Rescaling(1/255): models take pixels 0..255. Inside a block, `input` names the block's input; at the top
-level it names the model's input as the first layer sees it (after `input_scaling`).
+Rescaling that does what `model.preprocess` says (`SCALINGS`: 1/255 by default; caffe's channel flip is
+a `reverse_channels` node, `input_bgr`, before it): models take pixels 0..255. Inside a block, `input`
+names the block's input; at the top level it names the model's input as the first layer sees it (after
+`input_scaling`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from cnn_cli.errors import ConfigError
 from cnn_cli.layers import registry
 from cnn_cli.layers.base import Composite, LayerSpec, Shape, ShapeProblem, copy_name
 from cnn_cli.layers.rescaling import Rescaling
+from cnn_cli.layers.reverse_channels import ReverseChannels
 from cnn_cli.model.blocks import block_layers
+from cnn_cli.model.preprocess import SCALINGS, preprocessing
 
 INPUT = "input"
-SELF_SCALING = ("rescaling", "normalization")
 
 
 class GraphError(ConfigError):
@@ -96,15 +99,27 @@ class _Expander:
 
     def run(self) -> Graph:
         layers = self.model.layers
-        prev = INPUT
-        if layers[0].type not in SELF_SCALING:
-            entry = self._entry("input_scaling", "rescaling", "model.layers[0]")
-            prev = self.place(Rescaling(type="rescaling", scale=1 / 255), "input_scaling", [INPUT], "model.layers[0]", entry)
+        mode = preprocessing(self.model)
+        prev = self.input_scaling(mode) if mode != "none" else INPUT
         explicit = [_names(layer) for layer in layers]
         scope = _Scope("", "model.layers", {INPUT: prev, prev: prev}, {n for names in explicit for n in names})
         for i, layer in enumerate(layers):
             prev = self.layer(layer, scope, prev, i, top=True)
         return Graph(self.shapes[INPUT], self.num_classes, self.entries, prev)
+
+    def input_scaling(self, mode: str) -> str:
+        """The nodes of `model.preprocess`: `input_scaling` (a Rescaling), after `input_bgr` for caffe."""
+        path, prev = "model.preprocess", INPUT
+        channels = self.shapes[INPUT][-1]
+        if mode in ("torch", "caffe") and channels != 3:
+            raise ConfigError(self.source, path, f"{mode} preprocessing takes RGB images (3 channels); the input "
+                              f"has {channels}", mode)
+        entry = self._entry("input_scaling", "rescaling", path)
+        if mode == "caffe":
+            entry.is_block = True
+            prev = self.place(ReverseChannels(type="reverse_channels"), "input_bgr", [INPUT], path, entry)
+        scale, offset = SCALINGS[mode]
+        return self.place(Rescaling(type="rescaling", scale=scale, offset=offset), "input_scaling", [prev], path, entry)
 
     def layer(self, layer, scope: _Scope, prev: str, index: int, top: bool = False) -> str:
         path = f"{scope.path}[{index}]"

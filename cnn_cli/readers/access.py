@@ -95,12 +95,3 @@ def analysis(run: Run):
 
     found = analyze(run.config.model, run.input_shape, run.num_classes, run.config_source)
     return found, BYTES_PER_ELEMENT.get(run.config.train.precision, 4)
-
-
-def human_bytes(count: float) -> str:
-    """400 B, 100.4 KB, 6.4 MB (powers of 1000, as `cnn summary` prints them)."""
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return ""

@@ -6,6 +6,7 @@ import shlex
 
 import numpy as np
 
+from cnn_cli.numbers import human_bytes
 from cnn_cli.readers import access, images, plots
 from cnn_cli.readers import html as H
 from cnn_cli.readers.gradcam import cam_layer, grad_cam
@@ -141,11 +142,11 @@ def summary_table(run) -> str:
         for item, klass in [(layer, ""), *((child, "child") for child in layer.children)]:
             rows.append([f"{item.name} ({item.type})", "x".join(str(d) for d in item.output_shape),
                          H.number(item.params), H.number(item.macs),
-                         H.cell(access.human_bytes(item.activation_elements * per), True, item.activation_elements * per)])
+                         H.cell(human_bytes(item.activation_elements * per), True, item.activation_elements * per)])
             classes.append(klass)
     total = analysis.activation_elements * per
     rows.append(["total", "", H.number(analysis.total_params), H.number(analysis.total_macs),
-                 H.cell(access.human_bytes(total), True, total)])
+                 H.cell(human_bytes(total), True, total)])
     return (H.paragraph(f"Input {'x'.join(map(str, analysis.input_shape))}; trainable params "
                         f"{analysis.trainable_params:,}, non-trainable {analysis.non_trainable_params:,}; activation "
                         f"memory per example at {per} bytes per value.")

@@ -46,15 +46,30 @@ def build_model(run: Run):
 ADAPT_EXAMPLES = 2048  # training images that `normalization: {adapt: true}` layers take their statistics from
 
 
-def _adapt(run: Run, model, echo: Callable[[str], None]) -> None:
-    """Fits the mean and variance of `normalization` layers with `adapt: true` to the first training images
-    (a resume restores them from the backup instead)."""
+def _adapt(run: Run, model, echo: Callable[[str], None], loaded: list[str]) -> None:
+    """Fits the mean and variance of `normalization` layers with `adapt: true` to the first training images,
+    except those given starting weights (`loaded`; a resume restores them all from the backup instead)."""
     from cnn_cli.model.builder import adapt_normalization
 
     images = run.dataset.images[run.dataset.train[:ADAPT_EXAMPLES]]
-    adapted = adapt_normalization(model, images)
+    adapted = adapt_normalization(model, images, skip=loaded)
     if adapted:
         echo(f"Adapted {', '.join(adapted)} to the mean and variance of {len(images)} training images")
+
+
+def _starting_weights(run: Run, model, echo: Callable[[str], None]) -> list[str]:
+    """A new run's layers set from --init-from or model.weights (never on a resume); their names."""
+    if run.plan.resume:
+        return []
+    if run.plan.options.init_from is not None:
+        from cnn_cli.training.warm_start import warm_start
+
+        return warm_start(model, run.plan.options.init_from, echo)[0]
+    if run.config.model.weights is not None:
+        from cnn_cli.training import pretrained
+
+        return pretrained.load(model, run.config, tuple(run.dataset.input_shape), echo)
+    return []
 
 
 def training_batches(run: Run, class_weights=None) -> TrainingBatches:
@@ -86,11 +101,7 @@ def _has(x) -> bool:
 
 def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     model = build_model(run)
-    _adapt(run, model, echo)
-    if run.plan.options.init_from is not None and not run.plan.resume:
-        from cnn_cli.training.warm_start import warm_start
-
-        warm_start(model, run.plan.options.init_from, echo)
+    _adapt(run, model, echo, _starting_weights(run, model, echo))
     if run.config.train.tta == "flip":
         data = run.config.data
         warning = tta.flip_warning(run.config.name, data and data.source, data and data.path, run.plan.data_path)
@@ -179,7 +190,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
     metrics = report.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
         "train_examples": int(len(run.dataset.train)), "epochs_planned": run.config.train.epochs,
         "early_stopped": cbs.early_stopped, "models": models,
-        "training_images": {"border_mean": training_border_mean(run.dataset.images[run.dataset.train[:2048]])},
+        "training_images": {"border_mean": training_border_mean(run.dataset.images, run.dataset.train)},
         "restored_best_weights": restored,
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),

@@ -1,0 +1,89 @@
+"""`model.weights` for a new run: checked before TensorFlow starts (`check`), loaded into the built model
+before training (`load`).
+
+- `imagenet`: Keras' published notop file of `model.architecture` (`cnn_cli.model.imagenet`), fetched
+  once into Keras' cache;
+- a path: a `.weights.h5`, a legacy `.h5`, a `.keras` file, or a run directory of this tool (its model.keras).
+
+Layers take the arrays of the layer of the same name when their shapes agree (`cnn_cli.model.weights`);
+the run says in two lines which were loaded and which left new, and refuses a file that sets fewer than
+half of the model's layers with weights (`MIN_SHARE`): it was made for another architecture.
+`--init-from` and `model.weights` both give starting weights: a run may have one of them. A resumed run
+never reloads them (its backup holds the weights it trained).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from cnn_cli import rundir as R
+from cnn_cli.config import Config
+from cnn_cli.config.model import IMAGENET, WEIGHTS_SUFFIXES
+from cnn_cli.errors import CnnError, ConfigError
+
+MIN_SHARE = 0.5  # of the model's layers with weights that a weights file must set
+KEY = "model.weights"
+
+
+def check(config: Config, source: str, init_from: str | None) -> None:
+    """Before TensorFlow starts: the weights exist, a file's suffix is known, a run directory has its model."""
+    weights = config.model.weights
+    if weights is None:
+        return
+    if init_from is not None:
+        raise ConfigError(source, KEY, f"--init-from {init_from} gives starting weights too; use one of them "
+                          "(model.weights: RUN_DIR does what --init-from does)", weights)
+    if weights == IMAGENET:
+        return
+    path = Path(weights)
+    if path.is_dir():
+        model = R.run_file(path, R.MODEL) if (path / R.RUN).is_file() else None
+        if model is None or not model.is_file():
+            raise ConfigError(source, KEY, "expected a run directory with its model.keras (a run gets it when it "
+                              "completes), or a weights file", weights)
+    elif not path.is_file():
+        raise ConfigError(source, KEY, f"expected {IMAGENET}, or a weights file or run directory that exists: "
+                          "not found", weights)
+    elif not path.name.endswith(WEIGHTS_SUFFIXES):
+        raise ConfigError(source, KEY, f"expected a {', '.join(WEIGHTS_SUFFIXES)} file or a run directory", weights)
+
+
+def weights_file(config: Config, input_shape: tuple[int, ...]) -> tuple[Path, str]:
+    """The file to read and how the run names it (fetching Keras' ImageNet file into its cache if needed)."""
+    weights = config.model.weights
+    if weights == IMAGENET:
+        from cnn_cli.model.imagenet import fetch
+
+        path = fetch(config.model.architecture, input_shape)
+        return path, f"ImageNet ({path})"
+    path = Path(weights)
+    if path.is_dir():
+        return R.run_file(path, R.MODEL), str(path)
+    return path, str(path)
+
+
+def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[str], None]) -> list[str]:
+    """Sets the model's matching layers from `model.weights` and says which; the names of those loaded."""
+    from cnn_cli.model.weights import load_matching, read_weights, scale_variance, tell
+
+    path, origin = weights_file(config, input_shape)
+    arrays = read_weights(path, KEY)
+    entry = None
+    if config.model.weights == IMAGENET:
+        from cnn_cli.model.imagenet import TABLE
+
+        entry = TABLE[config.model.architecture]
+        for pattern, new in (entry.renames or {}).items():
+            for old in [name for name in arrays if re.fullmatch(pattern, name)]:
+                arrays[new] = arrays.pop(old)
+    loaded, left = load_matching(model, arrays)
+    tell(loaded, left, origin, echo)
+    total = len(loaded) + len(left)
+    if len(loaded) < MIN_SHARE * total:
+        raise CnnError(f"{KEY}: {origin} sets only {len(loaded)} of the model's {total} layers with weights (by "
+                       "name and weight shapes; at least half must match): weights of another architecture?")
+    if entry is not None and entry.variance_factors:
+        scale_variance(model, {name: by for name, by in entry.variance_factors.items() if name in loaded})
+    return loaded
