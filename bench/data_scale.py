@@ -1,12 +1,15 @@
 """Data at scale: decoding an image folder once, and training from memory or from the disk cache.
 
-    python bench/data_scale.py [--count 6000] [--size 160] [--epochs 2] [--keep]
+    python bench/data_scale.py [--count 6000] [--size 160] [--epochs 2] [--keep] [--no-decode] [--no-train]
+                               [--against REV]
 
 1. Builds a synthetic folder of COUNT JPEGs at SIZExSIZE RGB, 10 class folders, from the Fashion-MNIST
    images (Debian's dataset-fashion-mnist when installed, else the bundled sample): each image resized and
    tinted with a random colour (the folder is reused when it exists).
 2. Decoding: images/s of `cnn_cli.data.decode.decode_into` with 1 thread, and with every core as threads
-   and as processes, files in the page cache, best of 3 alternating rounds.
+   and as processes, files in the page cache, best of 3 alternating rounds. With `--against REV` (a git
+   revision), the same rates with that revision's `cnn_cli` too, each round of each code in its own process,
+   the two codes alternating: a before/after comparison under the same machine load.
 3. Training: `cnn train` (a small strided CNN, batch 64) with `data.cache: memory` and `disk`, each in its own
    cache folder, each run once to build the cache and once more from it; and a tiny run (1,500 images,
    so that its training and evaluation batches are as large) for reference. For each: peak RssAnon (anonymous memory, polled every 50 ms from /proc), the decoded size,
@@ -31,7 +34,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+CODE = os.environ.get("CNN_BENCH_CODE", str(ROOT))  # where cnn_cli is imported from (--against: another revision)
+sys.path.insert(0, CODE)
 
 from cnn_cli.data.decode import decode_into, default_workers  # noqa: E402
 
@@ -90,13 +94,50 @@ def decode_rates(files: list[Path], size: int, repeats: int = 3) -> dict[str, fl
         file.read_bytes()
     workers, best = default_workers(), {}
     ways = {"1 thread": (1, False), f"{workers} threads": (workers, False), f"{workers} processes": (workers, True)}
+    cpu = float("inf")  # CPU time per image of the one-thread way: what the machine's load moves least
     for _ in range(repeats):
         for name, (count, processes) in ways.items():
             target = np.empty((len(files), size, size, 3), dtype=np.uint8)
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             decode_into(target, files, (size, size, 3), workers=count, processes=processes, what=f"decode, {name}")
             best[name] = max(best.get(name, 0.0), len(files) / (time.perf_counter() - started))
-    return best
+            if count == 1:
+                cpu = min(cpu, (time.process_time() - cpu_started) / len(files) * 1e6)
+    return {**best, CPU: cpu}
+
+
+CPU = "CPU per image, 1 thread"
+
+
+def rates_line(rates: dict[str, float]) -> str:
+    one = rates["1 thread"]
+    return ", ".join(f"{way} {rate:,.0f} images/s ({rate / one:.2f}x)" for way, rate in rates.items() if way != CPU) \
+        + f"; {CPU} {rates[CPU]:,.0f} us"
+
+
+def compare_rates(files: list[Path], size: int, against: str, repeats: int = 3) -> None:
+    """Decode rates of this code and of git revision `against`, one process per round and code, alternating."""
+    import shutil
+
+    old = Path(tempfile.mkdtemp(prefix="cnn-bench-code-"))
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", against, "cnn_cli"], check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
+    listing = old / "files.txt"
+    listing.write_text("\n".join(str(f) for f in files))
+    best: dict[str, dict[str, float]] = {}
+    try:
+        for _ in range(repeats):
+            for name, code in ((against, str(old)), ("this code", str(ROOT))):
+                out = subprocess.run([sys.executable, __file__, "--rates-of", str(listing), "--size", str(size)],
+                                     env={**os.environ, "CNN_BENCH_CODE": code}, check=True, capture_output=True,
+                                     text=True).stdout
+                for way, rate in json.loads(out.splitlines()[-1]).items():
+                    pick = min if way == CPU else max
+                    best.setdefault(name, {})[way] = pick(best.get(name, {}).get(way, rate), rate)
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
+    for name, rates in best.items():
+        print(f"decode ({name}): {rates_line(rates)}")
 
 
 def peak_rss_anon(process: subprocess.Popen) -> int:
@@ -148,25 +189,42 @@ def main() -> None:
     parser.add_argument("--decode-sample", type=int, default=3000, help="files timed for the decode rates")
     parser.add_argument("--keep", action="store_true", help="keep the folder and caches")
     parser.add_argument("--no-decode", action="store_true", help="skip the decode rates")
+    parser.add_argument("--no-train", action="store_true", help="skip the training runs")
+    parser.add_argument("--against", metavar="REV", help="also time decoding with the cnn_cli of git revision REV")
+    parser.add_argument("--rates-of", type=Path, help=argparse.SUPPRESS)  # one round for --against, as JSON
     args = parser.parse_args()
+    if args.rates_of:
+        files = [Path(line) for line in args.rates_of.read_text().splitlines()]
+        print(json.dumps(decode_rates(files, args.size, repeats=1)))
+        return
     folder = args.folder or Path(tempfile.gettempdir()) / f"cnn-data-scale-{args.count}-{args.size}"
     build_folder(folder, args.count, args.size)
-    tiny = Path(tempfile.gettempdir()) / f"cnn-data-scale-{TINY}-{args.size}"
-    build_folder(tiny, TINY, args.size)
     decoded_mb = args.count * args.size * args.size * 3 / 1e6
     print(f"folder: {folder} ({args.count} JPEGs at {args.size}x{args.size} RGB, {decoded_mb:,.0f} MB decoded)")
     files = sorted(folder.rglob("*.jpg"))[: args.decode_sample]
     if not args.no_decode:
-        rates = decode_rates(files, args.size)
-        one = rates["1 thread"]
-        print("decode: " + ", ".join(f"{name} {rate:,.0f} images/s ({rate / one:.2f}x)" for name, rate in rates.items()))
+        print(f"decode: {rates_line(decode_rates(files, args.size))}")
+    if args.against:
+        compare_rates(files, args.size, args.against)
+    if not args.no_train:
+        training(folder, args.size, args.epochs, decoded_mb)
+    if not args.keep:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def training(folder: Path, size: int, epochs: int, decoded_mb: float) -> None:
+    """The training runs (memory and disk, each first and from the cache, and the tiny reference) and their table."""
+    tiny = Path(tempfile.gettempdir()) / f"cnn-data-scale-{TINY}-{size}"
+    build_folder(tiny, TINY, size)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        rows = [train(tiny, args.size, "disk", work / "cache-tiny", args.epochs, work, f"tiny ({TINY:,} images, disk)"),
-                train(folder, args.size, "memory", work / "cache-memory", args.epochs, work, "memory, first run"),
-                train(folder, args.size, "memory", work / "cache-memory", args.epochs, work, "memory, from the cache"),
-                train(folder, args.size, "disk", work / "cache-disk", args.epochs, work, "disk, first run"),
-                train(folder, args.size, "disk", work / "cache-disk", args.epochs, work, "disk, from the cache")]
+        rows = [train(tiny, size, "disk", work / "cache-tiny", epochs, work, f"tiny ({TINY:,} images, disk)"),
+                train(folder, size, "memory", work / "cache-memory", epochs, work, "memory, first run"),
+                train(folder, size, "memory", work / "cache-memory", epochs, work, "memory, from the cache"),
+                train(folder, size, "disk", work / "cache-disk", epochs, work, "disk, first run"),
+                train(folder, size, "disk", work / "cache-disk", epochs, work, "disk, from the cache")]
     base = rows[0]["peak_rss_anon_mb"]
     print(f"{'run':<26} {'peak RssAnon':>13} {'over tiny':>10} {'train img/s':>12} {'wall s':>7}")
     for row in rows:
@@ -175,10 +233,6 @@ def main() -> None:
     memory_cost = (rows[2]["peak_rss_anon_mb"] - base) / decoded_mb
     print(f"memory mode from the cache: images cost {memory_cost:.2f}x their decoded size; disk from the cache "
           f"trains at {rows[4]['train_images_per_s'] / rows[2]['train_images_per_s']:.2f}x its speed")
-    if not args.keep:
-        import shutil
-
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

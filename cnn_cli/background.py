@@ -10,6 +10,7 @@ import numpy as np
 RING = 2
 DARK, LIGHT = 80.0, 175.0  # a border mean below DARK is a dark background, above LIGHT a light one
 SAMPLE = 2048  # training images the mean is taken over
+CHUNK = 128  # of them gathered at a time
 
 
 def border_means(images: np.ndarray) -> np.ndarray:
@@ -25,9 +26,12 @@ def border_means(images: np.ndarray) -> np.ndarray:
     return x[:, mask, :].mean(axis=(1, 2), dtype=np.float64)
 
 
-def training_border_mean(images: np.ndarray) -> float:
-    """The mean border pixel of (up to `SAMPLE` of) the training images."""
-    return round(float(border_means(images[:SAMPLE]).mean()), 2)
+def training_border_mean(images: np.ndarray, indices: np.ndarray | None = None) -> float:
+    """The mean border pixel of (up to `SAMPLE` of) the training images, `images[indices]` (all when None),
+    gathered `CHUNK` at a time in sorted order: a memory map is read in order, never copied whole."""
+    chosen = np.sort(np.asarray(indices if indices is not None else np.arange(len(images)))[:SAMPLE])
+    means = [border_means(images[chosen[i:i + CHUNK]]) for i in range(0, len(chosen), CHUNK)]
+    return round(float(np.concatenate(means).mean()), 2) if means else 0.0
 
 
 def kind(mean: float) -> str | None:

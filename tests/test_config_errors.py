@@ -60,6 +60,7 @@ CASES = [
     ("name with a space", mutate(lambda c: c.update(name="my model")), ": name:", "received 'my model'"),
     ("two layers with one name", mutate(lambda c: [item.update(name="x") for item in c["model"]["layers"][:2]]), "model.layers[1].name", "model.layers[0] has it"),
     ("residual of zero filters", mutate(insert(1, {"type": "residual", "filters": 0})), "model.layers[1].filters", "positive integer"),
+    ("residual momentum of 1", mutate(insert(1, {"type": "residual", "filters": 4, "momentum": 1})), "model.layers[1].momentum", "less than 1"),
     ("inception missing a branch", mutate(insert(1, {"type": "inception", "filters_1x1": 8, "filters_3x3_reduce": 8, "filters_3x3": 8, "filters_5x5_reduce": 8, "filters_5x5": 8})), "model.layers[1].filters_pool_proj", "required key is missing"),
     ("batch size zero", mutate(lambda c: c["train"].update(batch_size=0)), "train.batch_size", "received 0"),
     ("seed negative", mutate(lambda c: c.update(seed=-1)), ": seed:", "received -1"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import io
+import json
 import os
 from pathlib import Path
 
@@ -251,7 +252,7 @@ def test_cache_list_and_clear(folder, cache_dir):
     assert C.clear_entries() == (1, listed["bytes"]) and C.list_entries() == []
 
 
-def test_train_evaluate_predict_on_a_folder_through_the_cache(folder, tmp_path, runner, write_config):
+def test_train_evaluate_predict_on_a_folder_through_the_cache(folder, tmp_path, runner, write_config, monkeypatch):
     from cnn_cli.cli import main
 
     (folder / "1" / "empty.png").write_bytes(b"")
@@ -277,3 +278,59 @@ def test_train_evaluate_predict_on_a_folder_through_the_cache(folder, tmp_path, 
     assert predicted.output.count('"input"') == PER_CLASS and f'"{folder}/7/11.png"' in predicted.output
     cleared = runner.invoke(main, ["cache", "clear", "--cache-dir", str(cache)])
     assert cleared.output.startswith("Removed 1 entry") and entries(cache) == []
+
+    # predict on the whole folder: decoded in parallel into the cache, then read from it
+    predicted_cache = tmp_path / "predict-cache"
+    args = ["predict", str(run), str(folder), "--json", "--cache-dir", str(predicted_cache), "--top-k", "1"]
+    first = runner.invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "Cached 37 images" in first.stderr and len(entries(predicted_cache)) == 1
+    report = json.loads(first.stdout)
+    assert report["failed"] == 0 and len(report["predictions"]) == 3 * PER_CLASS
+    assert report["skipped"] == [{"file": f"{folder}/1/empty.png", "reason": "not a readable image (Pillow does "
+                                  "not recognise the format)"}]  # the run's data.bad_images: skip
+    import keras
+
+    model = keras.saving.load_model(run / "model.keras")
+    files = [p["file"] for p in report["predictions"]]
+    pixels = np.stack([read_image(f, (32, 32, 3)) for f in files]).astype(np.float32)
+    assert [p["top"][0]["index"] for p in report["predictions"]] == model.predict(pixels, verbose=0).argmax(1).tolist()
+
+    def no_decoding(*args, **kwargs):
+        raise AssertionError("an image file was opened")
+
+    monkeypatch.setattr("PIL.Image.open", no_decoding)
+    second = runner.invoke(main, args)
+    assert second.exit_code == 0, second.output
+    assert json.loads(second.stdout) == report and "Cached" not in second.stderr
+
+
+def test_training_border_mean_gathers_a_sample_of_the_store_by_index(tmp_path):
+    from cnn_cli import background
+
+    rng = np.random.default_rng(3)
+    images = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8, shape=(3000, 16, 16, 1))
+    images[:] = rng.integers(0, 256, images.shape)
+    train = rng.permutation(3000)[:2500]
+
+    class Gathers:
+        """The store's images, recording each gather."""
+
+        def __init__(self):
+            self.sizes: list[int] = []
+
+        def __len__(self):
+            return len(images)
+
+        def __getitem__(self, index):
+            assert np.all(np.diff(index) > 0)  # sorted: a memory map read in order
+            self.sizes.append(len(index))
+            return images[index]
+
+    gathers = Gathers()
+    mean = background.training_border_mean(gathers, train)
+    assert sum(gathers.sizes) == background.SAMPLE and max(gathers.sizes) == background.CHUNK
+    x = np.asarray(images[train[:background.SAMPLE]], dtype=np.float64)  # the first 2,048 training images, whole
+    ring = np.concatenate([x[:, :2].reshape(len(x), -1), x[:, -2:].reshape(len(x), -1),
+                           x[:, 2:-2, :2].reshape(len(x), -1), x[:, 2:-2, -2:].reshape(len(x), -1)], axis=1)
+    assert mean == round(float(ring.mean()), 2) and 120 < mean < 135

@@ -159,3 +159,10 @@ def test_every_block_round_trips_in_safe_mode(tmp_path):
     assert analysis.total_params == model.count_params()
     loaded = _round_trip(model, tmp_path, seed=2)
     assert {"LayerScale", "StochasticDepth"} <= {type(layer).__name__ for layer in loaded.layers}
+
+
+def test_residual_momentum_reaches_each_batch_norm_of_the_unit():
+    _, _, model = build([{"type": "residual", "name": "r", "filters": 6, "strides": 2, "momentum": 0.9},
+                         {"type": "residual", "name": "s", "filters": 6}])
+    momenta = {layer.name: layer.momentum for layer in model.layers if type(layer).__name__ == "BatchNormalization"}
+    assert momenta == {"r_bn1": 0.9, "r_bn2": 0.9, "r_proj_bn": 0.9, "s_bn1": 0.99, "s_bn2": 0.99}

@@ -23,37 +23,78 @@ def csv_row(position: int) -> str:
     return f"row {position + 1} (line {position + 2})"
 
 
-def read_csv_split(path: str, label_column: str = "label", image_shape: tuple[int, int, int] | None = None) -> RawSplit:
-    """Images (N, H, W, C) uint8 and label ids of one CSV file."""
+def read_csv_split(path: str, label_column: str = "label", image_shape: tuple[int, int, int] | None = None,
+                   streamed: bool = False) -> RawSplit:
+    """Images (N, H, W, C) uint8 and label ids of one CSV file; `streamed`: the images are read later, a chunk
+    at a time, into the array they go to (`streams.CsvImages`), and only the labels now."""
     shape = tuple(image_shape or DEFAULT_SHAPE)
+    if streamed:
+        return _streamed_split(path, label_column, shape)
     frame = read_frame(path)
-    if label_column not in frame.columns:
-        columns = ", ".join(repr(str(c)) for c in list(frame.columns)[:5]) + (", ..." if frame.shape[1] > 5 else "")
-        raise DataError(path, f"no label column {label_column!r} (data.label_column); the header starts {columns}")
+    _check_columns(path, list(frame.columns), label_column, shape, pixels=False)
     if len(frame) == 0:
         raise DataError(path, "no data rows, only a header line")
     labels = frame[label_column]
-    if labels.isna().any():
-        first = int(np.argmax(labels.isna().to_numpy()))
-        raise DataError(path, f"{csv_row(first)}, column {label_column!r}: empty label cell")
-    pixels = frame.drop(columns=[label_column])
+    _check_labels(path, labels.to_numpy(), label_column)
+    _check_columns(path, list(frame.columns), label_column, shape)
+    x = pixels_uint8(frame.drop(columns=[label_column]), path).reshape((len(frame), *shape))
+    return RawSplit(x=x, ids=labels.to_numpy(), origin=path, row=csv_row)
+
+
+def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -> RawSplit:
+    from cnn_cli.data.streams import CsvImages, csv_chunks, rows_per_chunk
+
+    _existing(path)
+    ids, blank, columns = [], [], None
+    for chunk in csv_chunks(path, rows_per_chunk((0, *shape))):
+        if columns is None:
+            columns = list(chunk.columns)
+            _check_columns(path, columns, label_column, shape, pixels=False)
+        ids.append(chunk[label_column].to_numpy())
+        blank.append(chunk.isna().all(axis=1).to_numpy())
+    if columns is None:
+        columns = list(next(csv_chunks(path, 1), pd.DataFrame()).columns)  # only a header line
+        _check_columns(path, columns, label_column, shape, pixels=False)
+    blank = np.concatenate(blank) if blank else np.zeros(0, bool)
+    end = len(blank) - (np.argmin(blank[::-1]) if not blank.all() else len(blank))  # blank lines at the end left out
+    if end == 0:
+        raise DataError(path, "no data rows, only a header line")
+    labels = np.concatenate(ids)[:end]
+    _check_labels(path, labels, label_column)
+    _check_columns(path, columns, label_column, shape)
+    return RawSplit(x=CsvImages(path, label_column, shape, int(end)), ids=labels, origin=path, row=csv_row)
+
+
+def _check_columns(path: str, columns: list, label_column: str, shape, pixels: bool = True) -> None:
+    """The label column is there (checked first), and (once the rows are) one pixel column per pixel."""
+    if label_column not in columns:
+        shown = ", ".join(repr(str(c)) for c in columns[:5]) + (", ..." if len(columns) > 5 else "")
+        raise DataError(path, f"no label column {label_column!r} (data.label_column); the header starts {shown}")
     expected = int(np.prod(shape))
-    if pixels.shape[1] != expected:
+    if pixels and len(columns) - 1 != expected:
         raise DataError(
-            path, f"{pixels.shape[1]} pixel columns (every column but {label_column!r}), expected {expected} for "
+            path, f"{len(columns) - 1} pixel columns (every column but {label_column!r}), expected {expected} for "
             f"image_shape {'x'.join(map(str, shape))} (data.image_shape)",
         )
-    x = pixels_uint8(pixels, path).reshape((len(frame), *shape))
-    return RawSplit(x=x, ids=labels.to_numpy(), origin=path, row=csv_row)
+
+
+def _check_labels(path: str, labels: np.ndarray, label_column: str) -> None:
+    missing = pd.isna(labels)
+    if missing.any():
+        raise DataError(path, f"{csv_row(int(np.argmax(missing)))}, column {label_column!r}: empty label cell")
+
+
+def _existing(path: str) -> None:
+    file = Path(path)
+    if not file.is_file():
+        raise DataError(path, "no such file" if not file.exists() else "not a file")
 
 
 def read_frame(path: str) -> pd.DataFrame:
     """The CSV file as a frame (blank lines at its end dropped); unreadable is one line naming the file."""
-    file = Path(path)
-    if not file.is_file():
-        raise DataError(path, "no such file" if not file.exists() else "not a file")
+    _existing(path)
     try:
-        frame = pd.read_csv(file, skip_blank_lines=False, low_memory=False, encoding="utf-8-sig")
+        frame = pd.read_csv(Path(path), skip_blank_lines=False, low_memory=False, encoding="utf-8-sig")
     except pd.errors.EmptyDataError:
         raise DataError(path, "empty file: no header line and no rows") from None
     except pd.errors.ParserError as exc:
@@ -67,9 +108,10 @@ def read_frame(path: str) -> pd.DataFrame:
     return frame.iloc[:end]
 
 
-def pixels_uint8(pixels: pd.DataFrame, path: str) -> np.ndarray:
-    """The pixel cells as uint8; the first non-numeric, empty, fractional or out-of-range cell is an error."""
-    text_columns = [c for c in pixels.columns if pixels[c].dtype.kind not in "iufb"]
+def pixels_uint8(pixels: pd.DataFrame, path: str, offset: int = 0) -> np.ndarray:
+    """The pixel cells as uint8; the first non-numeric, empty, fractional or out-of-range cell is an error
+    (its row counted from `offset`: the frame's first row is the file's data row offset + 1)."""
+    text_columns = [c for c, dtype in zip(pixels.columns, pixels.dtypes) if dtype.kind not in "iufb"]
     if text_columns:
         first = None
         for column in text_columns:
@@ -81,7 +123,7 @@ def pixels_uint8(pixels: pd.DataFrame, path: str) -> np.ndarray:
                     first = (position, column, cells.iloc[position])
         if first is not None:
             position, column, value = first
-            raise DataError(path, f"{csv_row(position)}, column {str(column)!r}: not a number: {str(value)!r}")
+            raise DataError(path, f"{csv_row(position + offset)}, column {str(column)!r}: not a number: {str(value)!r}")
         pixels = pixels.apply(pd.to_numeric)
     values = pixels.to_numpy()
     if values.dtype.kind in "iub" and (len(values) == 0 or (values.min() >= 0 and values.max() <= 255)):
@@ -94,7 +136,7 @@ def pixels_uint8(pixels: pd.DataFrame, path: str) -> np.ndarray:
     row, col = (int(i) for i in np.argwhere(bad)[0])
     column = str(pixels.columns[col])
     if empty[row, col]:
-        raise DataError(path, f"{csv_row(row)}, column {column!r}: empty or NaN cell")
+        raise DataError(path, f"{csv_row(row + offset)}, column {column!r}: empty or NaN cell")
     value = values[row, col]
     shown = int(value) if value == round(value) else value
-    raise DataError(path, f"{csv_row(row)}, column {column!r}: pixel value {shown} is not an integer 0..255")
+    raise DataError(path, f"{csv_row(row + offset)}, column {column!r}: pixel value {shown} is not an integer 0..255")

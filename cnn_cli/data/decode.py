@@ -37,85 +37,94 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def decode_chunk(files: list[str], shape: tuple[int, int, int], resize: str, skip_bad: bool):
-    """(pixels (n, H, W, C), {position in chunk: reason}) of some files; without `skip_bad` the first
-    unreadable file gives (None, {position: (path, reason)}) instead of raising, so that it crosses processes."""
-    out = np.zeros((len(files), *shape), dtype=np.uint8)
-    bad: dict[int, object] = {}
+def decode_chunk(files: list[str], shape: tuple[int, int, int], resize: str, skip_bad: bool,
+                 out: np.ndarray | None = None):
+    """(pixels, {position in chunk: reason}, failure) of some files, decoded into `out` (a slice of the target:
+    threads write there, no copy) or else into a new array (worker processes send it back). Without
+    `skip_bad`, the first unreadable file stops the chunk: failure = (position, path, reason), never raised,
+    so that it crosses processes."""
+    if out is None:
+        out = np.zeros((len(files), *shape), dtype=np.uint8)
+    bad: dict[int, str] = {}
     for k, file in enumerate(files):
         try:
-            out[k] = read_image(file, shape, resize)
+            read_image(file, shape, resize, out[k])
         except DataError as exc:
             if not skip_bad:
-                return None, {k: (exc.source, str(exc)[len(exc.source) + 2:])}
+                return out, bad, (k, exc.source, str(exc)[len(exc.source) + 2:])
+            out[k] = 0
             bad[k] = str(exc)
-    return out, bad
+    return out, bad, None
 
 
 def decode_into(target: np.ndarray, files: list[Path], shape: tuple[int, int, int], *, resize: str = "stretch",
                 skip_bad: bool = False, workers: int | None = None, processes: bool | None = None,
-                what: str = "Decoding") -> dict[int, str]:
-    """Decodes `files[i]` into `target[i]`. Returns {row: reason} of the files left out (`skip_bad`); without
-    it, the first unreadable file (in file order) raises its DataError. `processes`: None decides by size."""
+                what: str | None = "Decoding") -> dict[int, str]:
+    """Decodes `files[i]` into `target[i]`. Returns {row: reason} of the files left out (`skip_bad`: their
+    rows are zeros); without it, the first unreadable file (in file order) raises its DataError. `processes`:
+    None decides by size. Threads decode straight into `target`; processes send each chunk's pixels back.
+    `what` names the work in the progress lines (None: no progress shown)."""
     workers = workers or default_workers()
     if processes is None:
         processes = workers > 1 and len(files) >= PROCESS_MIN
-    names = [str(f) for f in files]
-    starts = list(range(0, len(files), CHUNK))
+    names, shape = [str(f) for f in files], tuple(shape)
     progress = Progress(len(files), what)
     bad: dict[int, str] = {}
+    failures: list[tuple] = []
     if processes:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
     else:
         pool = ThreadPoolExecutor(workers)
     with pool:
-        queue = iter(starts)
+        queue = iter(range(0, len(files), CHUNK))
         futures: dict = {}
 
-        def refill() -> None:  # a few chunks per worker in flight: decoded pixels wait for their copy briefly
+        def refill() -> None:  # a few chunks per worker in flight: a process's pixels wait for their copy briefly
             for start in queue:
-                futures[pool.submit(decode_chunk, names[start:start + CHUNK], tuple(shape), resize, skip_bad)] = start
+                futures[pool.submit(decode_chunk, names[start:start + CHUNK], shape, resize, skip_bad,
+                                    None if processes else target[start:start + CHUNK])] = start
                 if len(futures) >= AHEAD * workers:
                     return
 
         refill()
-        failures = []
-        while futures:
+        while futures and not failures:
             done, _ = wait(futures, return_when=FIRST_COMPLETED)
             for future in done:
-                start = futures.pop(future)  # the future holds its pixels: let them go once copied
-                pixels, found = future.result()
-                if pixels is None:
-                    failures.append((start + next(iter(found)), *next(iter(found.values()))))
+                start = futures.pop(future)  # the future holds a process's pixels: let them go once copied
+                pixels, found, failure = future.result()
+                if failure is not None:
+                    failures.append((start + failure[0], *failure[1:]))
                     continue
-                target[start:start + len(pixels)] = pixels
+                if processes:
+                    target[start:start + len(pixels)] = pixels
                 bad.update({start + k: reason for k, reason in found.items()})
                 progress.advance(len(pixels))
-            if failures:
-                pending = list(futures)
-                wait(pending)
-                failures += [(futures[f] + next(iter(f.result()[1])), *next(iter(f.result()[1].values())))
-                             for f in pending if f.result()[0] is None]
-                progress.close()
-                _, source, message = min(failures)  # the first bad file in file order (of those decoded)
-                raise DataError(source, message)
-            refill()
+            if not failures:
+                refill()
+        if failures:  # the chunks still running may hold an earlier bad file
+            wait(futures)
+            failures += [(futures[f] + f.result()[2][0], *f.result()[2][1:]) for f in futures
+                         if f.result()[2] is not None]
     progress.close()
+    if failures:
+        _, source, message = min(failures)  # the first bad file in file order
+        raise DataError(source, message)
     return dict(sorted(bad.items()))
 
 
 class Progress:
     """`what: 45% (2,700/6,000 images, 850/s)` redrawn in place on a terminal, else printed at every 10%."""
 
-    def __init__(self, total: int, what: str, stream=None):
+    def __init__(self, total: int, what: str | None, stream=None):
         self.total, self.what, self.done = total, what, 0
+        self.quiet = what is None
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.started = time.perf_counter()
         self.shown_tenth = 0
 
     def advance(self, count: int) -> None:
-        if not count:
+        if not count or self.quiet:
             return
         self.done += count
         tenth = self.done * 10 // max(1, self.total)
@@ -132,7 +141,7 @@ class Progress:
         return f"{self.what}: {drawn}{share:4.0%} ({self.done:,}/{self.total:,} images, {rate:,.0f}/s)"
 
     def close(self) -> None:
-        if self.tty and self.done:
+        if self.tty and self.done and not self.quiet:
             self._write("\n")
 
     def _write(self, text: str) -> None:

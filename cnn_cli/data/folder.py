@@ -21,7 +21,7 @@ from natsort import natsorted
 
 from cnn_cli.config.data import DataConfig
 from cnn_cli.data import cache as C
-from cnn_cli.data.decode import decode_into
+from cnn_cli.data.files import build
 from cnn_cli.data.images import MODES, image_shape_of
 from cnn_cli.data.store import Part, Store
 from cnn_cli.errors import ConfigError, DataError
@@ -66,31 +66,11 @@ def list_folder(path: str) -> list[tuple[str, dict[str, list[Path]]]]:
 def _build(listing, files: list[Path], shape: tuple[int, int, int], data: DataConfig, path: str,
            entry: C.Entry | None) -> Store:
     """Decodes every file into the cache file (disk, auto) or memory, and commits the cache entry."""
-    full = (len(files), *shape)
-    writer = None
-    if entry is not None and data.cache in ("disk", "auto"):
-        try:
-            writer = C.Writer(entry, full)
-        except OSError as exc:
-            C._warn(C.cannot_write(entry.root, exc))
-    target = writer.images if writer is not None else np.empty(full, dtype=np.uint8)
-    what = f"Decoding {len(files):,} images from {path}" + (f" into {entry.folder}" if writer else "")
-    try:
-        bad = decode_into(target, files, shape, resize=data.resize, skip_bad=data.bad_images == "skip", what=what)
-    except BaseException:
-        if writer is not None:
-            writer.abandon()
-        raise
-    meta = _meta(listing, files, bad, shape, path, data.resize)
-    if writer is not None:
-        images = writer.commit(meta)
-        where = f"cache {entry.images}"
-        print(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}", flush=True)
-    else:
-        images, where = target, "memory"
-        if entry is not None and data.cache == "memory" and C.save_entry(entry, images, meta):
-            print(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}",
-                  flush=True)
+    images, meta, where = build(
+        files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=data.bad_images == "skip",
+        what=f"Decoding {len(files):,} images from {path}",
+        meta_of=lambda bad: _meta(listing, files, bad, shape, path, data.resize),
+        echo=lambda line: print(line, flush=True))
     return _store(images, meta, where)
 
 

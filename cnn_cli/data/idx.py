@@ -55,13 +55,16 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 
-def read_pair(images: Path, labels: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Images (N, H, W, 1) and labels (N,) of one split; the counts must agree."""
-    x = read_idx(images, "images")
+def read_pair(images: Path, labels: Path, streamed: bool = False) -> tuple:
+    """Images (N, H, W, 1) and labels (N,) of one split; the counts must agree. `streamed`: the images are
+    read later, a chunk at a time, into the array they go to (`streams.IdxImages`), and only the labels now."""
+    from cnn_cli.data.streams import IdxImages
+
+    x = IdxImages(images) if streamed else read_idx(images, "images")[..., np.newaxis]
     y = read_idx(labels, "labels")
     if len(x) != len(y):
         raise DataError(str(images), f"{len(x)} images but {labels} holds {len(y)} labels")
-    return x[..., np.newaxis], y
+    return x, y
 
 
 def _candidates(folder: Path, prefix: str, kind: str) -> list[Path]:

@@ -55,13 +55,19 @@ def _upright(image: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(image) if orientation not in (0, 1) else image
 
 
-def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch") -> np.ndarray:
-    """An image file as uint8 (H, W, C) in `shape`'s size (bilinear, `resize` mode) and channels (1, 3 or 4)."""
+def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch",
+               out: np.ndarray | None = None) -> np.ndarray:
+    """An image file as uint8 (H, W, C) in `shape`'s size (bilinear, `resize` mode) and channels (1, 3 or 4),
+    written into `out` (a (H, W, C) uint8 view, e.g. a row of a memory map) when given."""
     height, width, channels = shape
     image = open_image(path, MODES[channels], size=(width, height))
     if image.size != (width, height):
         image = resized(image, (width, height), resize)
-    return np.asarray(image, dtype=np.uint8).reshape(height, width, channels)
+    pixels = np.asarray(image).reshape(height, width, channels)
+    if out is None:
+        return pixels
+    out[...] = pixels
+    return out
 
 
 def resized(image: Image.Image, size: tuple[int, int], mode: str = "stretch") -> Image.Image:

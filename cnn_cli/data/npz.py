@@ -19,7 +19,11 @@ from cnn_cli.errors import DataError
 SPLITS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
 
 
-def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = None) -> Raw:
+def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = None, streamed: bool = False) -> Raw:
+    """The splits of the archive; `streamed`: the images are read later, a chunk at a time, into the array
+    they go to (`streams.NpzImages`), and only the labels now."""
+    from cnn_cli.data.streams import NpzImages
+
     keys = keys or NpzKeys()
     arrays = _Archive(path)
     splits: dict[str, RawSplit | None] = {}
@@ -34,7 +38,7 @@ def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = Non
             if key not in arrays.names:
                 held = ", ".join(repr(k) for k in arrays.names) or "no arrays"
                 raise DataError(path, f"no array {key!r} (data.npz_keys.{field}); the file holds {held}")
-        x = as_images(arrays[x_key], path, x_key)
+        x = NpzImages(arrays, path, x_key) if streamed else as_images(arrays[x_key], path, x_key)
         y = as_labels(arrays[y_key], path, y_key)
         if len(x) != len(y):
             raise DataError(path, f"array {x_key!r} holds {len(x)} images but {y_key!r} holds {len(y)} labels")

@@ -1,7 +1,9 @@
 """Reading the source a `data:` section names: one reader per kind, all giving `Raw` splits, and the `Store`
 (the images once) made from them: `read_store`. Image folders decode into the store themselves (`folder.py`);
 the array sources (npz, IDX, CSV) are read and, with `data.cache: disk` (or `auto` over 1 GB decoded),
-kept in the cache so that a later run memory-maps them instead of reading them again."""
+kept in the cache so that a later run memory-maps them instead of reading them again. When the cache is
+built (and for `auto` from source files over 100 MB), their images are streamed from the files into the
+cache file (or the one array in memory) a chunk at a time (`streams.py`): never a whole split beside it."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from cnn_cli.data.dataset import Raw, RawSplit
 from cnn_cli.data.folder import folder_store
 from cnn_cli.data.idx import find_pairs, pair_of, read_pair
 from cnn_cli.data.npz import read_npz
-from cnn_cli.data.store import Part, Store
+from cnn_cli.data.store import Part, Store, raw_shape
 from cnn_cli.errors import ConfigError, DataError
 
 
@@ -28,6 +30,7 @@ def expand(path: str) -> str:
 
 
 AUTO_DISK_BYTES = 1_000_000_000  # data.cache: auto keeps array sources larger than this decoded on disk
+STREAM_MIN_FILE_BYTES = 100_000_000  # ... and streams them into it from files this large (they may be that large)
 ROWS = {"csv": csv_row, "idx": lambda i: f"item {i + 1}", "npz": lambda i: f"index {i}"}
 
 
@@ -42,21 +45,43 @@ def read_store(data: DataConfig, source: str = "<config file>", check=None) -> S
         images, meta = opened
         return _stored(images, meta, data.source, "memory (read from the cache)" if data.cache == "memory"
                        else f"cache {entry.images}")
-    raw = read_source(data, source)
+    streamed = entry is not None and (data.cache != "auto" or _source_bytes(data, source) > STREAM_MIN_FILE_BYTES)
+    raw = read_source(data, source, streamed=streamed)
     if check is not None:
         check(raw)
-    store = Store.from_raw(raw)
+    shape = raw_shape(raw)
+    to_disk = entry is not None and (data.cache == "disk" or (data.cache == "auto" and np.prod(shape) > AUTO_DISK_BYTES))
+    writer = _writer(entry, shape) if to_disk else None
+    try:
+        store = Store.from_raw(raw, writer.images if writer is not None else None)
+    except BaseException:
+        if writer is not None:
+            writer.abandon()
+        raise
     del raw
-    big = store.images.nbytes > AUTO_DISK_BYTES
-    if entry is not None and (data.cache != "auto" or big):
-        meta = {"shape": list(store.images.shape), "origin": store.origin, "parts": {
-            name: {"positions": part.positions.tolist(), "ids": part.ids.tolist(), "origin": part.origin}
-            for name, part in store.parts.items()}}
-        if C.save_entry(entry, store.images, meta) and data.cache != "memory":
-            reopened = entry.open()
-            if reopened is not None:  # train from the memory map; the array read is dropped
-                return _stored(*reopened, data.source, f"cache {entry.images}")
+    meta = {"shape": list(store.images.shape), "origin": store.origin, "parts": {
+        name: {"range": [int(part.positions[0]), int(part.positions[-1]) + 1] if len(part) else [0, 0],
+               "ids": part.ids.tolist(), "origin": part.origin}
+        for name, part in store.parts.items()}}
+    if writer is not None:  # train from the memory map
+        return _stored(writer.commit(meta), meta, data.source, f"cache {entry.images}")
+    if entry is not None and data.cache == "memory":
+        C.save_entry(entry, store.images, meta)  # kept in memory, and in the cache for the next run
     return store
+
+
+def _writer(entry: C.Entry, shape) -> C.Writer | None:
+    """A new cache entry of `shape` to write the images into; None (with one warning line) when the cache
+    folder cannot be written, or the disk is too full."""
+    try:
+        return C.Writer(entry, shape)
+    except OSError as exc:
+        C._warn(C.cannot_write(entry.root, exc))
+        return None
+
+
+def _source_bytes(data: DataConfig, source: str) -> int:
+    return sum(os.stat(f).st_size for f in _source_files(data, source))
 
 
 def _entry(data: DataConfig, source: str) -> C.Entry | None:
@@ -85,38 +110,48 @@ def _source_files(data: DataConfig, source: str) -> list:
 
 def _stored(images, meta: dict, kind: str, where: str) -> Store:
     row = ROWS.get(kind, lambda i: f"row {i + 1}")
-    parts = {name: Part(np.asarray(p["positions"], dtype=np.int64), np.asarray(p["ids"]), p["origin"], row)
+    parts = {name: Part(_positions(p), np.asarray(p["ids"]), p["origin"], row)
              for name, p in meta["parts"].items()}
     return Store(images=images, parts=parts, origin=meta["origin"], cache=where)
 
 
-def read_source(data: DataConfig, source: str = "<config file>") -> Raw:
+def _positions(part: dict) -> np.ndarray:
+    """A part's positions in the images: a range [start, stop) (the splits of an array source follow each
+    other), or a list (entries written before ranges)."""
+    if "range" in part:
+        return np.arange(*part["range"], dtype=np.int64)
+    return np.asarray(part["positions"], dtype=np.int64)
+
+
+def read_source(data: DataConfig, source: str = "<config file>", streamed: bool = False) -> Raw:
+    """The source's splits; `streamed` (npz, CSV, IDX): their images are read later, a chunk at a time, into
+    the array they go to (`Store.from_raw`), never whole on their own."""
     check_data(data, source)
     path = expand(data.path) if data.path else None
     if data.source in ("mnist", "fashion_mnist"):
         return read_builtin(data.source, path)
     if data.source == "npz":
-        return read_npz(path, data.npz_keys)
+        return read_npz(path, data.npz_keys, streamed=streamed)
     if data.source == "csv":
-        return _read_csv(data, path)
-    return _read_idx(data, path, source)
+        return _read_csv(data, path, streamed)
+    return _read_idx(data, path, source, streamed)
 
 
-def _read_csv(data: DataConfig, path: str | None) -> Raw:
+def _read_csv(data: DataConfig, path: str | None, streamed: bool = False) -> Raw:
     files = {"train": data.train or path, "validation": data.validation, "test": data.test}
     splits = {
-        split: read_csv_split(expand(file), data.label_column, data.image_shape) if file else None
+        split: read_csv_split(expand(file), data.label_column, data.image_shape, streamed) if file else None
         for split, file in files.items()
     }
     named = ", ".join(f"{split} {expand(file)}" for split, file in files.items() if file)
     return Raw(train=splits["train"], validation=splits["validation"], test=splits["test"], origin=f"csv: {named}")
 
 
-def _read_idx(data: DataConfig, path: str | None, source: str) -> Raw:
+def _read_idx(data: DataConfig, path: str | None, source: str, streamed: bool = False) -> Raw:
     pairs = _idx_pairs(data, path, source)
     splits = {}
     for split, (images, labels) in pairs.items():
-        x, y = read_pair(images, labels)
+        x, y = read_pair(images, labels, streamed)
         splits[split] = RawSplit(x=x, ids=y, origin=str(labels), row=lambda i: f"item {i + 1}")
     named = ", ".join(f"{split} {images}" for split, (images, _) in pairs.items())
     return Raw(train=splits["train"], validation=splits.get("validation"), test=splits.get("test"), origin=f"idx: {named}")

@@ -3,8 +3,9 @@ cache's `.npy` file (`np.load(mmap_mode="r")`), and the source's splits as index
 
 - `Store`: the array and its `parts` (the splits as the source has them: train, and validation/test when
   the source has its own), each a `Part` of positions into the array with the label ids as found.
-- `Store.from_raw(raw)`: a store from what a source reader gave (one split's array is used as it is;
-  several are copied into one array once, split after split).
+- `Store.from_raw(raw, target)`: a store from what a source reader gave (one split's array is used as it
+  is; several, or splits streamed from their files (`streams.py`), are written into one array, or into the
+  cache file's memory map, split after split).
 
 Everything derived later (the validation split taken off train, subsets, each epoch's order, batches) is an
 index array into `Store.images`, never a copy of the images.
@@ -55,19 +56,32 @@ class Store:
         return tuple(int(d) for d in self.images.shape[1:])  # type: ignore[return-value]
 
     @classmethod
-    def from_raw(cls, raw: Raw) -> Store:
-        """The splits of `raw` in one array; `raw`'s arrays are not kept (the caller drops them)."""
+    def from_raw(cls, raw: Raw, target: np.ndarray | None = None) -> Store:
+        """The splits of `raw` in one array: `target` when given (e.g. a cache file's memory map, of the
+        splits' total shape), else one array (a lone split's array is used as it is). Streamed splits
+        (`streams.py`) are read into it a chunk at a time; `raw`'s arrays are not kept (the caller drops them)."""
         present = [(name, getattr(raw, name)) for name in SPLITS if getattr(raw, name) is not None]
-        if len(present) == 1:
+        streamed = any(not isinstance(split.x, np.ndarray) for _, split in present)
+        copy = target is not None or streamed or len(present) > 1
+        if not copy:
             images = np.ascontiguousarray(present[0][1].x, dtype=np.uint8)
+        elif target is None:
+            images = np.empty(raw_shape(raw), dtype=np.uint8)
         else:
-            total = sum(len(split) for _, split in present)
-            images = np.empty((total, *present[0][1].x.shape[1:]), dtype=np.uint8)
+            images = target
         parts, start = {}, 0
         for name, split in present:
             stop = start + len(split)
-            if len(present) > 1:
+            if copy and isinstance(split.x, np.ndarray):
                 images[start:stop] = split.x
+            elif copy:
+                split.x.fill(images[start:stop])
             parts[name] = Part(np.arange(start, stop), split.ids, split.origin, split.row)
             start = stop
         return cls(images=images, parts=parts, origin=raw.origin, cache="memory")
+
+
+def raw_shape(raw: Raw) -> tuple[int, ...]:
+    """(N, H, W, C) of all of `raw`'s splits together."""
+    present = [getattr(raw, name) for name in SPLITS if getattr(raw, name) is not None]
+    return (sum(len(split) for split in present), *present[0].x.shape[1:])

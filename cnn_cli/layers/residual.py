@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from cnn_cli.layers.base import Activation, Composite, PositiveInt, spatial
 
 
@@ -21,18 +23,21 @@ class Residual(Composite):
     filters: PositiveInt
     strides: PositiveInt = 1
     activation: Activation = "relu"
+    momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum (0.9 suits short runs: the moving "
+                            "statistics follow the weights sooner).")
 
     def expand(self, g, x):
         spatial(g.shape(x), "residual")
         conv = {"filters": self.filters, "padding": "same", "use_bias": False}
         y = g.add("conv2d", "conv1", x, kernel_size=3, strides=self.strides, **conv)
-        y = g.add("batch_norm", "bn1", y)
+        bn = {"momentum": self.momentum}
+        y = g.add("batch_norm", "bn1", y, **bn)
         y = g.add("activation", "act1", y, activation=self.activation)
         y = g.add("conv2d", "conv2", y, kernel_size=3, **conv)
-        y = g.add("batch_norm", "bn2", y)
+        y = g.add("batch_norm", "bn2", y, **bn)
         shortcut = x
         if self.strides != 1 or g.shape(x)[-1] != self.filters:
             shortcut = g.add("conv2d", "proj", x, kernel_size=1, strides=self.strides, **conv)
-            shortcut = g.add("batch_norm", "proj_bn", shortcut)
+            shortcut = g.add("batch_norm", "proj_bn", shortcut, **bn)
         y = g.add("add", "add", [y, shortcut])
         return g.add("activation", "out", y, activation=self.activation)

@@ -1,7 +1,8 @@
 """Predicting classes for new inputs with a trained run's model.
 
 Inputs are image files (PNG, JPEG, anything Pillow reads: converted to the model's channels -- grayscale,
-RGB or RGBA -- and resized to its height and width) or CSV files in the run's layout (a header line, an
+RGB or RGBA -- and resized to its height and width as the run's `data.resize` says; decoded together, in
+parallel, and through the decoded-image cache when there are many) or CSV files in the run's layout (a header line, an
 optional label column `data.label_column`, which is ignored, and H*W*C pixel columns 0..255). The model takes
 the pixels as they are (0..255); the model of a run written before pixel scaling moved into the model
 (run.json format 1) gets them divided by 255, as it was trained (`Run.model_inputs`).
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.background import opposite_background
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.readers.run_reader import read_run
 
@@ -74,50 +76,92 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     """`{"run_dir", "predictions": [...], "skipped": [{"file", "reason"}], "failed": N}`: one prediction per
     example in input order, `{"input", "file", "row", "top": [{"name", "id", "index", "probability"}]}` (with
     `"warning"` when its background is the opposite of the training images'), or `{"input", "file", "error"}`
-    for a file that cannot be read (the others are still predicted). Folders are opened; the files `cnn
-    train` skips are skipped (`readers.inputs`)."""
-    from cnn_cli.background import border_means, opposite_background
+    for a file that cannot be read (the others are still predicted; with the run's `data.bad_images: skip` it
+    is listed in "skipped" instead). Folders are opened; the files `cnn train` skips are skipped
+    (`readers.inputs`). Image files are decoded as the run's training images were (`data.resize`), in
+    parallel and, when there are many, through the decoded-image cache (`data.files`)."""
     from cnn_cli.readers.inputs import gather
 
     run = read_run(run_dir)
     model = run.load_model()
-    label_column = run.config.data.label_column if run.config.data is not None else "label"
+    data = run.config.data
     found = gather(list(paths))
     if not found.files:
         why = f"; {found.skipped_line()}" if found.skipped else ""
         raise DataError(", ".join(paths), f"nothing to predict: no image (.png, .jpg, .jpeg) or CSV files{why}")
+    skipped = list(found.skipped)
+    entries, items = _read_inputs(found.files, run.input_shape, data, skipped)
+    k = max(1, min(int(top_k), run.num_classes))
+    classes = run.class_map.entries
+    training_border = _training_border(run)
+    for entry, (probabilities, border) in zip([e for e in entries if "item" in e], _predicted(run, model, items, batch_size)):
+        del entry["item"]
+        order = np.argsort(-probabilities, kind="stable")[:k]
+        entry["top"] = [{"name": classes[j][2], "id": classes[j][1], "index": int(j),
+                         "probability": float(probabilities[j])} for j in order]
+        warning = opposite_background(float(border), training_border) if entry["row"] is None else None
+        if warning:
+            entry["warning"] = warning
+    return {"run_dir": str(run.path), "predictions": entries,
+            "skipped": [{"file": f, "reason": why} for f, why in skipped],
+            "failed": sum(1 for e in entries if "error" in e)}
+
+
+def _read_inputs(files: list[str], input_shape, data, skipped: list) -> tuple[list[dict], list[tuple]]:
+    """The entries of `files` in order (an error entry for an unreadable file, or one entry per example with
+    `"item"`) and the items: (array, row) of each example's pixels. The image files are decoded together."""
+    from cnn_cli.data.files import decode_files
+    from cnn_cli.data.images import MODES
+
+    label_column = data.label_column if data is not None else "label"
+    images = list(dict.fromkeys(f for f in files if Path(f).is_file() and Path(f).suffix.lower() != ".csv"))
+    if input_shape[2] not in MODES:
+        images = []  # read_file says why, file by file
+    decoded = None
+    if images:
+        decoded = decode_files(images, tuple(input_shape), resize=data.resize if data is not None else "stretch",
+                               cache=data.cache if data is not None else "auto")
+    row_of = {path: i for i, path in enumerate(images)}
+    skip = data is not None and data.bad_images == "skip"
     entries: list[dict] = []
-    items: list[Item] = []
-    for path in found.files:
+    items: list[tuple] = []
+    for path in files:
+        if path in row_of:
+            row = row_of[path]
+            if row in decoded.bad and skip:
+                skipped.append((path, decoded.bad[row].removeprefix(f"{path}: ")))
+            elif row in decoded.bad:
+                entries.append({"input": path, "file": path, "row": None, "error": decoded.bad[row]})
+            else:
+                entries.append({"input": path, "file": path, "row": None, "item": len(items)})
+                items.append((decoded.images, row))
+            continue
         try:
-            read = read_file(path, run.input_shape, label_column)
+            read = read_file(path, input_shape, label_column)
         except CnnError as exc:
             entries.append({"input": path, "file": path, "row": None, "error": exc.message})
             continue
         entries += [{"input": item.name, "file": item.file, "row": item.row, "item": len(items) + i}
                     for i, item in enumerate(read)]
-        items += read
-    if items:
-        pixels = np.stack([item.pixels for item in items])
+        items += [(item.pixels[None], 0) for item in read]
+    return entries, items
+
+
+CHUNK_BYTES = 32 * 2**20  # pixels gathered at a time for the model (and the background check)
+
+
+def _predicted(run, model, items: list[tuple], batch_size: int):
+    """(probabilities, border mean) of each item, in order, gathered and predicted a chunk at a time."""
+    from cnn_cli.background import border_means
+
+    if not items:
+        return
+    per_chunk = max(batch_size, CHUNK_BYTES // max(1, int(np.prod(run.input_shape))))
+    for start in range(0, len(items), per_chunk):
+        pixels = np.stack([array[row] for array, row in items[start:start + per_chunk]])
         x = run.model_inputs(pixels)  # scaled for a format-1 run's model only
-        probabilities = as_probabilities(np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64))
-        borders = border_means(pixels)
-    k = max(1, min(int(top_k), run.num_classes))
-    classes = run.class_map.entries
-    training_border = _training_border(run)
-    for entry in entries:
-        if "item" not in entry:
-            continue
-        i = entry.pop("item")
-        order = np.argsort(-probabilities[i], kind="stable")[:k]
-        entry["top"] = [{"name": classes[j][2], "id": classes[j][1], "index": int(j),
-                         "probability": float(probabilities[i][j])} for j in order]
-        warning = opposite_background(float(borders[i]), training_border) if entry["row"] is None else None
-        if warning:
-            entry["warning"] = warning
-    return {"run_dir": str(run.path), "predictions": entries,
-            "skipped": [{"file": f, "reason": why} for f, why in found.skipped],
-            "failed": sum(1 for e in entries if "error" in e)}
+        scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+        yield from zip(as_probabilities(scores), border_means(pixels))
 
 
 def _training_border(run) -> float | None:

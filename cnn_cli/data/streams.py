@@ -1,0 +1,199 @@
+"""Array sources read a piece at a time, for data larger than memory: the images of one IDX file, one .npz
+member or one CSV file, known by their count and shape first (`len`, `.shape`, from the headers), then
+written chunk by chunk into a part of a preallocated array (`fill(out)`): the cache file's memory map or one
+array in memory, never a whole split decoded on its own beside it.
+
+- `IdxImages`: the IDX header, then the body read (gunzipped on the fly) straight into the target.
+- `NpzImages`: the member's `.npy` header through `zipfile` (`np.load(mmap_mode=...)` does not map .npz
+  members, stored or compressed), then its rows a chunk at a time, checked and converted as `arrays.as_images`
+  does; an array this cannot stream (Fortran order, objects, another rank) is read whole, as before.
+- `CsvImages`: a first pass over the file (pandas, `chunksize`) counts the rows and reads the labels; `fill`
+  is a second pass that converts the pixel cells chunk by chunk.
+
+Each gives exactly the pixels and the errors of the whole-file readers (`idx.read_idx`, `arrays.as_images`,
+`csv_source.read_csv_split`).
+"""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from cnn_cli.errors import DataError
+
+CHUNK_BYTES = 32 * 2**20  # bytes read (or CSV cells converted, at 8 bytes each) at a time
+
+
+class IdxImages:
+    """The images of an IDX file (N, H, W, 1) uint8, read when `fill` is called."""
+
+    def __init__(self, path: Path):
+        from cnn_cli.data.idx import IMAGES_MAGIC
+
+        self.path = path
+        with self._open() as file:
+            head = _read_guarded(file, path, 16)
+        if len(head) < 16:
+            raise DataError(str(path), f"too short for an IDX images header ({len(head)} bytes)")
+        found = int.from_bytes(head[:4], "big")
+        if found != IMAGES_MAGIC:
+            raise DataError(str(path), f"wrong magic number 0x{found:08X}, expected 0x{IMAGES_MAGIC:08X} (IDX images of "
+                            "bytes)")
+        self.dims = [int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(3)]
+        self.shape = (*self.dims, 1)
+        if not self.gzipped:  # the body's size is known now
+            self._check_body(path.stat().st_size - 16)
+
+    def __len__(self) -> int:
+        return self.dims[0]
+
+    def _open(self):
+        try:
+            with open(self.path, "rb") as probe:
+                self.gzipped = probe.read(2) == b"\x1f\x8b"
+            return gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
+        except FileNotFoundError:
+            raise DataError(str(self.path), "no such file") from None
+        except OSError as exc:
+            raise DataError(str(self.path), f"cannot read: {exc.strerror or exc}") from None
+
+    def _check_body(self, body: int) -> None:
+        declared = int(np.prod(self.dims))
+        if body != declared:
+            shape = " x ".join(str(d) for d in self.dims)
+            state = "truncated" if body < declared else "longer than declared"
+            raise DataError(str(self.path), f"{state}: the header declares {shape} = {declared} bytes of images, the "
+                            f"file holds {body}")
+
+    def fill(self, out: np.ndarray) -> None:
+        flat = out.reshape(-1)  # a contiguous part of the target: a view
+        got = 0
+        with self._open() as file:
+            _read_guarded(file, self.path, 16)
+            while got < flat.size:
+                count = _guard(lambda part=flat[got:got + CHUNK_BYTES]: file.readinto(memoryview(part)), self.path)
+                if not count:
+                    break
+                got += count
+            extra = 0
+            while chunk := _read_guarded(file, self.path, CHUNK_BYTES):
+                extra += len(chunk)
+        self._check_body(got + extra)
+
+
+def _guard(read, path: Path):
+    try:
+        return read()
+    except (EOFError, OSError, zlib.error) as exc:
+        raise DataError(str(path), f"truncated or corrupt gzip file ({exc})") from None
+
+
+def _read_guarded(file, path: Path, size: int) -> bytes:
+    return _guard(lambda: file.read(size), path)
+
+
+class NpzImages:
+    """The images of one .npz member (N, H, W, C) uint8, read a chunk of rows at a time when `fill` is called."""
+
+    def __init__(self, archive, path: str, key: str):
+        self.archive, self.path, self.key = archive, path, key
+        self.header = _npy_header(path, key)  # (shape, dtype) of a member that can stream, else None
+        if self.header is None:  # read whole, checked as before
+            from cnn_cli.data.arrays import as_images
+
+            self.whole = as_images(archive[key], path, key)
+            self.shape = self.whole.shape
+        else:
+            shape, dtype = self.header
+            if dtype != np.uint8 and dtype.kind not in "iuf" and dtype != np.bool_:
+                raise DataError(path, f"array {key!r}: expected pixel values 0..255, found dtype {dtype}")
+            self.shape = shape if len(shape) == 4 else (*shape, 1)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def fill(self, out: np.ndarray) -> None:
+        if self.header is None:
+            out[...] = self.whole
+            return
+        shape, dtype = self.header
+        row = int(np.prod(shape[1:])) * dtype.itemsize
+        step = max(1, CHUNK_BYTES // max(1, row))
+        low, high, whole = None, None, True
+        with zipfile.ZipFile(self.path) as archive, archive.open(f"{self.key}.npy") as member:
+            _skip_header(member)
+            for start in range(0, len(self), step):
+                count = min(step, len(self) - start)
+                values = np.frombuffer(member.read(count * row), dtype=dtype).reshape(count, *self.shape[1:])
+                if dtype != np.uint8 and values.size:
+                    low = values.min() if low is None else min(low, values.min())
+                    high = values.max() if high is None else max(high, values.max())
+                    whole = whole and (dtype.kind != "f" or bool(np.all(np.round(values) == values)))
+                out[start:start + count] = values
+        if low is not None and (low < 0 or high > 255 or not whole):
+            raise DataError(self.path, f"array {self.key!r}: expected integer pixel values 0..255, found {dtype} values "
+                            f"{low:g}..{high:g} (scale to 0..255 and save as uint8)")
+
+
+def _npy_header(path: str, key: str):
+    """(shape, dtype) of a plain C-order numeric member of rank 3 or 4, else None."""
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(f"{key}.npy") as member:
+            shape, fortran, dtype = _skip_header(member)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+        return None
+    if fortran or dtype.hasobject or len(shape) not in (3, 4) or dtype.kind not in "biuf":
+        return None
+    return tuple(int(d) for d in shape), dtype
+
+
+def _skip_header(member):
+    version = np.lib.format.read_magic(member)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    return read(member)
+
+
+class CsvImages:
+    """The pixel columns of a CSV file (N, H, W, C) uint8: `count` rows (trailing blank lines left out),
+    converted a chunk at a time when `fill` is called."""
+
+    def __init__(self, path: str, label_column: str, shape: tuple[int, int, int], count: int):
+        self.path, self.label_column, self.count = path, label_column, count
+        self.shape = (count, *shape)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def fill(self, out: np.ndarray) -> None:
+        from cnn_cli.data.csv_source import pixels_uint8
+
+        start = 0
+        for chunk in csv_chunks(self.path, rows_per_chunk(self.shape)):
+            chunk = chunk.iloc[:self.count - start]
+            if len(chunk) == 0:
+                break
+            pixels = pixels_uint8(chunk.drop(columns=[self.label_column]), self.path, offset=start)
+            out[start:start + len(chunk)] = pixels.reshape((len(chunk), *self.shape[1:]))
+            start += len(chunk)
+
+
+def rows_per_chunk(shape) -> int:
+    return max(1, CHUNK_BYTES // 8 // max(1, int(np.prod(shape[1:]))))
+
+
+def csv_chunks(path: str, rows: int):
+    """The CSV file's rows as frames of `rows` rows (blank lines kept as empty rows); errors as `read_frame`'s."""
+    import pandas as pd
+
+    try:
+        yield from pd.read_csv(Path(path), skip_blank_lines=False, encoding="utf-8-sig", chunksize=rows)
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "empty file: no header line and no rows") from None
+    except pd.errors.ParserError as exc:
+        raise DataError(path, f"not a readable CSV file: {str(exc).strip()}") from None
+    except UnicodeDecodeError:
+        raise DataError(path, "not a text CSV file") from None
