@@ -19,6 +19,20 @@ def flip_probabilities(predict, x: np.ndarray) -> np.ndarray:
     return (plain + mirrored) / 2
 
 
+def flip_accuracy(predict, images: np.ndarray, labels: np.ndarray, indices: np.ndarray, rows: int) -> float:
+    """The flip accuracy on `images[indices]` (the store, in memory or memory-mapped), `rows` images at a time:
+    no copy of the whole split is made."""
+    from cnn_cli.data.batches import gather
+
+    indices = np.asarray(indices)
+    correct = 0
+    for start in range(0, len(indices), max(1, int(rows))):
+        chunk = indices[start:start + rows]
+        probabilities = flip_probabilities(predict, gather(images, chunk))
+        correct += int(np.sum(np.argmax(probabilities, axis=1) == np.asarray(labels)[chunk]))
+    return correct / max(1, len(indices))
+
+
 def accuracy(probabilities: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(probabilities, axis=1) == np.asarray(y)))
 

@@ -228,6 +228,24 @@ def test_flip_tta_averages_the_mirror_and_warns_for_digits():
     assert flip_warning("fashion_mnist") is None and flip_warning("data/fashion_mnist_sample.npz") is None
 
 
+def test_flip_accuracy_by_chunks_equals_the_whole_split_at_once():
+    from cnn_cli.tta import accuracy, flip_accuracy, flip_probabilities
+
+    x, y = _sample(64)
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    templates = np.stack([flat[y == c].mean(axis=0) if (y == c).any() else flat.mean(axis=0) for c in range(10)])
+
+    def predict(images):  # nearest class mean on the raw pixels: a "model" that mirroring changes
+        distances = ((np.asarray(images, np.float64).reshape(len(images), 1, -1) - templates) ** 2).sum(axis=2)
+        return np.exp(-(distances - distances.min(axis=1, keepdims=True)) / 1e6)
+
+    split = np.array([5, 60, 3, 17, 42, 8, 33, 11, 50, 2, 29])  # a split: positions into the store, any order
+    whole = accuracy(flip_probabilities(predict, x[split].astype(np.float32)), y[split])
+    for rows in (1, 4, len(split)):
+        assert flip_accuracy(predict, x, y, split, rows=rows) == whole
+    assert 0 < whole < 1
+
+
 # ---------------------------------------------------------------- runs
 
 

@@ -144,13 +144,13 @@ def _scores(run: Run, model) -> report.FinalScores:
             return None
         result = run.dist.evaluate(model, _eval_batches(run, indices), verbose=0, return_dict=True)
         scores = {k: float(v) for k, v in result.items()} | {"examples": int(len(indices))}
-        if run.config.train.tta == "flip":
-            x, y = dataset.images[indices], dataset.labels[indices]  # this split only, for the flipped pass
-            scores["accuracy_tta"] = tta.accuracy(tta.flip_probabilities(predict, x), y)
+        if run.config.train.tta == "flip":  # a chunk of the split at a time, gathered from the store
+            scores["accuracy_tta"] = tta.flip_accuracy(predict, dataset.images, dataset.labels, indices,
+                                                       rows=run.eval_batch)
         return scores
 
     def predict(x):
-        return model.predict(x.astype("float32"), batch_size=run.eval_batch, verbose=0)
+        return model.predict(x, batch_size=run.eval_batch, verbose=0)
 
     dataset = run.dataset
     return report.FinalScores(val=evaluate(dataset.validation), test=evaluate(dataset.test))
