@@ -80,6 +80,16 @@ SOURCES = {"idx.gz": lambda p: idx_source(p, True), "idx": lambda p: idx_source(
            "npz": lambda p: npz_source(p, False), "npz compressed": lambda p: npz_source(p, True), "csv": csv_source}
 
 
+def _traced_load(cfg):
+    """(the dataset `cfg` loads, the peak of Python's traced memory while it loads)."""
+    tracemalloc.start()
+    try:
+        dataset = load_dataset(cfg)
+        return dataset, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("kind", list(SOURCES))
 def test_the_cache_build_streams_and_equals_reading_whole(kind, tmp_path, monkeypatch):
     data = SOURCES[kind](tmp_path)
@@ -93,12 +103,7 @@ def test_the_cache_build_streams_and_equals_reading_whole(kind, tmp_path, monkey
     assert np.array_equal(in_memory.images, expected)
     del in_memory
 
-    tracemalloc.start()
-    try:
-        dataset = load_dataset(config(data, "disk"))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    dataset, peak = _traced_load(config(data, "disk"))
     assert isinstance(dataset.images, np.memmap)
     assert dataset.images.dtype == np.uint8 and dataset.images.shape == expected.shape
     assert np.array_equal(np.asarray(dataset.images), expected)  # bit for bit
@@ -122,12 +127,7 @@ def test_csv_streams_in_bounded_memory(tmp_path, monkeypatch):
     del frame
     data = {"source": "csv", "train": str(tmp_path / "big.csv"), "image_shape": [28, 28, 1]}
     load_dataset(config({**csv_source(tmp_path), "test": None}, "off"))  # the modules loading imports, imported
-    tracemalloc.start()
-    try:
-        dataset = load_dataset(config(data, "disk"))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    dataset, peak = _traced_load(config(data, "disk"))
     assert isinstance(dataset.images, np.memmap) and np.array_equal(np.asarray(dataset.images)[..., 0], x)
     assert np.array_equal(np.asarray(dataset.class_map.ids)[dataset.labels], np.arange(len(x)) % 7)
     assert peak < x.nbytes / 2, f"peak {peak:,} bytes for {x.nbytes:,} bytes of images"

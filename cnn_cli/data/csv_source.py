@@ -92,15 +92,11 @@ def _existing(path: str) -> None:
 
 def read_frame(path: str) -> pd.DataFrame:
     """The CSV file as a frame (blank lines at its end dropped); unreadable is one line naming the file."""
+    from cnn_cli.data.streams import csv_errors
+
     _existing(path)
-    try:
+    with csv_errors(path):
         frame = pd.read_csv(Path(path), skip_blank_lines=False, low_memory=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise DataError(path, "empty file: no header line and no rows") from None
-    except pd.errors.ParserError as exc:
-        raise DataError(path, f"not a readable CSV file: {str(exc).strip()}") from None
-    except UnicodeDecodeError:
-        raise DataError(path, "not a text CSV file") from None
     blank = frame.isna().all(axis=1).to_numpy()
     end = len(frame)
     while end and blank[end - 1]:  # blank lines at the end of the file

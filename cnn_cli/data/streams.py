@@ -16,6 +16,7 @@ Each gives exactly the pixels and the errors of the whole-file readers (`idx.rea
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zipfile
 import zlib
@@ -189,8 +190,17 @@ def csv_chunks(path: str, rows: int):
     """The CSV file's rows as frames of `rows` rows (blank lines kept as empty rows); errors as `read_frame`'s."""
     import pandas as pd
 
-    try:
+    with csv_errors(path):
         yield from pd.read_csv(Path(path), skip_blank_lines=False, encoding="utf-8-sig", chunksize=rows)
+
+
+@contextlib.contextmanager
+def csv_errors(path: str):
+    """pandas' errors while reading the CSV file `path`, as one line naming the file."""
+    import pandas as pd
+
+    try:
+        yield
     except pd.errors.EmptyDataError:
         raise DataError(path, "empty file: no header line and no rows") from None
     except pd.errors.ParserError as exc:
