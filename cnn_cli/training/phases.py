@@ -21,7 +21,7 @@ import keras
 
 from cnn_cli.backends import current as backend
 from cnn_cli.config.phases import Span, span_at, spans
-from cnn_cli.model.freeze import Frozen, frozen_layers
+from cnn_cli.model.freeze import Frozen, phase_freezes
 from cnn_cli.model.graph import expand
 from cnn_cli.training import recipe
 
@@ -36,22 +36,20 @@ class Phases:
     def __init__(self, run: Run, model, echo: Callable[[str], None] = print):
         self.run, self.model, self.echo = run, model, echo
         self.spans = spans(run.config.train)
-        config, dataset = run.config, run.dataset
-        graph = expand(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source)
-        self.frozen: dict[int, Frozen] = {
-            s.number: frozen_layers(graph, s.freeze, f"{s.path}.freeze", run.plan.source) for s in self.spans}
+        self.frozen: dict[int, Frozen] = {}  # by phase number; none without phases or a freeze: all layers train
+        if self.phased or self.spans[0].freeze is not None:
+            config, dataset = run.config, run.dataset
+            graph = expand(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source)
+            self.frozen = {s.number: f for s, f in phase_freezes(config.train, graph, run.plan.source)}
         self.current: Span | None = None
 
     @property
     def phased(self) -> bool:
         return len(self.spans) > 1
 
-    def starts(self) -> set[int]:
-        return {s.start for s in self.spans}
-
     def enter(self, span: Span, say: bool = True) -> None:
         """Sets the trainability of `span` and compiles the model with a fresh optimizer for it."""
-        frozen = set(self.frozen[span.number].layers)
+        frozen = set(self.frozen[span.number].layers) if self.frozen else set()
         for layer in self.model.layers:
             layer.trainable = layer.name not in frozen
         self._compile(span)
@@ -90,13 +88,17 @@ class Phases:
                     f"{frozen.trainable_params:,} of {frozen.total_params:,} params train")
         if not self.phased:
             return f"Frozen: {what}"
-        return f"Phase {span.number} of {span.count} (epochs {span.start + 1}-{span.end}): {what}, {self._rate()}"
+        return f"Phase {span.number} of {span.count} (epochs {span.start + 1}-{span.end}): {what}, {self._rate(span)}"
 
-    def _rate(self) -> str:
-        rate = self.model.optimizer.learning_rate
-        if isinstance(self.model.optimizer.learning_rate, keras.optimizers.schedules.LearningRateSchedule):
-            return f"learning rate {type(rate).__name__}"
-        return f"learning rate {float(keras.ops.convert_to_numpy(rate)):.3g}"
+    def _rate(self, span: Span) -> str:
+        """The phase's rate as its config gives it (the compiled optimizer holds a schedule's value at the
+        current step, not the schedule)."""
+        if span.lr_schedule is not None and span.lr_schedule.type != "constant":
+            return f"learning rate on a {span.lr_schedule.type} schedule"
+        rate = span.learning_rate if span.learning_rate is not None else self.run.config.train.optimizer.learning_rate
+        if rate is None:  # Keras' default for the optimizer
+            rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        return f"learning rate {rate:.3g}"
 
     # ---------------------------------------------------------------- fit, phase by phase
 
@@ -123,7 +125,7 @@ class Phases:
     def inside(self, epoch: int) -> bool:
         """Whether `epoch` (0-based) lies inside a phase, past its first epoch (a resume there holds the EMA
         averages in the model; at a phase's start the previous phase's final weights)."""
-        return epoch not in self.starts() and epoch < self.spans[-1].end
+        return any(s.start < epoch < s.end for s in self.spans)
 
 
 def phase_callbacks(cbs: RunCallbacks, final: bool) -> list:
