@@ -146,7 +146,7 @@ def _scores(run: Run, model) -> report.FinalScores:
         scores = {k: float(v) for k, v in result.items()} | {"examples": int(len(indices))}
         if run.config.train.tta == "flip":  # a chunk of the split at a time, gathered from the store
             scores["accuracy_tta"] = tta.flip_accuracy(predict, dataset.images, dataset.labels, indices,
-                                                       rows=run.eval_batch)
+                                                       rows=tta.chunk_rows(dataset.images.shape[1:], run.eval_batch))
         return scores
 
     def predict(x):
