@@ -23,6 +23,12 @@ def show_value(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def short_reason(exc: BaseException, limit: int = 160) -> str:
+    """An exception's message on one line, cut at `limit` characters (its type's name when it has none)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class CnnError(Exception):
     """A problem the user can fix; printed as one line `Error: <message>`, never as a traceback."""
 

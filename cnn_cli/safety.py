@@ -32,7 +32,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from cnn_cli.errors import CnnError
+from cnn_cli.errors import CnnError, short_reason
 from cnn_cli.layers.registry import CUSTOM_MODULES, custom_objects
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -85,11 +85,11 @@ def check_keras_file(path: str | Path) -> None:
                 raise CnnError(f"{path}: config.json is over {MAX_CONFIG_BYTES // 2**20} MB; refused")
             text = archive.read("config.json")
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-        raise CnnError(f"{path}: cannot be loaded as a Keras model: a damaged .keras file ({type(exc).__name__}: {_short(exc)})") from None
+        raise CnnError(f"{path}: cannot be loaded as a Keras model: a damaged .keras file ({type(exc).__name__}: {short_reason(exc)})") from None
     try:
         config = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise CnnError(f"{path}: cannot be loaded as a Keras model: its config.json is not valid JSON ({_short(exc)})") from None
+        raise CnnError(f"{path}: cannot be loaded as a Keras model: its config.json is not valid JSON ({short_reason(exc)})") from None
     problem = find_unsafe(config)
     if problem:
         where, what = problem
@@ -155,8 +155,3 @@ def _unsafe_object(node: dict, where: str) -> tuple[str, str] | None:
 def _within(module: str) -> bool:
     """`module` equals an allowed prefix or lies below it (so `keras.layersX` does not pass as `keras.layers`)."""
     return any(module == p or module.startswith(p + ".") for p in ALLOWED_MODULES)
-
-
-def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."

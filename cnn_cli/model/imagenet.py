@@ -15,7 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnn_cli.errors import CnnError
+from cnn_cli.errors import CnnError, short_reason
+from cnn_cli.model.preprocess import IMAGENET_STD
 
 STORAGE = "https://storage.googleapis.com/"
 MOBILENET_V2_SIZES = (96, 128, 160, 192, 224)
@@ -53,7 +54,7 @@ TABLE: dict[str, ImagenetFile] = {
         STORAGE + "tensorflow/keras-applications/densenet/", "30ee3e1110167f948a6b9946edeeb738", "torch"),
     "efficientnet_b0": ImagenetFile(
         "efficientnetb0_notop.h5", STORAGE + "keras-applications/", "50bc09e76180e00e4465e1a485ddc09d", "none",
-        variance_factors={"normalization": (0.229, 0.224, 0.225)}, renames={r"normalization_\d+": "normalization"}),
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"}),
     "convnext_tiny": ImagenetFile(
         "convnext_tiny_notop.h5", STORAGE + "tensorflow/keras-applications/convnext/",
         "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", "none",
@@ -99,7 +100,7 @@ def fetch(architecture: str, input_shape: tuple[int, ...]) -> Path:
         found = "; the file there does not have Keras' hash " + entry.file_hash if (
             target.is_file() and entry.file_hash and not _hash_matches(target, entry.file_hash)) else ""
         raise CnnError(
-            f"model.weights: imagenet: could not get {name} ({_short(exc)}); Keras looked for {target}{found}. "
+            f"model.weights: imagenet: could not get {name} ({short_reason(exc)}); Keras looked for {target}{found}. "
             f"Download {origin} on a machine with network access and place it at {target}, then run again"
         ) from None
 
@@ -110,8 +111,3 @@ def _hash_matches(path: Path, expected: str) -> bool:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest() == expected
-
-
-def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_cli.errors import CnnError
+from cnn_cli.errors import CnnError, short_reason
 
 SHOWN = 8  # layer names listed per line; the rest are counted
 Arrays = dict[str, list[np.ndarray]]
@@ -47,7 +47,7 @@ def read_weights(path: str | Path, key: str = "model.weights") -> Arrays:
             return _read(f, path, key)
     except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
         raise CnnError(f"{key}: {path}: cannot be read as Keras weights ({type(exc).__name__}: "
-                       f"{_short(exc)})") from None
+                       f"{short_reason(exc)})") from None
 
 
 def _read(f, path: Path, key: str) -> Arrays:
@@ -136,8 +136,3 @@ def _capped(names: list[str]) -> str:
         return "none"
     more = f" and {len(names) - SHOWN} more" if len(names) > SHOWN else ""
     return ", ".join(names[:SHOWN]) + more
-
-
-def _short(exc: BaseException, limit: int = 160) -> str:
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 3] + "..."
