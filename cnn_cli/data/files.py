@@ -62,7 +62,6 @@ class Decoded:
 
     images: np.ndarray
     bad: dict[int, str]
-    where: str
 
 
 def decode_files(files: list[str], shape: tuple[int, int, int], *, resize: str = "stretch",
@@ -77,13 +76,13 @@ def decode_files(files: list[str], shape: tuple[int, int, int], *, resize: str =
         opened = entry.open(mmap=cache != "memory")
         if opened is not None:
             images, meta = opened
-            return Decoded(images, {int(k): v for k, v in meta["bad"].items()}, f"cache {entry.images}")
+            return Decoded(images, {int(k): v for k, v in meta["bad"].items()})
 
     def meta_of(bad: dict[int, str]) -> dict:
         return {"shape": [len(files), *shape], "bad": {str(k): v for k, v in bad.items()},
                 "origin": f"{len(files):,} image files for cnn predict, from {Path(files[0]).parent}"}
 
     what = f"Decoding {len(files):,} images" if many else None
-    images, meta, where = build(files, tuple(shape), entry=entry, cache=cache, resize=resize, skip_bad=True,
-                                what=what, meta_of=meta_of, echo=lambda line: print(line, file=sys.stderr, flush=True))
-    return Decoded(images, {int(k): v for k, v in meta["bad"].items()}, where)
+    images, meta, _ = build(files, tuple(shape), entry=entry, cache=cache, resize=resize, skip_bad=True,
+                            what=what, meta_of=meta_of, echo=lambda line: print(line, file=sys.stderr, flush=True))
+    return Decoded(images, {int(k): v for k, v in meta["bad"].items()})
