@@ -1,28 +1,34 @@
 """Data at scale: decoding an image folder once, and training from memory or from the disk cache.
 
-    python bench/data_scale.py [--count 6000] [--size 160] [--epochs 2] [--keep] [--no-decode] [--no-train]
-                               [--against REV]
+    python bench/data_scale.py [--count 6000] [--size 160] [--epochs 2] [--folder DIR] [--keep]
+                               [--decode-sample 6000] [--repeats 5] [--no-decode] [--no-train] [--against REV]
 
 1. Builds a synthetic folder of COUNT JPEGs at SIZExSIZE RGB, 10 class folders, from the Fashion-MNIST
    images (Debian's dataset-fashion-mnist when installed, else the bundled sample): each image resized and
-   tinted with a random colour (the folder is reused when it exists).
-2. Decoding: images/s of `cnn_cli.data.decode.decode_into` with 1 thread, and with every core as threads
-   and as processes, files in the page cache, best of 3 alternating rounds. With `--against REV` (a git
-   revision), the same rates with that revision's `cnn_cli` too, each round of each code in its own process,
-   the two codes alternating: a before/after comparison under the same machine load.
+   tinted with a random colour. A folder that exists is reused; it is removed at the end unless `--keep`.
+2. Decoding: images/s of `cnn_cli.data.decode.decode_into` into a new cache file (as `cnn train` decodes a
+   folder) with 1 thread, and with every core as threads and as worker processes, on the first
+   `--decode-sample` files, in the page cache. `--repeats` rounds, the three ways in a turning order; it
+   prints each way's median images/s and the median of its per-round ratio to the round's one thread (the
+   machine's speed drifts between rounds, so ratios are taken within a round). With `--against REV` (a git
+   revision), the same rates with that revision's `cnn_cli` too, each round of each code in its own
+   process, the two codes alternating: a before/after comparison under the same machine load.
 3. Training: `cnn train` (a small strided CNN, batch 64) with `data.cache: memory` and `disk`, each in its own
-   cache folder, each run once to build the cache and once more from it; and a tiny run (1,500 images,
-   so that its training and evaluation batches are as large) for reference. For each: peak RssAnon (anonymous memory, polled every 50 ms from /proc), the decoded size,
-   and training images/s of the last epoch (history.csv).
+   cache folder, each run once to build the cache and once more from it; and a tiny run (1,500 images, so
+   that its training and evaluation batches are as large) for reference. For each: peak RssAnon (anonymous
+   memory, polled every 50 ms from /proc), the decoded size, and training images/s of the last epoch
+   (history.csv).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import inspect
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -86,36 +92,52 @@ def build_folder(folder: Path, count: int, size: int) -> None:
         list(pool.map(write, range(count)))
 
 
-def decode_rates(files: list[Path], size: int, repeats: int = 3) -> dict[str, float]:
-    """Best images/s of `repeats` alternating rounds: 1 thread, all cores as threads, all cores as processes
-    (files in the page cache first: decoding, not the disk, is measured; the best round is the one the
-    machine's other load disturbed least)."""
+def decode_rates(files: list[Path], size: int, repeats: int = 5) -> list[dict[str, float]]:
+    """One dict per round of images/s: 1 thread, all cores as threads, all cores as worker processes, each
+    decoding into a new cache file as `cnn train` does, in an order that turns every round (files in the page
+    cache first: decoding, not the disk, is measured); and the one-thread way's CPU time per image."""
+    from cnn_cli.data import cache
+
     for file in files:
         file.read_bytes()
-    workers, best = default_workers(), {}
-    ways = {"1 thread": (1, False), f"{workers} threads": (workers, False), f"{workers} processes": (workers, True)}
-    cpu = float("inf")  # CPU time per image of the one-thread way: what the machine's load moves least
-    for _ in range(repeats):
-        for name, (count, processes) in ways.items():
-            target = np.empty((len(files), size, size, 3), dtype=np.uint8)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            decode_into(target, files, (size, size, 3), workers=count, processes=processes, what=f"decode, {name}")
-            best[name] = max(best.get(name, 0.0), len(files) / (time.perf_counter() - started))
-            if count == 1:
-                cpu = min(cpu, (time.process_time() - cpu_started) / len(files) * 1e6)
-    return {**best, CPU: cpu}
+    workers = default_workers()
+    ways = [("1 thread", 1, False), (f"{workers} threads", workers, False), (f"{workers} processes", workers, True)]
+    rows_file = "rows_file" in inspect.signature(decode_into).parameters  # not in revisions before it (--against)
+    rounds = []
+    with tempfile.TemporaryDirectory(prefix="cnn-bench-cache-") as root:
+        for turn in range(repeats):
+            found = {}
+            for name, count, processes in ways[turn % 3:] + ways[:turn % 3]:
+                writer = cache.Writer(cache.Entry(Path(root), "rates"), (len(files), size, size, 3))
+                where = {"rows_file": writer.rows_file} if rows_file else {}
+                started, cpu_started = time.perf_counter(), time.process_time()
+                decode_into(writer.images, files, (size, size, 3), workers=count, processes=processes,
+                            what=f"decode, {name}", **where)
+                found[name] = len(files) / (time.perf_counter() - started)
+                if count == 1:
+                    found[CPU] = (time.process_time() - cpu_started) / len(files) * 1e6
+                writer.abandon()
+            rounds.append({name: found[name] for name, _, _ in ways} | {CPU: found[CPU]})
+    return rounds
 
 
 CPU = "CPU per image, 1 thread"
 
 
-def rates_line(rates: dict[str, float]) -> str:
-    one = rates["1 thread"]
-    return ", ".join(f"{way} {rate:,.0f} images/s ({rate / one:.2f}x)" for way, rate in rates.items() if way != CPU) \
-        + f"; {CPU} {rates[CPU]:,.0f} us"
+def rates_line(rounds: list[dict[str, float]]) -> str:
+    """Median images/s of each way, and the median over rounds of its ratio to the same round's one thread."""
+    ways = [way for way in rounds[0] if way != CPU]
+    parts = []
+    for way in ways:
+        ratios = [r[way] / r["1 thread"] for r in rounds]
+        spread = f", rounds {min(ratios):.2f}-{max(ratios):.2f}" if len(rounds) > 1 and way != "1 thread" else ""
+        parts.append(f"{way} {statistics.median(r[way] for r in rounds):,.0f} images/s "
+                     f"({statistics.median(ratios):.2f}x{spread})")
+    cpu = statistics.median(r[CPU] for r in rounds)
+    return f"median of {len(rounds)} round(s): " + ", ".join(parts) + f"; {CPU} {cpu:,.0f} us"
 
 
-def compare_rates(files: list[Path], size: int, against: str, repeats: int = 3) -> None:
+def compare_rates(files: list[Path], size: int, against: str, repeats: int = 5) -> None:
     """Decode rates of this code and of git revision `against`, one process per round and code, alternating."""
     import shutil
 
@@ -124,20 +146,18 @@ def compare_rates(files: list[Path], size: int, against: str, repeats: int = 3) 
     subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
     listing = old / "files.txt"
     listing.write_text("\n".join(str(f) for f in files))
-    best: dict[str, dict[str, float]] = {}
+    rounds: dict[str, list[dict[str, float]]] = {}
     try:
         for _ in range(repeats):
             for name, code in ((against, str(old)), ("this code", str(ROOT))):
                 out = subprocess.run([sys.executable, __file__, "--rates-of", str(listing), "--size", str(size)],
                                      env={**os.environ, "CNN_BENCH_CODE": code}, check=True, capture_output=True,
                                      text=True).stdout
-                for way, rate in json.loads(out.splitlines()[-1]).items():
-                    pick = min if way == CPU else max
-                    best.setdefault(name, {})[way] = pick(best.get(name, {}).get(way, rate), rate)
+                rounds.setdefault(name, []).extend(json.loads(out.splitlines()[-1]))
     finally:
         shutil.rmtree(old, ignore_errors=True)
-    for name, rates in best.items():
-        print(f"decode ({name}): {rates_line(rates)}")
+    for name, found in rounds.items():
+        print(f"decode ({name}): {rates_line(found)}")
 
 
 def peak_rss_anon(process: subprocess.Popen) -> int:
@@ -186,7 +206,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--folder", type=Path, default=None, help="where the synthetic folder goes (default: /tmp)")
-    parser.add_argument("--decode-sample", type=int, default=3000, help="files timed for the decode rates")
+    parser.add_argument("--decode-sample", type=int, default=6000, help="files timed for the decode rates")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds of the decode rates")
     parser.add_argument("--keep", action="store_true", help="keep the folder and caches")
     parser.add_argument("--no-decode", action="store_true", help="skip the decode rates")
     parser.add_argument("--no-train", action="store_true", help="skip the training runs")
@@ -203,9 +224,9 @@ def main() -> None:
     print(f"folder: {folder} ({args.count} JPEGs at {args.size}x{args.size} RGB, {decoded_mb:,.0f} MB decoded)")
     files = sorted(folder.rglob("*.jpg"))[: args.decode_sample]
     if not args.no_decode:
-        print(f"decode: {rates_line(decode_rates(files, args.size))}")
+        print(f"decode, {len(files):,} files: {rates_line(decode_rates(files, args.size, args.repeats))}")
     if args.against:
-        compare_rates(files, args.size, args.against)
+        compare_rates(files, args.size, args.against, args.repeats)
     if not args.no_train:
         training(folder, args.size, args.epochs, decoded_mb)
     if not args.keep:

@@ -9,6 +9,8 @@ import errno
 import io
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -55,17 +57,17 @@ def config(path, **data):
 
 
 class Decodes:
-    """Counts the image files decoded (every decode goes through decode.read_image)."""
+    """Counts the image files decoded (every decode goes through decode.load_image)."""
 
     def __init__(self, monkeypatch):
         self.files: list[str] = []
-        real = decode.read_image
+        real = decode.load_image
 
         def spy(path, *args):
             self.files.append(str(path))
             return real(path, *args)
 
-        monkeypatch.setattr(decode, "read_image", spy)
+        monkeypatch.setattr(decode, "load_image", spy)
 
 
 def entries(cache_dir: Path) -> list[Path]:
@@ -195,20 +197,78 @@ def test_splits_are_index_arrays_into_one_array(folder, cache_dir):
     assert np.array_equal(npz.test, np.arange(3000, 4000)) and npz.images.base is None
 
 
-def test_parallel_decoding_equals_one_thread(folder):
+def _rows_file(tmp_path: Path, shape) -> tuple[np.memmap, tuple[str, int]]:
+    """A file of `shape` uint8 rows after a 16-byte header, memory-mapped: what the cache's writer hands over."""
+    path = tmp_path / "rows.bin"
+    path.write_bytes(b"h" * 16 + bytes(int(np.prod(shape))))
+    return np.memmap(path, dtype=np.uint8, mode="r+", offset=16, shape=shape), (str(path), 16)
+
+
+def test_parallel_decoding_equals_one_thread(folder, tmp_path):
     files = sorted(folder.rglob("*.png"))
-    one, two, processes = (np.empty((len(files), 20, 24, 1), np.uint8) for _ in range(3))
+    full = (len(files), 20, 24, 1)
+    one, two = (np.empty(full, np.uint8) for _ in range(2))
+    mapped, rows_file = _rows_file(tmp_path, full)
     decode_into(one, files, (20, 24, 1), workers=1)
     decode_into(two, files, (20, 24, 1), workers=2)
-    decode_into(processes, files, (20, 24, 1), workers=2, processes=True)
-    assert np.array_equal(one, two) and np.array_equal(one, processes) and one.std() > 0
+    decode_into(mapped, files, (20, 24, 1), workers=2, processes=True, rows_file=rows_file)
+    assert one.std() > 0
+    for other in (two, mapped):
+        np.testing.assert_array_equal(one, other)
+    assert Path(rows_file[0]).read_bytes()[:16] == b"h" * 16  # the workers wrote the rows, not the header
     (folder / "1" / "3.png").write_bytes(b"")
     (folder / "7" / "0.png").write_bytes(b"")
-    for use_processes in (False, True):  # the first bad file in file order, from threads or processes alike
+    ways = [{"processes": False}, {"processes": True, "rows_file": rows_file}]
+    for way in ways:  # the first bad file in file order, from threads or processes alike
         with pytest.raises(DataError, match=rf"^{folder}/1/3.png: not a readable image"):
-            decode_into(one, files, (20, 24, 1), workers=2, processes=use_processes)
-    bad = decode_into(one, files, (20, 24, 1), workers=2, processes=True, skip_bad=True)
-    assert list(bad) == [files.index(folder / "1" / "3.png"), files.index(folder / "7" / "0.png")]
+            decode_into(mapped if "rows_file" in way else one, files, (20, 24, 1), workers=2, **way)
+        bad = decode_into(mapped if "rows_file" in way else one, files, (20, 24, 1), workers=2, skip_bad=True, **way)
+        assert list(bad) == [files.index(folder / "1" / "3.png"), files.index(folder / "7" / "0.png")]
+    assert not mapped[files.index(folder / "1" / "3.png")].any() and mapped[0].any()
+
+
+def test_a_worker_that_dies_or_cannot_start_leaves_its_chunks_to_its_thread(folder, tmp_path, monkeypatch):
+    files = sorted(folder.rglob("*.png"))
+    full = (len(files), 20, 24, 1)
+    one = np.empty(full, np.uint8)
+    decode_into(one, files, (20, 24, 1), workers=1)
+    started = []
+
+    def dying(spec):  # a worker that ends at once: its pipe breaks, or it answers nothing
+        started.append(spec)
+        return subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                text=True)
+
+    for start in (dying, lambda spec: None):
+        mapped, rows_file = _rows_file(tmp_path, full)
+        monkeypatch.setattr(decode, "_start_worker", start)
+        assert decode_into(mapped, files, (20, 24, 1), workers=2, processes=True, rows_file=rows_file) == {}
+        np.testing.assert_array_equal(one, mapped)
+        del mapped
+    assert len(started) == 2
+
+
+def test_worker_processes_never_run_the_program_that_started_them(folder, tmp_path):
+    """A script without a `__main__` guard decodes through worker processes: it runs once, not once per worker
+    (what multiprocessing's spawn and forkserver would do)."""
+    script, log = tmp_path / "script.py", tmp_path / "runs.log"
+    script.write_text(f"""
+import sys
+from pathlib import Path
+import numpy as np
+sys.path.insert(0, {str(Path(decode.__file__).parents[2])!r})
+from cnn_cli.data.decode import decode_into
+with open({str(log)!r}, "a") as out:
+    out.write("run\\n")
+files = sorted(Path({str(folder)!r}).rglob("*.png"))
+Path({str(tmp_path / "rows.bin")!r}).write_bytes(bytes(len(files) * 20 * 24))
+rows = np.memmap({str(tmp_path / "rows.bin")!r}, dtype=np.uint8, mode="r+", shape=(len(files), 20, 24, 1))
+decode_into(rows, files, (20, 24, 1), workers=2, processes=True, rows_file=({str(tmp_path / "rows.bin")!r}, 0))
+print(int(rows.sum()))
+""")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert log.read_text() == "run\n" and int(done.stdout) > 0
 
 
 def test_resize_modes_and_exif_orientation(tmp_path):

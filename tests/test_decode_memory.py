@@ -24,11 +24,11 @@ def _folder(tmp_path):
     return files
 
 
-def _traced_peak(files, processes: bool) -> tuple[np.ndarray, int]:
+def _traced_peak(files) -> tuple[np.ndarray, int]:
     target = np.zeros((len(files), SIZE, SIZE, 3), dtype=np.uint8)
     tracemalloc.start()
     try:
-        decode_into(target, files, (SIZE, SIZE, 3), workers=2, processes=processes, what="test")
+        decode_into(target, files, (SIZE, SIZE, 3), workers=2, what="test")
         return target, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -36,15 +36,24 @@ def _traced_peak(files, processes: bool) -> tuple[np.ndarray, int]:
 
 def test_threads_keep_no_copy_of_the_decoded_images(tmp_path):
     files = _folder(tmp_path)
-    target, peak = _traced_peak(files, processes=False)
+    target, peak = _traced_peak(files)
     first = np.asarray(Image.open(files[0]).convert("RGB"))
     np.testing.assert_array_equal(target[0], first)
     assert target[-1].any()
     assert peak < target.nbytes / 2, f"{peak:,} bytes traced while decoding {target.nbytes:,} bytes of images"
 
 
-def test_worker_processes_keep_no_copy_either(tmp_path):
+def test_worker_processes_write_into_the_cache_file_and_send_no_pixels(tmp_path):
     files = _folder(tmp_path)
-    target, peak = _traced_peak(files, processes=True)
+    path = tmp_path / "rows.bin"
+    path.write_bytes(bytes(len(files) * SIZE * SIZE * 3))
+    target = np.memmap(path, dtype=np.uint8, mode="r+", shape=(len(files), SIZE, SIZE, 3))
+    tracemalloc.start()
+    try:
+        decode_into(target, files, (SIZE, SIZE, 3), workers=2, processes=True, rows_file=(str(path), 0), what="test")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
     np.testing.assert_array_equal(target[-1], np.asarray(Image.open(files[-1]).convert("RGB")))
-    assert peak < target.nbytes / 2, f"{peak:,} bytes traced while decoding {target.nbytes:,} bytes of images"
+    # one chunk of pixels sent back would be 32 x 27,648 bytes; the parent handled none
+    assert peak < 32 * SIZE * SIZE * 3 / 4, f"{peak:,} bytes traced while decoding {target.nbytes:,} bytes of images"

@@ -121,6 +121,11 @@ class Writer:
             self.abandon()
             raise
 
+    @property
+    def rows_file(self) -> tuple[str, int]:
+        """(path, byte offset) of the rows being written: for decoding processes that map the file themselves."""
+        return str(self.tmp), self.header_bytes
+
     def commit(self, meta: dict) -> np.ndarray:
         """Writes the sidecar and renames both into place; returns the images, memory-mapped read-only."""
         self.images.flush()
@@ -142,12 +147,20 @@ class Writer:
             pass
 
 
-def save_entry(entry: Entry, images: np.ndarray, meta: dict) -> bool:
-    """Writes an in-memory array as a cache entry; False (with one warning line) when it cannot be written."""
+def open_writer(entry: Entry, shape: tuple[int, ...]) -> Writer | None:
+    """A new entry of `shape` to write images into; None, with one warning line, when the cache folder cannot
+    be written or the disk is too full (the caller keeps the images in memory instead)."""
     try:
-        writer = Writer(entry, images.shape)
+        return Writer(entry, shape)
     except OSError as exc:
         _warn(cannot_write(entry.root, exc))
+        return None
+
+
+def save_entry(entry: Entry, images: np.ndarray, meta: dict) -> bool:
+    """Writes an in-memory array as a cache entry; False (with one warning line) when it cannot be written."""
+    writer = open_writer(entry, images.shape)
+    if writer is None:
         return False
     try:
         writer.images[:] = images

@@ -1,29 +1,37 @@
 """Decoding many image files into one uint8 array, in parallel, with progress shown while it runs: a bar on a
 terminal, else one line per 10%.
 
-Threads by default: Pillow releases the GIL while it decodes and resizes (not for the Python around it).
-Very large jobs (`PROCESS_MIN` files or more, on more than one core) decode in worker processes instead,
-started with `spawn` (safe beside a started TensorFlow; each costs a second or two to start), which send each
-chunk's pixels back to be written into the target. `CNN_DECODE_WORKERS` sets the number of workers.
+The array is either the rows of a file (the cache's memory map, `rows_file`), which every decoder writes with
+`pwrite`, or an array in memory (no cache), which threads write. Threads by default: Pillow releases the GIL
+while it decodes and resizes, but not for the Python around it (opening the file, reading its markers), so
+two threads reach only 1.2-1.5x one. A job of `PROCESS_MIN` files or more into a file, on more than one core,
+goes to worker processes instead (`decode_worker.py`), one thread here feeding each: they write their rows
+into the file themselves, so no pixels cross between processes, and they import Pillow alone, so they start
+in a few hundredths of a second and never run the program that started them. A worker that cannot start, or
+dies, leaves its chunks to its thread. `CNN_DECODE_WORKERS` sets the number of workers.
+
+This module imports no NumPy: the worker processes use it too.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import json
 import os
+import subprocess
 import sys
+import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from cnn_cli.data.images import read_image
+from cnn_cli.data.images import load_image
 from cnn_cli.errors import DataError
 
 CHUNK = 32  # files per task
-AHEAD = 4  # tasks in flight per worker
-PROCESS_MIN = 8000  # files from which worker processes pay for their start-up (about 1-2 s)
+IN_FLIGHT = 2  # chunks sent to a worker process ahead of its answers: it never waits for the next one
+PROCESS_MIN = 2000  # files from which worker processes pay for their start-up (a few hundredths of a second)
+PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])  # where this `cnn_cli` is imported from
 
 
 def default_workers() -> int:
@@ -38,78 +46,180 @@ def default_workers() -> int:
 
 
 def decode_chunk(files: list[str], shape: tuple[int, int, int], resize: str, skip_bad: bool,
-                 out: np.ndarray | None = None):
-    """(pixels, {position in chunk: reason}, failure) of some files, decoded into `out` (a slice of the target:
-    threads write there, no copy) or else into a new array (worker processes send it back). Without
-    `skip_bad`, the first unreadable file stops the chunk: failure = (position, path, reason), never raised,
-    so that it crosses processes."""
-    if out is None:
-        out = np.zeros((len(files), *shape), dtype=np.uint8)
+                 put: Callable[[int, bytes | None], None]):
+    """({position in chunk: reason}, failure) of some files, each decoded and handed to `put(position, bytes)`
+    (its uint8 (H, W, C) pixels). Without `skip_bad`, the first unreadable file stops the chunk: failure =
+    (position, path, reason), never raised, so that it crosses processes; with it, `put(position, None)`
+    (the row is zeros) and the reason is kept."""
     bad: dict[int, str] = {}
     for k, file in enumerate(files):
         try:
-            read_image(file, shape, resize, out[k])
+            pixels = load_image(file, shape, resize).tobytes()
         except DataError as exc:
             if not skip_bad:
-                return out, bad, (k, exc.source, str(exc)[len(exc.source) + 2:])
-            out[k] = 0
-            bad[k] = str(exc)
-    return out, bad, None
+                return bad, (k, exc.source, str(exc)[len(exc.source) + 2:])
+            pixels, bad[k] = None, str(exc)
+        put(k, pixels)
+    return bad, None
 
 
-def decode_into(target: np.ndarray, files: list[Path], shape: tuple[int, int, int], *, resize: str = "stretch",
+class RowsFile:
+    """Rows of `row_bytes` bytes from byte `offset` of a file, written by position (`put`): no memory map, so
+    no page faults under Python's lock, and the copy into the page cache runs without it."""
+
+    def __init__(self, path: str, offset: int, row_bytes: int):
+        self.fd = os.open(path, os.O_WRONLY | getattr(os, "O_BINARY", 0))
+        self.offset, self.row_bytes = offset, row_bytes
+        self.lock = threading.Lock()  # for lseek + write where there is no pwrite
+
+    def put(self, row: int, pixels: bytes | None) -> None:
+        data, at = pixels if pixels is not None else bytes(self.row_bytes), self.offset + row * self.row_bytes
+        if hasattr(os, "pwrite"):
+            while data:
+                data = data[os.pwrite(self.fd, data, at):]
+                at = self.offset + row * self.row_bytes + self.row_bytes - len(data)
+            return
+        with self.lock:
+            os.lseek(self.fd, at, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def decode_into(target, files: list[Path], shape: tuple[int, int, int], *, resize: str = "stretch",
                 skip_bad: bool = False, workers: int | None = None, processes: bool | None = None,
-                what: str | None = "Decoding") -> dict[int, str]:
-    """Decodes `files[i]` into `target[i]`. Returns {row: reason} of the files left out (`skip_bad`: their
-    rows are zeros); without it, the first unreadable file (in file order) raises its DataError. `processes`:
-    None decides by size. Threads decode straight into `target`; processes send each chunk's pixels back.
-    `what` names the work in the progress lines (None: no progress shown)."""
+                rows_file: tuple[str, int] | None = None, what: str | None = "Decoding") -> dict[int, str]:
+    """Decodes `files[i]` into `target[i]` (a uint8 (N, H, W, C) array). Returns {row: reason} of the files
+    left out (`skip_bad`: their rows are zeros); without it, the first unreadable file (in file order) raises
+    its DataError. `rows_file` (path, byte offset): `target` is that file's rows, memory-mapped, and the rows
+    are written into the file; `processes` (None: decided by size) is used only then. `what` names the work
+    in the progress lines (None: no progress shown)."""
     workers = workers or default_workers()
     if processes is None:
         processes = workers > 1 and len(files) >= PROCESS_MIN
     names, shape = [str(f) for f in files], tuple(shape)
-    progress = Progress(len(files), what)
-    bad: dict[int, str] = {}
-    failures: list[tuple] = []
-    if processes:
-        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-    else:
-        pool = ThreadPoolExecutor(workers)
-    with pool:
-        queue = iter(range(0, len(files), CHUNK))
-        futures: dict = {}
-
-        def refill() -> None:  # a few chunks per worker in flight: a process's pixels wait for their copy briefly
-            for start in queue:
-                futures[pool.submit(decode_chunk, names[start:start + CHUNK], shape, resize, skip_bad,
-                                    None if processes else target[start:start + CHUNK])] = start
-                if len(futures) >= AHEAD * workers:
-                    return
-
-        refill()
-        while futures and not failures:
-            done, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for future in done:
-                start = futures.pop(future)  # the future holds a process's pixels: let them go once copied
-                pixels, found, failure = future.result()
-                if failure is not None:
-                    failures.append((start + failure[0], *failure[1:]))
-                    continue
-                if processes:
-                    target[start:start + len(pixels)] = pixels
-                bad.update({start + k: reason for k, reason in found.items()})
-                progress.advance(len(pixels))
-            if not failures:
-                refill()
-        if failures:  # the chunks still running may hold an earlier bad file
-            wait(futures)
-            failures += [(futures[f] + f.result()[2][0], *f.result()[2][1:]) for f in futures
-                         if f.result()[2] is not None]
-    progress.close()
-    if failures:
-        _, source, message = min(failures)  # the first bad file in file order
+    rows = RowsFile(*rows_file, row_bytes=shape[0] * shape[1] * shape[2]) if rows_file is not None else None
+    spec = None
+    if processes and rows_file is not None:
+        spec = {"path": rows_file[0], "offset": rows_file[1], "shape": list(shape), "resize": resize,
+                "skip_bad": skip_bad}
+    job = _Job(target, rows, names, shape, resize, skip_bad, Progress(len(files), what))
+    try:
+        job.run(workers, spec)
+    finally:
+        if rows is not None:
+            rows.close()
+    if job.failures:
+        _, source, message = min(job.failures)  # the first bad file in file order
         raise DataError(source, message)
-    return dict(sorted(bad.items()))
+    return dict(sorted(job.bad.items()))
+
+
+class _Job:
+    """The chunks of one `decode_into`, handed out in file order to threads that decode them here or feed
+    them to a worker process each; once a chunk fails, no further one is handed out."""
+
+    def __init__(self, target, rows: RowsFile | None, names: list[str], shape: tuple[int, int, int], resize: str,
+                 skip_bad: bool, progress: Progress):
+        self.target, self.rows, self.names, self.shape = target, rows, names, shape
+        self.resize, self.skip_bad, self.progress = resize, skip_bad, progress
+        self.starts = iter(range(0, len(names), CHUNK))
+        self.lock = threading.Lock()
+        self.bad: dict[int, str] = {}
+        self.failures: list[tuple[int, str, str]] = []
+        self.stopped = False
+
+    def run(self, workers: int, spec: dict | None) -> None:
+        processes = [_start_worker(spec) for _ in range(workers)] if spec is not None else [None] * workers
+        threads = [threading.Thread(target=self._feed, args=(p,), daemon=True) if p is not None
+                   else threading.Thread(target=self._decode_here, daemon=True) for p in processes]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            self.stopped = True  # after an interrupt: hand out nothing more, and end the workers
+            for process in processes:
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()
+            self.progress.close()
+
+    def _next(self) -> int | None:
+        with self.lock:
+            return None if self.failures or self.stopped else next(self.starts, None)
+
+    def _done(self, start: int, bad: dict, failure) -> None:
+        with self.lock:
+            if failure is not None:
+                self.failures.append((start + failure[0], failure[1], failure[2]))
+                return
+            self.bad.update({start + int(k): reason for k, reason in bad.items()})
+            self.progress.advance(len(self.names[start:start + CHUNK]))
+
+    def _put(self, start: int) -> Callable[[int, bytes | None], None]:
+        if self.rows is not None:
+            return lambda k, pixels: self.rows.put(start + k, pixels)
+
+        def put(k: int, pixels: bytes | None) -> None:
+            row = self.target[start + k]
+            if pixels is None:
+                row[...] = 0
+            else:
+                row.reshape(-1)[:] = memoryview(pixels)
+
+        return put
+
+    def _decode(self, start: int) -> None:
+        self._done(start, *decode_chunk(self.names[start:start + CHUNK], self.shape, self.resize, self.skip_bad,
+                                        self._put(start)))
+
+    def _decode_here(self) -> None:
+        while (start := self._next()) is not None:
+            self._decode(start)
+
+    def _feed(self, process: subprocess.Popen) -> None:
+        """Keeps `IN_FLIGHT` chunks sent to one worker; if it dies, decodes its unanswered chunks here."""
+        sent: deque[int] = deque()
+        try:
+            while True:
+                while len(sent) < IN_FLIGHT and (start := self._next()) is not None:
+                    task = {"start": start, "files": self.names[start:start + CHUNK]}
+                    process.stdin.write(json.dumps(task) + "\n")
+                    sent.append(start)
+                process.stdin.flush()
+                if not sent:
+                    break
+                answer = process.stdout.readline()
+                if not answer:
+                    raise OSError("the decoding worker ended")
+                answer = json.loads(answer)
+                self._done(sent.popleft(), answer["bad"], answer["failure"])
+        except (OSError, ValueError):
+            if self.stopped:
+                return
+            for start in sent:
+                self._decode(start)
+            self._decode_here()
+        finally:
+            try:
+                process.stdin.close()
+            except OSError:
+                pass
+
+
+def _start_worker(spec: dict) -> subprocess.Popen | None:
+    """A decoding worker process for the rows file in `spec`; None when one cannot start."""
+    code = f"import sys; sys.path.insert(0, {PACKAGE_ROOT!r}); from cnn_cli.data.decode_worker import main; main()"
+    try:
+        return subprocess.Popen([sys.executable, "-P", "-c", code, json.dumps(spec)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    except OSError:
+        return None
 
 
 class Progress:

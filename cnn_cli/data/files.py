@@ -1,11 +1,11 @@
 """Image files decoded into one uint8 array through the cache: the build that an image folder (`folder.py`)
 and the files given to `cnn predict` (`decode_files`) share.
 
-`build(...)` decodes the files in parallel (`decode.py`) straight into a new cache entry (`cache: disk` or
-`auto`), or into memory (`memory`, which then writes the entry too; `off`, which does not), and commits the
-entry. `decode_files(...)` is what `cnn predict` uses: from `CACHE_MIN` files on, the decoded images are
-found in (or kept in) the cache under a key of the files' paths, sizes and mtimes, the shape and the resize
-mode, so a second prediction on the same folder opens no image file. Unreadable files are not errors here:
+`build(...)` decodes the files in parallel (`decode.py`) straight into a new cache entry and commits it
+(`cache: disk` or `auto`; `memory` then reads it into memory), or into memory without one (`off`).
+`decode_files(...)` is what `cnn predict` uses: from `CACHE_MIN` files on, the decoded images are found in
+(or kept in) the cache under a key of the files' paths, sizes and mtimes, the shape and the resize mode, so a
+second prediction on the same folder opens no image file. Unreadable files are not errors here:
 their rows are zeros and `Decoded.bad` says why, for the caller to report or skip.
 """
 
@@ -27,33 +27,27 @@ CACHE_MIN = 32  # image files from which `cnn predict` keeps the decoded images 
 def build(files: list, shape: tuple[int, int, int], *, entry: C.Entry | None, cache: str, resize: str,
           skip_bad: bool, what: str | None, meta_of: Callable[[dict[int, str]], dict],
           echo: Callable[[str], None] = print) -> tuple[np.ndarray, dict, str]:
-    """(images, meta, where) of `files` decoded into the cache entry (disk, auto) or memory; `meta_of(bad)` is
-    the entry's sidecar (given the rows left out); `echo` tells where the entry went and its size."""
+    """(images, meta, where) of `files` decoded into a new cache entry (disk, auto; memory, which then reads
+    the entry into memory) or, without one (off, or a cache folder that cannot be written), into memory.
+    `meta_of(bad)` is the entry's sidecar (given the rows left out); `echo` tells where the entry went."""
     full = (len(files), *shape)
-    writer = None
-    if entry is not None and cache in ("disk", "auto"):
-        try:
-            writer = C.Writer(entry, full)
-        except OSError as exc:
-            C._warn(C.cannot_write(entry.root, exc))
-    target = writer.images if writer is not None else np.empty(full, dtype=np.uint8)
-    if what is not None and writer is not None:
-        what += f" into {entry.folder}"
-    try:
+    writer = C.open_writer(entry, full) if entry is not None and cache != "off" else None
+    if writer is None:
+        target = np.empty(full, dtype=np.uint8)
         bad = decode_into(target, files, shape, resize=resize, skip_bad=skip_bad, what=what)
+        return target, meta_of(bad), "memory"
+    try:  # decoding processes write their rows into the file themselves
+        bad = decode_into(writer.images, files, shape, resize=resize, skip_bad=skip_bad, rows_file=writer.rows_file,
+                          what=None if what is None else f"{what} into {entry.folder}")
     except BaseException:
-        if writer is not None:
-            writer.abandon()
+        writer.abandon()
         raise
     meta = meta_of(bad)
-    if writer is not None:
-        images, where = writer.commit(meta), f"cache {entry.images}"
-    else:
-        images, where = target, "memory"
-        if entry is None or cache != "memory" or not C.save_entry(entry, images, meta):
-            return images, meta, where
+    images = writer.commit(meta)
     echo(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}")
-    return images, meta, where
+    if cache == "memory":
+        return np.array(images), meta, "memory"
+    return images, meta, f"cache {entry.images}"
 
 
 @dataclass

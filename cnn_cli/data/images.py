@@ -2,14 +2,18 @@
 decompression-bomb guard (an image with more pixels than Pillow's limit is refused, never decoded),
 the EXIF orientation applied (photos come in upright), conversion to grayscale, RGB or RGBA, and resizing to
 the input shape: `stretch` (the whole image, its aspect ratio changed), `pad` (the whole image, its aspect kept,
-black bars) or `crop` (the centre, its aspect kept). Every failure is one `DataError` naming the file."""
+black bars) or `crop` (the centre, its aspect kept). Every failure is one `DataError` naming the file.
+
+`load_image` gives the Pillow image at the input shape; `read_image` its pixels as a NumPy array. NumPy is
+imported by `read_image` only, so that a decoding worker process (`decode_worker.py`), which writes each
+image's bytes straight into the cache file, starts with Pillow alone.
+"""
 
 from __future__ import annotations
 
 import warnings
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from cnn_cli.errors import DataError
@@ -40,7 +44,7 @@ def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] 
                 image.draft(mode, (side, side))
             image.load()
             upright = _upright(image)
-            return upright.convert(mode) if mode and upright.mode != mode else upright.copy()
+            return upright.convert(mode) if mode and upright.mode != mode else upright
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DataError(str(path), f"refused: too many pixels to be an image for a CNN ({exc})") from None
     except UnidentifiedImageError:
@@ -55,15 +59,20 @@ def _upright(image: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(image) if orientation not in (0, 1) else image
 
 
-def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch",
-               out: np.ndarray | None = None) -> np.ndarray:
-    """An image file as uint8 (H, W, C) in `shape`'s size (bilinear, `resize` mode) and channels (1, 3 or 4),
-    written into `out` (a (H, W, C) uint8 view, e.g. a row of a memory map) when given."""
+def load_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch") -> Image.Image:
+    """An image file in `shape`'s size (bilinear, `resize` mode) and channels (1, 3 or 4): its `tobytes()` are
+    the uint8 (H, W, C) pixels."""
     height, width, channels = shape
     image = open_image(path, MODES[channels], size=(width, height))
-    if image.size != (width, height):
-        image = resized(image, (width, height), resize)
-    pixels = np.asarray(image).reshape(height, width, channels)
+    return resized(image, (width, height), resize) if image.size != (width, height) else image
+
+
+def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch", out=None):
+    """An image file as a uint8 (H, W, C) NumPy array in `shape`'s size (`load_image`), written into `out`
+    (a (H, W, C) uint8 view, e.g. a row of a memory map) when given."""
+    import numpy as np
+
+    pixels = np.frombuffer(load_image(path, shape, resize).tobytes(), dtype=np.uint8).reshape(shape)
     if out is None:
         return pixels
     out[...] = pixels

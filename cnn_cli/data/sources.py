@@ -51,7 +51,7 @@ def read_store(data: DataConfig, source: str = "<config file>", check=None) -> S
         check(raw)
     shape = raw_shape(raw)
     to_disk = entry is not None and (data.cache == "disk" or (data.cache == "auto" and np.prod(shape) > AUTO_DISK_BYTES))
-    writer = _writer(entry, shape) if to_disk else None
+    writer = C.open_writer(entry, shape) if to_disk else None
     try:
         store = Store.from_raw(raw, writer.images if writer is not None else None)
     except BaseException:
@@ -68,16 +68,6 @@ def read_store(data: DataConfig, source: str = "<config file>", check=None) -> S
     if entry is not None and data.cache == "memory":
         C.save_entry(entry, store.images, meta)  # kept in memory, and in the cache for the next run
     return store
-
-
-def _writer(entry: C.Entry, shape) -> C.Writer | None:
-    """A new cache entry of `shape` to write the images into; None (with one warning line) when the cache
-    folder cannot be written, or the disk is too full."""
-    try:
-        return C.Writer(entry, shape)
-    except OSError as exc:
-        C._warn(C.cannot_write(entry.root, exc))
-        return None
 
 
 def _source_bytes(data: DataConfig, source: str) -> int:
