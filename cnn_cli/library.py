@@ -68,7 +68,7 @@ class TrainedRun:
             return self._batch(images)
         if not isinstance(images, Sequence) or len(images) == 0:
             raise CnnError("expected images: a path, a list of paths, or uint8 arrays (H, W, C) or (N, H, W, C)")
-        rows = [read_image(str(item), self.input_shape)[None] if isinstance(item, (str, Path)) else
+        rows = [read_image(str(item), self.input_shape, self._run.resize)[None] if isinstance(item, (str, Path)) else
                 self._batch(np.asarray(item)) for item in images]
         return np.concatenate(rows)
 

@@ -19,16 +19,6 @@ def flip_probabilities(predict, x: np.ndarray) -> np.ndarray:
     return (plain + mirrored) / 2
 
 
-CHUNK_BYTES = 64 << 20  # float32 pixels of one chunk of flip_accuracy: few predict calls, bounded memory
-
-
-def chunk_rows(image_shape: tuple[int, ...], batch: int) -> int:
-    """Images per chunk: whole prediction batches, as many as fit in CHUNK_BYTES of float32 pixels (one batch
-    at least)."""
-    per_image = 4 * int(np.prod(image_shape))
-    return max(1, CHUNK_BYTES // per_image // batch) * batch
-
-
 def flip_accuracy(predict, images: np.ndarray, labels: np.ndarray, indices: np.ndarray, rows: int) -> float:
     """The flip accuracy on `images[indices]` (the store, in memory or memory-mapped), `rows` images at a time:
     no copy of the whole split is made."""

@@ -271,6 +271,43 @@ print(int(rows.sum()))
     assert log.read_text() == "run\n" and int(done.stdout) > 0
 
 
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:  # a process that ended meanwhile
+        return b""
+
+
+def test_ctrl_c_while_worker_processes_decode_leaves_no_worker_and_no_half_entry(tmp_path):
+    """`cnn predict` on 2,000 files (worker processes: the cache file's rows), interrupted once decoding shows
+    progress: one line and exit 130, the workers ended, no temporary file left in the cache folder."""
+    import signal
+
+    from tests.run_helpers import mnist_run
+
+    big = tmp_path / "big.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (1200, 1200), dtype=np.uint8)).save(big)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(decode.PROCESS_MIN):
+        os.link(big, photos / f"{i:05d}.png")  # one slow PNG, many names
+    cache = tmp_path / "cache"
+    env = {**os.environ, C.ENV: str(cache), "CNN_DECODE_WORKERS": "2"}
+    process = subprocess.Popen([sys.executable, "-m", "cnn_cli", "predict", str(mnist_run()), str(photos)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    seen = []
+    for line in process.stderr:  # progress lines on stderr: decoding has begun in the workers
+        seen.append(line)
+        if line.startswith("Decoding"):
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, "".join(seen) + err
+    assert err.strip().splitlines()[-1] == "Interrupted." and "Traceback" not in err
+    assert [p for p in Path("/proc").glob("[0-9]*/cmdline") if str(cache).encode() in _read(p)] == []
+    assert [f.name for f in cache.rglob("*") if f.is_file()] == []
+
+
 def test_resize_modes_and_exif_orientation(tmp_path):
     wide = tmp_path / "wide.png"
     image = Image.new("L", (40, 20), 255)

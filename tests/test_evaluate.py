@@ -108,3 +108,29 @@ def test_evaluate_broken_model(runner, tmp_path):
     result = _evaluate(runner, [str(run)], expect=2)
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and "model.keras: cannot be loaded as a Keras model" in lines[0], result.output
+
+
+def test_evaluate_goes_a_chunk_at_a_time_with_the_same_figures(runner, monkeypatch):
+    """The split is gathered a chunk at a time (never whole): the figures equal those of a single chunk."""
+    from cnn_cli.data.batches import SplitImages
+    from cnn_cli.readers import evaluation
+
+    run = mnist_run()
+    args = [str(run), "--json", "--no-write", "--tta", "flip", "--batch-size", "32"]
+    whole = json.loads(_evaluate(runner, args).stdout)
+    gathered = []
+    real = SplitImages.__getitem__
+
+    def spy(self, key):
+        found = real(self, key)
+        gathered.append(len(found))
+        return found
+
+    monkeypatch.setattr(SplitImages, "__getitem__", spy)
+    monkeypatch.setattr(evaluation, "chunk_rows", lambda shape, batch: 3 * batch)
+    chunked = json.loads(_evaluate(runner, args).stdout)
+    assert gathered == [96, 96, 96, 96, 16]  # 400 test images
+    assert chunked["loss"] == pytest.approx(whole["loss"], abs=1e-5)
+    assert chunked["accuracy"] == pytest.approx(whole["accuracy"], abs=1e-6)
+    assert chunked["tta_accuracy"] == whole["tta_accuracy"] and chunked["tta_accuracy"] is not None
+    assert chunked["confusion_matrix"] == whole["confusion_matrix"]

@@ -74,3 +74,23 @@ def test_load_run_errors_are_one_line(tmp_path):
     with pytest.raises(CnnError, match="no such run directory"):
         cnn_cli.load_run(tmp_path / "nowhere")
     assert Path(mnist_run()).is_dir()
+
+
+def test_image_files_are_resized_as_the_run_resized_its_training_images(tmp_path):
+    """A run trained with `data.resize: pad` gets its image files padded by load_run (and `cnn inspect`), as
+    `cnn predict` and training pad them, not stretched."""
+    from cnn_cli.data.images import read_image
+    from cnn_cli.readers.run_reader import read_run
+    from tests.run_helpers import copy_run
+
+    run_dir = copy_run(mnist_run(), tmp_path)
+    config = run_dir / "config.yaml"
+    text = config.read_text()
+    assert "resize: stretch" in text
+    config.write_text(text.replace("resize: stretch", "resize: pad"))
+    wide = tmp_path / "wide.png"
+    Image.fromarray(np.load(MNIST_NPZ)["x_test"][0]).resize((56, 28)).save(wide)
+    assert read_run(run_dir).resize == "pad"
+    pixels = cnn_cli.load_run(run_dir).pixels(str(wide))[0]
+    np.testing.assert_array_equal(pixels, read_image(wide, (28, 28, 1), "pad"))
+    assert not np.array_equal(pixels, read_image(wide, (28, 28, 1), "stretch"))

@@ -11,6 +11,11 @@ once (an in-memory array or the cache's memory map), in NumPy, importing no fram
   batches come in file order, never augmented (validation, test, evaluation, prediction).
 
 `batch` is safe to call from several threads at once (the faces prefetch in worker threads).
+
+- `SplitImages(images, indices)`: one split's images for the commands that read a split outside training
+  (`cnn evaluate`, `cnn report`, `cnn export`'s check): indexed like an array (`x[i]`, `x[rows]`, `x[a:b]`),
+  each index gathering only those images, and `chunks(rows)` for a pass over the whole split a chunk at a
+  time; `chunk_rows` is how many images a chunk holds.
 """
 
 from __future__ import annotations
@@ -47,6 +52,40 @@ def gather(images: np.ndarray, idx: np.ndarray, dtype=np.float32) -> np.ndarray:
     out = np.empty((len(idx), *images.shape[1:]), dtype=dtype)
     out[ascending] = images[idx[ascending]]
     return out
+
+
+CHUNK_BYTES = 64 << 20  # float32 pixels of one chunk of a pass over a split: few predict calls, bounded memory
+
+
+def chunk_rows(image_shape: tuple[int, ...], batch: int) -> int:
+    """Images per chunk: whole prediction batches, as many as fit in CHUNK_BYTES of float32 pixels (one batch
+    at least)."""
+    per_image = 4 * int(np.prod(image_shape))
+    return max(1, CHUNK_BYTES // per_image // batch) * batch
+
+
+class SplitImages:
+    """`images[indices]` (uint8), gathered from the store only as indexed; see the module docstring."""
+
+    def __init__(self, images: np.ndarray, indices: np.ndarray):
+        self.images, self.indices = images, np.asarray(indices, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.indices), *self.images.shape[1:])
+
+    def __getitem__(self, key) -> np.ndarray:
+        if isinstance(key, (int, np.integer)):
+            return np.asarray(self.images[self.indices[key]])
+        return gather(self.images, np.atleast_1d(self.indices[key]), np.uint8)
+
+    def chunks(self, rows: int):
+        """(start, images[start:start + rows]) over the split, in order."""
+        for start in range(0, len(self), max(1, int(rows))):
+            yield start, self[start:start + rows]
 
 
 class BatchSource:

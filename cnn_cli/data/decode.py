@@ -110,7 +110,7 @@ def decode_into(target, files: list[Path], shape: tuple[int, int, int], *, resiz
     try:
         job.run(workers, spec)
     finally:
-        if rows is not None:
+        if rows is not None and not job.writing():  # else its descriptor stays open: never a reused number
             rows.close()
     if job.failures:
         _, source, message = min(job.failures)  # the first bad file in file order
@@ -131,11 +131,16 @@ class _Job:
         self.bad: dict[int, str] = {}
         self.failures: list[tuple[int, str, str]] = []
         self.stopped = False
+        self.threads: list[threading.Thread] = []
+
+    def writing(self) -> bool:
+        """Whether a thread may still write rows (only after a second interrupt while the first stops them)."""
+        return any(thread.is_alive() for thread in self.threads)
 
     def run(self, workers: int, spec: dict | None) -> None:
         processes = [_start_worker(spec) for _ in range(workers)] if spec is not None else [None] * workers
-        threads = [threading.Thread(target=self._feed, args=(p,), daemon=True) if p is not None
-                   else threading.Thread(target=self._decode_here, daemon=True) for p in processes]
+        self.threads = threads = [threading.Thread(target=self._feed, args=(p,), daemon=True) if p is not None
+                                  else threading.Thread(target=self._decode_here, daemon=True) for p in processes]
         try:
             for thread in threads:
                 thread.start()
@@ -147,6 +152,9 @@ class _Job:
                 if process is not None and process.poll() is None:
                     process.kill()
                     process.wait()
+            for thread in threads:  # each ends with the chunk it is on: then nothing writes to the rows any more
+                if thread.is_alive():
+                    thread.join()
             self.progress.close()
 
     def _next(self) -> int | None:

@@ -92,11 +92,9 @@ def reference(model, scale: float | None, x: np.ndarray, batch_size: int = 256) 
 def test_images(source: Source, data_path: str | None, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
     """The run's test split (its validation split when it has none), the first `limit` images, and what it is."""
     split = load_split(source.run, data_path=data_path)
-    x, y = split.x, split.y
-    if limit is not None:
-        x, y = x[:limit], y[:limit]
+    x, y = split.x[:limit], split.y[:limit]  # only these images are gathered from the data
     origin = data_path or source.run.data_path or split.origin
-    return np.ascontiguousarray(x, dtype=np.uint8), y, f"{split.name} split of {origin}"
+    return x, y, f"{split.name} split of {origin}"
 
 
 def input_dtype(model) -> str:

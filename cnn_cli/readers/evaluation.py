@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.readers.run_reader import Run, read_run
 from cnn_cli.rundir.layout import run_file
@@ -26,9 +27,10 @@ TOP_CONFUSED = 5
 
 @dataclass
 class Split:
-    """The examples evaluated: uint8 images, class indices of the run's class map, and what they are."""
+    """The examples evaluated: their uint8 images (`SplitImages`: gathered from the data's store only as
+    indexed, or a chunk at a time), class indices of the run's class map, and what they are."""
 
-    x: np.ndarray
+    x: SplitImages
     y: np.ndarray
     name: str  # "test" or "validation"
     origin: str
@@ -125,18 +127,10 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
     if isinstance(compiled_loss, str) and compiled_loss != loss:
         raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
                        f"{compiled_loss!r}, received {loss!r} (was config.yaml edited after training?)")
-    inputs = run.model_inputs(x)  # scaled for a format-1 run's model only
-    labels = np.eye(run.num_classes, dtype=np.float32)[y] if one_hot_for(loss) else y
     if not getattr(model, "compiled", False):  # saved without its compile settings
         model.compile(loss=loss, metrics=["accuracy"])
-    results = model.evaluate(inputs, labels, batch_size=batch_size, verbose=0, return_dict=True)
-    started = time.perf_counter()
-    probabilities = np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0))
-    seconds = time.perf_counter() - started
-    predicted = probabilities.argmax(axis=1).astype(np.int32)
-    accuracy = float(results["accuracy"]) if "accuracy" in results else float(np.mean(predicted == y))
-    tta_accuracy = None
-    if tta == "flip":
+    flip = tta == "flip"
+    if flip:
         from cnn_cli import tta as T
 
         warning = T.flip_warning(run.config.name, split.origin)
@@ -144,9 +138,9 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
             import click
 
             click.echo(warning, err=True)
-        mirrored = np.asarray(model.predict(run.model_inputs(np.ascontiguousarray(x[:, :, ::-1, :])),
-                                            batch_size=batch_size, verbose=0))
-        tta_accuracy = T.accuracy((probabilities.astype(np.float64) + mirrored) / 2, y)
+    results, probabilities, seconds, tta_accuracy = _passes(run, model, x, y, batch_size, one_hot_for(loss), flip)
+    predicted = probabilities.argmax(axis=1).astype(np.int32)
+    accuracy = results["accuracy"] if np.isfinite(results["accuracy"]) else float(np.mean(predicted == y))
 
     names = run.class_map.names
     per_class, matrix = class_metrics(y, predicted, names, run.class_map.ids)
@@ -171,6 +165,29 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
             raise CnnError(f"{run.path}: cannot write {report.name}, {png.name} and {gallery.name} into the run directory "
                            f"({exc.strerror or exc}); use --no-write to only print") from None
     return evaluation
+
+
+def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, one_hot: bool, flip: bool):
+    """(Keras' loss and accuracy, probabilities, seconds spent predicting, flip accuracy or None) of the model
+    on the split, a chunk of whole batches at a time: no copy of the whole split is made."""
+    totals = {"loss": 0.0, "accuracy": 0.0}
+    chunks, seconds, flip_correct = [], 0.0, 0
+    for start, pixels in x.chunks(chunk_rows(run.input_shape, batch_size)):
+        truth = y[start:start + len(pixels)]
+        inputs = run.model_inputs(pixels)  # scaled for a format-1 run's model only
+        labels = np.eye(run.num_classes, dtype=np.float32)[truth] if one_hot else truth
+        results = model.evaluate(inputs, labels, batch_size=batch_size, verbose=0, return_dict=True)
+        for key in totals:  # Keras' means are over examples: weighted by the chunk's size, they add up
+            totals[key] += float(results.get(key, np.nan)) * len(pixels)
+        started = time.perf_counter()
+        chunks.append(np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)))
+        seconds += time.perf_counter() - started
+        if flip:
+            mirrored = run.model_inputs(np.ascontiguousarray(pixels[:, :, ::-1, :]))
+            both = chunks[-1].astype(np.float64) + np.asarray(model.predict(mirrored, batch_size=batch_size, verbose=0))
+            flip_correct += int(np.sum(np.argmax(both, axis=1) == truth))
+    means = {key: total / max(1, len(y)) for key, total in totals.items()}
+    return means, np.concatenate(chunks), seconds, (flip_correct / max(1, len(y)) if flip else None)
 
 
 def load_split(run: Run, *, data_path: str | None = None, subset: int | None = None) -> Split:
@@ -201,7 +218,7 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
         note = "the data has no test split; evaluating on the validation split"
     else:
         raise DataError(origin, "no test split and no validation split to evaluate on")
-    x, y = dataset.images[index], dataset.labels[index]
+    x, y = SplitImages(dataset.images, index), dataset.labels[index]
     if dataset.class_map != run.class_map:  # other data: its own indices -> the run's indices, by label id
         ids = np.array(dataset.class_map.ids, dtype=object)[y]
         y = run.class_map.encode(ids.tolist(), f"{origin} ({name} split)")

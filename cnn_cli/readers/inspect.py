@@ -121,7 +121,7 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
     run = access.open_run(run_dir)
     if not Path(image_path).is_file():
         raise DataError(image_path, "not a file (expected an image)" if Path(image_path).exists() else "no such file")
-    pixels = access.read_image(image_path, run.input_shape)  # an unreadable image is refused before the model loads
+    pixels = access.read_image(image_path, run.input_shape, run.resize)  # an unreadable image is refused before the model loads
     model, _ = access.load_model(run)
     names = choose_layers(model, layers, block_outputs(run))
     wanted = class_index(run, class_name) if class_name is not None else None

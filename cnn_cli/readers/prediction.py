@@ -44,15 +44,15 @@ def read_file(path: str, input_shape: tuple[int, int, int], label_column: str = 
     return [Item(name=path, pixels=read_image(path, input_shape), file=path)]
 
 
-def read_image(path: str, input_shape: tuple[int, int, int]) -> np.ndarray:
-    """An image file as uint8 (H, W, C) in the model's size and channels."""
+def read_image(path: str, input_shape: tuple[int, int, int], resize: str = "stretch") -> np.ndarray:
+    """An image file as uint8 (H, W, C) in the model's size (`resize`: the run's data.resize) and channels."""
     from cnn_cli.data.images import MODES
     from cnn_cli.data.images import read_image as read
 
     if input_shape[2] not in MODES:
         raise CnnError(f"the model takes {input_shape[2]}-channel images; only 1 (grayscale), 3 (RGB) and 4 (RGBA) "
                        "can be made from image files")
-    return read(path, input_shape)
+    return read(path, input_shape, resize)
 
 
 def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:

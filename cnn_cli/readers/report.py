@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.data.batches import SplitImages
 from cnn_cli.errors import CnnError
 from cnn_cli.readers import access, sections
 from cnn_cli.readers import html as H
@@ -27,7 +28,7 @@ EPSILON = 1e-7  # Keras' clipping of probabilities in the cross-entropy
 class Pass:
     """The model's predictions over one split: probabilities, predicted class and loss per example."""
 
-    x: np.ndarray
+    x: SplitImages  # the split's images, gathered as indexed
     y: np.ndarray
     split: str
     origin: str
@@ -66,9 +67,9 @@ class ReportInput:
 def evaluate(run, model, data_path: str | None) -> Pass:
     """One pass of the model over the run's test split (else its validation split)."""
     split = access.load_split(run, data_path=data_path)
-    x = access.model_inputs(run, split.x)
-    scores = np.concatenate([np.asarray(model.predict_on_batch(x[i:i + BATCH]), dtype=np.float64)
-                             for i in range(0, len(x), BATCH)]) if len(x) else np.zeros((0, run.num_classes))
+    scores = [np.asarray(model.predict_on_batch(access.model_inputs(run, pixels)), dtype=np.float64)
+              for _, pixels in split.x.chunks(BATCH)]  # a batch of the split at a time
+    scores = np.concatenate(scores) if scores else np.zeros((0, run.num_classes))
     probabilities = access.as_probabilities(scores)
     per_class, matrix = access.class_metrics(split.y, probabilities.argmax(axis=1), run.class_map.names,
                                              run.class_map.ids)

@@ -79,6 +79,12 @@ class Run:
     def num_classes(self) -> int:
         return len(self.class_map)
 
+    @property
+    def resize(self) -> str:
+        """How an image file meets the input shape: the run's `data.resize` (stretch when it has no data)."""
+        data = self.config.data
+        return data.resize if data is not None else "stretch"
+
     def load_model(self, name: str = MODEL):
         """The Keras model saved as `name` (model.keras or best.keras), loaded in safe mode, once."""
         if self.status == "diverged":

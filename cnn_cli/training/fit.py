@@ -15,6 +15,7 @@ from cnn_cli import tta
 from cnn_cli.backends import current as backend
 from cnn_cli.config.phases import spans
 from cnn_cli.config.train import target_loss
+from cnn_cli.data.batches import chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
 from cnn_cli.errors import DivergedError
 from cnn_cli.rundir.atomic import save_atomic
@@ -146,7 +147,7 @@ def _scores(run: Run, model) -> report.FinalScores:
         scores = {k: float(v) for k, v in result.items()} | {"examples": int(len(indices))}
         if run.config.train.tta == "flip":  # a chunk of the split at a time, gathered from the store
             scores["accuracy_tta"] = tta.flip_accuracy(predict, dataset.images, dataset.labels, indices,
-                                                       rows=tta.chunk_rows(dataset.images.shape[1:], run.eval_batch))
+                                                       rows=chunk_rows(dataset.images.shape[1:], run.eval_batch))
         return scores
 
     def predict(x):
