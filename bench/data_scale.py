@@ -1,7 +1,8 @@
 """Data at scale: decoding an image folder once, and training from memory or from the disk cache.
 
     python bench/data_scale.py [--count 6000] [--size 160] [--epochs 2] [--folder DIR] [--keep]
-                               [--decode-sample 6000] [--repeats 5] [--no-decode] [--no-train] [--against REV]
+                               [--decode-sample 6000] [--repeats 5] [--train-repeats 1] [--no-decode] [--no-train]
+                               [--against REV]
 
 1. Builds a synthetic folder of COUNT JPEGs at SIZExSIZE RGB, 10 class folders, from the Fashion-MNIST
    images (Debian's dataset-fashion-mnist when installed, else the bundled sample): each image resized and
@@ -13,11 +14,13 @@
    machine's speed drifts between rounds, so ratios are taken within a round). With `--against REV` (a git
    revision), the same rates with that revision's `cnn_cli` too, each round of each code in its own
    process, the two codes alternating: a before/after comparison under the same machine load.
-3. Training: `cnn train` (a small strided CNN, batch 64) with `data.cache: memory` and `disk`, each in its own
+3. Training: `cnn train` (a small strided CNN, batch 64, a tenth of the images for validation) with `data.cache: memory` and `disk`, each in its own
    cache folder, each run once to build the cache and once more from it; and a tiny run (1,500 images, so
    that its training and evaluation batches are as large) for reference. For each: peak RssAnon (anonymous
    memory, polled every 50 ms from /proc), the decoded size, and training images/s of the last epoch
-   (history.csv).
+   (history.csv); `--train-repeats N` runs the pair from the cache N times, alternating, for the median ratio
+   of their speeds. Then `cnn evaluate` (its validation split, from the cache) on the tiny run and on the
+   disk run, and its peak RssAnon.
 """
 
 from __future__ import annotations
@@ -174,16 +177,8 @@ def peak_rss_anon(process: subprocess.Popen) -> int:
     return peak
 
 
-def train(folder: Path, size: int, cache: str, cache_dir: Path, epochs: int, work: Path, tag: str) -> dict:
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", tag).strip("-")
-    config = {"name": f"scale-{slug}", "seed": 1, "model": {"input_shape": [size, size, 3], "layers": MODEL},
-              "data": {"source": "folder", "path": str(folder), "image_shape": [size, size, 3], "cache": cache},
-              "train": {"batch_size": 64, "epochs": epochs, "optimizer": "adam"}}
-    config_file = work / f"{slug}.yaml"
-    config_file.write_text(json.dumps(config))
-    run_dir = work / f"run-{slug}"
-    env = {**os.environ, "CNN_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "cnn_cli", "train", "--config", str(config_file), "--run-dir", str(run_dir)]
+def measured(cmd: list[str], env: dict) -> tuple[int, float, str]:
+    """(peak RssAnon in bytes, wall seconds, output) of a command run to its end; exits when it fails."""
     started = time.perf_counter()
     process = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out: list[str] = []
@@ -192,12 +187,66 @@ def train(folder: Path, size: int, cache: str, cache_dir: Path, epochs: int, wor
     peak = peak_rss_anon(process)
     reader.join()
     if process.wait() != 0:
-        sys.exit(f"cnn train failed:\n{''.join(out)}")
+        sys.exit(f"{' '.join(cmd[2:4])} failed:\n{''.join(out)}")
+    return peak, time.perf_counter() - started, "".join(out)
+
+
+def train(folder: Path, size: int, cache: str, cache_dir: Path, epochs: int, work: Path, tag: str) -> dict:
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", tag).strip("-")
+    config = {"name": f"scale-{slug}", "seed": 1, "model": {"input_shape": [size, size, 3], "layers": MODEL},
+              "data": {"source": "folder", "path": str(folder), "image_shape": [size, size, 3], "cache": cache,
+                       "validation_split": 0.1},
+              "train": {"batch_size": 64, "epochs": epochs, "optimizer": "adam"}}
+    config_file = work / f"{slug}.yaml"
+    config_file.write_text(json.dumps(config))
+    run_dir = work / f"run-{slug}"
+    env = {**os.environ, "CNN_CACHE_DIR": str(cache_dir), "PYTHONPATH": str(ROOT)}
+    peak, wall, _ = measured([sys.executable, "-m", "cnn_cli", "train", "--config", str(config_file), "--run-dir",
+                              str(run_dir)], env)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     with open(run_dir / "history.csv", newline="") as handle:
         last = list(csv.DictReader(handle))[-1]
-    return {"tag": tag, "peak_rss_anon_mb": peak / 1e6, "wall_s": time.perf_counter() - started,
+    return {"tag": tag, "peak_rss_anon_mb": peak / 1e6, "wall_s": wall, "run_dir": run_dir, "env": env,
             "train_images_per_s": metrics["train_examples"] / float(last["seconds"])}
+
+
+def evaluate(row: dict) -> float:
+    """Peak RssAnon (MB) of `cnn evaluate` on a training row's run (its validation split, from the cache)."""
+    peak, _, _ = measured([sys.executable, "-m", "cnn_cli", "evaluate", str(row["run_dir"]), "--no-write"], row["env"])
+    return peak / 1e6
+
+
+def training(folder: Path, size: int, epochs: int, decoded_mb: float, repeats: int) -> None:
+    """The training runs (memory and disk, each first and from the cache, and the tiny reference), `cnn
+    evaluate` on the tiny run and on the disk run, and their table. With `repeats` over 1, the pair from the
+    cache (memory, disk) runs that many times in all, alternating, and the speed ratio is the median of the
+    pairs' ratios."""
+    tiny = Path(tempfile.gettempdir()) / f"cnn-data-scale-{TINY}-{size}"
+    build_folder(tiny, TINY, size)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        rows = [train(tiny, size, "disk", work / "cache-tiny", epochs, work, f"tiny ({TINY:,} images, disk)"),
+                train(folder, size, "memory", work / "cache-memory", epochs, work, "memory, first run"),
+                train(folder, size, "memory", work / "cache-memory", epochs, work, "memory, from the cache"),
+                train(folder, size, "disk", work / "cache-disk", epochs, work, "disk, first run"),
+                train(folder, size, "disk", work / "cache-disk", epochs, work, "disk, from the cache")]
+        pairs = [(rows[2], rows[4])]
+        for turn in range(1, repeats):
+            pairs.append((train(folder, size, "memory", work / "cache-memory", epochs, work, f"memory, again {turn}"),
+                          train(folder, size, "disk", work / "cache-disk", epochs, work, f"disk, again {turn}")))
+            rows += pairs[-1]
+        evaluated = {"tiny": evaluate(rows[0]), "disk": evaluate(rows[4])}
+    base = rows[0]["peak_rss_anon_mb"]
+    print(f"{'run':<26} {'peak RssAnon':>13} {'over tiny':>10} {'train img/s':>12} {'wall s':>7}")
+    for row in rows:
+        print(f"{row['tag']:<26} {row['peak_rss_anon_mb']:>10,.0f} MB {row['peak_rss_anon_mb'] - base:>7,.0f} MB "
+              f"{row['train_images_per_s']:>12,.0f} {row['wall_s']:>7.1f}")
+    memory_cost = (rows[2]["peak_rss_anon_mb"] - base) / decoded_mb
+    ratios = [disk["train_images_per_s"] / memory["train_images_per_s"] for memory, disk in pairs]
+    print(f"memory mode from the cache: images cost {memory_cost:.2f}x their decoded size; disk from the cache "
+          f"trains at {statistics.median(ratios):.2f}x its speed (pairs: {', '.join(f'{r:.2f}' for r in ratios)})")
+    print(f"cnn evaluate, peak RssAnon: tiny run {evaluated['tiny']:,.0f} MB, disk run {evaluated['disk']:,.0f} MB "
+          f"({evaluated['disk'] - evaluated['tiny']:+,.0f} MB)")
 
 
 def main() -> None:
@@ -208,6 +257,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=None, help="where the synthetic folder goes (default: /tmp)")
     parser.add_argument("--decode-sample", type=int, default=6000, help="files timed for the decode rates")
     parser.add_argument("--repeats", type=int, default=5, help="rounds of the decode rates")
+    parser.add_argument("--train-repeats", type=int, default=1, help="memory/disk pairs from the cache")
     parser.add_argument("--keep", action="store_true", help="keep the folder and caches")
     parser.add_argument("--no-decode", action="store_true", help="skip the decode rates")
     parser.add_argument("--no-train", action="store_true", help="skip the training runs")
@@ -228,32 +278,11 @@ def main() -> None:
     if args.against:
         compare_rates(files, args.size, args.against, args.repeats)
     if not args.no_train:
-        training(folder, args.size, args.epochs, decoded_mb)
+        training(folder, args.size, args.epochs, decoded_mb, args.train_repeats)
     if not args.keep:
         import shutil
 
         shutil.rmtree(folder, ignore_errors=True)
-
-
-def training(folder: Path, size: int, epochs: int, decoded_mb: float) -> None:
-    """The training runs (memory and disk, each first and from the cache, and the tiny reference) and their table."""
-    tiny = Path(tempfile.gettempdir()) / f"cnn-data-scale-{TINY}-{size}"
-    build_folder(tiny, TINY, size)
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        rows = [train(tiny, size, "disk", work / "cache-tiny", epochs, work, f"tiny ({TINY:,} images, disk)"),
-                train(folder, size, "memory", work / "cache-memory", epochs, work, "memory, first run"),
-                train(folder, size, "memory", work / "cache-memory", epochs, work, "memory, from the cache"),
-                train(folder, size, "disk", work / "cache-disk", epochs, work, "disk, first run"),
-                train(folder, size, "disk", work / "cache-disk", epochs, work, "disk, from the cache")]
-    base = rows[0]["peak_rss_anon_mb"]
-    print(f"{'run':<26} {'peak RssAnon':>13} {'over tiny':>10} {'train img/s':>12} {'wall s':>7}")
-    for row in rows:
-        print(f"{row['tag']:<26} {row['peak_rss_anon_mb']:>10,.0f} MB {row['peak_rss_anon_mb'] - base:>7,.0f} MB "
-              f"{row['train_images_per_s']:>12,.0f} {row['wall_s']:>7.1f}")
-    memory_cost = (rows[2]["peak_rss_anon_mb"] - base) / decoded_mb
-    print(f"memory mode from the cache: images cost {memory_cost:.2f}x their decoded size; disk from the cache "
-          f"trains at {rows[4]['train_images_per_s'] / rows[2]['train_images_per_s']:.2f}x its speed")
 
 
 if __name__ == "__main__":
