@@ -79,7 +79,8 @@ def test_report_escapes_user_strings(runner, tmp_path):
 def test_report_without_test_split_says_validation(runner, tmp_path):
     _, page = _report(runner, sign_run(), tmp_path / "r.html")
     assert "This report is on the validation split: the data has no test split" in page
-    assert "validation accuracy<b>" in page
+    assert "validation accuracy<b>" in page and "validation accuracy (at training)<b>" in page
+    assert page.count("validation accuracy<b>") == 1  # the pass over the split; training's own figure is named so
 
 
 def test_report_of_incomplete_runs(runner, tmp_path):

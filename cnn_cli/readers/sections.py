@@ -30,7 +30,7 @@ def results(found) -> str:
     if e is not None:
         items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"), (f"{e.split} loss", f"{float(e.losses.mean()):.4f}"),
                   (f"{e.split} examples", f"{len(e.y):,}")]
-    for key, label in (("test_accuracy", "test accuracy (at training)"), ("val_accuracy", "validation accuracy"),
+    for key, label in (("test_accuracy", "test accuracy (at training)"), ("val_accuracy", "validation accuracy (at training)"),
                        ("best_epoch", "best epoch"), ("epochs_run", "epochs run")):
         if m.get(key) is not None:
             items.append((label, _fmt(m[key])))
