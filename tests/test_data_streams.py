@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -169,3 +170,65 @@ def test_streamed_errors_are_the_whole_readers_errors(tmp_path):
         assert str(caught.value) == (f"{npz}: array 'x_train': expected integer pixel values 0..255, found int16 values "
                                      f"{int(images(300, 64, 1).min()) * 2}..{int(images(300, 64, 1).max()) * 2} "
                                      "(scale to 0..255 and save as uint8)")
+
+
+SIGN = Path(__file__).resolve().parent.parent / "data" / "sign_layout_sample" / "train.csv"
+
+
+def sign_copy(tmp_path, tail: str = "", edit=None) -> dict:
+    """data/sign_layout_sample/train.csv (720 rows), its lines changed by `edit` and `tail` appended."""
+    lines = SIGN.read_text().splitlines(keepends=True)
+    if edit is not None:
+        edit(lines)
+    path = tmp_path / "sign.csv"
+    path.write_text("".join(lines) + tail)
+    return {"source": "csv", "train": str(path), "image_shape": [28, 28, 1]}
+
+
+def both_ways(data: dict) -> str:
+    """The one error of loading `data` whole (cache off) and streamed into the cache (disk)."""
+    messages = set()
+    for cache in ("off", "disk"):
+        with pytest.raises(DataError) as caught:
+            load_dataset(config(data, cache))
+        messages.add(str(caught.value))
+    (message,) = messages
+    return message
+
+
+def test_the_csv_cache_build_parses_the_pixel_cells_once(tmp_path, monkeypatch):
+    data = sign_copy(tmp_path, tail="\n,,,\n\n")  # blank lines at the end (one of empty cells): no rows
+    calls = []
+    chunks = streams.csv_chunks
+    monkeypatch.setattr(streams, "csv_chunks", lambda *a, **k: calls.append(k.get("usecols")) or chunks(*a, **k))
+    dataset = load_dataset(config(data, "disk"))
+    assert calls == [["label"], None]  # the labels alone, then every cell once (`fill`)
+    whole = pd.read_csv(SIGN)
+    assert isinstance(dataset.images, np.memmap) and len(dataset.images) == len(whole) == 720
+    assert np.array_equal(np.asarray(dataset.images).reshape(720, -1), whole.drop(columns=["label"]).to_numpy())
+    assert np.array_equal(np.asarray(dataset.class_map.ids)[dataset.labels], whole["label"].to_numpy())
+
+
+def test_streamed_csv_rows_without_a_label_are_the_whole_readers_errors(tmp_path):
+    path = tmp_path / "sign.csv"
+    # a row after the last label with pixel values, behind blank lines: the label pass cannot tell it from one
+    message = both_ways(sign_copy(tmp_path, tail="\n\n" + "," * 400 + "7" + "," * 383 + "\n\n"))
+    assert message == f"{path}: row 721 (line 722), column 'label': empty label cell"
+
+    def unlabel(lines):  # every label cell emptied, the pixels kept
+        lines[1:] = ["," + line.split(",", 1)[1] for line in lines[1:]]
+    assert both_ways(sign_copy(tmp_path, edit=unlabel)) == f"{path}: row 1 (line 2), column 'label': empty label cell"
+    blank = both_ways(sign_copy(tmp_path, edit=lambda lines: lines.__setitem__(slice(1, None), ["\n", ",,,\n"])))
+    assert blank == f"{path}: no data rows, only a header line"
+
+    def bad_and_unlabelled(lines):  # a bad cell in row 3 and a row without a label at the end: the label first
+        lines[3] = lines[3].replace(",", ",x", 1)
+        lines.append("," + lines[5].split(",", 1)[1])
+    assert both_ways(sign_copy(tmp_path, edit=bad_and_unlabelled)) == (
+        f"{path}: row 721 (line 722), column 'label': empty label cell")
+
+    def extra_cell(lines):  # a line with one cell too many (the label pass does not see it) and an empty label
+        lines[700] = lines[700].rstrip("\n") + ",0\n"
+        lines[2] = "," + lines[2].split(",", 1)[1]
+    assert both_ways(sign_copy(tmp_path, edit=extra_cell)) == (
+        f"{path}: not a readable CSV file: Error tokenizing data. C error: Expected 785 fields in line 701, saw 786")

@@ -8,6 +8,7 @@ of the file (the header is line 1, so L = R + 1).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -42,27 +43,53 @@ def read_csv_split(path: str, label_column: str = "label", image_shape: tuple[in
 
 
 def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -> RawSplit:
-    from cnn_cli.data.streams import CsvImages, csv_chunks, rows_per_chunk
+    """The labels, from a pass over the label column alone (pandas `usecols`: the pixel cells are converted once,
+    by `CsvImages.fill`). That pass tells labelled rows from rows whose label is empty, but not a blank line
+    (every cell empty: left out at the end of the file) from a row with pixel values and no label (an error):
+    `fill`, which reads every cell, checks that the rows after the last labelled one are blank. Only a file
+    with no label at all is read whole here, to tell "no data rows" from an empty label in row 1.
+
+    A label-only pass does not see a line with too many cells: before an error of its own, the file is parsed
+    whole, so that pandas' error comes first, as from a reader of every cell."""
+    from cnn_cli.data.streams import CsvImages, csv_chunks, csv_header, rows_per_chunk
 
     _existing(path)
-    ids, blank, columns = [], [], None
-    for chunk in csv_chunks(path, rows_per_chunk((0, *shape))):
-        if columns is None:
-            columns = list(chunk.columns)
-            _check_columns(path, columns, label_column, shape, pixels=False)
-        ids.append(chunk[label_column].to_numpy())
-        blank.append(chunk.isna().all(axis=1).to_numpy())
-    if columns is None:
-        columns = list(next(csv_chunks(path, 1), pd.DataFrame()).columns)  # only a header line
+    columns = csv_header(path)
+    rows = rows_per_chunk((0, *shape))  # the chunks `fill` reads: pandas infers a column's dtype chunk by chunk
+    if label_column not in columns:
+        _parse(path, rows, chunks=1)  # as a reader that checks the header after the first chunk
         _check_columns(path, columns, label_column, shape, pixels=False)
-    blank = np.concatenate(blank) if blank else np.zeros(0, bool)
-    end = len(blank) - (np.argmin(blank[::-1]) if not blank.all() else len(blank))  # blank lines at the end left out
-    if end == 0:
-        raise DataError(path, "no data rows, only a header line")
-    labels = np.concatenate(ids)[:end]
-    _check_labels(path, labels, label_column)
-    _check_columns(path, columns, label_column, shape)
-    return RawSplit(x=CsvImages(path, label_column, shape, int(end)), ids=labels, origin=path, row=csv_row)
+    ids = [chunk[label_column].to_numpy() for chunk in csv_chunks(path, rows, usecols=[label_column])]
+    labels = np.concatenate(ids) if ids else np.zeros(0)
+    labelled = ~pd.isna(labels)
+    end = len(labels) - int(np.argmax(labelled[::-1])) if labelled.any() else 0
+    try:
+        if end == 0 and len(labels) and not _all_blank(path, rows):
+            raise empty_label(path, 0, label_column)
+        if end == 0:
+            raise DataError(path, "no data rows, only a header line")
+        _check_labels(path, labels[:end], label_column)
+        _check_columns(path, columns, label_column, shape)
+    except DataError:
+        _parse(path, rows)
+        raise
+    return RawSplit(x=CsvImages(path, label_column, shape, end, tail=end < len(labels)), ids=labels[:end],
+                    origin=path, row=csv_row)
+
+
+def _parse(path: str, rows: int, chunks: int | None = None) -> None:
+    """pandas' error (as `csv_errors` words it) if the file's first `chunks` chunks (all: None) do not parse."""
+    from cnn_cli.data.streams import csv_chunks
+
+    for _ in itertools.islice(csv_chunks(path, rows), chunks):
+        pass
+
+
+def _all_blank(path: str, rows: int) -> bool:
+    """Whether every data row of the file is a blank line (all its cells empty)."""
+    from cnn_cli.data.streams import csv_chunks
+
+    return all(chunk.isna().all(axis=None) for chunk in csv_chunks(path, rows))
 
 
 def _check_columns(path: str, columns: list, label_column: str, shape, pixels: bool = True) -> None:
@@ -81,7 +108,12 @@ def _check_columns(path: str, columns: list, label_column: str, shape, pixels: b
 def _check_labels(path: str, labels: np.ndarray, label_column: str) -> None:
     missing = pd.isna(labels)
     if missing.any():
-        raise DataError(path, f"{csv_row(int(np.argmax(missing)))}, column {label_column!r}: empty label cell")
+        raise empty_label(path, int(np.argmax(missing)), label_column)
+
+
+def empty_label(path: str, position: int, label_column: str) -> DataError:
+    """The error of a data row (0-based `position`) whose label cell is empty."""
+    return DataError(path, f"{csv_row(position)}, column {label_column!r}: empty label cell")
 
 
 def _existing(path: str) -> None:

@@ -7,8 +7,9 @@ array in memory, never a whole split decoded on its own beside it.
 - `NpzImages`: the member's `.npy` header through `zipfile` (`np.load(mmap_mode=...)` does not map .npz
   members, stored or compressed), then its rows a chunk at a time, checked and converted as `arrays.as_images`
   does; an array this cannot stream (Fortran order, objects, another rank) is read whole, as before.
-- `CsvImages`: a first pass over the file (pandas, `chunksize`) counts the rows and reads the labels; `fill`
-  is a second pass that converts the pixel cells chunk by chunk.
+- `CsvImages`: a first pass over the file's label column alone (pandas, `chunksize`, `usecols`:
+  `csv_source`) counts the rows and reads the labels; `fill` is a second pass that converts the pixel cells
+  chunk by chunk and checks that the rows after the last labelled one are blank lines.
 
 Each gives exactly the pixels and the errors of the whole-file readers (`idx.read_idx`, `arrays.as_images`,
 `csv_source.read_csv_split`).
@@ -157,39 +158,60 @@ def _skip_header(member):
 
 
 class CsvImages:
-    """The pixel columns of a CSV file (N, H, W, C) uint8: `count` rows (trailing blank lines left out),
-    converted a chunk at a time when `fill` is called."""
+    """The pixel columns of a CSV file (N, H, W, C) uint8: its first `count` rows, converted a chunk at a time
+    when `fill` is called; `tail`: rows follow them, to be checked blank (every cell empty) as they are read."""
 
-    def __init__(self, path: str, label_column: str, shape: tuple[int, int, int], count: int):
-        self.path, self.label_column, self.count = path, label_column, count
+    def __init__(self, path: str, label_column: str, shape: tuple[int, int, int], count: int, tail: bool = False):
+        self.path, self.label_column, self.count, self.tail = path, label_column, count, tail
         self.shape = (count, *shape)
 
     def __len__(self) -> int:
         return self.count
 
     def fill(self, out: np.ndarray) -> None:
-        from cnn_cli.data.csv_source import pixels_uint8
+        """The pixels into `out`. The errors come in the order of a reader that parses the whole file, then
+        checks the labels, then the pixels: a bad cell is raised once the rest of the file has parsed and its
+        last rows have been seen blank."""
+        from cnn_cli.data.csv_source import empty_label, pixels_uint8
 
-        start = 0
+        start, bad_cell = 0, None
         for chunk in csv_chunks(self.path, rows_per_chunk(self.shape)):
-            chunk = chunk.iloc[:self.count - start]
-            if len(chunk) == 0:
+            rows = chunk.iloc[:self.count - start]
+            if len(rows) and bad_cell is None:
+                try:
+                    pixels = pixels_uint8(rows.drop(columns=[self.label_column]), self.path, offset=start)
+                except DataError as exc:
+                    bad_cell = exc
+                else:
+                    out[start:start + len(rows)] = pixels.reshape((len(rows), *self.shape[1:]))
+            start += len(rows)
+            if not chunk.iloc[len(rows):].isna().all(axis=None):  # a row after the last label holds a value
+                raise empty_label(self.path, self.count, self.label_column)
+            if start == self.count and not self.tail:
                 break
-            pixels = pixels_uint8(chunk.drop(columns=[self.label_column]), self.path, offset=start)
-            out[start:start + len(chunk)] = pixels.reshape((len(chunk), *self.shape[1:]))
-            start += len(chunk)
+        if bad_cell is not None:
+            raise bad_cell
 
 
 def rows_per_chunk(shape) -> int:
     return max(1, CHUNK_BYTES // 8 // max(1, int(np.prod(shape[1:]))))
 
 
-def csv_chunks(path: str, rows: int):
-    """The CSV file's rows as frames of `rows` rows (blank lines kept as empty rows); errors as `read_frame`'s."""
+def csv_chunks(path: str, rows: int, **options):
+    """The CSV file's rows as frames of `rows` rows (blank lines kept as empty rows); errors as `read_frame`'s.
+    `options` go to `pandas.read_csv` (`usecols`)."""
     import pandas as pd
 
     with csv_errors(path):
-        yield from pd.read_csv(Path(path), skip_blank_lines=False, encoding="utf-8-sig", chunksize=rows)
+        yield from pd.read_csv(Path(path), skip_blank_lines=False, encoding="utf-8-sig", chunksize=rows, **options)
+
+
+def csv_header(path: str) -> list:
+    """The column names of the CSV file's header line, as pandas names them (duplicates numbered)."""
+    import pandas as pd
+
+    with csv_errors(path):
+        return list(pd.read_csv(Path(path), skip_blank_lines=False, encoding="utf-8-sig", nrows=0).columns)
 
 
 @contextlib.contextmanager
