@@ -232,3 +232,32 @@ def test_streamed_csv_rows_without_a_label_are_the_whole_readers_errors(tmp_path
         lines[2] = "," + lines[2].split(",", 1)[1]
     assert both_ways(sign_copy(tmp_path, edit=extra_cell)) == (
         f"{path}: not a readable CSV file: Error tokenizing data. C error: Expected 785 fields in line 701, saw 786")
+
+
+MNIST = SIGN.parents[1] / "mnist_sample.npz"
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_idx_header_errors_read_whole_and_streamed(tmp_path, gz):
+    with np.load(MNIST) as f:
+        x, y = f["x_train"][:600], f["y_train"][:600]
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    suffix = ".gz" if gz else ""
+    images = folder / f"train-images-idx3-ubyte{suffix}"
+    write_idx(folder / f"train-labels-idx1-ubyte{suffix}", y, 0x801, gz)
+    good = 0x803.to_bytes(4, "big") + b"".join(int(d).to_bytes(4, "big") for d in x.shape) + x.tobytes()
+    cases = {
+        good[:11]: "too short for an IDX images header (11 bytes)",
+        b"\x00\x00\x09\x03" + good[4:]: "wrong magic number 0x00000903, expected 0x00000803 (IDX images of bytes)",
+        b"\x00\x00\x08\x02" + good[4:]: "wrong magic number 0x00000802, expected 0x00000803 (IDX images of bytes)",
+        good[:-1]: "truncated: the header declares 600 x 28 x 28 = 470400 bytes of images, the file holds 470399",
+        good + b"\x00" * 3: "longer than declared: the header declares 600 x 28 x 28 = 470400 bytes of images, the file "
+                            "holds 470403",
+    }
+    for content, expected in cases.items():
+        images.write_bytes(gzip.compress(content, compresslevel=1) if gz else content)
+        assert both_ways({"source": "idx", "path": str(folder)}) == f"{images}: {expected}"
+    images.write_bytes(gzip.compress(good, compresslevel=1) if gz else good)
+    dataset = load_dataset(config({"source": "idx", "path": str(folder)}, "disk"))
+    assert isinstance(dataset.images, np.memmap) and np.array_equal(np.asarray(dataset.images)[..., 0], x)

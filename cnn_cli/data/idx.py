@@ -1,4 +1,6 @@
 """IDX files (the MNIST format), gzipped or raw: reading with header checks, and finding image/label pairs.
+The header checks and the file errors (`header_dims`, `check_body`, `readable`, `gzip_guarded`) are the ones
+of both readers: `read_idx` (a whole file) and `streams.IdxImages` (images streamed into the cache).
 
 An IDX file starts with a magic number (0x00000803 for unsigned-byte images N x H x W, 0x00000801 for
 unsigned-byte labels N), then one big-endian int32 per dimension, then the data, row-major.
@@ -6,6 +8,7 @@ unsigned-byte labels N), then one big-endian int32 per dimension, then the data,
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import zlib
 from pathlib import Path
@@ -19,39 +22,69 @@ LABELS_MAGIC = 0x00000801
 PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 
 
-def read_bytes(path: Path) -> bytes:
-    """The file's bytes, un-gzipped when it starts with gzip's magic bytes (whatever its name)."""
+KINDS = {"images": (IMAGES_MAGIC, 3), "labels": (LABELS_MAGIC, 1)}  # kind: (magic number, dimensions)
+
+
+def header_size(kind: str) -> int:
+    """Bytes of the header of an IDX file of `kind` ("images" or "labels"): the magic number, one int32 a dimension."""
+    return 4 + 4 * KINDS[kind][1]
+
+
+def header_dims(head: bytes, path: Path, kind: str) -> list[int]:
+    """The dimensions the header declares; `head` is the file's first `header_size(kind)` bytes (fewer when the
+    file is shorter). The magic number says unsigned bytes (type code 0x08) and the dimensions of `kind`."""
+    magic = KINDS[kind][0]
+    if len(head) < header_size(kind):
+        raise DataError(str(path), f"too short for an IDX {kind} header ({len(head)} bytes)")
+    found = int.from_bytes(head[:4], "big")
+    if found != magic:
+        raise DataError(str(path), f"wrong magic number 0x{found:08X}, expected 0x{magic:08X} (IDX {kind} of bytes)")
+    return [int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(KINDS[kind][1])]
+
+
+def check_body(path: Path, kind: str, dims: list[int], body: int) -> None:
+    """The file holds `body` bytes after its header: exactly the bytes its dimensions declare."""
+    declared = int(np.prod(dims))
+    if body != declared:
+        shape = " x ".join(str(d) for d in dims)
+        state = "truncated" if body < declared else "longer than declared"
+        raise DataError(str(path), f"{state}: the header declares {shape} = {declared} bytes of {kind}, the file holds {body}")
+
+
+def gzip_guarded(read, path: Path):
+    """`read()`, its gzip errors (a cut or damaged stream) as one line naming the file."""
     try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise DataError(str(path), "no such file") from None
-    except OSError as exc:
-        raise DataError(str(path), f"cannot read: {exc.strerror or exc}") from None
-    if data[:2] != b"\x1f\x8b":
-        return data
-    try:
-        return gzip.decompress(data)
+        return read()
     except (EOFError, OSError, zlib.error) as exc:
         raise DataError(str(path), f"truncated or corrupt gzip file ({exc})") from None
 
 
+@contextlib.contextmanager
+def readable(path: Path):
+    """Opening or reading `path`: a missing or unreadable file as one line naming it."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise DataError(str(path), "no such file") from None
+    except OSError as exc:
+        raise DataError(str(path), f"cannot read: {exc.strerror or exc}") from None
+
+
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, un-gzipped when it starts with gzip's magic bytes (whatever its name)."""
+    with readable(path):
+        data = path.read_bytes()
+    if data[:2] != b"\x1f\x8b":
+        return data
+    return gzip_guarded(lambda: gzip.decompress(data), path)
+
+
 def read_idx(path: Path, kind: str) -> np.ndarray:
     """Images (N, H, W) or labels (N,) as uint8; `kind` is "images" or "labels"."""
-    magic, ndim, what = (IMAGES_MAGIC, 3, "images") if kind == "images" else (LABELS_MAGIC, 1, "labels")
     data = read_bytes(path)
-    if len(data) < 4 + 4 * ndim:
-        raise DataError(str(path), f"too short for an IDX {what} header ({len(data)} bytes)")
-    found = int.from_bytes(data[:4], "big")
-    if found != magic:
-        raise DataError(str(path), f"wrong magic number 0x{found:08X}, expected 0x{magic:08X} (IDX {what} of bytes)")
-    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-    header = 4 + 4 * ndim
-    declared = int(np.prod(dims))
-    body = len(data) - header
-    if body != declared:
-        shape = " x ".join(str(d) for d in dims)
-        state = "truncated" if body < declared else "longer than declared"
-        raise DataError(str(path), f"{state}: the header declares {shape} = {declared} bytes of {what}, the file holds {body}")
+    header = header_size(kind)
+    dims = header_dims(data[:header], path, kind)
+    check_body(path, kind, dims, len(data) - header)
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
 
 

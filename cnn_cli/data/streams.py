@@ -20,82 +20,52 @@ from __future__ import annotations
 import contextlib
 import gzip
 import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.data.idx import check_body, gzip_guarded, header_dims, header_size, readable
 from cnn_cli.errors import DataError
 
 CHUNK_BYTES = 32 * 2**20  # bytes read (or CSV cells converted, at 8 bytes each) at a time
 
 
 class IdxImages:
-    """The images of an IDX file (N, H, W, 1) uint8, read when `fill` is called."""
+    """The images of an IDX file (N, H, W, 1) uint8, read when `fill` is called; the header checked as
+    `idx.read_idx` checks it (`idx.header_dims`, `idx.check_body`)."""
 
     def __init__(self, path: Path):
-        from cnn_cli.data.idx import IMAGES_MAGIC
-
         self.path = path
         with self._open() as file:
-            head = _read_guarded(file, path, 16)
-        if len(head) < 16:
-            raise DataError(str(path), f"too short for an IDX images header ({len(head)} bytes)")
-        found = int.from_bytes(head[:4], "big")
-        if found != IMAGES_MAGIC:
-            raise DataError(str(path), f"wrong magic number 0x{found:08X}, expected 0x{IMAGES_MAGIC:08X} (IDX images of "
-                            "bytes)")
-        self.dims = [int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(3)]
+            head = gzip_guarded(lambda: file.read(header_size("images")), path)
+        self.dims = header_dims(head, path, "images")
         self.shape = (*self.dims, 1)
         if not self.gzipped:  # the body's size is known now
-            self._check_body(path.stat().st_size - 16)
+            check_body(path, "images", self.dims, path.stat().st_size - header_size("images"))
 
     def __len__(self) -> int:
         return self.dims[0]
 
     def _open(self):
-        try:
+        with readable(self.path):
             with open(self.path, "rb") as probe:
                 self.gzipped = probe.read(2) == b"\x1f\x8b"
             return gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
-        except FileNotFoundError:
-            raise DataError(str(self.path), "no such file") from None
-        except OSError as exc:
-            raise DataError(str(self.path), f"cannot read: {exc.strerror or exc}") from None
-
-    def _check_body(self, body: int) -> None:
-        declared = int(np.prod(self.dims))
-        if body != declared:
-            shape = " x ".join(str(d) for d in self.dims)
-            state = "truncated" if body < declared else "longer than declared"
-            raise DataError(str(self.path), f"{state}: the header declares {shape} = {declared} bytes of images, the "
-                            f"file holds {body}")
 
     def fill(self, out: np.ndarray) -> None:
         flat = out.reshape(-1)  # a contiguous part of the target: a view
         got = 0
         with self._open() as file:
-            _read_guarded(file, self.path, 16)
+            gzip_guarded(lambda: file.read(header_size("images")), self.path)
             while got < flat.size:
-                count = _guard(lambda part=flat[got:got + CHUNK_BYTES]: file.readinto(memoryview(part)), self.path)
+                count = gzip_guarded(lambda part=flat[got:got + CHUNK_BYTES]: file.readinto(memoryview(part)), self.path)
                 if not count:
                     break
                 got += count
             extra = 0
-            while chunk := _read_guarded(file, self.path, CHUNK_BYTES):
+            while chunk := gzip_guarded(lambda: file.read(CHUNK_BYTES), self.path):
                 extra += len(chunk)
-        self._check_body(got + extra)
-
-
-def _guard(read, path: Path):
-    try:
-        return read()
-    except (EOFError, OSError, zlib.error) as exc:
-        raise DataError(str(path), f"truncated or corrupt gzip file ({exc})") from None
-
-
-def _read_guarded(file, path: Path, size: int) -> bytes:
-    return _guard(lambda: file.read(size), path)
+        check_body(self.path, "images", self.dims, got + extra)
 
 
 class NpzImages:
