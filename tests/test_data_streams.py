@@ -255,6 +255,10 @@ def test_idx_header_errors_read_whole_and_streamed(tmp_path, gz):
         good + b"\x00" * 3: "longer than declared: the header declares 600 x 28 x 28 = 470400 bytes of images, the file "
                             "holds 470403",
     }
+    if not gz:  # dimensions whose product passes 2**64 (a gzipped file's body is measured as it streams)
+        cases[good[:4] + b"\x80\x00\x00\x00\x00\x10\x00\x00\x00\x10\x00\x00" + good[16:]] = (
+            "truncated: the header declares 2147483648 x 1048576 x 1048576 = 2361183241434822606848 bytes of images, "
+            "the file holds 470400")
     for content, expected in cases.items():
         images.write_bytes(gzip.compress(content, compresslevel=1) if gz else content)
         assert both_ways({"source": "idx", "path": str(folder)}) == f"{images}: {expected}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import zlib
 from pathlib import Path
 
@@ -44,7 +45,7 @@ def header_dims(head: bytes, path: Path, kind: str) -> list[int]:
 
 def check_body(path: Path, kind: str, dims: list[int], body: int) -> None:
     """The file holds `body` bytes after its header: exactly the bytes its dimensions declare."""
-    declared = int(np.prod(dims))
+    declared = math.prod(dims)  # Python's integers: a header's dimensions may multiply past 2**63
     if body != declared:
         shape = " x ".join(str(d) for d in dims)
         state = "truncated" if body < declared else "longer than declared"
