@@ -120,6 +120,26 @@ def test_sample_weights_make_triples(sample):
     assert np.array_equal(xb, x[train[positions]].astype(np.float32))
 
 
+@pytest.mark.parametrize("face", FACES)
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_class_weights_weigh_each_example_by_its_class(sample, face, one_hot):
+    x, y = sample
+    weights = np.linspace(0.25, 2.5, 10).astype(np.float32)
+    train = np.arange(150, 10, -3)  # a split of the store, not in file order
+    data = training(sample, one_hot=one_hot, face=face, indices=train, class_weights=weights, seed=4)
+    assert data.source.weighted and data.source.sample_weights is None  # the class weights, held once
+    data.set_epoch(2)
+    found = batches(data.dataset)
+    assert [len(b[0]) for b in found] == [47]  # one batch of the 47 examples, three parts each
+    _, yb, wb = found[0]
+    expected = y[train[epoch_order(len(train), 4, 2)]]
+    assert np.array_equal(yb.argmax(axis=1) if one_hot else yb, expected)
+    assert wb.dtype == np.float32 and np.array_equal(wb, weights[expected])
+    with pytest.raises(ValueError, match="not both"):
+        BatchSource(x, y, train, batch_size=8, num_classes=10, one_hot=one_hot, class_weights=weights,
+                    sample_weights=np.ones(len(train), np.float32))
+
+
 def test_one_hot_for():
     assert one_hot_for("categorical_crossentropy") is True
     assert one_hot_for("sparse_categorical_crossentropy") is False

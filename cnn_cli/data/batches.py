@@ -4,7 +4,9 @@ once (an in-memory array or the cache's memory map), in NumPy, importing no fram
 - `BatchSource(images, labels, indices, ...)`: `images` is the whole uint8 store (N, H, W, C), `labels` its
   int32 class indices (N,), `indices` the positions of one split in it. `batch(i)` gathers batch i of the
   current epoch: float32 pixels 0..255 (never scaled: the model scales), labels as int32 indices or float32
-  one-hot rows, and the sample weights when given (then the batch is (x, y, w)).
+  one-hot rows, and weights when given (then the batch is (x, y, w)): `sample_weights`, one per example of
+  the split, or `class_weights`, one per class, read off each batch's targets (with one-hot targets the mix
+  of a mixed one's classes, MixUp and CutMix included).
 - With a `seed` the split is shuffled: epoch e's order is `epoch_order(n, seed, e)`, a function of
   (seed, e) alone, so a resumed run sees the order an uninterrupted one sees; augmentation
   (`cnn_cli.data.augment.augment_batch`) gets a seed derived from (seed, epoch, batch). Without a seed the
@@ -102,13 +104,14 @@ class BatchSource:
             raise ValueError(f"{len(self.labels)} labels for {len(images)} images")
         if sample_weights is not None and len(sample_weights) != len(self.indices):
             raise ValueError(f"{len(sample_weights)} sample weights for {len(self.indices)} examples")
+        if sample_weights is not None and class_weights is not None:
+            raise ValueError("sample weights or class weights, not both")
         self.batch_size, self.num_classes, self.one_hot = int(batch_size), int(num_classes), bool(one_hot)
         self.seed = None if seed is None else int(seed)
         self.augment = augment if self.seed is not None and is_active(augment) else None
         self.sample_weights = None if sample_weights is None else np.asarray(sample_weights, dtype=np.float32)
         self.post = post if self.seed is not None else None  # (x, y, epoch, batch) -> (x, y), after augment
-        # one per class: with one-hot targets the weights follow the targets, mixed ones (MixUp, CutMix) included
-        self.class_weights = None if class_weights is None or not self.one_hot else np.asarray(class_weights, np.float32)
+        self.class_weights = None if class_weights is None else np.asarray(class_weights, dtype=np.float32)
         self.epoch = 0
         self._orders: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -136,6 +139,11 @@ class BatchSource:
             return found
 
     @property
+    def weighted(self) -> bool:
+        """Whether the batches are (x, y, w)."""
+        return self.sample_weights is not None or self.class_weights is not None
+
+    @property
     def pixel_dtype(self):
         """The dtype `batch(..., compact=True)` gives pixels in: uint8, or float32 when augmented."""
         return np.float32 if self.augment is not None or self.post is not None else np.uint8
@@ -156,8 +164,9 @@ class BatchSource:
             x, y = augment_batch(x, y, derived_seed(self.seed, epoch, i), self.augment, self.num_classes)
         if self.post is not None:
             x, y = self.post(x, y, epoch, i)
-        if self.class_weights is not None:
-            return x, y, np.asarray(y, dtype=np.float32) @ self.class_weights
+        if self.class_weights is not None:  # a one-hot target weighs as the mix of its classes
+            return x, y, (np.asarray(y, dtype=np.float32) @ self.class_weights if self.one_hot
+                          else self.class_weights[y])
         if self.sample_weights is None:
             return x, y
         return x, y, self.sample_weights[positions]

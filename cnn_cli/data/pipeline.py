@@ -66,7 +66,7 @@ def _tf_dataset(source: BatchSource):
     y_spec = tf.TensorSpec([None, source.num_classes] if source.one_hot else [None],
                            tf.float32 if source.one_hot else tf.int32)
     specs = [tf.TensorSpec([None, h, w, c], tf.as_dtype(source.pixel_dtype)), y_spec]
-    if source.sample_weights is not None:
+    if source.weighted:
         specs.append(tf.TensorSpec([None], tf.float32))
 
     def fetch(i):
@@ -94,8 +94,8 @@ class TrainingBatches:
 
     `images`/`labels` are the whole store, `indices` the training split's positions in it (all without it);
     `sample_weights` (float32, aligned with `indices`) or `class_weights` (one per class: Keras takes no
-    `class_weight` for dataset inputs) make the batches (x, y, w); with one-hot targets the class weights are
-    read off each batch's targets, so that a mixed example (MixUp, CutMix) weighs as the mix of its classes. The `augment:` distortions of `augment.py`
+    `class_weight` for dataset inputs), both given to the `BatchSource`, make the batches (x, y, w); a mixed
+    example (MixUp, CutMix) weighs as the mix of its classes. The `augment:` distortions of `augment.py`
     draw from per-batch seeds; the recipes' Keras layers (`batch_augment.py`: crop, RandAugment, erasing, then
     MixUp or CutMix on one-hot targets, one drawn per batch from (seed, epoch, batch)) are `random_layers`,
     whose generators the trainer resets per epoch; with them the batches are made one after another."""
@@ -113,9 +113,6 @@ class TrainingBatches:
         if mixers and not one_hot:
             raise ValueError("mixup and cutmix need one-hot targets")
         self.random_layers = [*layers, *mixers]
-        if class_weights is not None:
-            train = np.arange(len(images)) if indices is None else np.asarray(indices)
-            sample_weights = np.asarray(class_weights, dtype=np.float32)[np.asarray(labels)[train]]
         post = _RecipeLayers(layers, mixers, derived_seed(self.seed, 0x313)) if self.random_layers else None
         self.source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes,
                                   one_hot=one_hot, seed=self.seed, augment=augment, sample_weights=sample_weights,
