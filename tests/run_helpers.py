@@ -42,6 +42,47 @@ def sign_run() -> Path:
                            "--set", f"data.validation={SIGN_VALID}", "--subset", "240", "--epochs", "1"])
 
 
+TINY = """\
+name: tiny
+seed: 1
+model:
+  layers:
+    - {type: conv2d, name: stem, filters: 8, kernel_size: 3, padding: same}
+    - {type: batch_norm, name: stem_bn}
+    - {type: activation, activation: relu}
+    - {type: max_pool2d, pool_size: 2}
+    - {type: conv2d, name: body, filters: 8, kernel_size: 3, padding: same}
+    - {type: batch_norm, name: body_bn}
+    - {type: global_avg_pool2d}
+    - {type: dense, name: head, units: num_classes, activation: softmax}
+data:
+  source: npz
+  path: data/fashion_mnist_sample.npz
+  subset: 200
+  validation_split: 0.2
+train:
+  optimizer: {name: adam, learning_rate: 0.003}
+  precision: float32
+  deterministic: true
+"""  # a tiny net (818 params) on the Fashion-MNIST sample (data.path relative to the repository root)
+PHASES = TINY + """\
+  phases:
+    - {epochs: 2, freeze: {until: body_bn}}
+    - {epochs: 3, learning_rate: 0.0003}
+"""
+
+
+@functools.cache
+def phased_run() -> Path:
+    """The tiny net in two phases, 2 epochs frozen up to body_bn then 1 epoch of every layer at rate 0.0003."""
+    folder = Path(tempfile.mkdtemp(prefix="cnn-test-phased-"))
+    atexit.register(shutil.rmtree, folder, True)
+    config = folder / "phased.yaml"
+    config.write_text(PHASES.replace("data/fashion_mnist_sample.npz", str(ROOT / "data" / "fashion_mnist_sample.npz"))
+                      .replace("{epochs: 3, learning_rate", "{epochs: 1, learning_rate"))
+    return _train("phased", ["--config", str(config)])
+
+
 def copy_run(run: Path, destination: Path) -> Path:
     """A copy of a run directory that a test may break."""
     target = destination / run.name

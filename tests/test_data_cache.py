@@ -271,6 +271,16 @@ print(int(rows.sum()))
     assert log.read_text() == "run\n" and int(done.stdout) > 0
 
 
+def test_a_decoding_worker_imports_pillow_alone():
+    """What keeps a worker's start-up at a few hundredths of a second: no NumPy, Keras, TensorFlow or pandas."""
+    code = ("import sys; import cnn_cli.data.decode_worker; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('numpy', 'keras', 'tensorflow', 'pandas')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         cwd=Path(decode.__file__).parents[2])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
 def _read(path: Path) -> bytes:
     try:
         return path.read_bytes()

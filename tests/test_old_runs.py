@@ -59,6 +59,19 @@ def test_the_fixture_is_format_1():
     assert FORMAT == 2 and input_scale(RunJson(format=2)) == 1.0 and input_scale(RunJson()) == pytest.approx(1 / 255)
 
 
+def test_metrics_json_without_phases_still_reads():
+    """metrics.json written before it recorded a run's phases: read through its schema, no phases, and the
+    report's curves get no phase caption."""
+    from cnn_cli.readers.sections import phases_caption
+    from cnn_cli.rundir.records import MetricsJson, read_history, read_record
+
+    assert "phases" not in json.loads((FIXTURE / "metrics.json").read_text())
+    metrics = read_record(FIXTURE / "metrics.json", MetricsJson)
+    assert metrics.phases is None and metrics.test_examples == 200
+    rows = [row.model_dump() for row in read_history(FIXTURE / "history.csv")]
+    assert len(rows) == 1 and phases_caption(rows, metrics.model_dump()) == ""
+
+
 def test_evaluate_gives_the_recorded_test_scores(runner, old_run):
     result = runner.invoke(main, ["evaluate", str(old_run), "--json"])
     assert result.exit_code == 0, result.output

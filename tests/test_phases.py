@@ -18,36 +18,9 @@ import pytest
 from cnn_cli.cli import main
 from cnn_cli.config import load_config
 from cnn_cli.config.resolve import RunFlags, load_resolved
+from tests.run_helpers import PHASES, TINY, copy_run, phased_run
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """\
-name: tiny
-seed: 1
-model:
-  layers:
-    - {type: conv2d, name: stem, filters: 8, kernel_size: 3, padding: same}
-    - {type: batch_norm, name: stem_bn}
-    - {type: activation, activation: relu}
-    - {type: max_pool2d, pool_size: 2}
-    - {type: conv2d, name: body, filters: 8, kernel_size: 3, padding: same}
-    - {type: batch_norm, name: body_bn}
-    - {type: global_avg_pool2d}
-    - {type: dense, name: head, units: num_classes, activation: softmax}
-data:
-  source: npz
-  path: data/fashion_mnist_sample.npz
-  subset: 200
-  validation_split: 0.2
-train:
-  optimizer: {name: adam, learning_rate: 0.003}
-  precision: float32
-  deterministic: true
-"""
-PHASES = TINY + """\
-  phases:
-    - {epochs: 2, freeze: {until: body_bn}}
-    - {epochs: 3, learning_rate: 0.0003}
-"""
 
 
 def _errors(runner, args) -> list[str]:
@@ -232,16 +205,65 @@ def test_a_run_killed_in_phase_two_resumes_there(write_config, tmp_path, killed_
             np.testing.assert_array_equal(x, y)
 
 
-def test_extending_a_phased_run_extends_its_last_phase(runner, write_config, tmp_path):
-    path = write_config(PHASES.replace("epochs: 2,", "epochs: 1,").replace("epochs: 3,", "epochs: 1,"))
-    run = tmp_path / "run"
-    _train(runner, ["--config", path, "--run-dir", str(run)])
-    result = _train(runner, ["--resume", str(run), "--epochs", "3"])
-    assert ("Extending the complete run from epoch 2 to 3 (planned 2; phase 2, the last, now runs 2 epochs)"
+def _phases(run: Path) -> list[dict]:
+    return json.loads((run / "metrics.json").read_text())["phases"]
+
+
+def test_metrics_record_the_phases(tmp_path):
+    from cnn_cli.rundir.records import MetricsJson, read_record
+
+    run = phased_run()
+    assert _phases(run) == [
+        {"phase": 1, "first_epoch": 1, "last_epoch": 2, "epochs_run": 2, "freeze": {"until": "body_bn"},
+         "learning_rate": 0.003, "lr_schedule": None},
+        {"phase": 2, "first_epoch": 3, "last_epoch": 3, "epochs_run": 1, "freeze": None, "learning_rate": 0.0003,
+         "lr_schedule": None}]
+    assert [r["phase"] for r in _history(run)] == ["1", "1", "2"]
+    assert read_record(run / "metrics.json", MetricsJson).phases[0].freeze.until == "body_bn"
+    from tests.run_helpers import mnist_run
+
+    assert "phases" not in json.loads((mnist_run() / "metrics.json").read_text())  # a run without phases
+
+
+def test_a_damaged_phase_record_is_one_line(tmp_path):
+    from cnn_cli.errors import CnnError
+    from cnn_cli.rundir.records import MetricsJson, check
+
+    record = json.loads((phased_run() / "metrics.json").read_text())
+    record["phases"][1]["first_epoch"] = "three"
+    with pytest.raises(CnnError) as error:
+        check(record, MetricsJson, "metrics.json")
+    assert str(error.value) == "metrics.json: phases[1].first_epoch: expected an integer, received 'three'"
+
+
+def test_extending_a_phased_run_extends_its_last_phase(runner, tmp_path):
+    run = copy_run(phased_run(), tmp_path)
+    result = _train(runner, ["--resume", str(run), "--epochs", "4"])
+    assert ("Extending the complete run from epoch 3 to 4 (planned 3; phase 2, the last, now runs 2 epochs)"
             in result.output)
-    assert "Phase 2 of 2 (epochs 2-3): every layer trains (786 params), learning rate 0.0003" in result.output
-    assert [r["phase"] for r in _history(run)] == ["1", "2", "2"]
+    assert "Phase 2 of 2 (epochs 3-4): every layer trains (786 params), learning rate 0.0003" in result.output
+    assert [r["phase"] for r in _history(run)] == ["1", "1", "2", "2"]
+    assert [(p["first_epoch"], p["last_epoch"], p["epochs_run"]) for p in _phases(run)] == [(1, 2, 2), (3, 4, 2)]
     config = load_config(run / "config.yaml")
-    assert config.train.epochs == 3 and [p.epochs for p in config.train.phases] == [1, 2]
-    short = runner.invoke(main, ["train", "--resume", str(run), "--epochs", "1"])
+    assert config.train.epochs == 4 and [p.epochs for p in config.train.phases] == [2, 2]
+    short = runner.invoke(main, ["train", "--resume", str(run), "--epochs", "2"])
     assert short.exit_code == 2 and len(short.output.strip().splitlines()) == 1
+
+
+# A model whose input shape comes from the data and that no probe shape fits: its freeze is checked once the
+# data is read, after the overrides went in.
+RESHAPED = TINY.replace("    - {type: conv2d, name: stem,", "    - {type: reshape, target_shape: [28, 28, 1]}\n"
+                        "    - {type: conv2d, name: stem,") + "  epochs: 1\n"
+
+
+def test_a_freeze_checked_against_the_data_names_the_set_that_gave_it(runner, write_config, tmp_path):
+    path = write_config(RESHAPED)
+    wrong = ("train.freeze.until: expected the name of a layer of the model (input_scaling .. head; cnn summary lists "
+             "them), received 'nope'")
+    data = ["--data", "data/fashion_mnist_sample.npz"]
+    for command in (["train", "--config", path, "--run-dir", str(tmp_path / "run")], ["summary", "--config", path, *data]):
+        assert _errors(runner, [*command, "--set", "train.freeze.until=nope"])[-1] == f"Error: --set: {wrong}"
+    assert not (tmp_path / "run").exists()
+    in_file = write_config(RESHAPED + "  freeze: {until: nope}\n", "in_file.yaml")
+    assert _errors(runner, ["summary", "--config", in_file, *data, "--set", "train.epochs=2"])[-1] == \
+        f"Error: {in_file}: {wrong}"

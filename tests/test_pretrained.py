@@ -13,6 +13,7 @@ from cnn_cli.cli import main
 from cnn_cli.config import config_from_dict
 from cnn_cli.config.loader import load_config
 from cnn_cli.errors import ConfigError
+from tests.conftest import load_config_dict
 
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "300",
          "--set", "train.deterministic=true"]
@@ -146,6 +147,20 @@ def test_bad_weights_are_one_line_before_training(runner, tmp_path, source_run):
 
     both = _train(runner, [*MNIST, "--set", f"model.weights={source_run}", "--init-from", str(source_run)], expect=2)
     assert f"--init-from {source_run} gives starting weights too; use one of them" in both.output
+
+
+def test_a_missing_weights_file_is_named_where_it_was_given(runner, write_config):
+    """Given with --set, the line names the --set; written in the config, the config file."""
+    missing = "nowhere.weights.h5"  # relative to the repository root, where the tests run
+    expected = f"model.weights: expected imagenet, or a weights file or run directory that exists: not found, " \
+               f"received '{missing}'"
+    given = _train(runner, [*MNIST, "--set", f"model.weights={missing}"], expect=2)
+    assert given.output.strip() == f"Error: --set: {expected}"
+    config = load_config_dict("mnist")
+    config["model"]["weights"] = str(missing)
+    path = write_config(config)
+    written = _train(runner, ["--config", path, *MNIST[2:]], expect=2)
+    assert written.output.strip() == f"Error: {path}: {expected}"
 
 
 def test_a_resumed_run_does_not_reload_its_weights(runner, tmp_path, source_run, monkeypatch):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from tests.run_helpers import ROOT, copy_run, mnist_run, sign_run
+from tests.run_helpers import ROOT, copy_run, mnist_run, phased_run, sign_run
 
 FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -202,3 +202,32 @@ def test_report_of_a_format_1_run_scales_its_pixels(runner, tmp_path):
     _, page = _report(runner, run, tmp_path / "r.html")
     assert _card(page, "test accuracy") == pytest.approx(recorded["test_accuracy"], abs=1e-4)
     assert _card(page, "test loss") == pytest.approx(recorded["test_loss"], abs=2e-3)
+
+
+def _phase_lines(figure) -> list[list[float]]:
+    """Each axis's vertical lines (the phase marks): their x positions."""
+    return [[line.get_xdata()[0] for line in ax.get_lines() if len(set(line.get_xdata())) == 1] for ax in figure.axes]
+
+
+def test_report_curves_mark_the_phases(runner, tmp_path):
+    """As training_curves.png does: a dotted line before the first epoch of phase 2 (epoch 3), from history.csv's
+    phase column, and a caption that says the phases' epochs with what metrics.json records of them."""
+    from cnn_cli.readers.access import read_history_file
+    from cnn_cli.readers.plots import curves_figure
+    from cnn_cli.readers.report import gather
+    from cnn_cli.readers.sections import phases_caption
+    from cnn_cli.training.plots import curves_figure as training_figure
+
+    run = phased_run()
+    _, page = _report(runner, run, tmp_path / "r.html")
+    assert ("Dotted lines mark where each phase begins. phase 1: epochs 1-2 (frozen until body_bn, learning rate "
+            "0.003); phase 2: epoch 3 (every layer trains, learning rate 0.0003).</p>") in page
+    rows = gather(str(run)).history
+    assert [r["phase"] for r in rows] == [1, 1, 2]
+    assert _phase_lines(curves_figure([("run", rows)])) == [[2.5], [2.5]]  # loss and accuracy
+    assert _phase_lines(training_figure(rows))[:2] == [[2.5], [2.5]]  # the same marks, the same code
+    without = [{**r, "phase": None} for r in rows]
+    assert _phase_lines(curves_figure([("run", without)])) == [[], []]
+    assert _phase_lines(curves_figure([("a", rows), ("b", rows)])) == [[], []]  # compare's overlay: no marks
+    plain = read_history_file(mnist_run() / "history.csv")
+    assert plain and phases_caption(plain, {}) == ""  # a run without phases: no caption

@@ -28,12 +28,14 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
       cnn summary --config configs/fashion_mnist.yaml --json
       cnn summary runs/mnist-20260101-120000
     """
+    from cnn_cli.config.overrides import blaming
     from cnn_cli.resolve import config_for, resolve_model_inputs
     from cnn_cli.summary import summarize
 
     config, source = config_for(run_dir, config_path, overrides)
-    input_shape, num_classes = resolve_model_inputs(config, source, data_path)
-    report = summarize(config, input_shape, num_classes, source, batch_size=batch_size, plot_path=plot_path)
+    with blaming(overrides):  # the checks that wait for the data's shape name the --set that gave the value
+        input_shape, num_classes = resolve_model_inputs(config, source, data_path)
+        report = summarize(config, input_shape, num_classes, source, batch_size=batch_size, plot_path=plot_path)
     echo_report(report, as_json)
     if plot_path:
         click.echo(f"Model graph written to {Path(plot_path)}", err=as_json)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cnn_cli.config.locate import Location, dotted, locate, value_at
-from cnn_cli.config.overrides import Override, apply_overrides, parse_override
+from cnn_cli.config.overrides import Override, apply_overrides, blame, parse_override
 from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError, ConfigErrors
 from cnn_cli.yaml_io import read_yaml
@@ -47,13 +47,13 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
         found = [(_to_config_error(group, raw, source), locate(tuple(group[0]["loc"])).path)
                  for group in _grouped(exc.errors(), raw)]
         found.sort(key=lambda pair: file_order(raw, pair[1]))
-        raise ConfigErrors.of([_blame(error, given) for error, _ in found]) from None
+        raise ConfigErrors.of([blame(error, given) for error, _ in found]) from None
     from cnn_cli.config.checks import config_problems
 
     problems = config_problems(config, source)
     if problems:
         problems.sort(key=lambda error: file_order(raw, parse_dotted(error.path)))
-        raise ConfigErrors.of([_blame(error, given) for error in problems]) from None
+        raise ConfigErrors.of([blame(error, given) for error in problems]) from None
     return config
 
 
@@ -99,14 +99,6 @@ def parse_dotted(path: str) -> list:
 
     return [int(index) if index else name for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path)
             if name or index] if path else []
-
-
-def _blame(error: ConfigError, given: list[Override]) -> ConfigError:
-    """The same error, named after the last override that set the value it is about (if one did)."""
-    for override in reversed(given):
-        if error.path and override.covers(error.path):
-            return error.from_source(override.flag)
-    return error
 
 
 def _best_errors(errors: list[dict], raw: Any) -> list[dict]:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from cnn_cli.config.locate import dotted
-from cnn_cli.errors import ConfigError
+from cnn_cli.errors import ConfigError, ConfigErrors
 from cnn_cli.yaml_io import parse_scalar
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])*")
@@ -110,3 +111,31 @@ def _item(node: Any, where: tuple, index: int, override: Override, last: bool) -
     if last:
         node[index] = override.value
     return node[index]
+
+
+def blame(error: ConfigError, overrides: Sequence[str | Override]) -> ConfigError:
+    """`error` named after the flag of the last override that set the value it is about (`--set:
+    model.weights: ...`), else as it is; with several errors (`ConfigErrors`), each of them."""
+    given = [item if isinstance(item, Override) else parse_override(item) for item in overrides]
+    if isinstance(error, ConfigErrors):
+        return ConfigErrors.of([_blame_one(e, given) for e in error.errors])
+    return _blame_one(error, given)
+
+
+def _blame_one(error: ConfigError, given: list[Override]) -> ConfigError:
+    for override in reversed(given):
+        if error.path and override.covers(error.path):
+            return error.from_source(override.flag)
+    return error
+
+
+@contextmanager
+def blaming(overrides: Sequence[str | Override]) -> Iterator[None]:
+    """For a check that runs on a config the overrides already went into (against the data's shape, a file that
+    must exist): a `ConfigError` raised inside names the override that set its value (`blame`)."""
+    try:
+        yield
+    except ConfigError as exc:
+        if not overrides:
+            raise
+        raise blame(exc, overrides) from None

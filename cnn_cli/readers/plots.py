@@ -109,9 +109,16 @@ def comparison_figure(variants):
 
 
 def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | None, title: str = "") -> bytes | None:
-    """Loss and accuracy per epoch. One series (a run): training against validation. Several (compare's
+    """Loss and accuracy per epoch. One series (a run): training against validation, with a dotted line where
+    each phase begins when its history has a `phase` column (as training_curves.png has). Several (compare's
     variants): one colour per variant, validation solid and training dashed, overlaid on the same axes."""
+    return _save(curves_figure(series, title), path)
+
+
+def curves_figure(series: Sequence[tuple[str, list[dict]]], title: str = ""):
     from matplotlib.ticker import MaxNLocator
+
+    from cnn_cli.phase_marks import mark_phases
 
     fig = new_figure(11.0, 4.2)
     colours = [f"C{i % 10}" for i in range(len(series))]
@@ -125,6 +132,8 @@ def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | Non
                 name = kind if len(series) == 1 else f"{label} ({kind})"
                 ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", markersize=3,
                         color=colour if len(series) > 1 else None, label=wrap(name, 40, 1))
+        if len(series) == 1:
+            mark_phases(ax, series[0][1])
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(metric)
@@ -135,7 +144,7 @@ def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | Non
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _save(fig, path)
+    return fig
 
 
 def plot_gallery(images: np.ndarray, captions: Sequence[str], path: str | Path | None, title: str = "",

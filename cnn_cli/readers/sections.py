@@ -7,6 +7,7 @@ import shlex
 import numpy as np
 
 from cnn_cli.numbers import human_bytes
+from cnn_cli.phase_marks import phase_ranges
 from cnn_cli.readers import access, images, plots
 from cnn_cli.readers import html as H
 from cnn_cli.readers.gradcam import cam_layer, grad_cam
@@ -44,7 +45,36 @@ def curves(found) -> str:
     if not rows:
         return H.paragraph("No history yet (history.csv is written after each epoch).")
     png = plots.plot_curves([("run", rows)], None)
-    return H.img(png, "loss and accuracy per epoch, training and validation")
+    return H.img(png, "loss and accuracy per epoch, training and validation") + phases_caption(rows, found.metrics)
+
+
+def phases_caption(rows: list[dict], metrics: dict) -> str:
+    """For a run in phases (history.csv's `phase` column): which epochs each phase ran, with what it froze and
+    its rate when metrics.json records them; "" for a run without phases."""
+    ranges = phase_ranges(rows)
+    if not ranges:
+        return ""
+    recorded = {p.get("phase"): p for p in metrics.get("phases") or []}
+    parts = []
+    for phase, first, last in ranges:
+        epochs = f"epoch {first}" if first == last else f"epochs {first}-{last}"
+        parts.append(f"phase {phase}: {epochs}" + _phase_settings(recorded.get(phase)))
+    return H.paragraph("Dotted lines mark where each phase begins. " + "; ".join(parts) + ".")
+
+
+def _phase_settings(record: dict | None) -> str:
+    """` (frozen until conv2d_1, learning rate 0.001)` from metrics.json's record of a phase."""
+    if record is None:
+        return ""
+    freeze = record.get("freeze") or {}
+    what = [f"frozen until {freeze['until']}" if freeze.get("until") is not None
+            else f"first {freeze['fraction']:g} of the layers with weights frozen" if freeze.get("fraction") is not None
+            else "every layer trains"]
+    if record.get("learning_rate") is not None:
+        what.append(f"learning rate {record['learning_rate']:.3g}")
+    if record.get("lr_schedule"):
+        what.append(f"{record['lr_schedule']} schedule")
+    return f" ({', '.join(what)})"
 
 
 def per_class(found) -> str:

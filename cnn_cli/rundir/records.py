@@ -53,8 +53,28 @@ class RunJson(_Record):
         return value
 
 
+class PhaseFreeze(_Record):
+    """What a phase froze, as its config says: `until` a layer's name, or the first `fraction` of the layers."""
+
+    until: str | None = None
+    fraction: float | None = Field(default=None, gt=0, lt=1)
+
+
+class PhaseRecord(_Record):
+    """metrics.json's record of one phase of a run in phases (`train.phases`)."""
+
+    phase: int = Field(ge=1)  # 1-based, as history.csv's `phase` column
+    first_epoch: int = Field(ge=1)  # the epochs the config planned for it, 1-based, inclusive
+    last_epoch: int = Field(ge=1)
+    epochs_run: int = Field(default=0, ge=0)  # history.csv's rows of this phase (fewer: the run stopped early)
+    freeze: PhaseFreeze | None = None  # None: every layer trained
+    learning_rate: float | None = Field(default=None, gt=0)  # as configured; None: the optimizer's default
+    lr_schedule: str | None = None  # the phase's train.phases[i].lr_schedule type, if it has one
+
+
 class MetricsJson(_Record):
-    """metrics.json: the final scores and how the run went."""
+    """metrics.json: the final scores and how the run went. `phases` is there for a run in phases only (two or
+    more `train.phases`); a run without phases, and every run written before the key, has no `phases`."""
 
     val_loss: float | None = None
     val_accuracy: float | None = None
@@ -69,6 +89,7 @@ class MetricsJson(_Record):
     train_seconds: float | None = None
     wall_seconds: float | None = None
     seed: int | None = None
+    phases: list[PhaseRecord] | None = None
 
 
 class ClassEntry(_Record):

@@ -194,7 +194,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
         "backend": backend().NAME, "device": run.devices,
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
-    }) | _recipe_record(run, scores, cbs, weights)
+    }) | _recipe_record(run, scores, cbs, weights) | report.phases_record(run.config.train, rows)
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
                         batch_size=run.config.train.batch_size, model=model)
     report.write_reports(run.run_dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),

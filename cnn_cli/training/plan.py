@@ -120,9 +120,11 @@ def plan_new(opts: TrainOptions) -> RunPlan:
         from cnn_cli.training.warm_start import check_source
 
         check_source(opts.init_from)
+    from cnn_cli.config.overrides import blaming
     from cnn_cli.training.pretrained import check as check_weights
 
-    check_weights(config, opts.config_path, opts.init_from)
+    with blaming(opts.overrides):  # a missing file given with --set is the --set's
+        check_weights(config, opts.config_path, opts.init_from)
     run_dir = Path(opts.run_dir) if opts.run_dir else R.default_run_dir(config.name)
     return RunPlan(config=config, source=opts.config_path, run_dir=run_dir, data_path=opts.data_path,
                    subset=_subset(config, opts.flags), record=None, options=opts)

@@ -1,11 +1,12 @@
 """`training_curves.png`: loss and accuracy per epoch, training against validation (matplotlib, Agg); a run in
-phases gets a dotted line where each phase begins."""
+phases gets a dotted line where each phase begins (`cnn_cli.phase_marks`, which the HTML report shares)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from cnn_cli.numbers import to_float
+from cnn_cli.phase_marks import mark_phases
 from cnn_cli.rundir.atomic import save_atomic
 
 
@@ -31,7 +32,7 @@ def curves_figure(rows: list[dict], title: str = ""):
     if varied:
         ax = fig.add_subplot(1, 3, 3)
         ax.plot([e for e, _ in rates], [v for _, v in rates], marker="o", color="tab:green")
-        _mark_phases(ax, rows)
+        mark_phases(ax, rows)
         ax.set_xlabel("epoch")
         ax.set_ylabel("learning rate")
         ax.set_title("learning rate (end of epoch)")
@@ -47,7 +48,7 @@ def curves_figure(rows: list[dict], title: str = ""):
             ax.set_xticks(epochs)
         else:
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        _mark_phases(ax, rows)
+        mark_phases(ax, rows)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)
@@ -58,25 +59,3 @@ def curves_figure(rows: list[dict], title: str = ""):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-
-
-
-def phase_starts(rows: list[dict]) -> list[tuple[int, int]]:
-    """(epoch, phase) of each epoch that begins a phase after the first (history.csv's `phase` column)."""
-    out, previous = [], None
-    for row in rows:
-        if row.get("phase") in (None, ""):
-            continue
-        phase = int(row["phase"])
-        if previous is not None and phase != previous:
-            out.append((int(row["epoch"]), phase))
-        previous = phase
-    return out
-
-
-def _mark_phases(ax, rows: list[dict]) -> None:
-    for epoch, phase in phase_starts(rows):
-        ax.axvline(epoch - 0.5, color="gray", linestyle=":", linewidth=1)
-        ax.annotate(f"phase {phase}", (epoch - 0.5, 1), xycoords=("data", "axes fraction"), xytext=(3, -12),
-                    textcoords="offset points", fontsize=8, color="gray")

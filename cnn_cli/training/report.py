@@ -6,12 +6,14 @@ from __future__ import annotations
 import math
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cnn_cli import rundir as R
+from cnn_cli.config.phases import spans
 from cnn_cli.config.train import improves
 from cnn_cli.numbers import to_float
 from cnn_cli.rundir.atomic import write_atomic, write_json
@@ -55,6 +57,23 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
         "distribute": run["distribute"], "backend": run.get("backend"), "device": run.get("device"),
         "versions": {"python": platform.python_version(), **run["versions"]},
     }
+
+
+def phases_record(train, rows: list[dict]) -> dict:
+    """metrics.json's `phases` for a run in phases (`train.phases`, two or more): each phase's number, the first
+    and last epoch its config planned (1-based), the epochs it ran (history.csv's `phase` column), its freeze
+    and its learning rate as configured (the phase's, else the optimizer's; null: the optimizer's default).
+    A run without phases gets no key (`rundir.records.MetricsJson`)."""
+    all_spans = spans(train)
+    if len(all_spans) < 2:
+        return {}
+    ran = Counter(int(r["phase"]) for r in rows if r.get("phase") not in (None, ""))
+    return {"phases": [{
+        "phase": s.number, "first_epoch": s.start + 1, "last_epoch": s.end, "epochs_run": ran[s.number],
+        "freeze": s.freeze.model_dump(mode="json", exclude_none=True) if s.freeze is not None else None,
+        "learning_rate": s.learning_rate if s.learning_rate is not None else train.optimizer.learning_rate,
+        "lr_schedule": s.lr_schedule.type if s.lr_schedule is not None else None,
+    } for s in all_spans]}
 
 
 def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str | None,

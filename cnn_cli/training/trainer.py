@@ -26,6 +26,7 @@ from cnn_cli.backends import keras_version
 from cnn_cli.backends import start as start_backend
 from cnn_cli.backends.device import start_line
 from cnn_cli.config import Config, config_from_dict
+from cnn_cli.config.overrides import blaming
 from cnn_cli.config.resolve import dump_config
 from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.rundir.atomic import write_atomic
@@ -150,7 +151,8 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
         return the_plan.config, record
     config = the_plan.config.resolved(input_shape=dataset.input_shape, num_classes=dataset.num_classes)
     raw = dump_config(config)
-    config = config_from_dict(raw, the_plan.source)  # the run's config must load back as it is written
+    with blaming(the_plan.options.overrides):  # the checks that waited for the data's shape (train.freeze names)
+        config = config_from_dict(raw, the_plan.source)  # the run's config must load back as it is written
     write_atomic(run_dir / R.CONFIG, dump_yaml(raw))
     opts = the_plan.options
     record = R.RunRecord(run_dir, {
