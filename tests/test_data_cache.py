@@ -304,7 +304,9 @@ def test_ctrl_c_while_worker_processes_decode_leaves_no_worker_and_no_half_entry
     cache = tmp_path / "cache"
     env = {**os.environ, C.ENV: str(cache), "CNN_DECODE_WORKERS": "2"}
     process = subprocess.Popen([sys.executable, "-m", "cnn_cli", "predict", str(mnist_run()), str(photos)],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                               # as from a terminal: a test run in the background inherits SIGINT ignored
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in process.stderr:  # progress lines on stderr: decoding has begun in the workers
         seen.append(line)
