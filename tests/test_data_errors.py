@@ -126,6 +126,24 @@ def test_idx_pairs_named_in_the_config(tmp_path):
         load_dataset(config, source="test.yaml")
 
 
+def test_gzipped_idx_declaring_more_images_than_memory_holds_is_one_line(tmp_path, monkeypatch):
+    """A gzipped header's sizes cannot be checked against the body before the images are held: declaring 960 GB
+    is one line naming the images file (with `cache: disk` too when the disk has no room for it, so that the
+    images fall back to memory; not tested: a disk may have the room)."""
+    images, labels = tmp_path / "big-images-idx3-ubyte.gz", tmp_path / "big-labels-idx1-ubyte.gz"
+    with gzip.open(images, "wb") as f:
+        f.write(idx_bytes(0x803, [60000, 4000, 4000], bytes(1000)))
+    with gzip.open(labels, "wb") as f:
+        f.write(idx_bytes(0x801, [60000], bytes(60000)))
+    monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path / "cache"))
+    config = make_config({"source": "idx", "train": {"images": str(images), "labels": str(labels)},
+                          "validation_split": 0, "cache": "memory"})
+    with pytest.raises(DataError, match=rf"^{images}: 60,000 images of 4000x4000x1 to hold: 960.0 GB, more than "
+                                        r"this machine's memory \(is the header damaged\?"):
+        load_dataset(config, source="test.yaml")
+    assert not any(f.is_file() for f in (tmp_path / "cache").rglob("*"))
+
+
 def test_idx_wrong_magic(tmp_path):
     images, _ = write_idx(tmp_path, "train", 6, 6, magic=0x801)
     with pytest.raises(DataError, match=rf"^{images}: wrong magic number 0x00000801, expected 0x00000803"):

@@ -20,6 +20,8 @@ import numpy as np
 
 from cnn_cli.data.class_map import default_row
 from cnn_cli.data.dataset import Raw
+from cnn_cli.errors import DataError
+from cnn_cli.numbers import human_bytes
 
 SPLITS = ("train", "validation", "test")
 
@@ -66,7 +68,8 @@ class Store:
         if not copy:
             images = np.ascontiguousarray(present[0][1].x, dtype=np.uint8)
         elif target is None:
-            images = np.empty(raw_shape(raw), dtype=np.uint8)
+            first = present[0][1]  # named by its images' file where they are streamed from one
+            images = _allocated(raw_shape(raw), str(getattr(first.x, "path", None) or first.origin))
         else:
             images = target
         parts, start = {}, 0
@@ -79,6 +82,18 @@ class Store:
             parts[name] = Part(np.arange(start, stop), split.ids, split.origin, split.row)
             start = stop
         return cls(images=images, parts=parts, origin=raw.origin, cache="memory")
+
+
+def _allocated(shape: tuple[int, ...], origin: str) -> np.ndarray:
+    """A new uint8 array of `shape`; one line naming the data when the machine cannot give that much memory
+    (data far larger than memory, or a header that declares absurd sizes)."""
+    try:
+        return np.empty(shape, dtype=np.uint8)
+    except MemoryError:
+        images = "x".join(str(d) for d in shape[1:])
+        raise DataError(origin, f"{shape[0]:,} images of {images} to hold: {human_bytes(int(np.prod(shape)))}, more "
+                        "than this machine's memory (is the header damaged? data this large needs data.cache: disk "
+                        "and the disk space for it)") from None
 
 
 def raw_shape(raw: Raw) -> tuple[int, ...]:
