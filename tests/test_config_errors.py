@@ -108,6 +108,18 @@ def test_bad_set_override_names_the_key(runner):
     assert result.output == "Error: --set: model.layers: expected a list, received 3\n"
 
 
+def test_a_shape_given_with_set_that_the_data_contradicts_names_the_set(runner, tmp_path):
+    """model.input_shape is checked against the data only once it is read: still the --set's, in train too (no
+    run directory made)."""
+    run_dir = tmp_path / "run"
+    result = runner.invoke(main, ["train", "--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz",
+                                  "--set", "model.input_shape=[32,32,3]", "--run-dir", str(run_dir)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines()[-1] == ("Error: --set: model.input_shape: expected the shape of the "
+                                                      "data's images, [28, 28, 1], received [32, 32, 3]")
+    assert not run_dir.exists()
+
+
 @pytest.mark.parametrize("override,expected", [
     ("train.optimizer.lr=0.1", "Error: --set: train.optimizer.lr: unknown key; expected one of: name, learning_rate,"),
     ("train.optimizer.learning_rate=-1", "Error: --set: train.optimizer.learning_rate: expected a positive number, received -1"),

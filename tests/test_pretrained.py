@@ -14,6 +14,7 @@ from cnn_cli.config import config_from_dict
 from cnn_cli.config.loader import load_config
 from cnn_cli.errors import ConfigError
 from tests.conftest import load_config_dict
+from tests.run_helpers import ROOT
 
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "300",
          "--set", "train.deterministic=true"]
@@ -133,8 +134,16 @@ def test_bad_weights_are_one_line_before_training(runner, tmp_path, source_run):
     other.save_weights(foreign)
     result = _train(runner, [*MNIST, "--set", f"model.weights={foreign}"], expect=2)
     assert result.output.strip().splitlines()[-1] == (
-        f"Error: model.weights: {foreign} sets only 0 of the model's 5 layers with weights (by name and weight "
-        "shapes; at least half must match): weights of another architecture?")
+        f"Error: --set: model.weights: {foreign} sets only 0 of the model's 5 layers with weights (by name and "
+        "weight shapes; at least half must match): weights of another architecture?")
+    import yaml
+
+    config = yaml.safe_load((ROOT / "configs" / "mnist.yaml").read_text())
+    config["model"]["weights"] = str(foreign)
+    written = tmp_path / "with_weights.yaml"
+    written.write_text(yaml.safe_dump(config))
+    result = _train(runner, ["--config", str(written), *MNIST[2:]], expect=2)
+    assert result.output.strip().splitlines()[-1].startswith(f"Error: {written}: model.weights: {foreign} sets only 0")
 
     unknown = tmp_path / "weights.pt"
     unknown.write_bytes(b"x")

@@ -62,9 +62,11 @@ def _starting_weights(run: Run, model, echo: Callable[[str], None]) -> list[str]
 
         return warm_start(model, run.plan.options.init_from, echo)[0]
     if run.config.model.weights is not None:
+        from cnn_cli.config.overrides import blaming
         from cnn_cli.training import pretrained
 
-        return pretrained.load(model, run.config, tuple(run.dataset.input_shape), echo)
+        with blaming(run.plan.options.overrides):  # weights given with --set that do not fit: the --set's
+            return pretrained.load(model, run.config, tuple(run.dataset.input_shape), echo, run.plan.source)
     return []
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from cnn_cli import rundir as R
 from cnn_cli.config import Config
 from cnn_cli.config.model import IMAGENET, WEIGHTS_SUFFIXES
-from cnn_cli.errors import CnnError, ConfigError
+from cnn_cli.errors import ConfigError
 
 MIN_SHARE = 0.5  # of the model's layers with weights that a weights file must set
 KEY = "model.weights"
@@ -64,8 +64,10 @@ def weights_file(config: Config, input_shape: tuple[int, ...]) -> tuple[Path, st
     return path, str(path)
 
 
-def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[str], None]) -> list[str]:
-    """Sets the model's matching layers from `model.weights` and says which; the names of those loaded."""
+def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[str], None],
+         source: str = "<config file>") -> list[str]:
+    """Sets the model's matching layers from `model.weights` and says which; the names of those loaded. A file
+    made for another architecture is a ConfigError of `source` (the config file) at model.weights."""
     from cnn_cli.model.weights import load_matching, read_weights, scale_variance, tell
 
     path, origin = weights_file(config, input_shape)
@@ -82,8 +84,8 @@ def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[st
     tell(loaded, left, origin, echo)
     total = len(loaded) + len(left)
     if len(loaded) < MIN_SHARE * total:
-        raise CnnError(f"{KEY}: {origin} sets only {len(loaded)} of the model's {total} layers with weights (by "
-                       "name and weight shapes; at least half must match): weights of another architecture?")
+        raise ConfigError(source, KEY, f"{origin} sets only {len(loaded)} of the model's {total} layers with weights "
+                          "(by name and weight shapes; at least half must match): weights of another architecture?")
     if entry is not None and entry.variance_factors:
         scale_variance(model, {name: by for name, by in entry.variance_factors.items() if name in loaded})
     return loaded

@@ -129,7 +129,8 @@ def _load_data(the_plan: RunPlan):
 
     dataset = load_dataset(the_plan.config, data_path=the_plan.data_path, subset=the_plan.subset,
                            source=the_plan.source)
-    check_model_fits_data(the_plan.config, dataset, the_plan.source)
+    with blaming(the_plan.options.overrides):  # a shape or class count given with --set is the --set's
+        check_model_fits_data(the_plan.config, dataset, the_plan.source)
     return dataset
 
 
