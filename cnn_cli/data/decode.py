@@ -75,9 +75,10 @@ class RowsFile:
     def put(self, row: int, pixels: bytes | None) -> None:
         data, at = pixels if pixels is not None else bytes(self.row_bytes), self.offset + row * self.row_bytes
         if hasattr(os, "pwrite"):
-            while data:
-                data = data[os.pwrite(self.fd, data, at):]
-                at = self.offset + row * self.row_bytes + self.row_bytes - len(data)
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(self.fd, view, at)
+                view, at = view[written:], at + written
             return
         with self.lock:
             os.lseek(self.fd, at, os.SEEK_SET)

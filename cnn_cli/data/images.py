@@ -67,16 +67,11 @@ def load_image(path: str | Path, shape: tuple[int, int, int], resize: str = "str
     return resized(image, (width, height), resize) if image.size != (width, height) else image
 
 
-def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch", out=None):
-    """An image file as a uint8 (H, W, C) NumPy array in `shape`'s size (`load_image`), written into `out`
-    (a (H, W, C) uint8 view, e.g. a row of a memory map) when given."""
+def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch"):
+    """An image file as a uint8 (H, W, C) NumPy array (read-only) in `shape`'s size (`load_image`)."""
     import numpy as np
 
-    pixels = np.frombuffer(load_image(path, shape, resize).tobytes(), dtype=np.uint8).reshape(shape)
-    if out is None:
-        return pixels
-    out[...] = pixels
-    return out
+    return np.frombuffer(load_image(path, shape, resize).tobytes(), dtype=np.uint8).reshape(shape)
 
 
 def resized(image: Image.Image, size: tuple[int, int], mode: str = "stretch") -> Image.Image:
