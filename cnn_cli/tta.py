@@ -12,9 +12,10 @@ TTA_MODES = ("none", "flip")
 _MIRROR_SENSITIVE = re.compile(r"(?<!fashion_)(?<!fashion-)(mnist|digit|letter|sign|svhn|gtsrb|emnist|ocr)", re.I)
 
 
-def flip_probabilities(predict, x: np.ndarray) -> np.ndarray:
-    """The mean of `predict(x)` and `predict(x mirrored left to right)`; `x` is (N, H, W, C)."""
-    plain = np.asarray(predict(x), dtype=np.float64)
+def flip_probabilities(predict, x: np.ndarray, plain: np.ndarray | None = None) -> np.ndarray:
+    """The mean of `predict(x)` (or `plain`, when the caller has it already) and `predict(x mirrored left to
+    right)`; `x` is (N, H, W, C)."""
+    plain = np.asarray(predict(x) if plain is None else plain, dtype=np.float64)
     mirrored = np.asarray(predict(np.ascontiguousarray(x[:, :, ::-1, :])), dtype=np.float64)
     return (plain + mirrored) / 2
 

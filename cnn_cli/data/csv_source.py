@@ -124,11 +124,11 @@ def _existing(path: str) -> None:
 
 def read_frame(path: str) -> pd.DataFrame:
     """The CSV file as a frame (blank lines at its end dropped); unreadable is one line naming the file."""
-    from cnn_cli.data.streams import csv_errors
+    from cnn_cli.data.streams import CSV_READ, csv_errors
 
     _existing(path)
     with csv_errors(path):
-        frame = pd.read_csv(Path(path), skip_blank_lines=False, low_memory=False, encoding="utf-8-sig")
+        frame = pd.read_csv(Path(path), **CSV_READ, low_memory=False)
     blank = frame.isna().all(axis=1).to_numpy()
     end = len(frame)
     while end and blank[end - 1]:  # blank lines at the end of the file

@@ -28,6 +28,7 @@ from cnn_cli.data.idx import check_body, gzip_guarded, header_dims, header_size,
 from cnn_cli.errors import DataError
 
 CHUNK_BYTES = 32 * 2**20  # bytes read (or CSV cells converted, at 8 bytes each) at a time
+CSV_READ = {"skip_blank_lines": False, "encoding": "utf-8-sig"}  # how every CSV reader reads the file
 
 
 class IdxImages:
@@ -173,7 +174,7 @@ def csv_chunks(path: str, rows: int, **options):
     import pandas as pd
 
     with csv_errors(path):
-        yield from pd.read_csv(Path(path), skip_blank_lines=False, encoding="utf-8-sig", chunksize=rows, **options)
+        yield from pd.read_csv(Path(path), **CSV_READ, chunksize=rows, **options)
 
 
 def csv_header(path: str) -> list:
@@ -181,7 +182,7 @@ def csv_header(path: str) -> list:
     import pandas as pd
 
     with csv_errors(path):
-        return list(pd.read_csv(Path(path), skip_blank_lines=False, encoding="utf-8-sig", nrows=0).columns)
+        return list(pd.read_csv(Path(path), **CSV_READ, nrows=0).columns)
 
 
 @contextlib.contextmanager

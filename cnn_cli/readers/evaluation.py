@@ -20,6 +20,7 @@ from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.readers.run_reader import Run, read_run
 from cnn_cli.rundir.layout import run_file
+from cnn_cli.tta import flip_probabilities
 
 DEFAULT_BATCH = 256
 TOP_CONFUSED = 5
@@ -183,8 +184,8 @@ def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, one
         chunks.append(np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)))
         seconds += time.perf_counter() - started
         if flip:
-            mirrored = run.model_inputs(np.ascontiguousarray(pixels[:, :, ::-1, :]))
-            both = chunks[-1].astype(np.float64) + np.asarray(model.predict(mirrored, batch_size=batch_size, verbose=0))
+            both = flip_probabilities(lambda p: model.predict(run.model_inputs(p), batch_size=batch_size, verbose=0),
+                                      pixels, plain=chunks[-1])
             flip_correct += int(np.sum(np.argmax(both, axis=1) == truth))
     means = {key: total / max(1, len(y)) for key, total in totals.items()}
     return means, np.concatenate(chunks), seconds, (flip_correct / max(1, len(y)) if flip else None)
