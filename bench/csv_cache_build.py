@@ -49,8 +49,8 @@ def write_csv(path: Path, rows: int) -> None:
 def one_build(path: Path) -> dict[str, float]:
     """Seconds (wall, CPU) of one cache build of `path` with this process' `cnn_cli`, in a new cache folder."""
     sys.path.insert(0, CODE)
-    from cnn_cli.config import config_from_dict
     from cnn_cli.data.sources import read_store
+    from cnn_cli.resolve import config_from_dict
 
     path.read_bytes()  # in the page cache: parsing is timed, not the disk
     layers = [{"type": "flatten"}, {"type": "dense", "units": "num_classes", "activation": "softmax"}]

@@ -22,8 +22,8 @@ def main() -> None:
     if not (run / "metrics.json").is_file():
         print(f"{backend:6s} batch {batch:5d}: no metrics.json (the run failed; see above)")
         return
-    from cnn_cli.config import load_config
     from cnn_cli.model.analysis import analyze
+    from cnn_cli.resolve import load_config
 
     metrics = json.loads((run / "metrics.json").read_text())
     with (run / "history.csv").open(newline="") as handle:

@@ -28,8 +28,8 @@ POLICIES = ("float32", "mixed_bfloat16")
 def make_model(policy: str):
     import keras
 
-    from cnn_cli.config import load_config
     from cnn_cli.model.builder import build_model
+    from cnn_cli.resolve import load_config
 
     keras.mixed_precision.set_global_policy(policy)
     config = load_config(ROOT / "configs" / "fashion_mnist.yaml")

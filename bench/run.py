@@ -52,8 +52,8 @@ def cpu_peak_gflops() -> tuple[float, str]:
 
 def forward_macs() -> int:
     sys.path.insert(0, str(ROOT))
-    from cnn_cli.config import load_config
     from cnn_cli.model.analysis import analyze
+    from cnn_cli.resolve import load_config
 
     config = load_config(CONFIG)
     return analyze(config.model, config.model.input_shape, config.model.num_classes, str(CONFIG)).total_macs

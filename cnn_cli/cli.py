@@ -15,6 +15,8 @@ import typing
 import click
 
 from cnn_cli import __version__
+from cnn_cli.commands import cache, compare, evaluate, export, inspect, layers, predict, report, schema, summary, train
+from cnn_cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CnnError
 
 
 class _Group(click.Group):
@@ -27,8 +29,6 @@ class _Group(click.Group):
             _usage_error(exc)
 
     def invoke(self, ctx):
-        from cnn_cli.errors import EXIT_INTERRUPTED, CnnError
-
         try:
             return super().invoke(ctx)
         except click.UsageError as exc:  # a bad flag or argument of a command
@@ -44,7 +44,6 @@ class _Group(click.Group):
 
 def _usage_error(exc: click.UsageError) -> typing.NoReturn:
     """One line `Error: cnn <command>: <problem> (see cnn <command> --help)`, exit 2, not click's usage block."""
-    from cnn_cli.errors import EXIT_BAD_INPUT
 
     if isinstance(exc, getattr(click.exceptions, "NoArgsIsHelpError", ())):  # `cnn` alone: the help, as click shows it
         raise exc
@@ -64,20 +63,6 @@ def main():
 
 
 def _register() -> None:
-    from cnn_cli.commands import (
-        cache,
-        compare,
-        evaluate,
-        export,
-        inspect,
-        layers,
-        predict,
-        report,
-        schema,
-        summary,
-        train,
-    )
-
     for module in (summary, schema, train, evaluate, predict, compare, layers, inspect, report, export, cache):
         main.add_command(module.command)
 

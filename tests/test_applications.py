@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.config import config_from_dict
-from cnn_cli.config.loader import load_config
 from cnn_cli.errors import ConfigError
 from cnn_cli.model.analysis import analyze
+from cnn_cli.resolve import config_from_dict, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 APPLICATIONS = ROOT / "configs" / "applications"

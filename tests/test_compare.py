@@ -9,7 +9,7 @@ import pytest
 
 from cnn_cli.cli import main
 from cnn_cli.errors import ConfigError
-from cnn_cli.readers.compare import make_variants, parse_vary
+from cnn_cli.studies.compare import make_variants, parse_vary
 from tests.run_helpers import MNIST_NPZ, ROOT
 
 MNIST = ["--config", str(ROOT / "configs" / "mnist.yaml"), "--data", str(MNIST_NPZ)]
@@ -133,7 +133,7 @@ def test_one_number_parser_for_csv_json_and_keras_values():
 
     import numpy as np
 
-    from cnn_cli.numbers import to_float
+    from cnn_cli.number_format import to_float
 
     assert [to_float(v) for v in ("0.93", 2, np.float32(0.5), "", None, "x", [1])] == [0.93, 2.0, 0.5, None, None, None, None]
     assert math.isnan(to_float("nan")) and to_float("inf") == math.inf

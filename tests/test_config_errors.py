@@ -148,7 +148,7 @@ def test_file_error_under_a_set_elsewhere_blames_the_file(runner, write_config):
 
 
 def test_set_reaches_layers_and_block_parameters():
-    from cnn_cli.config import load_config
+    from cnn_cli.resolve import load_config
 
     config = load_config("configs/mnist.yaml", ["model.layers[0].activation=elu", "model.layers[2].filters=16"])
     assert (config.model.layers[0].activation, config.model.layers[2].filters) == ("elu", 16)
@@ -225,9 +225,9 @@ def test_a_value_neither_union_member_takes_names_both(runner, write_config, uni
 
 
 def test_a_flag_given_as_an_override_is_named_in_its_errors():
-    from cnn_cli.config import load_config
     from cnn_cli.config.overrides import Override
     from cnn_cli.errors import ConfigError
+    from cnn_cli.resolve import load_config
 
     assert load_config("configs/mnist.yaml", [Override(("train", "epochs"), 3, "--epochs")]).train.epochs == 3
     with pytest.raises(ConfigError) as caught:

@@ -8,9 +8,9 @@ import json
 import pydantic
 import pytest
 
-from cnn_cli.config.resolve import RunFlags, load_resolved, resume_differences
 from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError
+from cnn_cli.resolve.run_config import RunFlags, load_resolved, resume_differences
 from tests.conftest import load_config_dict
 
 MNIST = "configs/mnist.yaml"

@@ -7,8 +7,8 @@ import json
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.config import config_from_dict, load_config
 from cnn_cli.model.analysis import analyze
+from cnn_cli.resolve import config_from_dict, load_config
 from tests.conftest import CONFIGS
 
 # name -> (total, trainable, non-trainable) params, from the seeds' model.summary()

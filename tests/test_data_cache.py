@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_cli.config import config_from_dict
 from cnn_cli.data import cache as C
 from cnn_cli.data import decode, load_dataset
 from cnn_cli.data.decode import Progress, decode_into
 from cnn_cli.data.images import read_image
 from cnn_cli.data.pipeline import TrainingBatches
 from cnn_cli.errors import DataError
+from cnn_cli.resolve import config_from_dict
 
 SAMPLE = "data/fashion_mnist_sample.npz"
 PER_CLASS = 12
@@ -415,7 +415,7 @@ def test_train_evaluate_predict_on_a_folder_through_the_cache(folder, tmp_path, 
 
 
 def test_training_border_mean_gathers_a_sample_of_the_store_by_index(tmp_path):
-    from cnn_cli import background
+    from cnn_cli.inference import background
 
     rng = np.random.default_rng(3)
     images = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=np.uint8, shape=(3000, 16, 16, 1))

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_cli.config import config_from_dict
 from cnn_cli.data import load_dataset
-from cnn_cli.data.compat import check_model_fits_data
+from cnn_cli.data.model_fit import check_model_fits_data
 from cnn_cli.errors import CnnError, ConfigError, DataError
+from cnn_cli.resolve import config_from_dict
 
 HEADER = "label,pixel1,pixel2,pixel3,pixel4"
 

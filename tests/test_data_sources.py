@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_cli.config import config_from_dict
 from cnn_cli.data import ClassMap, Dataset, builtin, load_dataset
 from cnn_cli.errors import CnnError, ConfigError
+from cnn_cli.resolve import config_from_dict
 from tests.conftest import DATA
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
@@ -239,6 +239,6 @@ def test_loading_imports_no_tensorflow():
     import subprocess
     import sys
 
-    code = ("import sys; from cnn_cli.data import load_dataset; from cnn_cli.data import pipeline, compat; "
+    code = ("import sys; from cnn_cli.data import load_dataset; from cnn_cli.data import pipeline; from cnn_cli.data import model_fit; "
             "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from sklearn.model_selection import train_test_split
 
-from cnn_cli.config import config_from_dict
 from cnn_cli.data import load_dataset
 from cnn_cli.data.splits import split_validation, subset_positions
+from cnn_cli.resolve import config_from_dict
 
 SAMPLE = "data/fashion_mnist_sample.npz"
 

@@ -12,11 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnn_cli.config import config_from_dict
 from cnn_cli.data import cache as C
 from cnn_cli.data import load_dataset, streams
 from cnn_cli.data.sources import read_source
 from cnn_cli.errors import DataError
+from cnn_cli.resolve import config_from_dict
 
 CHUNK = 256 * 1024  # the streams' chunk in these tests: the decoded images are 40 times as large or more
 

@@ -192,7 +192,7 @@ def test_multi_worker_lost_worker_fails_then_resumes(tmp_path):
 
 def test_the_run_holds_its_distribution(monkeypatch):
     """The strategy is an object the run holds (no module state): made from the config, it says what it is."""
-    from cnn_cli.config.resolve import load_resolved
+    from cnn_cli.resolve.run_config import load_resolved
     from cnn_cli.training import distribute
 
     monkeypatch.delenv("TF_CONFIG", raising=False)

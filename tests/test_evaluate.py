@@ -113,7 +113,7 @@ def test_evaluate_broken_model(runner, tmp_path):
 def test_evaluate_goes_a_chunk_at_a_time_with_the_same_figures(runner, monkeypatch):
     """The split is gathered a chunk at a time (never whole): the figures equal those of a single chunk."""
     from cnn_cli.data.batches import SplitImages
-    from cnn_cli.readers import evaluation
+    from cnn_cli.inference import evaluation
 
     run = mnist_run()
     args = [str(run), "--json", "--no-write", "--tta", "flip", "--batch-size", "32"]

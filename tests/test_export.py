@@ -188,8 +188,8 @@ def test_format_1_run_gets_its_scaling_and_format_2_none(tmp_path):
 
 
 def test_the_net_has_every_kind():
-    from cnn_cli.config.loader import config_from_dict
     from cnn_cli.layers import registry
+    from cnn_cli.resolve import config_from_dict
 
     config = config_from_dict({**EVERY_KIND, "model": {**EVERY_KIND["model"], "input_shape": [28, 28, 1],
                                                        "num_classes": 10}}, "every_kind")
@@ -209,8 +209,8 @@ def test_every_layer_kind_and_block_exports(fmt, tmp_path):
 
 
 def test_every_layer_kind_of_the_configs_is_in_the_table():
-    from cnn_cli.config.loader import config_from_dict, load_config
     from cnn_cli.model.builder import build_model
+    from cnn_cli.resolve import config_from_dict, load_config
 
     kinds = set()
     configs = sorted((ROOT / "configs").rglob("*.yaml"))

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.cli import main
-from cnn_cli.config import load_config
-from cnn_cli.config.resolve import RESUMABLE_KEYS
+from cnn_cli.resolve import load_config
+from cnn_cli.resolve.run_config import RESUMABLE_KEYS
 
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "300",
          "--set", "train.deterministic=true"]

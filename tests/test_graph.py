@@ -10,8 +10,8 @@ import sys
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.config import config_from_dict
 from cnn_cli.model.analysis import analyze
+from cnn_cli.resolve import config_from_dict
 
 STAGE = {"params": {"filters": None, "strides": 1}, "layers": [
     {"type": "conv2d", "filters": "$filters", "kernel_size": 3, "strides": "$strides", "padding": "same", "name": "conv"},
@@ -153,7 +153,7 @@ def test_graph_error_needs_no_tensorflow(write_config):
 
 def test_registry_imports_no_keras():
     code = ("import sys; from cnn_cli.layers import registry; registry.kinds(); "
-            "import cnn_cli.config, cnn_cli.model.analysis, cnn_cli.safety; "
+            "import cnn_cli.config, cnn_cli.model.analysis, cnn_cli.rundir.safety; "
             "print(len(registry.names()) > 20, 'keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "False", "False"]

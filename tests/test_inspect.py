@@ -22,7 +22,7 @@ def digit(tmp_path_factory):
 
 
 def _model_and_input(run, path):
-    from cnn_cli.readers import access
+    from cnn_cli.reports import access
 
     opened = access.open_run(run)
     pixels = access.read_image(str(path), opened.input_shape)
@@ -53,7 +53,7 @@ def test_inspect_writes_every_layer_and_agrees_with_predict(runner, digit, tmp_p
 
 def test_feature_maps_are_the_convolution_of_the_image(digit):
     """conv2d's maps equal relu(image * kernel + bias) computed with numpy, and pooling halves them."""
-    from cnn_cli.readers.inspect import default_layers, feature_maps, first_conv
+    from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
 
     _, model, pixels, x = _model_and_input(mnist_run(), digit)
     assert default_layers(model)[:2] == ["conv2d", "max_pooling2d"]
@@ -76,10 +76,10 @@ def test_feature_maps_are_the_convolution_of_the_image(digit):
 
 
 def test_blocks_are_found_by_their_summary_names():
-    from cnn_cli.config import load_config
     from cnn_cli.model.analysis import analyze
     from cnn_cli.model.builder import build_model
-    from cnn_cli.readers.inspect import choose_layers, default_layers
+    from cnn_cli.reports.inspection import choose_layers, default_layers
+    from cnn_cli.resolve import load_config
 
     config = load_config(str(ROOT / "configs" / "inception_resnet.yaml"))
     model = build_model(config.model, (28, 28, 1), 10)
@@ -99,7 +99,7 @@ def test_blocks_are_found_by_their_summary_names():
 
 def test_input_scale_follows_the_run_format():
     """Runs of format 2 take 0..255 (the model scales); older runs (no format) take [0, 1]."""
-    from cnn_cli.readers import access
+    from cnn_cli.reports import access
 
     run = access.open_run(mnist_run())
     pixels = np.full((1, 2, 2, 1), 255, dtype=np.uint8)
@@ -109,7 +109,7 @@ def test_input_scale_follows_the_run_format():
 
 
 def test_grad_cam_maps(digit):
-    from cnn_cli.readers.gradcam import cam_layer, grad_cam
+    from cnn_cli.inference.gradcam import cam_layer, grad_cam
 
     _, model, pixels, x = _model_and_input(mnist_run(), digit)
     assert cam_layer(model) == "conv2d_2"

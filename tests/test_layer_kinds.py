@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_cli.config import config_from_dict
 from cnn_cli.model.analysis import analyze
+from cnn_cli.resolve import config_from_dict
 
 C = {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "name": "c"}
 CASES = {
@@ -126,7 +126,7 @@ def _round_trip(model, tmp_path, seed: int):
     outputs equal the original's; returns the loaded model."""
     import keras
 
-    from cnn_cli.safety import check_keras_file
+    from cnn_cli.rundir.safety import check_keras_file
 
     size = model.input_shape[1:]
     x = np.random.default_rng(seed).integers(0, 256, (2, *size)).astype("float32")

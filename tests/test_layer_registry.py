@@ -32,7 +32,7 @@ def test_every_module_gives_kinds_with_a_manual_and_a_keras_name():
 
 
 def test_allow_list_knows_the_tools_own_layers():
-    from cnn_cli import safety
+    from cnn_cli.rundir import safety
 
     assert {"cnn>MinPooling2D", "cnn>StochasticDepth"} <= registry.custom_objects() <= safety.OWN_REGISTERED
     assert safety.OWN_REGISTERED - registry.custom_objects() == {"cnn>OneCycle"}  # a schedule, not a layer
@@ -87,7 +87,7 @@ def test_one_new_file_adds_a_kind_to_config_analysis_and_schema(tmp_path):
     '''))
     code = (
         f"import cnn_cli.layers as p; p.__path__.append({str(tmp_path)!r}); "
-        "from cnn_cli.config import config_from_dict; from cnn_cli.model.analysis import analyze; "
+        "from cnn_cli.resolve import config_from_dict; from cnn_cli.model.analysis import analyze; "
         "from cnn_cli.commands.schema import config_schema; "
         "c = config_from_dict({'name': 'x', 'model': {'input_shape': [4, 4, 3], 'layers': [{'type': 'double_channels'}]}}, 'x'); "
         "print(analyze(c.model, (4, 4, 3), None, 'x').output_shape, 'DoubleChannels' in config_schema()['$defs'])"

@@ -80,7 +80,7 @@ def test_image_files_are_resized_as_the_run_resized_its_training_images(tmp_path
     """A run trained with `data.resize: pad` gets its image files padded by load_run (and `cnn inspect`), as
     `cnn predict` and training pad them, not stretched."""
     from cnn_cli.data.images import read_image
-    from cnn_cli.readers.run_reader import read_run
+    from cnn_cli.rundir.run_reader import read_run
     from tests.run_helpers import copy_run
 
     run_dir = copy_run(mnist_run(), tmp_path)

@@ -18,8 +18,8 @@ import pytest
 from PIL import Image
 
 from cnn_cli.cli import main
-from cnn_cli.readers.run_reader import read_run
 from cnn_cli.rundir.records import FORMAT, RunJson, input_scale
+from cnn_cli.rundir.run_reader import read_run
 from tests.run_helpers import MNIST_NPZ, ROOT
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -62,7 +62,7 @@ def test_the_fixture_is_format_1():
 def test_metrics_json_without_phases_still_reads():
     """metrics.json written before it recorded a run's phases: read through its schema, no phases, and the
     report's curves get no phase caption."""
-    from cnn_cli.readers.sections import phases_caption
+    from cnn_cli.reports.run_page_sections import phases_caption
     from cnn_cli.rundir.records import MetricsJson, read_history, read_record
 
     assert "phases" not in json.loads((FIXTURE / "metrics.json").read_text())

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.config import load_config
-from cnn_cli.config.resolve import RunFlags, load_resolved
+from cnn_cli.resolve import load_config
+from cnn_cli.resolve.run_config import RunFlags, load_resolved
 from tests.run_helpers import PHASES, TINY, copy_run, phased_run
 
 ROOT = Path(__file__).resolve().parents[1]

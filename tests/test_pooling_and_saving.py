@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cnn_cli.config import config_from_dict
+from cnn_cli.resolve import config_from_dict
 
 SEED_4X4 = np.array([[6, 15, 21, 31], [3, 28, 23, 65], [41, 5, 56, 12], [55, 87, 12, 4]], "float32").reshape(1, 4, 4, 1)
 
@@ -65,7 +65,7 @@ def test_a_model_saved_when_min_pooling_lived_in_cnn_cli_model_still_loads(tmp_p
 
     import keras
 
-    from cnn_cli.readers.run_reader import load_model
+    from cnn_cli.rundir.run_reader import load_model
 
     inputs = keras.Input((4, 4, 1))
     from cnn_cli.layers.custom.min_pooling import MinPooling2D

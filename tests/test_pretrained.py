@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.config import config_from_dict
-from cnn_cli.config.loader import load_config
 from cnn_cli.errors import ConfigError
+from cnn_cli.resolve import config_from_dict, load_config
 from tests.conftest import load_config_dict
 from tests.run_helpers import ROOT
 
@@ -191,7 +190,7 @@ def test_a_caffe_model_saves_and_loads_in_safe_mode(tmp_path):
     import keras
 
     from cnn_cli.model.builder import build_model
-    from cnn_cli.safety import check_keras_file
+    from cnn_cli.rundir.safety import check_keras_file
 
     model = build_model(_small("caffe").model, (6, 5, 3), 2, "p.yaml")
     path = tmp_path / "caffe.keras"

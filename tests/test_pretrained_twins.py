@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cnn_cli.config.loader import load_config
 from cnn_cli.errors import CnnError
+from cnn_cli.resolve import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 APPLICATIONS = ROOT / "configs" / "applications"

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.config import load_config
 from cnn_cli.config.schedule import Cosine, Exponential, OneCycle, Step
+from cnn_cli.resolve import load_config
 
 FASHION = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz"]
 SAMPLE = Path("data/fashion_mnist_sample.npz")
@@ -69,7 +69,7 @@ def test_one_cycle_serializes_and_is_allowed_by_the_safety_check():
     import keras
 
     from cnn_cli.layers.custom.one_cycle import OneCycle as Triangle
-    from cnn_cli.safety import find_unsafe
+    from cnn_cli.rundir.safety import find_unsafe
 
     schedule = Triangle(0.01, 100, 20, start=0.001)
     config = keras.optimizers.schedules.serialize(schedule)
@@ -213,7 +213,7 @@ def test_randaugment_keeps_the_pixel_range():
 
 
 def test_flip_tta_averages_the_mirror_and_warns_for_digits():
-    from cnn_cli.tta import flip_probabilities, flip_warning
+    from cnn_cli.inference.tta import flip_probabilities, flip_warning
 
     x = np.arange(2 * 2 * 3).reshape(2, 2, 3, 1).astype(np.float32)
 
@@ -229,7 +229,7 @@ def test_flip_tta_averages_the_mirror_and_warns_for_digits():
 
 
 def test_flip_accuracy_by_chunks_equals_the_whole_split_at_once():
-    from cnn_cli.tta import accuracy, flip_accuracy, flip_probabilities
+    from cnn_cli.inference.tta import accuracy, flip_accuracy, flip_probabilities
 
     x, y = _sample(64)
     flat = x.reshape(len(x), -1).astype(np.float64)
@@ -320,7 +320,7 @@ def test_evaluate_tta_flip_warns_on_digits(runner):
 def test_curves_get_a_learning_rate_panel_when_the_rate_changes(tmp_path):
     import struct
 
-    from cnn_cli.training.plots import plot_curves
+    from cnn_cli.reports.training_curves import plot_curves
 
     def width(rates) -> int:
         rows = [{"epoch": str(i + 1), "loss": "1", "accuracy": "0.5", "val_loss": "1", "val_accuracy": "0.5",

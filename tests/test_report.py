@@ -31,12 +31,12 @@ def _card(page: str, label: str) -> float:
 
 
 def test_report_numbers_match_evaluate(runner, tmp_path):
-    from cnn_cli.readers.evaluation import evaluate_run
+    from cnn_cli.inference.evaluation import evaluate_run
 
     run = mnist_run()
     result, page = _report(runner, run, tmp_path / "r.html")
     assert result.output.startswith(f"Wrote {tmp_path / 'r.html'} (")
-    evaluation = evaluate_run(run, write_files=False)
+    evaluation = evaluate_run(run).evaluation
     assert _card(page, "test accuracy") == pytest.approx(evaluation.accuracy, abs=1e-4)
     assert _card(page, "test loss") == pytest.approx(evaluation.loss, abs=2e-3)
     rows = re.findall(r'<tr><td>(\d)</td><td class="n" data-v="([0-9.e-]+)">.*?data-v="([0-9.e-]+)">.*?'
@@ -125,7 +125,7 @@ def test_evaluate_writes_the_mistakes_gallery(runner, tmp_path):
 
 
 def test_mistakes_are_the_wrong_ones_most_confident_first():
-    from cnn_cli.readers.plots import mistakes
+    from cnn_cli.reports.plots import mistakes
 
     x = np.arange(4 * 2 * 2).reshape(4, 2, 2, 1).astype(np.uint8)
     y = np.array([0, 1, 1, 0])
@@ -159,7 +159,7 @@ def _overlaps(fig, axis: str) -> int:
 
 @pytest.mark.parametrize("k", [10, 24, 100])
 def test_confusion_labels_do_not_overlap(k):
-    from cnn_cli.readers.plots import confusion_figure
+    from cnn_cli.reports.plots import confusion_figure
 
     names = [f"class {i} {FASHION[i % 10]}" for i in range(k)]
     fig = confusion_figure(np.eye(k, dtype=int) * 50, names, "test")
@@ -168,7 +168,7 @@ def test_confusion_labels_do_not_overlap(k):
 
 
 def test_comparison_bar_labels_do_not_touch():
-    from cnn_cli.readers.plots import comparison_figure
+    from cnn_cli.reports.plots import comparison_figure
 
     variants = [SimpleNamespace(settings=[("train.optimizer", o), ("train.batch_size", b)], status="complete",
                                 best_val_accuracy=0.9, test_accuracy=0.88)
@@ -177,7 +177,7 @@ def test_comparison_bar_labels_do_not_touch():
 
 
 def test_compare_page_overlays_every_variant(tmp_path):
-    from cnn_cli.readers.compare_page import histories, write_compare_page
+    from cnn_cli.reports.compare_page import histories, write_compare_page
 
     run = mnist_run()
     variants = [SimpleNamespace(label=f"train.optimizer={o}", settings=[("train.optimizer", o)], status=s, run_dir=str(r),
@@ -212,11 +212,11 @@ def _phase_lines(figure) -> list[list[float]]:
 def test_report_curves_mark_the_phases(runner, tmp_path):
     """As training_curves.png does: a dotted line before the first epoch of phase 2 (epoch 3), from history.csv's
     phase column, and a caption that says the phases' epochs with what metrics.json records of them."""
-    from cnn_cli.readers.access import read_history_file
-    from cnn_cli.readers.plots import curves_figure
-    from cnn_cli.readers.report import gather
-    from cnn_cli.readers.sections import phases_caption
-    from cnn_cli.training.plots import curves_figure as training_figure
+    from cnn_cli.reports.access import read_history_file
+    from cnn_cli.reports.plots import curves_figure
+    from cnn_cli.reports.run_page import gather
+    from cnn_cli.reports.run_page_sections import phases_caption
+    from cnn_cli.reports.training_curves import curves_figure as training_figure
 
     run = phased_run()
     _, page = _report(runner, run, tmp_path / "r.html")

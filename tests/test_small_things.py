@@ -38,8 +38,8 @@ def test_progress_bar_stops_at_the_epoch_steps(tmp_path):
 
 
 def test_training_curves_have_whole_epoch_ticks():
+    from cnn_cli.reports.training_curves import curves_figure
     from cnn_cli.rundir.records import read_history_text
-    from cnn_cli.training.plots import curves_figure
     from tests.run_helpers import mnist_run
 
     rows = read_history_text(mnist_run() / "history.csv")  # one epoch: matplotlib's own ticks were 0.96, 0.98, ...
@@ -77,7 +77,7 @@ def test_border_means_take_the_ring_without_a_float_copy_of_the_batch():
 
     import numpy as np
 
-    from cnn_cli.background import border_means
+    from cnn_cli.inference.background import border_means
 
     data = np.load(MNIST_NPZ)
     digits = np.repeat(np.repeat(data["x_train"][:64], 6, axis=1), 6, axis=2)[..., None]  # 168x168 real digits

@@ -11,8 +11,8 @@ from PIL import Image
 from sklearn.model_selection import train_test_split
 
 from cnn_cli.cli import main
-from cnn_cli.config import config_from_dict
 from cnn_cli.data import load_dataset
+from cnn_cli.resolve import config_from_dict
 
 SAMPLE = "data/fashion_mnist_sample.npz"
 CLASSES = {0: "tshirt", 1: "trouser", 7: "sneaker"}

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from cnn_cli.cli import main
-from cnn_cli.config import load_config
+from cnn_cli.resolve import load_config
 from cnn_cli.training.seeding import choose_precision
 
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz"]

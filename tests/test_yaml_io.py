@@ -2,8 +2,8 @@
 
 import pytest
 
+from cnn_cli.config.yaml_io import parse_scalar, parse_yaml
 from cnn_cli.errors import ConfigError
-from cnn_cli.yaml_io import parse_scalar, parse_yaml
 
 
 def test_exponent_without_dot_is_a_number():

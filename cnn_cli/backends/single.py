@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 
-from cnn_cli.backends import device
+from cnn_cli.backends import device, installed
 from cnn_cli.errors import CnnError
 
 
@@ -80,6 +80,4 @@ class OneDeviceInterface:
         return None, "default"
 
     def tensorboard_problem(self) -> str | None:
-        from cnn_cli.backends import installed
-
         return tensorboard_problem(self.label, installed("tensorflow"))

@@ -243,7 +243,7 @@ def custom_evaluate(model, strategy, ds):
 def feature_gradients(sub, x, score):
     """`sub(x)` = (feature maps, head) and the gradient of `score(head)` (one number per input) with respect to
     the feature maps, both as float32 NumPy arrays (the gradient None when the score does not depend on them):
-    Grad-CAM's one backend-specific step (`cnn_cli.readers.gradcam`), by GradientTape."""
+    Grad-CAM's one backend-specific step (`cnn_cli.inference.gradcam`), by GradientTape."""
     import tensorflow as tf
 
     inputs = tf.constant(x)

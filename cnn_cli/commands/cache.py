@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from cnn_cli.commands.options import cache_dir_option
+from cnn_cli.data.cache import cache_root, clear_entries, list_entries
+from cnn_cli.number_format import human_bytes
 
 
 @click.group("cache")
@@ -19,8 +21,6 @@ def command():
 @cache_dir_option
 def list_command():
     """List the cache's entries: images, shape, size and source."""
-    from cnn_cli.data.cache import cache_root, list_entries
-    from cnn_cli.numbers import human_bytes
 
     found = list_entries()
     if not found:
@@ -37,7 +37,6 @@ def list_command():
 @cache_dir_option
 def clear_command():
     """Remove every entry of the cache (they are rebuilt when next needed)."""
-    from cnn_cli.data.cache import cache_root, clear_entries, human_bytes
 
     count, freed = clear_entries()
     click.echo(f"Removed {count} entr{'y' if count == 1 else 'ies'} ({human_bytes(freed)}) from {cache_root()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cnn_cli.backends import require
 from cnn_cli.commands.options import (
     backend_option,
     cache_dir_option,
@@ -12,6 +13,8 @@ from cnn_cli.commands.options import (
     set_option,
     subset_option,
 )
+from cnn_cli.errors import CnnError
+from cnn_cli.studies.compare import COMPARISON_CSV, COMPARISON_PNG, CompareOptions, compare, table
 
 
 @click.command("compare")
@@ -44,9 +47,6 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
       cnn compare --config configs/mnist.yaml --data data/mnist_sample.npz --subset 1000 --epochs 2 \\
           --vary train.optimizer=adam,sgd --vary train.batch_size=32,128
     """
-    from cnn_cli.backends import require
-    from cnn_cli.errors import CnnError
-    from cnn_cli.readers.compare import COMPARISON_CSV, COMPARISON_PNG, CompareOptions, compare, table
 
     if not config_path:
         raise CnnError("no config: give --config FILE")

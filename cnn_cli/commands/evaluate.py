@@ -46,8 +46,8 @@ def command(run_dir, data_path, subset, as_json, batch_size, no_write, tta):
       cnn evaluate runs/mnist-20260101-120000 --data data/mnist_sample.npz --json
       cnn evaluate runs/fashion_mnist-20260101-120000 --tta flip
     """
-    from cnn_cli.readers.evaluation import evaluate_run
+    from cnn_cli.reports.evaluation_files import evaluate_and_write
 
-    evaluation = evaluate_run(run_dir, data_path=data_path, subset=subset, batch_size=batch_size,
+    evaluation = evaluate_and_write(run_dir, data_path=data_path, subset=subset, batch_size=batch_size,
                               write_files=not no_write, tta=tta)
     echo_report(evaluation, as_json)

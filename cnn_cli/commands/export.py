@@ -7,6 +7,7 @@ import json
 import click
 
 from cnn_cli.commands.options import data_option, json_option
+from cnn_cli.errors import ExportMismatchError
 
 
 @click.command("export")
@@ -48,7 +49,6 @@ def command(run_dir, fmt, output_path, quantize, force, images, data_path, as_js
       cnn export runs/fashion_mnist-20260101-120000 --format litert --quantize dynamic_int8 -o fm.tflite
       cnn export runs/fashion_mnist-20260101-120000 --format saved_model -o serving/fm/1 --force
     """
-    from cnn_cli.errors import ExportMismatchError
     from cnn_cli.export.exporter import export_run
 
     result = export_run(run_dir, fmt, output_path=output_path, quantize=quantize, force=force, data_path=data_path,

@@ -30,7 +30,7 @@ def command(run_dir, image, layers, class_name, out):
       cnn inspect runs/mnist-20260101-120000 digit.png
       cnn inspect runs/inception-20260101-120000 shoe.png --layers inception,residual_1_conv1 --class Sneaker
     """
-    from cnn_cli.readers.inspect import inspect_image
+    from cnn_cli.reports.inspection import inspect_image
 
     wanted = [name.strip() for name in layers.split(",") if name.strip()] if layers else None
     click.echo(inspect_image(run_dir, image, layers=wanted, out=out, class_name=class_name).to_text())

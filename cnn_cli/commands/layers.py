@@ -8,6 +8,9 @@ import json
 import click
 
 from cnn_cli.commands.options import json_option
+from cnn_cli.errors import CnnError
+from cnn_cli.layers import registry
+from cnn_cli.layers.base import Composite
 
 COMMON = ("type", "name", "inputs", "repeat")
 
@@ -28,7 +31,6 @@ def describe(kind) -> dict:
             "default": None if key in required else info.get_default(call_default_factory=True),
             "description": info.description or "",
         })
-    from cnn_cli.layers.base import Composite
 
     return {
         "type": kind.type_name(), "block": issubclass(kind, Composite),
@@ -77,8 +79,6 @@ def command(type_name, as_json):
       cnn layers conv2d           one kind's arguments, defaults and manual
       cnn layers --json           everything, for tools
     """
-    from cnn_cli.errors import CnnError
-    from cnn_cli.layers import registry
 
     kinds = registry.kinds()
     if type_name is not None and type_name not in kinds:

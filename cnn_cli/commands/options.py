@@ -6,6 +6,9 @@ import json
 
 import click
 
+from cnn_cli.backends import select
+from cnn_cli.data.cache import ENV
+
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False), help="The YAML config file.",
 )
@@ -27,8 +30,6 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 def _select_backend(ctx, param, value):
     """Sets KERAS_BACKEND before Keras is first imported (commands import Keras only when they run)."""
     if value is not None:
-        from cnn_cli.backends import select
-
         select(value)
     return value
 
@@ -50,7 +51,6 @@ def _set_cache_dir(ctx, param, value):
     if value is not None:
         import os
 
-        from cnn_cli.data.cache import ENV
 
         os.environ[ENV] = value  # read by cnn_cli.data.cache.cache_root, in this process and the ones it starts
     return value

@@ -7,6 +7,7 @@ import json
 import click
 
 from cnn_cli.commands.options import backend_option, cache_dir_option, json_option
+from cnn_cli.errors import EXIT_BAD_INPUT
 
 
 @click.command("predict")
@@ -40,8 +41,7 @@ def command(run_dir, inputs, top_k, as_json):
     """
     import sys
 
-    from cnn_cli.errors import EXIT_BAD_INPUT
-    from cnn_cli.readers.prediction import predict_inputs, predictions_text
+    from cnn_cli.inference.prediction import predict_inputs, predictions_text
 
     result = predict_inputs(run_dir, list(inputs), top_k=top_k)
     for line, to_stderr in predictions_text(result):

@@ -28,6 +28,6 @@ def command(run_dir, out, data_path):
       cnn report runs/mnist-20260101-120000
       cnn report runs/fashion_mnist-20260101-120000 -o fashion.html
     """
-    from cnn_cli.readers.report import write_report
+    from cnn_cli.reports.run_page import write_report
 
     click.echo(write_report(run_dir, out, data_path))

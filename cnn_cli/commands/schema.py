@@ -6,10 +6,10 @@ import json
 
 import click
 
+from cnn_cli.config import Config
+
 
 def config_schema() -> dict:
-    from cnn_cli.config import Config
-
     schema = Config.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cnn config"

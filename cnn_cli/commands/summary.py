@@ -7,6 +7,9 @@ from pathlib import Path
 import click
 
 from cnn_cli.commands.options import backend_option, data_option, echo_report, json_option, set_option
+from cnn_cli.config.overrides import blaming
+from cnn_cli.reports.summary import summarize
+from cnn_cli.resolve.inputs import config_for, resolve_model_inputs
 
 
 @click.command("summary")
@@ -28,9 +31,6 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
       cnn summary --config configs/fashion_mnist.yaml --json
       cnn summary runs/mnist-20260101-120000
     """
-    from cnn_cli.config.overrides import blaming
-    from cnn_cli.resolve import config_for, resolve_model_inputs
-    from cnn_cli.summary import summarize
 
     config, source = config_for(run_dir, config_path, overrides)
     with blaming(overrides):  # the checks that wait for the data's shape name the --set that gave the value

@@ -15,6 +15,8 @@ from cnn_cli.commands.options import (
     set_option,
     subset_option,
 )
+from cnn_cli.errors import CnnError
+from cnn_cli.training.trainer import TrainOptions, train
 
 
 @click.command("train")
@@ -53,8 +55,6 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, in
     Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker of a multi-worker run was lost,
     130 interrupted.
     """
-    from cnn_cli.errors import CnnError
-    from cnn_cli.training.trainer import TrainOptions, train
 
     if resume is not None and resume and run_dir and resume != run_dir:
         raise CnnError(f"--resume {resume} and --run-dir {run_dir} name different run directories")
@@ -73,7 +73,6 @@ _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.
 
 def parse_duration(text: str) -> float:
     """Seconds of `--time-limit`: 90, 90s, 20m, 1h, 1h30m (more than zero)."""
-    from cnn_cli.errors import CnnError
 
     match = _DURATION.match(str(text).strip())
     if not text or not match or not any(match.groups()):

@@ -1,9 +1,12 @@
-"""Cross-field checks of a validated config: rules that involve more than one key."""
+"""Cross-field checks of a validated config: rules that involve more than one key and need nothing but the
+config (the checks that need the model's graph are in `cnn_cli.resolve.model_checks`)."""
 
 from __future__ import annotations
 
+from cnn_cli.config.data import check_data
 from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError
+from cnn_cli.layers.registry import lookup, names
 
 
 def check_config(config: Config, source: str) -> None:
@@ -14,17 +17,13 @@ def check_config(config: Config, source: str) -> None:
 
 
 def config_problems(config: Config, source: str) -> list[ConfigError]:
-    """The first problem each check finds; the shapes are checked when the rest is right (they need it)."""
+    """The first problem each of the config's own checks finds (those that need the model's graph are
+    `cnn_cli.resolve.model_checks`)."""
     problems = []
     for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation, _check_recipe,
-                  _check_pretrained, _check_phases):
+                  _check_phases):
         try:
             check(config, source)
-        except ConfigError as exc:
-            problems.append(exc)
-    if not problems:
-        try:
-            _check_freeze(config, _check_shapes(config, source), source)
         except ConfigError as exc:
             problems.append(exc)
     return problems
@@ -32,34 +31,9 @@ def config_problems(config: Config, source: str) -> list[ConfigError]:
 
 def _check_data(config: Config, source: str) -> None:
     if config.data is not None:
-        from cnn_cli.config.data import check_data
-
         check_data(config.data, source)
 
 
-def _check_shapes(config: Config, source: str):
-    """The model's graph (None when the shapes wait for the data and a probe shape does not fit)."""
-    if config.model.input_shape is not None:
-        from cnn_cli.model.analysis import analyze
-
-        # `units: num_classes` may wait for the data; any count checks the shapes in between.
-        return analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source).graph
-    from cnn_cli.model.graph import check_structure  # the shapes wait for the data; names and references need not
-
-    return check_structure(config.model, config.model.num_classes or 2, source)
-
-
-def _check_freeze(config: Config, graph, source: str) -> None:
-    """Each freeze names a layer of the model and leaves some to train (the graph knows every name, a block's
-    parts included; without a graph the check waits for the data's shape)."""
-    if graph is None:
-        return
-    from cnn_cli.config.phases import spans
-    from cnn_cli.model.freeze import frozen_layers
-
-    for span in spans(config.train):
-        if span.freeze is not None:
-            frozen_layers(graph, span.freeze, f"{span.path}.freeze", source)
 
 
 def _check_phases(config: Config, source: str) -> None:
@@ -94,7 +68,6 @@ def _check_names(config: Config, source: str) -> None:
 
 def _check_layer_types(config: Config, source: str) -> None:
     """A `type` that is no registered kind must name a block of `model.blocks`."""
-    from cnn_cli.layers.registry import lookup, names
 
     for index, layer in enumerate(config.model.layers):
         if lookup(layer.type) is None and layer.type not in config.model.blocks:
@@ -151,22 +124,3 @@ def _check_recipe(config: Config, source: str) -> None:
             if key.startswith("val_"):
                 raise ConfigError(source, f"train.stop_at.{key}", "expected a training metric (loss, accuracy): there "
                                   "is no validation set (data.validation is not given and data.validation_split is 0)", key)
-
-
-def _check_pretrained(config: Config, source: str) -> None:
-    """`model.weights: imagenet` names its architecture, and the preprocessing its weights were trained with."""
-    model = config.model
-    if model.weights != "imagenet":
-        return
-    from cnn_cli.model.imagenet import TABLE
-    from cnn_cli.model.preprocess import preprocessing
-
-    if model.architecture is None:
-        raise ConfigError(source, "model.weights", "imagenet needs model.architecture, the keras.applications "
-                          f"architecture whose ImageNet file to fetch (one of {', '.join(TABLE)})", model.weights)
-    expected = TABLE[model.architecture].preprocess
-    if preprocessing(model) != expected:
-        wanted = ("the model's own first layer to scale the pixels (model.preprocess: unit or none)"
-                  if expected == "none" else f"{expected} preprocessing (set model.preprocess: {expected})")
-        raise ConfigError(source, "model.preprocess", f"the ImageNet weights of {model.architecture} expect {wanted}",
-                          model.preprocess)

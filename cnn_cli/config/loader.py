@@ -14,25 +14,30 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from cnn_cli.config.checks import config_problems
 from cnn_cli.config.locate import Location, dotted, locate, value_at
 from cnn_cli.config.overrides import Override, apply_overrides, blame, parse_override
 from cnn_cli.config.root import Config
+from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import ConfigError, ConfigErrors
-from cnn_cli.yaml_io import read_yaml
 
 __all__ = ["Override", "apply_overrides", "config_from_dict", "load_config"]
 
 
+Checks = typing.Callable[[Config, str], "list[ConfigError]"]
+
+
 def load_config(path: str | Path, overrides: typing.Sequence[str | Override] = (),
-                varied: typing.Sequence[str] = ()) -> Config:
+                varied: typing.Sequence[str] = (), checks: Checks = config_problems) -> Config:
     """Reads a YAML config file, sets `overrides` (`--set key.path=value`, or `Override`s such as
     `Override(("train", "epochs"), 3, "--epochs")` for other flags) then `varied` (`--vary`'s choice of values,
-    `key.path=value`), and validates it."""
-    return config_from_dict(read_yaml(path), str(path), overrides, varied)
+    `key.path=value`), and validates it: its schema, then `checks` (the config's own cross-field checks;
+    `cnn_cli.resolve.load_config` adds those that need the model's graph)."""
+    return config_from_dict(read_yaml(path), str(path), overrides, varied, checks)
 
 
 def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Override] = (),
-                     varied: typing.Sequence[str] = ()) -> Config:
+                     varied: typing.Sequence[str] = (), checks: Checks = config_problems) -> Config:
     """Validates raw data read from `source`, after setting the overrides (as `load_config`). An error in a
     value that an override set names its flag (`--set: train.optimizer.learning_rate: ...`), any other `source`."""
     given = [item if isinstance(item, Override) else parse_override(item, "--set") for item in overrides]
@@ -48,9 +53,7 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
                  for group in _grouped(exc.errors(), raw)]
         found.sort(key=lambda pair: file_order(raw, pair[1]))
         raise ConfigErrors.of([blame(error, given) for error, _ in found]) from None
-    from cnn_cli.config.checks import config_problems
-
-    problems = config_problems(config, source)
+    problems = checks(config, source)
     if problems:
         problems.sort(key=lambda error: file_order(raw, parse_dotted(error.path)))
         raise ConfigErrors.of([blame(error, given) for error in problems]) from None

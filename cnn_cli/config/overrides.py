@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnn_cli.config.locate import dotted
+from cnn_cli.config.yaml_io import parse_scalar
 from cnn_cli.errors import ConfigError, ConfigErrors
-from cnn_cli.yaml_io import parse_scalar
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*|\[[0-9]+\])*")
 _STEP = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_cli.numbers import human_bytes  # noqa: F401  (re-exported: cnn cache, the folder reader)
+from cnn_cli.number_format import human_bytes  # noqa: F401  (re-exported: cnn cache, the folder reader)
 
 FORMAT = 1
 IMAGES, META = "images.npy", "meta.json"

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cnn_cli.data.dataset import RawSplit
+from cnn_cli.data.streams import CSV_READ, CsvImages, csv_chunks, csv_errors, csv_header, rows_per_chunk
 from cnn_cli.errors import DataError
 
 DEFAULT_SHAPE = (28, 28, 1)
@@ -51,7 +52,6 @@ def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -
 
     A label-only pass does not see a line with too many cells: before an error of its own, the file is parsed
     whole, so that pandas' error comes first, as from a reader of every cell."""
-    from cnn_cli.data.streams import CsvImages, csv_chunks, csv_header, rows_per_chunk
 
     _existing(path)
     columns = csv_header(path)
@@ -79,7 +79,6 @@ def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -
 
 def _parse(path: str, rows: int, chunks: int | None = None) -> None:
     """pandas' error (as `csv_errors` words it) if the file's first `chunks` chunks (all: None) do not parse."""
-    from cnn_cli.data.streams import csv_chunks
 
     for _ in itertools.islice(csv_chunks(path, rows), chunks):
         pass
@@ -87,7 +86,6 @@ def _parse(path: str, rows: int, chunks: int | None = None) -> None:
 
 def _all_blank(path: str, rows: int) -> bool:
     """Whether every data row of the file is a blank line (all its cells empty)."""
-    from cnn_cli.data.streams import csv_chunks
 
     return all(chunk.isna().all(axis=None) for chunk in csv_chunks(path, rows))
 
@@ -124,7 +122,6 @@ def _existing(path: str) -> None:
 
 def read_frame(path: str) -> pd.DataFrame:
     """The CSV file as a frame (blank lines at its end dropped); unreadable is one line naming the file."""
-    from cnn_cli.data.streams import CSV_READ, csv_errors
 
     _existing(path)
     with csv_errors(path):

@@ -1,6 +1,6 @@
 """IDX files (the MNIST format), gzipped or raw: reading with header checks, and finding image/label pairs.
 The header checks and the file errors (`header_dims`, `check_body`, `readable`, `gzip_guarded`) are the ones
-of both readers: `read_idx` (a whole file) and `streams.IdxImages` (images streamed into the cache).
+of both readers: `read_idx` (a whole file) and `IdxImages` (images streamed into the cache).
 
 An IDX file starts with a magic number (0x00000803 for unsigned-byte images N x H x W, 0x00000801 for
 unsigned-byte labels N), then one big-endian int32 per dimension, then the data, row-major.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.data import streams
 from cnn_cli.errors import DataError
 
 IMAGES_MAGIC = 0x00000803
@@ -91,8 +92,7 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
 
 def read_pair(images: Path, labels: Path, streamed: bool = False) -> tuple:
     """Images (N, H, W, 1) and labels (N,) of one split; the counts must agree. `streamed`: the images are
-    read later, a chunk at a time, into the array they go to (`streams.IdxImages`), and only the labels now."""
-    from cnn_cli.data.streams import IdxImages
+    read later, a chunk at a time, into the array they go to (`IdxImages`), and only the labels now."""
 
     x = IdxImages(images) if streamed else read_idx(images, "images")[..., np.newaxis]
     y = read_idx(labels, "labels")
@@ -143,3 +143,41 @@ def pair_of(path: Path) -> tuple[Path, Path] | None:
     if partner is None:
         return None
     return (path, partner) if is_images else (partner, path)
+
+
+class IdxImages:
+    """The images of an IDX file (N, H, W, 1) uint8, read when `fill` is called; the header checked as
+    `idx.read_idx` checks it (`idx.header_dims`, `idx.check_body`)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        with self._open() as file:
+            head = gzip_guarded(lambda: file.read(header_size("images")), path)
+        self.dims = header_dims(head, path, "images")
+        self.shape = (*self.dims, 1)
+        if not self.gzipped:  # the body's size is known now
+            check_body(path, "images", self.dims, path.stat().st_size - header_size("images"))
+
+    def __len__(self) -> int:
+        return self.dims[0]
+
+    def _open(self):
+        with readable(self.path):
+            with open(self.path, "rb") as probe:
+                self.gzipped = probe.read(2) == b"\x1f\x8b"
+            return gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
+
+    def fill(self, out: np.ndarray) -> None:
+        flat = out.reshape(-1)  # a contiguous part of the target: a view
+        got = 0
+        with self._open() as file:
+            gzip_guarded(lambda: file.read(header_size("images")), self.path)
+            while got < flat.size:
+                count = gzip_guarded(lambda part=flat[got:got + streams.CHUNK_BYTES]: file.readinto(memoryview(part)), self.path)
+                if not count:
+                    break
+                got += count
+            extra = 0
+            while chunk := gzip_guarded(lambda: file.read(streams.CHUNK_BYTES), self.path):
+                extra += len(chunk)
+        check_body(self.path, "images", self.dims, got + extra)

@@ -14,6 +14,7 @@ import numpy as np
 from cnn_cli.config.data import NpzKeys
 from cnn_cli.data.arrays import as_images, as_labels
 from cnn_cli.data.dataset import Raw, RawSplit
+from cnn_cli.data.streams import NpzImages
 from cnn_cli.errors import DataError
 
 SPLITS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
@@ -22,7 +23,6 @@ SPLITS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("t
 def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = None, streamed: bool = False) -> Raw:
     """The splits of the archive; `streamed`: the images are read later, a chunk at a time, into the array
     they go to (`streams.NpzImages`), and only the labels now."""
-    from cnn_cli.data.streams import NpzImages
 
     keys = keys or NpzKeys()
     arrays = _Archive(path)

@@ -1,6 +1,5 @@
 """The one input pipeline: batches of the uint8 images held once (`store`), gathered by index by a
 `BatchSource` (`batches.py`), shown to Keras through one of two faces over that same source:
-
 - `keras`: a `keras.utils.PyDataset` (`keras_face.py`), backend-neutral: every backend uses it by default;
 - `tf.data`: a `tf.data.Dataset` of batch numbers mapped through the source (`tf.numpy_function`), prefetched,
   for runs under a `tf.distribute` strategy. TensorFlow is reached only through `cnn_cli.backends`, and only
@@ -22,7 +21,9 @@ import os
 
 import numpy as np
 
+from cnn_cli.backends import current as backend
 from cnn_cli.config.data import Augment
+from cnn_cli.data.batch_augment import image_layers, mix, mixing_layers
 from cnn_cli.data.batches import BatchSource, derived_seed, epoch_order, one_hot_for
 
 __all__ = ["BatchSource", "TrainingBatches", "derived_seed", "epoch_order", "eval_batches", "face_for",
@@ -59,7 +60,6 @@ PREFETCH = 2  # batches made ahead, and made at once: bounded, so that large ima
 def _tf_dataset(source: BatchSource):
     """Batch numbers mapped through the source; the batches wait in the prefetch queue as uint8 (when not
     augmented) and become float32 as they leave it."""
-    from cnn_cli.backends import current as backend
 
     tf = backend().start()
     h, w, c = source.image_shape
@@ -105,7 +105,6 @@ class TrainingBatches:
                  indices: np.ndarray | None = None, sample_weights: np.ndarray | None = None,
                  class_weights: np.ndarray | None = None, face: str | None = None):
         del in_order  # the batches depend on (seed, epoch, batch), or are made in order (recipe layers)
-        from cnn_cli.data.batch_augment import image_layers, mixing_layers
 
         self.seed = int(seed)
         layers = image_layers(augment, images.shape[1:], seed) if augment is not None else []
@@ -133,7 +132,6 @@ class _RecipeLayers:
     def __call__(self, x: np.ndarray, y: np.ndarray, epoch: int, index: int) -> tuple[np.ndarray, np.ndarray]:
         import keras
 
-        from cnn_cli.data.batch_augment import mix
 
         for layer in self.layers:
             x = layer(x, training=True)

@@ -21,7 +21,7 @@ import numpy as np
 from cnn_cli.data.class_map import default_row
 from cnn_cli.data.dataset import Raw
 from cnn_cli.errors import DataError
-from cnn_cli.numbers import human_bytes
+from cnn_cli.number_format import human_bytes
 
 SPLITS = ("train", "validation", "test")
 

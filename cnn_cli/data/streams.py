@@ -3,7 +3,8 @@ member or one CSV file, known by their count and shape first (`len`, `.shape`, f
 written chunk by chunk into a part of a preallocated array (`fill(out)`): the cache file's memory map or one
 array in memory, never a whole split decoded on its own beside it.
 
-- `IdxImages`: the IDX header, then the body read (gunzipped on the fly) straight into the target.
+- `idx.IdxImages` (with the IDX format's other code): the IDX header, then the body read (gunzipped on the
+  fly) straight into the target.
 - `NpzImages`: the member's `.npy` header through `zipfile` (`np.load(mmap_mode=...)` does not map .npz
   members, stored or compressed), then its rows a chunk at a time, checked and converted as `arrays.as_images`
   does; an array this cannot stream (Fortran order, objects, another rank) is read whole, as before.
@@ -18,55 +19,16 @@ Each gives exactly the pixels and the errors of the whole-file readers (`idx.rea
 from __future__ import annotations
 
 import contextlib
-import gzip
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from cnn_cli.data.idx import check_body, gzip_guarded, header_dims, header_size, readable
+from cnn_cli.data.arrays import as_images
 from cnn_cli.errors import DataError
 
 CHUNK_BYTES = 32 * 2**20  # bytes read (or CSV cells converted, at 8 bytes each) at a time
 CSV_READ = {"skip_blank_lines": False, "encoding": "utf-8-sig"}  # how every CSV reader reads the file
-
-
-class IdxImages:
-    """The images of an IDX file (N, H, W, 1) uint8, read when `fill` is called; the header checked as
-    `idx.read_idx` checks it (`idx.header_dims`, `idx.check_body`)."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        with self._open() as file:
-            head = gzip_guarded(lambda: file.read(header_size("images")), path)
-        self.dims = header_dims(head, path, "images")
-        self.shape = (*self.dims, 1)
-        if not self.gzipped:  # the body's size is known now
-            check_body(path, "images", self.dims, path.stat().st_size - header_size("images"))
-
-    def __len__(self) -> int:
-        return self.dims[0]
-
-    def _open(self):
-        with readable(self.path):
-            with open(self.path, "rb") as probe:
-                self.gzipped = probe.read(2) == b"\x1f\x8b"
-            return gzip.open(self.path, "rb") if self.gzipped else open(self.path, "rb")
-
-    def fill(self, out: np.ndarray) -> None:
-        flat = out.reshape(-1)  # a contiguous part of the target: a view
-        got = 0
-        with self._open() as file:
-            gzip_guarded(lambda: file.read(header_size("images")), self.path)
-            while got < flat.size:
-                count = gzip_guarded(lambda part=flat[got:got + CHUNK_BYTES]: file.readinto(memoryview(part)), self.path)
-                if not count:
-                    break
-                got += count
-            extra = 0
-            while chunk := gzip_guarded(lambda: file.read(CHUNK_BYTES), self.path):
-                extra += len(chunk)
-        check_body(self.path, "images", self.dims, got + extra)
 
 
 class NpzImages:
@@ -76,7 +38,6 @@ class NpzImages:
         self.archive, self.path, self.key = archive, path, key
         self.header = _npy_header(path, key)  # (shape, dtype) of a member that can stream, else None
         if self.header is None:  # read whole, checked as before
-            from cnn_cli.data.arrays import as_images
 
             self.whole = as_images(archive[key], path, key)
             self.shape = self.whole.shape

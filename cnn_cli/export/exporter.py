@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnn_cli.backends.tensorflow import start
 from cnn_cli.errors import CnnError
 from cnn_cli.export import litert_format, onnx_format, output, saved_model_format, source, support, verify
 from cnn_cli.export.runtimes import quiet, require, version
@@ -75,7 +76,6 @@ def export_run(run_dir: str | Path, fmt: str, *, output_path: str | Path | None 
 def _export(src: source.Source, writer, fmt: str, path: Path, quantize: str | None, data_path: str | None,
             images: int | None) -> verify.Verification:
     """Loads, checks, writes under temporary names, verifies, and renames into place when verification passed."""
-    from cnn_cli.backends.tensorflow import start
 
     start()
     from cnn_cli.export import rewrite  # defines a Keras layer: imports Keras

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError
-from cnn_cli.readers.evaluation import load_split
-from cnn_cli.readers.run_reader import Run, read_run
+from cnn_cli.inference.evaluation import load_split
 from cnn_cli.rundir.layout import CONFIG
 from cnn_cli.rundir.records import input_scale
+from cnn_cli.rundir.run_reader import Run, read_run
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import keras
 
-from cnn_cli.numbers import to_float
+from cnn_cli.number_format import to_float
 from cnn_cli.rundir.atomic import TMP_PREFIX, fsync_dir, fsync_file, kill_point, read_json, remove_stale_temps
 
 

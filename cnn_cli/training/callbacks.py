@@ -20,22 +20,18 @@ from pathlib import Path
 from cnn_cli import faults
 from cnn_cli.backends import start as start_backend
 from cnn_cli.config.train import improves, monitor_mode
-from cnn_cli.numbers import to_float
+from cnn_cli.number_format import to_float
+from cnn_cli.rundir.atomic import save_atomic, write_atomic
+from cnn_cli.rundir.records import read_history_text
 
 start_backend()  # quietly, before Keras imports it
 import keras  # noqa: E402
-
-from cnn_cli.rundir.atomic import (  # noqa: E402
-    save_atomic,
-    write_atomic,
-)
 
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
 
 def read_history(path: Path) -> list[dict]:
     """history.csv's rows as text, each checked against the schema (a bad cell: one line naming its row)."""
-    from cnn_cli.rundir.records import read_history_text
 
     return read_history_text(path)
 

@@ -1,7 +1,6 @@
 """Training under a `tf.distribute` strategy: `distribute.strategy` in the config (see docs/distributed.md).
 
 What the trainer does, in this order:
-
 - `worker_of(config)`: this process's place in a multi-worker cluster (None otherwise), read from TF_CONFIG
   or Slurm without TensorFlow;
 - `local_run_dir` / `local_resume_dir`: under `multi_worker` only the chief writes the run directory; every
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from cnn_cli import rundir as R
 from cnn_cli.backends import current as backend
 from cnn_cli.errors import CnnError, ConfigError, WorkerLostError
 
@@ -104,7 +104,6 @@ def local_run_dir(worker: Worker | None, run_dir: Path) -> Path:
 def local_resume_dir(worker: Worker | None, run_dir: Path, record):
     """`local_run_dir` for `--resume`: a non-chief worker gets a temporary copy of the chief's backup and
     history (and a record of its own), so that it restores exactly what the chief restores."""
-    from cnn_cli import rundir as R
 
     if worker is None or worker.is_chief:
         return run_dir, record

@@ -10,20 +10,27 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from cnn_cli import __version__
 from cnn_cli import rundir as R
-from cnn_cli import tta
 from cnn_cli.backends import current as backend
+from cnn_cli.config.overrides import blaming
 from cnn_cli.config.phases import spans
 from cnn_cli.config.train import target_loss
 from cnn_cli.data.batches import chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
 from cnn_cli.errors import DivergedError
+from cnn_cli.inference import tta
+from cnn_cli.inference.background import training_border_mean
+from cnn_cli.reports.summary import summarize
 from cnn_cli.rundir.atomic import save_atomic
-from cnn_cli.training import recipe, report
+from cnn_cli.training import finish as report
+from cnn_cli.training import pretrained, recipe
 from cnn_cli.training.callbacks import CtrlC, read_history
 from cnn_cli.training.phases import Phases
 from cnn_cli.training.progress import progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
+from cnn_cli.training.trainer import TrainResult
+from cnn_cli.training.warm_start import warm_start
 
 if TYPE_CHECKING:
     from cnn_cli.training.trainer import Run, TrainResult
@@ -58,13 +65,8 @@ def _starting_weights(run: Run, model, echo: Callable[[str], None]) -> list[str]
     if run.plan.resume:
         return []
     if run.plan.options.init_from is not None:
-        from cnn_cli.training.warm_start import warm_start
-
         return warm_start(model, run.plan.options.init_from, echo)[0]
     if run.config.model.weights is not None:
-        from cnn_cli.config.overrides import blaming
-        from cnn_cli.training import pretrained
-
         with blaming(run.plan.options.overrides):  # weights given with --set that do not fit: the --set's
             return pretrained.load(model, run.config, tuple(run.dataset.input_shape), echo, run.plan.source)
     return []
@@ -174,11 +176,6 @@ def _recipe_record(run: Run, scores: report.FinalScores, cbs: RunCallbacks, weig
 
 
 def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], weights=None) -> TrainResult:
-    from cnn_cli import __version__
-    from cnn_cli.background import training_border_mean
-    from cnn_cli.summary import summarize
-    from cnn_cli.training.trainer import TrainResult
-
     scores = _scores(run, model)
     rows = read_history(run.run_dir / R.HISTORY)
     monitor = cbs.monitor or ("val_loss" if _has(run.dataset.validation) else "loss")

@@ -13,9 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnn_cli import rundir as R
+from cnn_cli.backends import current as backend
 from cnn_cli.config import Config
-from cnn_cli.config.resolve import RunFlags, choose_seed, load_resolved, resume_differences, with_epochs, with_flags
-from cnn_cli.errors import CnnError
+from cnn_cli.config.overrides import blaming
+from cnn_cli.errors import CnnError, ConfigError
+from cnn_cli.resolve.inputs import config_for
+from cnn_cli.resolve.run_config import RunFlags, choose_seed, load_resolved, resume_differences, with_epochs, with_flags
+from cnn_cli.rundir.records import read_history_text
+from cnn_cli.training.pretrained import check as check_weights
+from cnn_cli.training.warm_start import check_source
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,6 @@ def _check_tensorboard(config: Config, source: str) -> None:
     tb = config.train.callbacks.tensorboard
     if tb is None or not tb.enabled:
         return
-    from cnn_cli.backends import current as backend
 
     problem = backend().tensorboard_problem()  # TensorBoard's writer needs TensorFlow
     if problem is not None:
@@ -101,8 +106,6 @@ def _check_tensorboard(config: Config, source: str) -> None:
     import importlib.util
 
     if importlib.util.find_spec("tensorboard") is None:
-        from cnn_cli.errors import ConfigError
-
         raise ConfigError(source, "train.callbacks.tensorboard", "the tensorboard package is not installed: "
                           "pip install 'cnn-cli[tensorboard]' (or set train.callbacks.tensorboard.enabled: false)")
 
@@ -117,11 +120,7 @@ def plan_new(opts: TrainOptions) -> RunPlan:
     config = load_resolved(opts.config_path, opts.overrides, opts.flags)
     config = config.resolved(seed=choose_seed(config.seed))
     if opts.init_from is not None:
-        from cnn_cli.training.warm_start import check_source
-
         check_source(opts.init_from)
-    from cnn_cli.config.overrides import blaming
-    from cnn_cli.training.pretrained import check as check_weights
 
     with blaming(opts.overrides):  # a missing file given with --set is the --set's
         check_weights(config, opts.config_path, opts.init_from)
@@ -132,7 +131,6 @@ def plan_new(opts: TrainOptions) -> RunPlan:
 
 def epochs_done(run_dir: Path) -> int:
     """How many epochs history.csv holds."""
-    from cnn_cli.rundir.records import read_history_text
 
     return len(read_history_text(run_dir / R.HISTORY))
 
@@ -152,7 +150,6 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
         raise CnnError("--resume needs the run directory: --resume RUN_DIR (or --resume --run-dir RUN_DIR)")
     if opts.init_from is not None:
         raise CnnError("--init-from starts a new run from another run's weights; it cannot be used with --resume")
-    from cnn_cli.resolve import config_for
 
     run_dir = Path(opts.run_dir)
     for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it

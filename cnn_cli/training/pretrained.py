@@ -22,6 +22,8 @@ from cnn_cli import rundir as R
 from cnn_cli.config import Config
 from cnn_cli.config.model import IMAGENET, WEIGHTS_SUFFIXES
 from cnn_cli.errors import ConfigError
+from cnn_cli.model.imagenet import TABLE, fetch
+from cnn_cli.model.weights import load_matching, read_weights, scale_variance, tell
 
 MIN_SHARE = 0.5  # of the model's layers with weights that a weights file must set
 KEY = "model.weights"
@@ -54,8 +56,6 @@ def weights_file(config: Config, input_shape: tuple[int, ...]) -> tuple[Path, st
     """The file to read and how the run names it (fetching Keras' ImageNet file into its cache if needed)."""
     weights = config.model.weights
     if weights == IMAGENET:
-        from cnn_cli.model.imagenet import fetch
-
         path = fetch(config.model.architecture, input_shape)
         return path, f"ImageNet ({path})"
     path = Path(weights)
@@ -68,14 +68,11 @@ def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[st
          source: str = "<config file>") -> list[str]:
     """Sets the model's matching layers from `model.weights` and says which; the names of those loaded. A file
     made for another architecture is a ConfigError of `source` (the config file) at model.weights."""
-    from cnn_cli.model.weights import load_matching, read_weights, scale_variance, tell
 
     path, origin = weights_file(config, input_shape)
     arrays = read_weights(path, KEY)
     entry = None
     if config.model.weights == IMAGENET:
-        from cnn_cli.model.imagenet import TABLE
-
         entry = TABLE[config.model.architecture]
         for pattern, new in (entry.renames or {}).items():
             for old in [name for name in arrays if re.fullmatch(pattern, name)]:

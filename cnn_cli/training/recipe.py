@@ -13,7 +13,7 @@ import numpy as np
 from cnn_cli.config import Config
 from cnn_cli.config.train import improves, target_loss
 from cnn_cli.errors import ConfigError
-from cnn_cli.numbers import to_float
+from cnn_cli.number_format import to_float
 
 
 def make_loss(config: Config):

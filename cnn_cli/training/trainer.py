@@ -25,15 +25,17 @@ from cnn_cli.backends import current as backend
 from cnn_cli.backends import keras_version
 from cnn_cli.backends import start as start_backend
 from cnn_cli.backends.device import start_line
-from cnn_cli.config import Config, config_from_dict
+from cnn_cli.config import Config
 from cnn_cli.config.overrides import blaming
-from cnn_cli.config.resolve import dump_config
+from cnn_cli.config.yaml_io import dump_yaml
 from cnn_cli.errors import CnnError, DivergedError
-from cnn_cli.rundir.atomic import write_atomic
+from cnn_cli.resolve.loading import config_from_dict
+from cnn_cli.resolve.run_config import dump_config
+from cnn_cli.rundir.atomic import remove_stale_temps, write_atomic
 from cnn_cli.training import distribute as D
+from cnn_cli.training.data_summary import data_lines
 from cnn_cli.training.plan import RunPlan, TrainOptions, plan, resumable
 from cnn_cli.training.seeding import choose_precision, set_precision
-from cnn_cli.yaml_io import dump_yaml
 
 __all__ = ["TrainOptions", "TrainResult", "train"]
 
@@ -96,7 +98,6 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord 
     echo(start_line(devices, policy, backend().LABEL, backend().version(), keras_version()))
     with _precision(policy):
         dataset = _load_data(the_plan)
-        from cnn_cli.training.data_summary import data_lines
 
         for line in data_lines(dataset):
             echo(line)
@@ -125,7 +126,7 @@ def _precision(policy: str):
 
 def _load_data(the_plan: RunPlan):
     from cnn_cli.data import load_dataset
-    from cnn_cli.data.compat import check_model_fits_data
+    from cnn_cli.data.model_fit import check_model_fits_data
 
     dataset = load_dataset(the_plan.config, data_path=the_plan.data_path, subset=the_plan.subset,
                            source=the_plan.source)
@@ -138,8 +139,6 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord 
     """A new run: its config (with the data's input shape and class count) and run.json, written once.
     A resume: the run's own config, its record marked running again."""
     if record is not None:
-        from cnn_cli.rundir.atomic import remove_stale_temps
-
         remove_stale_temps(run_dir)  # the temp files of a killed run
         extended = record.data.get("extended", [])
         if the_plan.extension is not None:  # config.yaml says the new total, so a later resume goes on to it

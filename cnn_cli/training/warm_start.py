@@ -15,7 +15,7 @@ from cnn_cli.model.weights import load_matching, tell
 
 def check_source(run_dir: str | Path) -> None:
     """Before TensorFlow starts: `run_dir` is a run directory with a model to start from."""
-    from cnn_cli.readers.run_reader import read_run
+    from cnn_cli.rundir.run_reader import read_run
 
     run = read_run(run_dir)
     model = R.run_file(run.path, R.MODEL)
@@ -31,7 +31,7 @@ def matching_layers(model, source) -> tuple[list[str], list[str]]:
 
 def warm_start(model, run_dir: str | Path, echo: Callable[[str], None]) -> tuple[list[str], list[str]]:
     """Sets `model`'s matching layers from `run_dir`'s model.keras and says which (two lines)."""
-    from cnn_cli.readers.run_reader import read_run
+    from cnn_cli.rundir.run_reader import read_run
 
     source = read_run(run_dir).load_model()
     loaded, left = matching_layers(model, source)

@@ -22,8 +22,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnn_cli.config.overrides import parse_key
 from cnn_cli.errors import CnnError, ConfigError
-from cnn_cli.numbers import to_float
+from cnn_cli.number_format import to_float
+from cnn_cli.reports.plots import plot_comparison as draw
+from cnn_cli.resolve import load_config
+from cnn_cli.resolve.run_config import choose_seed
+from cnn_cli.rundir import default_run_dir
+from cnn_cli.rundir.layout import RunLayout
+from cnn_cli.rundir.records import MetricsJson, RunJson, read_history, read_record
 
 COMPARISON_CSV = "comparison.csv"
 COMPARISON_PNG = "comparison.png"
@@ -68,7 +75,6 @@ class Variant:
 
 def parse_vary(text: str) -> Vary:
     """`key.path=v1,v2,...` (values read as YAML; commas inside [..], {..} or quotes do not split)."""
-    from cnn_cli.config.overrides import parse_key
 
     key, sep, rest = text.partition("=")
     key = key.strip()
@@ -141,17 +147,12 @@ class CompareOptions:
 
 
 def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[Path, list[Variant]]:
-    from cnn_cli.config import load_config
-    from cnn_cli.rundir import default_run_dir
-
     variants = make_variants([parse_vary(v) for v in opts.varies])
     base = load_config(opts.config_path, opts.overrides)
     for variant in variants:  # every variant's config must be valid before anything is trained
         load_config(opts.config_path, opts.overrides, variant.overrides)
     seed = opts.seed if opts.seed is not None else base.seed
     if seed is None:
-        from cnn_cli.config.resolve import choose_seed
-
         seed = choose_seed(None)
     out = Path(opts.out) if opts.out else default_run_dir(f"compare-{base.name}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
@@ -223,8 +224,6 @@ def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path) ->
 def collect(variant: Variant, run_dir: Path) -> None:
     """Fills the variant's results from its run directory (whatever is there, read through the schemas; a
     damaged file becomes the variant's error)."""
-    from cnn_cli.rundir.layout import RunLayout
-    from cnn_cli.rundir.records import MetricsJson, RunJson, read_history, read_record
 
     layout = RunLayout(run_dir)
     if not layout.run.is_file():  # failed before it wrote run.json: the log tells why
@@ -266,7 +265,7 @@ def write_results(variants: list[Variant], out: Path) -> None:
         writer.writerow({k: ("" if v is None else v) for k, v in variant.row().items()})
     (out / COMPARISON_CSV).write_text(buffer.getvalue(), encoding="utf-8")
     plot_comparison(variants, out / COMPARISON_PNG)
-    from cnn_cli.readers.compare_page import write_compare_page
+    from cnn_cli.reports.compare_page import write_compare_page
 
     write_compare_page(variants, out)  # comparison.html and comparison_curves.png
 
@@ -289,6 +288,5 @@ def _fmt(value: float | None) -> str:
 
 def plot_comparison(variants: list[Variant], path: Path) -> None:
     """Bars of best validation accuracy and test accuracy per variant (failed variants marked)."""
-    from cnn_cli.readers.plots import plot_comparison as draw
 
     draw(variants, path)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnn_cli.readers import access, plots
-from cnn_cli.readers import html as H
+from cnn_cli.reports import access, plots
+from cnn_cli.reports import html as H
 from cnn_cli.rundir.layout import RunLayout
 
 COMPARISON_HTML = "comparison.html"

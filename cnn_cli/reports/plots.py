@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.reports.phase_marks import mark_phases
+
 
 def new_figure(width: float, height: float):
     import matplotlib
@@ -118,7 +120,6 @@ def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | Non
 def curves_figure(series: Sequence[tuple[str, list[dict]]], title: str = ""):
     from matplotlib.ticker import MaxNLocator
 
-    from cnn_cli.phase_marks import mark_phases
 
     fig = new_figure(11.0, 4.2)
     colours = [f"C{i % 10}" for i in range(len(series))]

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import click
 import numpy as np
 
+from cnn_cli.config.train import target_loss
 from cnn_cli.data.batches import SplitImages, chunk_rows
+from cnn_cli.data.pipeline import one_hot_for
 from cnn_cli.errors import CnnError, DataError
-from cnn_cli.readers.run_reader import Run, read_run
-from cnn_cli.rundir.layout import run_file
-from cnn_cli.tta import flip_probabilities
+from cnn_cli.inference.tta import flip_probabilities, flip_warning
+from cnn_cli.rundir.run_reader import Run, read_run
 
 DEFAULT_BATCH = 256
 TOP_CONFUSED = 5
@@ -104,25 +106,25 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: int | None = None,
-                 batch_size: int = DEFAULT_BATCH, write_files: bool = True, tta: str = "none") -> Evaluation:
-    run = read_run(run_dir)
-    outputs = [run_file(run.path, path.name)
-               for path in (run.layout.confusion, run.layout.evaluation, run.layout.mistakes)]  # refused first
-    for path in outputs if write_files else ():
-        if path.exists() and not path.is_file():
-            raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
+@dataclass
+class Scored:
+    """An evaluation with what the pictures of it need: the split's images and labels and the predictions."""
+
+    evaluation: Evaluation
+    x: SplitImages
+    y: np.ndarray
+    probabilities: np.ndarray
+
+
+def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, subset: int | None = None,
+                 batch_size: int = DEFAULT_BATCH, tta: str = "none") -> Scored:
+    """The run's model measured on its test split (else its validation split, or `data_path`'s)."""
+    run = run_dir if isinstance(run_dir, Run) else read_run(run_dir)
     model = run.load_model()
     split = load_split(run, data_path=data_path, subset=subset)
     if run.status != "complete":
-        import click
-
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
     x, y = split.x, split.y
-
-    from cnn_cli.config.train import target_loss
-    from cnn_cli.data.pipeline import one_hot_for
-
     loss = target_loss(run.config)  # categorical when label smoothing, mixup or cutmix trained it
     compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     if isinstance(compiled_loss, str) and compiled_loss != loss:
@@ -132,12 +134,8 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         model.compile(loss=loss, metrics=["accuracy"])
     flip = tta == "flip"
     if flip:
-        from cnn_cli import tta as T
-
-        warning = T.flip_warning(run.config.name, split.origin)
+        warning = flip_warning(run.config.name, split.origin)
         if warning:
-            import click
-
             click.echo(warning, err=True)
     results, probabilities, seconds, tta_accuracy = _passes(run, model, x, y, batch_size, one_hot_for(loss), flip)
     predicted = probabilities.argmax(axis=1).astype(np.int32)
@@ -152,20 +150,7 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         images_per_second=round(len(y) / seconds, 1) if seconds > 0 else 0.0, seconds=round(seconds, 4),
         batch_size=batch_size, note=split.note, tta=tta if tta != "none" else None, tta_accuracy=tta_accuracy,
     )
-    if write_files:
-        from cnn_cli.readers.plots import write_mistakes
-        from cnn_cli.rundir.atomic import save_atomic, write_json
-
-        png, report, gallery = outputs
-        try:
-            save_atomic(png, lambda tmp: plot_confusion(matrix, names, tmp, title=f"{run.config.name}: {split.name} split"))
-            save_atomic(gallery, lambda tmp: write_mistakes(x, y, probabilities, names, tmp))
-            evaluation.files = {"confusion_matrix": str(png), "mistakes": str(gallery), "evaluation": str(report)}
-            write_json(report, evaluation.to_dict())
-        except OSError as exc:
-            raise CnnError(f"{run.path}: cannot write {report.name}, {png.name} and {gallery.name} into the run directory "
-                           f"({exc.strerror or exc}); use --no-write to only print") from None
-    return evaluation
+    return Scored(evaluation, x, y, probabilities)
 
 
 def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, one_hot: bool, flip: bool):
@@ -261,12 +246,6 @@ def confusion_table(matrix: list[list[int]], names: list[str]) -> list[str]:
     label = max([len(n) for n in names] + [len(corner)])
     head = f"{corner:<{label}} " + " ".join(f"{n:>{width}}" for n in names)
     return [head] + [f"{n:<{label}} " + " ".join(f"{c:>{width}}" for c in row) for n, row in zip(names, cells)]
-
-
-def plot_confusion(matrix: np.ndarray, names: list[str], path: str | Path, title: str = "") -> None:
-    from cnn_cli.readers.plots import plot_confusion as draw
-
-    draw(matrix, names, path, title)
 
 
 def _average(rows: list[dict], weighted: bool) -> dict:

@@ -6,12 +6,13 @@ import shlex
 
 import numpy as np
 
-from cnn_cli.numbers import human_bytes
-from cnn_cli.phase_marks import phase_ranges
-from cnn_cli.readers import access, images, plots
-from cnn_cli.readers import html as H
-from cnn_cli.readers.gradcam import cam_layer, grad_cam
-from cnn_cli.readers.inspect import default_layers, feature_maps, first_conv
+from cnn_cli.inference.gradcam import cam_layer, grad_cam
+from cnn_cli.number_format import human_bytes
+from cnn_cli.reports import access, plots
+from cnn_cli.reports import html as H
+from cnn_cli.reports import pixels as images
+from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
+from cnn_cli.reports.phase_marks import phase_ranges
 
 PAIRS, PAIR_EXAMPLES, HARDEST, INSIDE_IMAGES, INSIDE_LAYERS = 5, 6, 24, 3, 6
 

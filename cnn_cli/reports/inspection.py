@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError, DataError
-from cnn_cli.readers import access, figures
-from cnn_cli.readers.gradcam import cam_layer, grad_cam
+from cnn_cli.inference.gradcam import cam_layer, grad_cam
+from cnn_cli.reports import access
+from cnn_cli.reports import inspect_figures as figures
 
 MAP_TYPES = ("Conv", "Pooling")  # Keras class names that count as "a convolution or a pooling layer"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError
-from cnn_cli.readers import images
-from cnn_cli.readers.plots import new_figure
+from cnn_cli.reports import pixels as images
+from cnn_cli.reports.plots import new_figure
 
 
 def _write(fig, path: Path) -> None:

@@ -8,6 +8,8 @@ import re
 
 import numpy as np
 
+from cnn_cli.data.batches import gather
+
 TTA_MODES = ("none", "flip")
 _MIRROR_SENSITIVE = re.compile(r"(?<!fashion_)(?<!fashion-)(mnist|digit|letter|sign|svhn|gtsrb|emnist|ocr)", re.I)
 
@@ -23,7 +25,6 @@ def flip_probabilities(predict, x: np.ndarray, plain: np.ndarray | None = None) 
 def flip_accuracy(predict, images: np.ndarray, labels: np.ndarray, indices: np.ndarray, rows: int) -> float:
     """The flip accuracy on `images[indices]` (the store, in memory or memory-mapped), `rows` images at a time:
     no copy of the whole split is made."""
-    from cnn_cli.data.batches import gather
 
     indices = np.asarray(indices)
     correct = 0

@@ -15,7 +15,8 @@ from typing import Any
 from cnn_cli import rundir as R
 from cnn_cli.config.phases import spans
 from cnn_cli.config.train import improves
-from cnn_cli.numbers import to_float
+from cnn_cli.number_format import to_float
+from cnn_cli.reports.training_curves import plot_curves
 from cnn_cli.rundir.atomic import write_atomic, write_json
 
 
@@ -98,7 +99,6 @@ def write_reports(run_dir: Path, *, metrics: dict, class_map, summary_text: str,
     write_json(run_dir / R.METRICS, metrics)
     write_json(run_dir / R.LABELS, {"classes": class_map.to_json()})
     write_atomic(run_dir / R.SUMMARY, summary_text + "\n")
-    from cnn_cli.training.plots import plot_curves
 
     plot_curves(rows, run_dir / R.CURVES, title=title)
 

@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_cli.background import opposite_background
 from cnn_cli.errors import CnnError, DataError
-from cnn_cli.readers.run_reader import read_run
+from cnn_cli.inference.background import border_means, opposite_background
+from cnn_cli.rundir.layout import METRICS
+from cnn_cli.rundir.records import MetricsJson, read_record
+from cnn_cli.rundir.run_reader import read_run
 
 DEFAULT_BATCH = 256
 
@@ -80,7 +82,7 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     is listed in "skipped" instead). Folders are opened; the files `cnn train` skips are skipped
     (`readers.inputs`). Image files are decoded as the run's training images were (`data.resize`), in
     parallel and, when there are many, through the decoded-image cache (`data.files`)."""
-    from cnn_cli.readers.inputs import gather
+    from cnn_cli.inference.inputs import gather
 
     run = read_run(run_dir)
     model = run.load_model()
@@ -152,7 +154,6 @@ CHUNK_BYTES = 32 * 2**20  # pixels gathered at a time for the model (and the bac
 
 def _predicted(run, model, items: list[tuple], batch_size: int):
     """(probabilities, border mean) of each item, in order, gathered and predicted a chunk at a time."""
-    from cnn_cli.background import border_means
 
     if not items:
         return
@@ -166,8 +167,6 @@ def _predicted(run, model, items: list[tuple], batch_size: int):
 
 def _training_border(run) -> float | None:
     """The training images' mean border pixel that `cnn train` recorded in metrics.json (None: not recorded)."""
-    from cnn_cli.rundir.layout import METRICS
-    from cnn_cli.rundir.records import MetricsJson, read_record
 
     if not (run.path / METRICS).is_file():
         return None
@@ -199,7 +198,7 @@ def predictions_text(result: dict) -> list[tuple[str, bool]]:
             lines.append((f"Warning: {prediction['input']}: {prediction['warning']}", True))
     skipped = [(s["file"], s["reason"]) for s in result.get("skipped", [])]
     if skipped:
-        from cnn_cli.readers.inputs import Inputs
+        from cnn_cli.inference.inputs import Inputs
 
         lines.append((Inputs(skipped=skipped).skipped_line(), True))
     return lines

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cnn_cli.backends import start as start_backend
 from cnn_cli.config import Config
 from cnn_cli.errors import CnnError
 from cnn_cli.model.analysis import Analysis, LayerCost, analyze
-from cnn_cli.numbers import human_bytes
+from cnn_cli.model.freeze import phase_freezes
+from cnn_cli.model.preprocess import describe_preprocessing
+from cnn_cli.number_format import human_bytes
 
 BYTES_PER_ELEMENT = {"float32": 4, "auto": 4, "mixed_bfloat16": 2, "mixed_float16": 2}
 
@@ -125,7 +128,6 @@ def summarize(
     """Builds the model (Keras) unless `model` is the one already built, analyses its costs, and draws its
     graph when `plot_path` is given."""
     analysis = analyze(config.model, input_shape, num_classes, source)
-    from cnn_cli.backends import start as start_backend
 
     start_backend()
     from cnn_cli.model.builder import build_model
@@ -148,12 +150,9 @@ def summarize(
             os.environ["COLUMNS"] = previous
     if plot_path:
         plot_model(model, plot_path)
-    from cnn_cli.model.preprocess import describe_preprocessing
 
     phases = []
     if config.train.freeze is not None or config.train.phases:
-        from cnn_cli.model.freeze import phase_freezes
-
         phases = phase_freezes(config.train, analysis.graph, source)
     return SummaryReport(
         config.name, "\n".join(lines), analysis, BYTES_PER_ELEMENT[config.train.precision],

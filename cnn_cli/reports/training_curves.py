@@ -1,12 +1,12 @@
 """`training_curves.png`: loss and accuracy per epoch, training against validation (matplotlib, Agg); a run in
-phases gets a dotted line where each phase begins (`cnn_cli.phase_marks`, which the HTML report shares)."""
+phases gets a dotted line where each phase begins (`cnn_cli.reports.phase_marks`, which the HTML report shares)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cnn_cli.numbers import to_float
-from cnn_cli.phase_marks import mark_phases
+from cnn_cli.number_format import to_float
+from cnn_cli.reports.phase_marks import mark_phases
 from cnn_cli.rundir.atomic import save_atomic
 
 

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn_cli.backends import current
+
 
 def backend():
     """The backend module (`cnn_cli.backends`), which takes the gradient."""
-    from cnn_cli.backends import current
 
     return current()
 

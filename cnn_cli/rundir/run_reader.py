@@ -4,7 +4,7 @@ Every missing or unreadable piece is a one-line `CnnError` that names the file (
 wrong). The run's files are read by their fixed names inside the run directory; a symlink among them that
 leads outside is refused (`cnn_cli.rundir.layout.run_file`); run.json and labels.json are read through
 their schemas (`cnn_cli.rundir.records`). The model file is checked first
-(`cnn_cli.safety.check_keras_file`: no Lambda layers, no objects from outside Keras' layers, no legacy .h5),
+(`cnn_cli.rundir.safety.check_keras_file`: no Lambda layers, no objects from outside Keras' layers, no legacy .h5),
 then loaded with `keras.saving.load_model(path, safe_mode=True)` only. A run whose status is `diverged` has no
 usable model: reading it for its model is a `DivergedError` (exit code 3).
 Nothing here imports TensorFlow until `Run.load_model` is called.
@@ -19,10 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnn_cli.backends import name as backend_name
+from cnn_cli.backends import start as start_backend
+from cnn_cli.config import config_from_dict
+from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, RunLayout, run_file
 from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, first_line, input_scale, read_record
-from cnn_cli.safety import check_keras_file
+from cnn_cli.rundir.safety import check_keras_file, optimizer_backend
 
 INPUT_SCALING = "input_scaling"  # the layer a format-2 model starts with, unless its config scales itself
 
@@ -122,8 +126,6 @@ def read_run(run_dir: str | Path) -> Run:
 
 def read_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> tuple[Config, str]:
     """The run's config.yaml (with `overrides` applied), validated, and the file it came from."""
-    from cnn_cli.config import config_from_dict
-    from cnn_cli.yaml_io import read_yaml
 
     path = run_file(run_dir, CONFIG)
     if not Path(run_dir).is_dir():
@@ -143,14 +145,10 @@ def load_model(path: str | Path):
         hint = f" (the run's status is {status!r})" if status and status != "complete" else ""
         raise CnnError(f"{path}: missing from the run directory{hint}" if not path.exists() else f"{path}: not a file")
     check_keras_file(path)
-    from cnn_cli.backends import name as backend_name
-    from cnn_cli.backends import start as start_backend
-    from cnn_cli.safety import optimizer_backend
 
     start_backend()
     import keras
 
-    import cnn_cli.layers.custom  # noqa: F401  (registers the tool's own layers for deserialization)
 
     try:
         with warnings.catch_warnings():  # Keras' warnings about a model it cannot load would add lines

@@ -14,11 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_cli.config.loader import apply_overrides, config_from_dict
+from cnn_cli.config.loader import apply_overrides
 from cnn_cli.config.overrides import Override
+from cnn_cli.config.phases import last_phase_epochs
 from cnn_cli.config.root import Config
+from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import ConfigError
-from cnn_cli.yaml_io import read_yaml
+from cnn_cli.resolve.loading import config_from_dict
 
 # Keys a resume may change; every other difference from the run's config.yaml refuses the resume.
 # `train.epochs` only: more epochs extend the run from its last epoch's weights and optimizer state (the
@@ -61,7 +63,6 @@ class RunFlags:
 
 def _last_phase_override(raw: Any, epochs: int) -> list[Override]:
     """With `train.phases`, `--epochs N` is the run's total: the last phase takes what the others leave."""
-    from cnn_cli.config.phases import last_phase_epochs
 
     found = last_phase_epochs(raw.get("train") if isinstance(raw, dict) else None, epochs)
     if found is None:

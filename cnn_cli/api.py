@@ -34,7 +34,7 @@ class TrainedRun:
     """
 
     def __init__(self, path: str | Path, model_file: str = "model.keras"):
-        from cnn_cli.readers.run_reader import read_run
+        from cnn_cli.rundir.run_reader import read_run
 
         self._run = read_run(path)
         self.path = self._run.path
@@ -60,7 +60,7 @@ class TrainedRun:
         """`images` as one uint8 batch (N, H, W, C) of the model's shape: a path or a list of paths (read,
         converted and resized as `cnn predict` does), an array (H, W), (H, W, C) or (N, H, W[, C]), or a
         list of such arrays."""
-        from cnn_cli.readers.prediction import read_image
+        from cnn_cli.inference.prediction import read_image
 
         if isinstance(images, (str, Path)):
             images = [images]
@@ -89,7 +89,7 @@ class TrainedRun:
 
     def predict(self, images: Any, batch_size: int = 256) -> np.ndarray:
         """Class probabilities, float32 (N, classes), for images as `pixels` takes them."""
-        from cnn_cli.readers.prediction import as_probabilities
+        from cnn_cli.inference.prediction import as_probabilities
 
         x = self._run.model_inputs(self.pixels(images))  # a format-1 run's model gets [0, 1]
         scores = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)

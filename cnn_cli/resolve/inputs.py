@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from cnn_cli.config import Config, load_config
+from cnn_cli.config import Config
 from cnn_cli.config.checks import final_units
 from cnn_cli.errors import CnnError
+from cnn_cli.resolve.loading import load_config
 
 
 def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = ()) -> tuple[Config, str]:
@@ -18,7 +19,7 @@ def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence
         return load_config(config_path, overrides), config_path
     if not run_dir:
         raise CnnError("no config: give --config FILE or a run directory")
-    from cnn_cli.readers.run_reader import read_run_config
+    from cnn_cli.rundir.run_reader import read_run_config
 
     return read_run_config(run_dir, overrides)
 
@@ -37,7 +38,7 @@ def resolve_model_inputs(config: Config, source: str, data_path: str | None = No
     if data_path is None and config.model.input_shape is not None and (classes is not None or not needs_classes):
         return tuple(config.model.input_shape), classes
     from cnn_cli.data import load_dataset
-    from cnn_cli.data.compat import check_model_fits_data
+    from cnn_cli.data.model_fit import check_model_fits_data
 
     dataset = load_dataset(config, data_path=data_path, source=source)
     check_model_fits_data(config, dataset, source)

@@ -17,8 +17,9 @@ import numpy as np
 
 from cnn_cli.data.batches import SplitImages
 from cnn_cli.errors import CnnError
-from cnn_cli.readers import access, sections
-from cnn_cli.readers import html as H
+from cnn_cli.reports import access
+from cnn_cli.reports import html as H
+from cnn_cli.reports import run_page_sections as sections
 
 BATCH = 256
 EPSILON = 1e-7  # Keras' clipping of probabilities in the cross-entropy

@@ -10,12 +10,14 @@ from typing import Any
 import numpy as np
 
 from cnn_cli.errors import CnnError
-from cnn_cli.readers.evaluation import Split, class_metrics, load_split, most_confused  # noqa: F401  (re-exported)
-from cnn_cli.readers.prediction import as_probabilities, read_image  # noqa: F401  (re-exported)
-from cnn_cli.readers.run_reader import Run, read_run
+from cnn_cli.inference.evaluation import Split, class_metrics, load_split, most_confused  # noqa: F401  (re-exported)
+from cnn_cli.inference.prediction import as_probabilities, read_image  # noqa: F401  (re-exported)
+from cnn_cli.model.analysis import analyze
+from cnn_cli.reports.summary import BYTES_PER_ELEMENT
 from cnn_cli.rundir import atomic
 from cnn_cli.rundir.layout import BEST, INSPECT, MODEL, REPORT, run_file
 from cnn_cli.rundir.records import MetricsJson, read_history, read_record
+from cnn_cli.rundir.run_reader import Run, read_run
 
 REPORT_HTML = REPORT
 INSPECT_DIR = INSPECT
@@ -90,8 +92,6 @@ def output_path(run: Run, out: str | None, default: str) -> Path:
 def analysis(run: Run):
     """The run's shapes, params, MACs and activation memory per layer and block (as `cnn summary` prints), and
     the bytes per activation value under the run's precision."""
-    from cnn_cli.model.analysis import analyze
-    from cnn_cli.summary import BYTES_PER_ELEMENT
 
     found = analyze(run.config.model, run.input_shape, run.num_classes, run.config_source)
     return found, BYTES_PER_ELEMENT.get(run.config.train.precision, 4)

@@ -1,0 +1,65 @@
+"""The checks of a config that need its model's graph: the shapes (when the input shape is given), each
+freeze's layer, and the ImageNet weights' architecture and preprocessing. `config_problems` runs them after the
+config's own checks (`cnn_cli.config.checks`); the shapes only when the rest is right, since they need it."""
+
+from __future__ import annotations
+
+from cnn_cli.config import Config
+from cnn_cli.config.checks import config_problems as own_problems
+from cnn_cli.config.phases import spans
+from cnn_cli.errors import ConfigError
+from cnn_cli.model.analysis import analyze
+from cnn_cli.model.freeze import frozen_layers
+from cnn_cli.model.graph import check_structure
+from cnn_cli.model.imagenet import TABLE
+from cnn_cli.model.preprocess import preprocessing
+
+
+def config_problems(config: Config, source: str) -> list[ConfigError]:
+    """Every check's first problem: the config's own, the ImageNet weights', then the graph's."""
+    problems = own_problems(config, source)
+    try:
+        _check_pretrained(config, source)
+    except ConfigError as exc:
+        problems.append(exc)
+    if not problems:
+        try:
+            _check_freeze(config, _check_shapes(config, source), source)
+        except ConfigError as exc:
+            problems.append(exc)
+    return problems
+
+
+def _check_shapes(config: Config, source: str):
+    """The model's graph (None when the shapes wait for the data and a probe shape does not fit)."""
+    if config.model.input_shape is not None:
+        # `units: num_classes` may wait for the data; any count checks the shapes in between.
+        return analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source).graph
+    # the shapes wait for the data; names and references need not
+    return check_structure(config.model, config.model.num_classes or 2, source)
+
+
+def _check_freeze(config: Config, graph, source: str) -> None:
+    """Each freeze names a layer of the model and leaves some to train (the graph knows every name, a block's
+    parts included; without a graph the check waits for the data's shape)."""
+    if graph is None:
+        return
+    for span in spans(config.train):
+        if span.freeze is not None:
+            frozen_layers(graph, span.freeze, f"{span.path}.freeze", source)
+
+
+def _check_pretrained(config: Config, source: str) -> None:
+    """`model.weights: imagenet` names its architecture, and the preprocessing its weights were trained with."""
+    model = config.model
+    if model.weights != "imagenet":
+        return
+    if model.architecture is None:
+        raise ConfigError(source, "model.weights", "imagenet needs model.architecture, the keras.applications "
+                          f"architecture whose ImageNet file to fetch (one of {', '.join(TABLE)})", model.weights)
+    expected = TABLE[model.architecture].preprocess
+    if preprocessing(model) != expected:
+        wanted = ("the model's own first layer to scale the pixels (model.preprocess: unit or none)"
+                  if expected == "none" else f"{expected} preprocessing (set model.preprocess: {expected})")
+        raise ConfigError(source, "model.preprocess", f"the ImageNet weights of {model.architecture} expect {wanted}",
+                          model.preprocess)

@@ -1,0 +1,1 @@
+"""Runs of many variants of one config: `compare` (a grid of `--vary` values, one `cnn train` process each)."""
