@@ -10,7 +10,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
 from cnn_cli.errors import ConfigError
 
 Dim = Annotated[int, Field(gt=0)]
