@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, create_model
 from pydantic_core import PydanticCustomError, core_schema
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
 from cnn_cli.config.sources import registry as sources
 from cnn_cli.config.sources.base import SourceSchema
 from cnn_cli.errors import ConfigError

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cnn_cli.config.checks import config_problems
-from cnn_cli.config.locate import Location, dotted, locate, value_at
+from cnn_cli.config.key_paths import Location, dotted, locate, value_at
 from cnn_cli.config.overrides import Override, apply_overrides, blame, parse_override
 from cnn_cli.config.root import Config
 from cnn_cli.config.yaml_io import read_yaml

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from cnn_cli.config.base import Section
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.distribute import DistributeConfig
 from cnn_cli.config.model import ModelConfig
+from cnn_cli.config.section import Section
 from cnn_cli.config.train import TrainConfig
 
 

@@ -21,7 +21,7 @@ from cnn_cli.config.root import Config
 from cnn_cli.config.sources import registry as sources
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import ConfigError
-from cnn_cli.resolve.loading import config_from_dict
+from cnn_cli.resolve.checked_config import config_from_dict
 
 # Keys a resume may change; every other difference from the run's config.yaml refuses the resume.
 # `train.epochs` only: more epochs extend the run from its last epoch's weights and optimizer state (the

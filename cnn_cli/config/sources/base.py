@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
 from cnn_cli.errors import ConfigError
 
 SPLIT_KEYS = ("train", "validation", "test")

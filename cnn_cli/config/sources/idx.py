@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
 from cnn_cli.config.sources.base import SourceSchema
 
 
