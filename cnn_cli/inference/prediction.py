@@ -57,7 +57,7 @@ def read_image(path: str, input_shape: tuple[int, int, int], resize: str = "stre
 
 def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
     """The rows of a CSV file in the training layout; the label column, if present, is ignored."""
-    from cnn_cli.data.csv_source import pixels_uint8, read_frame
+    from cnn_cli.data.sources.csv import pixels_uint8, read_frame
 
     frame = read_frame(path)
     if len(frame) == 0:

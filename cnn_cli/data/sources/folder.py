@@ -1,4 +1,4 @@
-"""Folders of images, one subfolder per class: `path/<class>/*.png|jpg|jpeg`, or split folders
+"""Folders of images (`source: folder`; `--data` of any folder that no other source takes), one subfolder per class: `path/<class>/*.png|jpg|jpeg`, or split folders
 `path/train/<class>/...` with `path/test/...` and `path/validation/...` (or `valid/`, `val/`) beside it.
 
 Class ids are the subfolder names, sorted naturally ("2" before "10"). Every image is turned upright (EXIF),
@@ -14,20 +14,40 @@ With `data.bad_images: skip` an unreadable file is left out and listed (`Store.s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from natsort import natsorted
 
 from cnn_cli.config.data import DataConfig
+from cnn_cli.config.sources.folder import Folder
 from cnn_cli.data import cache as C
+from cnn_cli.data.dataset import Raw
 from cnn_cli.data.files import build
 from cnn_cli.data.images import MODES, image_shape_of
+from cnn_cli.data.sources.base import DataSource, Detected, expand, with_source
 from cnn_cli.data.store import Part, Store
 from cnn_cli.errors import ConfigError, DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "valid", "val"), "test": ("test",)}
+
+
+class FolderSource(DataSource):
+    """Decodes into its store itself (the cache keyed by the files, the shape, the resize and bad-image
+    settings); errors name an example by its file."""
+
+    schema = Folder
+    detects: ClassVar[str] = "a folder of images"
+    detect_order: ClassVar[int] = 1000  # any folder: tried last
+
+    def detect(self, path: Path, given: str, base: DataConfig | None) -> Detected | None:
+        return (with_source(base, self.name, path=given), []) if path.is_dir() else None
+
+    def store(self, data: DataConfig, source: str, check: Callable[[Raw], None] | None = None) -> Store:
+        return folder_store(data, expand(data.path), source)
 
 
 def folder_store(data: DataConfig, path: str, source: str = "<config file>") -> Store:
