@@ -20,7 +20,7 @@ import numpy as np
 
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.base import SourceSchema
-from cnn_cli.data import cache as C
+from cnn_cli.data.cache import Entry, cache_root, file_stamps, make_key, open_writer, save_entry
 from cnn_cli.data.dataset import Raw
 from cnn_cli.data.store import Part, Store, raw_shape
 
@@ -31,7 +31,7 @@ Detected = tuple[DataConfig, list[str]]
 """What a source makes of a `--data PATH`: the `data:` section that reads it, and notes for `Dataset.describe()`."""
 
 
-def expand(path: str) -> str:
+def expand_user(path: str) -> str:
     """A config path as used: `~` expanded, relative paths left relative to the working directory."""
     return os.path.expanduser(path)
 
@@ -98,7 +98,7 @@ class DataSource:
             check(raw)
         shape = raw_shape(raw)
         to_disk = entry is not None and (data.cache == "disk" or (data.cache == "auto" and np.prod(shape) > AUTO_DISK_BYTES))
-        writer = C.open_writer(entry, shape) if to_disk else None
+        writer = open_writer(entry, shape) if to_disk else None
         try:
             store = Store.from_raw(raw, writer.images if writer is not None else None)
         except BaseException:
@@ -113,19 +113,19 @@ class DataSource:
         if writer is not None:  # train from the memory map
             return self._stored(writer.commit(meta), meta, f"cache {entry.images}")
         if entry is not None and data.cache == "memory":
-            C.save_entry(entry, store.images, meta)  # kept in memory, and in the cache for the next run
+            save_entry(entry, store.images, meta)  # kept in memory, and in the cache for the next run
         return store
 
     def _source_bytes(self, data: DataConfig, source: str) -> int:
         return sum(os.stat(f).st_size for f in self.files(data, source))
 
-    def _entry(self, data: DataConfig, source: str) -> C.Entry | None:
+    def _entry(self, data: DataConfig, source: str) -> Entry | None:
         """The cache entry of the source's files (none when it has no files, or one is missing)."""
         files = self.files(data, source)
         if not files or not all(Path(f).is_file() for f in files):
             return None
         settings = data.model_dump(include=set(self.cache_keys), mode="json")
-        return C.Entry(C.cache_root(), C.make_key(data.source, C.file_stamps(files), **settings))
+        return Entry(cache_root(), make_key(data.source, file_stamps(files), **settings))
 
     def _stored(self, images, meta: dict, where: str) -> Store:
         parts = {name: Part(_positions(p), np.asarray(p["ids"]), p["origin"], self.row)

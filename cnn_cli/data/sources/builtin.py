@@ -20,7 +20,7 @@ import numpy as np
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.builtin import FashionMnist, Mnist
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.sources.base import DataSource, expand
+from cnn_cli.data.sources.base import DataSource, expand_user
 from cnn_cli.data.sources.idx import find_pairs, idx_row, read_pair
 from cnn_cli.data.sources.npz import read_npz
 from cnn_cli.errors import CnnError
@@ -35,7 +35,7 @@ class MnistSource(DataSource):
     schema = Mnist
 
     def read(self, data: DataConfig, source: str, streamed: bool = False) -> Raw:
-        return read_builtin(self.name, expand(data.path) if data.path else None)
+        return read_builtin(self.name, expand_user(data.path) if data.path else None)
 
 
 class FashionMnistSource(MnistSource):

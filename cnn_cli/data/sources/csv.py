@@ -22,7 +22,7 @@ from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.csv import Csv
 from cnn_cli.data import streams
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.sources.base import DataSource, Detected, expand, with_source
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.data.streams import CSV_READ, csv_errors, csv_header, rows_per_chunk
 from cnn_cli.errors import DataError
 
@@ -53,20 +53,20 @@ class CsvSource(DataSource):
         return with_source(base, self.name, train=given, **kept), notes
 
     def files(self, data: DataConfig, source: str) -> list[str]:
-        return [expand(f) for f in self._files(data).values() if f]
+        return [expand_user(f) for f in self._files(data).values() if f]
 
     @staticmethod
     def _files(data: DataConfig) -> dict:
-        return {"train": data.train or (expand(data.path) if data.path else None), "validation": data.validation,
+        return {"train": data.train or (expand_user(data.path) if data.path else None), "validation": data.validation,
                 "test": data.test}
 
     def read(self, data: DataConfig, source: str, streamed: bool = False) -> Raw:
         files = self._files(data)
         splits = {
-            split: read_csv_split(expand(file), data.label_column, data.image_shape, streamed) if file else None
+            split: read_csv_split(expand_user(file), data.label_column, data.image_shape, streamed) if file else None
             for split, file in files.items()
         }
-        named = ", ".join(f"{split} {expand(file)}" for split, file in files.items() if file)
+        named = ", ".join(f"{split} {expand_user(file)}" for split, file in files.items() if file)
         return Raw(train=splits["train"], validation=splits["validation"], test=splits["test"], origin=f"csv: {named}")
 
 

@@ -23,11 +23,11 @@ from natsort import natsorted
 
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.folder import Folder
-from cnn_cli.data import cache as C
+from cnn_cli.data.cache import Entry, cache_root, file_stamps, make_key
 from cnn_cli.data.dataset import Raw
 from cnn_cli.data.files import build
 from cnn_cli.data.images import MODES, image_shape_of
-from cnn_cli.data.sources.base import DataSource, Detected, expand, with_source
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.data.store import Part, Store
 from cnn_cli.errors import ConfigError, DataError
 
@@ -47,7 +47,7 @@ class FolderSource(DataSource):
         return (with_source(base, self.name, path=given), []) if path.is_dir() else None
 
     def store(self, data: DataConfig, source: str, check: Callable[[Raw], None] | None = None) -> Store:
-        return folder_store(data, expand(data.path), source)
+        return folder_store(data, expand_user(data.path), source)
 
 
 def folder_store(data: DataConfig, path: str, source: str = "<config file>") -> Store:
@@ -60,7 +60,7 @@ def folder_store(data: DataConfig, path: str, source: str = "<config file>") -> 
     settings = {"shape": list(shape) if shape else "auto", "resize": data.resize, "bad_images": data.bad_images}
     entry = None
     if data.cache != "off":
-        entry = C.Entry(C.cache_root(), C.make_key("folder", C.file_stamps(files), **settings))
+        entry = Entry(cache_root(), make_key("folder", file_stamps(files), **settings))
         opened = entry.open(mmap=data.cache != "memory")
         if opened is not None:
             images, meta = opened
@@ -84,7 +84,7 @@ def list_folder(path: str) -> list[tuple[str, dict[str, list[Path]]]]:
 
 
 def _build(listing, files: list[Path], shape: tuple[int, int, int], data: DataConfig, path: str,
-           entry: C.Entry | None) -> Store:
+           entry: Entry | None) -> Store:
     """Decodes every file into the cache file (disk, auto) or memory, and commits the cache entry."""
     images, meta, where = build(
         files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=data.bad_images == "skip",
@@ -108,7 +108,7 @@ def _meta(listing, files: list[Path], bad: dict[int, str], shape, path: str, res
             "origin": f"image folder {path} (resized to {h}x{w}, {MODES[c]}, {resize})"}
 
 
-def _from_meta(images: np.ndarray, meta: dict, entry: C.Entry, memory: bool) -> Store:
+def _from_meta(images: np.ndarray, meta: dict, entry: Entry, memory: bool) -> Store:
     where = "memory (read from the cache)" if memory else f"cache {entry.images}"
     return _store(images, meta, where)
 

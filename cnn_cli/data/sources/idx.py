@@ -23,7 +23,7 @@ from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.idx import Idx, IdxPair
 from cnn_cli.data import streams
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.sources.base import DataSource, Detected, expand, with_source
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.errors import ConfigError, DataError
 
 IMAGES_MAGIC = 0x00000803
@@ -81,7 +81,7 @@ class IdxSource(DataSource):
 
 def split_pairs(data: DataConfig, source: str) -> dict[str, tuple[Path, Path]]:
     """The (images, labels) files of each split the section names."""
-    path = expand(data.path) if data.path else None
+    path = expand_user(data.path) if data.path else None
     pairs: dict[str, tuple[Path, Path]] = {}
     if data.train is None and Path(path).is_file():
         pairs["train"] = _pair(path, "data.path", source)
@@ -100,8 +100,8 @@ def split_pairs(data: DataConfig, source: str) -> dict[str, tuple[Path, Path]]:
 
 def _pair(value: str | IdxPair, key: str, source: str) -> tuple[Path, Path]:
     if isinstance(value, IdxPair):
-        return Path(expand(value.images)), Path(expand(value.labels))
-    file = Path(expand(value))
+        return Path(expand_user(value.images)), Path(expand_user(value.labels))
+    file = Path(expand_user(value))
     if not file.is_file():
         raise DataError(value, "no such file" if not file.exists() else "not a file")
     pair = pair_of(file)

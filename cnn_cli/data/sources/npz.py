@@ -18,7 +18,7 @@ from cnn_cli.config.sources.npz import Npz, NpzKeys
 from cnn_cli.data import streams
 from cnn_cli.data.arrays import as_images, as_labels
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.sources.base import DataSource, Detected, expand, with_source
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.errors import DataError
 
 SPLITS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
@@ -39,10 +39,10 @@ class NpzSource(DataSource):
         return super().detect(path, given, base)
 
     def files(self, data: DataConfig, source: str) -> list[str]:
-        return [expand(data.path)]
+        return [expand_user(data.path)]
 
     def read(self, data: DataConfig, source: str, streamed: bool = False) -> Raw:
-        return read_npz(expand(data.path), data.npz_keys, streamed=streamed)
+        return read_npz(expand_user(data.path), data.npz_keys, streamed=streamed)
 
 
 def read_npz(path: str, keys: NpzKeys | None = None, *, origin: str | None = None, streamed: bool = False) -> Raw:
