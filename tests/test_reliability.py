@@ -1,0 +1,83 @@
+"""Hostile or absurd inputs, each through the real command line: one line `Error: <file>: <key>: ...`, exit 2,
+nothing written, never a traceback (the fuzzer in tests/fuzz/ looks for more of them)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+from click.testing import CliRunner
+
+from cnn_cli.cli import main
+from tests.conftest import CONFIGS
+
+
+def run(*args: str):
+    result = CliRunner().invoke(main, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), result.output
+    return result
+
+
+def one_error(result, *parts: str) -> str:
+    """The one `Error:` line of an exit-2 result, which holds every one of `parts`."""
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert len(lines) == 1, result.output
+    assert "Traceback" not in result.output
+    for part in parts:
+        assert part in lines[0], lines[0]
+    return lines[0]
+
+
+MNIST = str(CONFIGS / "mnist.yaml")
+
+
+# --- configs ------------------------------------------------------------------------------------------------
+
+def test_a_yaml_key_that_is_a_list_or_a_mapping(tmp_path):
+    for text in ("? [a, b]\n: 1\n", "name: x\n? {a: 1}\n: 2\n"):
+        config = tmp_path / "keys.yaml"
+        config.write_text(text)
+        one_error(run("summary", "--config", str(config)), f"{config}: line", "a key that is a")
+
+
+def test_an_integer_of_thousands_of_digits(tmp_path):
+    config = tmp_path / "digits.yaml"
+    config.write_text(re.sub(r"(?m)^seed: .*$", "seed: " + "9" * 5000, (CONFIGS / "mnist.yaml").read_text()))
+    one_error(run("summary", "--config", str(config)), str(config), "5,000 digits")
+    one_error(run("summary", "--config", MNIST, "--set", "seed=" + "9" * 5000), "--set seed", "5,000 digits")
+    one_error(run("compare", "--config", MNIST, "--vary", "seed=1," + "9" * 5000, "--out", str(tmp_path / "out")),
+              "--vary seed", "5,000 digits")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_seed_numpy_cannot_take_is_refused_up_front(tmp_path):
+    one_error(run("summary", "--config", MNIST, "--set", f"seed={2**32}"), "--set: seed:", "4294967295")
+    one_error(run("train", "--config", MNIST, "--seed", str(2**32), "--run-dir", str(tmp_path / "run")),
+              "--seed: seed:", "4294967295")
+    one_error(run("summary", "--config", MNIST, "--set", "data.split_seed=-1"), "--set: data.split_seed:")
+    assert not (tmp_path / "run").exists()
+
+
+def test_every_number_in_a_config_is_finite(tmp_path):
+    one_error(run("summary", "--config", MNIST, "--set", "train.optimizer.learning_rate=.inf"),
+              "--set: train.optimizer.learning_rate: expected a finite number")
+    config = tmp_path / "nan.yaml"
+    config.write_text((CONFIGS / "mnist.yaml").read_text().replace("train:\n", "train:\n  label_smoothing: .nan\n", 1))
+    one_error(run("summary", "--config", str(config)), f"{config}: train.label_smoothing: expected a finite number")
+
+
+def test_a_config_over_a_megabyte_is_refused_at_once(tmp_path):
+    config = tmp_path / "huge.yaml"
+    config.write_text((CONFIGS / "mnist.yaml").read_text() + "#" + "x" * (2 * 2**20) + "\n")
+    start = time.monotonic()
+    one_error(run("summary", "--config", str(config)), str(config), "refused")
+    assert time.monotonic() - start < 5
+
+
+def test_schema_into_a_place_that_cannot_be_written(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    one_error(run("schema", "-o", str(blocker / "schema.json")), f"{blocker / 'schema.json'}: --output:")
+    one_error(run("schema", "-o", "/dev/full"), "/dev/full: --output:")
+    assert blocker.read_text() == ""
