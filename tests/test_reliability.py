@@ -81,3 +81,12 @@ def test_schema_into_a_place_that_cannot_be_written(tmp_path):
     one_error(run("schema", "-o", str(blocker / "schema.json")), f"{blocker / 'schema.json'}: --output:")
     one_error(run("schema", "-o", "/dev/full"), "/dev/full: --output:")
     assert blocker.read_text() == ""
+
+
+def test_a_model_whose_weights_cannot_fit_in_memory_is_refused_before_keras(tmp_path):
+    line = one_error(run("summary", "--config", MNIST, "--set", "model.layers[4].filters=1000000000000"),
+                     "--set: model.layers[4]:", "more than this machine's memory")
+    assert "parameters" in line
+    one_error(run("train", "--config", MNIST, "--set", "model.layers[4].filters=1000000000000",
+                  "--run-dir", str(tmp_path / "run")), "--set: model.layers[4]:")
+    assert not (tmp_path / "run").exists()

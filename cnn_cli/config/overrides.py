@@ -126,6 +126,9 @@ def _blame_one(error: ConfigError, given: list[Override]) -> ConfigError:
     for override in reversed(given):
         if error.path and override.covers(error.path):
             return error.from_source(override.flag)
+    for override in reversed(given):  # an error about a whole layer that an override changed a key of
+        if error.path and error.path.startswith("model.") and override.key.startswith(error.path + "."):
+            return error.from_source(override.flag)
     return error
 
 
