@@ -107,21 +107,11 @@ def analyze(model: ModelConfig, input_shape: Shape, num_classes: int | None, sou
 BYTES_PER_PARAM = 4  # float32 weights (a mixed-precision model keeps them in float32 too)
 
 
-def memory_bytes() -> int | None:
-    """This machine's physical memory, or None where the system does not say."""
-    import os
-
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):
-        return None
-
-
 def _check_fits(sizes: list[tuple[int, str]], source: str) -> None:
     """Refuses a model whose weights alone cannot be held in this machine's memory (a typo of a few zeros in
     `filters`), naming its largest layer, before Keras tries to allocate them."""
     from cnn_cli.errors import ConfigError
-    from cnn_cli.numbers import human_bytes
+    from cnn_cli.numbers import human_bytes, memory_bytes
 
     total, memory = sum(size for size, _ in sizes), memory_bytes()
     if memory is None or total * BYTES_PER_PARAM <= memory:

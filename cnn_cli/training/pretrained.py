@@ -15,13 +15,14 @@ never reloads them (its backup holds the weights it trained).
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from cnn_cli import rundir as R
 from cnn_cli.config import Config
 from cnn_cli.config.model import IMAGENET, WEIGHTS_SUFFIXES
-from cnn_cli.errors import ConfigError
+from cnn_cli.errors import ConfigError, short_reason
 
 MIN_SHARE = 0.5  # of the model's layers with weights that a weights file must set
 KEY = "model.weights"
@@ -48,6 +49,28 @@ def check(config: Config, source: str, init_from: str | None) -> None:
                           "not found", weights)
     elif not path.name.endswith(WEIGHTS_SUFFIXES):
         raise ConfigError(source, KEY, f"expected a {', '.join(WEIGHTS_SUFFIXES)} file or a run directory", weights)
+    _check_sizes(R.run_file(path, R.MODEL) if path.is_dir() else path, source)
+
+
+def _check_sizes(path: Path, source: str) -> None:
+    """Before the run starts: the arrays a weights file declares (from their headers, nothing read) fit in this
+    machine's memory; a damaged or hostile header that declares terabytes is refused here, not at loading."""
+    from cnn_cli.errors import CnnError
+    from cnn_cli.model.weights import declared_bytes
+    from cnn_cli.numbers import human_bytes, memory_bytes
+
+    try:
+        total, name, shape = declared_bytes(path)
+    except CnnError as exc:
+        raise ConfigError(source, KEY, exc.message) from None
+    except (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
+        raise ConfigError(source, KEY, f"{path}: cannot be read as Keras weights ({type(exc).__name__}: "
+                          f"{short_reason(exc)})") from None
+    memory = memory_bytes()
+    if memory is not None and total > memory:
+        raise ConfigError(source, KEY, f"{path}: its array {name} declares shape {'x'.join(map(str, shape))} "
+                          f"({human_bytes(total)} in all), more than this machine's memory ({human_bytes(memory)}); "
+                          "a damaged or foreign weights file")
 
 
 def weights_file(config: Config, input_shape: tuple[int, ...]) -> tuple[Path, str]:
@@ -71,7 +94,9 @@ def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[st
     from cnn_cli.model.weights import load_matching, read_weights, scale_variance, tell
 
     path, origin = weights_file(config, input_shape)
-    arrays = read_weights(path, KEY)
+    wanted = None if config.model.weights == IMAGENET else {
+        layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers if layer.weights}
+    arrays = read_weights(path, KEY, wanted)
     entry = None
     if config.model.weights == IMAGENET:
         from cnn_cli.model.imagenet import TABLE
