@@ -4,18 +4,20 @@ nothing written, never a traceback (the fuzzer in tests/fuzz/ looks for more of 
 from __future__ import annotations
 
 import hashlib
+import io
 import re
 import time
 import zipfile
 from pathlib import Path
 
 import h5py
+import numpy as np
 from click.testing import CliRunner
 
 from cnn_cli.cli import main
 from tests.conftest import CONFIGS
 from tests.fuzz.runs import FASHION, tiny_config, tiny_run
-from tests.run_helpers import copy_run
+from tests.run_helpers import ROOT, copy_run
 
 
 def run(*args: str):
@@ -149,3 +151,64 @@ def test_weights_declaring_terabytes_are_refused_before_the_run_starts(tmp_path)
         one_error(run("train", "--config", str(tiny_config()), "--set", f"model.weights={weights}",
                       "--run-dir", str(run_dir)), f"--set: model.weights: {weights}", said)
         assert not run_dir.exists()
+
+
+# --- data files ---------------------------------------------------------------------------------------------
+
+def _train(tmp_path, data: Path, *more: str):
+    run_dir = tmp_path / "run"
+    result = run("train", "--config", str(tiny_config()), "--data", str(data), "--epochs", "1",
+                 "--run-dir", str(run_dir), *more)
+    return result, run_dir
+
+
+def test_an_npz_member_declaring_a_huge_shape(tmp_path):
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "|u1", "fortran_order": False,
+                                                  "shape": (10**9, 10**4, 10**4)})
+    labels = io.BytesIO()
+    np.save(labels, np.arange(10))
+    data = tmp_path / "huge.npz"
+    with zipfile.ZipFile(data, "w") as archive:
+        archive.writestr("x_train.npy", header.getvalue())
+        archive.writestr("y_train.npy", labels.getvalue())
+    result, run_dir = _train(tmp_path, data)
+    one_error(result, f"{data}: array 'x_train' declares shape 1000000000x10000x10000")
+    assert not run_dir.exists()
+
+
+def test_random_bytes_are_not_called_a_pickle(tmp_path):
+    data = tmp_path / "random.npz"
+    data.write_bytes(np.random.default_rng(0).bytes(5000))
+    result, _ = _train(tmp_path, data)
+    assert "pickle" not in one_error(result, f"{data}: not an .npz file")
+
+
+def test_a_label_that_is_no_class_id_is_blamed_on_the_data_file(tmp_path):
+    data = tmp_path / "float.npz"
+    np.savez(data, x_train=np.zeros((20, 8, 8), np.uint8), y_train=np.arange(20) + 0.5)
+    one_error(_train(tmp_path, data)[0], f"{data} [y_train]: index 0: label 0.5 is not an integer class id")
+    lines = (ROOT / "data" / "sign_layout_sample" / "train.csv").read_text().splitlines()
+    cells = lines[3].split(",")
+    lines[3] = ",".join(["3.5", *cells[1:]])
+    csv = tmp_path / "labels.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    one_error(_train(tmp_path, csv, "--set", "data.image_shape=[28,28,1]")[0],
+              f"{csv}: row 3 (line 4): label 3.5 is not an integer class id")
+
+
+def test_a_class_too_small_to_stratify_is_named_with_its_count(tmp_path):
+    x = np.zeros((40, 8, 8), np.uint8)
+    cases = {
+        "negative": (np.where(np.arange(40) == 0, -1, np.arange(40) % 3), "class -1 has only 1 example"),
+        "huge-id": (np.where(np.arange(40) == 0, 10**17, np.arange(40) % 3), "class 100000000000000000 has only 1"),
+        "thousand": (np.arange(1000), "class 0 has only 1 example (and 999 more classes with one example)"),
+    }
+    for name, (labels, said) in cases.items():
+        data = tmp_path / f"{name}.npz"
+        np.savez(data, x_train=np.zeros((len(labels), 8, 8), np.uint8) if name == "thousand" else x, y_train=labels)
+        line = one_error(_train(tmp_path, data)[0], "data.stratify:", said)
+        assert "least populated" not in line
+    data = tmp_path / "big-label.npz"
+    np.savez(data, x_train=x[:4], y_train=np.array([1e30, 0, 1, 1e30]))
+    one_error(_train(tmp_path, data)[0], f"{data} [y_train]: index 0: label 1e+30 is not an integer class id")
