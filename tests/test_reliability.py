@@ -13,6 +13,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 from click.testing import CliRunner
+from PIL import Image
 
 from cnn_cli.cli import main
 from tests.conftest import CONFIGS
@@ -212,3 +213,27 @@ def test_a_class_too_small_to_stratify_is_named_with_its_count(tmp_path):
     data = tmp_path / "big-label.npz"
     np.savez(data, x_train=x[:4], y_train=np.array([1e30, 0, 1, 1e30]))
     one_error(_train(tmp_path, data)[0], f"{data} [y_train]: index 0: label 1e+30 is not an integer class id")
+
+
+# --- run directories and flags ------------------------------------------------------------------------------
+
+def test_resuming_a_run_killed_before_its_config_says_to_run_it_again(tmp_path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".lock").write_text("12345\n")
+    one_error(run("train", "--resume", str(run_dir)), f"{run_dir}: config.yaml: missing",
+              "run the command that started it again, without --resume")
+    assert sorted(p.name for p in run_dir.iterdir()) == [".lock"]
+
+
+def test_data_flag_gives_the_source_whatever_set_data_says(tmp_path):
+    config = tmp_path / "no-data.yaml"
+    config.write_text(re.sub(r"(?ms)^data:.*?(?=^train:)", "", tiny_config().read_text()))
+    folder = tmp_path / "images"
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / name / f"{i}.png")
+    result = run("summary", "--config", str(config), "--data", str(folder), "--set", "data.image_shape=[8,8,1]")
+    assert result.exit_code == 0, result.output
+    assert "data.source" not in result.output

@@ -37,7 +37,7 @@ class TrainOptions:
 
     @property
     def flags(self) -> RunFlags:
-        return RunFlags(epochs=self.epochs, seed=self.seed, subset=self.subset)
+        return RunFlags(epochs=self.epochs, seed=self.seed, subset=self.subset, data=self.data_path)
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,7 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
     from cnn_cli.resolve import config_for
 
     run_dir = Path(opts.run_dir)
+    _check_started(run_dir)
     for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it
         R.run_file(run_dir, name)
     saved, source = config_for(str(run_dir), None, ())
@@ -171,6 +172,21 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
     return RunPlan(config=config, source=source, run_dir=run_dir,
                    data_path=opts.data_path if opts.data_path is not None else recorded,
                    subset=subset, record=record, options=opts, extension=extension)
+
+
+def _check_started(run_dir: Path) -> None:
+    """A run killed before it wrote its config.yaml left its lock (and perhaps a temporary file) only: there is
+    nothing to resume, and the command that started it can simply be run again."""
+    if not run_dir.is_dir() or (run_dir / R.CONFIG).exists() or (run_dir / R.RUN).exists():
+        return
+    from cnn_cli.rundir.atomic import TMP_PREFIX
+    from cnn_cli.rundir.layout import LOCK
+
+    left = sorted(p.name for p in run_dir.iterdir())
+    if left and all(name == LOCK or name.startswith(TMP_PREFIX) for name in left):
+        raise CnnError(f"{run_dir}: {R.CONFIG}: missing; the run was stopped before it wrote its config (only "
+                       f"{', '.join(left)} there), so there is nothing to resume: run the command that started it "
+                       "again, without --resume (it starts afresh in this folder)")
 
 
 def _given_config(saved: Config, opts: TrainOptions, run_dir: Path) -> Config | None:
