@@ -306,7 +306,7 @@ def image_files(draw, folder: Path) -> Path:
     fmt = {"png": "PNG", "jpg": "JPEG", "gif": "GIF", "bmp": "BMP", "webp": "WEBP"}.get(name.rsplit(".", 1)[-1], "PNG")
     try:
         Image.new(mode, size).save(path, format=fmt)
-    except (OSError, ValueError, KeyError, SystemError):
+    except (OSError, ValueError, KeyError, SystemError, MemoryError):
         path.write_bytes(b"")
     data = path.read_bytes()
     how = draw(st.sampled_from(["none", "truncate", "garble", "empty"]))
