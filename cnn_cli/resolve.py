@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cnn_cli.config import Config
-from cnn_cli.config.loader import config_from_dict
 from cnn_cli.config.checks import final_units
+from cnn_cli.config.loader import config_from_dict
 from cnn_cli.errors import CnnError
 
 
