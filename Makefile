@@ -4,6 +4,7 @@
 #   make summary  the layers, shapes, params and costs of configs/mnist.yaml
 #   make test     the test suite, without the tests marked slow (what CI runs)
 #   make test-all the whole test suite, the slow tests too (application nets, every export, the README walkthrough)
+#   make fuzz     the fuzzer (tests/fuzz/) with CNN_FUZZ_EXAMPLES examples per test (default 1000), outcomes counted
 #   make lint     ruff
 #   make bench    training speed: cnn train against the seed's plain Keras script (BENCH_ARGS="--backend jax")
 #   make bench-accuracy  time to accuracy: configs/fashion_mnist_fast.yaml against the tutorial run to its early stop
@@ -16,7 +17,7 @@ EXTRAS ?= tensorflow,plot,dev
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: train summary test test-all lint samples schema bench bench-accuracy clean
+.PHONY: train summary test test-all fuzz lint samples schema bench bench-accuracy clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,11 @@ test: $(STAMP)
 
 test-all: $(STAMP)
 	$(BIN)/pytest --durations=10
+
+CNN_FUZZ_EXAMPLES ?= 1000
+
+fuzz: $(STAMP)
+	CNN_FUZZ_EXAMPLES=$(CNN_FUZZ_EXAMPLES) $(BIN)/pytest tests/fuzz -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check cnn_cli tests scripts

@@ -28,3 +28,14 @@ def human_bytes(count: float) -> str:
             return f"{count:,.0f} {unit}" if unit == "B" else f"{count:,.1f} {unit}"
         count /= 1000
     return f"{count:,.1f} GB"
+
+
+def memory_bytes() -> int | None:
+    """This machine's physical memory, or None where the system does not say: the bound against which sizes a
+    file declares (a header, an archive's members, a model's weights) are checked before anything is allocated."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None

@@ -153,7 +153,7 @@ def test_graph_error_needs_no_tensorflow(write_config):
 
 def test_registry_imports_no_keras():
     code = ("import sys; from cnn_cli.layers import registry; registry.kinds(); "
-            "import cnn_cli.config, cnn_cli.model.analysis, cnn_cli.rundir.safety; "
+            "import cnn_cli.config, cnn_cli.model.analysis, cnn_cli.model.file_safety; "
             "print(len(registry.names()) > 20, 'keras' in sys.modules, 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["True", "False", "False"]

@@ -126,7 +126,7 @@ def _round_trip(model, tmp_path, seed: int):
     outputs equal the original's; returns the loaded model."""
     import keras
 
-    from cnn_cli.rundir.safety import check_keras_file
+    from cnn_cli.model.file_safety import check_keras_file
 
     size = model.input_shape[1:]
     x = np.random.default_rng(seed).integers(0, 256, (2, *size)).astype("float32")

@@ -32,7 +32,7 @@ def test_every_module_gives_kinds_with_a_manual_and_a_keras_name():
 
 
 def test_allow_list_knows_the_tools_own_layers():
-    from cnn_cli.rundir import safety
+    from cnn_cli.model import file_safety as safety
 
     assert {"cnn>MinPooling2D", "cnn>StochasticDepth"} <= registry.custom_objects() <= safety.OWN_REGISTERED
     assert safety.OWN_REGISTERED - registry.custom_objects() == {"cnn>OneCycle"}  # a schedule, not a layer

@@ -190,7 +190,7 @@ def test_a_caffe_model_saves_and_loads_in_safe_mode(tmp_path):
     import keras
 
     from cnn_cli.model.builder import build_model
-    from cnn_cli.rundir.safety import check_keras_file
+    from cnn_cli.model.file_safety import check_keras_file
 
     model = build_model(_small("caffe").model, (6, 5, 3), 2, "p.yaml")
     path = tmp_path / "caffe.keras"

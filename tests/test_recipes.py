@@ -69,7 +69,7 @@ def test_one_cycle_serializes_and_is_allowed_by_the_safety_check():
     import keras
 
     from cnn_cli.layers.custom.one_cycle import OneCycle as Triangle
-    from cnn_cli.rundir.safety import find_unsafe
+    from cnn_cli.model.file_safety import find_unsafe
 
     schedule = Triangle(0.01, 100, 20, start=0.001)
     config = keras.optimizers.schedules.serialize(schedule)

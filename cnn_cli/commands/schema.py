@@ -7,6 +7,8 @@ import json
 import click
 
 from cnn_cli.config import Config
+from cnn_cli.errors import CnnError
+from cnn_cli.rundir.atomic import write_atomic
 
 
 def config_schema() -> dict:
@@ -14,6 +16,24 @@ def config_schema() -> dict:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cnn config"
     return schema
+
+
+def write_schema(output: str, text: str) -> None:
+    """Writes `text` to `output` whole or not at all (a file: written beside it and renamed); a place that cannot
+    be written is one line naming it."""
+    from pathlib import Path
+
+
+    path = Path(output)
+    try:
+        if path.exists() and not path.is_file():  # a device or a pipe (/dev/stdout): written as it is
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        else:
+            write_atomic(path, text)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise CnnError(f"{output}: --output: cannot be written ({reason}); nothing was written") from None
 
 
 @click.command("schema")
@@ -29,7 +49,6 @@ def command(output):
     """
     text = json.dumps(config_schema(), indent=2) + "\n"
     if output:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        write_schema(output, text)
     else:
         click.echo(text, nl=False)

@@ -32,7 +32,7 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
       cnn summary runs/mnist-20260101-120000
     """
 
-    config, source = config_for(run_dir, config_path, overrides)
+    config, source = config_for(run_dir, config_path, overrides, data_path)
     with blaming(overrides):  # the checks that wait for the data's shape name the --set that gave the value
         input_shape, num_classes = resolve_model_inputs(config, source, data_path)
         report = summarize(config, input_shape, num_classes, source, batch_size=batch_size, plot_path=plot_path)

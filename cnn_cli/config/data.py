@@ -99,7 +99,7 @@ class DataKeys(Section):
         0.0, ge=0, lt=1, description="Fraction of the training set held out as the test set when the source has "
         "none (stratified and seeded as validation_split; both are fractions of the source's training set).",
     )
-    split_seed: int = Field(42, description="random_state of scikit-learn's train_test_split.")
+    split_seed: int = Field(42, ge=0, le=2**32 - 1, description="random_state of scikit-learn's train_test_split (0 to 2**32 - 1).")
     stratify: bool = Field(True, description="Keep class proportions when splitting off validation and test.")
     subset: Annotated[int, Field(gt=0)] | None = Field(
         None,

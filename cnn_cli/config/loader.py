@@ -8,6 +8,7 @@ errors of every key, or, when those pass, the cross-field checks (`checks.py`).
 
 from __future__ import annotations
 
+import math
 import typing
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,10 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
         raw = apply_overrides(raw, given)
     if not isinstance(raw, dict):
         raise ConfigError(source, "", "expected a mapping with keys name, model, data, train", raw)
+    infinite = [ConfigError(source, dotted(path), "expected a finite number", value)
+                for path, value in _non_finite(raw, [])]
+    if infinite:
+        raise ConfigErrors.of([blame(error, given) for error in infinite[: ConfigErrors.CAP + 1]])
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:
@@ -59,6 +64,19 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
         problems.sort(key=lambda error: file_order(raw, parse_dotted(error.path)))
         raise ConfigErrors.of([blame(error, given) for error in problems]) from None
     return config
+
+
+def _non_finite(node: Any, path: list) -> typing.Iterator[tuple[list, float]]:
+    """Every infinite or NaN number in the user's data (`.inf`, `.nan`, or digits past float's range), with its
+    place, in file order: no config value is meant to be one."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield path, node
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield from _non_finite(value, [*path, key])
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _non_finite(value, [*path, index])
 
 
 def _grouped(errors: list[dict], raw: Any) -> list[list[dict]]:

@@ -113,6 +113,18 @@ def _item(node: Any, where: tuple, index: int, override: Override, last: bool) -
     return node[index]
 
 
+def data_flag_overrides(raw: Any, data_path: str | None) -> list[Override]:
+    """With `--data PATH`, the source and its path come from the flag whatever else the config or `--set` says:
+    where the data section (one that `--set data.image_shape=...` made, say) has no `source`, these overrides
+    give it one of PATH's kind, for validation; the data is then read as `--data` says."""
+    data = raw.get("data") if isinstance(raw, dict) else None
+    if data_path is None or not isinstance(data, dict) or data.get("source") is not None:
+        return []
+    suffix = str(data_path).lower().rsplit(".", 1)[-1] if "." in str(data_path) else ""
+    kind, key = {"csv": ("csv", "train"), "npz": ("npz", "path")}.get(suffix, ("folder", "path"))
+    return [Override(("data", "source"), kind, "--data"), Override(("data", key), str(data_path), "--data")]
+
+
 def blame(error: ConfigError, overrides: Sequence[str | Override]) -> ConfigError:
     """`error` named after the flag of the last override that set the value it is about (`--set:
     model.weights: ...`), else as it is; with several errors (`ConfigErrors`), each of them."""
@@ -125,6 +137,9 @@ def blame(error: ConfigError, overrides: Sequence[str | Override]) -> ConfigErro
 def _blame_one(error: ConfigError, given: list[Override]) -> ConfigError:
     for override in reversed(given):
         if error.path and override.covers(error.path):
+            return error.from_source(override.flag)
+    for override in reversed(given):  # an error about a whole layer that an override changed a key of
+        if error.path and error.path.startswith("model.") and override.key.startswith(error.path + "."):
             return error.from_source(override.flag)
     return error
 

@@ -13,7 +13,8 @@ from cnn_cli.config.train import TrainConfig
 
 class Config(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Name of the experiment; names run folders.")
-    seed: int | None = Field(None, ge=0, description="Random seed for Python, NumPy and TensorFlow.")
+    seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed for Python, NumPy and TensorFlow "
+                             "(0 to 2**32 - 1, as NumPy takes).")
     model: ModelConfig
     data: DataConfig | None = None
     train: TrainConfig = Field(default_factory=TrainConfig)

@@ -36,11 +36,35 @@ class DuplicateKeyError(yaml.MarkedYAMLError):
     pass
 
 
+class BadValueError(yaml.MarkedYAMLError):
+    """A key or number that YAML reads but no config can hold: a key that is a list or a mapping, an integer
+    too long for Python to convert (over sys.get_int_max_str_digits() digits)."""
+
+
+MAX_BYTES = 1024 * 1024  # a config is a few kilobytes; a larger file is refused before it is parsed
+MAX_DIGITS = 4300  # Python's default limit on converting digits to an integer (sys.get_int_max_str_digits)
+
+
+def _int(loader: _Loader, node: yaml.ScalarNode):
+    digits = sum(ch.isdigit() for ch in str(node.value))
+    if digits > MAX_DIGITS:
+        raise BadValueError(None, None, f"line {node.start_mark.line + 1}: an integer of {digits:,} digits; "
+                            "expected a number of at most a few digits", node.start_mark)
+    return yaml.SafeLoader.construct_yaml_int(loader, node)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _int)
+
+
 def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict:
     loader.flatten_mapping(node)
     result: dict = {}
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, (list, dict, set)):
+            raise BadValueError(None, None, f"line {key_node.start_mark.line + 1}: a key that is a "
+                                f"{'list' if isinstance(key, list) else 'mapping'}; expected a name",
+                                key_node.start_mark)
         if key in result:
             raise DuplicateKeyError(
                 None, None, f"duplicate key {key!r} (line {key_node.start_mark.line + 1})", key_node.start_mark
@@ -79,7 +103,7 @@ def parse_yaml(text: str, source: str) -> Any:
         data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader derives from SafeLoader
     except RecursionError:
         raise ConfigError(source, "", "invalid YAML: nested too deeply") from None
-    except DuplicateKeyError as exc:
+    except (DuplicateKeyError, BadValueError) as exc:
         raise ConfigError(source, "", exc.problem) from None
     except yaml.constructor.ConstructorError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
@@ -99,6 +123,9 @@ def read_yaml(path: str | Path) -> Any:
     """Reads a YAML file; a missing or unreadable file is a one-line CnnError."""
     path = Path(path)
     try:
+        if path.is_file() and path.stat().st_size > MAX_BYTES:
+            raise CnnError(f"{path}: {path.stat().st_size:,} bytes, over the {MAX_BYTES // 1024:,} KB a config may "
+                           "have; refused (is it a config file?)")
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise CnnError(f"{path}: no such file") from None

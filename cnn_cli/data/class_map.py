@@ -31,7 +31,7 @@ def label_ids(values: Any, source: str, row: Callable[[int], str] = default_row)
     if array.dtype.kind in "iub":
         return array.astype(np.int64)
     if array.dtype.kind == "f":
-        bad = ~np.isfinite(array) | (array != np.round(array))
+        bad = ~np.isfinite(array) | (array != np.round(array)) | (np.abs(array) >= 2.0**63)  # past int64
         if bad.any():
             first = int(np.argmax(bad))
             raise DataError(source, f"{row(first)}: label {_plain(array[first])!r} is not an integer class id")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cnn_cli.data.class_map import label_ids
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
 from cnn_cli.data.locate import data_for_path
 from cnn_cli.data.sources.reading import read_store
@@ -24,6 +25,17 @@ if TYPE_CHECKING:
     from cnn_cli.config import Config
 
 __all__ = ["ClassMap", "Dataset", "Raw", "RawSplit", "load_dataset"]
+
+
+def _describer(class_map: ClassMap):
+    """`class 'ankle boot' (id 9)`: a class named in the errors of a split, by its index."""
+    entries = class_map.entries
+
+    def describe(index: int) -> str:
+        _, label_id, name = entries[index]
+        return f"class {name!r} (id {label_id})" if str(name) != str(label_id) else f"class {label_id!r}"
+
+    return describe
 
 
 def load_dataset(config: Config, *, data_path: str | None = None, subset: int | None = None,
@@ -44,6 +56,7 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     train_part = store.parts["train"]
     if len(train_part) == 0:
         raise DataError(train_part.origin, "the train split has no examples")
+    label_ids(train_part.ids, train_part.origin, row=train_part.row)  # a label that is no class id: the data's fault
     class_map = ClassMap.from_labels(train_part.ids, data.class_names, source)
     labels = np.zeros(len(store.images), dtype=np.int32)  # rows of skipped files stay 0, in no split
     for part in store.parts.values():
@@ -57,14 +70,15 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
             raise ConfigError(source, "data.test_split", f"the source has a test split of its own "
                               f"({store.parts['test'].origin}); set data.test_split: 0", data.test_split)
         train = splits["train"]
-        kept, held = split_positions(labels[train], data.test_split, data.split_seed, data.stratify, source, "test")
+        kept, held = split_positions(labels[train], data.test_split, data.split_seed, data.stratify, source, "test",
+                                     describe=_describer(class_map))
         splits["train"], splits["test"], held_share = train[kept], train[held], data.test_split
         notes.append(f"test: {data.test_split:g} of train split off (seed {data.split_seed}"
                      f"{', stratified' if data.stratify else ''})")
     if splits["validation"] is None and data.validation_split > 0:
         train = splits["train"]  # a fraction of the source's training set, as test_split
         kept, held = split_positions(labels[train], data.validation_split / (1 - held_share), data.split_seed,
-                                     data.stratify, source)
+                                     data.stratify, source, describe=_describer(class_map))
         splits["train"], splits["validation"] = train[kept], train[held]
         notes.append(f"validation: {data.validation_split:g} of train split off (seed {data.split_seed}"
                      f"{', stratified' if data.stratify else ''})")

@@ -17,11 +17,14 @@ def split_validation(x: np.ndarray, y: np.ndarray, fraction: float, seed: int, s
 
 
 def split_positions(y: np.ndarray, fraction: float, seed: int, stratify: bool, source: str = "<config file>",
-                    what: str = "validation") -> tuple[np.ndarray, np.ndarray]:
+                    what: str = "validation", describe=None) -> tuple[np.ndarray, np.ndarray]:
     """(train, held out) positions into `y`, from scikit-learn's
-    `train_test_split(positions, test_size=fraction, random_state=seed, stratify=y if stratify else None)`."""
+    `train_test_split(positions, test_size=fraction, random_state=seed, stratify=y if stratify else None)`.
+    `describe(class index)` names a class in the errors of a stratified split (its id and name)."""
     from sklearn.model_selection import train_test_split  # imported here: it takes a second
 
+    if stratify:
+        _check_stratifiable(y, fraction, source, what, describe or (lambda index: f"class {index}"))
     positions = np.arange(len(y))
     try:
         train, val = train_test_split(positions, test_size=fraction, random_state=seed, stratify=y if stratify else None)
@@ -30,6 +33,27 @@ def split_positions(y: np.ndarray, fraction: float, seed: int, stratify: bool, s
         hint = "; set data.stratify: false or give more data" if stratify else ""
         raise ConfigError(source, path, f"cannot split off a {what} set of {fraction:g} of {len(y)} examples: {exc}{hint}") from None
     return train, val
+
+
+def _check_stratifiable(y: np.ndarray, fraction: float, source: str, what: str, describe) -> None:
+    """What scikit-learn refuses in a stratified split, said with the classes: a class of one example, or a
+    held-out set (or what is left) smaller than the number of classes."""
+    import math
+
+    classes, counts = np.unique(y, return_counts=True)
+    start = f"cannot split off a {what} set of {fraction:g} of {len(y):,} examples"
+    lonely = classes[counts < 2]
+    hint = "set data.stratify: false, or give more examples of it"
+    if len(lonely):
+        more = f" (and {len(lonely) - 1:,} more classes with one example)" if len(lonely) > 1 else ""
+        raise ConfigError(source, "data.stratify", f"{start}: {describe(int(lonely[0]))} has only 1 example{more}, "
+                          f"and a stratified split needs at least 2 of each class: {hint}")
+    held = math.ceil(fraction * len(y))
+    for part, size in ((f"the {what} set", held), ("the training set left", len(y) - held)):
+        if size < len(classes):
+            raise ConfigError(source, "data.stratify", f"{start}: {part} ({size:,} examples) is smaller than the "
+                              f"{len(classes):,} classes, and a stratified split puts every class in it: set "
+                              "data.stratify: false, or give more data")
 
 
 def subset_positions(y: np.ndarray, n: int) -> np.ndarray:

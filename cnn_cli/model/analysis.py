@@ -17,8 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cnn_cli.config.model import ModelConfig
+from cnn_cli.errors import ConfigError
 from cnn_cli.layers.base import Shape, ShapeProblem, elements
 from cnn_cli.model.graph import Graph, Node, expand
+from cnn_cli.number_format import human_bytes, memory_bytes
 
 __all__ = ["Analysis", "LayerCost", "Shape", "ShapeProblem", "analyze"]
 
@@ -92,11 +94,29 @@ def _block(name: str, kind: str, out: Shape, children: list[LayerCost]) -> Layer
 def analyze(model: ModelConfig, input_shape: Shape, num_classes: int | None, source: str) -> Analysis:
     """Expands the graph from `input_shape`; a layer that cannot take its input raises ConfigError."""
     graph = expand(model, tuple(input_shape), num_classes, source)
-    rows = []
+    rows, sizes = [], []
     for entry in graph.entries:
         costs = [node_cost(node) for node in entry.nodes]
+        sizes.append((sum(c.params for c in costs), entry.path))
         if entry.is_block:
             rows.append(_block(entry.name, entry.type, entry.nodes[-1].shape, costs))
         else:
             rows.extend(costs)
+    _check_fits(sizes, source)
     return Analysis(graph.input_shape, num_classes, rows, graph)
+
+
+BYTES_PER_PARAM = 4  # float32 weights (a mixed-precision model keeps them in float32 too)
+
+
+def _check_fits(sizes: list[tuple[int, str]], source: str) -> None:
+    """Refuses a model whose weights alone cannot be held in this machine's memory (a typo of a few zeros in
+    `filters`), naming its largest layer, before Keras tries to allocate them."""
+
+    total, memory = sum(size for size, _ in sizes), memory_bytes()
+    if memory is None or total * BYTES_PER_PARAM <= memory:
+        return
+    largest, path = max(sizes)
+    raise ConfigError(source, path, f"a layer of {largest:,} parameters; the model's {total:,} parameters need "
+                      f"{human_bytes(total * BYTES_PER_PARAM)} for their weights alone, more than this machine's "
+                      f"memory ({human_bytes(memory)})")

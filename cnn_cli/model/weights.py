@@ -19,6 +19,7 @@ channels) keep their fresh weights. `tell` says both in two lines, each list cap
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,31 +27,68 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.errors import CnnError, short_reason
+from cnn_cli.model.file_safety import check_declared_sizes
 
 SHOWN = 8  # layer names listed per line; the rest are counted
 Arrays = dict[str, list[np.ndarray]]
 
 
-def read_weights(path: str | Path, key: str = "model.weights") -> Arrays:
-    """The arrays of `path` (.weights.h5, legacy .h5 or .keras) by layer name; a file that is none of
-    those is one line naming `key` and the file."""
-    import h5py
+class Declared:
+    """An array of a weights file that was not read: its shape did not match the layer of its name (or no
+    layer has its name), so only the shape its header declares is known."""
 
+    def __init__(self, shape: tuple[int, ...]):
+        self.shape = tuple(shape)
+
+
+def read_weights(path: str | Path, key: str = "model.weights", wanted: dict[str, list[tuple]] | None = None) -> Arrays:
+    """The arrays of `path` (.weights.h5, legacy .h5 or .keras) by layer name; a file that is none of
+    those is one line naming `key` and the file. With `wanted` ({layer name: its weight shapes}), a layer's
+    arrays are read only when their declared shapes are those; the others are `Declared` shapes, never read
+    (a damaged header may declare terabytes)."""
     path = Path(path)
     try:
-        if path.name.endswith(".keras"):
-            with zipfile.ZipFile(path) as archive:
-                data = io.BytesIO(archive.read("model.weights.h5"))
-            with h5py.File(data, "r") as f:
-                return _read(f, path, key)
-        with h5py.File(path, "r") as f:
-            return _read(f, path, key)
-    except (OSError, KeyError, zipfile.BadZipFile, ValueError) as exc:
+        with _opened(path) as f:
+            return _read(f, path, key, wanted)
+    except (OSError, KeyError, zipfile.BadZipFile, ValueError, RuntimeError) as exc:
         raise CnnError(f"{key}: {path}: cannot be read as Keras weights ({type(exc).__name__}: "
                        f"{short_reason(exc)})") from None
 
 
-def _read(f, path: Path, key: str) -> Arrays:
+def _opened(path: Path):
+    """The HDF5 file of `path` (the model.weights.h5 inside a .keras archive, checked for its declared sizes
+    before it is read into memory)."""
+    import h5py
+
+    if path.name.endswith(".keras"):
+
+        with zipfile.ZipFile(path) as archive:
+            check_declared_sizes(path, archive)
+            data = io.BytesIO(archive.read("model.weights.h5"))
+        return h5py.File(data, "r")
+    return h5py.File(path, "r")
+
+
+def declared_bytes(path: str | Path) -> tuple[int, str, tuple[int, ...]]:
+    """(bytes in all, the largest array's name, its shape) that the arrays of a weights file declare, from
+    their headers only (nothing is read)."""
+    import h5py
+
+    total, largest = 0, (0, "", ())
+
+    def visit(name, item):
+        nonlocal total, largest
+        if isinstance(item, h5py.Dataset):
+            size = math.prod(item.shape or ()) * item.dtype.itemsize
+            total += size
+            largest = max(largest, (size, name, tuple(item.shape or ())))
+
+    with _opened(Path(path)) as f:
+        f.visititems(visit)
+    return total, largest[1], largest[2]
+
+
+def _read(f, path: Path, key: str, wanted: dict[str, list[tuple]] | None = None) -> Arrays:
     found: Arrays = {}
     if "layer_names" in f.attrs:
         _legacy(f, found)
@@ -60,10 +98,20 @@ def _read(f, path: Path, key: str) -> Arrays:
         _keras3(f["layers"], found)
     else:
         raise CnnError(f"{key}: {path}: not a Keras weights file (no layers/ group and no layer_names)")
-    return found
+    return {name: _load(datasets, wanted.get(name) if wanted is not None else None, wanted is not None)
+            for name, datasets in found.items()}
 
 
-def _keras3(group, found: Arrays) -> None:
+def _load(datasets: list, shapes: list[tuple] | None, selective: bool) -> list:
+    """The arrays of one layer, read; or, when only `shapes` are wanted and these are not they, their
+    declared shapes."""
+    declared = [tuple(d.shape or ()) for d in datasets]
+    if selective and declared != [tuple(s) for s in (shapes or [])]:
+        return [Declared(shape) for shape in declared]
+    return [np.asarray(d) for d in datasets]
+
+
+def _keras3(group, found: dict[str, list]) -> None:
     for child_key in group:
         child = group[child_key]
         if "layers" in child:  # a nested model
@@ -71,17 +119,17 @@ def _keras3(group, found: Arrays) -> None:
         variables = child.get("vars")
         if variables is not None and len(variables):
             name = _text(variables.attrs.get("name", child_key))
-            found[name] = [np.asarray(variables[k]) for k in sorted(variables, key=int)]
+            found[name] = [variables[k] for k in sorted(variables, key=int)]
 
 
-def _legacy(group, found: Arrays) -> None:
+def _legacy(group, found: dict[str, list]) -> None:
     for layer_name in (_text(n) for n in group.attrs["layer_names"]):
         layer = group[layer_name]
         for weight_name in (_text(n) for n in layer.attrs.get("weight_names", [])):
             scope = weight_name.rsplit("/", 1)[0] if "/" in weight_name else layer_name
             own = scope == layer_name or scope.endswith("/" + layer_name)
             target = layer_name if own else scope.rsplit("/", 1)[-1]
-            found.setdefault(target.replace("/", "_"), []).append(np.asarray(layer[weight_name]))
+            found.setdefault(target.replace("/", "_"), []).append(layer[weight_name])
 
 
 def load_matching(model, source: Arrays) -> tuple[list[str], list[str]]:

@@ -7,16 +7,24 @@ from collections.abc import Sequence
 
 from cnn_cli.config import Config
 from cnn_cli.config.checks import final_units
+from cnn_cli.config.loader import config_from_dict
+from cnn_cli.config.overrides import apply_overrides, data_flag_overrides, parse_override
+from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError
-from cnn_cli.resolve.checked_config import load_config
 
 
-def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = ()) -> tuple[Config, str]:
-    """The validated config of `--config FILE` or of a run directory, and the file it came from."""
+def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = (),
+               data_path: str | None = None) -> tuple[Config, str]:
+    """The validated config of `--config FILE` or of a run directory, and the file it came from; with `--data`
+    (`data_path`), a data section that `--set` made without a source takes it from there."""
     if run_dir and config_path:
         raise CnnError("give either a run directory or --config FILE, not both")
     if config_path:
-        return load_config(config_path, overrides), config_path
+
+        raw = read_yaml(config_path)
+        given = [parse_override(item) for item in overrides]
+        given += data_flag_overrides(apply_overrides(raw, given), data_path)
+        return config_from_dict(raw, config_path, given), config_path
     if not run_dir:
         raise CnnError("no config: give --config FILE or a run directory")
     from cnn_cli.rundir.run_reader import read_run_config

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnn_cli.config.loader import apply_overrides
-from cnn_cli.config.overrides import Override
+from cnn_cli.config.overrides import Override, data_flag_overrides
 from cnn_cli.config.phases import last_phase_epochs
 from cnn_cli.config.root import Config
 from cnn_cli.config.sources import registry as sources
@@ -44,6 +44,7 @@ class RunFlags:
     epochs: int | None = None
     seed: int | None = None
     subset: int | None = None
+    data: str | None = None  # --data PATH: the source, whatever a --set data.* left
 
     def given(self) -> bool:
         return any(v is not None for v in (self.epochs, self.seed, self.subset))
@@ -59,7 +60,7 @@ class RunFlags:
             out.append(Override(("seed",), self.seed, "--seed"))
         if self.subset is not None and isinstance(raw, dict) and isinstance(raw.get("data"), dict):
             out.append(Override(("data", "subset"), self.subset, "--subset"))
-        return out
+        return out + data_flag_overrides(raw, self.data)
 
 
 def _last_phase_override(raw: Any, epochs: int) -> list[Override]:

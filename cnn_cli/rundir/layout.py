@@ -8,7 +8,7 @@ import datetime as _dt
 from pathlib import Path
 
 from cnn_cli.errors import CnnError
-from cnn_cli.rundir.safety import UnsafeFileError
+from cnn_cli.model.file_safety import UnsafeFileError
 
 CONFIG = "config.yaml"
 RUN = "run.json"

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from cnn_cli.rundir import layout as names
-from cnn_cli.rundir.atomic import save_atomic, write_atomic, write_json
+from cnn_cli.rundir.atomic import TMP_PREFIX, save_atomic, write_atomic, write_json
 from cnn_cli.rundir.layout import RunLayout, now, run_file
 from cnn_cli.rundir.lock import RunLock
 from cnn_cli.rundir.records import (
@@ -90,6 +90,14 @@ class RunDir(RunLayout):
         """Refuses a config.yaml or run.json that is a symlink leading out of the run directory."""
         for name in (names.CONFIG, names.RUN):
             self.file(name)
+
+    def left_before_config(self) -> list[str]:
+        """What a run killed before it wrote its config.yaml left (its lock, a temporary file), or [] for a
+        folder that holds anything else, or nothing, or is missing."""
+        if not self.path.is_dir() or (self.path / names.CONFIG).exists() or (self.path / names.RUN).exists():
+            return []
+        left = sorted(p.name for p in self.path.iterdir())
+        return left if left and all(n == names.LOCK or n.startswith(TMP_PREFIX) for n in left) else []
 
     def is_run(self) -> bool:
         """Whether run.json is there (a run started here)."""

@@ -4,7 +4,7 @@ Every missing or unreadable piece is a one-line `CnnError` that names the file (
 wrong). The run's files are read by their fixed names inside the run directory; a symlink among them that
 leads outside is refused (`cnn_cli.rundir.layout.run_file`); run.json and labels.json are read through
 their schemas (`cnn_cli.rundir.records`). The model file is checked first
-(`cnn_cli.rundir.safety.check_keras_file`: no Lambda layers, no objects from outside Keras' layers, no legacy .h5),
+(`cnn_cli.model.file_safety.check_keras_file`: no Lambda layers, no objects from outside Keras' layers, no legacy .h5),
 then loaded with `keras.saving.load_model(path, safe_mode=True)` only. A run whose status is `diverged` has no
 usable model: reading it for its model is a `DivergedError` (exit code 3).
 Nothing here imports TensorFlow until `Run.load_model` is called.
@@ -24,10 +24,10 @@ from cnn_cli.backends import start as start_backend
 from cnn_cli.config import config_from_dict
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError, DivergedError
+from cnn_cli.model.file_safety import check_keras_file, optimizer_backend
 from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, run_file
 from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, first_line, input_scale, read_record
 from cnn_cli.rundir.run_dir import RunDir
-from cnn_cli.rundir.safety import check_keras_file, optimizer_backend
 
 INPUT_SCALING = "input_scaling"  # the layer a format-2 model starts with, unless its config scales itself
 

@@ -42,7 +42,7 @@ class TrainOptions:
 
     @property
     def flags(self) -> RunFlags:
-        return RunFlags(epochs=self.epochs, seed=self.seed, subset=self.subset)
+        return RunFlags(epochs=self.epochs, seed=self.seed, subset=self.subset, data=self.data_path)
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,7 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
         raise CnnError("--init-from starts a new run from another run's weights; it cannot be used with --resume")
 
     run_dir = Path(opts.run_dir)
+    _check_started(run_dir)
     rundir.RunDir(run_dir).check_own_files()
     saved, source = config_for(str(run_dir), None, ())
     given = _given_config(saved, opts, run_dir)
@@ -166,6 +167,17 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
     return RunPlan(config=config, source=source, run_dir=run_dir,
                    data_path=opts.data_path if opts.data_path is not None else recorded,
                    subset=subset, record=record, options=opts, extension=extension)
+
+
+def _check_started(run_dir: Path) -> None:
+    """A run killed before it wrote its config.yaml left its lock (and perhaps a temporary file) only: there is
+    nothing to resume, and the command that started it can simply be run again."""
+    run = rundir.RunDir(run_dir)
+    left = run.left_before_config()
+    if left:
+        raise CnnError(f"{run_dir}: {run.config.name}: missing; the run was stopped before it wrote its config (only "
+                       f"{', '.join(left)} there), so there is nothing to resume: run the command that started it "
+                       "again, without --resume (it starts afresh in this folder)")
 
 
 def _given_config(saved: Config, opts: TrainOptions, run_dir: Path) -> Config | None:

@@ -15,15 +15,17 @@ never reloads them (its backup holds the weights it trained).
 from __future__ import annotations
 
 import re
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
 from cnn_cli import rundir
 from cnn_cli.config import Config
 from cnn_cli.config.model import IMAGENET, WEIGHTS_SUFFIXES
-from cnn_cli.errors import ConfigError
+from cnn_cli.errors import CnnError, ConfigError, short_reason
 from cnn_cli.model.imagenet import TABLE, fetch
-from cnn_cli.model.weights import load_matching, read_weights, scale_variance, tell
+from cnn_cli.model.weights import declared_bytes, load_matching, read_weights, scale_variance, tell
+from cnn_cli.number_format import human_bytes, memory_bytes
 
 MIN_SHARE = 0.5  # of the model's layers with weights that a weights file must set
 KEY = "model.weights"
@@ -51,6 +53,25 @@ def check(config: Config, source: str, init_from: str | None) -> None:
                           "not found", weights)
     elif not path.name.endswith(WEIGHTS_SUFFIXES):
         raise ConfigError(source, KEY, f"expected a {', '.join(WEIGHTS_SUFFIXES)} file or a run directory", weights)
+    _check_sizes(rundir.RunDir(path).model_path if path.is_dir() else path, source)
+
+
+def _check_sizes(path: Path, source: str) -> None:
+    """Before the run starts: the arrays a weights file declares (from their headers, nothing read) fit in this
+    machine's memory; a damaged or hostile header that declares terabytes is refused here, not at loading."""
+
+    try:
+        total, name, shape = declared_bytes(path)
+    except CnnError as exc:
+        raise ConfigError(source, KEY, exc.message) from None
+    except (OSError, KeyError, ValueError, RuntimeError, zipfile.BadZipFile) as exc:
+        raise ConfigError(source, KEY, f"{path}: cannot be read as Keras weights ({type(exc).__name__}: "
+                          f"{short_reason(exc)})") from None
+    memory = memory_bytes()
+    if memory is not None and total > memory:
+        raise ConfigError(source, KEY, f"{path}: its array {name} declares shape {'x'.join(map(str, shape))} "
+                          f"({human_bytes(total)} in all), more than this machine's memory ({human_bytes(memory)}); "
+                          "a damaged or foreign weights file")
 
 
 def weights_file(config: Config, input_shape: tuple[int, ...]) -> tuple[Path, str]:
@@ -71,7 +92,9 @@ def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[st
     made for another architecture is a ConfigError of `source` (the config file) at model.weights."""
 
     path, origin = weights_file(config, input_shape)
-    arrays = read_weights(path, KEY)
+    wanted = None if config.model.weights == IMAGENET else {
+        layer.name: [tuple(w.shape) for w in layer.weights] for layer in model.layers if layer.weights}
+    arrays = read_weights(path, KEY, wanted)
     entry = None
     if config.model.weights == IMAGENET:
         entry = TABLE[config.model.architecture]

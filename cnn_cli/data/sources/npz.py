@@ -7,6 +7,7 @@ are required when their keys are set in the config). `--data FILE.npz`, or a fol
 
 from __future__ import annotations
 
+import math
 import zipfile
 from pathlib import Path
 from typing import ClassVar
@@ -20,6 +21,7 @@ from cnn_cli.data.arrays import as_images, as_labels
 from cnn_cli.data.dataset import Raw, RawSplit
 from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.errors import DataError
+from cnn_cli.number_format import human_bytes, memory_bytes
 
 SPLITS = (("train", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
 
@@ -81,6 +83,14 @@ class _Archive:
         if not file.is_file():
             raise DataError(path, "no such file" if not file.exists() else "not a file")
         try:
+            with file.open("rb") as handle:
+                head = handle.read(6)
+        except OSError as exc:
+            raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
+        if head != b"\x93NUMPY" and not zipfile.is_zipfile(file):
+            raise DataError(path, "not an .npz file (neither a zip archive of arrays nor a NumPy array; damaged, or "
+                            "another format?)")
+        try:
             with np.load(file, allow_pickle=False) as archive:
                 if not isinstance(archive, np.lib.npyio.NpzFile):
                     raise DataError(path, "a single array (.npy); expected an .npz archive of named arrays")
@@ -95,7 +105,34 @@ class _Archive:
         except (OSError, EOFError, zipfile.BadZipFile) as exc:
             raise DataError(path, f"not a readable .npz file ({exc})") from None
 
+    def declared(self, key: str) -> tuple[tuple[int, ...], np.dtype] | None:
+        """The shape and dtype array `key`'s header declares, read without its data (None for a member that is
+        not a plain .npy)."""
+        try:
+            with zipfile.ZipFile(self.path) as archive, archive.open(f"{key}.npy") as member:
+                version = np.lib.format.read_magic(member)
+                read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                        else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read(member)
+        except (KeyError, OSError, ValueError, EOFError, zipfile.BadZipFile, SyntaxError, TypeError):
+            return None
+        return tuple(shape), dtype
+
+    def _check_declared(self, key: str) -> None:
+        """Refuses an array whose header declares more bytes than this machine's memory, before reading it."""
+
+        found, memory = self.declared(key), memory_bytes()
+        if found is None or memory is None:
+            return
+        shape, dtype = found
+        size = math.prod(shape) * dtype.itemsize
+        if size > memory:
+            raise DataError(self.path, f"array {key!r} declares shape {'x'.join(map(str, shape))} "
+                            f"({human_bytes(size)}), more than this machine's memory ({human_bytes(memory)}); a "
+                            "damaged file?")
+
     def __getitem__(self, key: str) -> np.ndarray:
+        self._check_declared(key)
         try:
             with np.load(self.path, allow_pickle=False) as archive:
                 return archive[key]

@@ -34,6 +34,7 @@ from typing import Any
 
 from cnn_cli.errors import CnnError, short_reason
 from cnn_cli.layers.registry import CUSTOM_MODULES, custom_objects
+from cnn_cli.number_format import human_bytes, memory_bytes
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 MAX_CONFIG_BYTES = 64 * 1024 * 1024
@@ -81,6 +82,7 @@ def check_keras_file(path: str | Path) -> None:
             names = set(archive.namelist())
             if "config.json" not in names:
                 raise CnnError(f"{path}: cannot be loaded as a Keras model: not a .keras file (no config.json inside)")
+            check_declared_sizes(path, archive)
             if archive.getinfo("config.json").file_size > MAX_CONFIG_BYTES:
                 raise CnnError(f"{path}: config.json is over {MAX_CONFIG_BYTES // 2**20} MB; refused")
             text = archive.read("config.json")
@@ -88,12 +90,34 @@ def check_keras_file(path: str | Path) -> None:
         raise CnnError(f"{path}: cannot be loaded as a Keras model: a damaged .keras file ({type(exc).__name__}: {short_reason(exc)})") from None
     try:
         config = json.loads(text)
+        problem = find_unsafe(config)
+    except RecursionError:
+        raise CnnError(f"{path}: config.json: nested too deeply; not a model Keras wrote") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise CnnError(f"{path}: cannot be loaded as a Keras model: its config.json is not valid JSON ({short_reason(exc)})") from None
-    problem = find_unsafe(config)
     if problem:
         where, what = problem
         raise UnsafeFileError(f"{path}: refused: {where} is {what}; cnn loads only plain Keras layers, in safe mode")
+
+
+MAX_RATIO = 1000  # uncompressed / compressed size of a member; Keras' weights shrink by a few times at most
+
+
+def check_declared_sizes(path: Path, archive: zipfile.ZipFile) -> None:
+    """Refuses an archive whose members declare more bytes than this machine's memory in all, or a member of
+    over 100 MB that claims to shrink more than MAX_RATIO times (a zip bomb), before any member is read."""
+
+    infos = archive.infolist()
+    total, memory = sum(info.file_size for info in infos), memory_bytes()
+    if memory is not None and total > memory:
+        largest = max(infos, key=lambda info: info.file_size)
+        raise CnnError(f"{path}: {largest.filename}: declares {human_bytes(largest.file_size)} "
+                       f"({human_bytes(total)} in all), more than this machine's memory ({human_bytes(memory)}); "
+                       "refused (a damaged file or a zip bomb)")
+    for info in infos:
+        if info.file_size > 100 * 10**6 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
+            raise CnnError(f"{path}: {info.filename}: declares {human_bytes(info.file_size)} packed into "
+                           f"{human_bytes(info.compress_size)}; refused (a zip bomb?)")
 
 
 def optimizer_backend(path: str | Path) -> str | None:
