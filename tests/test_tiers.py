@@ -94,7 +94,14 @@ def imports(module: str) -> tuple[tuple[str, bool, int], ...]:
 
 @cache
 def heavy(module: str, seen: frozenset = frozenset()) -> bool:
-    """Whether importing `module` imports a heavy package (at module level, directly or through cnn_cli)."""
+    """Whether importing `module` imports a heavy package (at module level, directly or through cnn_cli); a
+    package that imports each of its modules by itself (`pkgutil`, as `layers.custom` registers its layers)
+    imports what they import."""
+    path = MODULES[module]
+    if path.name == "__init__.py" and "pkgutil.iter_modules" in path.read_text():
+        inner = [m for m in MODULES if m.startswith(module + ".") and m.count(".") == module.count(".") + 1]
+        if any(heavy(m, seen | {module}) for m in inner):
+            return True
     for name, inside, _ in imports(module):
         if inside:
             continue

@@ -151,6 +151,7 @@ def load_model(path: str | Path):
     start_backend()
     import keras
 
+    import cnn_cli.layers.custom  # noqa: F401  (registers the tool's own layers for deserialization)
 
     try:
         with warnings.catch_warnings():  # Keras' warnings about a model it cannot load would add lines
