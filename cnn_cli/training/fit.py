@@ -85,7 +85,7 @@ def training_batches(run: Run, class_weights=None) -> TrainingBatches:
 
 def _face(run: Run) -> str | None:
     """tf.data under a tf.distribute strategy (its dataset distribution needs one), else the pipeline's default."""
-    return "tf.data" if run.dist.strategy is not None else None
+    return "tf.data" if run.dist.strategy is not None and backend().supports("tf_distribute") else None
 
 
 def _eval_batches(run: Run, indices):
