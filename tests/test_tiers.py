@@ -20,6 +20,7 @@ TIERS = [
     ["backends"],
     ["layers"],
     ["config"],
+    ["tasks"],
     ["model"],
     ["data"],
     ["rundir"],
