@@ -62,7 +62,7 @@ MODEL = [
 
 def fashion_images() -> tuple[np.ndarray, np.ndarray]:
     sys.path.insert(0, str(ROOT))
-    from cnn_cli.data.builtin import read_builtin
+    from cnn_cli.data.sources.builtin import read_builtin
 
     try:
         raw = read_builtin("fashion_mnist")

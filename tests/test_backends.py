@@ -85,7 +85,7 @@ def test_train_starts_with_one_line_of_devices_precision_and_versions(runner, tm
     import keras
 
     tf = _on_tensorflow()
-    from cnn_cli.training.seeding import choose_precision
+    from cnn_cli.training.precision import choose_precision
 
     result = runner.invoke(main, ["train", "--backend", "tensorflow", "--config", "configs/mnist.yaml",
                                   "--data", str(MNIST_NPZ), "--subset", "64", "--epochs", "1",

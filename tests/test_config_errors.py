@@ -200,7 +200,7 @@ def test_config_error_is_fast_and_needs_no_tensorflow(write_config):
 def test_locations_follow_pydantics_schema(loc, path, schema_type):
     """The walk through pydantic's core schema drops exactly the union steps: a pydantic that changed the
     layout of its core schema or the names in `loc` fails here, not in a user's error message."""
-    from cnn_cli.config.locate import locate
+    from cnn_cli.config.key_paths import locate
 
     where = locate(loc)
     assert where.path == path

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from cnn_cli.data import ClassMap, Dataset, builtin, load_dataset
+from cnn_cli.data import ClassMap, Dataset, load_dataset
+from cnn_cli.data.sources import builtin
 from cnn_cli.errors import CnnError, ConfigError
 from cnn_cli.resolve import config_from_dict
 from tests.conftest import DATA

@@ -122,7 +122,7 @@ def test_the_lock_names_the_pid_and_dies_with_its_process(tmp_path):
         holder.kill()
         holder.wait(timeout=30)
     with RunLock(layout):  # the kill released it
-        assert layout.lock.read_text().strip() == str(os.getpid())
+        assert layout.lock_file.read_text().strip() == str(os.getpid())
     with RunLock(layout):  # and leaving the block released it
         pass
 

@@ -6,6 +6,7 @@ converters) with it, not a way round a cycle."""
 from __future__ import annotations
 
 import ast
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -148,3 +149,20 @@ def test_light_modules_stay_light(module):
     """Checking a config and reading a run's records import no heavy package (the CLI's `--help` and config
     errors are instant)."""
     assert not heavy(module), module
+
+
+def test_no_one_letter_alias_of_a_module():
+    """A module is called by its name (`rundir.RunDir`, `html.table`), not by a letter (`R.`, `H.`)."""
+    short = []
+    for module, path in sorted(MODULES.items()):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                short += [f"{path.relative_to(PACKAGE.parent)}:{node.lineno}: as {alias.asname}"
+                          for alias in node.names if alias.asname and len(alias.asname) == 1]
+    assert not short, "\n".join(short)
+
+
+def test_no_module_name_shadows_the_standard_library():
+    shadowing = sorted(m for m in MODULES if m.rpartition(".")[2] in sys.stdlib_module_names
+                       and m.count(".") == 1)  # a top-level module: `import numbers` would find it first
+    assert not shadowing, shadowing

@@ -9,7 +9,7 @@ import click
 from cnn_cli.commands.options import backend_option, data_option, echo_report, json_option, set_option
 from cnn_cli.config.overrides import blaming
 from cnn_cli.reports.summary import summarize
-from cnn_cli.resolve.inputs import config_for, resolve_model_inputs
+from cnn_cli.resolve.model_inputs import config_for, resolve_model_inputs
 
 
 @click.command("summary")

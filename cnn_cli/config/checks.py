@@ -3,7 +3,7 @@ config (the checks that need the model's graph are in `cnn_cli.resolve.model_che
 
 from __future__ import annotations
 
-from cnn_cli.config.data import check_data
+from cnn_cli.config.data import check_data, source_schema
 from cnn_cli.config.root import Config
 from cnn_cli.errors import ConfigError
 from cnn_cli.layers.registry import lookup, names
@@ -93,8 +93,8 @@ def _check_classes(config: Config, source: str) -> None:
 
 def _check_validation(config: Config, source: str) -> None:
     data, callbacks = config.data, config.train.callbacks
-    # npz files (x_val) and image folders (validation/) may carry their own validation set
-    if data is None or data.source in ("npz", "folder") or data.validation is not None or data.validation_split > 0:
+    # a source may carry its own validation set (npz files' x_val, image folders' validation/)
+    if data is None or source_schema(data).own_validation or data.validation is not None or data.validation_split > 0:
         return
     for key in ("checkpoint", "early_stopping", "reduce_lr_on_plateau"):
         cb = getattr(callbacks, key)
@@ -118,7 +118,7 @@ def _check_recipe(config: Config, source: str) -> None:
                               f"not allowed with {key} ({schedule.type}): Keras cannot set a scheduled "
                               "learning rate; remove one of them", train.callbacks.reduce_lr_on_plateau.model_dump())
     data = config.data
-    if train.stop_at and data is not None and data.source not in ("npz", "folder") and data.validation is None \
+    if train.stop_at and data is not None and not source_schema(data).own_validation and data.validation is None \
             and data.validation_split == 0:
         for key in train.stop_at:
             if key.startswith("val_"):

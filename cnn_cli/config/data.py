@@ -6,33 +6,42 @@ File and folder paths are used as written: a relative path is relative to the cu
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, create_model
+from pydantic_core import PydanticCustomError, core_schema
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
+from cnn_cli.config.sources import registry as sources
+from cnn_cli.config.sources.base import SourceSchema
 from cnn_cli.errors import ConfigError
 
 Dim = Annotated[int, Field(gt=0)]
+Split = sources.split_type()  # the forms the sources' split keys take (a file, IDX images and labels)
 
 
-class IdxPair(Section):
-    images: str = Field(description="IDX file of images (gzipped or raw).")
-    labels: str = Field(description="IDX file of labels (gzipped or raw).")
+class _SourceName:
+    """`data.source`: the name of a registered source, looked up when a config is validated (so a source
+    registered later is known); the JSON Schema lists the sources registered when it is made."""
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source_type: Any, handler: Any) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(_registered)
+
+    @classmethod
+    def __get_pydantic_json_schema__(cls, schema: Any, handler: Any) -> dict:
+        return {"enum": sources.names(), "type": "string"}
 
 
-Split = Union[str, IdxPair]  # noqa: UP007 (a runtime alias)
+def _registered(value: Any) -> str:
+    if isinstance(value, str) and sources.lookup(value) is not None:
+        return value
+    names = [repr(name) for name in sources.names()]
+    expected = " or ".join([", ".join(names[:-1]), names[-1]]) if len(names) > 1 else names[0]
+    raise PydanticCustomError("literal_error", "Input should be {expected}", {"expected": expected})
 
 
-class NpzKeys(Section):
-    """Array names in an .npz file; the validation and test pairs are optional unless set here."""
-
-    x_train: str = "x_train"
-    y_train: str = "y_train"
-    x_val: str = "x_val"
-    y_val: str = "y_val"
-    x_test: str = "x_test"
-    y_test: str = "y_test"
+SourceName = Annotated[str, _SourceName]
 
 
 class Augment(Section):
@@ -59,10 +68,10 @@ class Augment(Section):
     cutmix: float = Field(0.0, ge=0, description="CutMix's alpha (0: off); with mixup too, each batch takes one of them.")
 
 
-class DataConfig(Section):
-    """Where the data comes from (`cnn_cli.data.load_dataset` reads it)."""
+class DataKeys(Section):
+    """The keys every source reads; each source's own keys are added from its schema (`DataConfig`)."""
 
-    source: Literal["mnist", "fashion_mnist", "npz", "idx", "csv", "folder"] = Field(
+    source: SourceName = Field(
         description="Kind of source: Keras' built-in data sets, or files of a given format."
     )
     path: str | None = Field(
@@ -75,7 +84,6 @@ class DataConfig(Section):
     )
     validation: Split | None = Field(None, description="Validation split, when given as its own file.")
     test: Split | None = Field(None, description="Test split, same forms as train.")
-    label_column: str = Field("label", description="CSV column that holds the label.")
     image_shape: tuple[Dim, Dim, Dim] | None = Field(
         None,
         description="Height, width, channels of the images: the CSV reshape (default 28x28x1), the folder resize "
@@ -84,7 +92,6 @@ class DataConfig(Section):
     class_names: list[str] | dict[int | str, str] | None = Field(
         None, description="Names of the classes: a list in index order, or a map from label id to name."
     )
-    npz_keys: NpzKeys = Field(default_factory=NpzKeys, description="Names of the arrays in an .npz file.")
     validation_split: float = Field(
         0.2, ge=0, lt=1, description="Fraction of the training set held out for validation when none is given."
     )
@@ -107,15 +114,12 @@ class DataConfig(Section):
         "folders and data sets over 1 GB decoded, else off). The cache folder is --cache-dir, CNN_CACHE_DIR or "
         "~/.cache/cnn.",
     )
-    bad_images: Literal["error", "skip"] = Field(
-        "error", description="An unreadable image file in a folder: stop with its name (error), or leave it out and list it (skip).",
-    )
-    resize: Literal["stretch", "pad", "crop"] = Field(
-        "stretch",
-        description="How a folder image meets image_shape: stretch it, pad it (aspect kept, black bars) or crop its "
-        "centre (aspect kept).",
-    )
 
+
+DataConfig = create_model(
+    "DataConfig", __base__=DataKeys, __module__=__name__, __doc__=(
+        "Where the data comes from (`cnn_cli.data.load_dataset` reads it)."), **sources.source_fields())
+"""The `data:` section: the common keys and every registered source's own (`cnn_cli.config.sources`)."""
 
 SPLIT_KEYS = ("train", "validation", "test")
 
@@ -125,20 +129,9 @@ def check_data(data: DataConfig, source: str) -> None:
     if data.validation_split + data.test_split >= 1:
         raise ConfigError(source, "data.test_split", f"expected less than 1 - data.validation_split "
                           f"({1 - data.validation_split:g}): nothing would be left to train on", data.test_split)
-    given = [key for key in SPLIT_KEYS if getattr(data, key) is not None]
-    if data.source in ("npz", "folder", "mnist", "fashion_mnist"):
-        where = {"npz": "from data.npz_keys", "folder": "from split folders data.path/train, data.path/test"}
-        if given:
-            hint = f"; the splits come {where[data.source]}" if data.source in where else ""
-            raise ConfigError(source, f"data.{given[0]}", f"not used by source {data.source}{hint}", getattr(data, given[0]))
-        if data.source in ("npz", "folder") and data.path is None:
-            kind = "an .npz file" if data.source == "npz" else "a folder of class subfolders of images"
-            raise ConfigError(source, "data.path", f"required key is missing; expected {kind} for source {data.source}")
-        return
-    if data.train is None and data.path is None:
-        what = "a CSV file" if data.source == "csv" else "IDX images and labels ({images: FILE, labels: FILE})"
-        raise ConfigError(source, "data.train", f"required key is missing; expected {what} for source {data.source}")
-    if data.source == "csv":
-        for key in given:
-            if not isinstance(getattr(data, key), str):
-                raise ConfigError(source, f"data.{key}", "expected a CSV file path for source csv", getattr(data, key).model_dump())
+    sources.lookup(data.source).check(data, source)
+
+
+def source_schema(data: DataConfig) -> type[SourceSchema]:
+    """The schema of the section's source (its rules: `own_validation`, ...)."""
+    return sources.lookup(data.source)

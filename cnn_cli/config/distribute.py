@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
 
 STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
 _DEVICE = re.compile(r"^/(device:)?(cpu|gpu|CPU|GPU):\d+$")

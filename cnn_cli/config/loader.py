@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from cnn_cli.config.checks import config_problems
-from cnn_cli.config.locate import Location, dotted, locate, value_at
+from cnn_cli.config.key_paths import Location, dotted, locate, value_at
 from cnn_cli.config.overrides import Override, apply_overrides, blame, parse_override
 from cnn_cli.config.root import Config
 from cnn_cli.config.yaml_io import read_yaml
@@ -53,6 +53,7 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
                  for group in _grouped(exc.errors(), raw)]
         found.sort(key=lambda pair: file_order(raw, pair[1]))
         raise ConfigErrors.of([blame(error, given) for error, _ in found]) from None
+    config = config.with_origin(source, given)
     problems = checks(config, source)
     if problems:
         problems.sort(key=lambda error: file_order(raw, parse_dotted(error.path)))

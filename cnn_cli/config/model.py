@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
 from cnn_cli.layers.base import LayerSpec
 from cnn_cli.layers.registry import layer_union, names
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from cnn_cli.config.locate import dotted
+from cnn_cli.config.key_paths import dotted
 from cnn_cli.config.yaml_io import parse_scalar
 from cnn_cli.errors import ConfigError, ConfigErrors
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from cnn_cli.config.base import Section
 from cnn_cli.config.schedule import LrSchedule
+from cnn_cli.config.section import Section
 
 
 class Freeze(Section):

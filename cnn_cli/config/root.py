@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from cnn_cli.config.base import Section
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.distribute import DistributeConfig
 from cnn_cli.config.model import ModelConfig
+from cnn_cli.config.section import Section
 from cnn_cli.config.train import TrainConfig
 
 
@@ -18,6 +18,23 @@ class Config(Section):
     data: DataConfig | None = None
     train: TrainConfig = Field(default_factory=TrainConfig)
     distribute: DistributeConfig = Field(default_factory=DistributeConfig)
+    # Where the values came from, recorded by the loader: the file (or what stands for it) and the command
+    # line's overrides that went into it, so that a check made later names the flag that set a value (`origin`).
+    _source: str = PrivateAttr(default="<config file>")
+    _given: tuple = PrivateAttr(default=())
+
+    def origin(self, path: str) -> str:
+        """What gave the value at the dotted `path`: the flag of the last override that set it (`--set`,
+        `--epochs`...), else the config's file. Copies (`resolved`) keep it."""
+        for override in reversed(self._given):
+            if path and override.covers(path):
+                return override.flag
+        return self._source
+
+    def with_origin(self, source: str, given: tuple = ()) -> Config:
+        """This config, recording that it came from `source` with the overrides `given` (the loader's)."""
+        self._source, self._given = source, tuple(given)
+        return self
 
     def resolved(self, *, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None,
                  seed: int | None = None) -> Config:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, model_validator
 
-from cnn_cli.config.base import Section
+from cnn_cli.config.section import Section
 
 Epochs = Annotated[float, Field(ge=0)]
 

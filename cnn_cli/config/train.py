@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from cnn_cli.config.base import Section
 from cnn_cli.config.phases import Freeze, Phase, fill_epochs
 from cnn_cli.config.schedule import LrSchedule
+from cnn_cli.config.section import Section
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad", "adadelta", "adamax", "nadam")
 

@@ -18,20 +18,20 @@ from pathlib import Path
 
 import numpy as np
 
-from cnn_cli.data import cache as C
+from cnn_cli.data.cache import Entry, cache_root, file_stamps, human_bytes, make_key, open_writer
 from cnn_cli.data.decode import decode_into
 
 CACHE_MIN = 32  # image files from which `cnn predict` keeps the decoded images in the cache (and shows progress)
 
 
-def build(files: list, shape: tuple[int, int, int], *, entry: C.Entry | None, cache: str, resize: str,
+def build(files: list, shape: tuple[int, int, int], *, entry: Entry | None, cache: str, resize: str,
           skip_bad: bool, what: str | None, meta_of: Callable[[dict[int, str]], dict],
           echo: Callable[[str], None] = print) -> tuple[np.ndarray, dict, str]:
     """(images, meta, where) of `files` decoded into a new cache entry (disk, auto; memory, which then reads
     the entry into memory) or, without one (off, or a cache folder that cannot be written), into memory.
     `meta_of(bad)` is the entry's sidecar (given the rows left out); `echo` tells where the entry went."""
     full = (len(files), *shape)
-    writer = C.open_writer(entry, full) if entry is not None and cache != "off" else None
+    writer = open_writer(entry, full) if entry is not None and cache != "off" else None
     if writer is None:
         target = np.empty(full, dtype=np.uint8)
         bad = decode_into(target, files, shape, resize=resize, skip_bad=skip_bad, what=what)
@@ -44,7 +44,7 @@ def build(files: list, shape: tuple[int, int, int], *, entry: C.Entry | None, ca
         raise
     meta = meta_of(bad)
     images = writer.commit(meta)
-    echo(f"Cached {len(files):,} images ({C.human_bytes(entry.images.stat().st_size)}) in {entry.folder}")
+    echo(f"Cached {len(files):,} images ({human_bytes(entry.images.stat().st_size)}) in {entry.folder}")
     if cache == "memory":
         return np.array(images), meta, "memory"
     return images, meta, f"cache {entry.images}"
@@ -65,8 +65,8 @@ def decode_files(files: list[str], shape: tuple[int, int, int], *, resize: str =
     many = len(files) >= CACHE_MIN
     entry = None
     if many and cache != "off":
-        key = C.make_key("files", C.file_stamps(files), shape=list(shape), resize=resize)
-        entry = C.Entry(C.cache_root(), key)
+        key = make_key("files", file_stamps(files), shape=list(shape), resize=resize)
+        entry = Entry(cache_root(), key)
         opened = entry.open(mmap=cache != "memory")
         if opened is not None:
             images, meta = opened

@@ -15,7 +15,7 @@ import numpy as np
 
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
 from cnn_cli.data.locate import data_for_path
-from cnn_cli.data.sources import read_store
+from cnn_cli.data.sources.reading import read_store
 from cnn_cli.data.splits import split_positions, subset_positions
 from cnn_cli.data.store import SPLITS
 from cnn_cli.errors import CnnError, ConfigError, DataError

@@ -63,7 +63,7 @@ def export_run(run_dir: str | Path, fmt: str, *, output_path: str | Path | None 
     check_request(fmt, quantize)
     writer = WRITERS[fmt]
     src = source.open_run(run_dir)
-    path = Path(output_path) if output_path else output.default_path(src.run.layout.export, fmt, writer.SUFFIX, quantize)
+    path = Path(output_path) if output_path else output.default_path(src.run.dir.export, fmt, writer.SUFFIX, quantize)
     created = output.check_target(path, writer.SUFFIX, force)
     try:
         result = _export(src, writer, fmt, path, quantize, data_path, images)

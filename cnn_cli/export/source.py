@@ -1,7 +1,7 @@
 """What an export starts from: a complete run directory read back, its model in float32, the model people
 will call (uint8 pixels in, float32 probabilities out) and the test images that verify it.
 
-This is the only module of the package that uses the run readers (`readers.run_reader`, `readers.evaluation`).
+This is the only module of `export/` that reads the run (`rundir.run_reader`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import numpy as np
 
 from cnn_cli.errors import CnnError
 from cnn_cli.inference.evaluation import load_split
-from cnn_cli.rundir.layout import CONFIG
 from cnn_cli.rundir.records import input_scale
 from cnn_cli.rundir.run_reader import Run, read_run
 
@@ -37,12 +36,12 @@ class Source:
 def open_run(run_dir: str | Path) -> Source:
     """The run, refused unless its status is complete."""
     run = read_run(run_dir)
-    layout = run.layout
+    layout = run.dir
     if run.status != "complete":
         raise CnnError(f"{layout.run}: status: the run is {run.status or 'not finished'!r}, not 'complete'; "
                        "export a finished run (finish this one with cnn train --resume)")
     scale = input_scale(run.record)  # 1/255 for a format-1 run, whose model expects [0, 1]; 1 from format 2 on
-    digest = hashlib.sha256(layout.file(CONFIG).read_bytes()).hexdigest()
+    digest = hashlib.sha256(layout.config.read_bytes()).hexdigest()
     return Source(run=run, scale=scale if scale != 1.0 else None, config_sha256=digest, model_path=layout.model)
 
 

@@ -188,7 +188,7 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
     if data_path is None:
         data_path = run.data_path
         if data_path is not None and not Path(os.path.expanduser(data_path)).exists():
-            raise CnnError(f"{run.layout.run}: data_path: {data_path!r}, the data the run was trained on, is "
+            raise CnnError(f"{run.dir.run}: data_path: {data_path!r}, the data the run was trained on, is "
                            "not there (a relative path is relative to the working directory); give --data PATH")
         if subset is None:
             subset = run.subset

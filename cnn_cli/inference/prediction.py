@@ -19,8 +19,6 @@ import numpy as np
 from cnn_cli import tasks
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.inference.background import border_means, opposite_background
-from cnn_cli.rundir.layout import METRICS
-from cnn_cli.rundir.records import MetricsJson, read_record
 from cnn_cli.rundir.run_reader import read_run
 from cnn_cli.tasks.classification import as_probabilities  # noqa: F401 (re-exported: the classification task's)
 
@@ -62,7 +60,7 @@ def read_image(path: str, input_shape: tuple[int, int, int], resize: str = "stre
 
 def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: str = "label") -> list[Item]:
     """The rows of a CSV file in the training layout; the label column, if present, is ignored."""
-    from cnn_cli.data.csv_source import pixels_uint8, read_frame
+    from cnn_cli.data.sources.csv import pixels_uint8, read_frame
 
     frame = read_frame(path)
     if len(frame) == 0:
@@ -86,7 +84,7 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     is listed in "skipped" instead). Folders are opened; the files `cnn train` skips are skipped
     (`readers.inputs`). Image files are decoded as the run's training images were (`data.resize`), in
     parallel and, when there are many, through the decoded-image cache (`data.files`)."""
-    from cnn_cli.inference.inputs import gather
+    from cnn_cli.inference.input_files import gather
 
     run = read_run(run_dir)
     model = run.load_model()
@@ -175,9 +173,9 @@ def _predicted(run, model, items: list[tuple], batch_size: int):
 def _training_border(run) -> float | None:
     """The training images' mean border pixel that `cnn train` recorded in metrics.json (None: not recorded)."""
 
-    if not (run.path / METRICS).is_file():
+    if not run.dir.metrics.is_file():
         return None
-    recorded = getattr(read_record(run.path / METRICS, MetricsJson), "training_images", None)
+    recorded = getattr(run.dir.read_metrics(), "training_images", None)
     value = recorded.get("border_mean") if isinstance(recorded, dict) else None
     return float(value) if isinstance(value, (int, float)) else None
 
@@ -196,7 +194,7 @@ def predictions_text(result: dict) -> list[tuple[str, bool]]:
             lines.append((f"Warning: {prediction['input']}: {prediction['warning']}", True))
     skipped = [(s["file"], s["reason"]) for s in result.get("skipped", [])]
     if skipped:
-        from cnn_cli.inference.inputs import Inputs
+        from cnn_cli.inference.input_files import Inputs
 
         lines.append((Inputs(skipped=skipped).skipped_line(), True))
     return lines

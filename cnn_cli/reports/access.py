@@ -15,12 +15,9 @@ from cnn_cli.inference.prediction import as_probabilities, read_image  # noqa: F
 from cnn_cli.model.analysis import analyze
 from cnn_cli.reports.summary import BYTES_PER_ELEMENT
 from cnn_cli.rundir import atomic
-from cnn_cli.rundir.layout import BEST, INSPECT, MODEL, REPORT, run_file
-from cnn_cli.rundir.records import MetricsJson, read_history, read_record
+from cnn_cli.rundir.records import read_history
 from cnn_cli.rundir.run_reader import Run, read_run
 
-REPORT_HTML = REPORT
-INSPECT_DIR = INSPECT
 INCOMPLETE = ("running", "interrupted", "failed")
 
 
@@ -28,7 +25,7 @@ def open_run(run_dir: str | Path) -> Run:
     """The run directory read back; a run that diverged is refused in one line (exit 2): it has no usable model."""
     run = read_run(run_dir)
     if run.status == "diverged":
-        raise CnnError(f"{run.layout.run}: the run diverged (its loss became NaN or infinite), so it has no "
+        raise CnnError(f"{run.dir.run}: the run diverged (its loss became NaN or infinite), so it has no "
                        "usable model to look inside; train again with other settings (e.g. a lower learning rate)")
     return run
 
@@ -47,11 +44,11 @@ def model_inputs(run: Run, pixels: np.ndarray) -> np.ndarray:
 def load_model(run: Run, required: bool = True) -> tuple[Any, str]:
     """The run's model.keras, or best.keras for a run that did not finish; (None, why) when neither is there
     and `required` is false."""
-    names = [MODEL] + ([BEST] if run.status in INCOMPLETE else [])
-    for name in names:
-        if run_file(run.path, name).is_file():
-            return run.load_model(name), name
-    why = f"{run.layout.model}: missing" + (f" (the run's status is {run.status!r})" if run.status != "complete" else "")
+    paths = [run.dir.model_path] + ([run.dir.best_path] if run.status in INCOMPLETE else [])
+    for path in paths:
+        if path.is_file():
+            return run.load_model(path.name), path.name
+    why = f"{run.dir.model}: missing" + (f" (the run's status is {run.status!r})" if run.status != "complete" else "")
     if required:
         raise CnnError(why)
     return None, why
@@ -59,8 +56,7 @@ def load_model(run: Run, required: bool = True) -> tuple[Any, str]:
 
 def read_metrics(run: Run) -> dict:
     """metrics.json (checked against its schema), or {} when the run has not written it yet."""
-    path = run.layout.file(run.layout.metrics.name)
-    return read_record(path, MetricsJson).model_dump() if path.exists() else {}
+    return run.dir.read_metrics().model_dump() if run.dir.metrics.exists() else {}
 
 
 def read_history_file(path: Path) -> list[dict[str, Any]]:
@@ -69,11 +65,11 @@ def read_history_file(path: Path) -> list[dict[str, Any]]:
 
 
 def read_history_of(run: Run) -> list[dict[str, Any]]:
-    return read_history_file(run.layout.file(run.layout.history.name))
+    return [row.model_dump() for row in run.dir.history.rows()]
 
 
 def config_text(run: Run) -> str:
-    return run.layout.file(run.layout.config.name).read_text(encoding="utf-8", errors="replace")
+    return run.dir.config_text()
 
 
 def write_atomic(path: str | Path, data: bytes) -> None:
@@ -84,9 +80,10 @@ def write_atomic(path: str | Path, data: bytes) -> None:
         raise CnnError(f"{path}: cannot be written ({exc.strerror or exc})") from None
 
 
-def output_path(run: Run, out: str | None, default: str) -> Path:
-    """`out` as given, else `default` inside the run directory (refused when it is a symlink leading out)."""
-    return Path(out) if out else run_file(run.path, default)
+def output_path(out: str | None, default: Path) -> Path:
+    """`out` as given, else `default`, a path of the run directory's (`RunDir`: refused when it is a symlink
+    leading out)."""
+    return Path(out) if out else default
 
 
 def analysis(run: Run):

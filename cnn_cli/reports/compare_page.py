@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cnn_cli.reports import access, plots
-from cnn_cli.reports import html as H
-from cnn_cli.rundir.layout import RunLayout
+from cnn_cli.reports import access, html, plots
+from cnn_cli.rundir.run_dir import RunDir
 
 COMPARISON_HTML = "comparison.html"
 CURVES_PNG = "comparison_curves.png"
@@ -19,14 +18,10 @@ def histories(variants) -> list[tuple[str, list[dict]]]:
     for variant in variants:
         if not variant.run_dir:
             continue
-        rows = [r for r in _history(RunLayout(variant.run_dir)) if r.get("epoch") is not None]
+        rows = [r.model_dump() for r in RunDir(variant.run_dir).history.rows() if r.epoch is not None]
         if rows:
             series.append((variant.label, rows))
     return series
-
-
-def _history(layout: RunLayout) -> list[dict]:
-    return access.read_history_file(layout.file(layout.history.name))
 
 
 def write_compare_page(variants, out: Path) -> None:
@@ -35,15 +30,15 @@ def write_compare_page(variants, out: Path) -> None:
     if curves is not None:
         access.write_atomic(out / CURVES_PNG, curves)
     bars = plots.plot_comparison(variants, None)
-    rows = [[v.label, v.status, H.number(v.best_val_accuracy), H.number(v.test_accuracy), H.number(v.test_loss),
-             H.number(v.epochs), H.number(v.seconds, 1), v.run_dir or "-", v.error or ""] for v in variants]
-    table = H.table(["variant", "status", "best val accuracy", "test accuracy", "test loss", "epochs", "seconds",
+    rows = [[v.label, v.status, html.number(v.best_val_accuracy), html.number(v.test_accuracy), html.number(v.test_loss),
+             html.number(v.epochs), html.number(v.seconds, 1), v.run_dir or "-", v.error or ""] for v in variants]
+    table = html.table(["variant", "status", "best val accuracy", "test accuracy", "test loss", "epochs", "seconds",
                      "run directory", "error"], rows, numeric=[False, False, True, True, True, True, True, False, False])
-    sections = [("table", "Variants", H.paragraph("Click a column's header to sort by it.") + table),
-                ("curves", "Training curves", H.img(curves, "training curves of every variant, overlaid") if curves
-                 else H.paragraph("No variant wrote a history.")),
-                ("bars", "Accuracy", H.img(bars, "best validation and test accuracy per variant"))]
+    sections = [("table", "Variants", html.paragraph("Click a column's header to sort by it.") + table),
+                ("curves", "Training curves", html.img(curves, "training curves of every variant, overlaid") if curves
+                 else html.paragraph("No variant wrote a history.")),
+                ("bars", "Accuracy", html.img(bars, "best validation and test accuracy per variant"))]
     failed = [v for v in variants if v.status != "complete"]
     banners = [f"{len(failed)} of {len(variants)} variants did not complete: " + ", ".join(v.label for v in failed)] if failed else []
-    page = H.page("comparison", f"{out} · {len(variants)} variants", banners, sections)
+    page = html.page("comparison", f"{out} · {len(variants)} variants", banners, sections)
     access.write_atomic(out / COMPARISON_HTML, page.encode("utf-8"))

@@ -11,7 +11,6 @@ from cnn_cli.errors import CnnError
 from cnn_cli.inference.evaluation import DEFAULT_BATCH, Evaluation, evaluate_run
 from cnn_cli.reports.plots import plot_confusion, write_mistakes
 from cnn_cli.rundir.atomic import save_atomic, write_json
-from cnn_cli.rundir.layout import run_file
 from cnn_cli.rundir.run_reader import read_run
 
 
@@ -20,8 +19,7 @@ def evaluate_and_write(run_dir: str | Path, *, data_path: str | None = None, sub
     """`evaluate_run`, then its files (unless `write_files` is false); a place that cannot take them is refused
     before the model is loaded."""
     run = read_run(run_dir)
-    outputs = [run_file(run.path, path.name)
-               for path in (run.layout.confusion, run.layout.evaluation, run.layout.mistakes)]  # refused first
+    outputs = [run.dir.confusion, run.dir.evaluation, run.dir.mistakes]  # a symlink leading out: refused first
     for path in outputs if write_files else ():
         if path.exists() and not path.is_file():
             raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")

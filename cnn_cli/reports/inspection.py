@@ -126,7 +126,7 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
     model, _ = access.load_model(run)
     names = choose_layers(model, layers, block_outputs(run))
     wanted = class_index(run, class_name) if class_name is not None else None
-    folder = access.output_path(run, out, f"{access.INSPECT_DIR}/{_safe(Path(image_path).stem)}")
+    folder = access.output_path(out, run.dir.inspect_path(_safe(Path(image_path).stem)))
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

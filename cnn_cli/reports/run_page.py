@@ -18,8 +18,7 @@ import numpy as np
 from cnn_cli import tasks
 from cnn_cli.data.batches import SplitImages
 from cnn_cli.errors import CnnError
-from cnn_cli.reports import access
-from cnn_cli.reports import html as H
+from cnn_cli.reports import access, html
 from cnn_cli.reports import run_page_sections as sections
 
 BATCH = 256
@@ -89,7 +88,7 @@ def gather(run_dir: str, data_path: str | None = None) -> ReportInput:
     if found.model is None:
         found.banners.append(f"No model to evaluate: {found.model_file}. Sections that need the model are left out.")
         return found
-    if found.model_file != access.MODEL:
+    if found.model_file != run.dir.model_path.name:
         found.banners.append(f"The run has no final model yet; the model shown is its best checkpoint {found.model_file}.")
     try:
         found.evaluated = evaluate(run, found.model, data_path)
@@ -111,12 +110,12 @@ def build(found: ReportInput) -> str:
                    "hardest": ("Highest loss", sections.hardest), "inside": ("Inside the model", sections.inside)}
         parts += [(key, offered[key][0], offered[key][1](found)) for key in tasks.of(run.config).REPORT_SECTIONS]
     parts += [("model", "Model", sections.summary_table(run)),
-              ("config", "Config", H.pre(access.config_text(run))),
+              ("config", "Config", html.pre(access.config_text(run))),
               ("how", "How the run was made", sections.provenance(found))]
     subtitle = f"{run.path} · status {run.status}"
     if found.evaluated is not None:
         subtitle += f" · {found.evaluated.split} split of {found.evaluated.origin}"
-    return H.page(f"{run.config.name}: run report", subtitle, found.banners, parts)
+    return html.page(f"{run.config.name}: run report", subtitle, found.banners, parts)
 
 
 def write_report(run_dir: str, out: str | None = None, data_path: str | None = None) -> str:
@@ -124,7 +123,7 @@ def write_report(run_dir: str, out: str | None = None, data_path: str | None = N
     started = time.perf_counter()
     found = gather(run_dir, data_path)
     page = build(found).encode("utf-8")
-    path = access.output_path(found.run, out, access.REPORT_HTML)
+    path = access.output_path(out, found.run.dir.report)
     if path.exists() and not path.is_file():
         raise CnnError(f"{path}: exists and is not a file; give -o FILE")
     try:

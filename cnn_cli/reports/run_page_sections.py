@@ -8,8 +8,7 @@ import numpy as np
 
 from cnn_cli.inference.gradcam import cam_layer, grad_cam
 from cnn_cli.number_format import human_bytes
-from cnn_cli.reports import access, plots
-from cnn_cli.reports import html as H
+from cnn_cli.reports import access, html, plots
 from cnn_cli.reports import pixels as images
 from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
 from cnn_cli.reports.phase_marks import phase_ranges
@@ -19,7 +18,7 @@ PAIRS, PAIR_EXAMPLES, HARDEST, INSIDE_IMAGES, INSIDE_LAYERS = 5, 6, 24, 3, 6
 
 def thumb(pixels: np.ndarray, alt: str, size: int = 84) -> str:
     """An image at about `size` pixels wide, drawn without smoothing."""
-    return H.img(images.png(pixels), alt, width=max(size, pixels.shape[1]), pixelated=True)
+    return html.img(images.png(pixels), alt, width=max(size, pixels.shape[1]), pixelated=True)
 
 
 def _fmt(value, digits: int = 4) -> str:
@@ -38,15 +37,15 @@ def results(found) -> str:
             items.append((label, _fmt(m[key])))
     if m.get("early_stopped"):
         items.append(("early stopping", "stopped" + (", best weights restored" if m.get("restored_best_weights") else "")))
-    return H.cards(items) if items else H.paragraph("No metrics yet (metrics.json is written when the run ends).")
+    return html.cards(items) if items else html.paragraph("No metrics yet (metrics.json is written when the run ends).")
 
 
 def curves(found) -> str:
     rows = [r for r in found.history if r.get("epoch") is not None]
     if not rows:
-        return H.paragraph("No history yet (history.csv is written after each epoch).")
+        return html.paragraph("No history yet (history.csv is written after each epoch).")
     png = plots.plot_curves([("run", rows)], None)
-    return H.img(png, "loss and accuracy per epoch, training and validation") + phases_caption(rows, found.metrics)
+    return html.img(png, "loss and accuracy per epoch, training and validation") + phases_caption(rows, found.metrics)
 
 
 def phases_caption(rows: list[dict], metrics: dict) -> str:
@@ -60,7 +59,7 @@ def phases_caption(rows: list[dict], metrics: dict) -> str:
     for phase, first, last in ranges:
         epochs = f"epoch {first}" if first == last else f"epochs {first}-{last}"
         parts.append(f"phase {phase}: {epochs}" + _phase_settings(recorded.get(phase)))
-    return H.paragraph("Dotted lines mark where each phase begins. " + "; ".join(parts) + ".")
+    return html.paragraph("Dotted lines mark where each phase begins. " + "; ".join(parts) + ".")
 
 
 def _phase_settings(record: dict | None) -> str:
@@ -80,18 +79,18 @@ def _phase_settings(record: dict | None) -> str:
 
 def per_class(found) -> str:
     rows = found.evaluated.per_class
-    body = [[row["name"], H.number(row["precision"]), H.number(row["recall"]), H.number(row["f1"]),
-             H.number(row["support"])] for row in rows]
-    return H.paragraph("Click a column's header to sort by it.") + H.table(
+    body = [[row["name"], html.number(row["precision"]), html.number(row["recall"]), html.number(row["f1"]),
+             html.number(row["support"])] for row in rows]
+    return html.paragraph("Click a column's header to sort by it.") + html.table(
         ["class", "precision", "recall", "F1", "support"], body, numeric=[False, True, True, True, True])
 
 
 def confusion(found) -> str:
     matrix, names = found.evaluated.matrix, found.run.class_map.names
     if len(names) > 30:
-        return H.img(plots.plot_confusion(matrix, names, None, "confusion matrix"), "confusion matrix")
+        return html.img(plots.plot_confusion(matrix, names, None, "confusion matrix"), "confusion matrix")
     peak = max(int(matrix.max()), 1)
-    head = "".join(f'<th style="writing-mode:vertical-rl;transform:rotate(180deg)">{H.esc(n)}</th>' for n in names)
+    head = "".join(f'<th style="writing-mode:vertical-rl;transform:rotate(180deg)">{html.esc(n)}</th>' for n in names)
     rows = []
     for i, name in enumerate(names):
         cells = []
@@ -100,8 +99,8 @@ def confusion(found) -> str:
             shade = v / peak
             colour = "color:#fff;" if shade > 0.5 else ""
             cells.append(f'<td style="{colour}background:rgba(36,86,179,{shade:.3f})">{v or ""}</td>')
-        rows.append(f"<tr><th>{H.esc(name)}</th>{''.join(cells)}</tr>")
-    return (H.paragraph("Rows: true class; columns: predicted class.")
+        rows.append(f"<tr><th>{html.esc(name)}</th>{''.join(cells)}</tr>")
+    return (html.paragraph("Rows: true class; columns: predicted class.")
             + f'<div class="scroll"><table class="cm"><thead><tr><th>true \\ predicted</th>{head}</tr></thead>'
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
@@ -110,24 +109,24 @@ def confused_pairs(found) -> str:
     e, names = found.evaluated, found.run.class_map.names
     pairs = access.most_confused(e.matrix, names, PAIRS)
     if not pairs:
-        return H.paragraph("None: every example is classified correctly.")
+        return html.paragraph("None: every example is classified correctly.")
     parts = []
     for pair in pairs:
         where = np.nonzero((e.y == pair["true_index"]) & (e.predicted == pair["predicted_index"]))[0][:PAIR_EXAMPLES]
-        items = [H.figure(thumb(e.x[i], f"example {i}"), f"#{i} p={e.probabilities[i, e.predicted[i]]:.2f}")
+        items = [html.figure(thumb(e.x[i], f"example {i}"), f"#{i} p={e.probabilities[i, e.predicted[i]]:.2f}")
                  for i in where]
-        parts.append(f"<h3>{H.esc(pair['true'])} taken for {H.esc(pair['predicted'])}: {pair['count']} times</h3>"
-                     + H.gallery(items))
+        parts.append(f"<h3>{html.esc(pair['true'])} taken for {html.esc(pair['predicted'])}: {pair['count']} times</h3>"
+                     + html.gallery(items))
     return "".join(parts)
 
 
 def hardest(found) -> str:
     e, names = found.evaluated, found.run.class_map.names
     order = np.argsort(-e.losses, kind="stable")[:HARDEST]
-    items = [H.figure(thumb(e.x[i], f"example {i}"),
+    items = [html.figure(thumb(e.x[i], f"example {i}"),
                       f"#{i} true: {names[e.y[i]]} · predicted: {names[e.predicted[i]]} "
                       f"({e.probabilities[i, e.predicted[i]]:.2f}) · loss {e.losses[i]:.2f}") for i in order]
-    return H.paragraph(f"The {len(order)} {e.split} images with the highest loss, highest first.") + H.gallery(items)
+    return html.paragraph(f"The {len(order)} {e.split} images with the highest loss, highest first.") + html.gallery(items)
 
 
 def _spread(names: list[str], count: int) -> list[str]:
@@ -143,7 +142,7 @@ def inside(found) -> str:
     conv = first_conv(model)
     if conv is not None:
         kernel = np.asarray(conv.kernel)
-        parts.append(f"<h3>Filters of {H.esc(conv.name)}</h3>" + H.img(images.png(images.filter_grid(kernel, 360)),
+        parts.append(f"<h3>Filters of {html.esc(conv.name)}</h3>" + html.img(images.png(images.filter_grid(kernel, 360)),
                      f"{conv.name} filters", pixelated=True))
     chosen = np.unique(e.y, return_index=True)[1][:INSIDE_IMAGES]
     names = _spread(default_layers(model), INSIDE_LAYERS)
@@ -152,17 +151,17 @@ def inside(found) -> str:
     cams = grad_cam(model, x, e.predicted[chosen], cam_layer(model))
     classes = run.class_map.names
     if cams is None:
-        parts.append(H.paragraph("Grad-CAM needs the TensorFlow backend; not drawn."))
+        parts.append(html.paragraph("Grad-CAM needs the TensorFlow backend; not drawn."))
     for k, i in enumerate(chosen):
-        items = [H.figure(thumb(e.x[i], "image", 112), f"#{i} true: {classes[e.y[i]]}")]
+        items = [html.figure(thumb(e.x[i], "image", 112), f"#{i} true: {classes[e.y[i]]}")]
         if cams is not None:
-            items.append(H.figure(thumb(images.overlay(e.x[i], cams[k]), "Grad-CAM", 112),
+            items.append(html.figure(thumb(images.overlay(e.x[i], cams[k]), "Grad-CAM", 112),
                                   f"Grad-CAM of {classes[e.predicted[i]]} ({e.probabilities[i, e.predicted[i]]:.2f})"))
         for name, values in zip(names, maps):
             grid = images.feature_grid(values[k], limit=32, target=240)
-            items.append(H.figure(H.img(images.png(grid), f"{name} feature maps", pixelated=True),
+            items.append(html.figure(html.img(images.png(grid), f"{name} feature maps", pixelated=True),
                                   f"{name} {'x'.join(str(d) for d in values.shape[1:])}"))
-        parts.append(f"<h3>Test image #{int(i)}</h3>" + H.gallery(items))
+        parts.append(f"<h3>Test image #{int(i)}</h3>" + html.gallery(items))
     return "".join(parts)
 
 
@@ -172,16 +171,16 @@ def summary_table(run) -> str:
     for layer in analysis.layers:
         for item, klass in [(layer, ""), *((child, "child") for child in layer.children)]:
             rows.append([f"{item.name} ({item.type})", "x".join(str(d) for d in item.output_shape),
-                         H.number(item.params), H.number(item.macs),
-                         H.cell(human_bytes(item.activation_elements * per), True, item.activation_elements * per)])
+                         html.number(item.params), html.number(item.macs),
+                         html.cell(human_bytes(item.activation_elements * per), True, item.activation_elements * per)])
             classes.append(klass)
     total = analysis.activation_elements * per
-    rows.append(["total", "", H.number(analysis.total_params), H.number(analysis.total_macs),
-                 H.cell(human_bytes(total), True, total)])
-    return (H.paragraph(f"Input {'x'.join(map(str, analysis.input_shape))}; trainable params "
+    rows.append(["total", "", html.number(analysis.total_params), html.number(analysis.total_macs),
+                 html.cell(human_bytes(total), True, total)])
+    return (html.paragraph(f"Input {'x'.join(map(str, analysis.input_shape))}; trainable params "
                         f"{analysis.trainable_params:,}, non-trainable {analysis.non_trainable_params:,}; activation "
                         f"memory per example at {per} bytes per value.")
-            + H.table(["layer (type)", "output shape", "params", "MACs", "activations"], rows, sortable=False,
+            + html.table(["layer (type)", "output shape", "params", "MACs", "activations"], rows, sortable=False,
                       numeric=[False, False, True, True, True], row_classes=classes))
 
 
@@ -204,4 +203,4 @@ def provenance(found) -> str:
              ("versions", ", ".join(f"{k} {v}" for k, v in versions.items()) or "-"),
              ("resumed", str(len(record.get("resumed") or [])) + " times"),
              ("model file", found.model_file if found.model is not None else "none")]
-    return H.definitions(items)
+    return html.definitions(items)

@@ -18,9 +18,10 @@ from cnn_cli.config.loader import apply_overrides
 from cnn_cli.config.overrides import Override
 from cnn_cli.config.phases import last_phase_epochs
 from cnn_cli.config.root import Config
+from cnn_cli.config.sources import registry as sources
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import ConfigError
-from cnn_cli.resolve.loading import config_from_dict
+from cnn_cli.resolve.checked_config import config_from_dict
 
 # Keys a resume may change; every other difference from the run's config.yaml refuses the resume.
 # `train.epochs` only: more epochs extend the run from its last epoch's weights and optimizer state (the
@@ -126,14 +127,10 @@ def with_epochs(config: Config, epochs: int, source: str) -> Config:
 
 
 def dump_config(config: Config) -> dict:
-    """The resolved config as plain data, every default written out -- except `data.npz_keys`, where only
-    the keys the user gave are kept: the data loader treats a given key as a split that must exist."""
+    """The resolved config as plain data, every default written out -- except where a source's keys say
+    otherwise (`SourceSchema.dumped`: of `data.npz_keys`, only the keys the user gave are kept, as the data
+    loader treats a given key as a split that must exist)."""
     raw = config.model_dump(mode="json")
     if config.data is not None:
-        keys = config.data.npz_keys
-        given = keys.model_dump(mode="json", include=set(keys.model_fields_set))
-        if given:
-            raw["data"]["npz_keys"] = given
-        else:
-            raw["data"].pop("npz_keys", None)
+        sources.dumped(config.data, raw["data"])
     return raw

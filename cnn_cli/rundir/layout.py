@@ -32,37 +32,45 @@ EXPORT = "export"
 
 
 class RunLayout:
-    """The paths of one run directory's files: `RunLayout(path).model`, `.history`, ... (nothing is read)."""
+    """The paths of one run directory's files: `RunLayout(path).model`, `.history`, ... (nothing is read); a
+    file that is a symlink leading out of the folder is refused (`run_file`). Outside `cnn_cli.rundir` a run
+    directory is a `RunDir`, which adds the lock and the typed records."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
 
     def __repr__(self) -> str:
-        return f"RunLayout({str(self.path)!r})"
+        return f"{type(self).__name__}({str(self.path)!r})"
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+    def __fspath__(self) -> str:
+        return str(self.path)
 
     def file(self, name: str) -> Path:
         """`path/name`, refused when it is a symlink that leads outside the run directory (`run_file`)."""
         return run_file(self.path, name)
 
-    config = property(lambda self: self.path / CONFIG, doc="config.yaml: the resolved config, written once")
-    run = property(lambda self: self.path / RUN, doc="run.json: how the run was made and where it stands")
-    model = property(lambda self: self.path / MODEL, doc="model.keras: the final model")
-    best = property(lambda self: self.path / BEST, doc="best.keras: the best checkpoint")
-    history = property(lambda self: self.path / HISTORY, doc="history.csv: one row per epoch")
-    metrics = property(lambda self: self.path / METRICS, doc="metrics.json: the final scores")
-    labels = property(lambda self: self.path / LABELS, doc="labels.json: the class map")
-    summary = property(lambda self: self.path / SUMMARY, doc="summary.txt: the model's table")
-    curves = property(lambda self: self.path / CURVES, doc="training_curves.png")
-    backup = property(lambda self: self.path / BACKUP, doc="backup/: resume state while the run is unfinished")
-    tensorboard = property(lambda self: self.path / TENSORBOARD, doc="tensorboard/: logs, when enabled")
-    evaluation = property(lambda self: self.path / EVALUATION, doc="evaluation.json: written by cnn evaluate")
-    confusion = property(lambda self: self.path / CONFUSION, doc="confusion_matrix.png: written by cnn evaluate")
-    skipped = property(lambda self: self.path / SKIPPED, doc="skipped_images.txt: image files left out (bad_images: skip)")
-    mistakes = property(lambda self: self.path / MISTAKES, doc="mistakes.png: misclassified examples, by cnn evaluate")
-    report = property(lambda self: self.path / REPORT, doc="report.html: written by cnn report")
-    inspect = property(lambda self: self.path / INSPECT, doc="inspect/<image>/: written by cnn inspect")
-    lock = property(lambda self: self.path / LOCK, doc=".lock: held by the process writing the run (its pid)")
-    export = property(lambda self: self.path / EXPORT, doc="export/: the default place of cnn export's files")
+    config = property(lambda self: run_file(self.path, CONFIG), doc="config.yaml: the resolved config, written once")
+    run = property(lambda self: run_file(self.path, RUN), doc="run.json: how the run was made and where it stands")
+    model = property(lambda self: run_file(self.path, MODEL), doc="model.keras: the final model")
+    best = property(lambda self: run_file(self.path, BEST), doc="best.keras: the best checkpoint")
+    history = property(lambda self: run_file(self.path, HISTORY), doc="history.csv: one row per epoch")
+    metrics = property(lambda self: run_file(self.path, METRICS), doc="metrics.json: the final scores")
+    labels = property(lambda self: run_file(self.path, LABELS), doc="labels.json: the class map")
+    summary = property(lambda self: run_file(self.path, SUMMARY), doc="summary.txt: the model's table")
+    curves = property(lambda self: run_file(self.path, CURVES), doc="training_curves.png")
+    backup = property(lambda self: run_file(self.path, BACKUP), doc="backup/: resume state while the run is unfinished")
+    tensorboard = property(lambda self: run_file(self.path, TENSORBOARD), doc="tensorboard/: logs, when enabled")
+    evaluation = property(lambda self: run_file(self.path, EVALUATION), doc="evaluation.json: written by cnn evaluate")
+    confusion = property(lambda self: run_file(self.path, CONFUSION), doc="confusion_matrix.png: written by cnn evaluate")
+    skipped = property(lambda self: run_file(self.path, SKIPPED), doc="skipped_images.txt: image files left out (bad_images: skip)")
+    mistakes = property(lambda self: run_file(self.path, MISTAKES), doc="mistakes.png: misclassified examples, by cnn evaluate")
+    report = property(lambda self: run_file(self.path, REPORT), doc="report.html: written by cnn report")
+    inspect = property(lambda self: run_file(self.path, INSPECT), doc="inspect/<image>/: written by cnn inspect")
+    lock_file = property(lambda self: run_file(self.path, LOCK), doc=".lock: held by the process writing the run (its pid)")
+    export = property(lambda self: run_file(self.path, EXPORT), doc="export/: the default place of cnn export's files")
 
 
 def now() -> str:

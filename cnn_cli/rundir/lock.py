@@ -50,7 +50,7 @@ class RunLock:
             create_run_dir(path)
         elif not path.is_dir():
             return self  # nothing to lock: the resume reports the missing run directory itself
-        self._fd = _open(self.layout.lock)
+        self._fd = _open(self.layout.lock_file)
         if not _try_lock(self._fd):
             os.close(self._fd)
             self._fd = None
@@ -69,16 +69,16 @@ class RunLock:
         self._fd = None
         path = self.layout.path
         if self._made and all(item.name == LOCK for item in path.iterdir()):
-            self.layout.lock.unlink(missing_ok=True)  # the run never started: leave no folder behind
+            self.layout.lock_file.unlink(missing_ok=True)  # the run never started: leave no folder behind
             path.rmdir()
 
 
 def raise_if_locked(layout: RunLayout) -> None:
     """Refuses when a process holds `layout`'s lock (a test that takes the lock and lets it go at once)."""
-    if not layout.lock.is_file():
+    if not layout.lock_file.is_file():
         return
     try:
-        fd = os.open(layout.lock, os.O_RDWR)
+        fd = os.open(layout.lock_file, os.O_RDWR)
     except OSError:
         return
     try:
@@ -91,7 +91,7 @@ def raise_if_locked(layout: RunLayout) -> None:
 def holder(layout: RunLayout) -> str:
     """The pid written in the lock file ('unknown' when it cannot be read)."""
     try:
-        text = layout.lock.read_text(encoding="ascii", errors="replace").strip()
+        text = layout.lock_file.read_text(encoding="ascii", errors="replace").strip()
     except OSError:
         return "unknown"
     return text if text.isdigit() else "unknown"

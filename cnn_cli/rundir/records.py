@@ -17,11 +17,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from cnn_cli.errors import CnnError, show_value
 from cnn_cli.rundir.atomic import write_json
-from cnn_cli.rundir.layout import HISTORY, LABELS, METRICS, RUN, run_file
+from cnn_cli.rundir.layout import BEST, HISTORY, LABELS, METRICS, MODEL, RUN, now, run_file
 
 FORMAT = 2  # the format this code writes; 1 = a run.json without `format`
 STATUSES = ("running", "complete", "interrupted", "diverged", "failed")
 Status = Literal["running", "complete", "interrupted", "diverged", "failed"]
+# history.csv's columns, in order; a run in phases adds `phase` last
+HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
 
 class _Record(BaseModel):
@@ -256,6 +258,11 @@ def first_line(exc: BaseException) -> str:
     return line if len(line) <= 200 else line[:197] + "..."
 
 
+def models_record(final: str, best: str | None) -> dict[str, str]:
+    """metrics.json's `models`: what model.keras holds, and best.keras when the run has one."""
+    return {MODEL: final, **({BEST: best} if best is not None else {})}
+
+
 def input_scale(record: RunJson) -> float:
     """What a reader multiplies 0..255 pixels by before the model: format 1 models expect [0, 1] (the
     input pipeline scaled them); from format 2 on the model scales its own input."""
@@ -281,6 +288,12 @@ class RunRecord:
     def update(self, **fields: Any) -> None:
         self.data.update(fields)
         write_json(self.path, self.data)
+
+    def mark(self, status: Status, **fields: Any) -> None:
+        """The run's status now; a run that stopped (complete, interrupted, diverged, failed) gets its time."""
+        if status != "running":
+            fields.setdefault("finished", now())
+        self.update(status=status, **fields)
 
     @property
     def status(self) -> str | None:

@@ -24,8 +24,9 @@ from cnn_cli.backends import start as start_backend
 from cnn_cli.config import config_from_dict
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError, DivergedError
-from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, RunLayout, run_file
+from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, run_file
 from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, first_line, input_scale, read_record
+from cnn_cli.rundir.run_dir import RunDir
 from cnn_cli.rundir.safety import check_keras_file, optimizer_backend
 
 INPUT_SCALING = "input_scaling"  # the layer a format-2 model starts with, unless its config scales itself
@@ -46,8 +47,9 @@ class Run:
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
-    def layout(self) -> RunLayout:
-        return RunLayout(self.path)
+    def dir(self) -> RunDir:
+        """The run directory's files (`RunDir`)."""
+        return RunDir(self.path)
 
     @property
     def status(self) -> str | None:

@@ -29,8 +29,7 @@ from cnn_cli.reports.plots import plot_comparison as draw
 from cnn_cli.resolve import load_config
 from cnn_cli.resolve.run_config import choose_seed
 from cnn_cli.rundir import default_run_dir
-from cnn_cli.rundir.layout import RunLayout
-from cnn_cli.rundir.records import MetricsJson, RunJson, read_history, read_record
+from cnn_cli.rundir.run_dir import RunDir
 
 COMPARISON_CSV = "comparison.csv"
 COMPARISON_PNG = "comparison.png"
@@ -225,18 +224,18 @@ def collect(variant: Variant, run_dir: Path) -> None:
     """Fills the variant's results from its run directory (whatever is there, read through the schemas; a
     damaged file becomes the variant's error)."""
 
-    layout = RunLayout(run_dir)
-    if not layout.run.is_file():  # failed before it wrote run.json: the log tells why
+    run = RunDir(run_dir)
+    if not run.is_run():  # failed before it wrote run.json: the log tells why
         return
     try:
-        variant.status = str(read_record(layout.run, RunJson).status or variant.status)
-        if layout.metrics.is_file():
-            metrics = read_record(layout.metrics, MetricsJson)
+        variant.status = str(run.read_run().status or variant.status)
+        if run.metrics.is_file():
+            metrics = run.read_metrics()
             variant.test_accuracy = to_float(metrics.test_accuracy, finite=True)
             variant.test_loss = to_float(metrics.test_loss, finite=True)
             variant.epochs = metrics.epochs_run
             variant.train_seconds = to_float(metrics.train_seconds, finite=True)
-        rows = read_history(layout.history)
+        rows = run.history.rows()
     except CnnError as exc:
         variant.error = variant.error or str(exc)
         return

@@ -11,8 +11,6 @@ Imported only by the trainer, after TensorFlow has been started.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from pathlib import Path
@@ -21,39 +19,20 @@ from cnn_cli import faults
 from cnn_cli.backends import start as start_backend
 from cnn_cli.config.train import improves, monitor_mode
 from cnn_cli.number_format import to_float
-from cnn_cli.rundir.atomic import save_atomic, write_atomic
-from cnn_cli.rundir.records import read_history_text
+from cnn_cli.rundir.atomic import save_atomic
+from cnn_cli.rundir.run_dir import History
 
 start_backend()  # quietly, before Keras imports it
 import keras  # noqa: E402
 
-HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
-
-
-def read_history(path: Path) -> list[dict]:
-    """history.csv's rows as text, each checked against the schema (a bad cell: one line naming its row)."""
-
-    return read_history_text(path)
-
-
-def write_history(path: Path, rows: list[dict]) -> None:
-    """history.csv: `HISTORY_COLUMNS`, and `phase` (1-based) last when the run is in phases."""
-    columns = HISTORY_COLUMNS + (("phase",) if any(row.get("phase") not in (None, "") for row in rows) else ())
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
-    write_atomic(path, out.getvalue())
-
 
 class HistoryWriter(keras.callbacks.Callback):
     """One row per epoch (1-based), rewritten atomically; on resume, rows from the resumed epoch on are dropped.
-    `phase`: the phase the next epochs belong to (set by `phases.Phases.fit`; None for a run without phases)."""
+    `phase`: the phase the next epochs belong to (set by `phase_fit.Phases.fit`; None for a run without phases)."""
 
-    def __init__(self, path: Path):
+    def __init__(self, history: History):
         super().__init__()
-        self.path = Path(path)
+        self.history = history
         self.rows: list[dict] = []
         self.phase: int | None = None
         self._started: float | None = None
@@ -62,7 +41,7 @@ class HistoryWriter(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if self._first:
             self._first = False
-            self.rows = [r for r in read_history(self.path) if int(r["epoch"]) <= epoch]
+            self.rows = [r for r in self.history.text_rows() if int(r["epoch"]) <= epoch]
             self.initial_epoch = epoch
         self._started = time.perf_counter()
 
@@ -77,7 +56,7 @@ class HistoryWriter(keras.callbacks.Callback):
         if self.phase is not None:
             row["phase"] = self.phase
         self.rows = [r for r in self.rows if int(r["epoch"]) < epoch + 1] + [row]
-        write_history(self.path, self.rows)
+        self.history.write(self.rows)
 
 
 class DivergenceGuard(keras.callbacks.Callback):

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnn_cli import rundir as R
+from cnn_cli import rundir
 from cnn_cli.backends import current as backend
 from cnn_cli.errors import CnnError, ConfigError, WorkerLostError
 
@@ -108,13 +108,8 @@ def local_resume_dir(worker: Worker | None, run_dir: Path, record):
 
     if worker is None or worker.is_chief:
         return run_dir, record
-    local = _temp_run_dir(worker)
-    if (run_dir / R.BACKUP).is_dir():
-        shutil.copytree(run_dir / R.BACKUP, local / R.BACKUP)
-    for name in (R.HISTORY, R.CONFIG):
-        if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, local / name)
-    return local, R.RunRecord(local, dict(record.data))
+    local = rundir.RunDir(run_dir).copy_for_worker(_temp_run_dir(worker))
+    return local.path, rundir.RunRecord(local.path, dict(record.data))
 
 
 # ---------------------------------------------------------------- the strategy a run holds

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnn_cli import rundir as R
+from cnn_cli import rundir
 from cnn_cli.config.phases import spans
 from cnn_cli.config.train import improves
 from cnn_cli.number_format import to_float
 from cnn_cli.reports.training_curves import plot_curves
-from cnn_cli.rundir.atomic import write_atomic, write_json
 
 
 @dataclass(frozen=True)
@@ -87,20 +86,21 @@ def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str |
         final = f"the best epoch's weights by {restored_by} (epoch {epoch}), restored by early stopping"
     else:
         final = f"the last epoch's weights (epoch {len(rows)})"
-    models = {R.MODEL: final}
+    best = None
     if checkpoint is not None:
         epoch, _ = best_epoch(rows, checkpoint)
-        models[R.BEST] = f"the best epoch by {checkpoint} (epoch {epoch})"
-    return models
+        best = f"the best epoch by {checkpoint} (epoch {epoch})"
+    return rundir.models_record(final, best)
 
 
-def write_reports(run_dir: Path, *, metrics: dict, class_map, summary_text: str, rows: list[dict], title: str) -> None:
-    """metrics.json, labels.json, summary.txt and training_curves.png."""
-    write_json(run_dir / R.METRICS, metrics)
-    write_json(run_dir / R.LABELS, {"classes": class_map.to_json()})
-    write_atomic(run_dir / R.SUMMARY, summary_text + "\n")
-
-    plot_curves(rows, run_dir / R.CURVES, title=title)
+def write_reports(run_dir: rundir.RunDir, *, metrics: dict, class_map, summary_text: str, rows: list[dict],
+                  title: str) -> None:
+    """metrics.json, labels.json, summary.txt and training_curves.png; the records checked by their schemas
+    before they are written."""
+    run_dir.write_metrics(rundir.MetricsJson.model_validate(metrics))
+    run_dir.write_labels(rundir.LabelsJson.model_validate({"classes": class_map.to_json()}))
+    run_dir.write_summary(summary_text + "\n")
+    plot_curves(rows, run_dir.curves, title=title)
 
 
 def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[dict], run_dir: Path,

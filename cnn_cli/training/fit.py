@@ -3,7 +3,6 @@ the one input pipeline (`cnn_cli.data.pipeline`), then the final save, the evalu
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -11,7 +10,6 @@ from typing import TYPE_CHECKING
 import keras
 
 from cnn_cli import __version__, tasks
-from cnn_cli import rundir as R
 from cnn_cli.backends import current as backend
 from cnn_cli.config.overrides import blaming
 from cnn_cli.config.phases import spans
@@ -21,11 +19,9 @@ from cnn_cli.errors import DivergedError
 from cnn_cli.inference import tta
 from cnn_cli.inference.background import training_border_mean
 from cnn_cli.reports.summary import summarize
-from cnn_cli.rundir.atomic import save_atomic
-from cnn_cli.training import finish as report
-from cnn_cli.training import pretrained, recipe
-from cnn_cli.training.callbacks import CtrlC, read_history
-from cnn_cli.training.phases import Phases
+from cnn_cli.training import finish, pretrained, recipe
+from cnn_cli.training.callbacks import CtrlC
+from cnn_cli.training.phase_fit import Phases
 from cnn_cli.training.progress import progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 from cnn_cli.training.trainer import TrainResult
@@ -36,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def build_model(run: Run):
-    """The config's model, its variables made under the run's strategy (`phases.Phases` compiles it)."""
+    """The config's model, its variables made under the run's strategy (`phase_fit.Phases` compiles it)."""
     from cnn_cli.model.builder import build_model as build
 
     config, dataset = run.config, run.dataset
@@ -108,7 +104,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
             echo(warning)
     weights = recipe.class_weights(run.config, run.dataset.y_train, run.dataset.class_map, run.plan.source)
     batches = training_batches(run, weights)
-    cbs = make_callbacks(run.config, run.run_dir, batches, started=run.started, time_limit=run.plan.options.time_limit)
+    cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.options.time_limit)
     epochs = run.config.train.epochs
     extension = run.plan.extension
     phases = Phases(run, model, echo)
@@ -127,14 +123,14 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
                    last=progress_callbacks(run.plan.options.verbose))
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
-    save_atomic(run.run_dir / R.MODEL, lambda tmp: model.save(tmp), point="final_save")
+    run.dir.save_model(lambda tmp: model.save(tmp), point="final_save")
     return _report(run, model, cbs, echo, weights)
 
 
 def _diverged(run: Run, cbs: RunCallbacks) -> None:
     epoch, batch, loss = cbs.guard.diverged
-    shutil.rmtree(run.run_dir / R.BACKUP, ignore_errors=True)
-    run.record.update(status="diverged", finished=R.now())
+    run.dir.drop_backup()
+    run.record.mark("diverged")
     where = f"epoch {epoch}, batch {batch}" if batch else f"epoch {epoch}"
     raise DivergedError(
         f"training diverged: the loss became {loss} at {where}; try a lower train.optimizer.learning_rate "
@@ -142,7 +138,7 @@ def _diverged(run: Run, cbs: RunCallbacks) -> None:
     )
 
 
-def _scores(run: Run, model) -> report.FinalScores:
+def _scores(run: Run, model) -> finish.FinalScores:
     def evaluate(indices):
         if not _has(indices):
             return None
@@ -157,10 +153,10 @@ def _scores(run: Run, model) -> report.FinalScores:
         return model.predict(x, batch_size=run.eval_batch, verbose=0)
 
     dataset = run.dataset
-    return report.FinalScores(val=evaluate(dataset.validation), test=evaluate(dataset.test))
+    return finish.FinalScores(val=evaluate(dataset.validation), test=evaluate(dataset.test))
 
 
-def _recipe_record(run: Run, scores: report.FinalScores, cbs: RunCallbacks, weights) -> dict:
+def _recipe_record(run: Run, scores: finish.FinalScores, cbs: RunCallbacks, weights) -> dict:
     """metrics.json's keys of the recipe: the TTA figures, the class weights, the stops."""
     out: dict = {}
     if run.config.train.tta == "flip":
@@ -176,14 +172,14 @@ def _recipe_record(run: Run, scores: report.FinalScores, cbs: RunCallbacks, weig
 
 def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], weights=None) -> TrainResult:
     scores = _scores(run, model)
-    rows = read_history(run.run_dir / R.HISTORY)
+    rows = run.dir.history.text_rows()
     monitor = cbs.monitor or ("val_loss" if _has(run.dataset.validation) else "loss")
     early = cbs.early
     restored = bool(early is not None and early.restore_best_weights and early.best_weights is not None)
-    models = report.which_models(rows, checkpoint=cbs.checkpoint.monitor if cbs.checkpoint is not None else None,
+    models = finish.which_models(rows, checkpoint=cbs.checkpoint.monitor if cbs.checkpoint is not None else None,
                                  restored_by=early.monitor if restored else None,
                                  watched_from=spans(run.config.train)[-1].start + 1)
-    metrics = report.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
+    metrics = finish.metrics_record(scores=scores, rows=rows, monitor=monitor, run={
         "train_examples": int(len(run.dataset.train)), "epochs_planned": run.config.train.epochs,
         "early_stopped": cbs.early_stopped, "models": models,
         "training_images": {"border_mean": training_border_mean(run.dataset.images, run.dataset.train)},
@@ -192,15 +188,15 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
         "backend": backend().NAME, "device": run.devices,
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
-    }) | _recipe_record(run, scores, cbs, weights) | report.phases_record(run.config.train, rows)
+    }) | _recipe_record(run, scores, cbs, weights) | finish.phases_record(run.config.train, rows)
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
                         batch_size=run.config.train.batch_size, model=model)
-    report.write_reports(run.run_dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),
+    finish.write_reports(run.dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),
                          rows=rows, title=run.config.name)
-    run.record.update(status="complete", finished=R.now())
+    run.record.mark("complete")
     cbs.backup.keep_last()  # after "complete": the last epoch's generation, which `--resume R --epochs N` extends
-    report.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
+    finish.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
                        best=metrics["best_epoch"], monitor=monitor)
-    report.tell_recipe(echo, metrics)
+    finish.tell_recipe(echo, metrics)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)

@@ -12,14 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cnn_cli import rundir as R
+from cnn_cli import rundir
 from cnn_cli.backends import current as backend
 from cnn_cli.config import Config
 from cnn_cli.config.overrides import blaming
 from cnn_cli.errors import CnnError, ConfigError
-from cnn_cli.resolve.inputs import config_for
+from cnn_cli.resolve.model_inputs import config_for
 from cnn_cli.resolve.run_config import RunFlags, choose_seed, load_resolved, resume_differences, with_epochs, with_flags
-from cnn_cli.rundir.records import read_history_text
 from cnn_cli.training.pretrained import check as check_weights
 from cnn_cli.training.warm_start import check_source
 
@@ -75,7 +74,7 @@ class RunPlan:
     run_dir: Path
     data_path: str | None
     subset: int | None
-    record: R.RunRecord | None  # the run's record when resuming
+    record: rundir.RunRecord | None  # the run's record when resuming
     options: TrainOptions
     extension: Extension | None = None  # a resume with more (or other) epochs than the run's config planned
 
@@ -124,7 +123,7 @@ def plan_new(opts: TrainOptions) -> RunPlan:
 
     with blaming(opts.overrides):  # a missing file given with --set is the --set's
         check_weights(config, opts.config_path, opts.init_from)
-    run_dir = Path(opts.run_dir) if opts.run_dir else R.default_run_dir(config.name)
+    run_dir = Path(opts.run_dir) if opts.run_dir else rundir.default_run_dir(config.name)
     return RunPlan(config=config, source=opts.config_path, run_dir=run_dir, data_path=opts.data_path,
                    subset=_subset(config, opts.flags), record=None, options=opts)
 
@@ -132,12 +131,12 @@ def plan_new(opts: TrainOptions) -> RunPlan:
 def epochs_done(run_dir: Path) -> int:
     """How many epochs history.csv holds."""
 
-    return len(read_history_text(run_dir / R.HISTORY))
+    return len(rundir.RunDir(run_dir).history.text_rows())
 
 
-def resumable(run_dir: Path, extending: bool = False) -> R.RunRecord:
+def resumable(run_dir: Path, extending: bool = False) -> rundir.RunRecord:
     """run.json of a run that may be resumed (not diverged; not complete, unless it is being extended)."""
-    record = R.RunRecord.load(run_dir)
+    record = rundir.RunDir(run_dir).record()
     if record.status == "complete" and not extending:
         raise CnnError(f"cannot resume {run_dir}: the run is already complete")
     if record.status == "diverged":
@@ -152,8 +151,7 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
         raise CnnError("--init-from starts a new run from another run's weights; it cannot be used with --resume")
 
     run_dir = Path(opts.run_dir)
-    for name in (R.CONFIG, R.RUN):  # a run directory's own files stay inside it
-        R.run_file(run_dir, name)
+    rundir.RunDir(run_dir).check_own_files()
     saved, source = config_for(str(run_dir), None, ())
     given = _given_config(saved, opts, run_dir)
     extension = _extension(saved, given, run_dir)
@@ -183,7 +181,7 @@ def _given_config(saved: Config, opts: TrainOptions, run_dir: Path) -> Config | 
     diff = resume_differences(saved, given)
     if diff:
         shown = ", ".join(diff[:8]) + (f" and {len(diff) - 8} more" if len(diff) > 8 else "")
-        raise CnnError(f"cannot resume {run_dir}: {what} differs from the run's {R.CONFIG} at {shown} "
+        raise CnnError(f"cannot resume {run_dir}: {what} differs from the run's {rundir.RunDir(run_dir).config.name} at {shown} "
                        f"(a resume may change only train.epochs; start a new run, e.g. with --init-from {run_dir})")
     return given
 
@@ -193,7 +191,7 @@ def _extension(saved: Config, given: Config | None, run_dir: Path) -> Extension 
     epochs already run and the backup a complete run keeps for it)."""
     if given is None or given.train.epochs == saved.train.epochs:
         return None
-    record = R.RunRecord.load(run_dir)
+    record = rundir.RunDir(run_dir).record()
     done, complete = epochs_done(run_dir), record.status == "complete"
     epochs = given.train.epochs
     if epochs < done or (complete and epochs == done):
@@ -208,5 +206,5 @@ def _extension(saved: Config, given: Config | None, run_dir: Path) -> Extension 
 
 
 def _has_backup(run_dir: Path) -> bool:
-    backup = run_dir / R.BACKUP
+    backup = rundir.RunDir(run_dir).backup_path
     return backup.is_dir() and any(p.is_dir() and p.name.startswith("epoch-") for p in backup.iterdir())

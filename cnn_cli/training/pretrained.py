@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from cnn_cli import rundir as R
+from cnn_cli import rundir
 from cnn_cli.config import Config
 from cnn_cli.config.model import IMAGENET, WEIGHTS_SUFFIXES
 from cnn_cli.errors import ConfigError
@@ -41,7 +41,8 @@ def check(config: Config, source: str, init_from: str | None) -> None:
         return
     path = Path(weights)
     if path.is_dir():
-        model = R.run_file(path, R.MODEL) if (path / R.RUN).is_file() else None
+        run = rundir.RunDir(path)
+        model = run.model_path if run.is_run() else None
         if model is None or not model.is_file():
             raise ConfigError(source, KEY, "expected a run directory with its model.keras (a run gets it when it "
                               "completes), or a weights file", weights)
@@ -60,7 +61,7 @@ def weights_file(config: Config, input_shape: tuple[int, ...]) -> tuple[Path, st
         return path, f"ImageNet ({path})"
     path = Path(weights)
     if path.is_dir():
-        return R.run_file(path, R.MODEL), str(path)
+        return rundir.RunDir(path).model_path, str(path)
     return path, str(path)
 
 

@@ -7,16 +7,14 @@ counters it saves), and the test-only fault hooks last."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import keras
 
-from cnn_cli import faults
-from cnn_cli import rundir as R
+from cnn_cli import faults, rundir
 from cnn_cli.config import Config
 from cnn_cli.config.train import monitor_mode
 from cnn_cli.data.pipeline import TrainingBatches
-from cnn_cli.training import callbacks as C
+from cnn_cli.training import callbacks
 from cnn_cli.training.backup import RunBackup
 from cnn_cli.training.epoch_seeds import EpochSeeds
 from cnn_cli.training.recipe import EmaAtStop, StopAt
@@ -24,10 +22,10 @@ from cnn_cli.training.recipe import EmaAtStop, StopAt
 
 @dataclass
 class RunCallbacks:
-    history: C.HistoryWriter
-    guard: C.DivergenceGuard
+    history: callbacks.HistoryWriter
+    guard: callbacks.DivergenceGuard
     backup: RunBackup
-    checkpoint: C.AtomicCheckpoint | None = None
+    checkpoint: callbacks.AtomicCheckpoint | None = None
     early: keras.callbacks.EarlyStopping | None = None
     stop: StopAt | None = None
     listed: list = field(default_factory=list)
@@ -43,18 +41,18 @@ class RunCallbacks:
         return bool(self.early is not None and self.early.stopped_epoch > 0)
 
 
-def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches, *, started: float,
+def make_callbacks(config: Config, run_dir: rundir.RunDir, batches: TrainingBatches, *, started: float,
                    time_limit: float | None = None) -> RunCallbacks:
     """`started`: the run's start (`time.perf_counter()`), from which stop_at and `time_limit` count seconds."""
     cb = config.train.callbacks
-    history, guard = C.HistoryWriter(run_dir / R.HISTORY), C.DivergenceGuard()
+    history, guard = callbacks.HistoryWriter(run_dir.history), callbacks.DivergenceGuard()
     listed: list = [EpochSeeds(batches), history, guard]
     ema = bool(config.train.optimizer.use_ema)
     if ema:
         listed.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))
     checkpoint = early = reduce_lr = None
     if cb.checkpoint.enabled:
-        checkpoint = C.AtomicCheckpoint(run_dir / R.BEST, cb.checkpoint.monitor, cb.checkpoint.save_best_only)
+        checkpoint = callbacks.AtomicCheckpoint(run_dir.best_path, cb.checkpoint.monitor, cb.checkpoint.save_best_only)
         listed.append(checkpoint)
     if cb.early_stopping is not None:
         es = cb.early_stopping
@@ -77,12 +75,12 @@ def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches, *, s
     if ema:
         listed.append(EmaAtStop())
     if cb.tensorboard is not None and cb.tensorboard.enabled:
-        listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / R.TENSORBOARD),
+        listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir.tensorboard_path),
                                                   histogram_freq=cb.tensorboard.histogram_freq))
     # The backup a resume starts from: one atomic generation per epoch, the last two kept (see training/backup.py).
-    backup = RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard)
+    backup = RunBackup(run_dir.backup_path, checkpoint, early, reduce_lr, guard)
     listed.append(backup)
     if faults.active():  # test-only hooks, after every other callback
-        listed.append(C.FaultHooks())
+        listed.append(callbacks.FaultHooks())
     return RunCallbacks(history=history, guard=guard, backup=backup, checkpoint=checkpoint, early=early,
                         stop=stop, listed=listed)

@@ -2,8 +2,8 @@
 the backend and strategy, the data, the model, `fit`, and the run directory's files.
 
 Resuming goes on with an interrupted (or killed) run from its last finished epoch, through
-`callbacks.RunBackup` (restored before `fit`, which starts at the restored epoch). Every file of the run
-directory is written atomically (`files.save_atomic`); epoch e's data order and random draws depend on
+`backup.RunBackup` (restored before `fit`, which starts at the restored epoch). Every file of the run
+directory is written atomically, through `rundir.RunDir`; epoch e's data order and random draws depend on
 (seed, e) only (`epoch_seeds`), so with `train.deterministic` a resumed run ends with an uninterrupted run's
 weights. A write that fails (disk full, no permission) ends the run with one line and exit code 2, run.json
 `failed`.
@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from cnn_cli import rundir as R
+from cnn_cli import rundir
 from cnn_cli.backends import current as backend
 from cnn_cli.backends import keras_version
 from cnn_cli.backends import start as start_backend
@@ -29,13 +29,13 @@ from cnn_cli.config import Config
 from cnn_cli.config.overrides import blaming
 from cnn_cli.config.yaml_io import dump_yaml
 from cnn_cli.errors import CnnError, DivergedError
-from cnn_cli.resolve.loading import config_from_dict
+from cnn_cli.resolve.checked_config import config_from_dict
 from cnn_cli.resolve.run_config import dump_config
-from cnn_cli.rundir.atomic import remove_stale_temps, write_atomic
-from cnn_cli.training import distribute as D
+from cnn_cli.rundir.atomic import remove_stale_temps
+from cnn_cli.training import distribute
 from cnn_cli.training.data_summary import data_lines
 from cnn_cli.training.plan import RunPlan, TrainOptions, plan, resumable
-from cnn_cli.training.seeding import choose_precision, set_precision
+from cnn_cli.training.precision import choose_precision, set_precision
 
 __all__ = ["TrainOptions", "TrainResult", "train"]
 
@@ -56,13 +56,17 @@ class Run:
 
     plan: RunPlan
     config: Config
-    run_dir: Path
-    record: R.RunRecord
-    dist: D.Distribution
+    dir: rundir.RunDir  # where this process writes (a non-chief worker: a folder of its own)
+    record: rundir.RunRecord
+    dist: distribute.Distribution
     dataset: Any
     policy: str
     started: float
     devices: str = ""  # what it computes on, in words ('CPU (AMD EPYC, 2 cores)')
+
+    @property
+    def run_dir(self) -> Path:
+        return self.dir.path
 
     @property
     def eval_batch(self) -> int:
@@ -77,21 +81,21 @@ class Run:
 def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
     started = time.perf_counter()
     the_plan = plan(opts)
-    worker = D.worker_of(the_plan.config)  # [distribute] non-chief workers write to a temp dir
+    worker = distribute.worker_of(the_plan.config)  # [distribute] non-chief workers write to a temp dir
     if the_plan.resume:
-        run_dir, record = D.local_resume_dir(worker, the_plan.run_dir, the_plan.record)
+        run_dir, record = distribute.local_resume_dir(worker, the_plan.run_dir, the_plan.record)
     else:
-        run_dir, record = D.local_run_dir(worker, the_plan.run_dir), None
-    with R.RunLock(run_dir, new=not the_plan.resume):  # one writer per run directory; refuses a used new one
+        run_dir, record = distribute.local_run_dir(worker, the_plan.run_dir), None
+    with rundir.RunDir(run_dir).lock(new=not the_plan.resume):  # one writer per run directory; refuses a used new one
         if the_plan.resume and run_dir == the_plan.run_dir:
             record = resumable(run_dir, extending=the_plan.extension is not None)  # its status now, under the lock: a run finished meanwhile is not resumed
         return _train_locked(the_plan, worker, run_dir, record, started, echo)
 
 
-def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord | None, started: float,
+def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: rundir.RunRecord | None, started: float,
                   echo: Callable[[str], None]) -> TrainResult:
     start_backend()
-    dist = D.Distribution.start(the_plan.config, source=the_plan.source, worker=worker, run_dir=the_plan.run_dir)
+    dist = distribute.Distribution.start(the_plan.config, source=the_plan.source, worker=worker, run_dir=the_plan.run_dir)
     backend().seed_everything(the_plan.seed, the_plan.config.train.deterministic)
     policy = choose_precision(the_plan.config.train.precision)
     devices = backend().devices_used(dist.strategy)
@@ -104,7 +108,7 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: R.RunRecord 
         try:
             config, record = _open_record(the_plan, dataset, run_dir, record)
             _note_skipped(dataset, run_dir, echo)
-            run = Run(plan=the_plan, config=config, run_dir=run_dir, record=record, dist=dist, dataset=dataset,
+            run = Run(plan=the_plan, config=config, dir=rundir.RunDir(run_dir), record=record, dist=dist, dataset=dataset,
                       policy=policy, started=started, devices=devices.describe())
             return _guarded(run, echo)
         except OSError as exc:  # the run directory cannot be written (permissions, disk full, a path that is a file)
@@ -135,49 +139,50 @@ def _load_data(the_plan: RunPlan):
     return dataset
 
 
-def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: R.RunRecord | None) -> tuple[Config, R.RunRecord]:
+def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: rundir.RunRecord | None) -> tuple[Config, rundir.RunRecord]:
     """A new run: its config (with the data's input shape and class count) and run.json, written once.
     A resume: the run's own config, its record marked running again."""
     if record is not None:
         remove_stale_temps(run_dir)  # the temp files of a killed run
         extended = record.data.get("extended", [])
         if the_plan.extension is not None:  # config.yaml says the new total, so a later resume goes on to it
-            write_atomic(run_dir / R.CONFIG, dump_yaml(dump_config(the_plan.config)))
+            rundir.RunDir(run_dir).write_config(dump_yaml(dump_config(the_plan.config)))
             ext = the_plan.extension
             extended = [*extended, {"from_epochs": ext.planned, "to_epochs": ext.epochs, "at_epoch": ext.done,
-                                    "time": R.now()}]
-        record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), R.now()],
+                                    "time": rundir.now()}]
+        record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), rundir.now()],
                       **({"extended": extended} if extended else {}))
         return the_plan.config, record
     config = the_plan.config.resolved(input_shape=dataset.input_shape, num_classes=dataset.num_classes)
     raw = dump_config(config)
     with blaming(the_plan.options.overrides):  # the checks that waited for the data's shape (train.freeze names)
         config = config_from_dict(raw, the_plan.source)  # the run's config must load back as it is written
-    write_atomic(run_dir / R.CONFIG, dump_yaml(raw))
+    run = rundir.RunDir(run_dir)
+    run.write_config(dump_yaml(raw))
     opts = the_plan.options
-    record = R.RunRecord(run_dir, {
-        "format": R.FORMAT, "name": config.name, "config_file": opts.config_path, "overrides": list(opts.overrides),
-        "data_path": the_plan.data_path, "subset": the_plan.subset, "seed": the_plan.seed,
-        "command": list(opts.argv), "status": "running", "started": R.now(), "finished": None, "resumed": [],
+    record = run.start_record(rundir.RunJson(
+        format=rundir.FORMAT, name=config.name, config_file=opts.config_path, overrides=list(opts.overrides),
+        data_path=the_plan.data_path, subset=the_plan.subset, seed=the_plan.seed,
+        command=list(opts.argv), status="running", started=rundir.now(), finished=None, resumed=[],
         **({"init_from": str(opts.init_from)} if opts.init_from is not None else {}),
-    })
-    record.update()
+    ))
     return config, record
 
 
 def _note_skipped(dataset, run_dir: Path, echo: Callable[[str], None]) -> None:
     """With data.bad_images: skip, the files left out: counted on screen, listed in the run directory."""
     if dataset.skipped:
-        path = R.RunLayout(run_dir).skipped
-        write_atomic(path, "".join(f"{line}\n" for line in dataset.skipped))
+        run = rundir.RunDir(run_dir)
+        run.write_skipped(dataset.skipped)
+        path = run.skipped
         count = len(dataset.skipped)
         echo(f"Skipped {count} unreadable image file{'s' if count != 1 else ''} (listed in {path})")
 
 
-def _mark(record: R.RunRecord, **fields) -> None:
-    """Updates run.json where it can: after a failed write, run.json may not be writable either."""
+def _mark(record: rundir.RunRecord, status: str, **fields) -> None:
+    """Marks run.json where it can: after a failed write, run.json may not be writable either."""
     try:
-        record.update(**fields)
+        record.mark(status, **fields)
     except OSError:
         pass
 
@@ -189,8 +194,7 @@ def _write_error(exc: OSError, run_dir: Path) -> str:
     why = exc.strerror or str(exc)
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         why += " (the disk is full)"
-    resume = f"; the files written before are intact, resume with: cnn train --resume {run_dir}" if (
-        Path(run_dir) / R.RUN).is_file() else ""
+    resume = f"; the files written before are intact, resume with: cnn train --resume {run_dir}" if rundir.RunDir(run_dir).is_run() else ""
     return f"{where}: cannot write: {why}{resume}"
 
 
@@ -201,14 +205,14 @@ def _guarded(run: Run, echo: Callable[[str], None]) -> TrainResult:
 
         return fit_and_report(run, echo)
     except KeyboardInterrupt:
-        _mark(run.record, status="interrupted", finished=R.now())
+        _mark(run.record, "interrupted")
         echo(f"Training interrupted; resume with: cnn train --resume {run.run_dir}")
         raise
     except DivergedError:
         raise
     except CnnError:
-        _mark(run.record, status="failed", finished=R.now())
+        _mark(run.record, "failed")
         raise
     except Exception as exc:  # OSError included: train() reports it in one line
-        _mark(run.record, status="failed", finished=R.now(), error=f"{type(exc).__name__}: {exc}")
+        _mark(run.record, "failed", error=f"{type(exc).__name__}: {exc}")
         raise

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from cnn_cli import rundir as R
+from cnn_cli import rundir
 from cnn_cli.errors import CnnError
 from cnn_cli.model.weights import load_matching, tell
 
@@ -18,7 +18,7 @@ def check_source(run_dir: str | Path) -> None:
     from cnn_cli.rundir.run_reader import read_run
 
     run = read_run(run_dir)
-    model = R.run_file(run.path, R.MODEL)
+    model = rundir.RunDir(run.path).model_path
     if not model.is_file():
         raise CnnError(f"--init-from {run_dir}: {model} is missing (the run's status is {run.status!r}); "
                        "a run gets its model when it completes")

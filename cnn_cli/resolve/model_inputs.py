@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from cnn_cli.config import Config
 from cnn_cli.config.checks import final_units
 from cnn_cli.errors import CnnError
-from cnn_cli.resolve.loading import load_config
+from cnn_cli.resolve.checked_config import load_config
 
 
 def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = ()) -> tuple[Config, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from natsort import natsorted
 
-from cnn_cli.data.folder import EXTENSIONS
+from cnn_cli.data.sources.folder import EXTENSIONS
 
 CSV = ".csv"
 SHOWN = 8  # skipped files named in the one line that lists them

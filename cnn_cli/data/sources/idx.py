@@ -1,4 +1,6 @@
-"""IDX files (the MNIST format), gzipped or raw: reading with header checks, and finding image/label pairs.
+"""IDX files (the MNIST format), gzipped or raw, `source: idx`: reading with header checks, and finding
+image/label pairs. `--data` of an IDX file (its partner found by name; a `train-` pair also takes the `t10k-`
+pair beside it as the test split), or of a folder of IDX files under Keras'/Debian's names, is this source.
 The header checks and the file errors (`header_dims`, `check_body`, `readable`, `gzip_guarded`) are the ones
 of both readers: `read_idx` (a whole file) and `IdxImages` (images streamed into the cache).
 
@@ -13,16 +15,102 @@ import gzip
 import math
 import zlib
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
+from cnn_cli.config.data import DataConfig
+from cnn_cli.config.sources.idx import Idx, IdxPair
 from cnn_cli.data import streams
-from cnn_cli.errors import DataError
+from cnn_cli.data.dataset import Raw, RawSplit
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
+from cnn_cli.errors import ConfigError, DataError
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
 PREFIXES = {"train": ("train",), "test": ("t10k", "test")}
 
+
+
+def idx_row(position: int) -> str:
+    return f"item {position + 1}"
+
+
+class IdxSource(DataSource):
+    schema = Idx
+    detects: ClassVar[str] = "IDX files"
+    detect_order: ClassVar[int] = 10
+    row = staticmethod(idx_row)
+
+    def detect(self, path: Path, given: str, base: DataConfig | None) -> Detected | None:
+        if path.is_dir():
+            pairs = find_pairs(path)
+            return (self._section(base, pairs["train"], pairs.get("test")), []) if "train" in pairs else None
+        if not is_idx_name(path):
+            return None
+        pair = pair_of(path)
+        if pair is None:
+            raise DataError(given, "an IDX file whose partner (images <-> labels, idx3 <-> idx1) is not beside it; "
+                            "give the folder that holds both")
+        test = find_pairs(path.parent).get("test") if path.name.startswith("train") else None
+        return self._section(base, pair, test), []
+
+    def _section(self, base: DataConfig | None, train: tuple[Path, Path], test: tuple[Path, Path] | None) -> DataConfig:
+        def pair(files):
+            return IdxPair(images=str(files[0]), labels=str(files[1])) if files else None
+
+        return with_source(base, self.name, train=pair(train), test=pair(test))
+
+    def files(self, data: DataConfig, source: str) -> list[str]:
+        try:
+            pairs = split_pairs(data, source)
+        except (DataError, ConfigError):
+            return []
+        return [str(f) for pair in pairs.values() for f in pair]
+
+    def read(self, data: DataConfig, source: str, streamed: bool = False) -> Raw:
+        pairs = split_pairs(data, source)
+        splits = {}
+        for split, (images, labels) in pairs.items():
+            x, y = read_pair(images, labels, streamed)
+            splits[split] = RawSplit(x=x, ids=y, origin=str(labels), row=idx_row)
+        named = ", ".join(f"{split} {images}" for split, (images, _) in pairs.items())
+        return Raw(train=splits["train"], validation=splits.get("validation"), test=splits.get("test"),
+                   origin=f"idx: {named}")
+
+
+def split_pairs(data: DataConfig, source: str) -> dict[str, tuple[Path, Path]]:
+    """The (images, labels) files of each split the section names."""
+    path = expand_user(data.path) if data.path else None
+    pairs: dict[str, tuple[Path, Path]] = {}
+    if data.train is None and Path(path).is_file():
+        pairs["train"] = _pair(path, "data.path", source)
+    elif data.train is None:
+        if not Path(path).is_dir():
+            raise DataError(path, "no such file or folder")
+        pairs = find_pairs(Path(path))
+        if "train" not in pairs:
+            raise DataError(path, "no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] in this folder")
+    for split in ("train", "validation", "test"):
+        value = getattr(data, split)
+        if value is not None:
+            pairs[split] = _pair(value, f"data.{split}", source)
+    return pairs
+
+
+def _pair(value: str | IdxPair, key: str, source: str) -> tuple[Path, Path]:
+    if isinstance(value, IdxPair):
+        return Path(expand_user(value.images)), Path(expand_user(value.labels))
+    file = Path(expand_user(value))
+    if not file.is_file():
+        raise DataError(value, "no such file" if not file.exists() else "not a file")
+    pair = pair_of(file)
+    if pair is None:
+        raise ConfigError(
+            source, key, "expected {images: FILE, labels: FILE}, or one IDX file whose partner has the same name "
+            "with images/labels and idx3/idx1 swapped, beside it", value,
+        )
+    return pair
 
 KINDS = {"images": (IMAGES_MAGIC, 3), "labels": (LABELS_MAGIC, 1)}  # kind: (magic number, dimensions)
 

@@ -1,6 +1,8 @@
 """CSV files in the Sign Language MNIST layout: a header line, a label column (`data.label_column`) and one
 column per pixel (all the other columns, row-major, H*W*C of them), integers 0..255. `read_frame` and
-`pixels_uint8` also read the CSV inputs of `cnn predict`, so both report a bad cell the same way.
+`pixels_uint8` also read the CSV inputs of `cnn predict`, so both report a bad cell the same way. `source: csv`;
+`--data FILE.csv` is the training split (the config's validation and test files kept when its source is csv
+too and they exist). `CsvImages` streams a file's pixels into the cache.
 
 Errors name the file and the first bad cell as `row R (line L)`: R counts data rows from 1, L is the line
 of the file (the header is line 1, so L = R + 1).
@@ -9,13 +11,19 @@ of the file (the header is line 1, so L = R + 1).
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
-from cnn_cli.data.dataset import RawSplit
-from cnn_cli.data.streams import CSV_READ, CsvImages, csv_chunks, csv_errors, csv_header, rows_per_chunk
+from cnn_cli.config.data import DataConfig
+from cnn_cli.config.sources.csv import Csv
+from cnn_cli.data import streams
+from cnn_cli.data.dataset import Raw, RawSplit
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
+from cnn_cli.data.streams import CSV_READ, csv_errors, csv_header, rows_per_chunk
 from cnn_cli.errors import DataError
 
 DEFAULT_SHAPE = (28, 28, 1)
@@ -25,10 +33,47 @@ def csv_row(position: int) -> str:
     return f"row {position + 1} (line {position + 2})"
 
 
+class CsvSource(DataSource):
+    schema = Csv
+    suffixes: ClassVar[tuple[str, ...]] = (".csv",)
+    detect_order: ClassVar[int] = 30
+    row = staticmethod(csv_row)
+
+    def detect(self, path: Path, given: str, base: DataConfig | None) -> Detected | None:
+        if not (path.is_file() and path.suffix.lower() in self.suffixes):
+            return None
+        kept, notes = {}, []
+        if base is not None and base.source == self.name:
+            for key in ("validation", "test"):
+                file = getattr(base, key)
+                if isinstance(file, str) and Path(os.path.expanduser(file)).is_file():
+                    kept[key] = file
+                elif file is not None:
+                    notes.append(f"the config's {key} file {file} is not there and not used")
+        return with_source(base, self.name, train=given, **kept), notes
+
+    def files(self, data: DataConfig, source: str) -> list[str]:
+        return [expand_user(f) for f in self._files(data).values() if f]
+
+    @staticmethod
+    def _files(data: DataConfig) -> dict:
+        return {"train": data.train or (expand_user(data.path) if data.path else None), "validation": data.validation,
+                "test": data.test}
+
+    def read(self, data: DataConfig, source: str, streamed: bool = False) -> Raw:
+        files = self._files(data)
+        splits = {
+            split: read_csv_split(expand_user(file), data.label_column, data.image_shape, streamed) if file else None
+            for split, file in files.items()
+        }
+        named = ", ".join(f"{split} {expand_user(file)}" for split, file in files.items() if file)
+        return Raw(train=splits["train"], validation=splits["validation"], test=splits["test"], origin=f"csv: {named}")
+
+
 def read_csv_split(path: str, label_column: str = "label", image_shape: tuple[int, int, int] | None = None,
                    streamed: bool = False) -> RawSplit:
     """Images (N, H, W, C) uint8 and label ids of one CSV file; `streamed`: the images are read later, a chunk
-    at a time, into the array they go to (`streams.CsvImages`), and only the labels now."""
+    at a time, into the array they go to (`CsvImages`), and only the labels now."""
     shape = tuple(image_shape or DEFAULT_SHAPE)
     if streamed:
         return _streamed_split(path, label_column, shape)
@@ -59,7 +104,7 @@ def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -
     if label_column not in columns:
         _parse(path, rows, chunks=1)  # as a reader that checks the header after the first chunk
         _check_columns(path, columns, label_column, shape, pixels=False)
-    ids = [chunk[label_column].to_numpy() for chunk in csv_chunks(path, rows, usecols=[label_column])]
+    ids = [chunk[label_column].to_numpy() for chunk in streams.csv_chunks(path, rows, usecols=[label_column])]
     labels = np.concatenate(ids) if ids else np.zeros(0)
     labelled = ~pd.isna(labels)
     end = len(labels) - int(np.argmax(labelled[::-1])) if labelled.any() else 0
@@ -80,14 +125,14 @@ def _streamed_split(path: str, label_column: str, shape: tuple[int, int, int]) -
 def _parse(path: str, rows: int, chunks: int | None = None) -> None:
     """pandas' error (as `csv_errors` words it) if the file's first `chunks` chunks (all: None) do not parse."""
 
-    for _ in itertools.islice(csv_chunks(path, rows), chunks):
+    for _ in itertools.islice(streams.csv_chunks(path, rows), chunks):
         pass
 
 
 def _all_blank(path: str, rows: int) -> bool:
     """Whether every data row of the file is a blank line (all its cells empty)."""
 
-    return all(chunk.isna().all(axis=None) for chunk in csv_chunks(path, rows))
+    return all(chunk.isna().all(axis=None) for chunk in streams.csv_chunks(path, rows))
 
 
 def _check_columns(path: str, columns: list, label_column: str, shape, pixels: bool = True) -> None:
@@ -165,3 +210,37 @@ def pixels_uint8(pixels: pd.DataFrame, path: str, offset: int = 0) -> np.ndarray
     value = values[row, col]
     shown = int(value) if value == round(value) else value
     raise DataError(path, f"{csv_row(row + offset)}, column {column!r}: pixel value {shown} is not an integer 0..255")
+
+
+class CsvImages:
+    """The pixel columns of a CSV file (N, H, W, C) uint8: its first `count` rows, converted a chunk at a time
+    when `fill` is called; `tail`: rows follow them, to be checked blank (every cell empty) as they are read."""
+
+    def __init__(self, path: str, label_column: str, shape: tuple[int, int, int], count: int, tail: bool = False):
+        self.path, self.label_column, self.count, self.tail = path, label_column, count, tail
+        self.shape = (count, *shape)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def fill(self, out: np.ndarray) -> None:
+        """The pixels into `out`. The errors come in the order of a reader that parses the whole file, then
+        checks the labels, then the pixels: a bad cell is raised once the rest of the file has parsed and its
+        last rows have been seen blank."""
+        start, bad_cell = 0, None
+        for chunk in streams.csv_chunks(self.path, rows_per_chunk(self.shape)):
+            rows = chunk.iloc[:self.count - start]
+            if len(rows) and bad_cell is None:
+                try:
+                    pixels = pixels_uint8(rows.drop(columns=[self.label_column]), self.path, offset=start)
+                except DataError as exc:
+                    bad_cell = exc
+                else:
+                    out[start:start + len(rows)] = pixels.reshape((len(rows), *self.shape[1:]))
+            start += len(rows)
+            if not chunk.iloc[len(rows):].isna().all(axis=None):  # a row after the last label holds a value
+                raise empty_label(self.path, self.count, self.label_column)
+            if start == self.count and not self.tail:
+                break
+        if bad_cell is not None:
+            raise bad_cell

@@ -1,4 +1,4 @@
-"""Folders of images, one subfolder per class: `path/<class>/*.png|jpg|jpeg`, or split folders
+"""Folders of images (`source: folder`; `--data` of any folder that no other source takes), one subfolder per class: `path/<class>/*.png|jpg|jpeg`, or split folders
 `path/train/<class>/...` with `path/test/...` and `path/validation/...` (or `valid/`, `val/`) beside it.
 
 Class ids are the subfolder names, sorted naturally ("2" before "10"). Every image is turned upright (EXIF),
@@ -14,20 +14,40 @@ With `data.bad_images: skip` an unreadable file is left out and listed (`Store.s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from natsort import natsorted
 
 from cnn_cli.config.data import DataConfig
-from cnn_cli.data import cache as C
+from cnn_cli.config.sources.folder import Folder
+from cnn_cli.data.cache import Entry, cache_root, file_stamps, make_key
+from cnn_cli.data.dataset import Raw
 from cnn_cli.data.files import build
 from cnn_cli.data.images import MODES, image_shape_of
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.data.store import Part, Store
 from cnn_cli.errors import ConfigError, DataError
 
 EXTENSIONS = (".png", ".jpg", ".jpeg")
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("validation", "valid", "val"), "test": ("test",)}
+
+
+class FolderSource(DataSource):
+    """Decodes into its store itself (the cache keyed by the files, the shape, the resize and bad-image
+    settings); errors name an example by its file."""
+
+    schema = Folder
+    detects: ClassVar[str] = "a folder of images"
+    detect_order: ClassVar[int] = 1000  # any folder: tried last
+
+    def detect(self, path: Path, given: str, base: DataConfig | None) -> Detected | None:
+        return (with_source(base, self.name, path=given), []) if path.is_dir() else None
+
+    def store(self, data: DataConfig, source: str, check: Callable[[Raw], None] | None = None) -> Store:
+        return folder_store(data, expand_user(data.path), source)
 
 
 def folder_store(data: DataConfig, path: str, source: str = "<config file>") -> Store:
@@ -40,7 +60,7 @@ def folder_store(data: DataConfig, path: str, source: str = "<config file>") -> 
     settings = {"shape": list(shape) if shape else "auto", "resize": data.resize, "bad_images": data.bad_images}
     entry = None
     if data.cache != "off":
-        entry = C.Entry(C.cache_root(), C.make_key("folder", C.file_stamps(files), **settings))
+        entry = Entry(cache_root(), make_key("folder", file_stamps(files), **settings))
         opened = entry.open(mmap=data.cache != "memory")
         if opened is not None:
             images, meta = opened
@@ -64,7 +84,7 @@ def list_folder(path: str) -> list[tuple[str, dict[str, list[Path]]]]:
 
 
 def _build(listing, files: list[Path], shape: tuple[int, int, int], data: DataConfig, path: str,
-           entry: C.Entry | None) -> Store:
+           entry: Entry | None) -> Store:
     """Decodes every file into the cache file (disk, auto) or memory, and commits the cache entry."""
     images, meta, where = build(
         files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=data.bad_images == "skip",
@@ -88,7 +108,7 @@ def _meta(listing, files: list[Path], bad: dict[int, str], shape, path: str, res
             "origin": f"image folder {path} (resized to {h}x{w}, {MODES[c]}, {resize})"}
 
 
-def _from_meta(images: np.ndarray, meta: dict, entry: C.Entry, memory: bool) -> Store:
+def _from_meta(images: np.ndarray, meta: dict, entry: Entry, memory: bool) -> Store:
     where = "memory (read from the cache)" if memory else f"cache {entry.images}"
     return _store(images, meta, where)
 

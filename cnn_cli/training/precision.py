@@ -1,4 +1,4 @@
-"""The run's random seed and numeric precision: the seed a run uses, and the Keras dtype policy for
+"""The run's numeric precision: the Keras dtype policy for
 `train.precision` (what the hardware computes fast on the backend in use, which says so)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Keras' built-in MNIST and Fashion-MNIST, found offline first, downloaded by Keras only as a last resort.
+"""Keras' built-in MNIST and Fashion-MNIST (`source: mnist`, `source: fashion_mnist`), found offline first, downloaded by Keras only as a last resort.
 
 Places looked at, in order (each a folder holding Keras' `mnist.npz` (MNIST only) or the four IDX files
 train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz;
@@ -17,13 +17,29 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli.config.data import DataConfig
+from cnn_cli.config.sources.builtin import FashionMnist, Mnist
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.idx import find_pairs, read_pair
-from cnn_cli.data.npz import read_npz
+from cnn_cli.data.sources.base import DataSource, expand_user
+from cnn_cli.data.sources.idx import find_pairs, idx_row, read_pair
+from cnn_cli.data.sources.npz import read_npz
 from cnn_cli.errors import CnnError
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
+
+
+class MnistSource(DataSource):
+    """Not cached (no files of its own), and never what a `--data PATH` is."""
+
+    schema = Mnist
+
+    def read(self, data: DataConfig, source: str, streamed: bool = False) -> Raw:
+        return read_builtin(self.name, expand_user(data.path) if data.path else None)
+
+
+class FashionMnistSource(MnistSource):
+    schema = FashionMnist
 
 
 def keras_datasets_dir() -> Path:
@@ -79,7 +95,7 @@ def _read_at(name: str, place: Path) -> Raw | None:
     splits = {}
     for split, (images, labels) in pairs.items():
         x, y = read_pair(images, labels)
-        splits[split] = RawSplit(x=x, ids=y, origin=str(labels), row=lambda i: f"item {i + 1}")
+        splits[split] = RawSplit(x=x, ids=y, origin=str(labels), row=idx_row)
     return Raw(train=splits["train"], test=splits["test"], origin=f"{name} from {place}")
 
 
