@@ -21,6 +21,7 @@ TIERS = [
     ["backends"],
     ["layers"],
     ["config"],
+    ["tasks"],
     ["model"],
     ["data"],
     ["rundir"],

@@ -1,14 +1,14 @@
 """What JAX and PyTorch share: one device per run (tf.distribute exists on TensorFlow only), a strategy
 stand-in whose scope does nothing, the refusal of the `distribute` settings they cannot honour, and the part
-of the backend interface (`cnn_cli.backends`) that is the same for both: `OneDeviceInterface` and the
-module-level functions below it."""
+of the backend interface (`cnn_cli.backends.base.Backend`) that is the same for both: `OneDeviceBackend`.
+Neither declares `tf_distribute` or `custom_fit`."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 
 from cnn_cli.backends import device, installed
+from cnn_cli.backends.base import Backend
 from cnn_cli.errors import CnnError
 
 
@@ -48,31 +48,18 @@ def tensorboard_problem(label: str, tensorflow_installed: bool) -> str | None:
             f"train.callbacks.tensorboard.enabled: false")
 
 
-def default_strategy() -> OneDevice:
-    return OneDevice()
+class OneDeviceBackend(Backend):
+    """A backend that computes on one device: its first GPU (`gpu_names()`), else the CPU."""
 
-
-def fit_works_under(strategy) -> bool:
-    return True
-
-
-def lost_worker_errors() -> tuple[type[Exception], ...]:
-    return ()
-
-
-class OneDeviceInterface:
-    """The interface functions of a one-device backend named `label`, whose GPUs `gpu_names()` lists."""
-
-    def __init__(self, label: str, gpu_names: Callable[[], list[str]]):
-        self.label = label
-        self.gpu_names = gpu_names
+    def default_strategy(self) -> OneDevice:
+        return OneDevice()
 
     def devices_used(self, strategy) -> device.Devices:
         """Keras computes on the backend's first device: the first GPU, else the CPU."""
         return device.Devices(gpus=tuple(self.gpu_names()[:1]))
 
     def check_devices(self, settings) -> None:
-        refuse_strategy(settings, self.label)
+        refuse_strategy(settings, self.LABEL)
 
     def make_strategy(self, settings, *, slurm: bool = False) -> tuple:
         """(None, 'default'): training runs on one device; any other strategy is refused in one line."""
@@ -80,4 +67,4 @@ class OneDeviceInterface:
         return None, "default"
 
     def tensorboard_problem(self) -> str | None:
-        return tensorboard_problem(self.label, installed("tensorflow"))
+        return tensorboard_problem(self.LABEL, installed("tensorflow"))

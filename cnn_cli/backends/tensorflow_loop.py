@@ -1,5 +1,5 @@
 """A training loop for strategies under which Keras' `model.fit` does not work (see
-`cnn_cli.backends.tensorflow.fit_works_under`): MultiWorkerMirroredStrategy with Keras 3.15.
+`cnn_cli.backends.tensorflow.TensorFlow.fit_works_under`): MultiWorkerMirroredStrategy with Keras 3.15.
 
 It does what `fit` does for this tool, with the same Keras callbacks (history, checkpoint, early stopping,
 LR plateau, TensorBoard, backup and restore, callback state):

@@ -151,14 +151,3 @@ class TrainConfig(Section):
     @classmethod
     def _epochs_of_phases(cls, value):
         return fill_epochs(value)
-
-
-ONE_HOT_LOSS = "categorical_crossentropy"
-
-
-def target_loss(config) -> str:
-    """The loss the model is trained with: the config's, or categorical cross-entropy on one-hot targets when
-    label smoothing, mixup or cutmix need them (the tool switches by itself; evaluation follows)."""
-    train, augment = config.train, (config.data.augment if config.data is not None else None)
-    mixing = augment is not None and (augment.mixup > 0 or augment.cutmix > 0)
-    return ONE_HOT_LOSS if (train.label_smoothing > 0 or mixing) else train.loss

@@ -28,14 +28,9 @@ import numpy as np
 
 from cnn_cli.config.data import Augment
 from cnn_cli.data.augment import augment_batch, is_active
+from cnn_cli.tasks.classification import one_hot_for  # noqa: F401 (the classification task's, re-exported)
 
-ONE_HOT_LOSSES = frozenset({"categorical_crossentropy"})
 ORDER_SALT = 0x5EED
-
-
-def one_hot_for(loss: str) -> bool:
-    """Whether the loss takes one-hot labels (categorical_crossentropy) rather than class indices."""
-    return loss in ONE_HOT_LOSSES
 
 
 def derived_seed(*parts: int) -> int:

@@ -17,12 +17,12 @@ from typing import Any
 import click
 import numpy as np
 
-from cnn_cli.config.train import target_loss
+from cnn_cli import tasks
 from cnn_cli.data.batches import SplitImages, chunk_rows
-from cnn_cli.data.pipeline import one_hot_for
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.inference.tta import flip_probabilities, flip_warning
 from cnn_cli.rundir.run_reader import Run, read_run
+from cnn_cli.tasks.classification import class_metrics  # noqa: F401 (re-exported: the classification task's)
 
 DEFAULT_BATCH = 256
 TOP_CONFUSED = 5
@@ -125,24 +125,25 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
     if run.status != "complete":
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
     x, y = split.x, split.y
-    loss = target_loss(run.config)  # categorical when label smoothing, mixup or cutmix trained it
+    task = tasks.of(run.config)
+    loss = task.loss_name(run.config)  # categorical when label smoothing, mixup or cutmix trained it
     compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     if isinstance(compiled_loss, str) and compiled_loss != loss:
         raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
                        f"{compiled_loss!r}, received {loss!r} (was config.yaml edited after training?)")
     if not getattr(model, "compiled", False):  # saved without its compile settings
-        model.compile(loss=loss, metrics=["accuracy"])
+        model.compile(loss=loss, metrics=[task.METRIC])
     flip = tta == "flip"
     if flip:
         warning = flip_warning(run.config.name, split.origin)
         if warning:
             click.echo(warning, err=True)
-    results, probabilities, seconds, tta_accuracy = _passes(run, model, x, y, batch_size, one_hot_for(loss), flip)
-    predicted = probabilities.argmax(axis=1).astype(np.int32)
+    results, probabilities, seconds, tta_accuracy = _passes(run, model, x, y, batch_size, task, flip)
+    predicted = task.predicted(probabilities)
     accuracy = results["accuracy"] if np.isfinite(results["accuracy"]) else float(np.mean(predicted == y))
 
     names = run.class_map.names
-    per_class, matrix = class_metrics(y, predicted, names, run.class_map.ids)
+    per_class, matrix = task.per_class(y, predicted, names, run.class_map.ids)
     evaluation = Evaluation(
         run_dir=str(run.path), split=split.name, data=split.origin, num_examples=int(len(y)),
         loss=float(results["loss"]), accuracy=accuracy, class_names=names, class_ids=[_plain(c) for c in run.class_map.ids],
@@ -153,15 +154,16 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
     return Scored(evaluation, x, y, probabilities)
 
 
-def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, one_hot: bool, flip: bool):
+def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, task: tasks.Task, flip: bool):
     """(Keras' loss and accuracy, probabilities, seconds spent predicting, flip accuracy or None) of the model
     on the split, a chunk of whole batches at a time: no copy of the whole split is made."""
+    one_hot = task.one_hot(run.config)
     totals = {"loss": 0.0, "accuracy": 0.0}
     chunks, seconds, flip_correct = [], 0.0, 0
     for start, pixels in x.chunks(chunk_rows(run.input_shape, batch_size)):
         truth = y[start:start + len(pixels)]
         inputs = run.model_inputs(pixels)  # scaled for a format-1 run's model only
-        labels = np.eye(run.num_classes, dtype=np.float32)[truth] if one_hot else truth
+        labels = task.encode_targets(truth, run.num_classes, one_hot)
         results = model.evaluate(inputs, labels, batch_size=batch_size, verbose=0, return_dict=True)
         for key in totals:  # Keras' means are over examples: weighted by the chunk's size, they add up
             totals[key] += float(results.get(key, np.nan)) * len(pixels)
@@ -209,23 +211,6 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
         ids = np.array(dataset.class_map.ids, dtype=object)[y]
         y = run.class_map.encode(ids.tolist(), f"{origin} ({name} split)")
     return Split(x=x, y=np.asarray(y, dtype=np.int32), name=name, origin=dataset.origin or origin, note=note)
-
-
-def class_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: list[str], ids: list) -> tuple[list[dict], np.ndarray]:
-    """Per-class precision, recall, F1 and support (scikit-learn; 0 where undefined), and the confusion matrix."""
-    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-
-    labels = list(range(len(names)))
-    precision, recall, f1, support = precision_recall_fscore_support(
-        y_true, y_pred, labels=labels, zero_division=0,
-    )
-    matrix = confusion_matrix(y_true, y_pred, labels=labels)
-    rows = [
-        {"name": names[i], "id": _plain(ids[i]), "index": i, "precision": float(precision[i]), "recall": float(recall[i]),
-         "f1": float(f1[i]), "support": int(support[i])}
-        for i in labels
-    ]
-    return rows, matrix
 
 
 def most_confused(matrix: np.ndarray, names: list[str], top: int = TOP_CONFUSED) -> list[dict]:

@@ -1,7 +1,7 @@
 """Grad-CAM (Selvaraju et al., 2017): where in the image the evidence for a class lies, from the gradient of
 the class score with respect to the last spatial feature maps. The gradient is taken by the backend
-(`cnn_cli.backends.tensorflow.feature_gradients`, TensorFlow's GradientTape), so it runs on TensorFlow only;
-on another backend `grad_cam` returns None and callers say so.
+(`feature_gradients`, the backend capability `gradcam`: TensorFlow's GradientTape), so it runs on a backend that
+declares it only (TensorFlow); on another backend `grad_cam` returns None and callers say so.
 
 The map is computed in its HiResCAM form (Draelos and Carin, 2020): relu(sum over channels of gradient x
 activation) at each position, instead of Grad-CAM's channel weights averaged over the positions. The two are
@@ -20,16 +20,14 @@ from cnn_cli.backends import current
 
 
 def backend():
-    """The backend module (`cnn_cli.backends`), which takes the gradient."""
+    """The backend (`cnn_cli.backends.current()`), which takes the gradient."""
 
     return current()
 
 
 def available() -> bool:
-    """Whether the backend offers the gradients Grad-CAM needs (TensorFlow's does)."""
-    import keras
-
-    return keras.backend.backend() == "tensorflow" and hasattr(backend(), "feature_gradients")
+    """Whether the backend offers the gradients Grad-CAM needs (declares `gradcam`: TensorFlow's does)."""
+    return backend().supports("gradcam")
 
 
 def cam_layer(model) -> str:
@@ -50,7 +48,7 @@ def cam_layer(model) -> str:
 
 def grad_cam(model, x: np.ndarray, classes: np.ndarray, layer_name: str | None = None) -> np.ndarray | None:
     """Grad-CAM maps (N, h, w) in [0, 1] for model inputs `x` and one class index per input; None when the
-    backend is not TensorFlow."""
+    backend does not offer `gradcam`."""
     if not available():
         return None
     import keras

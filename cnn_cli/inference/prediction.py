@@ -1,4 +1,5 @@
-"""Predicting classes for new inputs with a trained run's model.
+"""Predicting for new inputs with a trained run's model: what is said of each is the run's task's
+(`cnn_cli.tasks`; classification: the top-k classes with their probabilities).
 
 Inputs are image files (PNG, JPEG, anything Pillow reads: converted to the model's channels -- grayscale,
 RGB or RGBA -- and resized to its height and width as the run's `data.resize` says; decoded together, in
@@ -15,9 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli import tasks
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.inference.background import border_means, opposite_background
 from cnn_cli.rundir.run_reader import read_run
+from cnn_cli.tasks.classification import as_probabilities  # noqa: F401 (re-exported: the classification task's)
 
 DEFAULT_BATCH = 256
 
@@ -74,7 +77,8 @@ def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: st
 
 def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_size: int = DEFAULT_BATCH) -> dict:
     """`{"run_dir", "predictions": [...], "skipped": [{"file", "reason"}], "failed": N}`: one prediction per
-    example in input order, `{"input", "file", "row", "top": [{"name", "id", "index", "probability"}]}` (with
+    example in input order, `{"input", "file", "row", "top": [{"name", "id", "index", "probability"}]}` (the
+    classification task's `prediction`; another task's keys, and then `"task"`, its name, in the result) (with
     `"warning"` when its background is the opposite of the training images'), or `{"input", "file", "error"}`
     for a file that cannot be read (the others are still predicted; with the run's `data.bad_images: skip` it
     is listed in "skipped" instead). Folders are opened; the files `cnn train` skips are skipped
@@ -93,18 +97,20 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     entries, items = _read_inputs(found.files, run.input_shape, data, skipped)
     k = max(1, min(int(top_k), run.num_classes))
     classes = run.class_map.entries
+    task = tasks.of(run.config)
     training_border = _training_border(run)
-    for entry, (probabilities, border) in zip([e for e in entries if "item" in e], _predicted(run, model, items, batch_size)):
+    for entry, (outputs, border) in zip([e for e in entries if "item" in e], _predicted(run, model, items, batch_size)):
         del entry["item"]
-        order = np.argsort(-probabilities, kind="stable")[:k]
-        entry["top"] = [{"name": classes[j][2], "id": classes[j][1], "index": int(j),
-                         "probability": float(probabilities[j])} for j in order]
+        entry.update(task.prediction(outputs, classes, k))
         warning = opposite_background(float(border), training_border) if entry["row"] is None else None
         if warning:
             entry["warning"] = warning
-    return {"run_dir": str(run.path), "predictions": entries,
-            "skipped": [{"file": f, "reason": why} for f, why in skipped],
-            "failed": sum(1 for e in entries if "error" in e)}
+    result = {"run_dir": str(run.path), "predictions": entries,
+              "skipped": [{"file": f, "reason": why} for f, why in skipped],
+              "failed": sum(1 for e in entries if "error" in e)}
+    if task.NAME != tasks.CLASSIFICATION:
+        result["task"] = task.NAME  # what the entries are (classification's need no saying)
+    return result
 
 
 def _read_inputs(files: list[str], input_shape, data, skipped: list) -> tuple[list[dict], list[tuple]]:
@@ -151,7 +157,8 @@ CHUNK_BYTES = 32 * 2**20  # pixels gathered at a time for the model (and the bac
 
 
 def _predicted(run, model, items: list[tuple], batch_size: int):
-    """(probabilities, border mean) of each item, in order, gathered and predicted a chunk at a time."""
+    """(outputs as the run's task reads them -- probabilities --, border mean) of each item, in order, gathered
+    and predicted a chunk at a time."""
 
     if not items:
         return
@@ -160,7 +167,7 @@ def _predicted(run, model, items: list[tuple], batch_size: int):
         pixels = np.stack([array[row] for array, row in items[start:start + per_chunk]])
         x = run.model_inputs(pixels)  # scaled for a format-1 run's model only
         scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-        yield from zip(as_probabilities(scores), border_means(pixels))
+        yield from zip(tasks.of(run.config).outputs(scores), border_means(pixels))
 
 
 def _training_border(run) -> float | None:
@@ -173,25 +180,16 @@ def _training_border(run) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def as_probabilities(scores: np.ndarray) -> np.ndarray:
-    """The model's outputs when they are probabilities already (a softmax layer), else their softmax."""
-    if scores.size and np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
-        return scores
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
 def predictions_text(result: dict) -> list[tuple[str, bool]]:
     """The lines `cnn predict` prints, in input order, each with whether it goes to stderr (errors, warnings,
-    the skipped files)."""
+    the skipped files); each prediction's line says what its task says of it."""
+    task = tasks.lookup(result.get("task") or tasks.CLASSIFICATION)
     lines: list[tuple[str, bool]] = []
     for prediction in result["predictions"]:
         if "error" in prediction:
             lines.append((f"Error: {prediction['error']}", True))
             continue
-        tops = ", ".join(f"{t['name']} {t['probability']:.4f}" for t in prediction["top"])
-        lines.append((f"{prediction['input']}: {tops}", False))
+        lines.append((f"{prediction['input']}: {task.prediction_text(prediction)}", False))
         if prediction.get("warning"):
             lines.append((f"Warning: {prediction['input']}: {prediction['warning']}", True))
     skipped = [(s["file"], s["reason"]) for s in result.get("skipped", [])]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli import tasks
 from cnn_cli.data.batches import SplitImages
 from cnn_cli.errors import CnnError
 from cnn_cli.reports import access, html
@@ -70,9 +71,9 @@ def evaluate(run, model, data_path: str | None) -> Pass:
     scores = [np.asarray(model.predict_on_batch(access.model_inputs(run, pixels)), dtype=np.float64)
               for _, pixels in split.x.chunks(BATCH)]  # a batch of the split at a time
     scores = np.concatenate(scores) if scores else np.zeros((0, run.num_classes))
-    probabilities = access.as_probabilities(scores)
-    per_class, matrix = access.class_metrics(split.y, probabilities.argmax(axis=1), run.class_map.names,
-                                             run.class_map.ids)
+    task = tasks.of(run.config)
+    probabilities = task.outputs(scores)
+    per_class, matrix = task.per_class(split.y, task.predicted(probabilities), run.class_map.names, run.class_map.ids)
     return Pass(x=split.x, y=split.y, split=split.name, origin=split.origin, probabilities=probabilities,
                 per_class=per_class, matrix=matrix, note=split.note)
 
@@ -103,12 +104,11 @@ def build(found: ReportInput) -> str:
     run = found.run
     parts = [("results", "Results", sections.results(found)),
              ("curves", "Training curves", sections.curves(found))]
-    if found.evaluated is not None:
-        parts += [("classes", "Per class", sections.per_class(found)),
-                  ("confusion", "Confusion matrix", sections.confusion(found)),
-                  ("confused", "Most confused pairs", sections.confused_pairs(found)),
-                  ("hardest", "Highest loss", sections.hardest(found)),
-                  ("inside", "Inside the model", sections.inside(found))]
+    if found.evaluated is not None:  # the sections of an evaluation that the run's task has, in its order
+        offered = {"classes": ("Per class", sections.per_class), "confusion": ("Confusion matrix", sections.confusion),
+                   "confused": ("Most confused pairs", sections.confused_pairs),
+                   "hardest": ("Highest loss", sections.hardest), "inside": ("Inside the model", sections.inside)}
+        parts += [(key, offered[key][0], offered[key][1](found)) for key in tasks.of(run.config).REPORT_SECTIONS]
     parts += [("model", "Model", sections.summary_table(run)),
               ("config", "Config", html.pre(access.config_text(run))),
               ("how", "How the run was made", sections.provenance(found))]

@@ -11,7 +11,8 @@ What the trainer does, in this order:
   `train.batch_size`, the global batch, splits evenly over the replicas. The run holds the `Distribution`:
 - `scope()`: the model and optimizer are built and compiled inside it;
 - `fit` / `evaluate`: Keras' `model.fit` / `model.evaluate`, or -- where they do not work under the strategy
-  (the backend's `fit_works_under`) -- the backend's custom loop, with the same callbacks;
+  (the backend's `fit_works_under`, on a backend that offers `custom_fit`) -- the backend's custom loop, with
+  the same callbacks;
 - `describe()`: strategy, replicas and workers, for metrics.json.
 """
 
@@ -157,9 +158,15 @@ class Distribution:
         workers = self.worker.workers if self.worker is not None and self.name == "multi_worker" else 1
         return {"strategy": self.name, "replicas": self.replicas(), "workers": workers}
 
+    def custom_loop(self) -> bool:
+        """Whether training goes through the backend's own loop: it offers `custom_fit` and Keras' `fit` fails
+        under the strategy."""
+        return backend().supports("custom_fit") and not backend().fit_works_under(self.strategy)
+
     def fit(self, model, train_ds, **kwargs):
-        """`model.fit(train_ds, **kwargs)`, or the custom loop where `fit` does not work under the strategy."""
-        if backend().fit_works_under(self.strategy):
+        """`model.fit(train_ds, **kwargs)`, or the backend's own loop (`custom_fit`) where `fit` does not work
+        under the strategy."""
+        if not self.custom_loop():
             return model.fit(train_ds, **kwargs)
         try:
             return backend().custom_fit(model, self.strategy, train_ds, chief=self.is_chief, **kwargs)
@@ -168,7 +175,7 @@ class Distribution:
 
     def evaluate(self, model, ds, **kwargs) -> dict:
         """`model.evaluate(ds, **kwargs)`, or the custom loop's evaluation (reduced over all workers)."""
-        if backend().fit_works_under(self.strategy):
+        if not self.custom_loop():
             return model.evaluate(ds, **kwargs)
         try:
             return backend().custom_evaluate(model, self.strategy, ds)

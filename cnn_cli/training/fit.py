@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from cnn_cli import __version__
+from cnn_cli import __version__, tasks
 from cnn_cli.backends import current as backend
 from cnn_cli.config.overrides import blaming
 from cnn_cli.config.phases import spans
-from cnn_cli.config.train import target_loss
 from cnn_cli.data.batches import chunk_rows
-from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
+from cnn_cli.data.pipeline import TrainingBatches, eval_batches
 from cnn_cli.errors import DivergedError
 from cnn_cli.inference import tta
 from cnn_cli.inference.background import training_border_mean
@@ -73,7 +72,7 @@ def training_batches(run: Run, class_weights=None) -> TrainingBatches:
     return TrainingBatches(
         dataset.images, dataset.labels, indices=dataset.train, batch_size=config.train.batch_size,
         num_classes=int(dataset.num_classes),
-        one_hot=one_hot_for(target_loss(config)), seed=run.plan.seed,
+        one_hot=tasks.of(config).one_hot(config), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
         class_weights=class_weights, face=_face(run),
     )
@@ -81,13 +80,13 @@ def training_batches(run: Run, class_weights=None) -> TrainingBatches:
 
 def _face(run: Run) -> str | None:
     """tf.data under a tf.distribute strategy (its dataset distribution needs one), else the pipeline's default."""
-    return "tf.data" if run.dist.strategy is not None else None
+    return "tf.data" if run.dist.strategy is not None and backend().supports("tf_distribute") else None
 
 
 def _eval_batches(run: Run, indices):
     dataset = run.dataset
     return eval_batches(dataset.images, dataset.labels, indices=indices, batch_size=run.eval_batch,
-                        num_classes=int(dataset.num_classes), one_hot=one_hot_for(target_loss(run.config)),
+                        num_classes=int(dataset.num_classes), one_hot=tasks.of(run.config).one_hot(run.config),
                         face=_face(run))
 
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from cnn_cli import tasks
 from cnn_cli.backends import current as backend
 from cnn_cli.config.phases import Span, span_at, spans
 from cnn_cli.model.freeze import Frozen, phase_freezes
 from cnn_cli.model.graph import expand
-from cnn_cli.training import recipe
 
 if TYPE_CHECKING:
     from cnn_cli.training.run_callbacks import RunCallbacks
@@ -74,7 +74,8 @@ class Phases:
         with run.dist.scope():
             optimizer = make_optimizer(optimizer_cfg, span.lr_schedule, epochs=span.epochs,
                                        per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size))
-            self.model.compile(optimizer=optimizer, loss=recipe.make_loss(run.config), metrics=list(train.metrics),
+            task = tasks.of(run.config)
+            self.model.compile(optimizer=optimizer, loss=task.loss(run.config), metrics=task.metrics(run.config),
                                steps_per_execution=backend().steps_per_execution(train.steps_per_execution))
 
     def describe(self, span: Span) -> str:

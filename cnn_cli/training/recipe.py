@@ -1,5 +1,5 @@
-"""The training recipes' parts of a run that are not the optimizer or the batches: the loss (label smoothing
-on one-hot targets), class weights, the weight average (EMA) in the callbacks, and the stops at a target or at
+"""The training recipes' parts of a run that are not the optimizer, the batches or the loss (the task's:
+`cnn_cli.tasks`): class weights, the weight average (EMA) in the callbacks, and the stops at a target or at
 a time limit."""
 
 from __future__ import annotations
@@ -11,17 +11,9 @@ import keras
 import numpy as np
 
 from cnn_cli.config import Config
-from cnn_cli.config.train import improves, target_loss
+from cnn_cli.config.train import improves
 from cnn_cli.errors import ConfigError
 from cnn_cli.number_format import to_float
-
-
-def make_loss(config: Config):
-    """The compiled loss: the config's name, or categorical cross-entropy with its label smoothing."""
-    loss = target_loss(config)
-    if config.train.label_smoothing > 0:
-        return keras.losses.CategoricalCrossentropy(label_smoothing=config.train.label_smoothing)
-    return loss
 
 
 def class_weights(config: Config, y_train: np.ndarray, class_map, source: str) -> np.ndarray | None:

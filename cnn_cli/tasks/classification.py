@@ -1,0 +1,103 @@
+"""Classification: one class per image. The output layer is a softmax over the classes; the loss is
+(sparse) categorical cross-entropy, with label smoothing on one-hot targets; the metric is accuracy; evaluation
+gives each class's precision, recall, F1 and support and the confusion matrix; `cnn predict` lists the top-k
+class names with their probabilities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cnn_cli.tasks.base import Task
+
+ONE_HOT_LOSS = "categorical_crossentropy"
+ONE_HOT_LOSSES = frozenset({ONE_HOT_LOSS})
+
+
+def target_loss(config) -> str:
+    """The loss the model is trained with: the config's, or categorical cross-entropy on one-hot targets when
+    label smoothing, mixup or cutmix need them (the tool switches by itself; evaluation follows)."""
+    train, augment = config.train, (config.data.augment if config.data is not None else None)
+    mixing = augment is not None and (augment.mixup > 0 or augment.cutmix > 0)
+    return ONE_HOT_LOSS if (train.label_smoothing > 0 or mixing) else train.loss
+
+
+def one_hot_for(loss: str) -> bool:
+    """Whether the loss takes one-hot labels (categorical_crossentropy) rather than class indices."""
+    return loss in ONE_HOT_LOSSES
+
+
+def as_probabilities(scores: np.ndarray) -> np.ndarray:
+    """The model's outputs when they are probabilities already (a softmax layer), else their softmax."""
+    if scores.size and np.all(scores >= 0) and np.allclose(scores.sum(axis=1), 1.0, atol=1e-3):
+        return scores
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def class_metrics(y_true: np.ndarray, y_pred: np.ndarray, names: list[str], ids: list) -> tuple[list[dict], np.ndarray]:
+    """Per-class precision, recall, F1 and support (scikit-learn; 0 where undefined), and the confusion matrix."""
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(len(names)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0,
+    )
+    matrix = confusion_matrix(y_true, y_pred, labels=labels)
+    rows = [
+        {"name": names[i], "id": _plain(ids[i]), "index": i, "precision": float(precision[i]), "recall": float(recall[i]),
+         "f1": float(f1[i]), "support": int(support[i])}
+        for i in labels
+    ]
+    return rows, matrix
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class Classification(Task):
+    NAME = "classification"
+    HEAD_ACTIVATION = "softmax"
+    METRIC = "accuracy"
+    MONITOR = "val_accuracy"
+    REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "inside")
+
+    def loss_name(self, config) -> str:
+        return target_loss(config)
+
+    def loss(self, config):
+        """The config's loss name, or categorical cross-entropy with its label smoothing."""
+        if config.train.label_smoothing > 0:
+            import keras
+
+            return keras.losses.CategoricalCrossentropy(label_smoothing=config.train.label_smoothing)
+        return target_loss(config)
+
+    def one_hot(self, config) -> bool:
+        return one_hot_for(target_loss(config))
+
+    def encode_targets(self, labels: np.ndarray, num_classes: int, one_hot: bool) -> np.ndarray:
+        """Class indices as they are, or one-hot rows (float32)."""
+        return np.eye(num_classes, dtype=np.float32)[labels] if one_hot else labels
+
+    def outputs(self, scores: np.ndarray) -> np.ndarray:
+        return as_probabilities(scores)
+
+    def predicted(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs.argmax(axis=1).astype(np.int32)
+
+    def per_class(self, y_true, y_pred, names, ids):
+        return class_metrics(y_true, y_pred, names, ids)
+
+    def prediction(self, outputs: np.ndarray, classes: list[tuple], top_k: int) -> dict:
+        """`{"top": [{"name", "id", "index", "probability"}]}`, the `top_k` most probable classes first."""
+        k = max(1, min(int(top_k), len(classes)))
+        order = np.argsort(-outputs, kind="stable")[:k]
+        return {"top": [{"name": classes[j][2], "id": classes[j][1], "index": int(j),
+                         "probability": float(outputs[j])} for j in order]}
+
+    def prediction_text(self, prediction: dict) -> str:
+        return ", ".join(f"{t['name']} {t['probability']:.4f}" for t in prediction["top"])
