@@ -15,7 +15,9 @@ from cnn_cli.cli import main
 from cnn_cli.config import load_config
 from cnn_cli.config.schedule import Cosine, Exponential, OneCycle, Step
 
-FASHION = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz"]
+# The recipe on the sample through its own data: section, so that it keeps the recipe's class names
+FASHION = ["--config", "configs/fashion_mnist.yaml", "--set", "data.source=npz",
+           "--set", "data.path=data/fashion_mnist_sample.npz"]
 SAMPLE = Path("data/fashion_mnist_sample.npz")
 
 

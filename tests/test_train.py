@@ -13,7 +13,9 @@ from cnn_cli.config import load_config
 from cnn_cli.training.seeding import choose_precision
 
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz"]
-FASHION = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz"]
+# The recipe on the sample through its own data: section, so that it keeps the recipe's class names
+FASHION = ["--config", "configs/fashion_mnist.yaml", "--set", "data.source=npz",
+           "--set", "data.path=data/fashion_mnist_sample.npz"]
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 METRIC_KEYS = {
     "val_loss", "val_accuracy", "test_loss", "test_accuracy", "best_epoch", "epochs_run", "early_stopped",

@@ -8,7 +8,9 @@
 - a folder of IDX files under Keras'/Debian's names: idx (train and t10k pairs); a folder with Keras'
   `mnist.npz`: npz; any other folder: a folder of class subfolders of images.
 
-Everything else in the config's `data:` section (class names, image shape, splitting, subset, augment) stays.
+PATH replaces the config's whole source: its path and split files, `class_names`, `npz_keys` and
+`label_column` describe other data and are dropped (a note names those the config gave). How images are read
+and used stays: image shape, resize, bad images, splitting, subset, augment, cache.
 """
 
 from __future__ import annotations
@@ -22,7 +24,17 @@ from cnn_cli.errors import DataError
 
 
 def data_for_path(base: DataConfig | None, data_path: str) -> tuple[DataConfig, list[str]]:
-    """The section that reads `data_path`, and notes for `Dataset.describe()`."""
+    """The section that reads `data_path`, and notes for `Dataset.describe()` (the first: the config's source
+    keys it dropped, if any)."""
+    data, notes = _for_path(base, data_path)
+    dropped = [key for key in dropped_keys(base, data) if not any(note.startswith(f"the config's {key[5:]} file")
+                                                                  for note in notes)]
+    if dropped:
+        notes.insert(0, f"--data {data_path} replaces the config's data source: {', '.join(dropped)} not used")
+    return data, notes
+
+
+def _for_path(base: DataConfig | None, data_path: str) -> tuple[DataConfig, list[str]]:
     path = Path(os.path.expanduser(data_path))
     notes: list[str] = []
     if not path.exists():
@@ -64,9 +76,22 @@ def _idx(base: DataConfig | None, train: tuple[Path, Path], test: tuple[Path, Pa
     return _with(base, source="idx", train=pair(train), test=pair(test))
 
 
+# The keys that describe the config's own data, which another source does not share.
+SOURCE_KEYS = ("path", "train", "validation", "test", "class_names", "npz_keys", "label_column")
+
+
 def _with(base: DataConfig | None, source: str, **update) -> DataConfig:
     """The config's section with another source: the source keys not given here are cleared."""
     if base is None:
-        base = DataConfig(source=source)
-    cleared = {"path": None, "train": None, "validation": None, "test": None}
+        return DataConfig(source=source, **update)
+    default = DataConfig(source=source)
+    cleared = {key: getattr(default, key) for key in SOURCE_KEYS}
     return base.model_copy(update={**cleared, **update, "source": source})
+
+
+def dropped_keys(base: DataConfig | None, data: DataConfig) -> list[str]:
+    """The keys of the config's source that `data` (the section for --data) no longer has."""
+    if base is None:
+        return []
+    return [f"data.{key}" for key in SOURCE_KEYS if getattr(base, key) != getattr(data, key)
+            and getattr(base, key) != getattr(DataConfig(source=base.source), key)]
