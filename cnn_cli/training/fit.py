@@ -54,13 +54,22 @@ def _adapt(run: Run, model, echo: Callable[[str], None], loaded: list[str]) -> N
 
 
 def _starting_weights(run: Run, model, echo: Callable[[str], None]) -> list[str]:
-    """A new run's layers set from --init-from or model.weights (never on a resume); their names."""
+    """A new run's layers set from --init-from or model.weights; their names. A resume restores its backup
+    instead -- unless the run saved no epoch (its weights failed to load, or it stopped inside epoch 1): it
+    starts as new, from the starting weights it was given."""
+    init_from = run.plan.options.init_from
     if run.plan.resume:
-        return []
-    if run.plan.options.init_from is not None:
+        from cnn_cli.training.plan import has_saved_epoch
+
+        if has_saved_epoch(run.run_dir):
+            return []
+        init_from = run.plan.record.data.get("init_from")
+        if init_from is not None or run.config.model.weights is not None:
+            echo("The run saved no epoch: it starts as new, from its starting weights")
+    if init_from is not None:
         from cnn_cli.training.warm_start import warm_start
 
-        return warm_start(model, run.plan.options.init_from, echo)[0]
+        return warm_start(model, init_from, echo)[0]
     if run.config.model.weights is not None:
         from cnn_cli.config.overrides import blaming
         from cnn_cli.training import pretrained

@@ -213,3 +213,11 @@ def _extension(saved: Config, given: Config | None, run_dir: Path) -> Extension 
 def _has_backup(run_dir: Path) -> bool:
     backup = run_dir / R.BACKUP
     return backup.is_dir() and any(p.is_dir() and p.name.startswith("epoch-") for p in backup.iterdir())
+
+
+def has_saved_epoch(run_dir: Path) -> bool:
+    """Whether a run's backup holds an epoch to resume from (a generation, or an earlier version's backup)."""
+    from cnn_cli.training.backup import RunBackup
+
+    backup = run_dir / R.BACKUP
+    return _has_backup(run_dir) or ((backup / RunBackup.META).is_file() and (backup / RunBackup.STATE).is_file())
