@@ -17,7 +17,7 @@ from cnn_cli.config.phases import spans
 from cnn_cli.config.train import target_loss
 from cnn_cli.data.batches import chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
-from cnn_cli.errors import DivergedError
+from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.rundir.atomic import save_atomic
 from cnn_cli.training import recipe, report
 from cnn_cli.training.callbacks import CtrlC, read_history
@@ -123,6 +123,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     phases.enter(phases.spans[0], say=False)
     with run.dist.scope():
         initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None, prepare=phases.prepare)
+    _mend_history(run, cbs, echo)
     if extension is not None:
         echo(extension.describe())
     if run.config.train.optimizer.use_ema and phases.inside(initial_epoch):
@@ -137,6 +138,32 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
         _diverged(run, cbs)
     save_atomic(run.run_dir / R.MODEL, lambda tmp: model.save(tmp), point="final_save")
     return _report(run, model, cbs, echo, weights)
+
+
+def _mend_history(run: Run, cbs: RunCallbacks, echo: Callable[[str], None]) -> None:
+    """history.csv must hold every epoch the restored backup has run: one emptied, cut or deleted is rebuilt
+    from the backup's copy of it, or the resume is refused -- never goes on with the earlier epochs lost."""
+    done = cbs.backup.restored_epoch
+    if not done:
+        return
+    from cnn_cli.rundir.atomic import write_atomic
+    from cnn_cli.rundir.records import read_history_text
+
+    path = run.run_dir / R.HISTORY
+    try:
+        held = {int(r["epoch"]) for r in read_history(path)}
+    except CnnError:
+        held = set()  # a damaged file: the backup's copy replaces it, if there is one
+    if held >= set(range(1, done + 1)):
+        return
+    copy = cbs.backup.history_copy()
+    rows = read_history_text(copy) if copy is not None else []
+    if {int(r["epoch"]) for r in rows} < set(range(1, done + 1)):
+        raise CnnError(f"{path}: holds {len(held)} of the {done} epochs the run's backup has run, and the backup "
+                       f"keeps no copy of them; put the file back, or start a new run from this one's weights with "
+                       f"--init-from {run.run_dir}")
+    write_atomic(path, copy.read_text(encoding="utf-8"))
+    echo(f"{path} held {len(held)} of the {done} epochs run; rebuilt from the backup of epoch {done}")
 
 
 def _diverged(run: Run, cbs: RunCallbacks) -> None:

@@ -131,10 +131,37 @@ def plan_new(opts: TrainOptions) -> RunPlan:
 
 
 def epochs_done(run_dir: Path) -> int:
-    """How many epochs history.csv holds."""
+    """How many epochs the run has run: history.csv's rows, or its backup's newest epoch when history.csv lost
+    some (emptied, cut or deleted; the resume rebuilds it from the backup, see `fit._mend_history`)."""
+    return max(_history_rows(run_dir), _newest_generation(run_dir)[0])
+
+
+def _history_rows(run_dir: Path) -> int:
     from cnn_cli.rundir.records import read_history_text
 
-    return len(read_history_text(run_dir / R.HISTORY))
+    try:
+        return len(read_history_text(run_dir / R.HISTORY))
+    except CnnError:
+        return 0
+
+
+def _newest_generation(run_dir: Path) -> tuple[int, Path | None]:
+    """The epoch of the backup's newest generation and its folder; (0, None) without one."""
+    backup = run_dir / R.BACKUP
+    found = [(int(p.name[len("epoch-"):]), p) for p in backup.iterdir() if p.is_dir() and p.name.startswith("epoch-")
+             and p.name[len("epoch-"):].isdigit()] if backup.is_dir() else []
+    return max(found, default=(0, None))
+
+
+def check_history(run_dir: Path) -> None:
+    """A resume needs every epoch the backup has run in history.csv, or the backup's copy to rebuild it from
+    (a generation keeps history.csv under its own name)."""
+    epoch, generation = _newest_generation(run_dir)
+    rows = _history_rows(run_dir)
+    if rows < epoch and not (generation / R.HISTORY).is_file():
+        raise CnnError(f"{run_dir / R.HISTORY}: holds {rows} of the {epoch} epochs the run's backup has run, and the "
+                       f"backup keeps no copy of them; put the file back, or start a new run from this one's "
+                       f"weights with --init-from {run_dir}")
 
 
 def resumable(run_dir: Path, extending: bool = False) -> R.RunRecord:
@@ -161,6 +188,7 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
     given = _given_config(saved, opts, run_dir)
     extension = _extension(saved, given, run_dir)
     record = resumable(run_dir, extending=extension is not None)
+    check_history(run_dir)
     if record.status == "complete" and extension is None:
         raise CnnError(f"cannot resume {run_dir}: the run is already complete")
     recorded = record.data.get("data_path")

@@ -80,7 +80,7 @@ def make_callbacks(config: Config, run_dir: Path, batches: TrainingBatches, *, s
         listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir / R.TENSORBOARD),
                                                   histogram_freq=cb.tensorboard.histogram_freq))
     # The backup a resume starts from: one atomic generation per epoch, the last two kept (see training/backup.py).
-    backup = RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard)
+    backup = RunBackup(run_dir / R.BACKUP, checkpoint, early, reduce_lr, guard, history=run_dir / R.HISTORY)
     listed.append(backup)
     if faults.active():  # test-only hooks, after every other callback
         listed.append(C.FaultHooks())
