@@ -162,3 +162,10 @@ def target_loss(config) -> str:
     train, augment = config.train, (config.data.augment if config.data is not None else None)
     mixing = augment is not None and (augment.mixup > 0 or augment.cutmix > 0)
     return ONE_HOT_LOSS if (train.label_smoothing > 0 or mixing) else train.loss
+
+
+def loss_words(config) -> str:
+    """What every loss figure of a run is (training's, `cnn evaluate`'s, `cnn report`'s), said beside it: the
+    cross-entropy the model trained with, label smoothing included."""
+    smoothing = config.train.label_smoothing
+    return f"cross-entropy with label smoothing {smoothing:g}" if smoothing > 0 else "cross-entropy"

@@ -58,11 +58,12 @@ class Evaluation:
     tta: str | None = None  # "flip": tta_accuracy is of the mean prediction of each image and its mirror
     tta_accuracy: float | None = None
     files: dict[str, str] = field(default_factory=dict)
+    loss_definition: str = "cross-entropy"  # the loss the run trained with (config.train.loss_words)
 
     def to_dict(self) -> dict:
         return {
             "run_dir": self.run_dir, "split": self.split, "data": self.data, "num_examples": self.num_examples,
-            "loss": self.loss, "accuracy": self.accuracy,
+            "loss": self.loss, "loss_definition": self.loss_definition, "accuracy": self.accuracy,
             "macro_avg": _average(self.per_class, weighted=False),
             "weighted_avg": _average(self.per_class, weighted=True),
             "per_class": self.per_class, "class_names": self.class_names, "class_ids": self.class_ids,
@@ -76,7 +77,7 @@ class Evaluation:
             f"Run: {self.run_dir}",
             f"Data: {self.data}",
             f"Split: {self.split} ({self.num_examples} examples)" + (f" -- {self.note}" if self.note else ""),
-            f"Loss: {self.loss:.4f}   Accuracy: {self.accuracy:.4f}   "
+            f"Loss: {self.loss:.4f} ({self.loss_definition})   Accuracy: {self.accuracy:.4f}   "
             f"Speed: {self.images_per_second:,.0f} images/s (batch {self.batch_size})",
             "",
             "Per class:",
@@ -120,7 +121,7 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
     x, y = split.x, split.y
 
-    from cnn_cli.config.train import target_loss
+    from cnn_cli.config.train import loss_words, target_loss
     from cnn_cli.data.pipeline import one_hot_for
 
     loss = target_loss(run.config)  # categorical when label smoothing, mixup or cutmix trained it
@@ -128,8 +129,12 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
     if isinstance(compiled_loss, str) and compiled_loss != loss:
         raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
                        f"{compiled_loss!r}, received {loss!r} (was config.yaml edited after training?)")
-    if not getattr(model, "compiled", False):  # saved without its compile settings
-        model.compile(loss=loss, metrics=["accuracy"])
+    if not getattr(model, "compiled", False):  # saved without its compile settings: the loss it trained with
+        import keras
+
+        smoothing = run.config.train.label_smoothing
+        model.compile(loss=keras.losses.CategoricalCrossentropy(label_smoothing=smoothing) if smoothing > 0 else loss,
+                      metrics=["accuracy"])
     flip = tta == "flip"
     if flip:
         from cnn_cli import tta as T
@@ -151,6 +156,7 @@ def evaluate_run(run_dir: str | Path, *, data_path: str | None = None, subset: i
         per_class=per_class, confusion_matrix=matrix.tolist(), most_confused=most_confused(matrix, names),
         images_per_second=round(len(y) / seconds, 1) if seconds > 0 else 0.0, seconds=round(seconds, 4),
         batch_size=batch_size, note=split.note, tta=tta if tta != "none" else None, tta_accuracy=tta_accuracy,
+        loss_definition=loss_words(run.config),
     )
     if write_files:
         from cnn_cli.readers.plots import write_mistakes

@@ -29,7 +29,10 @@ def results(found) -> str:
     m, e = found.metrics, found.evaluated
     items = []
     if e is not None:
-        items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"), (f"{e.split} loss", f"{float(e.losses.mean()):.4f}"),
+        from cnn_cli.config.train import loss_words
+
+        items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"),
+                  (f"{e.split} loss ({loss_words(found.run.config)})", f"{float(e.losses.mean()):.4f}"),
                   (f"{e.split} examples", f"{len(e.y):,}")]
     for key, label in (("test_accuracy", "test accuracy (at training)"), ("val_accuracy", "validation accuracy (at training)"),
                        ("best_epoch", "best epoch"), ("epochs_run", "epochs run")):

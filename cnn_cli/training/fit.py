@@ -14,7 +14,7 @@ from cnn_cli import rundir as R
 from cnn_cli import tta
 from cnn_cli.backends import current as backend
 from cnn_cli.config.phases import spans
-from cnn_cli.config.train import target_loss
+from cnn_cli.config.train import loss_words, target_loss
 from cnn_cli.data.batches import chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches, one_hot_for
 from cnn_cli.errors import CnnError, DivergedError
@@ -240,7 +240,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
     run.record.update(status="complete", finished=R.now())
     cbs.backup.keep_last()  # after "complete": the last epoch's generation, which `--resume R --epochs N` extends
     report.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
-                       best=metrics["best_epoch"], monitor=monitor)
+                       best=metrics["best_epoch"], monitor=monitor, loss=loss_words(run.config))
     report.tell_recipe(echo, metrics)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)
