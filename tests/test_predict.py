@@ -19,9 +19,9 @@ def _predict(runner, args, expect=0):
 
 
 def _model_classes(run, x_uint8):
-    import keras
+    from cnn_cli import load_run
 
-    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    model = load_run(run).model  # in float32, as every reader computes (the run may have trained in mixed precision)
     probabilities = model.predict(x_uint8.astype(np.float32), verbose=0)  # the model scales its 0..255 input
     return probabilities.argmax(axis=1), probabilities
 

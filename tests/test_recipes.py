@@ -16,6 +16,10 @@ from cnn_cli.config.schedule import Cosine, Exponential, OneCycle, Step
 from cnn_cli.resolve import load_config
 
 FASHION = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz"]
+# The recipe on the sample through its own data: section, so that it keeps the recipe's class names (--data
+# replaces the whole data source, class names included)
+FASHION_NAMED = ["--config", "configs/fashion_mnist.yaml", "--set", "data.source=npz",
+                 "--set", "data.path=data/fashion_mnist_sample.npz"]
 SAMPLE = Path("data/fashion_mnist_sample.npz")
 
 
@@ -254,7 +258,7 @@ def test_recipe_run_resumes_its_schedule_and_reports_tta(runner, tmp_path):
     the schedule's at each epoch's last step; the EMA weights are what validation and the saved model see; the
     flip TTA figure of train equals `cnn evaluate --tta flip`'s."""
     run = tmp_path / "recipe"
-    args = [*FASHION, "--subset", "300", "--epochs", "3", "--seed", "5", "--run-dir", str(run),
+    args = [*FASHION_NAMED, "--subset", "300", "--epochs", "3", "--seed", "5", "--run-dir", str(run),
             "--set", "train.batch_size=60", "--set", "train.optimizer={name: adam, learning_rate: 0.004, use_ema: true, "
             "ema_momentum: 0.9}", "--set", "train.lr_schedule={type: one_cycle, peak_at: 0.3}",
             "--set", "train.label_smoothing=0.1", "--set", "train.class_weight=balanced", "--set", "train.tta=flip",

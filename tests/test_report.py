@@ -38,7 +38,7 @@ def test_report_numbers_match_evaluate(runner, tmp_path):
     assert result.output.startswith(f"Wrote {tmp_path / 'r.html'} (")
     evaluation = evaluate_run(run).evaluation
     assert _card(page, "test accuracy") == pytest.approx(evaluation.accuracy, abs=1e-4)
-    assert _card(page, "test loss") == pytest.approx(evaluation.loss, abs=2e-3)
+    assert _card(page, "test loss (cross-entropy)") == pytest.approx(evaluation.loss, abs=2e-3)
     rows = re.findall(r'<tr><td>(\d)</td><td class="n" data-v="([0-9.e-]+)">.*?data-v="([0-9.e-]+)">.*?'
                       r'data-v="([0-9.e-]+)">.*?data-v="([0-9.e-]+)"', page)
     assert [r[0] for r in rows] == [str(d) for d in range(10)]
@@ -201,7 +201,7 @@ def test_report_of_a_format_1_run_scales_its_pixels(runner, tmp_path):
     recorded = json.loads((run / "metrics.json").read_text())
     _, page = _report(runner, run, tmp_path / "r.html")
     assert _card(page, "test accuracy") == pytest.approx(recorded["test_accuracy"], abs=1e-4)
-    assert _card(page, "test loss") == pytest.approx(recorded["test_loss"], abs=2e-3)
+    assert _card(page, "test loss (cross-entropy)") == pytest.approx(recorded["test_loss"], abs=2e-3)
 
 
 def _phase_lines(figure) -> list[list[float]]:

@@ -14,6 +14,10 @@ from cnn_cli.training.precision import choose_precision
 
 MNIST = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz"]
 FASHION = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz"]
+# The recipe on the sample through its own data: section, so that it keeps the recipe's class names (--data
+# replaces the whole data source, class names included)
+FASHION_NAMED = ["--config", "configs/fashion_mnist.yaml", "--set", "data.source=npz",
+                 "--set", "data.path=data/fashion_mnist_sample.npz"]
 HISTORY_COLUMNS = ["epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds"]
 METRIC_KEYS = {
     "val_loss", "val_accuracy", "test_loss", "test_accuracy", "best_epoch", "epochs_run", "early_stopped",
@@ -91,7 +95,7 @@ def test_fashion_validation_set_override_and_early_stopping(runner, tmp_path):
     run = tmp_path / "fashion"
     # min_delta 10 means no epoch after the first counts as better: patience 0 stops after epoch 2 of 5.
     result = _train(runner, [
-        *FASHION, "--subset", "400", "--epochs", "5", "--run-dir", str(run), "--seed", "7",
+        *FASHION_NAMED, "--subset", "400", "--epochs", "5", "--run-dir", str(run), "--seed", "7",
         "--set", "train.batch_size=16", "--set", "train.callbacks.early_stopping.patience=0",
         "--set", "train.callbacks.early_stopping.min_delta=10",
     ])

@@ -58,7 +58,13 @@ class ClassMap:
         order or a map from id to name; a wrong length or an id the data lacks is a ConfigError."""
         array = label_ids(ids, source)
         unique = pd.unique(array).tolist()
-        ordered = sorted(unique) if array.dtype.kind == "i" else natsorted(unique)
+        if array.dtype.kind == "i":
+            ordered = sorted(unique)
+        else:  # the data names its classes (folders, text labels): a list of names may only set their order
+            ordered = natsorted(unique)
+            if names is not None and not isinstance(names, Mapping):
+                ordered = _named_order(ordered, names, source)
+                names = None
         return cls([(i, c, n) for i, (c, n) in enumerate(zip(ordered, _names(ordered, names, source)))])
 
     @classmethod
@@ -125,6 +131,10 @@ def _names(ids: list, names: Sequence[str] | Mapping[Any, str] | None, source: s
                     f"expected label ids found in the training data ({_short(ids)})", key,
                 )
             found[by_text[str(key)]] = str(name)
+        missing = [c for c in ids if c not in found]
+        if missing and all(isinstance(c, int) for c in ids):  # numeric ids name nothing themselves
+            raise ConfigError(source, "data.class_names", f"expected a name for every class of the training data; "
+                              f"missing for {_short(missing)}")
         return [found.get(c, str(c)) for c in ids]
     if len(names) != len(ids):
         raise ConfigError(
@@ -132,6 +142,21 @@ def _names(ids: list, names: Sequence[str] | Mapping[Any, str] | None, source: s
             f"expected {len(ids)} names, one per class in the training data ({_short(ids)}), received {len(names)}",
         )
     return [str(n) for n in names]
+
+
+def _named_order(ids: list, names: Sequence[str], source: str) -> list:
+    """The data's own class names (`ids`) in the order of data.class_names, which must name the same classes:
+    a list of names is never laid over other names by position."""
+    given = [str(n) for n in names]
+    by_text = {str(c): c for c in ids}
+    unknown = [n for n in given if n not in by_text]
+    missing = [c for c in ids if str(c) not in given]
+    if unknown or missing or len(set(given)) != len(given):
+        what = (f"{_short(unknown)} not among them" if unknown else
+                f"{_short(missing)} missing" if missing else "a name given twice")
+        raise ConfigError(source, "data.class_names", f"expected the names of the data's classes ({_short(ids)}), "
+                          f"which it sets the order of; {what}")
+    return [by_text[n] for n in given]
 
 
 def _short(ids: list, limit: int = 12) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 from cnn_cli.errors import CnnError
 from cnn_cli.inference.evaluation import load_split
 from cnn_cli.rundir.records import input_scale
-from cnn_cli.rundir.run_reader import Run, read_run
+from cnn_cli.rundir.run_reader import Run, all_layers, read_run  # noqa: F401  (all_layers: for exporter)
 
 
 @dataclass
@@ -46,22 +46,8 @@ def open_run(run_dir: str | Path) -> Source:
 
 
 def float32_model(source: Source):
-    """The run's model with every layer in float32 (a mixed-precision model is cloned and its weights copied)."""
-    import keras
-
-    model = source.run.load_model()
-    if all(layer.dtype_policy.name == "float32" for layer in all_layers(model)):
-        return model
-
-    def in_float32(layer):
-        return type(layer).from_config({**layer.get_config(), "dtype": "float32"})
-
-    clone = keras.models.clone_model(model, clone_function=in_float32, recursive=True)
-    clone.set_weights(model.get_weights())
-    for layer in all_layers(clone):  # an adapted Normalization makes its mean and variance from its weights here
-        if hasattr(layer, "finalize_state"):
-            layer.finalize_state()
-    return clone
+    """The run's model with every layer in float32: the one model the readers compute with (`Run.load_model`)."""
+    return source.run.load_model()
 
 
 def serving_model(model, scale: float | None):
@@ -107,14 +93,6 @@ def ends_in_softmax(model) -> bool:
         return True
     return getattr(getattr(last, "activation", None), "__name__", "") == "softmax"
 
-
-def all_layers(model) -> list:
-    import keras
-
-    found = []
-    for layer in model.layers:
-        found += all_layers(layer) if isinstance(layer, keras.Model) else [layer]
-    return found
 
 
 def _plain(value):

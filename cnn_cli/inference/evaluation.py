@@ -60,11 +60,12 @@ class Evaluation:
     tta: str | None = None  # "flip": tta_accuracy is of the mean prediction of each image and its mirror
     tta_accuracy: float | None = None
     files: dict[str, str] = field(default_factory=dict)
+    loss_definition: str = "cross-entropy"  # the loss the run trained with (the task's loss_words)
 
     def to_dict(self) -> dict:
         return {
             "run_dir": self.run_dir, "split": self.split, "data": self.data, "num_examples": self.num_examples,
-            "loss": self.loss, "accuracy": self.accuracy,
+            "loss": self.loss, "loss_definition": self.loss_definition, "accuracy": self.accuracy,
             "macro_avg": _average(self.per_class, weighted=False),
             "weighted_avg": _average(self.per_class, weighted=True),
             "per_class": self.per_class, "class_names": self.class_names, "class_ids": self.class_ids,
@@ -78,7 +79,7 @@ class Evaluation:
             f"Run: {self.run_dir}",
             f"Data: {self.data}",
             f"Split: {self.split} ({self.num_examples} examples)" + (f" -- {self.note}" if self.note else ""),
-            f"Loss: {self.loss:.4f}   Accuracy: {self.accuracy:.4f}   "
+            f"Loss: {self.loss:.4f} ({self.loss_definition})   Accuracy: {self.accuracy:.4f}   "
             f"Speed: {self.images_per_second:,.0f} images/s (batch {self.batch_size})",
             "",
             "Per class:",
@@ -131,8 +132,8 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
     if isinstance(compiled_loss, str) and compiled_loss != loss:
         raise CnnError(f"{run.config_source}: train.loss: the model in model.keras was compiled with "
                        f"{compiled_loss!r}, received {loss!r} (was config.yaml edited after training?)")
-    if not getattr(model, "compiled", False):  # saved without its compile settings
-        model.compile(loss=loss, metrics=[task.METRIC])
+    if not getattr(model, "compiled", False):  # saved without its compile settings: the loss it trained with
+        model.compile(loss=task.loss(run.config), metrics=[task.METRIC])
     flip = tta == "flip"
     if flip:
         warning = flip_warning(run.config.name, split.origin)
@@ -150,6 +151,7 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
         per_class=per_class, confusion_matrix=matrix.tolist(), most_confused=most_confused(matrix, names),
         images_per_second=round(len(y) / seconds, 1) if seconds > 0 else 0.0, seconds=round(seconds, 4),
         batch_size=batch_size, note=split.note, tta=tta if tta != "none" else None, tta_accuracy=tta_accuracy,
+        loss_definition=task.loss_words(run.config),
     )
     return Scored(evaluation, x, y, probabilities)
 

@@ -1,4 +1,4 @@
-"""What `inspect` and `report` take from the run reader, evaluation and prediction (`cnn_cli.readers`) and
+"""What `inspect` and `report` take from the run reader, evaluation and prediction (`cnn_cli.inference`) and
 from the run directory (`cnn_cli.rundir`): the run, its model, its metrics and history, its images as model
 inputs, and where to write. Kept in one module so the two commands have one seam with the rest."""
 

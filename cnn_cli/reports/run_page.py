@@ -37,6 +37,7 @@ class Pass:
     per_class: list[dict]
     matrix: np.ndarray
     note: str = ""
+    label_smoothing: float = 0.0  # the run's: the loss is the one it trained with, as `cnn evaluate` reports
 
     @property
     def predicted(self) -> np.ndarray:
@@ -44,8 +45,11 @@ class Pass:
 
     @property
     def losses(self) -> np.ndarray:
-        true = self.probabilities[np.arange(len(self.y)), self.y]
-        return -np.log(np.clip(true, EPSILON, 1.0))
+        """Each example's cross-entropy against its label smoothed as in training (Keras' clipping)."""
+        logs = -np.log(np.clip(self.probabilities, EPSILON, 1.0 - EPSILON))
+        true = logs[np.arange(len(self.y)), self.y]
+        s = self.label_smoothing
+        return (1.0 - s) * true + s * logs.mean(axis=1) if s > 0 else true
 
     @property
     def accuracy(self) -> float:
@@ -75,7 +79,7 @@ def evaluate(run, model, data_path: str | None) -> Pass:
     probabilities = task.outputs(scores)
     per_class, matrix = task.per_class(split.y, task.predicted(probabilities), run.class_map.names, run.class_map.ids)
     return Pass(x=split.x, y=split.y, split=split.name, origin=split.origin, probabilities=probabilities,
-                per_class=per_class, matrix=matrix, note=split.note)
+                per_class=per_class, matrix=matrix, note=split.note, label_smoothing=run.config.train.label_smoothing)
 
 
 def gather(run_dir: str, data_path: str | None = None) -> ReportInput:

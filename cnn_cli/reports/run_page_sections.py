@@ -6,6 +6,7 @@ import shlex
 
 import numpy as np
 
+from cnn_cli import tasks
 from cnn_cli.inference.gradcam import cam_layer, grad_cam
 from cnn_cli.number_format import human_bytes
 from cnn_cli.reports import access, html, plots
@@ -29,7 +30,9 @@ def results(found) -> str:
     m, e = found.metrics, found.evaluated
     items = []
     if e is not None:
-        items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"), (f"{e.split} loss", f"{float(e.losses.mean()):.4f}"),
+        task = tasks.of(found.run.config)
+        items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"),
+                  (f"{e.split} loss ({task.loss_words(found.run.config)})", f"{float(e.losses.mean()):.4f}"),
                   (f"{e.split} examples", f"{len(e.y):,}")]
     for key, label in (("test_accuracy", "test accuracy (at training)"), ("val_accuracy", "validation accuracy (at training)"),
                        ("best_epoch", "best epoch"), ("epochs_run", "epochs run")):

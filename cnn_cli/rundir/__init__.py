@@ -16,9 +16,9 @@ from cnn_cli.rundir.records import (
     input_scale,
     models_record,
 )
-from cnn_cli.rundir.run_dir import RunDir
+from cnn_cli.rundir.run_dir import History, RunDir
 
 __all__ = [
-    "FORMAT", "STATUSES", "HistoryRow", "LabelsJson", "MetricsJson", "RunDir", "RunJson", "RunLayout", "RunLock",
+    "FORMAT", "STATUSES", "History", "HistoryRow", "LabelsJson", "MetricsJson", "RunDir", "RunJson", "RunLayout", "RunLock",
     "RunLockedError", "RunRecord", "default_run_dir", "input_scale", "models_record", "now",
 ]

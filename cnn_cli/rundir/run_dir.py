@@ -162,6 +162,10 @@ class RunDir(RunLayout):
         return self.file(names.BEST)
 
     @property
+    def history_path(self) -> Path:
+        return self.file(names.HISTORY)
+
+    @property
     def backup_path(self) -> Path:
         return self.file(names.BACKUP)
 

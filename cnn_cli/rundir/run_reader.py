@@ -91,15 +91,22 @@ class Run:
         data = self.config.data
         return data.resize if data is not None else "stretch"
 
-    def load_model(self, name: str = MODEL):
-        """The Keras model saved as `name` (model.keras or best.keras), loaded in safe mode, once."""
+    def load_model(self, name: str = MODEL, float32: bool = True):
+        """The Keras model saved as `name` (model.keras or best.keras), loaded in safe mode, once: the one model
+        every reader computes with (predict, evaluate, report, inspect, export, `load_run`). In float32 unless
+        `float32=False` asks for the model as saved (a mixed-precision run saved mixed_bfloat16 layers)."""
         if self.status == "diverged":
             raise DivergedError(f"{self.path / RUN}: the run diverged (its loss became NaN or infinite), so it has no "
                                 "usable model; train again with other settings (e.g. a lower learning rate)")
         if name not in self._models:
             self._models[name] = load_model(run_file(self.path, name))
             _check_model(self._models[name], self, self.path / name)
-        return self._models[name]
+        if not float32:
+            return self._models[name]
+        key = f"{name} (float32)"
+        if key not in self._models:
+            self._models[key] = float32_model(self._models[name])
+        return self._models[key]
 
 
 def read_run(run_dir: str | Path) -> Run:
@@ -162,6 +169,38 @@ def load_model(path: str | Path):
             return keras.saving.load_model(path, safe_mode=True, compile=trained_on in (None, backend_name()))
     except Exception as exc:  # a broken or foreign file: zip, JSON, HDF5 or Keras errors of many kinds
         raise CnnError(f"{path}: cannot be loaded as a Keras model ({type(exc).__name__}: {first_line(exc)})") from None
+
+
+def float32_model(model):
+    """`model` with every layer in float32 and the same weights: the model itself when it is so, else a clone
+    (compiled as the saved one was, when it was)."""
+    import keras
+
+    if all(layer.dtype_policy.name == "float32" for layer in all_layers(model)):
+        return model
+
+    def in_float32(layer):
+        return type(layer).from_config({**layer.get_config(), "dtype": "float32"})
+
+    clone = keras.models.clone_model(model, clone_function=in_float32, recursive=True)
+    clone.set_weights(model.get_weights())
+    for layer in all_layers(clone):  # an adapted Normalization makes its mean and variance from its weights here
+        if hasattr(layer, "finalize_state"):
+            layer.finalize_state()
+    compiled = model.get_compile_config() if getattr(model, "compiled", False) else None
+    if compiled:
+        clone.compile_from_config(compiled)
+    return clone
+
+
+def all_layers(model) -> list:
+    """The model's layers, those of nested models included."""
+    import keras
+
+    found = []
+    for layer in model.layers:
+        found += all_layers(layer) if isinstance(layer, keras.Model) else [layer]
+    return found
 
 
 def _check_model(model, run: Run, path: Path) -> None:

@@ -45,6 +45,10 @@ class Task(ABC):
         """What `model.compile(loss=...)` gets: a Keras loss object or its name."""
         return self.loss_name(config)
 
+    def loss_words(self, config) -> str:
+        """What the loss figures of a run are, said beside them (training's, `cnn evaluate`'s, the report's)."""
+        return self.loss_name(config)
+
     def metrics(self, config) -> list:
         """What `model.compile(metrics=...)` gets in training."""
         return list(config.train.metrics)

@@ -23,6 +23,13 @@ def target_loss(config) -> str:
     return ONE_HOT_LOSS if (train.label_smoothing > 0 or mixing) else train.loss
 
 
+def loss_words(config) -> str:
+    """What every loss figure of a run is (training's, `cnn evaluate`'s, `cnn report`'s), said beside it: the
+    cross-entropy the model trained with, label smoothing included."""
+    smoothing = config.train.label_smoothing
+    return f"cross-entropy with label smoothing {smoothing:g}" if smoothing > 0 else "cross-entropy"
+
+
 def one_hot_for(loss: str) -> bool:
     """Whether the loss takes one-hot labels (categorical_crossentropy) rather than class indices."""
     return loss in ONE_HOT_LOSSES
@@ -75,6 +82,9 @@ class Classification(Task):
 
             return keras.losses.CategoricalCrossentropy(label_smoothing=config.train.label_smoothing)
         return target_loss(config)
+
+    def loss_words(self, config) -> str:
+        return loss_words(config)
 
     def one_hot(self, config) -> bool:
         return one_hot_for(target_loss(config))

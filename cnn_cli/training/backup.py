@@ -36,11 +36,15 @@ class RunBackup(keras.callbacks.Callback):
     META = "training_metadata.json"
     STATE = "callback_state.json"
     ES_WEIGHTS = "early_stopping_best.weights.h5"
+    HISTORY = "history.csv"  # the run's history.csv as it was after the generation's epoch, under its name
     KEEP = 2
 
-    def __init__(self, backup_dir: Path, checkpoint=None, early_stopping=None, reduce_lr=None, guard=None):
+    def __init__(self, backup_dir: Path, checkpoint=None, early_stopping=None, reduce_lr=None, guard=None,
+                 history: Path | None = None):
         super().__init__()
         self.dir = Path(backup_dir)
+        self.history = Path(history) if history is not None else None  # history.csv, copied into each generation
+        self.restored_from: Path | None = None  # the generation `restore` read
         self.checkpoint, self.early_stopping, self.reduce_lr, self.guard = checkpoint, early_stopping, reduce_lr, guard
         self.restored_epoch: int | None = None
         self.extend = False  # restoring for an extension: early stopping's end is not the run's end
@@ -124,7 +128,7 @@ class RunBackup(keras.callbacks.Callback):
             s = state["reduce_lr"]
             pending["reduce_lr"] = {"wait": s["wait"], "best": _unjson(s["best"]), "cooldown_counter": s["cooldown_counter"]}
         self._pending = pending
-        self.restored_epoch = epoch
+        self.restored_epoch, self.restored_from = epoch, gen
         if meta.get("stopped") and not self.extend:
             return max(epoch, epochs)  # early stopping had ended the run
         return epoch
@@ -166,6 +170,8 @@ class RunBackup(keras.callbacks.Callback):
         (tmp / self.STATE).write_text(json.dumps(state, indent=2) + "\n", encoding="utf-8")
         meta = {"epoch": epoch + 1, "batch": 0, "stopped": bool(self.model.stop_training)}
         (tmp / self.META).write_text(json.dumps(meta) + "\n", encoding="utf-8")
+        if self.history is not None and self.history.is_file():  # written before this callback runs
+            shutil.copyfile(self.history, tmp / self.HISTORY)
         for item in tmp.iterdir():
             fsync_file(item)
         fsync_dir(tmp)
@@ -177,6 +183,12 @@ class RunBackup(keras.callbacks.Callback):
         fsync_dir(self.dir)
         for old in self.generations()[self.KEEP:]:
             shutil.rmtree(old, ignore_errors=True)
+
+    def history_copy(self) -> Path | None:
+        """The restored generation's copy of history.csv (generations written before it was kept have none)."""
+        if self.restored_from is None or not (self.restored_from / self.HISTORY).is_file():
+            return None
+        return self.restored_from / self.HISTORY
 
     def keep_last(self) -> None:
         """A complete run keeps only its last epoch's generation (weights and optimizer state, about three times

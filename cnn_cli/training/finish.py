@@ -104,15 +104,16 @@ def write_reports(run_dir: rundir.RunDir, *, metrics: dict, class_map, summary_t
 
 
 def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[dict], run_dir: Path,
-                early_stopped: bool, best: int | None, monitor: str) -> None:
-    """The lines `cnn train` prints at the end."""
+                early_stopped: bool, best: int | None, monitor: str, loss: str = "cross-entropy") -> None:
+    """The lines `cnn train` prints at the end; `loss` says what the loss figure is (`config.train.loss_words`)."""
     if early_stopped:
         echo(f"Early stopping after epoch {len(rows)} (best epoch {best}, {monitor})")
     final, label = (scores.test, "Test") if scores.test else (scores.val, "Validation") if scores.val else (None, "")
     if final is not None and "accuracy" in final:
-        echo(f"{label} accuracy: {final['accuracy']:.4f} (loss {final['loss']:.4f}) on {final['examples']} examples")
+        echo(f"{label} accuracy: {final['accuracy']:.4f} (loss {final['loss']:.4f}, {loss}) on {final['examples']} "
+             "examples")
     elif final is not None:
-        echo(f"{label} loss: {final['loss']:.4f} on {final['examples']} examples")
+        echo(f"{label} loss: {final['loss']:.4f} ({loss}) on {final['examples']} examples")
     else:
         echo(f"Final training loss: {rows[-1]['loss'] if rows else 'n/a'} (no validation or test split)")
     echo(f"Run directory: {run_dir}")

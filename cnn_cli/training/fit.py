@@ -9,19 +9,20 @@ from typing import TYPE_CHECKING
 
 import keras
 
-from cnn_cli import __version__, tasks
+from cnn_cli import __version__, rundir, tasks
 from cnn_cli.backends import current as backend
 from cnn_cli.config.overrides import blaming
 from cnn_cli.config.phases import spans
 from cnn_cli.data.batches import chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches
-from cnn_cli.errors import DivergedError
+from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.inference import tta
 from cnn_cli.inference.background import training_border_mean
 from cnn_cli.reports.summary import summarize
 from cnn_cli.training import finish, pretrained, recipe
 from cnn_cli.training.callbacks import CtrlC
 from cnn_cli.training.phase_fit import Phases
+from cnn_cli.training.plan import has_saved_epoch
 from cnn_cli.training.progress import progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 from cnn_cli.training.trainer import TrainResult
@@ -56,11 +57,18 @@ def _adapt(run: Run, model, echo: Callable[[str], None], loaded: list[str]) -> N
 
 
 def _starting_weights(run: Run, model, echo: Callable[[str], None]) -> list[str]:
-    """A new run's layers set from --init-from or model.weights (never on a resume); their names."""
+    """A new run's layers set from --init-from or model.weights; their names. A resume restores its backup
+    instead -- unless the run saved no epoch (its weights failed to load, or it stopped inside epoch 1): it
+    starts as new, from the starting weights it was given."""
+    init_from = run.plan.options.init_from
     if run.plan.resume:
-        return []
-    if run.plan.options.init_from is not None:
-        return warm_start(model, run.plan.options.init_from, echo)[0]
+        if has_saved_epoch(run.run_dir):
+            return []
+        init_from = run.plan.record.data.get("init_from")
+        if init_from is not None or run.config.model.weights is not None:
+            echo("The run saved no epoch: it starts as new, from its starting weights")
+    if init_from is not None:
+        return warm_start(model, init_from, echo)[0]
     if run.config.model.weights is not None:
         with blaming(run.plan.options.overrides):  # weights given with --set that do not fit: the --set's
             return pretrained.load(model, run.config, tuple(run.dataset.input_shape), echo, run.plan.source)
@@ -111,6 +119,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     phases.enter(phases.spans[0], say=False)
     with run.dist.scope():
         initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None, prepare=phases.prepare)
+    _mend_history(run, cbs, echo)
     if extension is not None:
         echo(extension.describe())
     if run.config.train.optimizer.use_ema and phases.inside(initial_epoch):
@@ -125,6 +134,29 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
         _diverged(run, cbs)
     run.dir.save_model(lambda tmp: model.save(tmp), point="final_save")
     return _report(run, model, cbs, echo, weights)
+
+
+def _mend_history(run: Run, cbs: RunCallbacks, echo: Callable[[str], None]) -> None:
+    """history.csv must hold every epoch the restored backup has run: one emptied, cut or deleted is rebuilt
+    from the backup's copy of it, or the resume is refused -- never goes on with the earlier epochs lost."""
+    done = cbs.backup.restored_epoch
+    if not done:
+        return
+    path = run.dir.history_path
+    try:
+        held = {int(r["epoch"]) for r in run.dir.history.text_rows()}
+    except CnnError:
+        held = set()  # a damaged file: the backup's copy replaces it, if there is one
+    if held >= set(range(1, done + 1)):
+        return
+    copy = cbs.backup.history_copy()
+    rows = rundir.History(copy).text_rows() if copy is not None else []
+    if {int(r["epoch"]) for r in rows} < set(range(1, done + 1)):
+        raise CnnError(f"{path}: holds {len(held)} of the {done} epochs the run's backup has run, and the backup "
+                       f"keeps no copy of them; put the file back, or start a new run from this one's weights with "
+                       f"--init-from {run.run_dir}")
+    run.dir.history.write(rows)
+    echo(f"{path} held {len(held)} of the {done} epochs run; rebuilt from the backup of epoch {done}")
 
 
 def _diverged(run: Run, cbs: RunCallbacks) -> None:
@@ -196,7 +228,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
     run.record.mark("complete")
     cbs.backup.keep_last()  # after "complete": the last epoch's generation, which `--resume R --epochs N` extends
     finish.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
-                       best=metrics["best_epoch"], monitor=monitor)
+                       best=metrics["best_epoch"], monitor=monitor, loss=tasks.of(run.config).loss_words(run.config))
     finish.tell_recipe(echo, metrics)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)

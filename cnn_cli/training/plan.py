@@ -129,9 +129,36 @@ def plan_new(opts: TrainOptions) -> RunPlan:
 
 
 def epochs_done(run_dir: Path) -> int:
-    """How many epochs history.csv holds."""
+    """How many epochs the run has run: history.csv's rows, or its backup's newest epoch when history.csv lost
+    some (emptied, cut or deleted; the resume rebuilds it from the backup, see `fit._mend_history`)."""
+    return max(_history_rows(run_dir), _newest_generation(run_dir)[0])
 
-    return len(rundir.RunDir(run_dir).history.text_rows())
+
+def _history_rows(run_dir: Path) -> int:
+    try:
+        return len(rundir.RunDir(run_dir).history.text_rows())
+    except CnnError:
+        return 0
+
+
+def _newest_generation(run_dir: Path) -> tuple[int, Path | None]:
+    """The epoch of the backup's newest generation and its folder; (0, None) without one."""
+    backup = rundir.RunDir(run_dir).backup_path
+    found = [(int(p.name[len("epoch-"):]), p) for p in backup.iterdir() if p.is_dir() and p.name.startswith("epoch-")
+             and p.name[len("epoch-"):].isdigit()] if backup.is_dir() else []
+    return max(found, default=(0, None))
+
+
+def check_history(run_dir: Path) -> None:
+    """A resume needs every epoch the backup has run in history.csv, or the backup's copy to rebuild it from
+    (a generation keeps history.csv under its own name, `backup.HISTORY_COPY`)."""
+    epoch, generation = _newest_generation(run_dir)
+    rows = _history_rows(run_dir)
+    history = rundir.RunDir(run_dir).history_path
+    if rows < epoch and not (generation / history.name).is_file():
+        raise CnnError(f"{history}: holds {rows} of the {epoch} epochs the run's backup has run, and the "
+                       f"backup keeps no copy of them; put the file back, or start a new run from this one's "
+                       f"weights with --init-from {run_dir}")
 
 
 def resumable(run_dir: Path, extending: bool = False) -> rundir.RunRecord:
@@ -157,6 +184,7 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
     given = _given_config(saved, opts, run_dir)
     extension = _extension(saved, given, run_dir)
     record = resumable(run_dir, extending=extension is not None)
+    check_history(run_dir)
     if record.status == "complete" and extension is None:
         raise CnnError(f"cannot resume {run_dir}: the run is already complete")
     recorded = record.data.get("data_path")
@@ -220,3 +248,11 @@ def _extension(saved: Config, given: Config | None, run_dir: Path) -> Extension 
 def _has_backup(run_dir: Path) -> bool:
     backup = rundir.RunDir(run_dir).backup_path
     return backup.is_dir() and any(p.is_dir() and p.name.startswith("epoch-") for p in backup.iterdir())
+
+
+def has_saved_epoch(run_dir: Path) -> bool:
+    """Whether a run's backup holds an epoch to resume from (a generation, or an earlier version's backup)."""
+    from cnn_cli.training.backup import RunBackup
+
+    backup = rundir.RunDir(run_dir).backup_path
+    return _has_backup(run_dir) or ((backup / RunBackup.META).is_file() and (backup / RunBackup.STATE).is_file())

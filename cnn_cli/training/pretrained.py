@@ -9,7 +9,7 @@ Layers take the arrays of the layer of the same name when their shapes agree (`c
 the run says in two lines which were loaded and which left new, and refuses a file that sets fewer than
 half of the model's layers with weights (`MIN_SHARE`): it was made for another architecture.
 `--init-from` and `model.weights` both give starting weights: a run may have one of them. A resumed run
-never reloads them (its backup holds the weights it trained).
+reloads them only when it saved no epoch (it starts as new); otherwise its backup holds the weights it trained.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def make_callbacks(config: Config, run_dir: rundir.RunDir, batches: TrainingBatc
         listed.append(keras.callbacks.TensorBoard(log_dir=str(run_dir.tensorboard_path),
                                                   histogram_freq=cb.tensorboard.histogram_freq))
     # The backup a resume starts from: one atomic generation per epoch, the last two kept (see training/backup.py).
-    backup = RunBackup(run_dir.backup_path, checkpoint, early, reduce_lr, guard)
+    backup = RunBackup(run_dir.backup_path, checkpoint, early, reduce_lr, guard, history=run_dir.history_path)
     listed.append(backup)
     if faults.active():  # test-only hooks, after every other callback
         listed.append(callbacks.FaultHooks())

@@ -36,11 +36,17 @@ def expand_user(path: str) -> str:
     return os.path.expanduser(path)
 
 
+# The keys that describe the config's own data, which another source does not share: `--data PATH` clears
+# them; how images are read and used (image shape, resize, bad images, splits, subset, augment, cache) stays.
+SOURCE_KEYS = ("path", "train", "validation", "test", "class_names", "npz_keys", "label_column")
+
+
 def with_source(base: DataConfig | None, source: str, **update) -> DataConfig:
     """The config's section with another source: the source keys not given here are cleared."""
     if base is None:
-        base = DataConfig(source=source)
-    cleared = {"path": None, "train": None, "validation": None, "test": None}
+        return DataConfig(source=source, **update)
+    default = DataConfig(source=source)
+    cleared = {key: getattr(default, key) for key in SOURCE_KEYS}
     return base.model_copy(update={**cleared, **update, "source": source})
 
 
