@@ -12,7 +12,7 @@ import numpy as np
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.base import SourceSchema
 from cnn_cli.data.dataset import Raw, RawSplit
-from cnn_cli.data.sources.base import DataSource, Detected, expand, with_source
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.errors import DataError
 
 
@@ -39,10 +39,10 @@ class NpyFolderSource(DataSource):
         return None
 
     def files(self, data: DataConfig, source: str) -> list[str]:
-        return [str(f) for f in npy_files(Path(expand(data.path)))]
+        return [str(f) for f in npy_files(Path(expand_user(data.path)))]
 
     def read(self, data: DataConfig, source: str, streamed: bool = False) -> Raw:
-        folder = Path(expand(data.path))
+        folder = Path(expand_user(data.path))
         files = npy_files(folder)
         if not files:
             raise DataError(str(folder), "no .npy images in class subfolders")
