@@ -12,22 +12,23 @@ if TYPE_CHECKING:
     from cnn_cli.data.dataset import Dataset
 
 
-def check_model_fits_data(config: Config, dataset: Dataset, source: str = "<config file>") -> None:
+def check_model_fits_data(config: Config, dataset: Dataset) -> None:
     """`model.num_classes`, the last dense layer's integer `units` and `model.input_shape` must agree with
-    the data; the first disagreement raises ConfigError with both numbers."""
+    the data; the first disagreement raises ConfigError with both numbers, naming what gave the value (the
+    config file, or the `--set`: `Config.origin`)."""
     classes, shape = dataset.num_classes, tuple(dataset.input_shape)
     declared = config.model.num_classes
     if declared is not None and declared != classes:
-        raise ConfigError(source, "model.num_classes", f"expected the number of classes in the data, {classes}", declared)
+        raise ConfigError(config.origin("model.num_classes"), "model.num_classes", f"expected the number of classes in the data, {classes}", declared)
     index = len(config.model.layers) - 1
     units = final_units(config)
     if isinstance(units, int) and units != classes:
         raise ConfigError(
-            source, f"model.layers[{index}].units",
+            config.origin(f"model.layers[{index}].units"), f"model.layers[{index}].units",
             f"expected the number of classes in the data, {classes} (or units: num_classes)", units,
         )
     if config.model.input_shape is not None and tuple(config.model.input_shape) != shape:
         raise ConfigError(
-            source, "model.input_shape", f"expected the shape of the data's images, {list(shape)}",
+            config.origin("model.input_shape"), "model.input_shape", f"expected the shape of the data's images, {list(shape)}",
             list(config.model.input_shape),
         )
