@@ -16,15 +16,17 @@ def check_model_fits_data(config: Config, dataset: Dataset, source: str = "<conf
     """`model.num_classes`, the last dense layer's integer `units` and `model.input_shape` must agree with
     the data; the first disagreement raises ConfigError with both numbers."""
     classes, shape = dataset.num_classes, tuple(dataset.input_shape)
-    declared = config.model.num_classes
+    declared = config.outputs
+    key = "num_targets" if config.task == "regression" else "num_classes"
+    what = {"regression": "targets", "multilabel": "labels"}.get(config.task, "classes")
     if declared is not None and declared != classes:
-        raise ConfigError(source, "model.num_classes", f"expected the number of classes in the data, {classes}", declared)
+        raise ConfigError(source, f"model.{key}", f"expected the number of {what} in the data, {classes}", declared)
     index = len(config.model.layers) - 1
     units = final_units(config)
     if isinstance(units, int) and units != classes:
         raise ConfigError(
             source, f"model.layers[{index}].units",
-            f"expected the number of classes in the data, {classes} (or units: num_classes)", units,
+            f"expected the number of {what} in the data, {classes} (or units: {key})", units,
         )
     if config.model.input_shape is not None and tuple(config.model.input_shape) != shape:
         raise ConfigError(

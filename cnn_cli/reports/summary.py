@@ -133,7 +133,10 @@ def summarize(
     from cnn_cli.model.builder import build_model
 
     if model is None:
-        model = build_model(config.model, input_shape, num_classes, source, name=config.name)
+        from cnn_cli import tasks
+
+        model = build_model(config.model, input_shape, num_classes, source, name=config.name,
+                            head_activation=tasks.of(config).HEAD_ACTIVATION)
     lines: list[str] = []
     import os
 
