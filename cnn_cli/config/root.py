@@ -12,7 +12,6 @@ from cnn_cli.config.model import ModelConfig
 from cnn_cli.config.section import Section
 from cnn_cli.config.train import TrainConfig
 
-
 TASKS = ("classification", "multilabel", "regression")
 """The tasks a config may name (`cnn_cli.tasks`' modules; `tests/test_task_registry.py` checks they agree)."""
 DEFAULT_LOSS = {"classification": "sparse_categorical_crossentropy", "multilabel": "binary_crossentropy",

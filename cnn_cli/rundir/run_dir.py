@@ -29,7 +29,6 @@ from cnn_cli.rundir.atomic import TMP_PREFIX, save_atomic, write_atomic, write_j
 from cnn_cli.rundir.layout import RunLayout, now, run_file
 from cnn_cli.rundir.lock import RunLock
 from cnn_cli.rundir.records import (
-    HISTORY_COLUMNS,
     HistoryRow,
     LabelsJson,
     MetricsJson,

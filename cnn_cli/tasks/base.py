@@ -112,6 +112,7 @@ class Task(ABC):
 
     def check_config(self, config, source: str) -> None:
         """The task's own rules of a config (beyond losses, monitors and the head): ConfigError."""
+        return None
 
     def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, state: TargetState, names: list[str]) -> dict:
         """Evaluation's figures (`cnn evaluate --json`'s task keys) of `outputs` against `y_true`."""

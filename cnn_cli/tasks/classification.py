@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from cnn_cli.tasks.base import NO_STATE, Task, TargetState
+from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 ONE_HOT_LOSS = "categorical_crossentropy"
 ONE_HOT_LOSSES = frozenset({ONE_HOT_LOSS})

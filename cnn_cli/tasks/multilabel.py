@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn_cli.tasks.base import NO_STATE, Task, TargetState
+from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 DEFAULT_THRESHOLD = 0.5
 AGREEMENT = 0.999  # export verification: equal decisions on at least this share of the label decisions

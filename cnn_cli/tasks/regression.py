@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cnn_cli.tasks.base import NO_STATE, Task, TargetState
+from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 MAX_DIFFERENCE = 1e-3  # export verification: the largest difference, in target standard deviations
 
