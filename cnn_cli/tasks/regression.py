@@ -136,8 +136,8 @@ class Regression(Task):
     def agreement(self, expected, got, state) -> dict:
         k = np.asarray(expected).shape[-1]
         _, std = self._scale(state, k)
-        # both are the model's outputs (standardised): their difference in standard deviations
-        difference = float(np.max(np.abs(np.asarray(expected, np.float64) - np.asarray(got, np.float64)))) \
+        # both in the data's units: their difference in each target's standard deviations
+        difference = float(np.max(np.abs(np.asarray(expected, np.float64) - np.asarray(got, np.float64)) / std)) \
             if np.asarray(expected).size else 0.0
         return {"measure": "largest difference (target standard deviations)", "value": difference,
                 "passed": difference <= MAX_DIFFERENCE,
