@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from cnn_cli.config import Config
 from cnn_cli.config.checks import final_units
-from cnn_cli.config.loader import config_from_dict
 from cnn_cli.config.overrides import apply_overrides, data_flag_overrides, parse_override
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError
+from cnn_cli.resolve.checked_config import config_from_dict
 
 
 def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = (),

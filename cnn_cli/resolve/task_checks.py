@@ -9,7 +9,7 @@ from cnn_cli import tasks
 from cnn_cli.config import Config
 from cnn_cli.errors import ConfigError
 
-MONITORED = ("checkpoint", "early_stopping", "reduce_lr_on_plateau")
+MONITORED = ("early_stopping", "reduce_lr_on_plateau", "checkpoint")  # the checkpoint follows early stopping
 
 
 def check_task(config: Config, source: str) -> None:
