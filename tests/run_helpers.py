@@ -93,7 +93,7 @@ def copy_run(run: Path, destination: Path) -> Path:
 LABEL_NAMES = ["even", "above_4", "loop"]  # multi-label: the digit is even, greater than 4, has a closed loop
 
 
-def digit_labels(digits) -> "np.ndarray":
+def digit_labels(digits):
     """Three labels of a digit that its image shows: even, greater than 4, written with a loop (0, 6, 8, 9)."""
     import numpy as np
 

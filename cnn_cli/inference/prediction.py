@@ -20,6 +20,7 @@ from cnn_cli import tasks
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.inference.background import border_means, opposite_background
 from cnn_cli.rundir.run_reader import read_run
+from cnn_cli.tasks.base import NO_STATE
 from cnn_cli.tasks.classification import as_probabilities  # noqa: F401 (re-exported: the classification task's)
 
 DEFAULT_BATCH = 256
@@ -101,7 +102,9 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     training_border = _training_border(run)
     for entry, (outputs, border) in zip([e for e in entries if "item" in e], _predicted(run, model, items, batch_size)):
         del entry["item"]
-        entry.update(task.prediction(outputs, classes, k, run.targets))
+        # a run that keeps no target state (classification) asks as before: a task may predate `state`
+        entry.update(task.prediction(outputs, classes, k, run.targets) if run.targets != NO_STATE
+                     else task.prediction(outputs, classes, k))
         warning = opposite_background(float(border), training_border) if entry["row"] is None else None
         if warning:
             entry["warning"] = warning
@@ -164,7 +167,9 @@ def _predicted(run, model, items: list[tuple], batch_size: int):
         pixels = np.stack([array[row] for array, row in items[start:start + per_chunk]])
         x = run.model_inputs(pixels)  # scaled for a format-1 run's model only
         scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-        yield from zip(tasks.of(run.config).outputs(scores, run.targets), border_means(pixels))
+        task = tasks.of(run.config)
+        outputs = task.outputs(scores, run.targets) if run.targets != NO_STATE else task.outputs(scores)
+        yield from zip(outputs, border_means(pixels))
 
 
 def _training_border(run) -> float | None:
