@@ -23,16 +23,16 @@ class Config(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Name of the experiment; names run folders.")
     seed: int | None = Field(None, ge=0, le=2**32 - 1, description="Random seed for Python, NumPy and TensorFlow "
                              "(0 to 2**32 - 1, as NumPy takes).")
-    task: Literal[TASKS] = Field(  # type: ignore[valid-type]
-        "classification",
-        description="What the model predicts for an image: one class among many (classification), any number of "
-        "labels at once (multilabel: a sigmoid per label), or one or more numbers (regression: a linear output "
-        "per target). Sets the head's activation (activation: auto), the losses allowed, the metrics, the "
-        "monitors and what evaluate, predict and the report say.")
     model: ModelConfig
     data: DataConfig | None = None
     train: TrainConfig = Field(default_factory=TrainConfig)
     distribute: DistributeConfig = Field(default_factory=DistributeConfig)
+    task: Literal[TASKS] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="What the model predicts for an image: one class among many (classification), any number of "
+        "labels at once (multilabel: a sigmoid per label), or one or more numbers (regression: a linear output "
+        "per target). Sets the head's activation (activation: auto), the losses allowed, the metrics, the "
+        "monitors and what evaluate, predict and the report say. Not given: classification.")
     # Where the values came from, recorded by the loader: the file (or what stands for it) and the command
     # line's overrides that went into it, so that a check made later names the flag that set a value (`origin`).
     _source: str = PrivateAttr(default="<config file>")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cnn_cli import tasks
 from cnn_cli.data.class_map import label_ids
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
 from cnn_cli.data.locate import data_for_path
@@ -56,9 +57,9 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     train_part = store.parts["train"]
     if len(train_part) == 0:
         raise DataError(train_part.origin, "the train split has no examples")
-    task = getattr(config, "task", "classification")
-    if task != "classification":
-        return _rows_dataset(store, data, task, subset, source, notes)
+    task = tasks.of(config)
+    if task.SEVERAL:  # label rows: multilabel, regression
+        return _rows_dataset(store, data, task.NAME, subset, source, notes)
     if np.asarray(train_part.ids).ndim == 2:
         raise DataError(train_part.origin, f"labels of shape {tuple(np.asarray(train_part.ids).shape)}: several labels "
                         "or numbers per example; set task: multilabel or task: regression")

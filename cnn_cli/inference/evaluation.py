@@ -126,9 +126,7 @@ class Evaluation:
         return "\n".join(lines)
 
     def _task_text(self) -> str:
-        from cnn_cli import tasks as registry
-
-        task = registry.lookup(self.task)
+        task = tasks.lookup(self.task)
         lines = [
             f"Run: {self.run_dir}",
             f"Data: {self.data}",

@@ -10,6 +10,7 @@ import numpy as np
 from cnn_cli.errors import CnnError
 from cnn_cli.inference.evaluation import DEFAULT_BATCH, Evaluation, evaluate_run
 from cnn_cli.reports.plots import plot_confusion, write_mistakes
+from cnn_cli.reports.task_figures import task_figure
 from cnn_cli.rundir.atomic import save_atomic, write_json
 from cnn_cli.rundir.run_reader import read_run
 
@@ -47,8 +48,6 @@ def evaluate_and_write(run_dir: str | Path, *, data_path: str | None = None, sub
 def _rows_evaluation(run, *, data_path, subset, batch_size, write_files, tta) -> Evaluation:
     """A multi-label or regression run's evaluation and its files: evaluation.json and evaluation.png (the
     precision-recall curves, or predicted against true with the residuals)."""
-    from cnn_cli.reports.task_figures import task_figure
-
     outputs = [run.dir.task_figure, run.dir.evaluation]
     for path in outputs if write_files else ():
         if path.exists() and not path.is_file():

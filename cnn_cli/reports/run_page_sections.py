@@ -9,7 +9,7 @@ import numpy as np
 from cnn_cli import tasks
 from cnn_cli.inference.gradcam import cam_layer, grad_cam
 from cnn_cli.number_format import human_bytes
-from cnn_cli.reports import access, html, plots
+from cnn_cli.reports import access, html, plots, task_figures
 from cnn_cli.reports import pixels as images
 from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
 from cnn_cli.reports.phase_marks import phase_ranges
@@ -201,11 +201,9 @@ def per_label(found) -> str:
 
 
 def pr_curves(found) -> str:
-    from cnn_cli.reports.task_figures import pr_curves as draw
-
     e = found.evaluated
     thresholds = [r["threshold"] for r in e.figures["per_label"]]
-    return html.img(draw(e.y, e.probabilities, found.run.class_map.names, thresholds, None),
+    return html.img(task_figures.pr_curves(e.y, e.probabilities, found.run.class_map.names, thresholds, None),
                     "precision-recall curve of each label")
 
 
@@ -234,10 +232,8 @@ def per_target(found) -> str:
 
 
 def residuals(found) -> str:
-    from cnn_cli.reports.task_figures import predicted_vs_true
-
     e = found.evaluated
-    return html.img(predicted_vs_true(e.y, e.probabilities, found.run.class_map.names, None),
+    return html.img(task_figures.predicted_vs_true(e.y, e.probabilities, found.run.class_map.names, None),
                     "predicted against true, and the residuals, per target")
 
 

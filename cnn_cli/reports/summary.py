@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cnn_cli import tasks
 from cnn_cli.backends import start as start_backend
 from cnn_cli.config import Config
 from cnn_cli.errors import CnnError
@@ -133,8 +134,6 @@ def summarize(
     from cnn_cli.model.builder import build_model
 
     if model is None:
-        from cnn_cli import tasks
-
         model = build_model(config.model, input_shape, num_classes, source, name=config.name,
                             head_activation=tasks.of(config).HEAD_ACTIVATION)
     lines: list[str] = []

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnn_cli import tasks
 from cnn_cli.backends import name as backend_name
 from cnn_cli.backends import start as start_backend
 from cnn_cli.config import config_from_dict
@@ -51,8 +52,6 @@ class Run:
     @property
     def task(self):
         """The run's task (`cnn_cli.tasks`): its config's, classification for a run that names none."""
-        from cnn_cli import tasks
-
         return tasks.of(self.config)
 
     @property

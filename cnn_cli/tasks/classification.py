@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from cnn_cli.errors import ConfigError
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 ONE_HOT_LOSS = "categorical_crossentropy"
@@ -98,8 +99,6 @@ class Classification(Task):
         return np.eye(num_classes, dtype=np.float32)[labels] if one_hot else labels
 
     def check_config(self, config, source: str) -> None:
-        from cnn_cli.errors import ConfigError
-
         if config.model.num_classes is not None and config.model.num_classes < 2:
             raise ConfigError(source, "model.num_classes", "expected at least 2 classes for classification (one "
                               "label per image that may be there or not is task: multilabel)", config.model.num_classes)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn_cli.config.data import source_schema
+from cnn_cli.errors import ConfigError
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 DEFAULT_THRESHOLD = 0.5
@@ -111,8 +113,6 @@ class Multilabel(Task):
         return TargetState(thresholds=tuple(best_thresholds(np.asarray(outputs), np.asarray(labels))))
 
     def check_config(self, config, source: str) -> None:
-        from cnn_cli.errors import ConfigError
-
         setting = config.train.thresholds
         k = config.model.num_classes
         if isinstance(setting, list) and k is not None and len(setting) != k:
@@ -122,8 +122,6 @@ class Multilabel(Task):
             raise ConfigError(source, "train.class_weight", "expected balanced for multilabel (a positive weight "
                               "per label from the training counts)", config.train.class_weight)
         if setting == "tuned" and config.data is not None:
-            from cnn_cli.config.data import source_schema
-
             data = config.data
             if not source_schema(data).own_validation and data.validation is None and data.validation_split == 0:
                 raise ConfigError(source, "train.thresholds", "tuned needs a validation split to tune on "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn_cli.errors import ConfigError
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 MAX_DIFFERENCE = 1e-3  # export verification: the largest difference, in target standard deviations
@@ -69,8 +70,6 @@ class Regression(Task):
         return ((labels - mean) / std).astype(np.float32)
 
     def check_config(self, config, source: str) -> None:
-        from cnn_cli.errors import ConfigError
-
         data = config.data
         invariant = data is not None and data.flip_invariant
         augment = data.augment if data is not None else None

@@ -107,13 +107,13 @@ def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str |
 
 
 def write_reports(run_dir: rundir.RunDir, *, metrics: dict, class_map, summary_text: str, rows: list[dict],
-                  title: str, task: str = "classification", state=None) -> None:
+                  title: str, task: str | None = None, state=None) -> None:
     """metrics.json, labels.json (with the task and what it keeps of its targets, `state`, for a task other than
     classification), summary.txt and training_curves.png; the records checked by their schemas before they are
     written."""
     run_dir.write_metrics(rundir.MetricsJson.model_validate(metrics))
     labels = {"classes": class_map.to_json()}
-    if task != "classification":
+    if task not in (None, "classification"):  # the config's task (None: classification)
         labels |= {"task": task, **(state.to_json() if state is not None else {})}
     run_dir.write_labels(rundir.LabelsJson.model_validate(labels))
     run_dir.write_summary(summary_text + "\n")

@@ -9,12 +9,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 
 from cnn_cli import __version__, rundir, tasks
 from cnn_cli.backends import current as backend
 from cnn_cli.config.overrides import blaming
 from cnn_cli.config.phases import spans
-from cnn_cli.data.batches import chunk_rows
+from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches
 from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.inference import tta
@@ -182,10 +183,6 @@ def _diverged(run: Run, cbs: RunCallbacks) -> None:
 
 def _outputs(run: Run, model, indices):
     """The task's outputs of the model on `images[indices]`, a chunk at a time (in the data's units)."""
-    import numpy as np
-
-    from cnn_cli.data.batches import SplitImages
-
     rows = chunk_rows(run.dataset.images.shape[1:], run.eval_batch)
     scores = [np.asarray(model.predict(pixels.astype(np.float32), batch_size=run.eval_batch, verbose=0))
               for _, pixels in SplitImages(run.dataset.images, indices).chunks(rows)]
@@ -264,7 +261,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
                         batch_size=run.config.train.batch_size, model=model)
     finish.write_reports(run.dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),
-                         rows=rows, title=run.config.name, task=tasks.of(run.config).NAME, state=run.state)
+                         rows=rows, title=run.config.name, task=run.config.task, state=run.state)
     run.record.mark("complete")
     cbs.backup.keep_last()  # after "complete": the last epoch's generation, which `--resume R --epochs N` extends
     finish.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
