@@ -266,17 +266,17 @@ def test_image_shape_disagreeing_with_the_data():
 def test_model_must_fit_the_data():
     data = {"source": "npz", "path": "data/mnist_sample.npz", "validation_split": 0}
     ds = load_dataset(make_config(data))
-    check_model_fits_data(make_config(data, input_shape=[28, 28, 1], num_classes=10), ds, "test.yaml")
+    check_model_fits_data(make_config(data, input_shape=[28, 28, 1], num_classes=10), ds)
     with pytest.raises(ConfigError, match=r"^test\.yaml: model\.num_classes: expected the number of classes in the "
                                           r"data, 10, received 12$"):
-        check_model_fits_data(make_config(data, num_classes=12), ds, "test.yaml")
+        check_model_fits_data(make_config(data, num_classes=12), ds)
     layers = [{"type": "flatten"}, {"type": "dense", "units": 24, "activation": "softmax"}]
     with pytest.raises(ConfigError, match=r"^test\.yaml: model\.layers\[1\]\.units: expected the number of classes "
                                           r"in the data, 10 .*received 24$"):
-        check_model_fits_data(make_config(data, layers=layers), ds, "test.yaml")
+        check_model_fits_data(make_config(data, layers=layers), ds)
     with pytest.raises(ConfigError, match=r"^test\.yaml: model\.input_shape: expected the shape of the data's images, "
                                           r"\[28, 28, 1\], received \[32, 32, 3\]$"):
-        check_model_fits_data(make_config(data, input_shape=[32, 32, 3]), ds, "test.yaml")
+        check_model_fits_data(make_config(data, input_shape=[32, 32, 3]), ds)
 
 
 def test_stratified_split_that_cannot_be_made(tmp_path):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from cnn_cli.api import load_run
 from cnn_cli.cli import main
 from cnn_cli.rundir.records import FORMAT, RunJson, input_scale
 from cnn_cli.rundir.run_reader import read_run
@@ -94,11 +95,9 @@ def test_a_format_2_record_changes_what_the_model_is_fed(runner, old_run):
 
 
 def test_predict_gives_the_model_scaled_pixels(runner, old_run, tmp_path):
-    import keras
-
     x, paths = _pngs(tmp_path, 4)
     got = _probabilities(runner.invoke(main, ["predict", str(old_run), *paths, "--top-k", "10", "--json"]))
-    model = keras.saving.load_model(FIXTURE / "model.keras", safe_mode=True)
+    model = load_run(old_run).model  # the saved model in float32, as every reader computes
     expected = model.predict(x.astype(np.float32) / np.float32(255.0), verbose=0)
     assert np.array(got) == pytest.approx(expected, abs=1e-5)
 

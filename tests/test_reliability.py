@@ -182,7 +182,7 @@ def test_random_bytes_are_not_called_a_pickle(tmp_path):
     data = tmp_path / "random.npz"
     data.write_bytes(np.random.default_rng(0).bytes(5000))
     result, _ = _train(tmp_path, data)
-    assert "pickle" not in one_error(result, f"{data}: not an .npz file")
+    assert "pickle" not in one_error(result, f"{data}: not a readable .npz file (neither a zip archive")
 
 
 def test_a_label_that_is_no_class_id_is_blamed_on_the_data_file(tmp_path):

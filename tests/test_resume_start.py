@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 
 from cnn_cli.cli import main
-from tests.run_helpers import ROOT, TINY, phased_run
+from tests.run_helpers import ROOT, TINY, mnist_run, phased_run
 
 
 def _train(runner, args, expect=0):
@@ -21,7 +21,9 @@ def test_resume_of_a_run_whose_weights_failed_to_load_starts_from_them(runner, t
     from cnn_cli import load_run
 
     start = tmp_path / "start.keras"
-    start.write_bytes(b"not a zip: the download was cut")  # the first attempt cannot read it
+    # The first attempt reads a file made for another model: refused once the model is built, after the run
+    # directory was made and before epoch 1 (a file that cannot be read at all is refused before the run starts).
+    shutil.copyfile(mnist_run() / "model.keras", start)
     config = tmp_path / "tiny.yaml"
     config.write_text(TINY.replace("data/fashion_mnist_sample.npz", str(ROOT / "data" / "fashion_mnist_sample.npz"))
                       .replace("model:\n", f"model:\n  weights: {start}\n", 1))

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 
 from cnn_cli.commands.options import backend_option, data_option, echo_report, json_option, set_option
-from cnn_cli.config.overrides import blaming
 from cnn_cli.reports.summary import summarize
+from cnn_cli.resolve.model_checks import model_graph
 from cnn_cli.resolve.model_inputs import config_for, resolve_model_inputs
 
 
@@ -33,9 +33,10 @@ def command(run_dir, config_path, data_path, overrides, batch_size, as_json, plo
     """
 
     config, source = config_for(run_dir, config_path, overrides, data_path)
-    with blaming(overrides):  # the checks that wait for the data's shape name the --set that gave the value
-        input_shape, num_classes = resolve_model_inputs(config, source, data_path)
-        report = summarize(config, input_shape, num_classes, source, batch_size=batch_size, plot_path=plot_path)
+    input_shape, num_classes = resolve_model_inputs(config, source, data_path)
+    analysis = model_graph(config, input_shape, num_classes)  # its errors name the --set that gave the value
+    report = summarize(config, input_shape, num_classes, source, batch_size=batch_size, plot_path=plot_path,
+                       analysis=analysis)
     echo_report(report, as_json)
     if plot_path:
         click.echo(f"Model graph written to {Path(plot_path)}", err=as_json)

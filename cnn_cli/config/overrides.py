@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from cnn_cli.config.key_paths import dotted
+from cnn_cli.config.root import given_by
 from cnn_cli.config.yaml_io import parse_scalar
 from cnn_cli.errors import ConfigError, ConfigErrors
 
@@ -135,22 +135,5 @@ def blame(error: ConfigError, overrides: Sequence[str | Override]) -> ConfigErro
 
 
 def _blame_one(error: ConfigError, given: list[Override]) -> ConfigError:
-    for override in reversed(given):
-        if error.path and override.covers(error.path):
-            return error.from_source(override.flag)
-    for override in reversed(given):  # an error about a whole layer that an override changed a key of
-        if error.path and error.path.startswith("model.") and override.key.startswith(error.path + "."):
-            return error.from_source(override.flag)
-    return error
-
-
-@contextmanager
-def blaming(overrides: Sequence[str | Override]) -> Iterator[None]:
-    """For a check that runs on a config the overrides already went into (against the data's shape, a file that
-    must exist): a `ConfigError` raised inside names the override that set its value (`blame`)."""
-    try:
-        yield
-    except ConfigError as exc:
-        if not overrides:
-            raise
-        raise blame(exc, overrides) from None
+    flag = given_by(error.path, given)
+    return error.from_source(flag) if flag is not None else error

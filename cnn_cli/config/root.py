@@ -11,6 +11,19 @@ from cnn_cli.config.distribute import DistributeConfig
 from cnn_cli.config.model import ModelConfig
 from cnn_cli.config.section import Section
 from cnn_cli.config.train import TrainConfig
+from cnn_cli.errors import ConfigError, ConfigErrors
+
+
+def given_by(path: str, given) -> str | None:
+    """The flag of the last override (`config.overrides.Override`) that gave the value at the dotted `path`: one
+    set at or above it, else, for a whole model layer, one that changed a key of it; None: none did."""
+    for override in reversed(given):
+        if path and override.covers(path):
+            return override.flag
+    for override in reversed(given):
+        if path and path.startswith("model.") and override.key.startswith(path + "."):
+            return override.flag
+    return None
 
 TASKS = ("classification", "multilabel", "regression")
 """The tasks a config may name (`cnn_cli.tasks`' modules; `tests/test_task_registry.py` checks they agree)."""
@@ -59,10 +72,14 @@ class Config(Section):
     def origin(self, path: str) -> str:
         """What gave the value at the dotted `path`: the flag of the last override that set it (`--set`,
         `--epochs`...), else the config's file. Copies (`resolved`) keep it."""
-        for override in reversed(self._given):
-            if path and override.covers(path):
-                return override.flag
-        return self._source
+        return given_by(path, self._given) or self._source
+
+    def blame(self, error: ConfigError) -> ConfigError:
+        """`error` (or each of `ConfigErrors`) named after what gave the value it is about (`origin`)."""
+        if isinstance(error, ConfigErrors):
+            return ConfigErrors.of([self.blame(one) for one in error.errors])
+        source = self.origin(error.path)
+        return error.from_source(source) if source != self._source else error
 
     def with_origin(self, source: str, given: tuple = ()) -> Config:
         """This config, recording that it came from `source` with the overrides `given` (the loader's)."""

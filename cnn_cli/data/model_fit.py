@@ -12,24 +12,26 @@ if TYPE_CHECKING:
     from cnn_cli.data.dataset import Dataset
 
 
-def check_model_fits_data(config: Config, dataset: Dataset, source: str = "<config file>") -> None:
+def check_model_fits_data(config: Config, dataset: Dataset) -> None:
     """`model.num_classes`, the last dense layer's integer `units` and `model.input_shape` must agree with
-    the data; the first disagreement raises ConfigError with both numbers."""
+    the data; the first disagreement raises ConfigError with both numbers, naming what gave the value (the
+    config file, or the `--set`: `Config.origin`)."""
     classes, shape = dataset.num_classes, tuple(dataset.input_shape)
     declared = config.outputs
     key = "num_targets" if config.task == "regression" else "num_classes"
     what = {"regression": "targets", "multilabel": "labels"}.get(config.task, "classes")
     if declared is not None and declared != classes:
-        raise ConfigError(source, f"model.{key}", f"expected the number of {what} in the data, {classes}", declared)
+        raise ConfigError(config.origin(f"model.{key}"), f"model.{key}", f"expected the number of {what} in the data, "
+                          f"{classes}", declared)
     index = len(config.model.layers) - 1
     units = final_units(config)
     if isinstance(units, int) and units != classes:
         raise ConfigError(
-            source, f"model.layers[{index}].units",
+            config.origin(f"model.layers[{index}].units"), f"model.layers[{index}].units",
             f"expected the number of {what} in the data, {classes} (or units: {key})", units,
         )
     if config.model.input_shape is not None and tuple(config.model.input_shape) != shape:
         raise ConfigError(
-            source, "model.input_shape", f"expected the shape of the data's images, {list(shape)}",
+            config.origin("model.input_shape"), "model.input_shape", f"expected the shape of the data's images, {list(shape)}",
             list(config.model.input_shape),
         )

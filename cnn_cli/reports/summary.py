@@ -124,17 +124,18 @@ def _shape(shape) -> str:
 
 def summarize(
     config: Config, input_shape, num_classes: int, source: str, batch_size: int | None = None, plot_path: str | None = None,
-    model=None,
+    model=None, analysis: Analysis | None = None,
 ) -> SummaryReport:
-    """Builds the model (Keras) unless `model` is the one already built, analyses its costs, and draws its
-    graph when `plot_path` is given."""
-    analysis = analyze(config.model, input_shape, num_classes, source)
+    """Builds the model (Keras) unless `model` is the one already built, analyses its costs (unless `analysis`
+    is the one already made), and draws its graph when `plot_path` is given."""
+    if analysis is None:
+        analysis = analyze(config.model, input_shape, num_classes, source)
 
     start_backend()
     from cnn_cli.model.builder import build_model
 
     if model is None:
-        model = build_model(config.model, input_shape, num_classes, source, name=config.name,
+        model = build_model(config.model, input_shape, num_classes, source, name=config.name, graph=analysis.graph,
                             head_activation=tasks.of(config).HEAD_ACTIVATION)
     lines: list[str] = []
     import os

@@ -8,7 +8,7 @@ from cnn_cli.config import Config
 from cnn_cli.config.checks import config_problems as own_problems
 from cnn_cli.config.phases import spans
 from cnn_cli.errors import ConfigError
-from cnn_cli.model.analysis import analyze
+from cnn_cli.model.analysis import Analysis, analyze
 from cnn_cli.model.freeze import frozen_layers
 from cnn_cli.model.graph import check_structure
 from cnn_cli.model.imagenet import TABLE
@@ -30,6 +30,18 @@ def config_problems(config: Config, source: str) -> list[ConfigError]:
         except ConfigError as exc:
             problems.append(exc)
     return problems
+
+
+def model_graph(config: Config, input_shape: tuple[int, ...], num_classes: int) -> Analysis:
+    """The model's graph and costs for the data's shape and class count, expanded once for a run or a summary
+    (the builder, the phases and the summary take it): its shapes and each freeze's layer checked, an error
+    naming what gave the value (the config file, or the `--set`: `Config.origin`)."""
+    try:
+        analysis = analyze(config.model, input_shape, num_classes, config.origin(""))
+        _check_freeze(config, analysis.graph, config.origin(""))
+    except ConfigError as exc:
+        raise config.blame(exc) from None
+    return analysis
 
 
 def _check_shapes(config: Config, source: str):

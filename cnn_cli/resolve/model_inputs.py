@@ -49,5 +49,5 @@ def resolve_model_inputs(config: Config, source: str, data_path: str | None = No
     from cnn_cli.data.model_fit import check_model_fits_data
 
     dataset = load_dataset(config, data_path=data_path, source=source)
-    check_model_fits_data(config, dataset, source)
+    check_model_fits_data(config, dataset)
     return tuple(dataset.input_shape), dataset.num_classes

@@ -6,14 +6,12 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from cnn_cli import __version__, rundir, tasks
 from cnn_cli.backends import current as backend
-from cnn_cli.config.overrides import blaming
 from cnn_cli.config.phases import spans
 from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches
@@ -27,21 +25,20 @@ from cnn_cli.training.phase_fit import Phases
 from cnn_cli.training.plan import has_saved_epoch
 from cnn_cli.training.progress import progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
-from cnn_cli.training.trainer import TrainResult
+from cnn_cli.training.stages import PreparedRun as Run
+from cnn_cli.training.stages import TrainResult
 from cnn_cli.training.warm_start import warm_start
-
-if TYPE_CHECKING:
-    from cnn_cli.training.trainer import Run, TrainResult
 
 
 def build_model(run: Run):
-    """The config's model, its variables made under the run's strategy (`phase_fit.Phases` compiles it)."""
+    """The config's model from the run's graph, its variables made under the run's strategy
+    (`phase_fit.Phases` compiles it)."""
     from cnn_cli.model.builder import build_model as build
 
     config, dataset = run.config, run.dataset
     with run.dist.scope():
         return build(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source,
-                     name=config.name, head_activation=tasks.of(config).HEAD_ACTIVATION)
+                     name=config.name, graph=run.analysis.graph, head_activation=tasks.of(config).HEAD_ACTIVATION)
 
 
 ADAPT_EXAMPLES = 2048  # training images that `normalization: {adapt: true}` layers take their statistics from
@@ -62,18 +59,16 @@ def _starting_weights(run: Run, model, echo: Callable[[str], None]) -> list[str]
     """A new run's layers set from --init-from or model.weights; their names. A resume restores its backup
     instead -- unless the run saved no epoch (its weights failed to load, or it stopped inside epoch 1): it
     starts as new, from the starting weights it was given."""
-    init_from = run.plan.options.init_from
+    init_from = run.plan.init_from
     if run.plan.resume:
         if has_saved_epoch(run.run_dir):
             return []
-        init_from = run.plan.record.data.get("init_from")
         if init_from is not None or run.config.model.weights is not None:
             echo("The run saved no epoch: it starts as new, from its starting weights")
     if init_from is not None:
         return warm_start(model, init_from, echo)[0]
     if run.config.model.weights is not None:
-        with blaming(run.plan.options.overrides):  # weights given with --set that do not fit: the --set's
-            return pretrained.load(model, run.config, tuple(run.dataset.input_shape), echo, run.plan.source)
+        return pretrained.load(model, run.config, tuple(run.dataset.input_shape), echo)
     return []
 
 
@@ -123,7 +118,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     weights = recipe.class_weights(run.config, run.dataset.y_train, run.dataset.class_map, run.plan.source)
     loss = task.loss(run.config, weights) if task.SEVERAL and weights is not None else None  # positive weights
     batches = training_batches(run, None if loss is not None else weights)
-    cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.options.time_limit)
+    cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.time_limit)
     epochs = run.config.train.epochs
     extension = run.plan.extension
     phases = Phases(run, model, echo, loss=loss)
@@ -140,7 +135,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC() as ctrl_c:
         phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
-                   last=progress_callbacks(run.plan.options.verbose))
+                   last=progress_callbacks(run.plan.verbose))
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     run.dir.save_model(lambda tmp: model.save(tmp), point="final_save")
@@ -259,7 +254,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
     }) | _recipe_record(run, scores, cbs, weights) | finish.phases_record(run.config.train, rows) \
         | finish.task_record(tasks.of(run.config).NAME, scores)
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
-                        batch_size=run.config.train.batch_size, model=model)
+                        batch_size=run.config.train.batch_size, model=model, analysis=run.analysis)
     finish.write_reports(run.dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),
                          rows=rows, title=run.config.name, task=run.config.task, state=run.state)
     run.record.mark("complete")

@@ -23,11 +23,10 @@ from cnn_cli import tasks
 from cnn_cli.backends import current as backend
 from cnn_cli.config.phases import Span, span_at, spans
 from cnn_cli.model.freeze import Frozen, phase_freezes
-from cnn_cli.model.graph import expand
 
 if TYPE_CHECKING:
     from cnn_cli.training.run_callbacks import RunCallbacks
-    from cnn_cli.training.trainer import Run
+    from cnn_cli.training.stages import PreparedRun as Run
 
 
 class Phases:
@@ -39,9 +38,8 @@ class Phases:
         self.spans = spans(run.config.train)
         self.frozen: dict[int, Frozen] = {}  # by phase number; none without phases or a freeze: all layers train
         if self.phased or self.spans[0].freeze is not None:
-            config, dataset = run.config, run.dataset
-            graph = expand(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source)
-            self.frozen = {s.number: f for s, f in phase_freezes(config.train, graph, run.plan.source)}
+            self.frozen = {s.number: f for s, f in phase_freezes(run.config.train, run.analysis.graph,
+                                                                  run.plan.source)}
         self.current: Span | None = None
 
     @property
@@ -120,7 +118,7 @@ class Phases:
                 self.echo(self.describe(span))
             cbs.history.phase = span.number if self.phased else None
             self.run.dist.fit(self.model, batches.dataset, validation_data=validation_data, epochs=span.end,
-                              initial_epoch=max(initial_epoch, span.start), verbose=self.run.plan.options.verbose,
+                              initial_epoch=max(initial_epoch, span.start), verbose=self.run.plan.verbose,
                               shuffle=False, callbacks=[*first, *phase_callbacks(cbs, final), *last])
             if self.model.stop_training or cbs.guard.diverged is not None:
                 return

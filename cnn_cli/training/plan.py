@@ -8,83 +8,17 @@ A `RunPlan` is frozen; the trainer reads it and changes none of it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from cnn_cli import rundir
 from cnn_cli.backends import current as backend
 from cnn_cli.config import Config
-from cnn_cli.config.overrides import blaming
 from cnn_cli.errors import CnnError, ConfigError
 from cnn_cli.resolve.model_inputs import config_for
 from cnn_cli.resolve.run_config import RunFlags, choose_seed, load_resolved, resume_differences, with_epochs, with_flags
 from cnn_cli.training.pretrained import check as check_weights
+from cnn_cli.training.stages import Extension, RunPlan, TrainOptions
 from cnn_cli.training.warm_start import check_source
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """`cnn train`'s flags, as given."""
-
-    config_path: str | None = None
-    overrides: Sequence[str] = ()
-    data_path: str | None = None
-    epochs: int | None = None
-    subset: int | None = None
-    seed: int | None = None
-    run_dir: str | None = None
-    resume: bool = False
-    init_from: str | None = None  # a run directory whose model's matching layers start the new run's
-    verbose: int = 2
-    time_limit: float | None = None  # seconds: end at the first epoch boundary past it (--time-limit)
-    argv: Sequence[str] = field(default_factory=tuple)
-
-    @property
-    def flags(self) -> RunFlags:
-        return RunFlags(epochs=self.epochs, seed=self.seed, subset=self.subset, data=self.data_path)
-
-
-@dataclass(frozen=True)
-class Extension:
-    """A resume that changes `train.epochs`: the run was planned for `planned` epochs, had run `done`, and now
-    goes on to `epochs`. Schedules planned over the epochs (learning rate, ...) re-plan over `epochs`: the
-    config the run trains with says `train.epochs: epochs` (the hook for them is `RunPlan.extension`)."""
-
-    planned: int
-    done: int
-    epochs: int
-    was_complete: bool
-    last_phase: tuple[int, int] | None = None  # a run in phases: (the last phase's number, its epochs now)
-
-    def describe(self) -> str:
-        what = "complete" if self.was_complete else "interrupted"
-        phase = (f"; phase {self.last_phase[0]}, the last, now runs {self.last_phase[1]} epochs"
-                 if self.last_phase is not None else "")
-        return (f"Extending the {what} run from epoch {self.done} to {self.epochs} (planned {self.planned}{phase}): "
-                f"the last epoch's weights and optimizer state, history appended")
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """A run about to start: `config` has its seed; the data decides its input shape and class count later."""
-
-    config: Config
-    source: str  # the file the config came from, for errors
-    run_dir: Path
-    data_path: str | None
-    subset: int | None
-    record: rundir.RunRecord | None  # the run's record when resuming
-    options: TrainOptions
-    extension: Extension | None = None  # a resume with more (or other) epochs than the run's config planned
-
-    @property
-    def seed(self) -> int:
-        return int(self.config.seed)
-
-    @property
-    def resume(self) -> bool:
-        return self.record is not None
 
 
 def plan(opts: TrainOptions) -> RunPlan:
@@ -121,11 +55,16 @@ def plan_new(opts: TrainOptions) -> RunPlan:
     if opts.init_from is not None:
         check_source(opts.init_from)
 
-    with blaming(opts.overrides):  # a missing file given with --set is the --set's
-        check_weights(config, opts.config_path, opts.init_from)
+    check_weights(config, opts.init_from)  # a missing file given with --set names the --set (config.origin)
     run_dir = Path(opts.run_dir) if opts.run_dir else rundir.default_run_dir(config.name)
     return RunPlan(config=config, source=opts.config_path, run_dir=run_dir, data_path=opts.data_path,
-                   subset=_subset(config, opts.flags), record=None, options=opts)
+                   subset=_subset(config, opts.flags), record=None, init_from=opts.init_from, **_kept(opts))
+
+
+def _kept(opts: TrainOptions) -> dict:
+    """What a run keeps of its options beyond the config: for run.json, and the flags that steer it."""
+    return {"config_file": opts.config_path, "overrides": tuple(opts.overrides), "verbose": opts.verbose,
+            "time_limit": opts.time_limit, "argv": tuple(opts.argv)}
 
 
 def epochs_done(run_dir: Path) -> int:
@@ -194,7 +133,8 @@ def plan_resume(opts: TrainOptions) -> RunPlan:
     config = with_epochs(saved, extension.epochs, source) if extension is not None else saved
     return RunPlan(config=config, source=source, run_dir=run_dir,
                    data_path=opts.data_path if opts.data_path is not None else recorded,
-                   subset=subset, record=record, options=opts, extension=extension)
+                   subset=subset, record=record, extension=extension, init_from=record.data.get("init_from"),
+                   **_kept(opts))
 
 
 def _check_started(run_dir: Path) -> None:

@@ -31,11 +31,13 @@ MIN_SHARE = 0.5  # of the model's layers with weights that a weights file must s
 KEY = "model.weights"
 
 
-def check(config: Config, source: str, init_from: str | None) -> None:
-    """Before TensorFlow starts: the weights exist, a file's suffix is known, a run directory has its model."""
+def check(config: Config, init_from: str | None) -> None:
+    """Before TensorFlow starts: the weights exist, a file's suffix is known, a run directory has its model. An
+    error names what gave `model.weights`: the config file, or the `--set` (`Config.origin`)."""
     weights = config.model.weights
     if weights is None:
         return
+    source = config.origin(KEY)
     if init_from is not None:
         raise ConfigError(source, KEY, f"--init-from {init_from} gives starting weights too; use one of them "
                           "(model.weights: RUN_DIR does what --init-from does)", weights)
@@ -86,10 +88,10 @@ def weights_file(config: Config, input_shape: tuple[int, ...]) -> tuple[Path, st
     return path, str(path)
 
 
-def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[str], None],
-         source: str = "<config file>") -> list[str]:
+def load(model, config: Config, input_shape: tuple[int, ...], echo: Callable[[str], None]) -> list[str]:
     """Sets the model's matching layers from `model.weights` and says which; the names of those loaded. A file
-    made for another architecture is a ConfigError of `source` (the config file) at model.weights."""
+    made for another architecture is a ConfigError at model.weights of what gave it (`Config.origin`)."""
+    source = config.origin(KEY)
 
     path, origin = weights_file(config, input_shape)
     wanted = None if config.model.weights == IMAGENET else {

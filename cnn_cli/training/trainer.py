@@ -1,5 +1,7 @@
-"""A training run from start to end: the plan (`plan.py`: config resolved once, run directory, data, seed),
-the backend and strategy, the data, the model, `fit`, and the run directory's files.
+"""A training run from start to end, one stage after another (`stages.py`): the plan (`plan.py`: config
+resolved once, run directory, data, seed), then the prepared run (the backend and strategy, the data, the config
+resolved with the data's shape and its model's graph expanded once, the run directory's config.yaml and
+run.json), then `fit.py` (the model, `fit`, the reports).
 
 Resuming goes on with an interrupted (or killed) run from its last finished epoch, through
 `backup.RunBackup` (restored before `fit`, which starts at the restored epoch). Every file of the run
@@ -14,11 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from cnn_cli import rundir
 from cnn_cli.backends import current as backend
@@ -26,58 +24,18 @@ from cnn_cli.backends import keras_version
 from cnn_cli.backends import start as start_backend
 from cnn_cli.backends.device import start_line
 from cnn_cli.config import Config
-from cnn_cli.config.overrides import blaming
 from cnn_cli.config.yaml_io import dump_yaml
 from cnn_cli.errors import CnnError, DivergedError
-from cnn_cli.resolve.checked_config import config_from_dict
+from cnn_cli.resolve.model_checks import model_graph
 from cnn_cli.resolve.run_config import dump_config
 from cnn_cli.rundir.atomic import remove_stale_temps
 from cnn_cli.training import distribute
 from cnn_cli.training.data_summary import data_lines
-from cnn_cli.training.plan import RunPlan, TrainOptions, plan, resumable
+from cnn_cli.training.plan import plan, resumable
 from cnn_cli.training.precision import choose_precision, set_precision
+from cnn_cli.training.stages import PreparedRun, RunPlan, TrainOptions, TrainResult
 
 __all__ = ["TrainOptions", "TrainResult", "train"]
-
-EVAL_BATCH = 256  # about this many examples per validation and test batch
-EVAL_BATCH_BYTES = 32_000_000  # at most this much float32 pixels per validation batch, beyond one training batch
-
-
-@dataclass
-class TrainResult:
-    run_dir: Path
-    metrics: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Run:
-    """A started run: its plan, the config resolved with the data's shape and class count, where this process
-    writes, its record (run.json), its strategy, its data and precision."""
-
-    plan: RunPlan
-    config: Config
-    dir: rundir.RunDir  # where this process writes (a non-chief worker: a folder of its own)
-    record: rundir.RunRecord
-    dist: distribute.Distribution
-    dataset: Any
-    policy: str
-    started: float
-    devices: str = ""  # what it computes on, in words ('CPU (AMD EPYC, 2 cores)')
-    targets: Any = None  # the task's training targets of every example (None: the data's labels as they are)
-    state: Any = None  # what the run keeps of its targets (`tasks.base.TargetState`: thresholds, mean and std)
-
-    @property
-    def run_dir(self) -> Path:
-        return self.dir.path
-
-    @property
-    def eval_batch(self) -> int:
-        """Validation and test batches: larger (fewer steps, same numbers), and a multiple of the training batch
-        so that they split evenly over a strategy's replicas too; no larger than the training batch for large
-        images (160x160 RGB at 256 a batch holds 79 MB of pixels, and the model's activations several times that)."""
-        size = self.config.train.batch_size
-        image_bytes = 4 * int(np.prod(self.dataset.input_shape))
-        return size * max(1, min(EVAL_BATCH // size, EVAL_BATCH_BYTES // (size * image_bytes)))
 
 
 def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
@@ -107,11 +65,15 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: rundir.RunRe
 
         for line in data_lines(dataset):
             echo(line)
+        config = the_plan.config if the_plan.resume else the_plan.config.resolved(
+            input_shape=dataset.input_shape, num_classes=dataset.num_classes)
+        analysis = model_graph(config, tuple(dataset.input_shape), int(dataset.num_classes))
         try:
-            config, record = _open_record(the_plan, dataset, run_dir, record)
+            record = _open_record(the_plan, config, run_dir, record)
             _note_skipped(dataset, run_dir, echo)
-            run = Run(plan=the_plan, config=config, dir=rundir.RunDir(run_dir), record=record, dist=dist, dataset=dataset,
-                      policy=policy, started=started, devices=devices.describe())
+            run = PreparedRun(plan=the_plan, config=config, analysis=analysis, dir=rundir.RunDir(run_dir),
+                              record=record, dist=dist, dataset=dataset, policy=policy, started=started,
+                              devices=devices.describe())
             return _guarded(run, echo)
         except OSError as exc:  # the run directory cannot be written (permissions, disk full, a path that is a file)
             raise CnnError(_write_error(exc, run_dir)) from None
@@ -136,14 +98,13 @@ def _load_data(the_plan: RunPlan):
 
     dataset = load_dataset(the_plan.config, data_path=the_plan.data_path, subset=the_plan.subset,
                            source=the_plan.source)
-    with blaming(the_plan.options.overrides):  # a shape or class count given with --set is the --set's
-        check_model_fits_data(the_plan.config, dataset, the_plan.source)
+    check_model_fits_data(the_plan.config, dataset)  # a shape or class count given with --set names the --set
     return dataset
 
 
-def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: rundir.RunRecord | None) -> tuple[Config, rundir.RunRecord]:
+def _open_record(the_plan: RunPlan, config: Config, run_dir: Path, record: rundir.RunRecord | None) -> rundir.RunRecord:
     """A new run: its config (with the data's input shape and class count) and run.json, written once.
-    A resume: the run's own config, its record marked running again."""
+    A resume: its record marked running again (and config.yaml's new epochs for an extension)."""
     if record is not None:
         remove_stale_temps(run_dir)  # the temp files of a killed run
         extended = record.data.get("extended", [])
@@ -154,21 +115,15 @@ def _open_record(the_plan: RunPlan, dataset, run_dir: Path, record: rundir.RunRe
                                     "time": rundir.now()}]
         record.update(status="running", finished=None, resumed=[*record.data.get("resumed", []), rundir.now()],
                       **({"extended": extended} if extended else {}))
-        return the_plan.config, record
-    config = the_plan.config.resolved(input_shape=dataset.input_shape, num_classes=dataset.num_classes)
-    raw = dump_config(config)
-    with blaming(the_plan.options.overrides):  # the checks that waited for the data's shape (train.freeze names)
-        config = config_from_dict(raw, the_plan.source)  # the run's config must load back as it is written
+        return record
     run = rundir.RunDir(run_dir)
-    run.write_config(dump_yaml(raw))
-    opts = the_plan.options
-    record = run.start_record(rundir.RunJson(
-        format=rundir.FORMAT, name=config.name, config_file=opts.config_path, overrides=list(opts.overrides),
+    run.write_config(dump_yaml(dump_config(config)))
+    return run.start_record(rundir.RunJson(
+        format=rundir.FORMAT, name=config.name, config_file=the_plan.config_file, overrides=list(the_plan.overrides),
         data_path=the_plan.data_path, subset=the_plan.subset, seed=the_plan.seed,
-        command=list(opts.argv), status="running", started=rundir.now(), finished=None, resumed=[],
-        **({"init_from": str(opts.init_from)} if opts.init_from is not None else {}),
+        command=list(the_plan.argv), status="running", started=rundir.now(), finished=None, resumed=[],
+        **({"init_from": str(the_plan.init_from)} if the_plan.init_from is not None else {}),
     ))
-    return config, record
 
 
 def _note_skipped(dataset, run_dir: Path, echo: Callable[[str], None]) -> None:
@@ -200,7 +155,7 @@ def _write_error(exc: OSError, run_dir: Path) -> str:
     return f"{where}: cannot write: {why}{resume}"
 
 
-def _guarded(run: Run, echo: Callable[[str], None]) -> TrainResult:
+def _guarded(run: PreparedRun, echo: Callable[[str], None]) -> TrainResult:
     """Trains and reports; run.json says how a run that does not finish ended."""
     try:
         from cnn_cli.training.fit import fit_and_report

@@ -87,9 +87,10 @@ class _Archive:
                 head = handle.read(6)
         except OSError as exc:
             raise DataError(path, f"cannot be read ({exc.strerror or exc})") from None
-        if head != b"\x93NUMPY" and not zipfile.is_zipfile(file):
-            raise DataError(path, "not an .npz file (neither a zip archive of arrays nor a NumPy array; damaged, or "
-                            "another format?)")
+        pickled = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")  # said so below
+        if head != b"\x93NUMPY" and not pickled and not zipfile.is_zipfile(file):
+            raise DataError(path, "not a readable .npz file (neither a zip archive of arrays nor a NumPy array; "
+                            "damaged, or another format?)")
         try:
             with np.load(file, allow_pickle=False) as archive:
                 if not isinstance(archive, np.lib.npyio.NpzFile):
