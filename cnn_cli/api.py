@@ -29,8 +29,11 @@ class TrainedRun:
     """A run directory written by `cnn train`, with its model loaded.
 
     `model`: the Keras model (float32), taking pixels 0..255 as they are (it scales them itself);
-    `class_names`: the class names in the order of the model's outputs; `input_shape`: (H, W, C);
-    `predict(images)`: class probabilities, one row per image; `classify(images)`: the most likely names.
+    `class_names`: the class names in the order of the model's outputs (a multi-label run's labels, a
+    regression's targets); `input_shape`: (H, W, C); `task`: classification, multilabel or regression;
+    `predict(images)`: one row per image of class probabilities, of each label's score (multilabel), or of the
+    numbers in the data's units (regression); `classify(images)`: the most likely name of each image, or the
+    list of labels above their thresholds (`thresholds`) of each image (multilabel).
     """
 
     def __init__(self, path: str | Path, model_file: str = "model.keras"):
@@ -41,7 +44,8 @@ class TrainedRun:
         self.model = self._run.load_model(model_file)  # float32, as every reader computes
 
     def __repr__(self) -> str:
-        return f"TrainedRun({str(self.path)!r}, {len(self.class_names)} classes, input {self.input_shape})"
+        what = {"multilabel": "labels", "regression": "targets"}.get(self.task, "classes")
+        return f"TrainedRun({str(self.path)!r}, {len(self.class_names)} {what}, input {self.input_shape})"
 
     @property
     def class_names(self) -> list[str]:
@@ -50,6 +54,18 @@ class TrainedRun:
     @property
     def input_shape(self) -> tuple[int, int, int]:
         return self._run.input_shape
+
+    @property
+    def task(self) -> str:
+        """What the model predicts: classification, multilabel or regression."""
+        return self._run.task.NAME
+
+    @property
+    def thresholds(self) -> list[float] | None:
+        """A multi-label run's decision threshold of each label (None for another task)."""
+        if self.task != "multilabel":
+            return None
+        return [float(t) for t in self._run.task.thresholds(self._run.targets, len(self.class_names))]
 
     @property
     def config(self):
@@ -88,17 +104,23 @@ class TrainedRun:
         return array
 
     def predict(self, images: Any, batch_size: int = 256) -> np.ndarray:
-        """Class probabilities, float32 (N, classes), for images as `pixels` takes them."""
-        from cnn_cli.inference.prediction import as_probabilities
-
+        """float32 (N, K) for images as `pixels` takes them: class probabilities; each label's score
+        (multilabel); the numbers in the data's units (regression: the run's standardisation undone)."""
         x = self._run.model_inputs(self.pixels(images))  # a format-1 run's model gets [0, 1]
         scores = np.asarray(self.model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-        return as_probabilities(scores).astype(np.float32)
+        return self._run.task.outputs(scores, self._run.targets).astype(np.float32)
 
-    def classify(self, images: Any) -> list[str]:
-        """The most likely class name of each image."""
-        names = self.class_names
-        return [names[i] for i in np.argmax(self.predict(images), axis=1)]
+    def classify(self, images: Any) -> list:
+        """The most likely class name of each image; for a multi-label run, the list of the labels whose score
+        reaches their threshold, of each image."""
+        names, task = self.class_names, self._run.task
+        if task.NAME == "regression":
+            raise CnnError(f"{self.path}: a regression run gives numbers, not classes: use predict(images)")
+        outputs = self.predict(images)
+        if task.NAME == "multilabel":
+            decided = task.predicted(outputs, self._run.targets)
+            return [[names[j] for j in np.flatnonzero(row)] for row in decided]
+        return [names[i] for i in np.argmax(outputs, axis=1)]
 
 
 def load_run(path: str | Path, model_file: str = "model.keras") -> TrainedRun:

@@ -192,7 +192,7 @@ def test_config_error_is_fast_and_needs_no_tensorflow(write_config):
     (("model", "layers", 0, "conv2d", "strides", "tuple[constrained-int, constrained-int]", 1),
      ["model", "layers", 0, "strides", 1], "int"),
     (("model", "layers", 0, "conv2d", "strides", "constrained-int"), ["model", "layers", 0, "strides"], "int"),
-    (("model", "layers", 3, "dense", "units", "literal['num_classes']"), ["model", "layers", 3, "units"], "literal"),
+    (("model", "layers", 3, "dense", "units", "literal['num_classes','num_targets']"), ["model", "layers", 3, "units"], "literal"),
     (("model", "input_shape", 2), ["model", "input_shape", 2], "int"),
     (("train", "optimizer", "learning_rate"), ["train", "optimizer", "learning_rate"], "float"),
     (("train", "callbacks", "early_stopping", "patience"), ["train", "callbacks", "early_stopping", "patience"], "int"),
@@ -215,8 +215,8 @@ def test_unknown_key_lists_the_keys_of_its_own_layer_kind(runner, write_config):
 
 
 @pytest.mark.parametrize("units,fragment", [
-    ("x", "expected an integer or 'num_classes', received 'x'"),
-    (-3, "expected a positive integer or 'num_classes', received -3"),
+    ("x", "expected an integer or 'num_classes' or 'num_targets', received 'x'"),
+    (-3, "expected a positive integer or 'num_classes' or 'num_targets', received -3"),
 ])
 def test_a_value_neither_union_member_takes_names_both(runner, write_config, units, fragment):
     config = write_config(mutate(layer(8, units=units)))

@@ -60,10 +60,14 @@ def toy(monkeypatch):
 
 
 def test_classification_is_found_and_importing_tasks_imports_no_keras():
-    assert tasks.names() == ["classification"]
+    from cnn_cli.config.root import DEFAULT_LOSS, TASKS
+
+    assert tasks.names() == ["classification", "multilabel", "regression"] == list(TASKS)
+    assert all(DEFAULT_LOSS[name] in tasks.lookup(name).LOSSES for name in TASKS)  # the schema's names are the tasks'
     task = tasks.lookup("classification")
     assert isinstance(task, Task) and task.HEAD_ACTIVATION == "softmax" and task.METRIC == "accuracy"
-    with pytest.raises(KeyError, match="unknown task 'nope'; expected one of classification"):
+    assert [tasks.lookup(n).HEAD_ACTIVATION for n in ("multilabel", "regression")] == ["sigmoid", "linear"]
+    with pytest.raises(KeyError, match="unknown task 'nope'; expected one of classification, multilabel, regression"):
         tasks.lookup("nope")
     code = "import sys, cnn_cli.tasks as t; t.names(); print(sorted({'keras', 'sklearn'} & set(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

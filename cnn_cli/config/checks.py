@@ -82,12 +82,14 @@ def final_units(config: Config) -> int | str | None:
 
 
 def _check_classes(config: Config, source: str) -> None:
-    units, declared = final_units(config), config.model.num_classes
+    units, declared = final_units(config), config.outputs
     index = len(config.model.layers) - 1
+    key = "num_targets" if config.task == "regression" else "num_classes"
+    what = "targets" if config.task == "regression" else "classes"
     if isinstance(units, int) and declared is not None and units != declared:
         raise ConfigError(
             source, f"model.layers[{index}].units",
-            f"expected the number of classes, model.num_classes = {declared}", units,
+            f"expected the number of {what}, model.{key} = {declared}", units,
         )
 
 

@@ -107,6 +107,9 @@ class DataKeys(Section):
         "split, class by class in proportion, in file order), for smoke runs.",
     )
     augment: Augment | None = Field(None, description="Random augmentation of the training batches.")
+    flip_invariant: bool = Field(
+        False, description="regression: the targets stay the same when an image is mirrored, so flip augmentation "
+        "and flip TTA are allowed (a rotation angle, a position or a direction changes under a flip).")
     cache: Literal["auto", "memory", "disk", "off"] = Field(
         "auto",
         description="Where the decoded images are held: disk (decoded once into a cache file, memory-mapped), memory "

@@ -57,8 +57,12 @@ class ModelConfig(Section):
     input_shape: tuple[Dim, Dim, Dim] | None = Field(
         None, description="Height, width, channels. Defaults to the shape of the data."
     )
-    num_classes: Annotated[int, Field(ge=2)] | None = Field(
-        None, description="Number of classes. Defaults to the number found in the data."
+    num_classes: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="Number of classes (classification: 2 or more), or of labels (multilabel). Defaults to "
+        "the number found in the data."
+    )
+    num_targets: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="regression: the number of targets (numbers per image). Defaults to the number in the data."
     )
     blocks: dict[str, BlockDef] = Field(default_factory=dict, description="Named sub-graphs, used as layer types.")
     layers: list[Layer] = Field(min_length=1, description="The layers, input to output.")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, PrivateAttr
+from typing import Literal
+
+from pydantic import Field, PrivateAttr, model_validator
 
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.distribute import DistributeConfig
@@ -23,6 +25,12 @@ def given_by(path: str, given) -> str | None:
             return override.flag
     return None
 
+TASKS = ("classification", "multilabel", "regression")
+"""The tasks a config may name (`cnn_cli.tasks`' modules; `tests/test_task_registry.py` checks they agree)."""
+DEFAULT_LOSS = {"classification": "sparse_categorical_crossentropy", "multilabel": "binary_crossentropy",
+                "regression": "mse"}
+"""The loss of a config that names none, by task (each task's module says which losses it allows)."""
+
 
 class Config(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Name of the experiment; names run folders.")
@@ -32,10 +40,34 @@ class Config(Section):
     data: DataConfig | None = None
     train: TrainConfig = Field(default_factory=TrainConfig)
     distribute: DistributeConfig = Field(default_factory=DistributeConfig)
+    task: Literal[TASKS] | None = Field(  # type: ignore[valid-type]
+        None,
+        description="What the model predicts for an image: one class among many (classification), any number of "
+        "labels at once (multilabel: a sigmoid per label), or one or more numbers (regression: a linear output "
+        "per target). Sets the head's activation (activation: auto), the losses allowed, the metrics, the "
+        "monitors and what evaluate, predict and the report say. Not given: classification.")
     # Where the values came from, recorded by the loader: the file (or what stands for it) and the command
     # line's overrides that went into it, so that a check made later names the flag that set a value (`origin`).
     _source: str = PrivateAttr(default="<config file>")
     _given: tuple = PrivateAttr(default=())
+
+    @model_validator(mode="before")
+    @classmethod
+    def _task_loss(cls, value):
+        """`train.loss`, when not given, is the task's default (classification keeps its own)."""
+        if not isinstance(value, dict) or value.get("task") in (None, "classification"):
+            return value
+        default = DEFAULT_LOSS.get(value["task"])
+        train = value.get("train", {})
+        if default is None or not isinstance(train, dict) or "loss" in train:
+            return value
+        return {**value, "train": {**train, "loss": default}}
+
+    @property
+    def outputs(self) -> int | None:
+        """The model's output count the config states: `model.num_targets` for regression, else
+        `model.num_classes` (None: the data says)."""
+        return self.model.num_targets if self.task == "regression" else self.model.num_classes
 
     def origin(self, path: str) -> str:
         """What gave the value at the dotted `path`: the flag of the last override that set it (`--set`,
@@ -56,13 +88,14 @@ class Config(Section):
 
     def resolved(self, *, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None,
                  seed: int | None = None) -> Config:
-        """A frozen copy with what the data and the run decided: the model's input shape and class count, the
-        seed. A value left None keeps the config's own."""
-        model = {k: v for k, v in (("input_shape", input_shape), ("num_classes", num_classes)) if v is not None}
+        """A frozen copy with what the data and the run decided: the model's input shape and class count (a
+        regression's: `num_targets`), the seed. A value left None keeps the config's own."""
+        count = "num_targets" if self.task == "regression" else "num_classes"  # what the data counts
+        model = {k: v for k, v in (("input_shape", input_shape), (count, num_classes)) if v is not None}
         if "input_shape" in model:
             model["input_shape"] = tuple(int(d) for d in model["input_shape"])
-        if "num_classes" in model:
-            model["num_classes"] = int(model["num_classes"])
+        if count in model:
+            model[count] = int(model[count])
         update: dict = {"model": self.model.model_copy(update=model)} if model else {}
         if seed is not None:
             update["seed"] = int(seed)

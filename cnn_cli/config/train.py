@@ -40,12 +40,19 @@ class Optimizer(Section):
         return {k: v for k, v in self.model_dump(exclude={"name"}).items() if v is not None}
 
 
-Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy"]
+Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy", "val_auc", "val_f1", "auc", "f1",
+                  "val_mae", "val_rmse", "mae", "rmse"]
+"""Every task's monitors (each task allows its own: `cnn_cli.tasks`' `MONITORS`)."""
+HIGHER_IS_BETTER = ("accuracy", "auc", "f1")
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+          "binary_focal_crossentropy", "mse", "mae", "huber")
+"""Every task's losses (each task allows its own: `cnn_cli.tasks`' `LOSSES`)."""
 
 
 def monitor_mode(monitor: str) -> Literal["min", "max"]:
-    """Which way a monitored metric improves: accuracies up, losses down (the one place that says so)."""
-    return "max" if monitor.endswith("accuracy") else "min"
+    """Which way a monitored metric improves: accuracies, AUC and F1 up, losses and errors down (the one place
+    that says so)."""
+    return "max" if monitor.removeprefix("val_") in HIGHER_IS_BETTER else "min"
 
 
 def improves(monitor: str, value: float, best: float | None) -> bool:
@@ -107,9 +114,11 @@ ClassId = Annotated[int, Field(ge=0)] | str
 
 class TrainConfig(Section):
     optimizer: Optimizer = Field(default_factory=lambda: Optimizer(name="rmsprop"))
-    loss: Literal["categorical_crossentropy", "sparse_categorical_crossentropy"] = Field(
+    loss: Literal[LOSSES] = Field(  # type: ignore[valid-type]
         "sparse_categorical_crossentropy",
-        description="categorical_crossentropy takes one-hot labels, sparse_ takes class indices.",
+        description="The loss, one the task allows: classification categorical_crossentropy (one-hot labels) or "
+        "sparse_categorical_crossentropy (class indices, the default); multilabel binary_crossentropy (the "
+        "default) or binary_focal_crossentropy; regression mse (the default), mae or huber.",
     )
     metrics: list[Literal["accuracy"]] = Field(default_factory=lambda: ["accuracy"])
     batch_size: Annotated[int, Field(gt=0)] = 32
@@ -134,6 +143,10 @@ class TrainConfig(Section):
     class_weight: Literal["balanced"] | dict[ClassId, Annotated[float, Field(ge=0)]] | None = Field(
         None, description="Weight of each class's training examples in the loss: balanced (n / (classes x count), "
         "from the training counts) or a map from class id or name to weight (classes not named weigh 1).")
+    thresholds: Literal["tuned"] | Annotated[float, Field(gt=0, lt=1)] | list[Annotated[float, Field(gt=0, lt=1)]] | None = Field(
+        None, description="multilabel only: the score above which a label is predicted, one for every label, one "
+        "per label, or tuned: each label's threshold chosen on the validation split to maximise its F1 (default "
+        "0.5). Kept in the run; evaluate, predict, export and load_run use them.")
     stop_at: dict[Monitor, float] | None = Field(
         None, min_length=1, description="End the run at the first epoch where every metric given reaches its value "
         "(accuracies at least, losses at most), e.g. {val_accuracy: 0.93}.")

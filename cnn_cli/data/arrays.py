@@ -29,11 +29,15 @@ def as_images(array: np.ndarray, origin: str, key: str) -> np.ndarray:
 
 
 def as_labels(array: np.ndarray, origin: str, key: str) -> np.ndarray:
-    """Label ids (N,); (N, 1) is flattened and one-hot rows (N, K) become the index of their 1."""
+    """Label ids (N,); (N, 1) is flattened and one-hot rows (N, K) become the index of their 1; other rows
+    (N, L) -- several labels, or numbers, per example -- stay as they are (`load_dataset` reads them by the
+    config's task)."""
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
     elif array.ndim == 2 and array.size and np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all():
         array = array.argmax(axis=1)
+    elif array.ndim == 2 and array.shape[1] > 1:
+        return array
     if array.ndim != 1:
         raise DataError(origin, f"array {key!r}: expected labels of shape (N,), found {array.shape}")
     return array

@@ -2,7 +2,7 @@
 once (an in-memory array or the cache's memory map), in NumPy, importing no framework.
 
 - `BatchSource(images, labels, indices, ...)`: `images` is the whole uint8 store (N, H, W, C), `labels` its
-  int32 class indices (N,), `indices` the positions of one split in it. `batch(i)` gathers batch i of the
+  int32 class indices (N,) or the task's float32 target rows (N, L) (multi-hot, standardised numbers), `indices` the positions of one split in it. `batch(i)` gathers batch i of the
   current epoch: float32 pixels 0..255 (never scaled: the model scales), labels as int32 indices or float32
   one-hot rows, and weights when given (then the batch is (x, y, w)): `sample_weights`, one per example of
   the split, or `class_weights`, one per class, read off each batch's targets (with one-hot targets the mix
@@ -93,7 +93,8 @@ class BatchSource:
                  augment: Augment | None = None, sample_weights: np.ndarray | None = None, post=None,
                  class_weights: np.ndarray | None = None):
         self.images = images
-        self.labels = np.asarray(labels, dtype=np.int32)
+        labels = np.asarray(labels)  # rows (N, L): multi-hot or numbers, float32 targets as they are
+        self.labels = labels.astype(np.float32) if labels.ndim == 2 else labels.astype(np.int32)
         self.indices = np.arange(len(images)) if indices is None else np.asarray(indices, dtype=np.int64)
         if len(self.labels) != len(images):
             raise ValueError(f"{len(self.labels)} labels for {len(images)} images")

@@ -37,7 +37,8 @@ class Raw:
 @dataclass
 class Dataset:
     """The images once (`images`: uint8 (N, H, W, C), in memory or memory-mapped), their labels (`labels`: int32
-    class indices 0..K-1, aligned with `images`) and the splits as index arrays into them (`train`, and
+    class indices 0..K-1; for multilabel uint8 multi-hot rows (N, L), for regression float32 targets (N, T), the
+    class map naming the labels or targets; aligned with `images`) and the splits as index arrays into them (`train`, and
     `validation` and `test` or None). `x_train`, `y_train`, ... gather a split: copies, for tests and tools;
     training and evaluation hand the index arrays to the pipeline instead."""
 
@@ -77,6 +78,14 @@ class Dataset:
     def num_classes(self) -> int:
         return len(self.class_map)
 
+    @property
+    def kind(self) -> str:
+        """What the class map's entries are: classes (labels (N,)), labels (multi-hot (N, L)) or targets."""
+        labels = np.asarray(self.labels)
+        if labels.ndim != 2:
+            return "classes"
+        return "labels" if labels.dtype == np.uint8 else "targets"
+
     def describe(self) -> str:
         """A few lines: the source, the image shape and classes, the number of images per split."""
         h, w, c = self.input_shape
@@ -85,7 +94,7 @@ class Dataset:
         lines = [
             f"data: {first}".rstrip(),
             *(f"  {note}" for note in notes),
-            f"  images {h}x{w}x{c}, {self.num_classes} classes ({self.class_map.summary(names=True)})",
+            f"  images {h}x{w}x{c}, {self.num_classes} {self.kind} ({self.class_map.summary(names=True)})",
             "  " + ", ".join(f"{name} {len(x) if x is not None else 'none'}" for name, x in counts),
         ]
         return "\n".join(lines)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cnn_cli import tasks
 from cnn_cli.data.class_map import label_ids
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
 from cnn_cli.data.locate import data_for_path
@@ -56,6 +57,12 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     train_part = store.parts["train"]
     if len(train_part) == 0:
         raise DataError(train_part.origin, "the train split has no examples")
+    task = tasks.of(config)
+    if task.SEVERAL:  # label rows: multilabel, regression
+        return _rows_dataset(store, data, task.NAME, subset, source, notes)
+    if np.asarray(train_part.ids).ndim == 2:
+        raise DataError(train_part.origin, f"labels of shape {tuple(np.asarray(train_part.ids).shape)}: several labels "
+                        "or numbers per example; set task: multilabel or task: regression")
     label_ids(train_part.ids, train_part.origin, row=train_part.row)  # a label that is no class id: the data's fault
     class_map = ClassMap.from_labels(train_part.ids, data.class_names, source)
     labels = np.zeros(len(store.images), dtype=np.int32)  # rows of skipped files stay 0, in no split
@@ -95,6 +102,75 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     if store.skipped:
         notes.append(f"skipped {len(store.skipped)} unreadable image file{'s' if len(store.skipped) != 1 else ''} "
                      "(data.bad_images: skip)")
+    if store.cache != "memory":
+        notes.append(f"images held in {store.cache}")
+    return Dataset(images=store.images, labels=labels, train=splits["train"], validation=splits["validation"],
+                   test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped))
+
+
+def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes: list[str]) -> Dataset:
+    """A multi-label or regression data set: labels one row per example, multi-hot uint8 (N, L) or float32
+    (N, T), named by data.class_names (else label_1.. / target_1..; one label id per example makes a multi-hot
+    row of the ids found). Validation and test are split off at random (seeded)."""
+    train_part = store.parts["train"]
+    first = np.asarray(train_part.ids)
+    class_map = None
+    if first.ndim == 1 and task == "multilabel":
+        label_ids(first, train_part.origin, row=train_part.row)
+        class_map = ClassMap.from_labels(first, data.class_names, source)
+    width = len(class_map) if class_map is not None else (first.shape[1] if first.ndim == 2 else 1)
+    dtype = np.uint8 if task == "multilabel" else np.float32
+    labels = np.zeros((len(store.images), width), dtype=dtype)
+    for part in store.parts.values():
+        ids = np.asarray(part.ids)
+        if class_map is not None:
+            labels[part.positions] = np.eye(width, dtype=dtype)[class_map.encode(ids, part.origin, row=part.row)]
+            continue
+        rows = ids.reshape(len(ids), -1)
+        if rows.shape[1] != width:
+            raise DataError(part.origin, f"labels of {rows.shape[1]} columns, the train split's have {width}")
+        try:
+            values = rows.astype(np.float64)
+        except (TypeError, ValueError):
+            raise DataError(part.origin, f"expected numbers as {task} labels, found {rows.dtype}") from None
+        if not np.isfinite(values).all():
+            bad = int(np.argwhere(~np.isfinite(values))[0][0])
+            raise DataError(part.origin, f"{part.row(bad)}: a label that is not a finite number")
+        if task == "multilabel" and not np.isin(values, (0, 1)).all():
+            bad = int(np.argwhere(~np.isin(values, (0, 1)))[0][0])
+            raise DataError(part.origin, f"{part.row(bad)}: expected 0 or 1 for each label (multi-hot rows)")
+        labels[part.positions] = values.astype(dtype)
+    if class_map is None:
+        stem = "label" if task == "multilabel" else "target"
+        names = data.class_names
+        if isinstance(names, dict):
+            names = [names.get(i, names.get(str(i), f"{stem}_{i + 1}")) for i in range(width)]
+        if names is not None and len(names) != width:
+            raise ConfigError(source, "data.class_names", f"expected {width} names, one per column of the labels",
+                              len(names))
+        names = list(names) if names is not None else [f"{stem}_{i + 1}" for i in range(width)]
+        class_map = ClassMap([(i, n, n) for i, n in enumerate(names)])
+    splits: dict[str, np.ndarray | None] = {name: store.parts[name].positions if name in store.parts else None
+                                             for name in SPLITS}
+    notes = [store.origin, *notes]
+    rng = np.random.default_rng(data.split_seed)
+    held_share = 0.0
+    for name, fraction in (("test", data.test_split), ("validation", data.validation_split)):
+        if splits[name] is not None or fraction <= 0:
+            continue
+        train = splits["train"]
+        order = rng.permutation(len(train))
+        count = max(1, int(round(len(train) * fraction / (1 - held_share))))
+        splits["train"], splits[name] = np.sort(train[order[count:]]), np.sort(train[order[:count]])
+        held_share += fraction if name == "test" else 0.0
+        notes.append(f"{name}: {fraction:g} of train split off (seed {data.split_seed})")
+    count = subset if subset is not None else data.subset
+    if count is not None:
+        splits = {name: None if idx is None else idx[:count] for name, idx in splits.items()}
+        notes.append(f"subset: at most {count} per split, in file order")
+    for name, idx in splits.items():
+        if idx is not None and len(idx) == 0:
+            raise DataError((store.parts.get(name) or train_part).origin, f"the {name} split has no examples")
     if store.cache != "memory":
         notes.append(f"images held in {store.cache}")
     return Dataset(images=store.images, labels=labels, train=splits["train"], validation=splits["validation"],

@@ -17,15 +17,18 @@ def check_model_fits_data(config: Config, dataset: Dataset) -> None:
     the data; the first disagreement raises ConfigError with both numbers, naming what gave the value (the
     config file, or the `--set`: `Config.origin`)."""
     classes, shape = dataset.num_classes, tuple(dataset.input_shape)
-    declared = config.model.num_classes
+    declared = config.outputs
+    key = "num_targets" if config.task == "regression" else "num_classes"
+    what = {"regression": "targets", "multilabel": "labels"}.get(config.task, "classes")
     if declared is not None and declared != classes:
-        raise ConfigError(config.origin("model.num_classes"), "model.num_classes", f"expected the number of classes in the data, {classes}", declared)
+        raise ConfigError(config.origin(f"model.{key}"), f"model.{key}", f"expected the number of {what} in the data, "
+                          f"{classes}", declared)
     index = len(config.model.layers) - 1
     units = final_units(config)
     if isinstance(units, int) and units != classes:
         raise ConfigError(
             config.origin(f"model.layers[{index}].units"), f"model.layers[{index}].units",
-            f"expected the number of classes in the data, {classes} (or units: num_classes)", units,
+            f"expected the number of {what} in the data, {classes} (or units: {key})", units,
         )
     if config.model.input_shape is not None and tuple(config.model.input_shape) != shape:
         raise ConfigError(

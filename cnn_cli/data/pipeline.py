@@ -63,8 +63,9 @@ def _tf_dataset(source: BatchSource):
 
     tf = backend().start()
     h, w, c = source.image_shape
-    y_spec = tf.TensorSpec([None, source.num_classes] if source.one_hot else [None],
-                           tf.float32 if source.one_hot else tf.int32)
+    rows = source.one_hot or source.labels.ndim == 2  # one-hot, multi-hot or numbers: float32 rows
+    y_spec = tf.TensorSpec([None, source.num_classes if source.one_hot else source.labels.shape[-1]] if rows else [None],
+                           tf.float32 if rows else tf.int32)
     specs = [tf.TensorSpec([None, h, w, c], tf.as_dtype(source.pixel_dtype)), y_spec]
     if source.weighted:
         specs.append(tf.TensorSpec([None], tf.float32))
@@ -109,7 +110,7 @@ class TrainingBatches:
         self.seed = int(seed)
         layers = image_layers(augment, images.shape[1:], seed) if augment is not None else []
         mixers = mixing_layers(augment, seed) if augment is not None else []
-        if mixers and not one_hot:
+        if mixers and not one_hot and np.asarray(labels).ndim == 1:
             raise ValueError("mixup and cutmix need one-hot targets")
         self.random_layers = [*layers, *mixers]
         post = _RecipeLayers(layers, mixers, derived_seed(self.seed, 0x313)) if self.random_layers else None

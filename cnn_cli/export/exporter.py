@@ -86,17 +86,17 @@ def _export(src: source.Source, writer, fmt: str, path: Path, quantize: str | No
     if len(x) == 0:
         raise CnnError(f"{data}: no images to verify the export on")
     with quiet():  # XLA's notice when the model has grouped convolutions
-        expected = source.reference(model, src.scale, x)
+        expected = source.reference(model, src.scale, x, run=src.run)
     metadata = _metadata(src, fmt, quantize, model)
     temp, temp_labels = output.temporary(path), output.temporary(output.labels_path(path))
     try:
         with quiet():
             exportable = rewrite.convertible(model, fmt, source.all_layers)
-            writer.write(source.serving_model(exportable, src.scale), temp, quantize, metadata)
+            writer.write(source.serving_model(exportable, src.scale, src.run), temp, quantize, metadata)
             predict = writer.load(temp)
         result = verify.verify(predict, expected, x, y, quantized=quantize is not None,
                                runtime=f"{writer.RUNTIME} {version(writer.RUNTIME)}", data=data,
-                               file_bytes=output.size(temp))
+                               file_bytes=output.size(temp), task=src.run.task, state=src.run.targets)
         if result.passed:
             output.write_json(temp_labels, {**metadata, "file": path.name, "verification": result.to_dict()})
             output.put_in_place(temp, path)
@@ -115,4 +115,21 @@ def _metadata(src: source.Source, fmt: str, quantize: str | None, model) -> dict
                   "pixels": "0..255 as stored in image files; the scaling is inside the model"},
         "output": {"name": "probabilities", "dtype": "float32", "shape": [None, len(src.classes)]},
         "classes": src.classes,
+        **_task_metadata(src),
     }
+
+
+def _task_metadata(src: source.Source) -> dict:
+    """What another task's output is: a multi-label run's scores and thresholds; a regression's numbers in units."""
+    run = src.run
+    if not run.task.SEVERAL:
+        return {"task": run.task.NAME}
+    if run.task.NAME == "multilabel":
+        thresholds = run.task.thresholds(run.targets, len(src.classes)).tolist()
+        return {"task": "multilabel", "output": {"name": "scores", "dtype": "float32", "shape": [None, len(src.classes)],
+                                                 "meaning": "each label's sigmoid score; a label is present when its "
+                                                 "score reaches its threshold"},
+                "thresholds": thresholds}
+    return {"task": "regression", "output": {"name": "values", "dtype": "float32", "shape": [None, len(src.classes)],
+                                             "meaning": "each target's number in the data's units"},
+            "target_mean": list(run.targets.mean or []), "target_std": list(run.targets.std or [])}

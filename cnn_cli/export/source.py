@@ -50,24 +50,36 @@ def float32_model(source: Source):
     return source.run.load_model()
 
 
-def serving_model(model, scale: float | None):
+def serving_model(model, scale: float | None, run: Run | None = None):
     """`model` behind a uint8 (batch, H, W, C) input named `image`, with the scaling it expects, and a float32
-    softmax output named `probabilities` (a softmax layer is added when the model ends in scores)."""
+    softmax output named `probabilities` (a softmax layer is added when the model ends in scores); a multi-label
+    run's sigmoid scores as they are; a regression run's numbers in the data's units (its standardisation
+    undone by a last `Rescaling` of the targets' standard deviations and means)."""
     import keras
     from keras import layers, ops
 
+    task = run.task.NAME if run is not None else "classification"
     image = keras.Input(shape=tuple(model.input_shape[1:]), dtype="uint8", name="image")
     pixels = layers.Rescaling(scale, name="input_scaling")(image) if scale else ops.cast(image, input_dtype(model))
     outputs = model(pixels)
-    if not ends_in_softmax(model):
+    if task == "regression":
+        k = len(run.class_map)
+        mean = list(run.targets.mean or [0.0] * k)
+        std = list(run.targets.std or [1.0] * k)
+        outputs = layers.Rescaling(np.asarray(std, np.float32), offset=np.asarray(mean, np.float32),
+                                   dtype="float32", name="in_units")(outputs)
+    elif task == "classification" and not ends_in_softmax(model):
         outputs = layers.Softmax(dtype="float32", name="probabilities")(outputs)
     return keras.Model(image, ops.cast(outputs, "float32"), name="export")
 
 
-def reference(model, scale: float | None, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """The float32 Keras model's probabilities for uint8 images, scaled as its training pipeline scaled them."""
+def reference(model, scale: float | None, x: np.ndarray, batch_size: int = 256, run: Run | None = None) -> np.ndarray:
+    """The float32 Keras model's probabilities for uint8 images, scaled as its training pipeline scaled them
+    (another task's outputs: scores, or numbers in the data's units)."""
     pixels = x.astype(np.float32) / np.float32(255.0) if scale else x.astype(input_dtype(model))
     scores = np.asarray(model.predict(pixels, batch_size=batch_size, verbose=0), dtype=np.float32)
+    if run is not None and run.task.SEVERAL:
+        return run.task.outputs(scores, run.targets).astype(np.float32)
     if ends_in_softmax(model):
         return scores
     shifted = np.exp(scores - scores.max(axis=1, keepdims=True))

@@ -40,6 +40,9 @@ class Verification:
     images_per_second: float
     passed: bool
     rule: str
+    task: str = "classification"
+    measure: str = ""  # another task's agreement measure and its value
+    figure: str = "accuracy"  # what accuracy_export and accuracy_keras hold (micro_f1, mae for other tasks)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -48,15 +51,22 @@ class Verification:
         return f"the export does not give the Keras model's answers: {self.measured()}; required: {self.rule}"
 
     def measured(self) -> str:
+        if self.task != "classification":
+            return (f"{self.measure}, largest difference {self.max_difference:.1e}, {self.figure} "
+                    f"{self.accuracy_export:.4f} against Keras' {self.accuracy_keras:.4f}")
         return (f"top-1 agreement {self.agreement:.2%} ({self.disagreements} of {self.images} differ), largest "
                 f"probability difference {self.max_difference:.1e}, accuracy {self.accuracy_export:.4f} against "
                 f"Keras' {self.accuracy_keras:.4f}")
 
 
 def verify(predict: Callable[[np.ndarray], np.ndarray], expected: np.ndarray, x: np.ndarray, y: np.ndarray, *,
-           quantized: bool, runtime: str, data: str, file_bytes: int) -> Verification:
-    """Runs `predict` on `x` (uint8) in batches and compares with `expected` (the Keras model's probabilities)."""
+           quantized: bool, runtime: str, data: str, file_bytes: int, task=None, state=None) -> Verification:
+    """Runs `predict` on `x` (uint8) in batches and compares with `expected` (the Keras model's probabilities;
+    another task's outputs, compared by the task's `agreement`)."""
     got = np.concatenate([np.asarray(predict(x[i:i + BATCH]), dtype=np.float32) for i in range(0, len(x), BATCH)])
+    if task is not None and task.SEVERAL:
+        return _verify_task(task, state, predict, expected, got, x, y, quantized=quantized, runtime=runtime,
+                            data=data, file_bytes=file_bytes)
     same = got.argmax(axis=1) == expected.argmax(axis=1)
     agreement = float(same.mean())
     difference = float(np.abs(got - expected).max())
@@ -73,6 +83,34 @@ def verify(predict: Callable[[np.ndarray], np.ndarray], expected: np.ndarray, x:
                         disagreements=int((~same).sum()), max_difference=difference, accuracy_export=accuracy_export,
                         accuracy_keras=accuracy_keras, file_bytes=file_bytes, latency_ms=latency,
                         images_per_second=throughput, passed=passed, rule=rule)
+
+
+def _verify_task(task, state, predict, expected, got, x, y, *, quantized, runtime, data, file_bytes) -> Verification:
+    """A multi-label export: equal label decisions on at least 99.9% of them; a regression export: the largest
+    difference at most 1e-3 target standard deviations. Quantized: the task's headline figure (micro F1; MAE in
+    standard deviations) within 1 point of Keras'. `accuracy_*` hold the headline figure of each."""
+    names = [str(i) for i in range(expected.shape[1])]
+    measured = task.agreement(expected, got, state)
+    figure = "micro_f1" if task.NAME == "multilabel" else "mae"
+    mine, theirs = task.evaluate(y, got, state, names)[figure], task.evaluate(y, expected, state, names)[figure]
+    if quantized:
+        if task.NAME == "multilabel":
+            passed = mine >= theirs - MAX_ACCURACY_DROP - 1e-9
+        else:
+            scale = float(np.mean(state.std)) if state is not None and state.std else 1.0
+            passed = mine <= theirs + MAX_ACCURACY_DROP * scale + 1e-9
+        rule = f"{figure} within {MAX_ACCURACY_DROP * 100:.0f} point of Keras' (quantized export)"
+    else:
+        passed, rule = bool(measured["passed"]), measured["rule"]
+    value = float(measured["value"])
+    agreement = value if task.NAME == "multilabel" else float(np.mean(np.abs(got - expected) <= 1e-6 + 1e-3 * np.abs(expected)))
+    latency, throughput = timings(predict, x)
+    return Verification(runtime=runtime, data=data, images=int(len(x)), agreement=agreement,
+                        disagreements=int(round((1 - agreement) * expected.size)) if task.NAME == "multilabel" else 0,
+                        max_difference=float(np.abs(got - expected).max()) if got.size else 0.0,
+                        accuracy_export=float(mine), accuracy_keras=float(theirs), file_bytes=file_bytes,
+                        latency_ms=latency, images_per_second=throughput, passed=passed, rule=rule,
+                        task=task.NAME, measure=f"{measured['measure']} {value:.6g}", figure=figure)
 
 
 def timings(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple[float, float]:
@@ -97,6 +135,17 @@ def timings(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> tuple
 
 def text(v: Verification) -> list[str]:
     """The verification as indented lines."""
+    if v.task != "classification":
+        return [
+            f"Verified with {v.runtime} on {v.images} images ({v.data}), task {v.task}:",
+            f"  {v.measure}",
+            f"  largest difference:                    {v.max_difference:.2e}",
+            f"  {v.figure}:{' ' * max(1, 38 - len(v.figure))}export {v.accuracy_export:.4f}, Keras {v.accuracy_keras:.4f}",
+            f"  file size:                             {size_text(v.file_bytes)}",
+            f"  latency, batch 1:                      {v.latency_ms:.3f} ms (median)",
+            f"  throughput, batch {BATCH}:                {v.images_per_second:,.0f} images/s",
+            f"  required: {v.rule}: {'passed' if v.passed else 'FAILED'}",
+        ]
     return [
         f"Verified with {v.runtime} on {v.images} images ({v.data}):",
         f"  top-1 agreement with Keras (float32): {v.agreement:.2%} ({v.images - v.disagreements}/{v.images})",

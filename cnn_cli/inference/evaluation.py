@@ -1,9 +1,12 @@
 """Evaluating a trained run on its test split (or its validation split when it has no test split).
 
 `evaluate_run(run_dir)` loads the run's model (safe mode) and the data the run used (run.json's data_path
-and subset, or `data_path`), and measures: loss and accuracy (Keras' `model.evaluate`, the metrics the
-model was compiled with), per-class precision, recall, F1 and support (scikit-learn), the confusion
-matrix and the most confused pairs, and inference speed (images per second of `model.predict`).
+and subset, or `data_path`), and measures: loss (Keras' `model.evaluate`, with the loss the model was
+compiled with), inference speed (images per second of `model.predict`) and the task's figures
+(`cnn_cli.tasks`): for classification accuracy, balanced accuracy, macro F1, per-class precision, recall, F1
+and support (scikit-learn), the confusion matrix and the most confused pairs; for multilabel micro and macro
+F1, mAP, subset accuracy, Hamming loss and the per-label table at the run's thresholds; for regression MAE,
+RMSE and R² in the data's units, overall and per target.
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ TOP_CONFUSED = 5
 @dataclass
 class Split:
     """The examples evaluated: their uint8 images (`SplitImages`: gathered from the data's store only as
-    indexed, or a chunk at a time), class indices of the run's class map, and what they are."""
+    indexed, or a chunk at a time), class indices of the run's class map (another task's label rows), and what
+    they are."""
 
     x: SplitImages
     y: np.ndarray
@@ -47,7 +51,7 @@ class Evaluation:
     data: str
     num_examples: int
     loss: float
-    accuracy: float
+    accuracy: float | None
     class_names: list[str]
     class_ids: list[Any]
     per_class: list[dict]
@@ -61,11 +65,24 @@ class Evaluation:
     tta_accuracy: float | None = None
     files: dict[str, str] = field(default_factory=dict)
     loss_definition: str = "cross-entropy"  # the loss the run trained with (the task's loss_words)
+    task: str = "classification"
+    figures: dict = field(default_factory=dict)  # the task's (`Task.evaluate`): the --json keys of its own
+    tta_figures: dict | None = None  # another task's figures of the flip TTA
 
     def to_dict(self) -> dict:
+        if self.task != "classification":
+            return {
+                "run_dir": self.run_dir, "split": self.split, "data": self.data, "task": self.task,
+                "num_examples": self.num_examples, "loss": self.loss, "loss_definition": self.loss_definition,
+                **self.figures, "names": self.class_names,
+                "images_per_second": self.images_per_second, "seconds": self.seconds, "batch_size": self.batch_size,
+                "note": self.note or None, "tta": self.tta, "tta_figures": self.tta_figures, "files": self.files,
+            }
         return {
-            "run_dir": self.run_dir, "split": self.split, "data": self.data, "num_examples": self.num_examples,
+            "run_dir": self.run_dir, "split": self.split, "data": self.data, "task": self.task,
+            "num_examples": self.num_examples,
             "loss": self.loss, "loss_definition": self.loss_definition, "accuracy": self.accuracy,
+            "balanced_accuracy": self.figures.get("balanced_accuracy"), "macro_f1": self.figures.get("macro_f1"),
             "macro_avg": _average(self.per_class, weighted=False),
             "weighted_avg": _average(self.per_class, weighted=True),
             "per_class": self.per_class, "class_names": self.class_names, "class_ids": self.class_ids,
@@ -75,6 +92,8 @@ class Evaluation:
         }
 
     def to_text(self) -> str:
+        if self.task != "classification":
+            return self._task_text()
         lines = [
             f"Run: {self.run_dir}",
             f"Data: {self.data}",
@@ -106,6 +125,24 @@ class Evaluation:
             lines += ["", *(f"Wrote {path}" for path in self.files.values())]
         return "\n".join(lines)
 
+    def _task_text(self) -> str:
+        task = tasks.lookup(self.task)
+        lines = [
+            f"Run: {self.run_dir}",
+            f"Data: {self.data}",
+            f"Task: {self.task}",
+            f"Split: {self.split} ({self.num_examples} examples)" + (f" -- {self.note}" if self.note else ""),
+            f"Loss: {self.loss:.4f} ({self.loss_definition})   "
+            f"Speed: {self.images_per_second:,.0f} images/s (batch {self.batch_size})",
+            *task.evaluation_text(self.figures),
+        ]
+        if self.tta_figures is not None:
+            lines += ["", f"With {self.tta} TTA:", *("  " + line for line in task.evaluation_text(self.tta_figures)
+                                                      if line and not line.startswith(" "))]
+        if self.files:
+            lines += ["", *(f"Wrote {path}" for path in self.files.values())]
+        return "\n".join(lines)
+
 
 @dataclass
 class Scored:
@@ -127,6 +164,8 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
         click.echo(f"Warning: {run.path}: the run's status is {run.status!r}, not 'complete'", err=True)
     x, y = split.x, split.y
     task = tasks.of(run.config)
+    if task.SEVERAL:
+        return _evaluate_rows(run, model, split, task, batch_size, tta)
     loss = task.loss_name(run.config)  # categorical when label smoothing, mixup or cutmix trained it
     compiled_loss = getattr(model, "loss", None) if getattr(model, "compiled", False) else None
     if isinstance(compiled_loss, str) and compiled_loss != loss:
@@ -145,15 +184,55 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
 
     names = run.class_map.names
     per_class, matrix = task.per_class(y, predicted, names, run.class_map.ids)
+    figures = task.evaluate(y, probabilities, run.targets, names)
     evaluation = Evaluation(
         run_dir=str(run.path), split=split.name, data=split.origin, num_examples=int(len(y)),
         loss=float(results["loss"]), accuracy=accuracy, class_names=names, class_ids=[_plain(c) for c in run.class_map.ids],
         per_class=per_class, confusion_matrix=matrix.tolist(), most_confused=most_confused(matrix, names),
         images_per_second=round(len(y) / seconds, 1) if seconds > 0 else 0.0, seconds=round(seconds, 4),
         batch_size=batch_size, note=split.note, tta=tta if tta != "none" else None, tta_accuracy=tta_accuracy,
-        loss_definition=task.loss_words(run.config),
+        loss_definition=task.loss_words(run.config), figures=figures,
     )
     return Scored(evaluation, x, y, probabilities)
+
+
+def _evaluate_rows(run: Run, model, split: Split, task, batch_size: int, tta: str) -> Scored:
+    """A multi-label or regression run measured: Keras' loss on the task's targets, the task's figures of its
+    outputs (at the run's thresholds; in the data's units), and with `tta` flip the figures of the mean of each
+    image's and its mirror's outputs."""
+    if not getattr(model, "compiled", False):
+        model.compile(loss=task.loss(run.config), metrics=[])
+    flip = tta == "flip"
+    if flip and run.config.task == "regression" and not (run.config.data is not None and run.config.data.flip_invariant):
+        raise CnnError(f"{run.config_source}: data.flip_invariant: --tta flip averages an image's and its mirror's "
+                       "numbers, which differ when a flip changes the target; the run's config does not say its "
+                       "targets stay the same under a flip")
+    state, x, y = run.targets, split.x, split.y
+    total, chunks, flipped, seconds = 0.0, [], [], 0.0
+    for start, pixels in x.chunks(chunk_rows(run.input_shape, batch_size)):
+        inputs = run.model_inputs(pixels)
+        targets = task.targets(y[start:start + len(pixels)], state)
+        results = model.evaluate(inputs, targets, batch_size=batch_size, verbose=0, return_dict=True)
+        total += float(results["loss"]) * len(pixels)
+        started = time.perf_counter()
+        chunks.append(np.asarray(model.predict(inputs, batch_size=batch_size, verbose=0)))
+        seconds += time.perf_counter() - started
+        if flip:
+            flipped.append(flip_probabilities(lambda p: model.predict(run.model_inputs(p), batch_size=batch_size,
+                                                                      verbose=0), pixels, plain=chunks[-1]))
+    outputs = task.outputs(np.concatenate(chunks), state)
+    names = run.class_map.names
+    figures = task.evaluate(y, outputs, state, names)
+    tta_figures = task.evaluate(y, task.outputs(np.concatenate(flipped), state), state, names) if flip else None
+    evaluation = Evaluation(
+        run_dir=str(run.path), split=split.name, data=split.origin, num_examples=int(len(y)),
+        loss=total / max(1, len(y)), accuracy=None, class_names=names,
+        class_ids=[_plain(c) for c in run.class_map.ids], per_class=[], confusion_matrix=[], most_confused=[],
+        images_per_second=round(len(y) / seconds, 1) if seconds > 0 else 0.0, seconds=round(seconds, 4),
+        batch_size=batch_size, note=split.note, tta=tta if flip else None, loss_definition=task.loss_words(run.config),
+        task=task.NAME, figures=figures, tta_figures=tta_figures,
+    )
+    return Scored(evaluation, x, y, outputs)
 
 
 def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, task: tasks.Task, flip: bool):
@@ -209,6 +288,11 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
     else:
         raise DataError(origin, "no test split and no validation split to evaluate on")
     x, y = SplitImages(dataset.images, index), dataset.labels[index]
+    if np.asarray(y).ndim == 2:  # label rows (multilabel, regression): the run's names, in the run's order
+        if dataset.class_map.names != run.class_map.names:
+            raise DataError(origin, f"its {dataset.kind} are {', '.join(dataset.class_map.names)}; the run's are "
+                            f"{', '.join(run.class_map.names)}")
+        return Split(x=x, y=np.asarray(y), name=name, origin=dataset.origin or origin, note=note)
     if dataset.class_map != run.class_map:  # other data: its own indices -> the run's indices, by label id
         ids = np.array(dataset.class_map.ids, dtype=object)[y]
         y = run.class_map.encode(ids.tolist(), f"{origin} ({name} split)")

@@ -9,7 +9,8 @@ the same when the head is global average pooling; after `flatten` + `dense` (the
 the averaged weights lose which position mattered and can leave a blank map, while gradient x activation
 sums to the class score and so shows where it came from.
 
-The class score is the pre-softmax logit when the model ends in a Dense layer with a softmax (the gradient of
+The class score is the pre-softmax (pre-sigmoid) logit when the model ends in a Dense layer with a softmax (a
+multi-label sigmoid; the gradient of
 a probability near 1 vanishes), else the model's output for the class."""
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ def grad_cam(model, x: np.ndarray, classes: np.ndarray, layer_name: str | None =
 
     layer = model.get_layer(layer_name or cam_layer(model))
     last = model.layers[-1]
-    logits = isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") == "softmax"
+    logits = isinstance(last, keras.layers.Dense) and getattr(last.activation, "__name__", "") in ("softmax", "sigmoid")
     sub = keras.Model(model.inputs[0], [layer.output, last.input if logits else model.outputs[0]])
     wanted = ops.one_hot(np.asarray(classes, dtype=np.int32), int(model.outputs[0].shape[-1]))
 

@@ -20,6 +20,7 @@ from cnn_cli import tasks
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.inference.background import border_means, opposite_background
 from cnn_cli.rundir.run_reader import read_run
+from cnn_cli.tasks.base import NO_STATE
 from cnn_cli.tasks.classification import as_probabilities  # noqa: F401 (re-exported: the classification task's)
 
 DEFAULT_BATCH = 256
@@ -76,7 +77,7 @@ def read_csv_rows(path: str, input_shape: tuple[int, int, int], label_column: st
 
 
 def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_size: int = DEFAULT_BATCH) -> dict:
-    """`{"run_dir", "predictions": [...], "skipped": [{"file", "reason"}], "failed": N}`: one prediction per
+    """`{"run_dir", "task", "predictions": [...], "skipped": [{"file", "reason"}], "failed": N}`: one prediction per
     example in input order, `{"input", "file", "row", "top": [{"name", "id", "index", "probability"}]}` (the
     classification task's `prediction`; another task's keys, and then `"task"`, its name, in the result) (with
     `"warning"` when its background is the opposite of the training images'), or `{"input", "file", "error"}`
@@ -101,16 +102,15 @@ def predict_inputs(run_dir: str | Path, paths: list[str], top_k: int = 3, batch_
     training_border = _training_border(run)
     for entry, (outputs, border) in zip([e for e in entries if "item" in e], _predicted(run, model, items, batch_size)):
         del entry["item"]
-        entry.update(task.prediction(outputs, classes, k))
+        # a run that keeps no target state (classification) asks as before: a task may predate `state`
+        entry.update(task.prediction(outputs, classes, k, run.targets) if run.targets != NO_STATE
+                     else task.prediction(outputs, classes, k))
         warning = opposite_background(float(border), training_border) if entry["row"] is None else None
         if warning:
             entry["warning"] = warning
-    result = {"run_dir": str(run.path), "predictions": entries,
-              "skipped": [{"file": f, "reason": why} for f, why in skipped],
-              "failed": sum(1 for e in entries if "error" in e)}
-    if task.NAME != tasks.CLASSIFICATION:
-        result["task"] = task.NAME  # what the entries are (classification's need no saying)
-    return result
+    return {"run_dir": str(run.path), "task": task.NAME, "predictions": entries,
+            "skipped": [{"file": f, "reason": why} for f, why in skipped],
+            "failed": sum(1 for e in entries if "error" in e)}
 
 
 def _read_inputs(files: list[str], input_shape, data, skipped: list) -> tuple[list[dict], list[tuple]]:
@@ -167,7 +167,9 @@ def _predicted(run, model, items: list[tuple], batch_size: int):
         pixels = np.stack([array[row] for array, row in items[start:start + per_chunk]])
         x = run.model_inputs(pixels)  # scaled for a format-1 run's model only
         scores = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-        yield from zip(tasks.of(run.config).outputs(scores), border_means(pixels))
+        task = tasks.of(run.config)
+        outputs = task.outputs(scores, run.targets) if run.targets != NO_STATE else task.outputs(scores)
+        yield from zip(outputs, border_means(pixels))
 
 
 def _training_border(run) -> float | None:

@@ -64,6 +64,7 @@ class BuildContext:
 
     num_classes: int | None = None
     dtype: str | None = None
+    head_activation: str = "softmax"  # what the last layer's `activation: auto` is (the task's)
 
 
 class LayerSpec(BaseModel):

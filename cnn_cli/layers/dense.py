@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from cnn_cli.layers.base import (
     Activation,
     BuildContext,
@@ -18,23 +20,25 @@ from cnn_cli.layers.base import (
 
 
 class Dense(LayerSpec):
-    """A fully connected layer (keras.layers.Dense); `units: num_classes` takes the number of classes from
-    the data. On a (H, W, C) input it applies to each position.
+    """A fully connected layer (keras.layers.Dense); `units: num_classes` takes the number of classes (or
+    labels) from the data, `units: num_targets` a regression's number of targets. On a (H, W, C) input it applies to each position.
 
     Params: inputs*units weights, plus `units` biases with `use_bias`. MACs: inputs*units per position.
     """
 
     keras_name = "dense"
     type: Literal["dense"]
-    units: PositiveInt | Literal["num_classes"]
-    activation: Activation | None = None
+    units: PositiveInt | Literal["num_classes", "num_targets"]
+    activation: Activation | Literal["auto"] | None = Field(
+        None, description="auto (the last layer only): the task's head activation, softmax for classification, "
+        "sigmoid for multilabel, linear for regression.")
     use_bias: bool = True
 
     def bind(self, num_classes: int | None) -> Dense:
-        if self.units != "num_classes":
+        if self.units not in ("num_classes", "num_targets"):
             return self
         if num_classes is None:
-            raise ShapeProblem("units: num_classes needs model.num_classes or data to count the classes from", self.units)
+            raise ShapeProblem(f"units: {self.units} needs model.{self.units} or data to count them from", self.units)
         return self.model_copy(update={"units": num_classes})
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
@@ -49,4 +53,5 @@ class Dense(LayerSpec):
     def build(self, tensors: list, name: str, ctx: BuildContext):
         import keras
 
-        return keras.layers.Dense(self.units, activation=self.activation, use_bias=self.use_bias, name=name, dtype=ctx.dtype)(tensors[0])
+        activation = ctx.head_activation if self.activation == "auto" else self.activation
+        return keras.layers.Dense(self.units, activation=activation, use_bias=self.use_bias, name=name, dtype=ctx.dtype)(tensors[0])

@@ -17,9 +17,10 @@ from cnn_cli.model.graph import INPUT, Graph
 
 
 def build_model(model: ModelConfig, input_shape: Shape, num_classes: int | None, source: str = "config", name: str = "cnn",
-                graph: Graph | None = None) -> keras.Model:
-    """Builds (but does not compile) the model for inputs of `input_shape` and `num_classes` classes, from
-    `graph` when the caller expanded it already (a run expands its graph once), else from the config.
+                graph: Graph | None = None, head_activation: str = "softmax") -> keras.Model:
+    """Builds (but does not compile) the model for inputs of `input_shape` and `num_classes` classes (labels,
+    targets), from `graph` when the caller expanded it already (a run expands its graph once), else from the
+    config; the last layer's `activation: auto` is `head_activation` (the task's).
 
     The output layer is kept in float32 under a mixed-precision policy, so the softmax and the loss are.
     """
@@ -27,7 +28,7 @@ def build_model(model: ModelConfig, input_shape: Shape, num_classes: int | None,
         graph = analyze(model, input_shape, num_classes, source).graph  # config errors before Keras sees them
     tensors = {INPUT: keras.Input(shape=tuple(input_shape), name=INPUT)}
     for node in graph.nodes:
-        ctx = BuildContext(num_classes, "float32" if node.name == graph.output else None)
+        ctx = BuildContext(num_classes, "float32" if node.name == graph.output else None, head_activation)
         tensors[node.name] = node.spec.build([tensors[i] for i in node.inputs], node.name, ctx)
     return keras.Model(tensors[INPUT], tensors[graph.output], name=name)
 

@@ -51,8 +51,9 @@ KERAS_TOP_LEVEL = {"Sequential", "Functional", "Model", "DTypePolicy", "FloatDTy
 FUNCTION_MODULES = tuple(p for p in ALLOWED_MODULES if p.rsplit(".", 1)[-1] in ("activations", "losses", "metrics"))
 REFUSED_CLASSES = {"Lambda": "a Lambda layer (Python code)", "__lambda__": "a serialized Python function",
                    "TFSMLayer": "a TFSMLayer (loads a TensorFlow SavedModel from a path)"}
-OWN_REGISTERED = custom_objects() | {"cnn>OneCycle"}  # every kind's `custom_objects`, e.g. cnn>MinPooling2D; the
-# one-cycle learning-rate schedule (cnn_cli/layers/custom/one_cycle.py) a model's optimizer may hold
+OWN_REGISTERED = custom_objects() | {"cnn>OneCycle", "cnn>WeightedBinaryCrossentropy"}  # every kind's
+# `custom_objects`, e.g. cnn>MinPooling2D; the one-cycle learning-rate schedule (cnn_cli/layers/custom/one_cycle.py)
+# a model's optimizer may hold; the multi-label loss with positive weights (custom/weighted_bce.py) it compiled with
 
 
 class UnsafeFileError(CnnError):

@@ -10,6 +10,7 @@ import numpy as np
 from cnn_cli.errors import CnnError
 from cnn_cli.inference.evaluation import DEFAULT_BATCH, Evaluation, evaluate_run
 from cnn_cli.reports.plots import plot_confusion, write_mistakes
+from cnn_cli.reports.task_figures import task_figure
 from cnn_cli.rundir.atomic import save_atomic, write_json
 from cnn_cli.rundir.run_reader import read_run
 
@@ -19,6 +20,9 @@ def evaluate_and_write(run_dir: str | Path, *, data_path: str | None = None, sub
     """`evaluate_run`, then its files (unless `write_files` is false); a place that cannot take them is refused
     before the model is loaded."""
     run = read_run(run_dir)
+    if run.task.SEVERAL:
+        return _rows_evaluation(run, data_path=data_path, subset=subset, batch_size=batch_size,
+                                write_files=write_files, tta=tta)
     outputs = [run.dir.confusion, run.dir.evaluation, run.dir.mistakes]  # a symlink leading out: refused first
     for path in outputs if write_files else ():
         if path.exists() and not path.is_file():
@@ -37,5 +41,30 @@ def evaluate_and_write(run_dir: str | Path, *, data_path: str | None = None, sub
         write_json(report, evaluation.to_dict())
     except OSError as exc:
         raise CnnError(f"{run.path}: cannot write {report.name}, {png.name} and {gallery.name} into the run directory "
+                       f"({exc.strerror or exc}); use --no-write to only print") from None
+    return evaluation
+
+
+def _rows_evaluation(run, *, data_path, subset, batch_size, write_files, tta) -> Evaluation:
+    """A multi-label or regression run's evaluation and its files: evaluation.json and evaluation.png (the
+    precision-recall curves, or predicted against true with the residuals)."""
+    outputs = [run.dir.task_figure, run.dir.evaluation]
+    for path in outputs if write_files else ():
+        if path.exists() and not path.is_file():
+            raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
+    scored = evaluate_run(run, data_path=data_path, subset=subset, batch_size=batch_size, tta=tta)
+    evaluation = scored.evaluation
+    if not write_files:
+        return evaluation
+    png, report = outputs
+    thresholds = [r["threshold"] for r in evaluation.figures.get("per_label", [])]
+    try:
+        save_atomic(png, lambda tmp: task_figure(evaluation.task, scored.y, scored.probabilities,
+                                                 evaluation.class_names, thresholds, tmp,
+                                                 title=f"{run.config.name}: {evaluation.split} split"))
+        evaluation.files = {"figure": str(png), "evaluation": str(report)}
+        write_json(report, evaluation.to_dict())
+    except OSError as exc:
+        raise CnnError(f"{run.path}: cannot write {report.name} and {png.name} into the run directory "
                        f"({exc.strerror or exc}); use --no-write to only print") from None
     return evaluation

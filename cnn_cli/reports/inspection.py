@@ -86,12 +86,15 @@ def feature_maps(model, x: np.ndarray, names: list[str]) -> list[np.ndarray]:
     return [keras.ops.convert_to_numpy(o).astype(np.float32) for o in outputs]
 
 
-def probabilities_of(model, x: np.ndarray) -> np.ndarray:
-    """The model's class probabilities for a few inputs (one eager call)."""
+def probabilities_of(model, x: np.ndarray, run=None) -> np.ndarray:
+    """The model's class probabilities for a few inputs (one eager call); with `run`, its task's outputs (a
+    multi-label run's scores, a regression's numbers in the data's units)."""
     import keras
 
     whole = keras.Model(model.inputs[0], model.outputs[0])  # one input tensor, whatever structure the file saved
     scores = keras.ops.convert_to_numpy(whole(x, training=False)).astype(np.float64)
+    if run is not None and run.task.SEVERAL:
+        return run.task.outputs(scores, run.targets)
     return access.as_probabilities(scores)
 
 
@@ -108,7 +111,8 @@ def class_index(run, name: str) -> int:
     for index, ident, label in run.class_map.entries:
         if name in (label, str(ident)):
             return index
-    raise CnnError(f"--class: {name!r} is not one of the run's classes ({run.class_map.summary(names=True)})")
+    what = {"multilabel": "labels", "regression": "targets"}.get(run.config.task, "classes")
+    raise CnnError(f"--class: {name!r} is not one of the run's {what} ({run.class_map.summary(names=True)})")
 
 
 def _safe(name: str) -> str:
@@ -133,8 +137,10 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
         raise CnnError(f"{folder}: cannot create the folder ({exc.strerror or exc}); give -o DIR") from None
 
     x = access.model_inputs(run, pixels[None])
-    probabilities = probabilities_of(model, x)[0]
-    order = np.argsort(-probabilities, kind="stable")[:3]
+    probabilities = probabilities_of(model, x, run)[0]
+    regression = run.config.task == "regression"
+    # a regression's outputs are its targets, in order (the first drawn); others' the highest scores first
+    order = np.arange(min(3, len(probabilities))) if regression else np.argsort(-probabilities, kind="stable")[:3]
     class_names = run.class_map.names
     result = Inspection(image=image_path, top=[(class_names[i], float(probabilities[i])) for i in order])
     maps = [m[0] for m in feature_maps(model, x, names)]
@@ -144,7 +150,9 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
     if cams is None:
         result.notes.append("Grad-CAM needs the TensorFlow backend; skipped")
     else:
-        titles = [f"Grad-CAM of {class_names[t]} (p = {probabilities[t]:.3f}, layer {cam_layer(model)})" for t in targets]
+        said = "value" if regression else "score" if run.config.task == "multilabel" else "p"
+        titles = [f"Grad-CAM of {class_names[t]} ({said} = {probabilities[t]:.4g}, layer {cam_layer(model)})"
+                  for t in targets]
         paths = [folder / f"gradcam_{_safe(class_names[t])}.png" for t in targets]
         for cam, title, path in zip(cams, titles, paths):
             figures.gradcam_figure(pixels, cam, title, path)

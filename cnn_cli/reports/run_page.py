@@ -38,21 +38,39 @@ class Pass:
     matrix: np.ndarray
     note: str = ""
     label_smoothing: float = 0.0  # the run's: the loss is the one it trained with, as `cnn evaluate` reports
+    task: str = "classification"  # another task's outputs: each label's score, or numbers in the data's units
+    state: object = None  # the run's `TargetState` (thresholds, mean and std)
+    figures: dict = field(default_factory=dict)  # another task's figures (`Task.evaluate`)
+
+    @property
+    def several(self) -> bool:
+        return self.task != "classification"
 
     @property
     def predicted(self) -> np.ndarray:
+        if self.several:
+            return tasks.lookup(self.task).predicted(self.probabilities, self.state)
         return self.probabilities.argmax(axis=1)
 
     @property
     def losses(self) -> np.ndarray:
-        """Each example's cross-entropy against its label smoothed as in training (Keras' clipping)."""
+        """Each example's cross-entropy against its label smoothed as in training (Keras' clipping); a
+        multi-label example's mean binary cross-entropy over its labels; a regression example's mean absolute
+        error over its targets, in the data's units."""
+        if self.task == "regression":
+            return np.abs(self.probabilities - self.y).mean(axis=1)
+        if self.task == "multilabel":
+            p = np.clip(self.probabilities, EPSILON, 1.0 - EPSILON)
+            return -(self.y * np.log(p) + (1 - self.y) * np.log(1 - p)).mean(axis=1)
         logs = -np.log(np.clip(self.probabilities, EPSILON, 1.0 - EPSILON))
         true = logs[np.arange(len(self.y)), self.y]
         s = self.label_smoothing
         return (1.0 - s) * true + s * logs.mean(axis=1) if s > 0 else true
 
     @property
-    def accuracy(self) -> float:
+    def accuracy(self) -> float | None:
+        if self.several:
+            return None
         return float(np.mean(self.predicted == self.y)) if len(self.y) else 0.0
 
 
@@ -76,10 +94,14 @@ def evaluate(run, model, data_path: str | None) -> Pass:
               for _, pixels in split.x.chunks(BATCH)]  # a batch of the split at a time
     scores = np.concatenate(scores) if scores else np.zeros((0, run.num_classes))
     task = tasks.of(run.config)
-    probabilities = task.outputs(scores)
-    per_class, matrix = task.per_class(split.y, task.predicted(probabilities), run.class_map.names, run.class_map.ids)
+    state = getattr(run, "targets", None)
+    probabilities = task.outputs(scores, state) if state is not None else task.outputs(scores)
+    per_class, matrix = task.per_class(split.y, task.predicted(probabilities, state) if state is not None
+                                       else task.predicted(probabilities), run.class_map.names, run.class_map.ids)
+    figures = task.evaluate(split.y, probabilities, state, run.class_map.names) if task.SEVERAL else {}
     return Pass(x=split.x, y=split.y, split=split.name, origin=split.origin, probabilities=probabilities,
-                per_class=per_class, matrix=matrix, note=split.note, label_smoothing=run.config.train.label_smoothing)
+                per_class=per_class, matrix=matrix, note=split.note, label_smoothing=run.config.train.label_smoothing,
+                task=task.NAME, state=state, figures=figures)
 
 
 def gather(run_dir: str, data_path: str | None = None) -> ReportInput:
@@ -111,7 +133,12 @@ def build(found: ReportInput) -> str:
     if found.evaluated is not None:  # the sections of an evaluation that the run's task has, in its order
         offered = {"classes": ("Per class", sections.per_class), "confusion": ("Confusion matrix", sections.confusion),
                    "confused": ("Most confused pairs", sections.confused_pairs),
-                   "hardest": ("Highest loss", sections.hardest), "inside": ("Inside the model", sections.inside)}
+                   "hardest": ("Highest loss", sections.hardest), "inside": ("Inside the model", sections.inside),
+                   "labels": ("Per label", sections.per_label), "pr_curves": ("Precision and recall", sections.pr_curves),
+                   "missed": ("Most-missed labels", sections.missed_labels),
+                   "targets": ("Per target", sections.per_target),
+                   "residuals": ("Predicted against true", sections.residuals),
+                   "worst": ("Worst examples", sections.worst)}
         parts += [(key, offered[key][0], offered[key][1](found)) for key in tasks.of(run.config).REPORT_SECTIONS]
     parts += [("model", "Model", sections.summary_table(run)),
               ("config", "Config", html.pre(access.config_text(run))),

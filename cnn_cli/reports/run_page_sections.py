@@ -9,7 +9,7 @@ import numpy as np
 from cnn_cli import tasks
 from cnn_cli.inference.gradcam import cam_layer, grad_cam
 from cnn_cli.number_format import human_bytes
-from cnn_cli.reports import access, html, plots
+from cnn_cli.reports import access, html, plots, task_figures
 from cnn_cli.reports import pixels as images
 from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
 from cnn_cli.reports.phase_marks import phase_ranges
@@ -29,7 +29,14 @@ def _fmt(value, digits: int = 4) -> str:
 def results(found) -> str:
     m, e = found.metrics, found.evaluated
     items = []
-    if e is not None:
+    if e is not None and e.several:
+        task = tasks.of(found.run.config)
+        keys = (("micro_f1", "micro F1"), ("macro_f1", "macro F1"), ("mean_average_precision", "mAP"),
+                ("subset_accuracy", "subset accuracy")) if task.NAME == "multilabel" else \
+            (("mae", "MAE"), ("rmse", "RMSE"), ("r2", "R²"))
+        items += [(f"{e.split} {label}", _fmt(e.figures.get(key))) for key, label in keys]
+        items += [(f"{e.split} examples", f"{len(e.y):,}")]
+    elif e is not None:
         task = tasks.of(found.run.config)
         items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"),
                   (f"{e.split} loss ({task.loss_words(found.run.config)})", f"{float(e.losses.mean()):.4f}"),
@@ -147,25 +154,97 @@ def inside(found) -> str:
         kernel = np.asarray(conv.kernel)
         parts.append(f"<h3>Filters of {html.esc(conv.name)}</h3>" + html.img(images.png(images.filter_grid(kernel, 360)),
                      f"{conv.name} filters", pixelated=True))
-    chosen = np.unique(e.y, return_index=True)[1][:INSIDE_IMAGES]
+    several = e.several
+    chosen = np.arange(min(INSIDE_IMAGES, len(e.y))) if several else np.unique(e.y, return_index=True)[1][:INSIDE_IMAGES]
     names = _spread(default_layers(model), INSIDE_LAYERS)
     x = access.model_inputs(run, e.x[chosen])
     maps = feature_maps(model, x, names)
-    cams = grad_cam(model, x, e.predicted[chosen], cam_layer(model))
+    # multilabel: the label of the highest score; regression: the first target
+    targets = e.probabilities[chosen].argmax(axis=1) if e.task == "multilabel" else \
+        np.zeros(len(chosen), dtype=np.int64) if several else e.predicted[chosen]
+    cams = grad_cam(model, x, targets, cam_layer(model))
     classes = run.class_map.names
     if cams is None:
         parts.append(html.paragraph("Grad-CAM needs the TensorFlow backend; not drawn."))
     for k, i in enumerate(chosen):
-        items = [html.figure(thumb(e.x[i], "image", 112), f"#{i} true: {classes[e.y[i]]}")]
+        items = [html.figure(thumb(e.x[i], "image", 112), f"#{i} true: {_truth(e, i, classes)}")]
         if cams is not None:
+            t = int(targets[k])
             items.append(html.figure(thumb(images.overlay(e.x[i], cams[k]), "Grad-CAM", 112),
-                                  f"Grad-CAM of {classes[e.predicted[i]]} ({e.probabilities[i, e.predicted[i]]:.2f})"))
+                                  f"Grad-CAM of {classes[t]} ({e.probabilities[i, t]:.{2 if e.task != 'regression' else 3}g})"))
         for name, values in zip(names, maps):
             grid = images.feature_grid(values[k], limit=32, target=240)
             items.append(html.figure(html.img(images.png(grid), f"{name} feature maps", pixelated=True),
                                   f"{name} {'x'.join(str(d) for d in values.shape[1:])}"))
         parts.append(f"<h3>Test image #{int(i)}</h3>" + html.gallery(items))
     return "".join(parts)
+
+
+def _truth(e, i: int, classes: list[str]) -> str:
+    """What example i is: its class, its labels (multilabel) or its numbers (regression)."""
+    if e.task == "multilabel":
+        return ", ".join(classes[j] for j in np.flatnonzero(e.y[i])) or "no label"
+    if e.task == "regression":
+        return ", ".join(f"{v:.4g}" for v in e.y[i])
+    return classes[e.y[i]]
+
+
+def per_label(found) -> str:
+    rows = found.evaluated.figures["per_label"]
+    body = [[r["label"], html.number(r["precision"]), html.number(r["recall"]), html.number(r["f1"]),
+             html.number(r["average_precision"]) if r["average_precision"] is not None else "-",
+             html.number(r["support"]), html.number(r["threshold"])] for r in rows]
+    return html.paragraph("A label is predicted when its score reaches its threshold (kept in the run's "
+                          "labels.json). Click a column's header to sort by it.") + html.table(
+        ["label", "precision", "recall", "F1", "AP", "support", "threshold"], body,
+        numeric=[False, True, True, True, True, True, True])
+
+
+def pr_curves(found) -> str:
+    e = found.evaluated
+    thresholds = [r["threshold"] for r in e.figures["per_label"]]
+    return html.img(task_figures.pr_curves(e.y, e.probabilities, found.run.class_map.names, thresholds, None),
+                    "precision-recall curve of each label")
+
+
+def missed_labels(found) -> str:
+    """The labels missed most often (present, not predicted), each with its missed examples."""
+    e, names = found.evaluated, found.run.class_map.names
+    missed = (e.y == 1) & (e.predicted == 0)
+    counts = missed.sum(axis=0)
+    order = [int(j) for j in np.argsort(-counts, kind="stable") if counts[j] > 0][:PAIRS]
+    if not order:
+        return html.paragraph("None: every label present is predicted.")
+    parts = []
+    for j in order:
+        where = np.flatnonzero(missed[:, j])[:PAIR_EXAMPLES]
+        items = [html.figure(thumb(e.x[i], f"example {i}"), f"#{i} score {e.probabilities[i, j]:.2f}") for i in where]
+        parts.append(f"<h3>{html.esc(names[j])} missed {int(counts[j])} times of {int(e.y[:, j].sum())}</h3>"
+                     + html.gallery(items))
+    return "".join(parts)
+
+
+def per_target(found) -> str:
+    rows = found.evaluated.figures["per_target"]
+    body = [[r["target"], html.number(r["mae"]), html.number(r["rmse"]), html.number(r["r2"])] for r in rows]
+    return html.paragraph("In the data's units.") + html.table(["target", "MAE", "RMSE", "R²"], body,
+                                                                numeric=[False, True, True, True])
+
+
+def residuals(found) -> str:
+    e = found.evaluated
+    return html.img(task_figures.predicted_vs_true(e.y, e.probabilities, found.run.class_map.names, None),
+                    "predicted against true, and the residuals, per target")
+
+
+def worst(found) -> str:
+    e, names = found.evaluated, found.run.class_map.names
+    order = np.argsort(-e.losses, kind="stable")[:HARDEST]
+    items = [html.figure(thumb(e.x[i], f"example {i}"), f"#{i} " + " · ".join(
+        f"{n}: true {e.y[i, j]:.4g}, predicted {e.probabilities[i, j]:.4g}" for j, n in enumerate(names[:3])))
+        for i in order]
+    return html.paragraph(f"The {len(order)} {e.split} images with the largest absolute error, largest first.") \
+        + html.gallery(items)
 
 
 def summary_table(run) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from cnn_cli import tasks
 from cnn_cli.backends import start as start_backend
 from cnn_cli.config import Config
 from cnn_cli.errors import CnnError
@@ -134,7 +135,8 @@ def summarize(
     from cnn_cli.model.builder import build_model
 
     if model is None:
-        model = build_model(config.model, input_shape, num_classes, source, name=config.name, graph=analysis.graph)
+        model = build_model(config.model, input_shape, num_classes, source, name=config.name, graph=analysis.graph,
+                            head_activation=tasks.of(config).HEAD_ACTIVATION)
     lines: list[str] = []
     import os
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from cnn_cli.number_format import to_float
 from cnn_cli.reports.phase_marks import mark_phases
 from cnn_cli.rundir.atomic import save_atomic
+from cnn_cli.rundir.records import history_columns
 
 
 def plot_curves(rows: list[dict], path: str | Path, title: str = "") -> None:
@@ -37,7 +38,7 @@ def curves_figure(rows: list[dict], title: str = ""):
         ax.set_ylabel("learning rate")
         ax.set_title("learning rate (end of epoch)")
         ax.grid(True, alpha=0.3)
-    for i, metric in enumerate(("loss", "accuracy")):
+    for i, metric in enumerate(("loss", history_columns(rows)[2])):  # the loss and the task's first metric
         ax = fig.add_subplot(1, panels, i + 1)
         for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
             values = [to_float(r.get(key)) for r in rows]

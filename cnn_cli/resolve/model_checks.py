@@ -13,15 +13,17 @@ from cnn_cli.model.freeze import frozen_layers
 from cnn_cli.model.graph import check_structure
 from cnn_cli.model.imagenet import TABLE
 from cnn_cli.model.preprocess import preprocessing
+from cnn_cli.resolve.task_checks import check_task
 
 
 def config_problems(config: Config, source: str) -> list[ConfigError]:
     """Every check's first problem: the config's own, the ImageNet weights', then the graph's."""
     problems = own_problems(config, source)
-    try:
-        _check_pretrained(config, source)
-    except ConfigError as exc:
-        problems.append(exc)
+    for check in (check_task, _check_pretrained):
+        try:
+            check(config, source)
+        except ConfigError as exc:
+            problems.append(exc)
     if not problems:
         try:
             _check_freeze(config, _check_shapes(config, source), source)
@@ -46,9 +48,9 @@ def _check_shapes(config: Config, source: str):
     """The model's graph (None when the shapes wait for the data and a probe shape does not fit)."""
     if config.model.input_shape is not None:
         # `units: num_classes` may wait for the data; any count checks the shapes in between.
-        return analyze(config.model, config.model.input_shape, config.model.num_classes or 2, source).graph
+        return analyze(config.model, config.model.input_shape, config.outputs or 2, source).graph
     # the shapes wait for the data; names and references need not
-    return check_structure(config.model, config.model.num_classes or 2, source)
+    return check_structure(config.model, config.outputs or 2, source)
 
 
 def _check_freeze(config: Config, graph, source: str) -> None:

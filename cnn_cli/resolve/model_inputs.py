@@ -7,10 +7,10 @@ from collections.abc import Sequence
 
 from cnn_cli.config import Config
 from cnn_cli.config.checks import final_units
-from cnn_cli.config.loader import config_from_dict
 from cnn_cli.config.overrides import apply_overrides, data_flag_overrides, parse_override
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError
+from cnn_cli.resolve.checked_config import config_from_dict
 
 
 def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence[str] = (),
@@ -35,14 +35,14 @@ def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence
 def declared_classes(config: Config) -> int | None:
     """The number of classes the config states: `model.num_classes`, or the last dense layer's units."""
     units = final_units(config)
-    return config.model.num_classes or (units if isinstance(units, int) else None)
+    return config.outputs or (units if isinstance(units, int) else None)
 
 
 def resolve_model_inputs(config: Config, source: str, data_path: str | None = None) -> tuple[tuple, int | None]:
     """Input shape and number of classes; the data is read only when the config does not state both
     (or when `--data` is given, so that the model is checked against it)."""
     classes = declared_classes(config)
-    needs_classes = any(getattr(layer, "units", None) == "num_classes" for layer in config.model.layers)
+    needs_classes = any(getattr(layer, "units", None) in ("num_classes", "num_targets") for layer in config.model.layers)
     if data_path is None and config.model.input_shape is not None and (classes is not None or not needs_classes):
         return tuple(config.model.input_shape), classes
     from cnn_cli.data import load_dataset

@@ -24,6 +24,7 @@ TENSORBOARD = "tensorboard"
 EVALUATION = "evaluation.json"
 CONFUSION = "confusion_matrix.png"
 MISTAKES = "mistakes.png"
+TASK_FIGURE = "evaluation.png"  # a multi-label run's precision-recall curves, a regression's predicted against true
 REPORT = "report.html"
 INSPECT = "inspect"
 LOCK = ".lock"
@@ -66,6 +67,8 @@ class RunLayout:
     evaluation = property(lambda self: run_file(self.path, EVALUATION), doc="evaluation.json: written by cnn evaluate")
     confusion = property(lambda self: run_file(self.path, CONFUSION), doc="confusion_matrix.png: written by cnn evaluate")
     skipped = property(lambda self: run_file(self.path, SKIPPED), doc="skipped_images.txt: image files left out (bad_images: skip)")
+    task_figure = property(lambda self: run_file(self.path, TASK_FIGURE), doc="evaluation.png: a multi-label run's "
+                           "precision-recall curves or a regression's predicted against true, by cnn evaluate")
     mistakes = property(lambda self: run_file(self.path, MISTAKES), doc="mistakes.png: misclassified examples, by cnn evaluate")
     report = property(lambda self: run_file(self.path, REPORT), doc="report.html: written by cnn report")
     inspect = property(lambda self: run_file(self.path, INSPECT), doc="inspect/<image>/: written by cnn inspect")

@@ -24,6 +24,20 @@ STATUSES = ("running", "complete", "interrupted", "diverged", "failed")
 Status = Literal["running", "complete", "interrupted", "diverged", "failed"]
 # history.csv's columns, in order; a run in phases adds `phase` last
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+TASK_METRICS = ("accuracy", "auc", "f1", "mae", "rmse")
+"""The metrics a task's history may hold (classification: accuracy; multilabel: auc, f1; regression: mae, rmse)."""
+
+
+def history_columns(rows) -> tuple[str, ...]:
+    """history.csv's columns for `rows`: epoch, loss, the task's metrics, val_loss, their val_ ones, learning
+    rate, seconds (and `phase` for a run in phases). A classification run's are `HISTORY_COLUMNS`."""
+    def held(metric: str) -> bool:
+        return any(row.get(key) not in (None, "") for row in rows for key in (metric, f"val_{metric}"))
+
+    metrics = [m for m in TASK_METRICS if m != "accuracy" and held(m)]
+    if not metrics:
+        return HISTORY_COLUMNS
+    return ("epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "learning_rate", "seconds")
 
 
 class _Record(BaseModel):
@@ -75,9 +89,12 @@ class PhaseRecord(_Record):
 
 
 class MetricsJson(_Record):
-    """metrics.json: the final scores and how the run went. `phases` is there for a run in phases only (two or
+    """metrics.json: the final scores and how the run went; `task` (what the model predicts) from the runs
+    that record it on (a run without it is classification), and the task's figures beside the loss
+    (`val_auc`, `test_mae`, ...). `phases` is there for a run in phases only (two or
     more `train.phases`); a run without phases, and every run written before the key, has no `phases`."""
 
+    task: str | None = None
     val_loss: float | None = None
     val_accuracy: float | None = None
     val_examples: int | None = Field(default=None, ge=0)
@@ -101,12 +118,29 @@ class ClassEntry(_Record):
 
 
 class LabelsJson(_Record):
-    """labels.json: the class map, indices 0..K-1 in order, ids all different, K >= 2."""
+    """labels.json: the class map, indices 0..K-1 in order, ids all different, K >= 2 for classification (a
+    multi-label run's labels or a regression's targets may be one). `task` and what the run keeps of its targets
+    (`cnn_cli.tasks.base.TargetState`): a multi-label run's `thresholds` (one per label), a regression's
+    `target_mean` and `target_std` (the training split's, per target); a run without `task` is classification."""
 
-    classes: list[ClassEntry] = Field(min_length=2)
+    classes: list[ClassEntry] = Field(min_length=1)
+    task: str | None = None
+    thresholds: list[float] | None = None
+    target_mean: list[float] | None = None
+    target_std: list[float] | None = None
 
     @model_validator(mode="after")
     def _in_order(self) -> LabelsJson:
+        if self.task in (None, "classification") and len(self.classes) < 2:
+            raise ValueError(f"classes: expected at least 2 classes, as a list of {{\"index\", \"id\", \"name\"}} "
+                             f"objects, received {len(self.classes)}")
+        for key in ("thresholds", "target_mean", "target_std"):
+            values = getattr(self, key)
+            if values is not None and len(values) != len(self.classes):
+                raise ValueError(f"{key}: expected {len(self.classes)} numbers, one per entry of classes, received "
+                                 f"{len(values)}")
+        if self.target_std is not None and any(not v > 0 for v in self.target_std):
+            raise ValueError("target_std: expected positive numbers")
         seen: dict[str, int] = {}
         for i, entry in enumerate(self.classes):
             if entry.index != i:
@@ -131,6 +165,14 @@ class HistoryRow(BaseModel):
     learning_rate: float | None = None
     seconds: float | None = None
     phase: int | None = Field(default=None, ge=1)  # a run in phases (train.phases): the epoch's, 1-based
+    auc: float | None = None  # the task's metrics (multilabel: auc, f1; regression: mae, rmse)
+    f1: float | None = None
+    mae: float | None = None
+    rmse: float | None = None
+    val_auc: float | None = None
+    val_f1: float | None = None
+    val_mae: float | None = None
+    val_rmse: float | None = None
 
     @field_validator("*", mode="before")
     @classmethod

@@ -29,12 +29,12 @@ from cnn_cli.rundir.atomic import TMP_PREFIX, save_atomic, write_atomic, write_j
 from cnn_cli.rundir.layout import RunLayout, now, run_file
 from cnn_cli.rundir.lock import RunLock
 from cnn_cli.rundir.records import (
-    HISTORY_COLUMNS,
     HistoryRow,
     LabelsJson,
     MetricsJson,
     RunJson,
     RunRecord,
+    history_columns,
     read_history,
     read_history_text,
     read_record,
@@ -60,7 +60,8 @@ class History:
         return read_history_text(self._path)
 
     def write(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Replaces the file with `rows`: the columns of `HISTORY_COLUMNS`, and `phase` last for a run in
+        """Replaces the file with `rows`: the columns of `HISTORY_COLUMNS` (another task's metrics in place of
+        accuracy: `records.history_columns`), and `phase` last for a run in
         phases. A row that `HistoryRow` refuses is a bug of the writer, refused before anything is written."""
         for row in rows:
             HistoryRow.model_validate({k: v for k, v in row.items() if v is not None})
@@ -69,7 +70,7 @@ class History:
 
 def history_csv(rows: Sequence[dict[str, Any]]) -> str:
     """history.csv's text for `rows`."""
-    columns = HISTORY_COLUMNS + (("phase",) if any(row.get("phase") not in (None, "") for row in rows) else ())
+    columns = history_columns(rows) + (("phase",) if any(row.get("phase") not in (None, "") for row in rows) else ())
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
@@ -130,7 +131,7 @@ class RunDir(RunLayout):
         return read_record(self.file(names.METRICS), MetricsJson)
 
     def write_labels(self, labels: LabelsJson) -> None:
-        write_json(self.labels, labels.model_dump(mode="json"))
+        write_json(self.labels, labels.model_dump(mode="json", exclude_none=True))
 
     def read_labels(self) -> LabelsJson:
         return read_record(self.file(names.LABELS), LabelsJson)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cnn_cli import tasks
 from cnn_cli.backends import name as backend_name
 from cnn_cli.backends import start as start_backend
 from cnn_cli.config import config_from_dict
@@ -28,6 +29,7 @@ from cnn_cli.model.file_safety import check_keras_file, optimizer_backend
 from cnn_cli.rundir.layout import CONFIG, HISTORY, LABELS, METRICS, MODEL, RUN, run_file
 from cnn_cli.rundir.records import LabelsJson, RunJson, check_optional, first_line, input_scale, read_record
 from cnn_cli.rundir.run_dir import RunDir
+from cnn_cli.tasks.base import NO_STATE, TargetState
 
 INPUT_SCALING = "input_scaling"  # the layer a format-2 model starts with, unless its config scales itself
 
@@ -44,7 +46,13 @@ class Run:
     config_source: str
     record: RunJson
     class_map: ClassMap
+    targets: TargetState = NO_STATE  # what the run keeps of its targets (labels.json): thresholds, mean and std
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def task(self):
+        """The run's task (`cnn_cli.tasks`): its config's, classification for a run that names none."""
+        return tasks.of(self.config)
 
     @property
     def dir(self) -> RunDir:
@@ -127,10 +135,13 @@ def read_run(run_dir: str | Path) -> Run:
     class_map = ClassMap.from_json([entry.model_dump() for entry in labels.classes])
     if config.model.input_shape is None:
         raise CnnError(f"{path / CONFIG}: model.input_shape is missing (a run's config has it filled in)")
+    if labels.task is not None and labels.task != config.task:
+        raise CnnError(f"{path / LABELS}: task {labels.task!r}, but {CONFIG} has task {config.task!r}")
     if config.model.num_classes is not None and config.model.num_classes != len(class_map):
         raise CnnError(f"{path / LABELS}: {len(class_map)} classes, but {CONFIG} has model.num_classes "
                        f"{config.model.num_classes}")
-    return Run(path=path, config=config, config_source=source, record=record, class_map=class_map)
+    return Run(path=path, config=config, config_source=source, record=record, class_map=class_map,
+               targets=TargetState.from_json(labels))
 
 
 def read_run_config(run_dir: str | Path, overrides: Sequence[str] = ()) -> tuple[Config, str]:
@@ -214,8 +225,9 @@ def _check_model(model, run: Run, path: Path) -> None:
     if tuple(shape) != run.input_shape:
         raise CnnError(f"{path}: input shape {list(shape)} differs from {CONFIG}'s model.input_shape {list(run.input_shape)}")
     if not isinstance(outputs, tuple) or len(outputs) != 2 or outputs[-1] != run.num_classes:
-        raise CnnError(f"{path}: output shape {outputs} does not give one score per class ({run.num_classes} classes "
-                       f"in {LABELS})")
+        what = {"multilabel": "label", "regression": "target"}.get(run.config.task, "class")
+        raise CnnError(f"{path}: output shape {outputs} does not give one score per {what} ({run.num_classes} "
+                       f"{what}{'es' if what == 'class' else 's'} in {LABELS})")
     if run.format < 2 and any(layer.name == INPUT_SCALING for layer in model.layers):
         raise CnnError(f"{run.path / RUN}: format: 1 (a run.json without format), but {path} scales its own input "
                        f"(its {INPUT_SCALING} layer), which format 2 says; was run.json replaced?")

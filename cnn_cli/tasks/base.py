@@ -5,9 +5,36 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What a run keeps of its targets beyond the class map (labels.json): a multi-label run's decision
+    thresholds (one per label), a regression run's standardisation (the training split's mean and standard
+    deviation per target). None: the task keeps none, or a run written before it did."""
+
+    thresholds: tuple[float, ...] | None = None
+    mean: tuple[float, ...] | None = None
+    std: tuple[float, ...] | None = None
+
+    def to_json(self) -> dict:
+        out = {"thresholds": self.thresholds, "target_mean": self.mean, "target_std": self.std}
+        return {k: [float(x) for x in v] for k, v in out.items() if v is not None}
+
+    @classmethod
+    def from_json(cls, record) -> TargetState:
+        def get(key):
+            value = getattr(record, key, None) if not isinstance(record, dict) else record.get(key)
+            return None if value is None else tuple(float(x) for x in value)
+
+        return cls(thresholds=get("thresholds"), mean=get("target_mean"), std=get("target_std"))
+
+
+NO_STATE = TargetState()
 
 
 class Task(ABC):
@@ -28,9 +55,19 @@ class Task(ABC):
 
     NAME: ClassVar[str]
     HEAD_ACTIVATION: ClassVar[str]
+    HEADS: ClassVar[tuple[str | None, ...]] = ()
+    """The last layer's activations that agree with the task (`auto` always does: it becomes HEAD_ACTIVATION)."""
     METRIC: ClassVar[str]
     MONITOR: ClassVar[str]
+    MONITORS: ClassVar[tuple[str, ...]] = ("val_loss", "loss")
+    """What callbacks and stop_at may watch (the history's columns of the task's metrics, and the loss)."""
+    HISTORY_METRICS: ClassVar[tuple[str, ...]] = ()
+    """The compiled metrics' names as history.csv's columns (and `val_` ones)."""
+    LOSSES: ClassVar[tuple[str, ...]] = ()
+    """The `train.loss` values the task allows."""
     REPORT_SECTIONS: ClassVar[tuple[str, ...]] = ()
+    SEVERAL: ClassVar[bool] = False
+    """Whether the labels are one row per example (N, L) (multilabel, regression) rather than one index."""
 
     def __repr__(self) -> str:
         return f"<task {self.NAME}>"
@@ -61,14 +98,44 @@ class Task(ABC):
     def encode_targets(self, labels: np.ndarray, num_classes: int, one_hot: bool) -> np.ndarray:
         """The targets of a batch from the data's labels."""
 
+    def fit_state(self, labels: np.ndarray, config) -> TargetState:
+        """What the run keeps of the training split's targets `labels` (before `tune`)."""
+        return NO_STATE
+
+    def tune(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
+        """The state after training, from the validation split's `outputs` and `labels` (multilabel: thresholds)."""
+        return state
+
+    def targets(self, labels: np.ndarray, state: TargetState) -> np.ndarray:
+        """The training targets of the data's labels (regression: standardised); classification's as they are."""
+        return labels
+
+    def check_config(self, config, source: str) -> None:
+        """The task's own rules of a config (beyond losses, monitors and the head): ConfigError."""
+        return None
+
+    def evaluate(self, y_true: np.ndarray, outputs: np.ndarray, state: TargetState, names: list[str]) -> dict:
+        """Evaluation's figures (`cnn evaluate --json`'s task keys) of `outputs` against `y_true`."""
+        raise NotImplementedError
+
+    def evaluation_text(self, figures: dict) -> list[str]:
+        """`cnn evaluate`'s lines of the task's figures."""
+        raise NotImplementedError
+
+    def agreement(self, expected: np.ndarray, got: np.ndarray, state: TargetState) -> dict:
+        """Export verification: how far an exported model's `got` outputs are from Keras' `expected`
+        (`{"passed", "rule", "measure", "value"}`)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------ reading a model's outputs
 
     @abstractmethod
-    def outputs(self, scores: np.ndarray) -> np.ndarray:
-        """The model's outputs (N, K) as the task reads them (classification: probabilities)."""
+    def outputs(self, scores: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
+        """The model's outputs (N, K) as the task reads them (classification: probabilities; multilabel: each
+        label's score; regression: numbers in the data's units)."""
 
     @abstractmethod
-    def predicted(self, outputs: np.ndarray) -> np.ndarray:
+    def predicted(self, outputs: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
         """What the model predicts for each example, from `outputs`, in the labels' encoding."""
 
     @abstractmethod
@@ -77,7 +144,7 @@ class Task(ABC):
         """Evaluation's per-class figures (one dict per class) and the matrix that goes with them."""
 
     @abstractmethod
-    def prediction(self, outputs: np.ndarray, classes: list[tuple], top_k: int) -> dict:
+    def prediction(self, outputs: np.ndarray, classes: list[tuple], top_k: int, state: TargetState = NO_STATE) -> dict:
         """`cnn predict`'s entry for one example's `outputs` (the keys it adds to the entry); `classes` are the
         class map's (index, id, name) entries."""
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from cnn_cli.tasks.base import Task
+from cnn_cli.errors import ConfigError
+from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 ONE_HOT_LOSS = "categorical_crossentropy"
 ONE_HOT_LOSSES = frozenset({ONE_HOT_LOSS})
@@ -68,8 +69,12 @@ def _plain(value: Any) -> Any:
 class Classification(Task):
     NAME = "classification"
     HEAD_ACTIVATION = "softmax"
+    HEADS = ("softmax", "linear", None)  # linear: logits, read through a softmax
     METRIC = "accuracy"
     MONITOR = "val_accuracy"
+    MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
+    HISTORY_METRICS = ("accuracy",)
+    LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
     REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "inside")
 
     def loss_name(self, config) -> str:
@@ -93,16 +98,36 @@ class Classification(Task):
         """Class indices as they are, or one-hot rows (float32)."""
         return np.eye(num_classes, dtype=np.float32)[labels] if one_hot else labels
 
-    def outputs(self, scores: np.ndarray) -> np.ndarray:
+    def check_config(self, config, source: str) -> None:
+        if config.model.num_classes is not None and config.model.num_classes < 2:
+            raise ConfigError(source, "model.num_classes", "expected at least 2 classes for classification (one "
+                              "label per image that may be there or not is task: multilabel)", config.model.num_classes)
+
+    def evaluate(self, y_true, outputs, state, names) -> dict:
+        """Balanced accuracy (the mean recall of the classes) and macro F1, beside the per-class figures."""
+        from sklearn.metrics import f1_score, recall_score
+
+        predicted = self.predicted(outputs)
+        labels = list(range(len(names)))
+        present = sorted(set(np.asarray(y_true).tolist()))
+        return {"balanced_accuracy": float(recall_score(y_true, predicted, labels=present, average="macro",
+                                                        zero_division=0)) if present else 0.0,
+                "macro_f1": float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0))}
+
+    def agreement(self, expected, got, state) -> dict:
+        same = float(np.mean(expected.argmax(axis=1) == got.argmax(axis=1))) if len(expected) else 1.0
+        return {"measure": "top-1 agreement", "value": same}
+
+    def outputs(self, scores: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
         return as_probabilities(scores)
 
-    def predicted(self, outputs: np.ndarray) -> np.ndarray:
+    def predicted(self, outputs: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
         return outputs.argmax(axis=1).astype(np.int32)
 
     def per_class(self, y_true, y_pred, names, ids):
         return class_metrics(y_true, y_pred, names, ids)
 
-    def prediction(self, outputs: np.ndarray, classes: list[tuple], top_k: int) -> dict:
+    def prediction(self, outputs: np.ndarray, classes: list[tuple], top_k: int, state: TargetState = NO_STATE) -> dict:
         """`{"top": [{"name", "id", "index", "probability"}]}`, the `top_k` most probable classes first."""
         k = max(1, min(int(top_k), len(classes)))
         order = np.argsort(-outputs, kind="stable")[:k]

@@ -20,6 +20,7 @@ from cnn_cli.backends import start as start_backend
 from cnn_cli.config.train import improves, monitor_mode
 from cnn_cli.number_format import to_float
 from cnn_cli.rundir.atomic import save_atomic
+from cnn_cli.rundir.records import TASK_METRICS
 from cnn_cli.rundir.run_dir import History
 
 start_backend()  # quietly, before Keras imports it
@@ -51,6 +52,11 @@ class HistoryWriter(keras.callbacks.Callback):
         for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
             value = to_float(logs.get(key))
             row[key] = None if value is None else f"{value:.6g}"
+        for metric in TASK_METRICS:  # another task's metrics (multilabel: auc, f1; regression: mae, rmse)
+            for key in (metric, f"val_{metric}"):
+                value = to_float(logs.get(key))
+                if value is not None and key not in row:
+                    row[key] = f"{value:.6g}"
         row["learning_rate"] = f"{float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)):.6g}"
         row["seconds"] = f"{time.perf_counter() - (self._started or time.perf_counter()):.3f}"
         if self.phase is not None:

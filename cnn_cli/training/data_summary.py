@@ -27,6 +27,8 @@ def per_class(dataset) -> str:
     splits = [(name, y) for name, y in (("train", dataset.y_train), ("validation", dataset.y_val),
                                        ("test", dataset.y_test)) if y is not None]
     k = dataset.num_classes
+    if np.asarray(dataset.labels).ndim == 2:
+        return _per_column(dataset, splits)
     counts = [np.bincount(np.asarray(y, dtype=np.int64), minlength=k) for _, y in splits]
     names = [str(entry[2]) for entry in dataset.class_map.entries]
     parts = [f"{names[i]} {'/'.join(str(int(c[i])) for c in counts)}" for i in range(min(k, SHOWN_CLASSES))]
@@ -34,3 +36,18 @@ def per_class(dataset) -> str:
         low = int(np.argmin(counts[0]))
         parts.append(f"... {k - SHOWN_CLASSES} more (fewest in train: {names[low]}, {int(counts[0][low])})")
     return f"per class ({'/'.join(name for name, _ in splits)}): " + ", ".join(parts)
+
+
+def _per_column(dataset, splits) -> str:
+    """Multi-label: `per label (train/validation/test): even 240/60/98, ...` (the examples that have it);
+    regression: `per target (train): digit mean 4.5, std 2.9, range 0..9`."""
+    names = [str(entry[2]) for entry in dataset.class_map.entries][:SHOWN_CLASSES]
+    more = f", ... {dataset.num_classes - SHOWN_CLASSES} more" if dataset.num_classes > SHOWN_CLASSES else ""
+    if dataset.kind == "labels":
+        counts = [np.asarray(y, dtype=np.int64).sum(axis=0) for _, y in splits]
+        parts = [f"{n} {'/'.join(str(int(c[i])) for c in counts)}" for i, n in enumerate(names)]
+        return f"per label ({'/'.join(name for name, _ in splits)}): " + ", ".join(parts) + more
+    y = np.asarray(splits[0][1], dtype=np.float64)
+    parts = [f"{n} mean {y[:, i].mean():.4g}, std {y[:, i].std():.4g}, range {y[:, i].min():.4g}..{y[:, i].max():.4g}"
+             for i, n in enumerate(names)]
+    return "per target (train): " + "; ".join(parts) + more

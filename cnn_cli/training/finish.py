@@ -59,6 +59,19 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
     }
 
 
+def task_record(task: str, scores: FinalScores) -> dict:
+    """metrics.json's `task` and, for a multi-label or regression run, its figures of each split beside the
+    loss (`val_micro_f1`, `test_mae`, ...: the figures of `cnn evaluate`, at the run's thresholds, in units)."""
+    out: dict = {"task": task}
+    if task == "classification":
+        return out
+    for name, split in (("val", scores.val), ("test", scores.test)):
+        for key, value in (split or {}).items():
+            if key not in ("loss", "examples", "accuracy"):
+                out[f"{name}_{key}"] = value
+    return out
+
+
 def phases_record(train, rows: list[dict]) -> dict:
     """metrics.json's `phases` for a run in phases (`train.phases`, two or more): each phase's number, the first
     and last epoch its config planned (1-based), the epochs it ran (history.csv's `phase` column), its freeze
@@ -94,17 +107,22 @@ def which_models(rows: list[dict], *, checkpoint: str | None, restored_by: str |
 
 
 def write_reports(run_dir: rundir.RunDir, *, metrics: dict, class_map, summary_text: str, rows: list[dict],
-                  title: str) -> None:
-    """metrics.json, labels.json, summary.txt and training_curves.png; the records checked by their schemas
-    before they are written."""
+                  title: str, task: str | None = None, state=None) -> None:
+    """metrics.json, labels.json (with the task and what it keeps of its targets, `state`, for a task other than
+    classification), summary.txt and training_curves.png; the records checked by their schemas before they are
+    written."""
     run_dir.write_metrics(rundir.MetricsJson.model_validate(metrics))
-    run_dir.write_labels(rundir.LabelsJson.model_validate({"classes": class_map.to_json()}))
+    labels = {"classes": class_map.to_json()}
+    if task not in (None, "classification"):  # the config's task (None: classification)
+        labels |= {"task": task, **(state.to_json() if state is not None else {})}
+    run_dir.write_labels(rundir.LabelsJson.model_validate(labels))
     run_dir.write_summary(summary_text + "\n")
     plot_curves(rows, run_dir.curves, title=title)
 
 
 def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[dict], run_dir: Path,
-                early_stopped: bool, best: int | None, monitor: str, loss: str = "cross-entropy") -> None:
+                early_stopped: bool, best: int | None, monitor: str, loss: str = "cross-entropy",
+                task: str = "classification") -> None:
     """The lines `cnn train` prints at the end; `loss` says what the loss figure is (`config.train.loss_words`)."""
     if early_stopped:
         echo(f"Early stopping after epoch {len(rows)} (best epoch {best}, {monitor})")
@@ -112,6 +130,10 @@ def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[
     if final is not None and "accuracy" in final:
         echo(f"{label} accuracy: {final['accuracy']:.4f} (loss {final['loss']:.4f}, {loss}) on {final['examples']} "
              "examples")
+    elif final is not None and task != "classification":
+        keys = ("micro_f1", "mean_average_precision") if task == "multilabel" else ("mae", "rmse", "r2")
+        said = ", ".join(f"{k} {final[k]:.4f}" for k in keys if final.get(k) is not None)
+        echo(f"{label} {said} (loss {final['loss']:.4f}, {loss}) on {final['examples']} examples")
     elif final is not None:
         echo(f"{label} loss: {final['loss']:.4f} ({loss}) on {final['examples']} examples")
     else:

@@ -3,15 +3,17 @@ the one input pipeline (`cnn_cli.data.pipeline`), then the final save, the evalu
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Callable
 
 import keras
+import numpy as np
 
 from cnn_cli import __version__, rundir, tasks
 from cnn_cli.backends import current as backend
 from cnn_cli.config.phases import spans
-from cnn_cli.data.batches import chunk_rows
+from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches
 from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.inference import tta
@@ -36,7 +38,7 @@ def build_model(run: Run):
     config, dataset = run.config, run.dataset
     with run.dist.scope():
         return build(config.model, tuple(dataset.input_shape), int(dataset.num_classes), run.plan.source,
-                     name=config.name, graph=run.analysis.graph)
+                     name=config.name, graph=run.analysis.graph, head_activation=tasks.of(config).HEAD_ACTIVATION)
 
 
 ADAPT_EXAMPLES = 2048  # training images that `normalization: {adapt: true}` layers take their statistics from
@@ -70,10 +72,15 @@ def _starting_weights(run: Run, model, echo: Callable[[str], None]) -> list[str]
     return []
 
 
+def _targets(run: Run):
+    """The batches' targets: the task's (multi-hot rows as float32, standardised numbers), else the labels."""
+    return run.targets if getattr(run, "targets", None) is not None else run.dataset.labels
+
+
 def training_batches(run: Run, class_weights=None) -> TrainingBatches:
     config, dataset = run.config, run.dataset
     return TrainingBatches(
-        dataset.images, dataset.labels, indices=dataset.train, batch_size=config.train.batch_size,
+        dataset.images, _targets(run), indices=dataset.train, batch_size=config.train.batch_size,
         num_classes=int(dataset.num_classes),
         one_hot=tasks.of(config).one_hot(config), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
@@ -88,7 +95,7 @@ def _face(run: Run) -> str | None:
 
 def _eval_batches(run: Run, indices):
     dataset = run.dataset
-    return eval_batches(dataset.images, dataset.labels, indices=indices, batch_size=run.eval_batch,
+    return eval_batches(dataset.images, _targets(run), indices=indices, batch_size=run.eval_batch,
                         num_classes=int(dataset.num_classes), one_hot=tasks.of(run.config).one_hot(run.config),
                         face=_face(run))
 
@@ -105,12 +112,16 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
         warning = tta.flip_warning(run.config.name, data and data.source, data and data.path, run.plan.data_path)
         if warning:
             echo(warning)
+    task = tasks.of(run.config)
+    state = task.fit_state(run.dataset.y_train, run.config)  # a regression's mean and std, from the training split
+    run = dataclasses.replace(run, state=state, targets=task.targets(run.dataset.labels, state) if task.SEVERAL else None)
     weights = recipe.class_weights(run.config, run.dataset.y_train, run.dataset.class_map, run.plan.source)
-    batches = training_batches(run, weights)
+    loss = task.loss(run.config, weights) if task.SEVERAL and weights is not None else None  # positive weights
+    batches = training_batches(run, None if loss is not None else weights)
     cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.time_limit)
     epochs = run.config.train.epochs
     extension = run.plan.extension
-    phases = Phases(run, model, echo)
+    phases = Phases(run, model, echo, loss=loss)
     phases.enter(phases.spans[0], say=False)
     with run.dist.scope():
         initial_epoch = cbs.backup.restore(model, epochs, extend=extension is not None, prepare=phases.prepare)
@@ -165,13 +176,38 @@ def _diverged(run: Run, cbs: RunCallbacks) -> None:
     )
 
 
+def _outputs(run: Run, model, indices):
+    """The task's outputs of the model on `images[indices]`, a chunk at a time (in the data's units)."""
+    rows = chunk_rows(run.dataset.images.shape[1:], run.eval_batch)
+    scores = [np.asarray(model.predict(pixels.astype(np.float32), batch_size=run.eval_batch, verbose=0))
+              for _, pixels in SplitImages(run.dataset.images, indices).chunks(rows)]
+    return tasks.of(run.config).outputs(np.concatenate(scores), run.state)
+
+
+def _tuned(run: Run, model) -> Run:
+    """The run with its state tuned on the validation split (multilabel: `train.thresholds: tuned`)."""
+    task, dataset = tasks.of(run.config), run.dataset
+    if not task.SEVERAL or not _has(dataset.validation):
+        return run
+    state = task.tune(run.state, _outputs(run, model, dataset.validation), dataset.labels[dataset.validation],
+                      run.config)
+    return dataclasses.replace(run, state=state)
+
+
 def _scores(run: Run, model) -> finish.FinalScores:
+    task = tasks.of(run.config)
+    dataset = run.dataset
+
     def evaluate(indices):
         if not _has(indices):
             return None
         result = run.dist.evaluate(model, _eval_batches(run, indices), verbose=0, return_dict=True)
         scores = {k: float(v) for k, v in result.items()} | {"examples": int(len(indices))}
-        if run.config.train.tta == "flip":  # a chunk of the split at a time, gathered from the store
+        if task.SEVERAL:  # the task's figures, in the data's units (regression) and at the run's thresholds
+            figures = task.evaluate(dataset.labels[indices], _outputs(run, model, indices), run.state,
+                                    dataset.class_map.names)
+            scores |= {k: v for k, v in figures.items() if isinstance(v, (int, float)) or v is None}
+        if run.config.train.tta == "flip" and not task.SEVERAL:  # a chunk of the split at a time, gathered from the store
             scores["accuracy_tta"] = tta.flip_accuracy(predict, dataset.images, dataset.labels, indices,
                                                        rows=chunk_rows(dataset.images.shape[1:], run.eval_batch))
         return scores
@@ -179,7 +215,6 @@ def _scores(run: Run, model) -> finish.FinalScores:
     def predict(x):
         return model.predict(x, batch_size=run.eval_batch, verbose=0)
 
-    dataset = run.dataset
     return finish.FinalScores(val=evaluate(dataset.validation), test=evaluate(dataset.test))
 
 
@@ -198,6 +233,7 @@ def _recipe_record(run: Run, scores: finish.FinalScores, cbs: RunCallbacks, weig
 
 
 def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], weights=None) -> TrainResult:
+    run = _tuned(run, model)
     scores = _scores(run, model)
     rows = run.dir.history.text_rows()
     monitor = cbs.monitor or ("val_loss" if _has(run.dataset.validation) else "loss")
@@ -215,15 +251,17 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
         "backend": backend().NAME, "device": run.devices,
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
-    }) | _recipe_record(run, scores, cbs, weights) | finish.phases_record(run.config.train, rows)
+    }) | _recipe_record(run, scores, cbs, weights) | finish.phases_record(run.config.train, rows) \
+        | finish.task_record(tasks.of(run.config).NAME, scores)
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
                         batch_size=run.config.train.batch_size, model=model, analysis=run.analysis)
     finish.write_reports(run.dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),
-                         rows=rows, title=run.config.name)
+                         rows=rows, title=run.config.name, task=run.config.task, state=run.state)
     run.record.mark("complete")
     cbs.backup.keep_last()  # after "complete": the last epoch's generation, which `--resume R --epochs N` extends
     finish.tell_result(echo, scores=scores, rows=rows, run_dir=run.run_dir, early_stopped=cbs.early_stopped,
-                       best=metrics["best_epoch"], monitor=monitor, loss=tasks.of(run.config).loss_words(run.config))
+                       best=metrics["best_epoch"], monitor=monitor, loss=tasks.of(run.config).loss_words(run.config),
+                       task=tasks.of(run.config).NAME)
     finish.tell_recipe(echo, metrics)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)

@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 class Phases:
     """The phases of `run` for `model`; `current` is the phase the model is compiled for (None: not yet)."""
 
-    def __init__(self, run: Run, model, echo: Callable[[str], None] = print):
+    def __init__(self, run: Run, model, echo: Callable[[str], None] = print, loss=None):
         self.run, self.model, self.echo = run, model, echo
+        self.loss = loss  # what compile gets (None: the task's loss of the config)
         self.spans = spans(run.config.train)
         self.frozen: dict[int, Frozen] = {}  # by phase number; none without phases or a freeze: all layers train
         if self.phased or self.spans[0].freeze is not None:
@@ -73,7 +74,8 @@ class Phases:
             optimizer = make_optimizer(optimizer_cfg, span.lr_schedule, epochs=span.epochs,
                                        per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size))
             task = tasks.of(run.config)
-            self.model.compile(optimizer=optimizer, loss=task.loss(run.config), metrics=task.metrics(run.config),
+            loss = self.loss if self.loss is not None else task.loss(run.config)
+            self.model.compile(optimizer=optimizer, loss=loss, metrics=task.metrics(run.config),
                                steps_per_execution=backend().steps_per_execution(train.steps_per_execution))
 
     def describe(self, span: Span) -> str:

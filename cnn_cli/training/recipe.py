@@ -23,11 +23,21 @@ def class_weights(config: Config, y_train: np.ndarray, class_map, source: str) -
     if setting is None:
         return None
     k = len(class_map)
+    if setting == "balanced" and np.asarray(y_train).ndim == 2:  # multi-hot rows: a positive weight per label
+        return positive_weights(np.asarray(y_train))
     if setting == "balanced":
         counts = np.bincount(np.asarray(y_train, dtype=np.int64), minlength=k).astype(np.float64)
         weights = np.where(counts > 0, len(y_train) / (k * np.maximum(counts, 1)), 0.0)
         return weights.astype(np.float32)
     return _from_map(setting, class_map, source)
+
+
+def positive_weights(rows: np.ndarray) -> np.ndarray:
+    """A multi-label run's `class_weight: balanced`: each label's positive examples weigh negatives / positives
+    of the training rows (1 for a label without positives or negatives), for the weighted binary cross-entropy."""
+    positives = rows.sum(axis=0).astype(np.float64)
+    negatives = len(rows) - positives
+    return np.where((positives > 0) & (negatives > 0), negatives / np.maximum(positives, 1), 1.0).astype(np.float32)
 
 
 def _from_map(setting: Mapping, class_map, source: str) -> np.ndarray:

@@ -115,6 +115,8 @@ class PreparedRun:
     policy: str
     started: float
     devices: str = ""  # what it computes on, in words ('CPU (AMD EPYC, 2 cores)')
+    targets: Any = None  # the task's training targets of every example (None: the data's labels as they are)
+    state: Any = None  # what the run keeps of its targets (`tasks.base.TargetState`: thresholds, mean and std)
 
     @property
     def run_dir(self) -> Path:
