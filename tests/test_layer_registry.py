@@ -35,7 +35,8 @@ def test_allow_list_knows_the_tools_own_layers():
     from cnn_cli.model import file_safety as safety
 
     assert {"cnn>MinPooling2D", "cnn>StochasticDepth"} <= registry.custom_objects() <= safety.OWN_REGISTERED
-    assert safety.OWN_REGISTERED - registry.custom_objects() == {"cnn>OneCycle"}  # a schedule, not a layer
+    # a schedule and multilabel's weighted loss, not layers
+    assert safety.OWN_REGISTERED - registry.custom_objects() == {"cnn>OneCycle", "cnn>WeightedBinaryCrossentropy"}
     assert safety.find_unsafe({"class_name": "StochasticDepth", "module": "cnn_cli.layers.custom.stochastic_depth",
                                "registered_name": "cnn>StochasticDepth"}) is None
     assert safety.find_unsafe({"class_name": "X", "module": "cnn_cli.layers.custom.x", "registered_name": "cnn>X"})
