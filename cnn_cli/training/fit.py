@@ -135,7 +135,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC() as ctrl_c:
         phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
-                   last=progress_callbacks(run.plan.verbose))
+                   last=[*progress_callbacks(run.plan.verbose), *run.plan.callbacks])
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     run.dir.save_model(lambda tmp: model.save(tmp), point="final_save")

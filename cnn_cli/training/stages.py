@@ -40,6 +40,7 @@ class TrainOptions:
     verbose: int = 2
     time_limit: float | None = None  # seconds: end at the first epoch boundary past it (--time-limit)
     argv: Sequence[str] = field(default_factory=tuple)
+    callbacks: Sequence[Any] = ()  # Keras callbacks of a caller in the same process (cnn tune's pruning), run last
 
     @property
     def flags(self) -> RunFlags:
@@ -85,6 +86,7 @@ class RunPlan:
     verbose: int = 2
     time_limit: float | None = None
     argv: tuple[str, ...] = ()
+    callbacks: tuple[Any, ...] = ()
 
     @property
     def seed(self) -> int:
