@@ -17,6 +17,7 @@ import json
 import math
 import re
 import shutil
+import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from cnn_cli.resolve import load_config
 from cnn_cli.resolve.run_config import choose_seed
 from cnn_cli.rundir.records import RunRecord, first_line
 from cnn_cli.studies.compare import _split_top_level
+from cnn_cli.training.trainer import TrainOptions, train
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 SAMPLERS = ("tpe", "random", "grid")
@@ -268,12 +270,15 @@ def _value_text(value: Any) -> str:
     return value if isinstance(value, str) else _num(value) if isinstance(value, float) else str(value)
 
 
-def run_trial(study, trial, params: list[Param], opts: TuneOptions, folder: Path, seed: int, direction: str,
-              echo: Callable[[str], None]) -> None:
-    """One trial from ask to tell."""
-    from optuna.trial import TrialState
+class TrialFailed(Exception):
+    """A trial that did not finish: its reason is in the trial's `error` attribute."""
 
-    from cnn_cli.training.trainer import TrainOptions, train
+
+def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed: int, direction: str,
+              echo: Callable[[str], None]) -> float:
+    """One trial: the objective Optuna calls. Returns the best epoch's metric; raises `optuna.TrialPruned` for a
+    pruned trial and `TrialFailed` for one that failed (Optuna marks both; an interrupt ends the study)."""
+    import optuna
 
     values = {p.key: p.suggest(trial) for p in params}
     settings = [f"{k}={_value_text(v)}" for k, v in values.items()]
@@ -284,8 +289,7 @@ def run_trial(study, trial, params: list[Param], opts: TuneOptions, folder: Path
     try:
         load_config(opts.config_path, overrides)
     except CnnError as exc:
-        _fail(study, trial, f"invalid config: {first_line(exc)}", echo)
-        return
+        _fail(trial, f"invalid config: {first_line(exc)}", echo)
     callback = _pruning_callback(trial, opts.metric)
     train_opts = TrainOptions(config_path=opts.config_path, overrides=tuple(overrides), data_path=opts.data_path,
                               epochs=opts.epochs, subset=opts.subset, seed=seed, run_dir=str(run_dir), verbose=0,
@@ -293,32 +297,29 @@ def run_trial(study, trial, params: list[Param], opts: TuneOptions, folder: Path
     try:
         train(train_opts, echo=lambda line: None)
     except KeyboardInterrupt:
-        _fail(study, trial, "interrupted", echo)
+        trial.set_user_attr("error", "interrupted")
+        echo(f"Trial {trial.number}: interrupted (recorded as failed)")
         raise
     except CnnError as exc:
-        _fail(study, trial, first_line(exc), echo)
-        return
+        _fail(trial, first_line(exc), echo)
     record = RunRecord.load(run_dir)
-    record.update(tune={"study": study.study_name, "trial": trial.number, "params": values, "metric": opts.metric})
+    record.update(tune={"study": trial.study.study_name, "trial": trial.number, "params": values,
+                        "metric": opts.metric})
     if not callback.values:
-        _fail(study, trial, f"the run reported no {opts.metric}", echo)
-        return
+        _fail(trial, f"the run reported no {opts.metric}", echo)
     best = (min if direction == "minimize" else max)(callback.values)
     if callback.pruned:
         record.mark("pruned")
-        study.tell(trial, state=TrialState.PRUNED)
         echo(f"Trial {trial.number}: pruned after {len(callback.values)} epochs ({opts.metric} {best:.4f})")
-        return
-    study.tell(trial, best)
+        raise optuna.TrialPruned()
     echo(f"Trial {trial.number}: {opts.metric} {best:.4f}")
+    return best
 
 
-def _fail(study, trial, reason: str, echo: Callable[[str], None]) -> None:
-    from optuna.trial import TrialState
-
+def _fail(trial, reason: str, echo: Callable[[str], None]) -> typing.NoReturn:
     trial.set_user_attr("error", reason)
-    study.tell(trial, state=TrialState.FAIL)
     echo(f"Trial {trial.number}: failed: {reason}")
+    raise TrialFailed(reason)
 
 
 def tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneResult:
@@ -334,8 +335,9 @@ def tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneResult:
         to_run = min(to_run, max(0, size - finished))
     if finished:
         echo(f"The study in {folder} holds {finished} finished trials; running {to_run} more")
-    for _ in range(to_run):
-        run_trial(study, study.ask(), params, opts, folder, seed, direction, echo)
+    if to_run:
+        study.optimize(lambda trial: run_trial(trial, params, opts, folder, seed, direction, echo), n_trials=to_run,
+                       catch=(TrialFailed,))
     result = results(study, folder, direction)
     result.ran = to_run
     if result.best is not None:
