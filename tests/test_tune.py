@@ -46,6 +46,8 @@ def test_random_study_best_yaml_and_rerun(config, tmp_path):
     run = json.loads((study / "trial-0000" / "run.json").read_text())
     assert run["status"] == "complete" and set(run["tune"]["params"]) == {LR.split("=")[0], FILTERS.split("=")[0]}
     assert "Best: trial" in result.output and "val_accuracy" in result.output
+    page = (study / "study.html").read_text()
+    assert "Optimisation history" in page and "data:image/png;base64," in page and "trial-0001" in page
     best = load_config(study / "best.yaml")
     assert best.seed == 3
     # the same command with more trials goes on with the study; a trial left running by a killed process fails

@@ -63,4 +63,4 @@ def command(config_path, data_path, params, trials, sampler, pruner, startup_tri
         raise CnnError(f"no trial of the study in {result.folder} completed; see the table above")
     best = result.best
     click.echo(f"Best: trial {best.number}, {metric} {best.value:.4f}; its config: {result.folder / BEST_YAML} "
-               f"(study: {result.folder / STUDY_DB})")
+               f"(study: {result.folder / STUDY_DB}, page: {result.folder / 'study.html'})")

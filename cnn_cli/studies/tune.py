@@ -25,6 +25,7 @@ from typing import Any
 
 from cnn_cli import tasks
 from cnn_cli.errors import CnnError
+from cnn_cli.reports.tune_page import write_tune_page
 from cnn_cli.resolve import load_config
 from cnn_cli.resolve.run_config import choose_seed
 from cnn_cli.rundir.records import RunRecord, first_line
@@ -342,6 +343,7 @@ def tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneResult:
     result.ran = to_run
     if result.best is not None:
         shutil.copyfile(Path(result.best.run_dir) / "config.yaml", folder / BEST_YAML)
+    write_tune_page(result, opts.metric)
     return result
 
 
