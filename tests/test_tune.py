@@ -3,13 +3,18 @@ sample, 1-2 epochs), a study that goes on when run again, pruning, and bad input
 
 from __future__ import annotations
 
+import csv
 import json
+import socket
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
 
 pytest.importorskip("optuna")
 
+from cnn_cli import faults  # noqa: E402
 from cnn_cli.cli import main  # noqa: E402
 from cnn_cli.resolve import load_config  # noqa: E402
 from tests.run_helpers import TINY  # noqa: E402
@@ -48,22 +53,36 @@ def test_random_study_best_yaml_and_rerun(config, tmp_path):
     assert "Best: trial" in result.output and "val_accuracy" in result.output
     page = (study / "study.html").read_text()
     assert "Optimisation history" in page and "data:image/png;base64," in page and "trial-0001" in page
+    assert "Parameter importances" in page and page.count("data:image/png;base64,") == 3, page
+    assert 'href="trial-0000/report.html"' in page and (study / "trial-0000" / "report.html").is_file()
     best = load_config(study / "best.yaml")
     assert best.seed == 3
+    # best.yaml repeats the best trial's figure with its seed
+    (best_trial,) = [t for t in trials(study) if t.number == int(result.output.split("Best: trial ")[1].split(",")[0])]
+    again = CliRunner().invoke(main, ["train", "--config", str(study / "best.yaml"), "--run-dir", str(tmp_path / "again")],
+                               catch_exceptions=False)
+    assert again.exit_code == 0, again.output
+    rows = list(csv.DictReader((tmp_path / "again" / "history.csv").open()))
+    assert max(float(r["val_accuracy"]) for r in rows) == pytest.approx(best_trial.value, abs=1e-6)
     # the same command with more trials goes on with the study; a trial left running by a killed process fails
     import optuna
 
     held = optuna.load_study(study_name="tiny", storage=f"sqlite:///{study / 'study.db'}")
-    held.ask()  # a trial that a killed process left running
-    result = tune(config, study, "--param", LR, "--param", FILTERS, "--trials", "3", "--sampler", "random",
+    left = held.ask()  # a trial that a process of this machine, since killed, left running
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left.set_user_attr("host", socket.gethostname())
+    left.set_user_attr("pid", int(ended.stdout))
+    space = tmp_path / "space.yaml"  # the same space, from a file
+    space.write_text(f"{LR.split('=')[0]}: loguniform(1e-4, 1e-2)\n{FILTERS.split('=')[0]}: [4, 8]\n")
+    result = tune(config, study, "--space", str(space), "--trials", "3", "--sampler", "random",
                   "--epochs", "1", "--pruner", "none")
     assert result.exit_code == 0, result.output
     states = [t.state.name for t in trials(study)]
     assert states.count("COMPLETE") == 3 and states.count("FAIL") == 1, states
-    assert "left running" in result.output
+    assert f"Trial {left.number} was left running" in result.output
     # a different search space for the study is refused in one line
     result = tune(config, study, "--param", LR, "--trials", "3")
-    assert result.exit_code == 2 and "the study searches" in result.output
+    assert result.exit_code == 2 and "the study tiny searches" in result.output
 
 
 def test_median_pruner_prunes_a_bad_trial(config, tmp_path):
@@ -102,6 +121,13 @@ def test_invalid_combination_is_a_failed_trial(config, tmp_path):
     (["--param", "train.optimizer.learning_rate=uniform(0.001,0.01)", "--trials", "2", "--sampler", "grid"],
      "--sampler grid takes only"),
     (["--param", "train.batch_size=choice(32,64)", "--trials", "2", "--metric", "val_auc"], "--metric val_auc"),
+    (["--param", "model.layers[0].filters=choice(4,8)", "--trials", "2", "--storage", "mysql://u@h/db"],
+     "expected a sqlite:/// or postgresql:// URL"),
+    (["--param", "model.layers[0].filters=choice(4,8)", "--trials", "2", "--storage", "no url"], "--storage no url"),
+    (["--param", "model.layers[0].filters=choice(4,8)", "--trials", "2", "--storage",
+      "postgresql://cnn:secret@127.0.0.1:1/study"], "cannot open the study's database"),
+    (["--space", "no/such/space.yaml", "--trials", "2"], "no such file"),
+    (["--param", "model.layers[0].filters=choice(4,8)", "--trials", "2", "--time-limit", "soon"], "--time-limit"),
 ])
 def test_bad_input_is_one_line_before_any_trial(config, tmp_path, args, message):
     study = tmp_path / "study"
@@ -109,4 +135,25 @@ def test_bad_input_is_one_line_before_any_trial(config, tmp_path, args, message)
     assert result.exit_code == 2, result.output
     assert message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1, result.output
+    assert "secret" not in result.output
     assert not study.exists()
+
+
+def test_ctrl_c_ends_the_study_after_the_epoch_and_a_rerun_goes_on(config, tmp_path, monkeypatch):
+    study = tmp_path / "study"
+    args = ["--param", LR, "--trials", "2", "--sampler", "random", "--pruner", "hyperband", "--epochs", "2"]
+    monkeypatch.setattr(faults, "_reached", {})
+    monkeypatch.setenv(faults.SIGINT_AT, "mid_epoch:2")  # a real SIGINT at the 2nd step of trial 0's first epoch
+    result = tune(config, study, *args)
+    assert result.exit_code == 130, result.output
+    assert "Study interrupted; the same command goes on with it" in result.output
+    (first,) = trials(study)
+    assert first.state.name == "FAIL" and first.user_attrs["error"] == "interrupted (Ctrl-C)"
+    run = study / "trial-0000"
+    assert json.loads((run / "run.json").read_text())["status"] == "interrupted"
+    assert [r["epoch"] for r in csv.DictReader((run / "history.csv").open())] == ["1"]  # the epoch under way finished
+    monkeypatch.delenv(faults.SIGINT_AT)
+    result = tune(config, study, *args)
+    assert result.exit_code == 0, result.output
+    states = {t.number: t.state.name for t in trials(study)}
+    assert states[0] == "FAIL" and sum(s in ("COMPLETE", "PRUNED") for s in states.values()) == 2, states

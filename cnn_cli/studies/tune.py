@@ -1,12 +1,17 @@
-"""Searching a config's settings: `cnn tune`, one Optuna study of `--param KEY=DIST` values.
+"""Searching a config's settings: `cnn tune`, one Optuna study of `--param KEY=DIST` values (or `--space FILE`).
 
 Every trial is an ordinary run directory `DIR/trial-NNNN` (its parameters in run.json under `tune`), trained
 in this process through `training.trainer.train` with a Keras callback that reports each epoch's metric to
-Optuna and stops a pruned trial at the epoch boundary (run.json `pruned`). Each sampled config is checked first:
-one that the config's rules refuse is a failed trial with its one-line reason. The study lives in the SQLite
-file `DIR/study.db`, so the same command again goes on with it: `--trials N` is the number of finished
-(complete or pruned) trials the study should hold; a trial left running by a killed process is marked failed.
-The best trial's config (with its seed) is written to `DIR/best.yaml`.
+Optuna and stops a pruned trial at the epoch boundary (run.json `pruned`). In this process rather than as a
+`cnn train` subprocess (as compare runs its variants): the callback asks the live trial after every epoch, with
+nothing to pass between processes, and Ctrl-C reaches one process, whose trial finishes its epoch (saved, as an
+interrupted run) and ends the study. Each sampled config is checked first: one that the config's rules refuse is
+a failed trial with its one-line reason. The study lives in the SQLite file `DIR/study.db` (or the database of
+`--storage`, which several processes may share), so the same command again goes on with it: `--trials N` is the
+number of finished (complete or pruned) trials the study should hold; a trial left running by a process that
+was killed is marked failed (at once on this machine, from its process id; elsewhere once its heartbeat is
+stale). The best trial's config (with its seed) is written to `DIR/best.yaml`, the study's page to
+`DIR/study.html`.
 
 Optuna is imported inside the functions (a heavy package): `cnn tune --help` and bad input import none of it.
 """
@@ -15,15 +20,20 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
+import socket
+import time
 import typing
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cnn_cli import tasks
+from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError
 from cnn_cli.reports.tune_page import write_tune_page
 from cnn_cli.resolve import load_config
@@ -34,10 +44,11 @@ from cnn_cli.training.trainer import TrainOptions, train
 
 KINDS = ("loguniform", "uniform", "int", "choice")
 SAMPLERS = ("tpe", "random", "grid")
-PRUNERS = ("median", "none")
+PRUNERS = ("median", "hyperband", "none")
 STUDY_DB = "study.db"
 BEST_YAML = "best.yaml"
 MINIMIZED = ("loss", "mae", "rmse")
+HEARTBEAT_S, GRACE_S = 10, 60  # a trial of another machine whose heartbeat is older than GRACE_S is marked failed
 _PARAM = re.compile(r"^\s*([^=]+?)\s*=\s*([a-z]+)\s*\((.*)\)\s*$", re.S)
 
 
@@ -115,11 +126,39 @@ def parse_param(text: str) -> Param:
     return Param(key, kind, low=low, high=high, step=step)
 
 
+def read_space(path: str) -> list[str]:
+    """`--space FILE`: a YAML mapping of config keys to distributions, as `--param` writes them
+    (`train.optimizer.learning_rate: loguniform(1e-4, 1e-2)`); a list is a choice."""
+    where = f"--space {path}"
+    if not Path(path).is_file():
+        raise CnnError(f"{where}: no such file")
+    try:
+        data = read_yaml(path)
+    except CnnError as exc:
+        raise CnnError(f"{where}: {first_line(exc)}") from None
+    if not isinstance(data, dict) or not data:
+        raise CnnError(f"{where}: expected a mapping of config keys to distributions, such as "
+                       f"'train.batch_size: choice(32, 64)'")
+    texts = []
+    for key, dist in data.items():
+        if isinstance(dist, list):
+            dist = f"choice({','.join(_value_text(v) for v in dist)})"
+        if not isinstance(dist, str):
+            raise CnnError(f"{where}: {key}: expected a distribution such as uniform(0.1, 0.5) or a list of "
+                           f"choices, received {dist!r}")
+        texts.append(f"{key}={dist}")
+    return texts
+
+
 @dataclass
 class TuneOptions:
     config_path: str
     params: Sequence[str]
     trials: int
+    space_file: str | None = None
+    time_limit: float | None = None  # seconds: no trial starts past it
+    study_name: str | None = None
+    storage: str | None = None
     sampler: str = "tpe"
     pruner: str = "median"
     startup_trials: int = 5
@@ -130,6 +169,7 @@ class TuneOptions:
     epochs: int | None = None
     subset: int | None = None
     data_path: str | None = None
+    argv: Sequence[str] = ("cnn", "tune")
 
 
 @dataclass
@@ -152,14 +192,31 @@ class TuneResult:
     notes: list[str] = field(default_factory=list)
 
 
-def check(opts: TuneOptions) -> tuple[list[Param], str, int, Any]:
-    """Everything that can be wrong before a trial runs: one line (exit 2). Returns the parameters, the
-    direction, the seed and the base config."""
+@dataclass(frozen=True)
+class Checked:
+    """A study ready to open: the parameters, the metric's direction, the seed, the base config, the study's
+    name and folder."""
+
+    params: list[Param]
+    direction: str
+    seed: int
+    base: Any
+    name: str
+    folder: Path
+
+
+def check(opts: TuneOptions) -> Checked:
+    """Everything that can be wrong before a trial runs but the storage's connection: one line (exit 2)."""
     if opts.trials < 1:
         raise CnnError(f"--trials {opts.trials}: expected 1 or more")
-    if not opts.params:
-        raise CnnError("no --param: give one or more KEY=DIST")
-    params = [parse_param(p) for p in opts.params]
+    texts = [*opts.params, *(read_space(opts.space_file) if opts.space_file else [])]
+    if not texts:
+        raise CnnError("no --param: give one or more KEY=DIST, or --space FILE")
+    if opts.study_name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", opts.study_name):
+        raise CnnError(f"--study {opts.study_name}: expected letters, digits, '.', '_' or '-' (at most 100)")
+    if opts.storage is not None:
+        storage_url(opts.storage, Path("."))
+    params = [parse_param(p) for p in texts]
     keys = [p.key for p in params]
     if len(set(keys)) != len(keys):
         raise CnnError(f"--param: a key given twice ({next(k for k in keys if keys.count(k) > 1)})")
@@ -176,7 +233,44 @@ def check(opts: TuneOptions) -> tuple[list[Param], str, int, Any]:
     _check_metric(base, opts)
     direction = "minimize" if opts.metric.removeprefix("val_") in MINIMIZED else "maximize"
     seed = choose_seed(opts.seed if opts.seed is not None else base.seed)
-    return params, direction, seed, base
+    name = opts.study_name or base.name
+    folder = Path(opts.study_dir) if opts.study_dir else Path("runs") / (
+        f"tune-{base.name}" if name == base.name else f"tune-{base.name}-{name}")
+    return Checked(params, direction, seed, base, name, folder)
+
+
+def storage_url(text: str | None, folder: Path) -> str:
+    """The study's database: `sqlite:///DIR/study.db` by default, else `--storage` (sqlite or postgresql),
+    checked for its form; the password is never shown."""
+    if text is None:
+        return f"sqlite:///{(folder / STUDY_DB).resolve()}"
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise CnnError(f"--storage {_hidden(text)}: expected a database URL such as sqlite:///study.db or "
+                       f"postgresql://USER:PASSWORD@HOST/DATABASE") from None
+    if url.get_backend_name() not in ("sqlite", "postgresql") or url.drivername not in (
+            "sqlite", "postgresql", "postgresql+psycopg"):
+        raise CnnError(f"--storage {_hidden(text)}: expected a sqlite:/// or postgresql:// URL, received "
+                       f"{url.drivername}://")
+    if url.get_backend_name() == "postgresql" and not url.database:
+        raise CnnError(f"--storage {_hidden(text)}: names no database (postgresql://USER@HOST/DATABASE)")
+    if url.get_backend_name() == "sqlite" and not url.database:
+        raise CnnError(f"--storage {_hidden(text)}: names no file (sqlite:///PATH)")
+    return text
+
+
+def storage_shown(text: str | None) -> str | None:
+    """`--storage` as the screen shows it (no password)."""
+    return None if text is None else _hidden(text)
+
+
+def _hidden(text: str) -> str:
+    """A URL as messages show it: any password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", text)
 
 
 def _check_metric(config, opts: TuneOptions) -> None:
@@ -205,6 +299,8 @@ def _pruner(name: str, startup: int):
 
     if name == "none":
         return optuna.pruners.NopPruner()
+    if name == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource="auto", reduction_factor=3)
     return optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
 
 
@@ -212,34 +308,86 @@ def _space(params: list[Param], metric: str) -> str:
     return json.dumps({"params": sorted(p.describe() for p in params), "metric": metric})
 
 
-def open_study(folder: Path, name: str, params: list[Param], opts: TuneOptions, direction: str, seed: int,
-               echo: Callable[[str], None]):
-    """The study in `folder/study.db`, made or found again; a different search space is refused; trials left
-    running by a killed process are marked failed."""
+def open_storage(url: str, folder: Path):
+    """Optuna's relational storage of `url`, connected (its tables made when new), with the trials' heartbeat;
+    a URL it cannot reach is one line."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    engine = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                                              grace_period=GRACE_S)
+    except Exception as exc:  # SQLAlchemy's and the driver's errors: the database is not there
+        reason = first_line(getattr(exc, "orig", None) or exc)
+        raise CnnError(f"--storage {_hidden(url)}: cannot open the study's database: {_hidden(reason)}") from None
+
+
+def _here() -> dict[str, Any]:
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _dead(attrs: dict) -> bool:
+    """Whether a trial's process ran on this machine and has ended."""
+    if attrs.get("host") != socket.gethostname() or not isinstance(attrs.get("pid"), int):
+        return False
+    try:
+        os.kill(attrs["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def open_study(checked: Checked, opts: TuneOptions, echo: Callable[[str], None]):
+    """The study, made or found again; a different search space is refused; trials left running by a process
+    that was killed are marked failed. Returns the study and the seed it was made with."""
     import optuna
     from optuna.trial import TrialState
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    folder.mkdir(parents=True, exist_ok=True)
-    storage = optuna.storages.RDBStorage(f"sqlite:///{(folder / STUDY_DB).resolve()}")
-    study = optuna.create_study(study_name=name, storage=storage, load_if_exists=True, direction=direction,
-                                sampler=_sampler(opts.sampler, params, seed), pruner=_pruner(opts.pruner, opts.startup_trials))
-    space = _space(params, opts.metric)
+    url = storage_url(opts.storage, checked.folder)
+    if opts.storage is not None:
+        storage = open_storage(url, checked.folder)  # before the folder exists: a bad URL leaves nothing behind
+        checked.folder.mkdir(parents=True, exist_ok=True)
+    else:
+        checked.folder.mkdir(parents=True, exist_ok=True)
+        storage = open_storage(url, checked.folder)
+    study = optuna.create_study(study_name=checked.name, storage=storage, load_if_exists=True,
+                                direction=checked.direction,
+                                sampler=_sampler(opts.sampler, checked.params, checked.seed),
+                                pruner=_pruner(opts.pruner, opts.startup_trials))
+    where = opts.storage and _hidden(opts.storage) or str(checked.folder / STUDY_DB)
+    if study.direction.name.lower() != checked.direction:
+        raise CnnError(f"{where}: the study {checked.name} is to {study.direction.name.lower()} its metric, not "
+                       f"{checked.direction}")
+    space = _space(checked.params, opts.metric)
     held = study.user_attrs.get("space")
     if held is None:
         study.set_user_attr("space", space)
-        study.set_user_attr("seed", seed)
+        study.set_user_attr("seed", checked.seed)
     elif held != space:
         before = json.loads(held)
-        raise CnnError(f"{folder / STUDY_DB}: the study searches {' '.join(before['params'])} for "
-                       f"{before['metric']}, not this; give another --study-dir, or the same --param and --metric")
-    study_id = storage.get_study_id_from_name(name)
+        raise CnnError(f"{where}: the study {checked.name} searches {' '.join(before['params'])} for "
+                       f"{before['metric']}, not this; give another --study or --study-dir, or the same --param "
+                       f"and --metric")
+    study_id = storage.get_study_id_from_name(checked.name)
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
-        storage.set_trial_user_attr(trial_id, "error", "its process ended before it finished")
-        storage.set_trial_state_values(trial_id, TrialState.FAIL)
-        echo(f"Trial {trial.number} was left running by a process that ended: marked failed")
-    return study, int(study.user_attrs.get("seed", seed))
+        if _dead(trial.user_attrs):
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trial.number)
+            storage.set_trial_user_attr(trial_id, "error", "its process ended before it finished")
+            storage.set_trial_state_values(trial_id, TrialState.FAIL)
+            echo(f"Trial {trial.number} was left running by a process that ended: marked failed")
+    running = {t.number for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)  # other machines': their heartbeat stopped
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+        if trial.number in running:
+            echo(f"Trial {trial.number} has not been heard of for {GRACE_S} s: marked failed")
+    return study, int(study.user_attrs.get("seed", checked.seed))
 
 
 def _pruning_callback(trial, metric: str):
@@ -281,6 +429,8 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
     pruned trial and `TrialFailed` for one that failed (Optuna marks both; an interrupt ends the study)."""
     import optuna
 
+    for key, value in _here().items():
+        trial.set_user_attr(key, value)
     values = {p.key: p.suggest(trial) for p in params}
     settings = [f"{k}={_value_text(v)}" for k, v in values.items()]
     run_dir = folder / f"trial-{trial.number:04d}"
@@ -294,12 +444,15 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
     callback = _pruning_callback(trial, opts.metric)
     train_opts = TrainOptions(config_path=opts.config_path, overrides=tuple(overrides), data_path=opts.data_path,
                               epochs=opts.epochs, subset=opts.subset, seed=seed, run_dir=str(run_dir), verbose=0,
-                              argv=("cnn", "tune", "trial", str(trial.number)), callbacks=(callback,))
+                              argv=(*opts.argv, f"(trial {trial.number})"), callbacks=(callback,),
+                              ctrl_c_at_epoch_end=True)
+    _fresh_keras()
     try:
         train(train_opts, echo=lambda line: None)
     except KeyboardInterrupt:
-        trial.set_user_attr("error", "interrupted")
-        echo(f"Trial {trial.number}: interrupted (recorded as failed)")
+        trial.set_user_attr("error", "interrupted (Ctrl-C)")
+        done = f" after {len(callback.values)} epochs" if callback.values else ""
+        echo(f"Trial {trial.number}: interrupted{done} (recorded as failed; its run: cnn train --resume {run_dir})")
         raise
     except CnnError as exc:
         _fail(trial, first_line(exc), echo)
@@ -312,9 +465,31 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
     if callback.pruned:
         record.mark("pruned")
         echo(f"Trial {trial.number}: pruned after {len(callback.values)} epochs ({opts.metric} {best:.4f})")
+        _report(run_dir, trial)
         raise optuna.TrialPruned()
     echo(f"Trial {trial.number}: {opts.metric} {best:.4f}")
+    _report(run_dir, trial)
     return best
+
+
+def _fresh_keras() -> None:
+    """Each trial starts from a clean Keras state (the last trial's models and graphs let go)."""
+    import gc
+
+    import keras
+
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def _report(run_dir: Path, trial) -> None:
+    """The trial's `cnn report` page, which study.html links; one that cannot be written is a note."""
+    from cnn_cli.reports.run_page import write_report
+
+    try:
+        write_report(str(run_dir))
+    except CnnError as exc:
+        trial.set_user_attr("report", first_line(exc))
 
 
 def _fail(trial, reason: str, echo: Callable[[str], None]) -> typing.NoReturn:
@@ -323,27 +498,60 @@ def _fail(trial, reason: str, echo: Callable[[str], None]) -> typing.NoReturn:
     raise TrialFailed(reason)
 
 
+class _Enough:
+    """Stops the study once it holds `trials` finished trials, counting those other processes are running (so
+    that several processes on one study run about `trials` between them)."""
+
+    def __init__(self, trials: int):
+        self.trials = trials
+
+    def __call__(self, study, frozen) -> None:
+        from optuna.trial import TrialState
+
+        held = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING))
+        if len(held) >= self.trials:
+            study.stop()
+
+
 def tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneResult:
+    from optuna.exceptions import ExperimentalWarning
     from optuna.trial import TrialState
 
-    params, direction, seed, base = check(opts)
-    folder = Path(opts.study_dir) if opts.study_dir else Path("runs") / f"tune-{base.name}"
-    study, seed = open_study(folder, base.name, params, opts, direction, seed, echo)
+    checked = check(opts)
+    params, direction, folder = checked.params, checked.direction, checked.folder
+    study, seed = open_study(checked, opts, echo)
     finished = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
     to_run = max(0, opts.trials - finished)
     if opts.sampler == "grid":
         size = math.prod(len(p.grid()) for p in params)
         to_run = min(to_run, max(0, size - finished))
     if finished:
-        echo(f"The study in {folder} holds {finished} finished trials; running {to_run} more")
-    if to_run:
-        study.optimize(lambda trial: run_trial(trial, params, opts, folder, seed, direction, echo), n_trials=to_run,
-                       catch=(TrialFailed,))
-    result = results(study, folder, direction)
+        echo(f"The study {checked.name} holds {finished} finished trials; running up to {to_run} more")
+    started = time.monotonic()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExperimentalWarning)  # the heartbeat's, at every trial
+            if to_run:
+                study.optimize(lambda trial: run_trial(trial, params, opts, folder, seed, direction, echo),
+                               n_trials=to_run, timeout=opts.time_limit, catch=(TrialFailed,),
+                               callbacks=[_Enough(opts.trials)])
+    except KeyboardInterrupt:
+        _finish(study, folder, direction, opts.metric)
+        echo(f"Study interrupted; the same command goes on with it (study {checked.name} in {folder})")
+        raise
+    result = _finish(study, folder, direction, opts.metric)
     result.ran = to_run
-    if result.best is not None:
+    if opts.time_limit is not None and time.monotonic() - started > opts.time_limit:
+        result.notes.append(f"the time limit ({opts.time_limit:g} s) was reached: no trial started past it")
+    return result
+
+
+def _finish(study, folder: Path, direction: str, metric: str) -> TuneResult:
+    """best.yaml and study.html as the study stands."""
+    result = results(study, folder, direction)
+    if result.best is not None and (Path(result.best.run_dir) / "config.yaml").is_file():
         shutil.copyfile(Path(result.best.run_dir) / "config.yaml", folder / BEST_YAML)
-    write_tune_page(result, opts.metric)
+    write_tune_page(result, metric, study)
     return result
 
 
