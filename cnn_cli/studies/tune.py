@@ -450,7 +450,7 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
     try:
         train(train_opts, echo=lambda line: None)
     except KeyboardInterrupt:
-        trial.set_user_attr("error", "interrupted (Ctrl-C)")
+        trial.set_user_attr("error", "interrupted")
         done = f" after {len(callback.values)} epochs" if callback.values else ""
         echo(f"Trial {trial.number}: interrupted{done} (recorded as failed; its run: cnn train --resume {run_dir})")
         raise
