@@ -314,15 +314,23 @@ def open_storage(url: str, folder: Path):
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    from sqlalchemy.exc import IntegrityError, ProgrammingError
+
     engine = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
-                                              grace_period=GRACE_S)
-    except Exception as exc:  # SQLAlchemy's and the driver's errors: the database is not there
-        reason = first_line(getattr(exc, "orig", None) or exc)
-        raise CnnError(f"--storage {_hidden(url)}: cannot open the study's database: {_hidden(reason)}") from None
+    for attempt in range(4):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, heartbeat_interval=HEARTBEAT_S,
+                                                  grace_period=GRACE_S)
+        except (IntegrityError, ProgrammingError):  # another process is making the new database's tables
+            if attempt == 3:
+                raise
+            time.sleep(1 + attempt)
+        except Exception as exc:  # SQLAlchemy's and the driver's errors: the database is not there
+            reason = first_line(getattr(exc, "orig", None) or exc)
+            raise CnnError(f"--storage {_hidden(url)}: cannot open the study's database: {_hidden(reason)}") from None
+    raise AssertionError("unreachable")
 
 
 def _here() -> dict[str, Any]:
