@@ -158,3 +158,13 @@ def test_ctrl_c_ends_the_study_after_the_epoch_and_a_rerun_goes_on(config, tmp_p
     states = {t.number: t.state.name for t in trials(study)}
     assert states[0] == "FAIL" and sum(s in ("COMPLETE", "PRUNED") for s in states.values()) == 2, states
 
+
+
+def test_time_limit_starts_no_trial_past_it(config, tmp_path):
+    study = tmp_path / "study"
+    result = tune(config, study, "--param", FILTERS, "--trials", "5", "--epochs", "1", "--pruner", "none",
+                  "--time-limit", "1s")
+    assert result.exit_code == 0, result.output
+    assert len(trials(study)) == 1 and "the time limit (1 s) was reached" in result.output
+    page = (study / "study.html").read_text()  # one complete trial: a history, no importances yet
+    assert "Importances need two or more complete trials" in page and page.count("data:image/png;base64,") == 2

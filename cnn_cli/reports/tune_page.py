@@ -33,6 +33,7 @@ def _png(draw: Callable[[], object], width: float, height: float) -> bytes:
     plt = _agg()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
+        warnings.simplefilter("ignore", UserWarning)  # matplotlib's, on a parameter with one value so far
         drawn = draw()
     axes = drawn.flat[0] if hasattr(drawn, "flat") else drawn
     fig = axes.figure
@@ -110,8 +111,9 @@ def write_tune_page(result, metric: str, study) -> Path:
          html.paragraph("fANOVA (Optuna's FanovaImportanceEvaluator, seed "
                         f"{IMPORTANCE_SEED}): the share of the metric's variance over the complete trials that "
                         "each parameter explains.")
-         + _picture(lambda: importance_png(study, metric), "each parameter's importance",
-                    "Importances need two or more complete trials whose parameters differ")),
+         + (_picture(lambda: importance_png(study, metric), "each parameter's importance",
+                     "Importances need complete trials whose parameters differ") if counts["complete"] > 1
+            else html.paragraph("Importances need two or more complete trials."))),
         ("parameters", "Each parameter against the metric",
          _picture(lambda: slice_png(study, metric), "the metric of each trial by each parameter's value",
                   "The plot needs a complete trial") if done else html.paragraph("No trial has completed yet.")),

@@ -18,6 +18,7 @@ Optuna is imported inside the functions (a heavy package): `cnn tune --help` and
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -207,6 +208,12 @@ class Checked:
 
 def check(opts: TuneOptions) -> Checked:
     """Everything that can be wrong before a trial runs but the storage's connection: one line (exit 2)."""
+    missing = [name for name, module in (("optuna", "optuna"), ("sqlalchemy", "sqlalchemy"))
+               if importlib.util.find_spec(module) is None]
+    if opts.storage and opts.storage.startswith("postgresql") and importlib.util.find_spec("psycopg") is None:
+        missing.append("psycopg")
+    if missing:
+        raise CnnError(f"cnn tune needs {', '.join(missing)}: pip install 'cnn-cli[tune]'")
     if opts.trials < 1:
         raise CnnError(f"--trials {opts.trials}: expected 1 or more")
     texts = [*opts.params, *(read_space(opts.space_file) if opts.space_file else [])]
@@ -313,7 +320,7 @@ def open_storage(url: str, folder: Path):
     a URL it cannot reach is one line."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # a trial's end is our own line
     from sqlalchemy.exc import IntegrityError, ProgrammingError
 
     engine = {"connect_args": {"connect_timeout": 10}} if url.startswith("postgresql") else {}
@@ -481,13 +488,16 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
 
 
 def _fresh_keras() -> None:
-    """Each trial starts from a clean Keras state (the last trial's models and graphs let go)."""
+    """Each trial starts from a clean Keras state (the last trial's models and graphs let go). Each trial's
+    model is new, so TensorFlow's warning that functions are traced again is expected here, and silenced."""
     import gc
+    import logging
 
     import keras
 
     keras.backend.clear_session()
     gc.collect()
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def _report(run_dir: Path, trial) -> None:
