@@ -54,3 +54,11 @@ def test_kill_after_epoch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={"CNN_TEST_KILL_AFTER_EPOCH": "2", "PYTHONPATH": str(PACKAGE.parent)}, timeout=60)
     assert result.returncode == -9 and result.stdout.split() == ["after", "1"], result
+
+
+def test_sigint_at_sends_a_real_sigint_at_the_nth_point():
+    code = ("import time\nfrom cnn_cli import faults\ntry:\n    faults.point('mid_epoch')\n    print('after 1', flush=True)\n"
+            "    faults.point('mid_epoch')\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print('interrupted')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            env={"CNN_TEST_SIGINT_AT": "mid_epoch:2", "PYTHONPATH": str(PACKAGE.parent)}, timeout=60)
+    assert result.stdout.split("\n")[:2] == ["after 1", "interrupted"], result

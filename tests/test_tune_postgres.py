@@ -75,7 +75,7 @@ def test_two_processes_share_one_study(server, tmp_path):
     env.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
     args = [sys.executable, "-m", "cnn_cli", "tune", "--config", str(config), "--storage", server, "--study", "shared",
             "--param", "train.optimizer.learning_rate=loguniform(1e-3,1e-2)", "--param",
-            "model.layers[0].filters=choice(4,8)", "--trials", "6", "--sampler", "random", "--pruner", "none",
+            "model.layers[0].filters=choice(4,8)", "--trials", "4", "--sampler", "random", "--pruner", "none",
             "--epochs", "1", "--seed", "5"]
     # as on two machines: each process has its own folder for its trials' run directories
     procs = [subprocess.Popen([*args, "--study-dir", str(tmp_path / f"host{i}")], cwd=ROOT, env=env,
@@ -89,7 +89,7 @@ def test_two_processes_share_one_study(server, tmp_path):
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials = optuna.load_study(study_name="shared", storage=server).get_trials()
     finished = [t for t in trials if t.state.name == "COMPLETE"]
-    assert 6 <= len(finished) <= 7 and len(finished) == len(trials), [t.state for t in trials]
+    assert 4 <= len(finished) <= 5 and len(finished) == len(trials), [t.state for t in trials]
     assert {t.user_attrs["pid"] for t in trials} == {p.pid for p in procs}  # both took part
     runs = sorted(Path(t.user_attrs["run_dir"]) for t in trials)
     assert len(set(runs)) == len(runs)  # each trial run once, in one run directory
