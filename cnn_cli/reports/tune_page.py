@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cnn_cli.reports import access, html
+from cnn_cli.rundir.run_dir import RunDir
 
 STUDY_HTML = "study.html"
 IMPORTANCE_SEED = 0  # fANOVA's random forest: the same study, the same importances
@@ -81,7 +82,7 @@ def _link(run_dir: str, folder: Path):
     if not run_dir:
         return "-"
     rel = os.path.relpath(run_dir, folder)
-    report = Path(run_dir) / "report.html"
+    report = RunDir(run_dir).report
     target = os.path.relpath(report, folder) if report.is_file() else rel
     return html.Raw(f'<td><a href="{html.esc(target)}">{html.esc(rel)}</a></td>')
 

@@ -40,6 +40,7 @@ from cnn_cli.reports.tune_page import write_tune_page
 from cnn_cli.resolve import load_config
 from cnn_cli.resolve.run_config import choose_seed
 from cnn_cli.rundir.records import RunRecord, first_line
+from cnn_cli.rundir.run_dir import RunDir
 from cnn_cli.studies.compare import _split_top_level
 from cnn_cli.training.trainer import TrainOptions, train
 
@@ -567,8 +568,8 @@ def tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneResult:
 def _finish(study, folder: Path, direction: str, metric: str) -> TuneResult:
     """best.yaml and study.html as the study stands."""
     result = results(study, folder, direction)
-    if result.best is not None and (Path(result.best.run_dir) / "config.yaml").is_file():
-        shutil.copyfile(Path(result.best.run_dir) / "config.yaml", folder / BEST_YAML)
+    if result.best is not None and RunDir(result.best.run_dir).config.is_file():
+        shutil.copyfile(RunDir(result.best.run_dir).config, folder / BEST_YAML)
     write_tune_page(result, metric, study)
     return result
 
