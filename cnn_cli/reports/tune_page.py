@@ -32,19 +32,20 @@ def _png(draw: Callable[[], object], width: float, height: float) -> bytes:
     from optuna.exceptions import ExperimentalWarning
 
     plt = _agg()
-    with warnings.catch_warnings():
+    # Optuna's plots set a matplotlib style for the process: rc_context gives the other charts theirs back
+    with plt.rc_context(), warnings.catch_warnings():
         warnings.simplefilter("ignore", ExperimentalWarning)
         warnings.simplefilter("ignore", UserWarning)  # matplotlib's, on a parameter with one value so far
         drawn = draw()
-    axes = drawn.flat[0] if hasattr(drawn, "flat") else drawn
-    fig = axes.figure
-    try:
-        fig.set_size_inches(width, height)
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
+        axes = drawn.flat[0] if hasattr(drawn, "flat") else drawn
+        fig = axes.figure
+        try:
+            fig.set_size_inches(width, height)
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+            return buffer.getvalue()
+        finally:
+            plt.close(fig)
 
 
 def history_png(study, metric: str) -> bytes:
