@@ -132,7 +132,9 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
         try:
             values = rows.astype(np.float64)
         except (TypeError, ValueError):
-            raise DataError(part.origin, f"expected numbers as {task} labels, found {rows.dtype}") from None
+            bad = next(i for i, row in enumerate(rows) if not _numbers(row))
+            raise DataError(part.origin, f"{part.row(bad)}: expected numbers as {task} labels, found "
+                            f"{', '.join(repr(v) for v in rows[bad])}") from None
         if not np.isfinite(values).all():
             bad = int(np.argwhere(~np.isfinite(values))[0][0])
             raise DataError(part.origin, f"{part.row(bad)}: a label that is not a finite number")
@@ -143,6 +145,8 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
     if class_map is None:
         stem = "label" if task == "multilabel" else "target"
         names = data.class_names
+        if names is None and store.names is not None and len(store.names) == width:
+            names = store.names  # the source's: a manifest's label or target columns
         if isinstance(names, dict):
             names = [names.get(i, names.get(str(i), f"{stem}_{i + 1}")) for i in range(width)]
         if names is not None and len(names) != width:
@@ -175,6 +179,14 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
         notes.append(f"images held in {store.cache}")
     return Dataset(images=store.images, labels=labels, train=splits["train"], validation=splits["validation"],
                    test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped))
+
+
+def _numbers(row) -> bool:
+    try:
+        np.asarray(row).astype(np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _check_raw(raw: Raw, image_shape: tuple[int, int, int] | None, source: str) -> None:

@@ -1,0 +1,154 @@
+"""A manifest of image paths and labels (`source: manifest`; the keys and the task the columns say are in
+`cnn_cli.config.sources.manifest`). The images are decoded as a folder's are (`files.build`: in parallel,
+into the cache, keyed by the manifest's and the images' stamps and the decoding settings).
+
+The labels, by what the label columns hold: one column gives one id per image (classification; a number per
+image for regression); labels joined by `data.label_separator` (or JSON lists) give multi-hot rows named by
+the labels found (sorted naturally); several columns give rows of numbers named by the columns (0/1 for
+multilabel). A missing image file, an empty label cell, a cell that is not a number where numbers are needed:
+one line naming the manifest and its line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from natsort import natsorted
+
+from cnn_cli.config.data import DataConfig
+from cnn_cli.config.sources.manifest import (
+    SPLIT_COLUMN, SPLIT_VALUES, Manifest, empty, image_column, label_columns, number, read_manifest, several,
+)
+from cnn_cli.data.cache import Entry, cache_root, file_stamps, make_key
+from cnn_cli.data.dataset import Raw
+from cnn_cli.data.files import build
+from cnn_cli.data.images import MODES, image_shape_of
+from cnn_cli.data.sources.base import DataSource, expand_user
+from cnn_cli.data.store import Part, Store
+from cnn_cli.errors import ConfigError, DataError
+
+
+class ManifestSource(DataSource):
+    """Decodes into its store itself; errors name an example by its manifest line and image file."""
+
+    schema = Manifest
+
+    def store(self, data: DataConfig, source: str, check: Callable[[Raw], None] | None = None) -> Store:
+        return manifest_store(data, expand_user(data.path), source)
+
+
+def manifest_store(data: DataConfig, path: str, source: str = "<config file>") -> Store:
+    table = read_manifest(path)
+    image = image_column(table, data.image_column)
+    columns = label_columns(table, image, data.label_columns)
+    folder = Path(path).parent
+    files, lines, splits = [], [], []
+    for where, row in table.rows:
+        cell = row.get(image)
+        if empty(cell) or not isinstance(cell, str):
+            raise DataError(path, f"{where}, column {image!r}: empty image path")
+        file = Path(cell).expanduser()
+        file = file if file.is_absolute() else folder / file
+        if not file.is_file():
+            raise DataError(path, f"{where}: no such image file {cell} ({file})")
+        split = row.get(SPLIT_COLUMN)
+        split = "train" if empty(split) else str(split).strip().lower()
+        if split not in SPLIT_VALUES:
+            raise DataError(path, f"{where}, column {SPLIT_COLUMN!r}: expected train, validation or test, found {split!r}")
+        for column in columns:
+            if empty(row.get(column)):
+                raise DataError(path, f"{where}, column {column!r}: empty label cell")
+        files.append(file)
+        lines.append(where)
+        splits.append(split)
+    ids, names = _labels(table, columns, data.label_separator)
+    shape = data.image_shape
+    if shape is not None and shape[2] not in MODES:
+        raise ConfigError(source, "data.image_shape", "expected 1, 3 or 4 channels for images read from files",
+                          list(shape))
+    settings = {"shape": list(shape) if shape else "auto", "resize": data.resize, "bad_images": data.bad_images,
+                "image_column": image, "label_columns": columns, "separator": data.label_separator}
+    entry = None
+    if data.cache != "off":
+        entry = Entry(cache_root(), make_key("manifest", file_stamps([Path(path), *files]), **settings))
+        opened = entry.open(mmap=data.cache != "memory")
+        if opened is not None:
+            images, meta = opened
+            return _store(images, meta, "memory (read from the cache)" if data.cache == "memory"
+                          else f"cache {entry.images}")
+    shape = tuple(shape) if shape is not None else image_shape_of(files[0])
+
+    def meta_of(bad: dict[int, str]) -> dict:
+        parts = {}
+        for split in SPLIT_VALUES:
+            kept = [i for i, s in enumerate(splits) if s == split and i not in bad]
+            if kept or split == "train":
+                parts[split] = {"positions": kept, "ids": [ids[i] for i in kept],
+                                "rows": [f"{lines[i]} ({files[i].name})" for i in kept]}
+        h, w, c = shape
+        return {"shape": [len(files), *shape], "parts": parts, "skipped": list(bad.values()), "names": names,
+                "path": path, "origin": f"manifest {path} ({len(files):,} images resized to {h}x{w}, {MODES[c]}, "
+                f"{data.resize})"}
+
+    images, meta, where = build(
+        files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=data.bad_images == "skip",
+        what=f"Decoding {len(files):,} images listed in {path}", meta_of=meta_of,
+        echo=lambda line: print(line, flush=True))
+    return _store(images, meta, where)
+
+
+def _labels(table, columns: list[str], separator: str) -> tuple[list, list[str] | None]:
+    """Each row's label id (one column), multi-hot row (labels joined in one column) or row of numbers
+    (several columns), and the names of a row's entries (None: one id per row)."""
+    path = table.path
+    if len(columns) == 1:
+        column = columns[0]
+        cells = [row[column] for _, row in table.rows]
+        if any(several(v, separator) for v in cells):
+            split = [_split(v, separator) for v in cells]
+            names = natsorted({label for labels in split for label in labels})
+            index = {name: i for i, name in enumerate(names)}
+            rows = []
+            for labels in split:
+                hot = [0] * len(names)
+                for label in labels:
+                    hot[index[label]] = 1
+                rows.append(hot)
+            return rows, names
+        values = [number(v) for v in cells]
+        if all(v is not None for v in values):
+            if all(float(v).is_integer() for v in values):
+                return [int(v) for v in values], [column]
+            return [float(v) for v in values], [column]
+        return [str(v).strip() for v in cells], [column]
+    rows = []
+    for where, row in table.rows:
+        values = []
+        for column in columns:
+            value = number(row[column])
+            if value is None or not np.isfinite(value):
+                raise DataError(path, f"{where}, column {column!r}: not a number: {row[column]!r}")
+            values.append(value)
+        rows.append(values)
+    return rows, list(columns)
+
+
+def _split(value, separator: str) -> list[str]:
+    labels = value if isinstance(value, list) else str(value).split(separator)
+    return [str(label).strip() for label in labels if str(label).strip()]
+
+
+def _store(images: np.ndarray, meta: dict, where: str) -> Store:
+    parts = {}
+    for split, part in meta["parts"].items():
+        rows = part["rows"]
+        ids = part["ids"]
+        array = np.array(ids, dtype=object) if ids and isinstance(ids[0], str) else np.asarray(ids)
+        if not ids:
+            array = np.zeros((0,))
+        parts[split] = Part(np.asarray(part["positions"], dtype=np.int64), array, meta["path"],
+                            row=lambda i, rows=rows: rows[i])
+    return Store(images=images, parts=parts, origin=meta["origin"], skipped=list(meta.get("skipped", [])),
+                 cache=where, names=meta.get("names"))
