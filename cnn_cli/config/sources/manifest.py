@@ -35,6 +35,7 @@ class Manifest(SourceSchema):
     order: ClassVar[int] = 55
     splits_from: ClassVar[str] = "from the manifest's split column"
     needs: ClassVar[str] = "a manifest file (.csv, .jsonl or .json) of image paths and labels"
+    own_validation: ClassVar[bool] = True  # the split column may hold validation rows
 
     image_column: str | None = Field(
         None, description="Manifest column of image paths (relative to the manifest's folder, or absolute); not "

@@ -11,32 +11,65 @@ one line naming the manifest and its line.
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Callable
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from natsort import natsorted
 
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.manifest import (
-    SPLIT_COLUMN, SPLIT_VALUES, Manifest, empty, image_column, label_columns, number, read_manifest, several,
+    IMAGE_COLUMNS,
+    SPLIT_COLUMN,
+    SPLIT_VALUES,
+    SUFFIXES,
+    Manifest,
+    empty,
+    image_column,
+    label_columns,
+    number,
+    read_manifest,
+    several,
 )
 from cnn_cli.data.cache import Entry, cache_root, file_stamps, make_key
 from cnn_cli.data.dataset import Raw
 from cnn_cli.data.files import build
 from cnn_cli.data.images import MODES, image_shape_of
-from cnn_cli.data.sources.base import DataSource, expand_user
+from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.data.store import Part, Store
 from cnn_cli.errors import ConfigError, DataError
 
 
 class ManifestSource(DataSource):
-    """Decodes into its store itself; errors name an example by its manifest line and image file."""
+    """Decodes into its store itself; errors name an example by its manifest line and image file. `--data` of a
+    .jsonl or .json file, or of a .csv file whose header names an image column (path, image, filename, file),
+    is a manifest (before `csv`, which takes any .csv file)."""
 
     schema = Manifest
+    detects: ClassVar[str] = "a manifest (.csv with a path, image, filename or file column; .jsonl; .json)"
+    detect_order: ClassVar[int] = 25
+
+    def detect(self, path: Path, given: str, base: DataConfig | None) -> Detected | None:
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES:
+            return None
+        if path.suffix.lower() == ".csv" and not _names_an_image_column(path):
+            return None
+        return with_source(base, self.name, path=given), []
 
     def store(self, data: DataConfig, source: str, check: Callable[[Raw], None] | None = None) -> Store:
         return manifest_store(data, expand_user(data.path), source)
+
+
+def _names_an_image_column(path: Path) -> bool:
+    """Whether the CSV file's header line has one of the image columns (a manifest, not pixels)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            header = next(csv.reader([file.readline()]), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return any(cell.strip() in IMAGE_COLUMNS for cell in header)
 
 
 def manifest_store(data: DataConfig, path: str, source: str = "<config file>") -> Store:
