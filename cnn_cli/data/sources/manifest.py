@@ -109,6 +109,7 @@ def manifest_store(data: DataConfig, path: str, source: str = "<config file>") -
         opened = entry.open(mmap=data.cache != "memory")
         if opened is not None:
             images, meta = opened
+            _check_bad(meta, data, path)
             return _store(images, meta, "memory (read from the cache)" if data.cache == "memory"
                           else f"cache {entry.images}")
     shape = tuple(shape) if shape is not None else image_shape_of(files[0])
@@ -122,14 +123,25 @@ def manifest_store(data: DataConfig, path: str, source: str = "<config file>") -
                                 "rows": [f"{lines[i]} ({files[i].name})" for i in kept]}
         h, w, c = shape
         return {"shape": [len(files), *shape], "parts": parts, "skipped": list(bad.values()), "names": names,
+                "bad": [[lines[i], str(files[i]), reason] for i, reason in sorted(bad.items())],
                 "path": path, "origin": f"manifest {path} ({len(files):,} images resized to {h}x{w}, {MODES[c]}, "
                 f"{data.resize})"}
 
+    # unreadable images are found whatever data.bad_images says, so that an error names the manifest's line
     images, meta, where = build(
-        files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=data.bad_images == "skip",
+        files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=True,
         what=f"Decoding {len(files):,} images listed in {path}", meta_of=meta_of,
         echo=lambda line: print(line, flush=True))
+    _check_bad(meta, data, path)
     return _store(images, meta, where)
+
+
+def _check_bad(meta: dict, data: DataConfig, path: str) -> None:
+    """With `data.bad_images: error`, the first unreadable image: DataError naming the manifest and its line."""
+    if data.bad_images != "error" or not meta.get("bad"):
+        return
+    where, file, reason = meta["bad"][0]
+    raise DataError(path, f"{where}: image {file}: {reason.removeprefix(file + ': ')}")
 
 
 def _labels(table, columns: list[str], separator: str) -> tuple[list, list[str] | None]:
