@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from cnn_cli.cli import main
-from tests.run_helpers import MNIST_NPZ
+from tests.run_helpers import MNIST_NPZ, ROOT
 
 MODEL = """\
 model:
@@ -112,3 +112,17 @@ def test_bad_manifest_rows_are_one_line_naming_the_manifest_and_line(runner, dig
     errors = [line for line in result.output.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and "Traceback" not in result.output, result.output
     assert errors[0].startswith(f"Error: {folder / manifest}: ") and fragment in errors[0], errors[0]
+
+
+def test_the_shipped_multilabel_digits_sample_reads_as_its_config_says():
+    """data/multilabel_digits (scripts/make_samples.py): 1,200 train canvases (0.15 of them validation) and 300
+    test canvases, each with 2 to 4 of the ten digits as its labels."""
+    from cnn_cli.config.loader import load_config
+    from cnn_cli.data.loading import load_dataset
+
+    config = load_config(ROOT / "configs" / "multilabel_digits.yaml")
+    dataset = load_dataset(config)
+    assert [name for _, _, name in dataset.class_map.entries] == [str(d) for d in range(10)]
+    assert len(dataset.test) == 300 and len(dataset.train) + len(dataset.validation) == 1200
+    assert dataset.images.shape[1:] == (56, 56, 1) and dataset.labels.dtype == np.uint8
+    assert set(dataset.labels.sum(axis=1)) == {2, 3, 4}
