@@ -228,8 +228,11 @@ def multilabel_split(rows: np.ndarray, count: int, seed: int) -> tuple[np.ndarra
     if not rows.any(axis=0).any():  # no label anywhere: nothing to stratify
         order = np.random.default_rng(seed).permutation(len(rows))
         return order[count:], order[:count]
+    rows = rows.astype(np.int64)
+    if rows.shape[1] == 1:  # one label: it and its absence (the splitter takes two labels or more)
+        rows = np.concatenate([rows, 1 - rows], axis=1)
     splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=count, random_state=seed)
-    kept, held = next(splitter.split(np.zeros((len(rows), 1)), rows.astype(np.int64)))
+    kept, held = next(splitter.split(np.zeros((len(rows), 1)), rows))
     return np.asarray(kept, dtype=np.int64), np.asarray(held, dtype=np.int64)
 
 
