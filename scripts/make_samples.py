@@ -19,6 +19,10 @@ What it makes (all deterministic, fixed seeds, ``numpy.random.default_rng``):
   (``path,digits,split``): the labels are the digits present, joined by ``;``.
   Train canvases are made of train digits, test canvases of test digits.
   ``--only multilabel`` makes it alone, from the committed MNIST sample.
+* ``data/multilabel_digits/count.csv`` -- a second manifest of the same
+  canvases (``path,count,split``) whose target is the number of digits on the
+  canvas (2, 3 or 4), for regression. ``--only count`` writes it alone, from
+  the committed ``manifest.csv``.
 
 Both ``.npz`` files hold ``x_train, y_train, x_test, y_test``: ``x`` is uint8
 of shape (N, 28, 28), ``y`` is uint8 of shape (N,).  They are written with
@@ -293,6 +297,19 @@ def make_multilabel_digits(out_dir: Path) -> Path:
     return manifest
 
 
+def make_digit_count(out_dir: Path) -> Path:
+    """count.csv beside the multi-label manifest: each canvas with the number of digits on it (a count that the
+    image shows, whatever the digits are, and that a mirror image keeps)."""
+    folder = out_dir / "multilabel_digits"
+    table = pd.read_csv(folder / "manifest.csv", dtype=str)
+    counts = table["digits"].str.split(";").str.len()
+    lines = ["path,count,split"] + [f"{path},{count},{split}"
+                                    for path, count, split in zip(table["path"], counts, table["split"])]
+    path = folder / "count.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -304,11 +321,13 @@ def main(argv=None) -> None:
         default=DEFAULT_FASHION_DIR,
         help="folder with Fashion-MNIST *-ubyte.gz files",
     )
-    ap.add_argument("--only", choices=["multilabel"], help="make only this sample (from the committed MNIST sample)")
+    ap.add_argument("--only", choices=["multilabel", "count"],
+                    help="make only this sample (multilabel: from the committed MNIST sample; count: from the "
+                    "committed multi-label manifest)")
     args = ap.parse_args(argv)
 
-    if args.only == "multilabel":
-        written = [make_multilabel_digits(args.out)]
+    if args.only is not None:
+        written = [make_multilabel_digits(args.out) if args.only == "multilabel" else make_digit_count(args.out)]
         for p in written:
             print(f"wrote {p} ({p.stat().st_size:,} bytes)")
         return
@@ -318,6 +337,7 @@ def main(argv=None) -> None:
         make_fashion(args.out, fashion),
         *make_sign(args.out, fashion),
         make_multilabel_digits(args.out),
+        make_digit_count(args.out),
     ]
     for p in written:
         print(f"wrote {p} ({p.stat().st_size:,} bytes)")

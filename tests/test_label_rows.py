@@ -155,3 +155,18 @@ def test_bad_manifest_images_and_labels_are_one_line_naming_the_line(runner, pic
     assert len(errors) == 1 and "Traceback" not in result.output, result.output
     assert errors[0].startswith(f"Error: {folder / 'bad.csv'}: ")
     assert fragment.format(folder=folder) in errors[0], errors[0]
+
+
+def test_the_shipped_digit_count_sample_reads_as_its_config_says():
+    """configs/regression_count.yaml: the multi-label canvases through count.csv, one float32 target each, the
+    number of digits on the canvas."""
+    from tests.run_helpers import ROOT
+
+    config = load_config(ROOT / "configs" / "regression_count.yaml")
+    assert config.task == "regression" and config.train.loss == "huber"
+    data = load_dataset(config)
+    assert data.labels.dtype == np.float32 and data.labels.shape == (1500, 1) and data.class_map.names == ["count"]
+    assert len(data.test) == 300 and len(data.train) + len(data.validation) == 1200
+    assert set(data.labels[:, 0].tolist()) == {2.0, 3.0, 4.0}
+    multilabel = load_dataset(load_config(ROOT / "configs" / "multilabel_digits.yaml"))
+    assert np.array_equal(data.labels[:, 0], multilabel.labels.sum(axis=1))  # the same canvases, counted
