@@ -170,3 +170,18 @@ def test_the_shipped_digit_count_sample_reads_as_its_config_says():
     assert set(data.labels[:, 0].tolist()) == {2.0, 3.0, 4.0}
     multilabel = load_dataset(load_config(ROOT / "configs" / "multilabel_digits.yaml"))
     assert np.array_equal(data.labels[:, 0], multilabel.labels.sum(axis=1))  # the same canvases, counted
+
+
+def test_relabelling_a_manifest_decodes_nothing_again(pictures, capsys):
+    folder, labels = pictures
+    manifest = folder / "relabel.csv"
+    manifest.write_text("path,digit\n" + "".join(f"{i}.png,{d}\n" for i, d in enumerate(labels)))
+    data = {"source": "manifest", "path": str(manifest), "validation_split": 0, "cache": "disk",
+            "image_shape": [20, 20, 1]}  # a shape of its own: no other test has these images cached
+    first = load_dataset(_config(data, task="classification"))
+    assert "Cached 24 images" in capsys.readouterr().out
+    manifest.write_text("path,digit\n" + "".join(f"{i}.png,{'odd' if d % 2 else 'even'}\n" for i, d in enumerate(labels)))
+    second = load_dataset(_config(data, task="classification"))
+    assert "Cached" not in capsys.readouterr().out  # the images came from the cache, the labels from the manifest
+    assert second.class_map.names == ["even", "odd"] and np.array_equal(first.images, second.images)
+    assert second.labels.tolist() == [d % 2 for d in labels]

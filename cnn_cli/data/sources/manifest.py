@@ -1,6 +1,7 @@
 """A manifest of image paths and labels (`source: manifest`; the keys and the task the columns say are in
 `cnn_cli.config.sources.manifest`). The images are decoded as a folder's are (`files.build`: in parallel,
-into the cache, keyed by the manifest's and the images' stamps and the decoding settings).
+into the cache, keyed by the image files' stamps and the decoding settings: the labels and splits are read
+from the manifest each time, so that relabelling decodes nothing).
 
 The labels, by what the label columns hold: one column gives one id per image (classification; a number per
 image for regression); labels joined by `data.label_separator` (or JSON lists) give multi-hot rows named by
@@ -101,47 +102,53 @@ def manifest_store(data: DataConfig, path: str, source: str = "<config file>") -
     if shape is not None and shape[2] not in MODES:
         raise ConfigError(source, "data.image_shape", "expected 1, 3 or 4 channels for images read from files",
                           list(shape))
-    settings = {"shape": list(shape) if shape else "auto", "resize": data.resize, "bad_images": data.bad_images,
-                "image_column": image, "label_columns": columns, "separator": data.label_separator}
+    # The cache holds the images only, keyed by the image files (their order, sizes and times) and the decoding
+    # settings: the labels and splits are read from the manifest every time, so relabelling decodes nothing.
+    settings = {"shape": list(shape) if shape else "auto", "resize": data.resize}
     entry = None
     if data.cache != "off":
-        entry = Entry(cache_root(), make_key("manifest", file_stamps([Path(path), *files]), **settings))
+        entry = Entry(cache_root(), make_key("manifest", file_stamps(files), **settings))
         opened = entry.open(mmap=data.cache != "memory")
         if opened is not None:
             images, meta = opened
-            _check_bad(meta, data, path)
-            return _store(images, meta, "memory (read from the cache)" if data.cache == "memory"
-                          else f"cache {entry.images}")
+            where = "memory (read from the cache)" if data.cache == "memory" else f"cache {entry.images}"
+            return _store(images, meta, where, data, path, files, lines, splits, ids, names)
     shape = tuple(shape) if shape is not None else image_shape_of(files[0])
 
     def meta_of(bad: dict[int, str]) -> dict:
-        parts = {}
-        for split in SPLIT_VALUES:
-            kept = [i for i, s in enumerate(splits) if s == split and i not in bad]
-            if kept or split == "train":
-                parts[split] = {"positions": kept, "ids": [ids[i] for i in kept],
-                                "rows": [f"{lines[i]} ({files[i].name})" for i in kept]}
         h, w, c = shape
-        return {"shape": [len(files), *shape], "parts": parts, "skipped": list(bad.values()), "names": names,
-                "bad": [[lines[i], str(files[i]), reason] for i, reason in sorted(bad.items())],
-                "path": path, "origin": f"manifest {path} ({len(files):,} images resized to {h}x{w}, {MODES[c]}, "
-                f"{data.resize})"}
+        return {"shape": [len(files), *shape], "bad": [[i, reason] for i, reason in sorted(bad.items())],
+                "origin": f"manifest {path} ({len(files):,} images resized to {h}x{w}, {MODES[c]}, {data.resize})"}
 
-    # unreadable images are found whatever data.bad_images says, so that an error names the manifest's line
+    # unreadable images are found whatever data.bad_images says (their rows stay zeros), so that an error names
+    # the manifest's line, and one cache entry serves both settings
     images, meta, where = build(
         files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=True,
         what=f"Decoding {len(files):,} images listed in {path}", meta_of=meta_of,
         echo=lambda line: print(line, flush=True))
-    _check_bad(meta, data, path)
-    return _store(images, meta, where)
+    return _store(images, meta, where, data, path, files, lines, splits, ids, names)
 
 
-def _check_bad(meta: dict, data: DataConfig, path: str) -> None:
-    """With `data.bad_images: error`, the first unreadable image: DataError naming the manifest and its line."""
-    if data.bad_images != "error" or not meta.get("bad"):
-        return
-    where, file, reason = meta["bad"][0]
-    raise DataError(path, f"{where}: image {file}: {reason.removeprefix(file + ': ')}")
+def _store(images: np.ndarray, meta: dict, where: str, data: DataConfig, path: str, files: list[Path],
+           lines: list[str], splits: list[str], ids: list, names: list[str] | None) -> Store:
+    """The store of the decoded images with the manifest's splits and labels; an unreadable image (`meta`'s
+    `bad` rows) is a DataError naming its line, or, with `data.bad_images: skip`, left out and listed."""
+    bad = {int(i): reason for i, reason in meta.get("bad", [])}
+    if bad and data.bad_images == "error":
+        first = min(bad)
+        raise DataError(path, f"{lines[first]}: image {files[first]}: {bad[first].removeprefix(f'{files[first]}: ')}")
+    parts = {}
+    for split in SPLIT_VALUES:
+        kept = [i for i, s in enumerate(splits) if s == split and i not in bad]
+        if not kept and split != "train":
+            continue
+        rows = [f"{lines[i]} ({files[i].name})" for i in kept]
+        values = [ids[i] for i in kept]
+        array = np.array(values, dtype=object) if values and isinstance(values[0], str) else np.asarray(values)
+        parts[split] = Part(np.asarray(kept, dtype=np.int64), array if values else np.zeros((0,)), path,
+                            row=lambda i, rows=rows: rows[i])
+    return Store(images=images, parts=parts, origin=meta["origin"], skipped=[bad[i] for i in sorted(bad)],
+                 cache=where, names=names)
 
 
 def _labels(table, columns: list[str], separator: str) -> tuple[list, list[str] | None]:
@@ -183,17 +190,3 @@ def _labels(table, columns: list[str], separator: str) -> tuple[list, list[str] 
 def _split(value, separator: str) -> list[str]:
     labels = value if isinstance(value, list) else str(value).split(separator)
     return [str(label).strip() for label in labels if str(label).strip()]
-
-
-def _store(images: np.ndarray, meta: dict, where: str) -> Store:
-    parts = {}
-    for split, part in meta["parts"].items():
-        rows = part["rows"]
-        ids = part["ids"]
-        array = np.array(ids, dtype=object) if ids and isinstance(ids[0], str) else np.asarray(ids)
-        if not ids:
-            array = np.zeros((0,))
-        parts[split] = Part(np.asarray(part["positions"], dtype=np.int64), array, meta["path"],
-                            row=lambda i, rows=rows: rows[i])
-    return Store(images=images, parts=parts, origin=meta["origin"], skipped=list(meta.get("skipped", [])),
-                 cache=where, names=meta.get("names"))
