@@ -185,3 +185,34 @@ def test_relabelling_a_manifest_decodes_nothing_again(pictures, capsys):
     assert "Cached" not in capsys.readouterr().out  # the images came from the cache, the labels from the manifest
     assert second.class_map.names == ["even", "odd"] and np.array_equal(first.images, second.images)
     assert second.labels.tolist() == [d % 2 for d in labels]
+
+
+def test_class_names_order_a_manifests_labels_and_must_name_them(pictures, write_config):
+    folder, labels = pictures
+    (folder / "tags.csv").write_text("path,tags\n" + "".join(
+        f"{i}.png,{'odd' if d % 2 else 'even'};{'big' if d > 4 else 'small'}\n" for i, d in enumerate(labels)))
+    data = {"source": "manifest", "path": str(folder / "tags.csv"), "validation_split": 0.25}
+    found = load_dataset(_config(data))
+    assert found.class_map.names == ["big", "even", "odd", "small"]  # sorted
+    ordered = load_dataset(_config({**data, "class_names": ["small", "big", "even", "odd"]}))
+    assert ordered.class_map.names == ["small", "big", "even", "odd"]
+    assert np.array_equal(ordered.labels, found.labels[:, [3, 0, 1, 2]])
+    with pytest.raises(Exception, match=r"data\.class_names: expected the 4 names the data gives, in any order"):
+        load_dataset(_config({**data, "class_names": ["small", "big", "even", "prime"]}))
+
+
+def test_a_regression_manifest_trains_through_the_cli(runner, pictures, write_config, tmp_path):
+    """The task said by the columns (numbers that are not all integers), trained and evaluated in the data's
+    units."""
+    folder, labels = pictures
+    (folder / "size.jsonl").write_text("".join(f'{{"file": "{i}.png", "size": {d / 4 + 0.1:.2f}}}\n'
+                                               for i, d in enumerate(labels)))
+    config = write_config(f"name: r\nseed: 1\nmodel: {{layers: [{{type: conv2d, filters: 4, kernel_size: 3}}, "
+                          f"{{type: global_avg_pool2d}}, {{type: dense, units: num_targets, activation: auto}}]}}\n"
+                          f"data: {{source: manifest, path: {folder / 'size.jsonl'}, validation_split: 0.25, "
+                          "test_split: 0.25}\ntrain: {epochs: 1, batch_size: 8}\n")
+    result = runner.invoke(main, ["train", "--config", config, "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    saved = (tmp_path / "run" / "config.yaml").read_text()
+    assert "task: regression" in saved and "loss: mse" in saved
+    assert "Test mae" in result.output

@@ -154,6 +154,11 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
         names = data.class_names
         if names is None and store.names is not None and len(store.names) == width:
             names = store.names  # the source's: a manifest's label or target columns
+        elif isinstance(names, list) and store.names is not None and len(store.names) == width:
+            if sorted(str(n) for n in names) != sorted(store.names):  # the source names them: a list orders them
+                raise ConfigError(source, "data.class_names", f"expected the {width} names the data gives, in any "
+                                  f"order: {', '.join(store.names)}", names)
+            labels = labels[:, [store.names.index(str(n)) for n in names]]
         if isinstance(names, dict):
             names = [names.get(i, names.get(str(i), f"{stem}_{i + 1}")) for i in range(width)]
         if names is not None and len(names) != width:
