@@ -216,3 +216,15 @@ def test_a_regression_manifest_trains_through_the_cli(runner, pictures, write_co
     saved = (tmp_path / "run" / "config.yaml").read_text()
     assert "task: regression" in saved and "loss: mse" in saved
     assert "Test mae" in result.output
+
+
+def test_one_hot_rows_are_class_ids_for_classification_and_labels_for_multilabel(tmp_path):
+    with np.load(MNIST_NPZ) as archive:
+        x, y = archive["x_train"][:40], archive["y_train"][:40]
+    hot = np.eye(12, dtype=np.uint8)[y]  # 12 columns, two of them never 1
+    np.savez(tmp_path / "hot.npz", x_train=x, y_train=hot)
+    data = {"source": "npz", "path": str(tmp_path / "hot.npz"), "validation_split": 0}
+    classes = load_dataset(_config(data, task=None))
+    assert classes.labels.ndim == 1 and list(classes.class_map.ids) == sorted(set(y.tolist()))
+    rows = load_dataset(_config(data))
+    assert rows.labels.shape == (40, 12) and np.array_equal(rows.labels, hot)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnn_cli import tasks
+from cnn_cli.data.arrays import one_hot_ids
 from cnn_cli.data.class_map import label_ids
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
 from cnn_cli.data.locate import data_for_path
@@ -61,6 +62,8 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     task = tasks.of(config)
     if task.SEVERAL:  # label rows: multilabel, regression
         return _rows_dataset(store, data, task.NAME, subset, source, notes)
+    for part in store.parts.values():  # one-hot rows of an .npz or IDX file: class ids
+        part.ids = one_hot_ids(part.ids)
     if np.asarray(train_part.ids).ndim == 2:
         raise DataError(train_part.origin, f"labels of shape {tuple(np.asarray(train_part.ids).shape)}: several labels "
                         "or numbers per example; set task: multilabel or task: regression")
