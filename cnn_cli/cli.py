@@ -15,7 +15,20 @@ import typing
 import click
 
 from cnn_cli import __version__
-from cnn_cli.commands import cache, compare, evaluate, export, inspect, layers, predict, report, schema, summary, train
+from cnn_cli.commands import (
+    cache,
+    compare,
+    evaluate,
+    export,
+    inspect,
+    layers,
+    predict,
+    report,
+    schema,
+    summary,
+    train,
+    tune,
+)
 from cnn_cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CnnError
 
 
@@ -63,7 +76,7 @@ def main():
 
 
 def _register() -> None:
-    for module in (summary, schema, train, evaluate, predict, compare, layers, inspect, report, export, cache):
+    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache):
         main.add_command(module.command)
 
 

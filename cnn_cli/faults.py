@@ -7,6 +7,8 @@ set its variable, so a normal run pays one dictionary lookup.
 - `CNN_TEST_KILL_AT=<point>[:<n>]`: SIGKILL this process the n-th time (default 1) it reaches `point` --
   `mid_epoch` (after a training step call), `checkpoint_write` (best.keras in its temp file, not yet renamed),
   `backup_write` (a backup generation written, not yet committed), `final_save` (model.keras in its temp file).
+- `CNN_TEST_SIGINT_AT=<point>[:<n>]`: send this process a real SIGINT (as Ctrl-C) the n-th time it reaches
+  `point`: a Ctrl-C at a known step.
 - `CNN_TEST_STOP_AFTER_EPOCH=N`: raise KeyboardInterrupt at the end of epoch N (1-based), as Ctrl-C there.
 - `CNN_TEST_KILL_AFTER_EPOCH=N`: SIGKILL this process at the end of epoch N (1-based): a worker that dies
   between epochs.
@@ -20,7 +22,8 @@ import signal
 KILL_AT = "CNN_TEST_KILL_AT"
 STOP_AFTER_EPOCH = "CNN_TEST_STOP_AFTER_EPOCH"
 KILL_AFTER_EPOCH = "CNN_TEST_KILL_AFTER_EPOCH"
-VARIABLES = (KILL_AT, STOP_AFTER_EPOCH, KILL_AFTER_EPOCH)
+SIGINT_AT = "CNN_TEST_SIGINT_AT"
+VARIABLES = (KILL_AT, STOP_AFTER_EPOCH, KILL_AFTER_EPOCH, SIGINT_AT)
 
 _reached: dict[str, int] = {}
 
@@ -45,16 +48,19 @@ def wants_point(name: str) -> bool:
 
 
 def point(name: str) -> None:
-    """SIGKILLs this process when `CNN_TEST_KILL_AT` names this point and it is reached for the n-th time."""
-    wanted = os.environ.get(KILL_AT)
-    if not wanted:
-        return
-    target, _, count = wanted.partition(":")
-    if target != name:
-        return
-    _reached[name] = _reached.get(name, 0) + 1
-    if _reached[name] == (int(count) if count.isdigit() else 1):
-        _kill()
+    """SIGKILLs this process when `CNN_TEST_KILL_AT` names this point and it is reached for the n-th time;
+    sends it SIGINT when `CNN_TEST_SIGINT_AT` does."""
+    for variable, act in ((KILL_AT, _kill), (SIGINT_AT, lambda: os.kill(os.getpid(), signal.SIGINT))):
+        wanted = os.environ.get(variable)
+        if not wanted:
+            continue
+        target, _, count = wanted.partition(":")
+        if target != name:
+            continue
+        key = f"{variable}:{name}"
+        _reached[key] = _reached.get(key, 0) + 1
+        if _reached[key] == (int(count) if count.isdigit() else 1):
+            act()
 
 
 def epoch_end(epoch: int) -> None:

@@ -20,8 +20,8 @@ from cnn_cli.rundir.atomic import write_json
 from cnn_cli.rundir.layout import BEST, HISTORY, LABELS, METRICS, MODEL, RUN, now, run_file
 
 FORMAT = 2  # the format this code writes; 1 = a run.json without `format`
-STATUSES = ("running", "complete", "interrupted", "diverged", "failed")
-Status = Literal["running", "complete", "interrupted", "diverged", "failed"]
+STATUSES = ("running", "complete", "interrupted", "diverged", "failed", "pruned")
+Status = Literal["running", "complete", "interrupted", "diverged", "failed", "pruned"]
 # history.csv's columns, in order; a run in phases adds `phase` last
 HISTORY_COLUMNS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 TASK_METRICS = ("accuracy", "auc", "f1", "mae", "rmse")

@@ -132,12 +132,15 @@ class CtrlC(keras.callbacks.Callback):
     the middle of a step, which can leave its heap corrupt (the process then aborts instead of saving). While
     `fit` runs, this callback's handler only takes note of the signal, and the next batch end raises
     KeyboardInterrupt in Python, where the run's own handling (run.json `interrupted`, exit 130, the last
-    finished epoch's backup kept) follows. A second Ctrl-C interrupts at once.
+    finished epoch's backup kept) follows. A second Ctrl-C interrupts at once. With `at_epoch_end` (`cnn
+    tune`'s trials), the epoch under way runs to its end, and the run stops there as interrupted.
     """
 
-    def __init__(self):
+    def __init__(self, at_epoch_end: bool = False):
         super().__init__()
         self.requested = False
+        self.at_epoch_end = at_epoch_end  # cnn tune: the epoch under way finishes (saved, reported), then the stop
+        self.stopped = False  # at_epoch_end: training stopped at an epoch's end for a Ctrl-C
         self._previous = None
 
     def __enter__(self):
@@ -165,4 +168,16 @@ class CtrlC(keras.callbacks.Callback):
         if self.requested:
             raise KeyboardInterrupt
 
-    on_train_batch_end = on_test_batch_end = on_epoch_begin = on_epoch_end = _check
+    def _check_step(self, *args, **kwargs):
+        if not self.at_epoch_end:
+            self._check()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.requested and self.at_epoch_end:  # the epoch's other callbacks still run (backup, history)
+            self.stopped = True
+            self.model.stop_training = True
+            return
+        self._check()
+
+    on_epoch_begin = _check
+    on_train_batch_end = on_test_batch_end = _check_step

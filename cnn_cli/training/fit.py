@@ -133,9 +133,11 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     batches.set_epoch(initial_epoch)  # before fit: a pipeline may fetch ahead before the first epoch's callbacks
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
-    with CtrlC() as ctrl_c:
+    with CtrlC(at_epoch_end=run.plan.ctrl_c_at_epoch_end) as ctrl_c:
         phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
-                   last=progress_callbacks(run.plan.verbose))
+                   last=[*progress_callbacks(run.plan.verbose), *run.plan.callbacks])
+    if ctrl_c.stopped:  # the epoch under Ctrl-C finished and was saved: the run ends as interrupted
+        raise KeyboardInterrupt
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     run.dir.save_model(lambda tmp: model.save(tmp), point="final_save")

@@ -64,7 +64,8 @@ def plan_new(opts: TrainOptions) -> RunPlan:
 def _kept(opts: TrainOptions) -> dict:
     """What a run keeps of its options beyond the config: for run.json, and the flags that steer it."""
     return {"config_file": opts.config_path, "overrides": tuple(opts.overrides), "verbose": opts.verbose,
-            "time_limit": opts.time_limit, "argv": tuple(opts.argv)}
+            "time_limit": opts.time_limit, "argv": tuple(opts.argv),
+            "callbacks": tuple(opts.callbacks), "ctrl_c_at_epoch_end": opts.ctrl_c_at_epoch_end}
 
 
 def epochs_done(run_dir: Path) -> int:

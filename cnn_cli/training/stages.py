@@ -40,6 +40,8 @@ class TrainOptions:
     verbose: int = 2
     time_limit: float | None = None  # seconds: end at the first epoch boundary past it (--time-limit)
     argv: Sequence[str] = field(default_factory=tuple)
+    callbacks: Sequence[Any] = ()  # Keras callbacks of a caller in the same process (cnn tune's pruning), run last
+    ctrl_c_at_epoch_end: bool = False  # Ctrl-C lets the epoch under way finish (cnn tune), rather than the step
 
     @property
     def flags(self) -> RunFlags:
@@ -85,6 +87,8 @@ class RunPlan:
     verbose: int = 2
     time_limit: float | None = None
     argv: tuple[str, ...] = ()
+    callbacks: tuple[Any, ...] = ()
+    ctrl_c_at_epoch_end: bool = False
 
     @property
     def seed(self) -> int:
