@@ -13,6 +13,16 @@ What it makes (all deterministic, fixed seeds, ``numpy.random.default_rng``):
   without 9).  The pixels are NOT sign-language images: they are
   Fashion-MNIST images, relabelled and transformed (see ``SIGN_*`` below and
   ``data/README.md``).
+* ``data/multilabel_digits/`` -- 2 to 4 different real MNIST digits of
+  ``data/mnist_sample.npz`` placed in the cells of a 56x56 canvas (a 2x2 grid
+  of 28x28 cells), one PNG per canvas, and ``manifest.csv``
+  (``path,digits,split``): the labels are the digits present, joined by ``;``.
+  Train canvases are made of train digits, test canvases of test digits.
+  ``--only multilabel`` makes it alone, from the committed MNIST sample.
+* ``data/multilabel_digits/count.csv`` -- a second manifest of the same
+  canvases (``path,count,split``) whose target is the number of digits on the
+  canvas (2, 3 or 4), for regression. ``--only count`` writes it alone, from
+  the committed ``manifest.csv``.
 
 Both ``.npz`` files hold ``x_train, y_train, x_test, y_test``: ``x`` is uint8
 of shape (N, 28, 28), ``y`` is uint8 of shape (N,).  They are written with
@@ -249,6 +259,57 @@ def make_sign(out_dir: Path, fashion: tuple) -> list[Path]:
     return paths
 
 
+MULTILABEL_TRAIN = 1200
+MULTILABEL_TEST = 300
+MULTILABEL_SEED = 25
+
+
+def make_multilabel_digits(out_dir: Path) -> Path:
+    """Canvases of 2-4 distinct real MNIST digits and their manifest; returns the manifest's path."""
+    from PIL import Image  # only this sample needs it
+
+    with np.load(out_dir / "mnist_sample.npz") as archive:
+        sets = {"train": (archive["x_train"], archive["y_train"]), "test": (archive["x_test"], archive["y_test"])}
+    folder = out_dir / "multilabel_digits"
+    images = folder / "images"
+    images.mkdir(parents=True, exist_ok=True)
+    for old in images.glob("*.png"):
+        old.unlink()
+    rng = np.random.default_rng(MULTILABEL_SEED)
+    lines = ["path,digits,split"]
+    for split, count in (("train", MULTILABEL_TRAIN), ("test", MULTILABEL_TEST)):
+        x, y = sets[split]
+        by_digit = {d: np.flatnonzero(y == d) for d in range(10)}
+        for k in range(count):
+            n = int(rng.integers(2, 5))
+            digits = sorted(int(d) for d in rng.choice(10, size=n, replace=False))
+            cells = rng.choice(4, size=n, replace=False)
+            canvas = np.zeros((56, 56), dtype=np.uint8)
+            for digit, cell in zip(digits, cells):
+                image = x[int(rng.choice(by_digit[digit]))]
+                r, c = divmod(int(cell), 2)
+                canvas[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28] = image
+            name = f"images/{split}_{k:04d}.png"
+            Image.fromarray(canvas).save(folder / name, optimize=True)
+            lines.append(f"{name},{';'.join(map(str, digits))},{split}")
+    manifest = folder / "manifest.csv"
+    manifest.write_text("\n".join(lines) + "\n")
+    return manifest
+
+
+def make_digit_count(out_dir: Path) -> Path:
+    """count.csv beside the multi-label manifest: each canvas with the number of digits on it (a count that the
+    image shows, whatever the digits are, and that a mirror image keeps)."""
+    folder = out_dir / "multilabel_digits"
+    table = pd.read_csv(folder / "manifest.csv", dtype=str)
+    counts = table["digits"].str.split(";").str.len()
+    lines = ["path,count,split"] + [f"{path},{count},{split}"
+                                    for path, count, split in zip(table["path"], counts, table["split"])]
+    path = folder / "count.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -260,13 +321,23 @@ def main(argv=None) -> None:
         default=DEFAULT_FASHION_DIR,
         help="folder with Fashion-MNIST *-ubyte.gz files",
     )
+    ap.add_argument("--only", choices=["multilabel", "count"],
+                    help="make only this sample (multilabel: from the committed MNIST sample; count: from the "
+                    "committed multi-label manifest)")
     args = ap.parse_args(argv)
 
+    if args.only is not None:
+        written = [make_multilabel_digits(args.out) if args.only == "multilabel" else make_digit_count(args.out)]
+        for p in written:
+            print(f"wrote {p} ({p.stat().st_size:,} bytes)")
+        return
     fashion = load_fashion(args.fashion_dir)
     written = [
         make_mnist(args.out),
         make_fashion(args.out, fashion),
         *make_sign(args.out, fashion),
+        make_multilabel_digits(args.out),
+        make_digit_count(args.out),
     ]
     for p in written:
         print(f"wrote {p} ({p.stat().st_size:,} bytes)")

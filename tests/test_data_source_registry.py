@@ -20,7 +20,7 @@ from cnn_cli.resolve import config_from_dict
 from tests.conftest import load_config_dict
 from tests.npy_folder_source import NpyFolderSource
 
-BUILT_IN = ["mnist", "fashion_mnist", "npz", "idx", "csv", "folder"]
+BUILT_IN = ["mnist", "fashion_mnist", "npz", "idx", "csv", "folder", "manifest"]
 LAYERS = [{"type": "flatten"}, {"type": "dense", "units": "num_classes", "activation": "softmax"}]
 
 
@@ -51,7 +51,8 @@ def npy_folder(tmp_path):
 def test_the_built_in_sources_are_found_in_their_modules():
     assert schemas.names() == BUILT_IN and registry.names() == BUILT_IN
     assert {name: type(registry.lookup(name)).__module__.rsplit(".", 1)[1] for name in BUILT_IN} == {
-        "mnist": "builtin", "fashion_mnist": "builtin", "npz": "npz", "idx": "idx", "csv": "csv", "folder": "folder"}
+        "mnist": "builtin", "fashion_mnist": "builtin", "npz": "npz", "idx": "idx", "csv": "csv", "folder": "folder",
+        "manifest": "manifest"}
     assert config_schema()["$defs"]["DataConfig"]["properties"]["source"]["enum"] == BUILT_IN
 
 
@@ -85,8 +86,8 @@ def test_a_registered_source_is_detected_from_data_path(npy_source, npy_folder, 
 
 
 def test_an_unregistered_source_is_refused(npy_folder):
-    with pytest.raises(ConfigError, match=r"data\.source: expected 'mnist', 'fashion_mnist', 'npz', 'idx', 'csv' "
-                       r"or 'folder', received 'npy_folder'"):
+    with pytest.raises(ConfigError, match=r"data\.source: expected 'mnist', 'fashion_mnist', 'npz', 'idx', 'csv', "
+                       r"'folder' or 'manifest', received 'npy_folder'"):
         config({"source": "npy_folder", "path": str(npy_folder)})
 
 

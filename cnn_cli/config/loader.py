@@ -19,6 +19,7 @@ from cnn_cli.config.checks import config_problems
 from cnn_cli.config.key_paths import Location, dotted, locate, value_at
 from cnn_cli.config.overrides import Override, apply_overrides, blame, parse_override
 from cnn_cli.config.root import Config
+from cnn_cli.config.sources.manifest import manifest_task
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import ConfigError, ConfigErrors
 
@@ -51,6 +52,10 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
                 for path, value in _non_finite(raw, [])]
     if infinite:
         raise ConfigErrors.of([blame(error, given) for error in infinite[: ConfigErrors.CAP + 1]])
+    try:
+        raw = manifest_task(raw, source)
+    except ConfigError as error:
+        raise ConfigErrors.of([blame(error, given)]) from None
     try:
         config = Config.model_validate(raw)
     except ValidationError as exc:

@@ -121,7 +121,8 @@ def data_flag_overrides(raw: Any, data_path: str | None) -> list[Override]:
     if data_path is None or not isinstance(data, dict) or data.get("source") is not None:
         return []
     suffix = str(data_path).lower().rsplit(".", 1)[-1] if "." in str(data_path) else ""
-    kind, key = {"csv": ("csv", "train"), "npz": ("npz", "path")}.get(suffix, ("folder", "path"))
+    kind, key = {"csv": ("csv", "train"), "npz": ("npz", "path"), "jsonl": ("manifest", "path"),
+                 "json": ("manifest", "path")}.get(suffix, ("folder", "path"))
     return [Override(("data", "source"), kind, "--data"), Override(("data", key), str(data_path), "--data")]
 
 

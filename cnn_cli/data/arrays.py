@@ -1,4 +1,4 @@
-"""Checking arrays from .npz files: images become uint8 (N, H, W, C), labels a flat vector."""
+"""Checking arrays from .npz and IDX files: images become uint8 (N, H, W, C), labels a vector (N,) or rows (N, L)."""
 
 from __future__ import annotations
 
@@ -29,15 +29,22 @@ def as_images(array: np.ndarray, origin: str, key: str) -> np.ndarray:
 
 
 def as_labels(array: np.ndarray, origin: str, key: str) -> np.ndarray:
-    """Label ids (N,); (N, 1) is flattened and one-hot rows (N, K) become the index of their 1; other rows
-    (N, L) -- several labels, or numbers, per example -- stay as they are (`load_dataset` reads them by the
-    config's task)."""
+    """Label ids (N,); (N, 1) is flattened; rows (N, L) -- several labels or numbers per example, or one-hot
+    rows of class ids -- stay as they are (`load_dataset` reads them by the config's task: `one_hot_ids` makes
+    one-hot rows class ids for classification, where a multi-label task keeps every column)."""
     if array.ndim == 2 and array.shape[1] == 1:
         array = array[:, 0]
-    elif array.ndim == 2 and array.size and np.isin(array, (0, 1)).all() and (array.sum(axis=1) == 1).all():
-        array = array.argmax(axis=1)
     elif array.ndim == 2 and array.shape[1] > 1:
         return array
     if array.ndim != 1:
         raise DataError(origin, f"array {key!r}: expected labels of shape (N,), found {array.shape}")
+    return array
+
+
+def one_hot_ids(ids) -> np.ndarray:
+    """`ids` as they are, or the index of the 1 of each row when they are one-hot rows (N, K)."""
+    array = np.asarray(ids)
+    if array.ndim == 2 and array.size and array.dtype.kind in "biuf" and np.isin(array, (0, 1)).all() \
+            and (array.sum(axis=1) == 1).all():
+        return array.argmax(axis=1)
     return array

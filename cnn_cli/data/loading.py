@@ -9,11 +9,13 @@ for the TensorFlow face.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cnn_cli import tasks
+from cnn_cli.data.arrays import one_hot_ids
 from cnn_cli.data.class_map import label_ids
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
 from cnn_cli.data.locate import data_for_path
@@ -60,6 +62,8 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     task = tasks.of(config)
     if task.SEVERAL:  # label rows: multilabel, regression
         return _rows_dataset(store, data, task.NAME, subset, source, notes)
+    for part in store.parts.values():  # one-hot rows of an .npz or IDX file: class ids
+        part.ids = one_hot_ids(part.ids)
     if np.asarray(train_part.ids).ndim == 2:
         raise DataError(train_part.origin, f"labels of shape {tuple(np.asarray(train_part.ids).shape)}: several labels "
                         "or numbers per example; set task: multilabel or task: regression")
@@ -110,12 +114,18 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
 
 def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes: list[str]) -> Dataset:
     """A multi-label or regression data set: labels one row per example, multi-hot uint8 (N, L) or float32
-    (N, T), named by data.class_names (else label_1.. / target_1..; one label id per example makes a multi-hot
-    row of the ids found). Validation and test are split off at random (seeded)."""
+    (N, T), named by data.class_names, else by the source (a manifest's columns or labels), else label_1.. /
+    target_1..; one label id per example makes a multi-hot row of the ids found (a source's single column of 0
+    and 1 named by the source: one label). A label of the source's validation or test split that the train
+    split never has is an error naming its row. Validation and test are split off seeded: a multi-label set by
+    iterative stratification (`data.stratify`), with one warning line for the labels a split lacks; a
+    regression set at random."""
     train_part = store.parts["train"]
     first = np.asarray(train_part.ids)
     class_map = None
-    if first.ndim == 1 and task == "multilabel":
+    single = (task == "multilabel" and first.ndim == 1 and store.names is not None and len(store.names) == 1
+              and first.dtype.kind in "iuf" and np.isin(first, (0, 1)).all())  # one 0/1 column: one label
+    if first.ndim == 1 and task == "multilabel" and not single:
         label_ids(first, train_part.origin, row=train_part.row)
         class_map = ClassMap.from_labels(first, data.class_names, source)
     width = len(class_map) if class_map is not None else (first.shape[1] if first.ndim == 2 else 1)
@@ -132,7 +142,9 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
         try:
             values = rows.astype(np.float64)
         except (TypeError, ValueError):
-            raise DataError(part.origin, f"expected numbers as {task} labels, found {rows.dtype}") from None
+            bad = next(i for i, row in enumerate(rows) if not _numbers(row))
+            raise DataError(part.origin, f"{part.row(bad)}: expected numbers as {task} labels, found "
+                            f"{', '.join(repr(v) for v in rows[bad])}") from None
         if not np.isfinite(values).all():
             bad = int(np.argwhere(~np.isfinite(values))[0][0])
             raise DataError(part.origin, f"{part.row(bad)}: a label that is not a finite number")
@@ -143,6 +155,13 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
     if class_map is None:
         stem = "label" if task == "multilabel" else "target"
         names = data.class_names
+        if names is None and store.names is not None and len(store.names) == width:
+            names = store.names  # the source's: a manifest's label or target columns
+        elif isinstance(names, list) and store.names is not None and len(store.names) == width:
+            if sorted(str(n) for n in names) != sorted(store.names):  # the source names them: a list orders them
+                raise ConfigError(source, "data.class_names", f"expected the {width} names the data gives, in any "
+                                  f"order: {', '.join(store.names)}", names)
+            labels = labels[:, [store.names.index(str(n)) for n in names]]
         if isinstance(names, dict):
             names = [names.get(i, names.get(str(i), f"{stem}_{i + 1}")) for i in range(width)]
         if names is not None and len(names) != width:
@@ -150,20 +169,31 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
                               len(names))
         names = list(names) if names is not None else [f"{stem}_{i + 1}" for i in range(width)]
         class_map = ClassMap([(i, n, n) for i, n in enumerate(names)])
+    if task == "multilabel":
+        _check_trained_labels(store, labels, class_map)
     splits: dict[str, np.ndarray | None] = {name: store.parts[name].positions if name in store.parts else None
                                              for name in SPLITS}
     notes = [store.origin, *notes]
     rng = np.random.default_rng(data.split_seed)
+    stratified = task == "multilabel" and data.stratify
     held_share = 0.0
     for name, fraction in (("test", data.test_split), ("validation", data.validation_split)):
         if splits[name] is not None or fraction <= 0:
             continue
         train = splits["train"]
-        order = rng.permutation(len(train))
         count = max(1, int(round(len(train) * fraction / (1 - held_share))))
-        splits["train"], splits[name] = np.sort(train[order[count:]]), np.sort(train[order[:count]])
+        if count >= len(train):
+            raise ConfigError(source, f"data.{name}_split", f"cannot split off a {name} set of {fraction:g} of "
+                              f"{len(train)} examples: nothing would be left to train on", fraction)
+        if stratified:
+            kept, held = multilabel_split(labels[train], count, data.split_seed)
+        else:
+            order = rng.permutation(len(train))
+            kept, held = order[count:], order[:count]
+        splits["train"], splits[name] = np.sort(train[kept]), np.sort(train[held])
         held_share += fraction if name == "test" else 0.0
-        notes.append(f"{name}: {fraction:g} of train split off (seed {data.split_seed})")
+        notes.append(f"{name}: {fraction:g} of train split off (seed {data.split_seed}"
+                     f"{', iterative stratification' if stratified else ''})")
     count = subset if subset is not None else data.subset
     if count is not None:
         splits = {name: None if idx is None else idx[:count] for name, idx in splits.items()}
@@ -171,10 +201,71 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
     for name, idx in splits.items():
         if idx is not None and len(idx) == 0:
             raise DataError((store.parts.get(name) or train_part).origin, f"the {name} split has no examples")
+    if task == "multilabel":
+        line = lacking_labels(labels, splits, class_map.names)
+        if line:
+            print(f"Warning: {line}", file=sys.stderr, flush=True)
     if store.cache != "memory":
         notes.append(f"images held in {store.cache}")
     return Dataset(images=store.images, labels=labels, train=splits["train"], validation=splits["validation"],
                    test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped))
+
+
+def _check_trained_labels(store, labels: np.ndarray, class_map: ClassMap) -> None:
+    """A label that the source's own validation or test split has and its train split never has: DataError
+    naming that split's first row with it (a model cannot learn it, and its figures would mean nothing)."""
+    trained = labels[store.parts["train"].positions].any(axis=0)
+    for name in ("validation", "test"):
+        part = store.parts.get(name)
+        if part is None or not len(part):
+            continue
+        unseen = labels[part.positions][:, ~trained]
+        if unseen.any():
+            row, column = (int(k) for k in np.argwhere(unseen)[0])
+            label = class_map.names[int(np.flatnonzero(~trained)[column])]
+            raise DataError(part.origin, f"{part.row(row)}: label {label!r} is in the {name} split only; the train "
+                            "split has no example of it")
+
+
+def multilabel_split(rows: np.ndarray, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, held out) positions into multi-hot `rows`, `count` held out, by iterative stratification
+    (Sechidis et al. 2011; the `iterative-stratification` package's `MultilabelStratifiedShuffleSplit`): each
+    label's share as equal in both parts as the examples allow, rarest labels placed first."""
+    from iterstrat.ml_stratifiers import MultilabelStratifiedShuffleSplit  # imports scikit-learn
+
+    if not rows.any(axis=0).any():  # no label anywhere: nothing to stratify
+        order = np.random.default_rng(seed).permutation(len(rows))
+        return order[count:], order[:count]
+    rows = rows.astype(np.int64)
+    if rows.shape[1] == 1:  # one label: it and its absence (the splitter takes two labels or more)
+        rows = np.concatenate([rows, 1 - rows], axis=1)
+    splitter = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=count, random_state=seed)
+    kept, held = next(splitter.split(np.zeros((len(rows), 1)), rows))
+    return np.asarray(kept, dtype=np.int64), np.asarray(held, dtype=np.int64)
+
+
+def lacking_labels(labels: np.ndarray, splits: dict[str, np.ndarray | None], names: list[str]) -> str:
+    """One line naming each label that some split has no example of, its examples and those splits (a label
+    with fewer examples than splits cannot be in all of them); empty when every split has every label."""
+    present = {name: labels[idx].any(axis=0) for name, idx in splits.items() if idx is not None}
+    missing = []
+    for index, name in enumerate(names):
+        lacking = [split for split, has in present.items() if not has[index]]
+        if lacking:
+            total = int(sum(labels[idx][:, index].sum() for idx in splits.values() if idx is not None))
+            missing.append(f"{name!r} ({total} example{'s' if total != 1 else ''}, none in {', '.join(lacking)})")
+    if not missing:
+        return ""
+    shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
+    return f"{'label' if len(missing) == 1 else 'labels'} with too few examples for the {len(present)} splits: {shown}"
+
+
+def _numbers(row) -> bool:
+    try:
+        np.asarray(row).astype(np.float64)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _check_raw(raw: Raw, image_shape: tuple[int, int, int] | None, source: str) -> None:

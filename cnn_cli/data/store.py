@@ -48,6 +48,7 @@ class Store:
     origin: str = ""
     skipped: list[str] = field(default_factory=list)  # image files left out (data.bad_images: skip)
     cache: str = ""  # where the images are: "memory", or "cache FILE" (memory-mapped)
+    names: list[str] | None = None  # the label or target names of label rows, where the source names them
 
     @property
     def on_disk(self) -> bool:

@@ -38,7 +38,8 @@ def expand_user(path: str) -> str:
 
 # The keys that describe the config's own data, which another source does not share: `--data PATH` clears
 # them; how images are read and used (image shape, resize, bad images, splits, subset, augment, cache) stays.
-SOURCE_KEYS = ("path", "train", "validation", "test", "class_names", "npz_keys", "label_column")
+SOURCE_KEYS = ("path", "train", "validation", "test", "class_names", "npz_keys", "label_column", "image_column",
+               "label_columns")
 
 
 def with_source(base: DataConfig | None, source: str, **update) -> DataConfig:

@@ -5,7 +5,10 @@ The header checks and the file errors (`header_dims`, `check_body`, `readable`, 
 of both readers: `read_idx` (a whole file) and `IdxImages` (images streamed into the cache).
 
 An IDX file starts with a magic number (0x00000803 for unsigned-byte images N x H x W, 0x00000801 for
-unsigned-byte labels N), then one big-endian int32 per dimension, then the data, row-major.
+unsigned-byte labels N), then one big-endian int32 per dimension, then the data, row-major. A labels file may
+also hold rows, N x L (0x00000802: several labels per image, multi-hot, or several targets), and numbers of
+the format's other types (0x09 signed bytes, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64, big-endian:
+a regression's targets); images are unsigned bytes only.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.idx import Idx, IdxPair
 from cnn_cli.data import streams
+from cnn_cli.data.arrays import as_labels
 from cnn_cli.data.dataset import Raw, RawSplit
 from cnn_cli.data.sources.base import DataSource, Detected, expand_user, with_source
 from cnn_cli.errors import ConfigError, DataError
@@ -169,6 +173,33 @@ def read_bytes(path: Path) -> bytes:
     return gzip_guarded(lambda: gzip.decompress(data), path)
 
 
+LABEL_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+"""The IDX type codes a labels file may have, and their (big-endian) NumPy types."""
+
+
+def read_labels(path: Path) -> np.ndarray:
+    """Labels (N,) or rows of labels or targets (N, L), in the file's type (native byte order)."""
+    data = read_bytes(path)
+    if len(data) < 4 or data[:2] != b"\x00\x00" or data[2] not in LABEL_TYPES or data[3] not in (1, 2):
+        if len(data) >= 8 and int.from_bytes(data[:4], "big") != LABELS_MAGIC:
+            found = int.from_bytes(data[:4], "big")
+            raise DataError(str(path), f"wrong magic number 0x{found:08X}, expected 0x{LABELS_MAGIC:08X} (IDX labels of "
+                            "bytes; 0x00000802 for rows of labels, other type codes for numbers)")
+        return read_idx(path, "labels")  # says what is wrong with it
+    dtype, ndim = np.dtype(LABEL_TYPES[data[2]]), data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise DataError(str(path), f"too short for an IDX labels header ({len(data)} bytes)")
+    dims = [int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
+    body = len(data) - header
+    declared = math.prod(dims) * dtype.itemsize
+    if body != declared:
+        state = "truncated" if body < declared else "longer than declared"
+        raise DataError(str(path), f"{state}: the header declares {' x '.join(map(str, dims))} labels of "
+                        f"{dtype.itemsize} bytes = {declared} bytes, the file holds {body}")
+    return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
+
+
 def read_idx(path: Path, kind: str) -> np.ndarray:
     """Images (N, H, W) or labels (N,) as uint8; `kind` is "images" or "labels"."""
     data = read_bytes(path)
@@ -179,19 +210,20 @@ def read_idx(path: Path, kind: str) -> np.ndarray:
 
 
 def read_pair(images: Path, labels: Path, streamed: bool = False) -> tuple:
-    """Images (N, H, W, 1) and labels (N,) of one split; the counts must agree. `streamed`: the images are
-    read later, a chunk at a time, into the array they go to (`IdxImages`), and only the labels now."""
+    """Images (N, H, W, 1) and labels (N,) of one split (or rows (N, L), as an .npz's: `arrays.as_labels`); the
+    counts must agree. `streamed`: the images are read later, a chunk at a time, into the array they go to
+    (`IdxImages`), and only the labels now."""
 
     x = IdxImages(images) if streamed else read_idx(images, "images")[..., np.newaxis]
-    y = read_idx(labels, "labels")
+    y = as_labels(read_labels(labels), str(labels), "labels")
     if len(x) != len(y):
         raise DataError(str(images), f"{len(x)} images but {labels} holds {len(y)} labels")
     return x, y
 
 
 def _candidates(folder: Path, prefix: str, kind: str) -> list[Path]:
-    stem = "images-idx3-ubyte" if kind == "images" else "labels-idx1-ubyte"
-    names = [f"{prefix}-{stem}", f"{prefix}-{stem.replace('-idx', '.idx')}"]
+    stems = ["images-idx3-ubyte"] if kind == "images" else ["labels-idx1-ubyte", "labels-idx2-ubyte"]
+    names = [name for stem in stems for name in (f"{prefix}-{stem}", f"{prefix}-{stem.replace('-idx', '.idx')}")]
     return [folder / (name + ext) for name in names for ext in (".gz", "")]
 
 
@@ -214,20 +246,22 @@ def find_pairs(folder: Path) -> dict[str, tuple[Path, Path]]:
 
 def is_idx_name(path: Path) -> bool:
     name = path.name.lower()
-    return name.endswith((".gz", "-ubyte")) and ("idx1" in name or "idx3" in name)
+    return name.endswith((".gz", "-ubyte")) and any(tag in name for tag in ("idx1", "idx2", "idx3"))
 
 
 def pair_of(path: Path) -> tuple[Path, Path] | None:
-    """(images, labels) for one file of a pair, by swapping images/labels and idx3/idx1 in its name."""
+    """(images, labels) for one file of a pair, by swapping images/labels and idx3/idx1 (or idx2, rows of
+    labels) in its name."""
     name = path.name
     if "images" in name and "idx3" in name:
-        swapped, is_images = name.replace("images", "labels").replace("idx3", "idx1"), True
-    elif "labels" in name and "idx1" in name:
-        swapped, is_images = name.replace("labels", "images").replace("idx1", "idx3"), False
+        swapped, is_images = [name.replace("images", "labels").replace("idx3", tag) for tag in ("idx1", "idx2")], True
+    elif "labels" in name and ("idx1" in name or "idx2" in name):
+        swapped, is_images = [name.replace("labels", "images").replace("idx1", "idx3").replace("idx2", "idx3")], False
     else:
         return None
-    stem = swapped.removesuffix(".gz")
-    partner = next((p for p in (path.with_name(stem + ".gz"), path.with_name(stem)) if p.is_file()), None)
+    stems = [other.removesuffix(".gz") for other in swapped]
+    partner = next((p for stem in stems for p in (path.with_name(stem + ".gz"), path.with_name(stem)) if p.is_file()),
+                   None)
     if partner is None:
         return None
     return (path, partner) if is_images else (partner, path)
