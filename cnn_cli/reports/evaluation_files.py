@@ -24,9 +24,8 @@ def evaluate_and_write(run_dir: str | Path, *, data_path: str | None = None, sub
         return _rows_evaluation(run, data_path=data_path, subset=subset, batch_size=batch_size,
                                 write_files=write_files, tta=tta)
     outputs = [run.dir.confusion, run.dir.evaluation, run.dir.mistakes]  # a symlink leading out: refused first
-    for path in outputs if write_files else ():
-        if path.exists() and not path.is_file():
-            raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
+    if write_files:
+        _refuse_non_files(outputs)
     scored = evaluate_run(run, data_path=data_path, subset=subset, batch_size=batch_size, tta=tta)
     evaluation = scored.evaluation
     if not write_files:
@@ -40,8 +39,7 @@ def evaluate_and_write(run_dir: str | Path, *, data_path: str | None = None, sub
         evaluation.files = {"confusion_matrix": str(png), "mistakes": str(gallery), "evaluation": str(report)}
         write_json(report, evaluation.to_dict())
     except OSError as exc:
-        raise CnnError(f"{run.path}: cannot write {report.name}, {png.name} and {gallery.name} into the run directory "
-                       f"({exc.strerror or exc}); use --no-write to only print") from None
+        raise _write_error(run, [report, png, gallery], exc) from None
     return evaluation
 
 
@@ -49,9 +47,8 @@ def _rows_evaluation(run, *, data_path, subset, batch_size, write_files, tta) ->
     """A multi-label or regression run's evaluation and its files: evaluation.json and evaluation.png (the
     precision-recall curves, or predicted against true with the residuals)."""
     outputs = [run.dir.task_figure, run.dir.evaluation]
-    for path in outputs if write_files else ():
-        if path.exists() and not path.is_file():
-            raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
+    if write_files:
+        _refuse_non_files(outputs)
     scored = evaluate_run(run, data_path=data_path, subset=subset, batch_size=batch_size, tta=tta)
     evaluation = scored.evaluation
     if not write_files:
@@ -65,6 +62,19 @@ def _rows_evaluation(run, *, data_path, subset, batch_size, write_files, tta) ->
         evaluation.files = {"figure": str(png), "evaluation": str(report)}
         write_json(report, evaluation.to_dict())
     except OSError as exc:
-        raise CnnError(f"{run.path}: cannot write {report.name} and {png.name} into the run directory "
-                       f"({exc.strerror or exc}); use --no-write to only print") from None
+        raise _write_error(run, [report, png], exc) from None
     return evaluation
+
+
+def _refuse_non_files(paths: list[Path]) -> None:
+    """A place for evaluate's files that holds something other than a file is refused before any work."""
+    for path in paths:
+        if path.exists() and not path.is_file():
+            raise CnnError(f"{path}: exists and is not a file; cannot write the evaluation there")
+
+
+def _write_error(run, paths: list[Path], exc: OSError) -> CnnError:
+    names = [path.name for path in paths]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    return CnnError(f"{run.path}: cannot write {listed} into the run directory ({exc.strerror or exc}); use "
+                    "--no-write to only print")
