@@ -8,8 +8,6 @@ names of the custom Keras layers (for the safe-mode allow-list). Importing it im
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from collections.abc import Callable
 from typing import Annotated, Any, Union
 
@@ -17,6 +15,7 @@ from pydantic import Discriminator, Tag
 
 import cnn_cli.layers as package
 from cnn_cli.layers.base import Composite, LayerSpec
+from cnn_cli.module_classes import classes_in
 
 NOT_KINDS = {"base", "registry", "custom"}
 CUSTOM_MODULES = ("cnn_cli.layers.custom", "cnn_cli.model.min_pooling")
@@ -27,17 +26,12 @@ CUSTOM_MODULES = ("cnn_cli.layers.custom", "cnn_cli.model.min_pooling")
 def kinds() -> dict[str, type[LayerSpec]]:
     """Every kind, by its `type` name, in name order."""
     found: dict[str, type[LayerSpec]] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name in NOT_KINDS or info.name.startswith("_") or info.ispkg:
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, LayerSpec) and value.__module__ == module.__name__
-                    and "type" in value.model_fields):
-                name = value.type_name()
-                if name in found:
-                    raise AssertionError(f"layer type {name!r} is defined twice: {found[name]} and {value}")
-                found[name] = value
+    for value in classes_in(package, LayerSpec, NOT_KINDS):
+        if "type" in value.model_fields:
+            name = value.type_name()
+            if name in found:
+                raise AssertionError(f"layer type {name!r} is defined twice: {found[name]} and {value}")
+            found[name] = value
     return dict(sorted(found.items()))
 
 

@@ -10,10 +10,9 @@ or `tasks.lookup(name)`. Importing it imports no Keras: a task imports Keras ins
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 
 import cnn_cli.tasks as package
+from cnn_cli.module_classes import classes_in
 from cnn_cli.tasks.base import Task
 
 CLASSIFICATION = "classification"
@@ -28,16 +27,11 @@ _instances: dict[str, Task] = {}
 @functools.cache
 def _found() -> dict[str, type[Task]]:
     found: dict[str, type[Task]] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name in NOT_TASKS or info.name.startswith("_") or info.ispkg:
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, Task) and value.__module__ == module.__name__
-                    and getattr(value, "NAME", None)):
-                if value.NAME in found:
-                    raise AssertionError(f"task {value.NAME!r} is defined twice: {found[value.NAME]} and {value}")
-                found[value.NAME] = value
+    for value in classes_in(package, Task, NOT_TASKS):
+        if getattr(value, "NAME", None):
+            if value.NAME in found:
+                raise AssertionError(f"task {value.NAME!r} is defined twice: {found[value.NAME]} and {value}")
+            found[value.NAME] = value
     return found
 
 

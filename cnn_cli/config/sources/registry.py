@@ -9,12 +9,11 @@ It gives the names (the values of `data.source`), lookup by name, and what `cnn_
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from typing import Any, Union
 
 import cnn_cli.config.sources as package
 from cnn_cli.config.sources.base import SourceSchema
+from cnn_cli.module_classes import classes_in
 
 NOT_SOURCES = {"base", "registry"}
 _added: dict[str, type[SourceSchema]] = {}
@@ -24,16 +23,11 @@ _keys_taken = False  # set once the data section has been built from the sources
 @functools.cache
 def _found() -> dict[str, type[SourceSchema]]:
     found: dict[str, type[SourceSchema]] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name in NOT_SOURCES or info.name.startswith("_") or info.ispkg:
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, SourceSchema) and value.__module__ == module.__name__
-                    and value.name):
-                if value.name in found:
-                    raise AssertionError(f"data source {value.name!r} is defined twice: {found[value.name]} and {value}")
-                found[value.name] = value
+    for value in classes_in(package, SourceSchema, NOT_SOURCES):
+        if value.name:
+            if value.name in found:
+                raise AssertionError(f"data source {value.name!r} is defined twice: {found[value.name]} and {value}")
+            found[value.name] = value
     return found
 
 

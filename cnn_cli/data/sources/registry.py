@@ -9,8 +9,6 @@ It gives the names, lookup by name, and the detection of a `--data PATH` (`detec
 from __future__ import annotations
 
 import functools
-import importlib
-import pkgutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +16,7 @@ import cnn_cli.data.sources as package
 from cnn_cli.config.sources import registry as schemas
 from cnn_cli.data.sources.base import DataSource, Detected
 from cnn_cli.errors import DataError
+from cnn_cli.module_classes import classes_in
 
 if TYPE_CHECKING:
     from cnn_cli.config.data import DataConfig
@@ -29,19 +28,14 @@ _added: dict[str, DataSource] = {}
 @functools.cache
 def _found() -> dict[str, DataSource]:
     found: dict[str, DataSource] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        if info.name in NOT_SOURCES or info.name.startswith("_") or info.ispkg:
-            continue
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for value in vars(module).values():
-            if (isinstance(value, type) and issubclass(value, DataSource) and value.__module__ == module.__name__
-                    and value.schema is not None and value.schema.name):
-                name = value.schema.name
-                if name in found:
-                    raise AssertionError(f"data source {name!r} is read by two classes: {type(found[name])} and {value}")
-                if schemas.lookup(name) is not value.schema:
-                    raise AssertionError(f"data source {name!r}: its schema {value.schema} is not the registered one")
-                found[name] = value()
+    for value in classes_in(package, DataSource, NOT_SOURCES):
+        if value.schema is not None and value.schema.name:
+            name = value.schema.name
+            if name in found:
+                raise AssertionError(f"data source {name!r} is read by two classes: {type(found[name])} and {value}")
+            if schemas.lookup(name) is not value.schema:
+                raise AssertionError(f"data source {name!r}: its schema {value.schema} is not the registered one")
+            found[name] = value()
     return found
 
 
