@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import chromium
 from tests.run_helpers import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -79,17 +80,42 @@ def test_readme_is_a_front_page_that_links_into_the_docs():
         assert (ROOT / link).is_file(), f"README links to {link}, which does not exist"
 
 
-def test_every_page_is_in_the_site(tmp_path):
-    """A strict build: a broken link, a page outside the table of contents or any other warning fails."""
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The site built in strict mode: a broken link, a page outside the table of contents or any other warning
+    fails the build."""
     beside = Path(sys.executable).parent / "sphinx-build"
     sphinx = str(beside) if beside.is_file() else shutil.which("sphinx-build")
     if sphinx is None:
         pytest.skip("the docs extra is not installed (pip install -e '.[docs]')")
-    done = subprocess.run([sphinx, "-q", "-W", "--keep-going", "-n", "-b", "html", str(DOCS), str(tmp_path / "html")],
+    out = tmp_path_factory.mktemp("site") / "html"
+    done = subprocess.run([sphinx, "-q", "-W", "--keep-going", "-n", "-b", "html", str(DOCS), str(out)],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
-    built = {path.relative_to(tmp_path / "html").with_suffix("").as_posix() for path in (tmp_path / "html").rglob("*.html")}
+    return out
+
+
+def test_every_page_is_in_the_site(site):
+    built = {path.relative_to(site).with_suffix("").as_posix() for path in site.rglob("*.html")}
     for page in DOCS.rglob("*.md"):
         name = page.relative_to(DOCS).with_suffix("").as_posix()
         if not name.startswith("_build"):
             assert name in built, f"{name} was not built"
+
+
+@pytest.mark.skipif(not chromium.available(), reason="needs Debian's chromium")
+@pytest.mark.parametrize("page", ["index.html", "reference/layers/conv2d.html", "benchmarks.html"])
+def test_pages_open_offline_in_a_browser(site, page):
+    """The theme's styles and scripts come from the site itself: no request leaves it, no console error, and the
+    page has its content."""
+    browser = chromium.Browser()
+    try:
+        browser.open(site / page)
+        assert browser.errors() == []
+        outside = [url for url in browser.requests() if not url.startswith(("file://", "data:"))]
+        assert outside == []
+        assert browser.evaluate("document.styleSheets.length") >= 2  # the theme's CSS loaded
+        heading = browser.evaluate("document.querySelector('h1').textContent")
+        assert heading.strip(" #\u00b6")
+    finally:
+        browser.close()
