@@ -51,8 +51,8 @@ class Augment(Section):
     zoom: float = Field(0.0, ge=0, lt=1, description="Maximum zoom in or out, as a fraction.")
     width_shift: float = Field(0.0, ge=0, lt=1, description="Maximum horizontal shift, as a fraction.")
     height_shift: float = Field(0.0, ge=0, lt=1, description="Maximum vertical shift, as a fraction.")
-    horizontal_flip: bool = False
-    vertical_flip: bool = False
+    horizontal_flip: bool = Field(False, description="Mirror each training image left to right with probability 0.5.")
+    vertical_flip: bool = Field(False, description="Mirror each training image top to bottom with probability 0.5.")
     crop_padding: Annotated[int, Field(ge=0, le=64)] = Field(
         0, description="Random crop with padding: shift each image by up to this many pixels, whole pixels, the "
         "space filled as crop_fill says.")
