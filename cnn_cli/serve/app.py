@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from cnn_cli import __version__
+from cnn_cli.backends import name as backend_name
 from cnn_cli.errors import CnnError, short_reason
 from cnn_cli.serve.overlay import overlay_png
 from cnn_cli.serve.served import Served
@@ -100,9 +101,7 @@ def create_app(served: Served, max_upload: int = DEFAULT_MAX_UPLOAD, max_files: 
             for entry, image, index in zip(answer["predictions"], drawn, classes):
                 entry["gradcam"] = {"class": str(served.classes[index][2]), "image": image}
         elif gradcam:
-            from cnn_cli.backends import name
-
-            answer["notes"] = [f"Grad-CAM needs the TensorFlow backend (this server runs {name()}): not drawn"]
+            answer["notes"] = [f"Grad-CAM needs the TensorFlow backend (this server runs {backend_name()}): not drawn"]
         return answer
 
     return app

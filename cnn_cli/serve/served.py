@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli import __version__
+from cnn_cli.backends import name as backend_name
 from cnn_cli.data.images import read_image
 from cnn_cli.inference import gradcam
 from cnn_cli.rundir.run_reader import read_run
@@ -89,8 +90,6 @@ class Served:
         """What `GET /info` says: the model, its task, classes (a multi-label run's labels, a regression's targets)
         and input, the config's digest, the versions."""
         import keras
-
-        from cnn_cli.backends import name as backend_name
 
         return {"model": self.name, "task": self.task.NAME, "classes": [str(name) for _, _, name in self.classes],
                 "input_shape": list(self.input_shape), "resize": self.run.resize, "status": self.run.status,

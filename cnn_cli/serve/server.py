@@ -9,6 +9,8 @@ import os
 import socket
 from collections.abc import Callable
 
+import uvicorn
+
 from cnn_cli.errors import CnnError
 from cnn_cli.serve.sizes import show_size
 
@@ -42,8 +44,6 @@ def url(sock: socket.socket) -> str:
 def serve(run_dir: str, host: str, port: int, max_upload: int, workers: int, say: Callable[[str, bool], None],
           log_level: str = "info") -> None:
     """Serves the run until interrupted; `say(line, to_stderr)` tells the user the address (and warns)."""
-    import uvicorn
-
     from cnn_cli.serve.app import ENV_MAX_UPLOAD, ENV_RUN_DIR, create_app
     from cnn_cli.serve.served import Served
 
