@@ -62,14 +62,13 @@ def serve(run_dir: str, host: str, port: int, max_upload: int, workers: int, say
         if workers == 1:
             config = uvicorn.Config(create_app(served, max_upload), log_level=log_level, timeout_graceful_shutdown=5)
             uvicorn.Server(config).run(sockets=[sock])
-        else:
-            from uvicorn.supervisors import Multiprocess
-
+        else:  # uvicorn's own supervisor binds the address again (the one just said), for its workers
             served.close()
+            bound_host, bound_port = sock.getsockname()[:2]
+            sock.close()
             os.environ[ENV_RUN_DIR], os.environ[ENV_MAX_UPLOAD] = str(served.run.path), str(max_upload)
-            config = uvicorn.Config("cnn_cli.serve.app:from_environment", factory=True, workers=workers,
-                                    log_level=log_level, timeout_graceful_shutdown=5)
-            Multiprocess(config, target=uvicorn.Server(config).run, sockets=[sock]).run()
+            uvicorn.run("cnn_cli.serve.app:from_environment", factory=True, host=bound_host, port=bound_port,
+                        workers=workers, log_level=log_level, timeout_graceful_shutdown=5)
     finally:
         sock.close()
         served.close()
