@@ -25,6 +25,7 @@ from cnn_cli.commands import (
     predict,
     report,
     schema,
+    serve,
     summary,
     train,
     tune,
@@ -76,7 +77,7 @@ def main():
 
 
 def _register() -> None:
-    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache):
+    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, serve, cache):
         main.add_command(module.command)
 
 

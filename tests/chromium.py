@@ -1,5 +1,6 @@
 """A small DevTools-protocol client for headless Chromium over `--remote-debugging-pipe` (standard library only):
-open a local page, collect its console errors, exceptions and network requests, evaluate JavaScript, take a
+open a local page (or one served on loopback), choose a file for an upload, wait for the page to show something,
+collect its console errors, exceptions and network requests, evaluate JavaScript, take a
 screenshot, and resize the viewport (a phone's width)."""
 
 from __future__ import annotations
@@ -90,11 +91,32 @@ class Browser:
                     return event
         return seen[0]
 
-    def open(self, path: Path, width: int = 1100, height: int = 900, mobile: bool = False) -> None:
+    def open(self, path: Path | str, width: int = 1100, height: int = 900, mobile: bool = False) -> None:
+        """Opens a local file, or an http:// address (a server on loopback)."""
         self.viewport(width, height, mobile)
         start = len(self.events)
-        self.call("Page.navigate", {"url": Path(path).resolve().as_uri()}, session=True)
+        url = path if str(path).startswith("http://") else Path(path).resolve().as_uri()
+        self.call("Page.navigate", {"url": url}, session=True)
         self.wait_for("Page.loadEventFired", after=start)
+
+    def choose_file(self, selector: str, path: Path) -> None:
+        """Sets the file of the page's `<input type=file>` at `selector`, as a user choosing it does (the input's
+        change event fires)."""
+        root = self.call("DOM.getDocument", session=True)["root"]["nodeId"]
+        node = self.call("DOM.querySelector", {"nodeId": root, "selector": selector}, session=True)["nodeId"]
+        self.call("DOM.setFileInputFiles", {"files": [str(Path(path).resolve())], "nodeId": node}, session=True)
+
+    def wait_until(self, expression: str, timeout: float | None = None):
+        """Evaluates `expression` until it is truthy (every 0.1 s), and gives its value; TimeoutError after
+        `timeout` seconds (the browser's own by default)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"never true: {expression}")
+            time.sleep(0.1)
 
     def viewport(self, width: int, height: int, mobile: bool = False) -> None:
         self.call("Emulation.setDeviceMetricsOverride",

@@ -29,7 +29,7 @@ TIERS = [
     ["inference"],
     ["reports", "export"],
     ["training"],
-    ["studies", "api"],
+    ["studies", "api", "serve"],
     ["commands"],
     ["cli"],
     ["__main__"],

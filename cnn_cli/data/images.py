@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -28,10 +29,13 @@ ORIENTATION = 0x0112  # the EXIF tag
 warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
-def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] | None = None) -> Image.Image:
+def open_image(path: str | Path | BinaryIO, mode: str | None = None, size: tuple[int, int] | None = None,
+               name: str | None = None) -> Image.Image:
     """The decoded image, upright (EXIF orientation), converted to `mode` when given; too many pixels or an
     unreadable file is refused. `size` (width, height), when given, lets a JPEG decode at a reduced scale that
-    still covers it (Pillow's draft mode), much faster for large photos. Safe to call from several threads."""
+    still covers it (Pillow's draft mode), much faster for large photos. `path` may be a binary file object (an
+    upload held in memory), which errors call `name`. Safe to call from several threads."""
+    name = name if name is not None else str(path)
     try:
         with Image.open(path) as image:
             pixels = image.width * image.height
@@ -46,11 +50,11 @@ def open_image(path: str | Path, mode: str | None = None, size: tuple[int, int] 
             upright = _upright(image)
             return upright.convert(mode) if mode and upright.mode != mode else upright
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise DataError(str(path), f"refused: too many pixels to be an image for a CNN ({exc})") from None
+        raise DataError(name, f"refused: too many pixels to be an image for a CNN ({exc})") from None
     except UnidentifiedImageError:
-        raise DataError(str(path), "not a readable image (Pillow does not recognise the format)") from None
+        raise DataError(name, "not a readable image (Pillow does not recognise the format)") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise DataError(str(path), f"not a readable image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
+        raise DataError(name, f"not a readable image ({' '.join(str(exc).split()) or type(exc).__name__})") from None
 
 
 def _upright(image: Image.Image) -> Image.Image:
@@ -59,19 +63,22 @@ def _upright(image: Image.Image) -> Image.Image:
     return ImageOps.exif_transpose(image) if orientation not in (0, 1) else image
 
 
-def load_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch") -> Image.Image:
-    """An image file in `shape`'s size (bilinear, `resize` mode) and channels (1, 3 or 4): its `tobytes()` are
-    the uint8 (H, W, C) pixels."""
+def load_image(path: str | Path | BinaryIO, shape: tuple[int, int, int], resize: str = "stretch",
+               name: str | None = None) -> Image.Image:
+    """An image file (or binary file object, called `name` in errors) in `shape`'s size (bilinear, `resize`
+    mode) and channels (1, 3 or 4): its `tobytes()` are the uint8 (H, W, C) pixels."""
     height, width, channels = shape
-    image = open_image(path, MODES[channels], size=(width, height))
+    image = open_image(path, MODES[channels], size=(width, height), name=name)
     return resized(image, (width, height), resize) if image.size != (width, height) else image
 
 
-def read_image(path: str | Path, shape: tuple[int, int, int], resize: str = "stretch"):
-    """An image file as a uint8 (H, W, C) NumPy array (read-only) in `shape`'s size (`load_image`)."""
+def read_image(path: str | Path | BinaryIO, shape: tuple[int, int, int], resize: str = "stretch",
+               name: str | None = None):
+    """An image file (or binary file object) as a uint8 (H, W, C) NumPy array (read-only) in `shape`'s size
+    (`load_image`)."""
     import numpy as np
 
-    return np.frombuffer(load_image(path, shape, resize).tobytes(), dtype=np.uint8).reshape(shape)
+    return np.frombuffer(load_image(path, shape, resize, name).tobytes(), dtype=np.uint8).reshape(shape)
 
 
 def resized(image: Image.Image, size: tuple[int, int], mode: str = "stretch") -> Image.Image:
