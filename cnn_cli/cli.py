@@ -24,6 +24,7 @@ from cnn_cli.commands import (
     layers,
     predict,
     report,
+    runs,
     schema,
     summary,
     train,
@@ -76,7 +77,7 @@ def main():
 
 
 def _register() -> None:
-    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache):
+    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache, runs):
         main.add_command(module.command)
 
 

@@ -248,7 +248,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
         "train_examples": int(len(run.dataset.train)), "epochs_planned": run.config.train.epochs,
         "early_stopped": cbs.early_stopped, "models": models,
         "training_images": {"border_mean": training_border_mean(run.dataset.images, run.dataset.train)},
-        "restored_best_weights": restored,
+        "restored_best_weights": restored, "params": run.analysis.total_params, "macs": run.analysis.total_macs,
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
         "backend": backend().NAME, "device": run.devices,
