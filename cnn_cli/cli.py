@@ -22,6 +22,7 @@ from cnn_cli.commands import (
     export,
     inspect,
     layers,
+    lr_find,
     predict,
     report,
     runs,
@@ -77,7 +78,7 @@ def main():
 
 
 def _register() -> None:
-    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache, runs):
+    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache, runs, lr_find):
         main.add_command(module.command)
 
 
