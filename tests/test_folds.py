@@ -81,7 +81,7 @@ def test_tune_reports_the_running_mean_and_prunes_between_folds(tiny, tmp_path):
     trial = study / f"trial-{pruned.number:04d}"
     assert (trial / "fold-1" / "run.json").is_file() and not (trial / "fold-2").exists()
     assert json.loads((trial / "fold-1" / "run.json").read_text())["status"] == "pruned"
-    assert f"pruned after 1 of 2 folds" in result.output
+    assert "pruned after 1 of 2 folds" in result.output
     best = (study / "best.yaml").read_text()
     assert "fold" not in best and "0.03" in best  # the trial's config, not its first fold's
 

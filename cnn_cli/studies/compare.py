@@ -26,11 +26,12 @@ import numpy as np
 
 from cnn_cli import tasks
 from cnn_cli.config.overrides import parse_key
+from cnn_cli.data.splits import fold_problem
 from cnn_cli.errors import CnnError, ConfigError
 from cnn_cli.number_format import to_float
 from cnn_cli.reports.plots import plot_comparison as draw
 from cnn_cli.resolve import load_config
-from cnn_cli.resolve.run_config import choose_seed
+from cnn_cli.resolve.run_config import RunFlags, choose_seed, load_resolved
 from cnn_cli.rundir import default_run_dir
 from cnn_cli.rundir.run_dir import RunDir
 
@@ -207,8 +208,6 @@ def check_folds(folds: int, config_path: str, overrides: Sequence[str], *, subse
     split (after the subset) with a class of fewer than K examples (stratified) or fewer examples than K. The
     labels are read as a run reads them (an image folder is decoded into the cache the runs then share)."""
     from cnn_cli.data import load_dataset
-    from cnn_cli.data.splits import fold_problem
-    from cnn_cli.resolve.run_config import RunFlags, load_resolved
 
     config = load_resolved(config_path, overrides, RunFlags(subset=subset, data=data_path))
     task = tasks.of(config).NAME
