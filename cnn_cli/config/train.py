@@ -17,7 +17,10 @@ class Optimizer(Section):
     """An optimizer and its arguments. A plain name (`optimizer: adam`) takes Keras' defaults."""
 
     name: Literal[OPTIMIZERS] = Field(description="The Keras optimizer.")  # type: ignore[valid-type]
-    learning_rate: float | None = Field(None, gt=0, description="The step size (Keras' default for the optimizer when not set); with lr_schedule, its peak or base rate.")
+    learning_rate: Annotated[float, Field(gt=0)] | Literal["auto"] | None = Field(
+        None, description="The rate (Keras' default for the optimizer when not given), or auto: a learning-rate range "
+        "test before training chooses it (the steepest descent of the loss; recorded in run.json as "
+        "learning_rate_found); with a schedule, the rate found is its peak.")
     momentum: float | None = Field(None, ge=0, lt=1, description="sgd, rmsprop: momentum (Keras' default when not set).")
     nesterov: bool | None = Field(None, description="sgd: Nesterov momentum.")
     rho: float | None = Field(None, gt=0, lt=1, description="rmsprop, adadelta: decay of the moving average of squared gradients.")
@@ -37,6 +40,8 @@ class Optimizer(Section):
         return {"name": value} if isinstance(value, str) else value
 
     def arguments(self) -> dict:
+        if self.learning_rate == "auto":  # training replaces it with the rate found before any optimizer is made
+            raise RuntimeError("learning_rate: auto reached an optimizer unresolved")
         return {k: v for k, v in self.model_dump(exclude={"name"}).items() if v is not None}
 
 
