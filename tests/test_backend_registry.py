@@ -49,7 +49,7 @@ class Toy(Backend):
     def check_devices(self, settings):
         pass
 
-    def make_strategy(self, settings, *, slurm=False):
+    def make_strategy(self, settings, *, slurm=False, worker=None):
         return None, "default"
 
     def default_strategy(self):

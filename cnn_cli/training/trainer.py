@@ -74,7 +74,8 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: rundir.RunRe
             run = PreparedRun(plan=the_plan, config=config, analysis=analysis, dir=rundir.RunDir(run_dir),
                               record=record, dist=dist, dataset=dataset, policy=policy, started=started,
                               devices=devices.describe())
-            return _guarded(run, echo)
+            with dist.run_scope():
+                return _guarded(run, echo)
         except OSError as exc:  # the run directory cannot be written (permissions, disk full, a path that is a file)
             raise CnnError(_write_error(exc, run_dir)) from None
 
