@@ -34,6 +34,13 @@ class Jax(OneDeviceBackend):
                 return None, "default"
         return jax_distribution.make(worker), "data_parallel"
 
+    def lost_worker_errors(self) -> tuple[type[Exception], ...]:
+        """What a collective raises when another process died: JAX's runtime error, or a ValueError wrapping
+        gloo's (`training.distribute` reads its words before calling it a lost process)."""
+        import jax
+
+        return (jax.errors.JaxRuntimeError, ValueError)
+
     def devices_used(self, strategy) -> device.Devices:
         """The first GPU (else the CPU), or every device of this process under data_parallel."""
         if strategy is None:

@@ -49,12 +49,12 @@ def join(worker) -> None:
     timeout = int(os.environ.get("CNN_JAX_HEARTBEAT_SECONDS", "30"))
     try:
         if worker.source == "Slurm":
-            jax.distributed.initialize(heartbeat_timeout_seconds=timeout)
+            jax.distributed.initialize(heartbeat_timeout_seconds=timeout, shutdown_timeout_seconds=timeout)
         else:
             jax.distributed.initialize(
                 coordinator_address=os.environ["JAX_COORDINATOR_ADDRESS"], num_processes=worker.workers,
                 process_id=worker.rank, initialization_timeout=int(os.environ.get("CNN_JAX_JOIN_SECONDS", "300")),
-                heartbeat_timeout_seconds=timeout,
+                heartbeat_timeout_seconds=timeout, shutdown_timeout_seconds=timeout,
             )
     except (RuntimeError, ValueError) as exc:
         first = (str(exc).strip().splitlines() or [""])[0][:200]

@@ -52,10 +52,15 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, in
       cnn train --config configs/mnist.yaml --init-from runs/mnist-20260101-120000 --set train.epochs=2
 
     \b
-    Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker of a multi-worker run was lost,
-    130 interrupted.
+    Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker (process) of a distributed run
+    was lost, 130 interrupted.
     """
 
+    from cnn_cli.backends import name as backend_name
+    from cnn_cli.training import supervisor
+
+    if supervisor.wanted(backend_name()):  # one of several JAX processes: a child trains, this one watches it
+        sys.exit(supervisor.run(sys.argv[1:]))
     if resume is not None and resume and run_dir and resume != run_dir:
         raise CnnError(f"--resume {resume} and --run-dir {run_dir} name different run directories")
     opts = TrainOptions(

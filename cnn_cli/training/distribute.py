@@ -235,7 +235,8 @@ class Distribution:
         """`model.fit(train_ds, **kwargs)`, or the backend's own loop (`custom_fit`) where `fit` does not work
         under the strategy."""
         if not self.custom_loop():
-            return model.fit(train_ds, **kwargs)
+            with self._lost_processes():
+                return model.fit(train_ds, **kwargs)
         try:
             return backend().custom_fit(model, self.strategy, train_ds, chief=self.is_chief, **kwargs)
         except backend().lost_worker_errors() as exc:
@@ -244,14 +245,37 @@ class Distribution:
     def evaluate(self, model, ds, **kwargs) -> dict:
         """`model.evaluate(ds, **kwargs)`, or the custom loop's evaluation (reduced over all workers)."""
         if not self.custom_loop():
-            return model.evaluate(ds, **kwargs)
+            with self._lost_processes():
+                return model.evaluate(ds, **kwargs)
         try:
             return backend().custom_evaluate(model, self.strategy, ds)
         except backend().lost_worker_errors() as exc:
             raise self._worker_lost(exc) from None
 
+    @contextlib.contextmanager
+    def _lost_processes(self):
+        """Under Keras' engine over several processes: a collective that fails because another process died
+        ends this one with exit code 4 and one line (JAX may also end it from C++: `supervisor`)."""
+        if not (self.keras_engine() and self.strategy.processes > 1):
+            yield
+            return
+        try:
+            yield
+        except backend().lost_worker_errors() as exc:
+            if not _lost_words(str(exc)):
+                raise
+            from cnn_cli.training import supervisor
+
+            supervisor.note_lost()
+            raise self._worker_lost(exc) from None
+
     def _worker_lost(self, exc: Exception) -> WorkerLostError:
         first = (str(exc).strip().splitlines() or [""])[0][:200]
+        if self.keras_engine():
+            return WorkerLostError(
+                f"multi-process training stopped: a collective operation failed, so another process died or "
+                f"cannot be reached ({type(exc).__name__}: {first}); restart every process with: "
+                f"cnn train --resume {self.run_dir}")
         return WorkerLostError(
             f"multi-worker training stopped: a collective operation failed or timed out, so another worker died "
             f"or cannot be reached ({type(exc).__name__}: {first}); restart every worker with: "
@@ -271,3 +295,9 @@ def _refuse_per_process_outputs(config, source: str) -> None:
     if config.train.tta == "flip":
         raise ConfigError(source, "train.tta", "none under distribute.strategy data_parallel over several "
                           "processes (its predictions stay spread over the processes)", config.train.tta)
+
+
+def _lost_words(message: str) -> bool:
+    """Whether a JAX error's message says a peer is gone (gloo's or the coordination service's words)."""
+    return any(w in message for w in ("Gloo", "gloo", "UNAVAILABLE", "heartbeat", "Connection reset", "DEADLINE",
+                                      "Barrier", "coordination service"))
