@@ -122,7 +122,12 @@ def worker_of(config) -> Worker | None:
     None for every other strategy and for one process."""
     if config.distribute.strategy == "multi_worker":
         return cluster_worker()
-    return jax_worker() if config.distribute.strategy == "data_parallel" else None
+    if config.distribute.strategy != "data_parallel":
+        return None
+    if not backend().supports("keras_distribution"):  # before the framework starts and the run directory is made
+        raise CnnError(f"distribute.strategy data_parallel: Keras' distribution engine runs on JAX only (this "
+                       f"run uses {backend().LABEL}); use --backend jax, or mirrored / multi_worker on TensorFlow")
+    return jax_worker()
 
 
 def _temp_run_dir(worker: Worker) -> Path:
