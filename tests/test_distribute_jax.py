@@ -112,9 +112,7 @@ def test_shard_parts_cover_every_example_exactly():
         Shard(3, 0, 4)
 
 
-def test_data_parallel_refused_where_it_cannot_run(runner, tmp_path, monkeypatch):
-    from cnn_cli.cli import main
-
+def test_data_parallel_refused_where_it_cannot_run(tmp_path, monkeypatch):
     for name in [k for k in os.environ if k.startswith(("SLURM_", "JAX_"))]:
         monkeypatch.delenv(name)
     small = [*MNIST[2:], "--subset", "100", "--run-dir", str(tmp_path / "bad")]
