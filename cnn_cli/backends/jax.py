@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from types import ModuleType
 
-from cnn_cli.backends import device, register
+from cnn_cli.backends import device, jax_distribution, register
 from cnn_cli.backends.single import OneDeviceBackend, refuse_strategy
 
 
@@ -26,8 +26,6 @@ class Jax(OneDeviceBackend):
         """(None, 'default') for one device; (a `jax_distribution.KerasEngine`, 'data_parallel') for
         `data_parallel`, and for `auto` where this process sees several GPUs (host devices made with XLA_FLAGS
         count only when data_parallel is asked for); `worker`: this process's place in a multi-process run."""
-        from cnn_cli.backends import jax_distribution
-
         self.check_devices(settings)
         if settings.strategy == "auto" and worker is None:
             if jax_distribution.real_accelerators() < 2:

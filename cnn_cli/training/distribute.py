@@ -32,9 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnn_cli import rundir
+from cnn_cli import rundir, tasks
 from cnn_cli.backends import current as backend
+from cnn_cli.data.batches import Shard
 from cnn_cli.errors import CnnError, ConfigError, WorkerLostError
+from cnn_cli.training import supervisor
 
 # `CNN_KEEP_WORKER_DIR=1` keeps a non-chief worker's temporary run folder (for debugging, and the tests
 # that compare the workers' final weights); its path is the "Run directory:" the worker prints.
@@ -204,8 +206,6 @@ class Distribution:
         """Under Keras' engine, the part of every global batch this process feeds (a `Shard`); else None."""
         if not self.keras_engine():
             return None
-        from cnn_cli.data.batches import Shard
-
         return Shard(self.strategy.processes, self.strategy.process_index, self.replicas())
 
     def predict(self, model, x, batch_size: int):
@@ -269,8 +269,6 @@ class Distribution:
         except backend().lost_worker_errors() as exc:
             if not _lost_words(str(exc)):
                 raise
-            from cnn_cli.training import supervisor
-
             supervisor.note_lost()
             raise self._worker_lost(exc) from None
 
@@ -291,8 +289,6 @@ class Distribution:
 def _refuse_per_process_outputs(config, source: str) -> None:
     """Over several JAX processes the model's outputs are spread over the processes: what needs them gathered
     on one (the multi-label and regression tasks' figures, flip TTA) is refused in one line."""
-    from cnn_cli import tasks
-
     if tasks.of(config).SEVERAL:
         raise ConfigError(source, "task", "a classification task under distribute.strategy data_parallel over "
                           "several processes (the model's outputs stay spread over the processes; train on one "

@@ -22,6 +22,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from cnn_cli import rundir
 from cnn_cli.errors import EXIT_WORKER_LOST
 
 CHILD_ENV = "CNN_SUPERVISED_RUN_FILE"  # set in the child: where it writes its run directory
@@ -31,16 +32,10 @@ _ABSL = re.compile(r"^([IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s|\s+@\s+0x|\*\*\* Check 
 _ABORTED = (134, -signal.SIGABRT)
 
 
-def wanted(backend_name: str) -> bool:
-    """Whether this `cnn train` should supervise a child: the JAX backend, several processes, not the child."""
-    if os.environ.get(CHILD_ENV) or backend_name != "jax":
-        return False
-    from cnn_cli.training.distribute import jax_worker
-
-    try:
-        return jax_worker() is not None
-    except Exception:  # a bad variable: the child says so in one line
-        return False
+def wanted(backend_name: str, worker) -> bool:
+    """Whether this `cnn train` should supervise a child: the JAX backend, one of several processes (`worker`,
+    from `distribute.jax_worker`), not the child itself."""
+    return not os.environ.get(CHILD_ENV) and backend_name == "jax" and worker is not None
 
 
 def note_run_dir(run_dir: Path) -> None:
@@ -78,12 +73,9 @@ def _forward(stream, log_path: Path) -> None:
                 sys.stderr.flush()
 
 
-def run(argv: list[str]) -> int:
+def run(argv: list[str], worker) -> int:
     """Runs `python -m cnn_cli ARGV` as a child and returns the exit code to end with (see the module's
-    docstring); a signal that kills the child is re-raised here."""
-    from cnn_cli.training.distribute import jax_worker
-
-    worker = jax_worker()
+    docstring); a signal that kills the child is re-raised here. `worker`: this process's place in the run."""
     folder = Path(tempfile.mkdtemp(prefix=f"cnn-{worker.task.replace(':', '')}-supervisor-"))
     note, log_path = folder / "run_dir", folder / "jax.log"
     child = subprocess.Popen([sys.executable, "-m", "cnn_cli", *argv], env=os.environ | {CHILD_ENV: str(note)},
@@ -117,8 +109,6 @@ def run(argv: list[str]) -> int:
 
 
 def _mark_failed(run_dir: Path) -> None:
-    from cnn_cli import rundir
-
     try:
         record = rundir.RunRecord.load(run_dir)
         if record.status == "running":
