@@ -8,10 +8,14 @@
 #                           IDX files (uint8, 30 MB; from Debian's dataset-fashion-mnist:
 #                           apt-get install dataset-fashion-mnist)
 #   bench/gpu.sh run        there, in the repository root with .gpu/ beside it: installs the wheels with
-#                           --no-deps into /tmp/cnn-site, then for each backend (BACKENDS, default "jax torch")
-#                           and batch size (BATCHES, default "32 1024") runs `cnn train` for EPOCHS (default 3)
-#                           epochs and prints images/s and s/epoch (epochs after the first, which compiles),
-#                           achieved TFLOP/s (3 x forward MACs x 2 per image) and the test accuracy.
+#                           --no-deps into /tmp/cnn-site, then for each config (CONFIGS, default the seed net
+#                           configs/fashion_mnist.yaml and the fast recipe configs/fashion_mnist_fast.yaml),
+#                           backend (BACKENDS, default "jax torch") and batch size (BATCHES, default
+#                           "32 256 1024") runs `cnn train` for EPOCHS (default 3) epochs and prints images/s and
+#                           s/epoch (epochs after the first, which compiles), achieved TFLOP/s (3 x forward MACs
+#                           x 2 per image) and the test accuracy. EXTRA: more arguments for every run (e.g.
+#                           "--set distribute.strategy=data_parallel" on a host with several GPUs).
+#                           To stay within a short GPU slot: EPOCHS=2 BATCHES="256 1024".
 #
 # With this workplace's device tool: `bench/gpu.sh prepare` here, then run `bench/gpu.sh run` there with
 # carry [".gpu"]; the whole run takes a few minutes of GPU time.
@@ -44,16 +48,19 @@ run() {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
   local out=${OUT:-/tmp}/cnn-gpu-runs
   mkdir -p "$out"
-  for backend in ${BACKENDS:-jax torch}; do
-    for batch in ${BATCHES:-32 1024}; do
-      local run_dir="$out/$backend-$batch"
+  for config in ${CONFIGS:-configs/fashion_mnist.yaml configs/fashion_mnist_fast.yaml}; do
+   for backend in ${BACKENDS:-jax torch}; do
+    for batch in ${BATCHES:-32 256 1024}; do
+      local run_dir="$out/$(basename "$config" .yaml)-$backend-$batch"
       rm -rf "$run_dir"
-      echo "== $backend, batch $batch"
-      python3 -m cnn_cli train --backend "$backend" --config configs/fashion_mnist.yaml \
+      echo "== $config, $backend, batch $batch"
+      # shellcheck disable=SC2086
+      python3 -m cnn_cli train --backend "$backend" --config "$config" \
         --set "data.path=$GPU_DIR/fashion-mnist" --set "train.batch_size=$batch" --epochs "${EPOCHS:-3}" \
-        --set train.callbacks.early_stopping=null ${SUBSET:+--subset "$SUBSET"} --run-dir "$run_dir" 2>&1 | grep -v "^[0-9]*/[0-9]* " || true
+        --set train.callbacks.early_stopping=null ${SUBSET:+--subset "$SUBSET"} ${EXTRA:-} --run-dir "$run_dir" 2>&1 | grep -v "^[0-9]*/[0-9]* " || true
       python3 bench/gpu_figures.py "$run_dir" "$backend" "$batch"
     done
+   done
   done
 }
 

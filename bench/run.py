@@ -5,9 +5,10 @@ data, batch size, optimizer and epochs, on one Keras backend or several, in one 
                         [--data PATH] [--peak-gflops N] [--no-plain] [--python torch=/path/to/venv/bin/python]
     python bench/run.py --to-accuracy [--recipe CONFIG] [--repeats N]   # time to accuracy (bench/to_accuracy.py)
 
-`--backend` names the backends (comma-separated; default tensorflow): each runs both runners (the plain
-script with KERAS_BACKEND, `cnn train --backend`), and the last lines compare the backends' `cnn train`
-figures. `--python BACKEND=PATH` runs a backend's runners with another interpreter (a venv that has it).
+`--backend` names the backends (comma-separated; default tensorflow): each runs both runners (its plain
+script -- bench/plain_keras.py with KERAS_BACKEND on TensorFlow and JAX, bench/plain_torch.py on PyTorch, whose
+`torch.compile` figure is printed beside it -- and `cnn train --backend`), and the last lines compare each
+`cnn train` with its backend's plain script, per steady epoch and per whole process (start to exit). `--python BACKEND=PATH` runs a backend's runners with another interpreter (a venv that has it).
 
 Data: the full Fashion-MNIST from Debian's dataset-fashion-mnist when installed, else the bundled
 sample (data/fashion_mnist_sample.npz). For each runner it prints images/s and seconds per epoch (the
@@ -30,6 +31,7 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from cnn_runs import CONFIG, DEBIAN, ROOT, SAMPLE, steady, train
@@ -59,18 +61,25 @@ def forward_macs() -> int:
     return analyze(config.model, config.model.input_shape, config.model.num_classes, str(CONFIG)).total_macs
 
 
-def run_plain(epochs: int, batch_size: int, data: str | None, backend: str, python: str | None) -> dict:
-    cmd = [python or sys.executable, str(ROOT / "bench" / "plain_keras.py"), "--epochs", str(epochs),
-           "--batch-size", str(batch_size)]
+def run_plain(epochs: int, batch_size: int, data: str | None, backend: str, python: str | None,
+              compiled: bool = False) -> dict:
+    script = "plain_torch.py" if backend == "torch" else "plain_keras.py"
+    cmd = [python or sys.executable, str(ROOT / "bench" / script), "--epochs", str(epochs),
+           "--batch-size", str(batch_size), *(["--compile"] if compiled else [])]
     if data:
         cmd += ["--data", data]
     env = {**os.environ, "KERAS_BACKEND": backend}
+    started = time.perf_counter()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env).stdout
-    return {**json.loads(out.strip().splitlines()[-1]), "runner": f"plain {backend}"}
+    wall = time.perf_counter() - started
+    name = f"plain {backend}" + (" compile" if compiled else "")
+    return {**json.loads(out.strip().splitlines()[-1]), "runner": name, "process_seconds": wall}
 
 
 def run_cnn(epochs: int, batch_size: int, data: str | None, extra: list[str], backend: str, python: str | None) -> dict:
+    started = time.perf_counter()
     done = train(epochs, data, ["--backend", backend, "--set", f"train.batch_size={batch_size}", *extra], python)
+    wall = time.perf_counter() - started
     metrics = done["metrics"]
     return {
         "runner": f"cnn {backend}",
@@ -79,6 +88,7 @@ def run_cnn(epochs: int, batch_size: int, data: str | None, extra: list[str], ba
         "val_accuracy": done["val_accuracy"],
         "test_accuracy": metrics.get("test_accuracy"),
         "precision": metrics.get("precision"),
+        "process_seconds": wall,
     }
 
 
@@ -96,7 +106,8 @@ def _row(r: dict, macs: int, peak: float, n_default: int) -> str:
     seconds = steady(r["epoch_seconds"])
     r["images_per_second"] = (r["train_examples"] or n_default) / seconds
     gflops = r["images_per_second"] * 3 * macs * 2 / 1e9
-    return (f"{r['runner']:<17} {r['images_per_second']:>9.0f} {seconds:>8.2f} {gflops:>8.1f} {100 * gflops / peak:>6.1f}% "
+    return (f"{r['runner']:<20} {r['images_per_second']:>9.0f} {seconds:>8.2f} {r['process_seconds']:>9.1f} "
+            f"{gflops:>8.1f} {100 * gflops / peak:>6.1f}% "
             f"{r['val_accuracy']:>8.4f} {r['test_accuracy']:>8.4f}  {r.get('precision') or 'float32'}")
 
 
@@ -114,6 +125,7 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="An .npz instead of the full Fashion-MNIST.")
     parser.add_argument("--peak-gflops", type=float, default=None, help="The machine's float32 peak, if known.")
     parser.add_argument("--no-plain", action="store_true", help="Time cnn train only, not the plain script.")
+    parser.add_argument("--no-compile", action="store_true", help="Leave out the plain PyTorch script's torch.compile run.")
     parser.add_argument("--python", action="append", default=[], metavar="BACKEND=PATH",
                         help="The interpreter for a backend's runs (a venv that has it).")
     parser.add_argument("--cnn-set", action="append", default=[], metavar="KEY=VALUE", help="Extra --set for cnn train.")
@@ -136,9 +148,13 @@ def main() -> None:
         python = pythons.get(backend)
         if not args.no_plain:
             runners.append(lambda b=backend, p=python: run_plain(args.epochs, args.batch_size, data, b, p))
+            if backend == "torch" and not args.no_compile:
+                runners.append(lambda b=backend, p=python: run_plain(args.epochs, args.batch_size, data, b, p, True))
         runners.append(lambda b=backend, p=python: run_cnn(args.epochs, args.batch_size, data, extra, b, p))
-    header = f"{'runner':<17} {'images/s':>9} {'s/epoch':>8} {'GFLOP/s':>8} {'% peak':>7} {'val acc':>8} {'test acc':>8}  precision"
+    header = (f"{'runner':<20} {'images/s':>9} {'s/epoch':>8} {'process s':>9} {'GFLOP/s':>8} {'% peak':>7} "
+              f"{'val acc':>8} {'test acc':>8}  precision")
     speeds: dict[str, list[float]] = {}
+    walls: dict[str, list[float]] = {}
     for i in range(args.repeats):
         order = runners[i % len(runners):] + runners[:i % len(runners)]  # the machine's load drifts: rotate
         results = sorted((run() for run in order), key=lambda r: r["runner"])
@@ -147,13 +163,21 @@ def main() -> None:
         for r in results:
             print(_row(r, macs, peak, n_default), flush=True)
             speeds.setdefault(r["runner"], []).append(r["images_per_second"])
-    print(f"median images/s over {args.repeats} round(s):")
+            walls.setdefault(r["runner"], []).append(r["process_seconds"])
+    print(f"median over {args.repeats} round(s): images/s per steady epoch, and seconds per whole process:")
     for runner, values in sorted(speeds.items()):
-        backend = runner.split()[-1]
-        plain = speeds.get(f"plain {backend}")
-        versus = (f"  ({statistics.median(values) / statistics.median(plain):.2f}x the plain script on {backend})"
-                  if runner.startswith("cnn") and plain else "")
-        print(f"  {runner:<17} {statistics.median(values):>9.0f}{versus}")
+        backend = runner.split()[1]
+        plain, plain_wall = speeds.get(f"plain {backend}"), walls.get(f"plain {backend}")
+        versus = ""
+        if runner.startswith("cnn") and plain:
+            epoch_ratio = statistics.median(values) / statistics.median(plain)
+            process_ratio = statistics.median(plain_wall) / statistics.median(walls[runner])
+            versus = f"  ({epoch_ratio:.2f}x the plain script per epoch, {process_ratio:.2f}x per process)"
+        print(f"  {runner:<20} {statistics.median(values):>9.0f} {statistics.median(walls[runner]):>8.1f} s{versus}")
+    cnn = {r.split()[1]: statistics.median(v) for r, v in speeds.items() if r.startswith("cnn")}
+    if "tensorflow" in cnn and len(cnn) > 1:
+        print("cnn train against cnn train on TensorFlow, per epoch: " +
+              ", ".join(f"{b} {v / cnn['tensorflow']:.2f}x" for b, v in cnn.items() if b != "tensorflow"))
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ class Toy(Backend):
     def check_devices(self, settings):
         pass
 
-    def make_strategy(self, settings, *, slurm=False):
+    def make_strategy(self, settings, *, slurm=False, worker=None):
         return None, "default"
 
     def default_strategy(self):
@@ -81,12 +81,15 @@ def toy():
 
 
 def test_the_tools_backends_declare_their_capabilities():
-    assert set(CAPABILITIES) == {"gradcam", "custom_fit", "tf_distribute"}
+    assert set(CAPABILITIES) == {"gradcam", "custom_fit", "tf_distribute", "keras_distribution"}
     assert backends.lookup("tensorflow").supports("gradcam")
     assert backends.lookup("tensorflow").supports("custom_fit") and backends.lookup("tensorflow").supports("tf_distribute")
+    assert not backends.lookup("tensorflow").supports("keras_distribution")
+    assert [c for c in CAPABILITIES if backends.lookup("jax").supports(c)] == ["keras_distribution"]
+    assert not any(backends.lookup("torch").supports(c) for c in CAPABILITIES)
     for name in ("jax", "torch"):
         found = backends.lookup(name)
-        assert found.NAME == name and not any(found.supports(c) for c in CAPABILITIES)
+        assert found.NAME == name
         with pytest.raises(Unsupported):
             found.feature_gradients(None, None, None)
     assert backends.lookup("nothing") is None

@@ -13,6 +13,9 @@ CAPABILITIES: dict[str, str] = {
                   "Keras' fit fails (fit_works_under says which)",
     "tf_distribute": "tf.distribute strategies (distribute.strategy other than auto: one_device, mirrored, "
                      "multi_worker)",
+    "keras_distribution": "Keras' own distribution engine (distribute.strategy data_parallel): the strategy is a "
+                          "backends.jax_distribution.KerasEngine, made current for the whole run, each process "
+                          "feeding its own part of every global batch",
 }
 """The names `Backend.supports` answers for, each with what a backend that declares it offers."""
 
@@ -30,7 +33,7 @@ class Backend(ABC):
     GPU memory taken as needed), `version()`, `versions()`; `seed_everything(seed, deterministic)`,
     `gpu_precision()` / `cpu_precision()` (what `precision: auto` picks, decided by measurement: README
     "Precision"); `devices_used(strategy)` (a `device.Devices`, for the start line and metrics.json),
-    `check_devices(settings)`; `steps_per_execution(wanted)`; `make_strategy(settings, slurm=)`,
+    `check_devices(settings)`; `steps_per_execution(wanted)`; `make_strategy(settings, slurm=, worker=)`,
     `default_strategy()`, `fit_works_under(strategy)`, `lost_worker_errors()`; `tensorboard_problem()`: why
     TensorBoard logging cannot run here, or None.
 
@@ -92,7 +95,9 @@ class Backend(ABC):
     def check_devices(self, settings) -> None: ...
 
     @abstractmethod
-    def make_strategy(self, settings, *, slurm: bool = False) -> tuple: ...
+    def make_strategy(self, settings, *, slurm: bool = False, worker=None) -> tuple:
+        """(strategy or None, its name) for a `distribute` section; `slurm`: the cluster comes from Slurm;
+        `worker`: this process's place in a multi-process run (`cnn_cli.training.distribute.Worker`), or None."""
 
     @abstractmethod
     def default_strategy(self): ...

@@ -1,20 +1,54 @@
 """JAX as Keras' backend: start-up without preallocating the GPU's memory, devices, seeding and the
-precision `auto` picks. One device per run: tf.distribute strategies are refused in one line
-(`single.refuse_strategy`). The class `Jax` is its `Backend` (`cnn_cli.backends.base`); it declares no optional
-capability."""
+precision `auto` picks, and Keras' own distribution engine (`distribute.strategy: data_parallel`, and `auto`
+where JAX sees several GPUs: `jax_distribution.py`); tf.distribute's strategies are refused in one line
+(`single.refuse_strategy`). The class `Jax` is its `Backend` (`cnn_cli.backends.base`); it declares the
+`keras_distribution` capability."""
 
 from __future__ import annotations
 
 import os
 from types import ModuleType
 
-from cnn_cli.backends import device, register
-from cnn_cli.backends.single import OneDeviceBackend
+from cnn_cli.backends import device, jax_distribution, register
+from cnn_cli.backends.single import OneDeviceBackend, refuse_strategy
 
 
 @register
 class Jax(OneDeviceBackend):
     NAME, LABEL, PACKAGE = "jax", "JAX", "jax"
+    CAPABILITIES = frozenset({"keras_distribution"})
+
+    def check_devices(self, settings) -> None:
+        if settings.strategy != "data_parallel":
+            refuse_strategy(settings, self.LABEL)
+
+    def make_strategy(self, settings, *, slurm: bool = False, worker=None) -> tuple:
+        """(None, 'default') for one device; (a `jax_distribution.KerasEngine`, 'data_parallel') for
+        `data_parallel`, and for `auto` where this process sees several GPUs (host devices made with XLA_FLAGS
+        count only when data_parallel is asked for); `worker`: this process's place in a multi-process run."""
+        self.check_devices(settings)
+        if settings.strategy == "auto" and worker is None:
+            if jax_distribution.real_accelerators() < 2:
+                return None, "default"
+        return jax_distribution.make(worker), "data_parallel"
+
+    def lost_worker_errors(self) -> tuple[type[Exception], ...]:
+        """What a collective raises when another process died: JAX's runtime error, or a ValueError wrapping
+        gloo's (`training.distribute` reads its words before calling it a lost process)."""
+        import jax
+
+        return (jax.errors.JaxRuntimeError, ValueError)
+
+    def devices_used(self, strategy) -> device.Devices:
+        """The first GPU (else the CPU), or every device of this process under data_parallel."""
+        if strategy is None:
+            return super().devices_used(strategy)
+        import jax
+
+        local = [d for d in strategy.devices if d.process_index == jax.process_index()]
+        if jax.default_backend() == "cpu":
+            return device.Devices(cpus=len(local))
+        return device.Devices(gpus=tuple(getattr(d, "device_kind", "GPU") for d in local))
 
     def start(self) -> ModuleType:
         """Returns the `jax` module; GPU memory is taken as needed (XLA_PYTHON_CLIENT_PREALLOCATE=false, unless

@@ -23,6 +23,11 @@ class OneDevice:
 
 def refuse_strategy(settings, label: str) -> None:
     """One line for a `distribute` section that needs tf.distribute under a backend (`label`) without it."""
+    if settings.strategy == "data_parallel":
+        raise CnnError(
+            f"distribute.strategy data_parallel: Keras' distribution engine runs on JAX only (this run uses "
+            f"{label}); use --backend jax, or leave distribute.strategy at auto (one device)"
+        )
     if settings.strategy != "auto":
         raise CnnError(
             f"distribute.strategy {settings.strategy}: tf.distribute strategies need the TensorFlow backend "
@@ -61,7 +66,7 @@ class OneDeviceBackend(Backend):
     def check_devices(self, settings) -> None:
         refuse_strategy(settings, self.LABEL)
 
-    def make_strategy(self, settings, *, slurm: bool = False) -> tuple:
+    def make_strategy(self, settings, *, slurm: bool = False, worker=None) -> tuple:
         """(None, 'default'): training runs on one device; any other strategy is refused in one line."""
         self.check_devices(settings)
         return None, "default"

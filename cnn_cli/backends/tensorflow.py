@@ -178,6 +178,9 @@ class TensorFlow(Backend):
     def check_devices(self, settings) -> None:
         """Refuses a device of `distribute.devices` that this machine does not have (a GPU asked for on a CPU
         machine would otherwise train on the CPU in silence)."""
+        if settings.strategy == "data_parallel":
+            raise CnnError("distribute.strategy data_parallel: Keras' distribution engine runs on JAX (--backend "
+                           "jax); on TensorFlow use mirrored (one machine) or multi_worker (several)")
         gpus = len(start().config.list_physical_devices("GPU"))
         for name in settings.devices or ():
             single.check_gpu_index(name, gpus)
@@ -203,7 +206,7 @@ class TensorFlow(Backend):
         return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=_cluster_resolver(tf, slurm),
                                                          communication_options=options), name
 
-    def make_strategy(self, settings, *, slurm: bool = False) -> tuple:
+    def make_strategy(self, settings, *, slurm: bool = False, worker=None) -> tuple:
         """(strategy or None for TensorFlow's default, its name) for a `distribute` section; `slurm`: the
         multi-worker cluster comes from Slurm rather than TF_CONFIG. Made once per process and setting."""
         key = settings.model_dump_json()

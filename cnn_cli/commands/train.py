@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from cnn_cli.backends import name as backend_name
 from cnn_cli.commands.options import (
     backend_option,
     cache_dir_option,
@@ -16,6 +17,7 @@ from cnn_cli.commands.options import (
     subset_option,
 )
 from cnn_cli.errors import CnnError
+from cnn_cli.training import distribute, supervisor
 from cnn_cli.training.trainer import TrainOptions, train
 
 
@@ -52,10 +54,13 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, in
       cnn train --config configs/mnist.yaml --init-from runs/mnist-20260101-120000 --set train.epochs=2
 
     \b
-    Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker of a multi-worker run was lost,
-    130 interrupted.
+    Exit codes: 0 done, 2 bad input, 3 training diverged (NaN loss), 4 a worker (process) of a distributed run
+    was lost, 130 interrupted.
     """
 
+    worker = _jax_worker()
+    if supervisor.wanted(backend_name(), worker):  # one of several JAX processes: a child trains, this one watches
+        sys.exit(supervisor.run(sys.argv[1:], worker))
     if resume is not None and resume and run_dir and resume != run_dir:
         raise CnnError(f"--resume {resume} and --run-dir {run_dir} name different run directories")
     opts = TrainOptions(
@@ -66,6 +71,14 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, in
         time_limit=None if time_limit is None else parse_duration(time_limit),
     )
     train(opts, echo=click.echo)
+
+
+def _jax_worker():
+    """This process's place among several JAX processes, or None (a bad variable: the run says so later)."""
+    try:
+        return distribute.jax_worker()
+    except CnnError:
+        return None
 
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?$")

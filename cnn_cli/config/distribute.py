@@ -1,4 +1,5 @@
-"""The `distribute` section: which `tf.distribute` strategy trains the model (see docs/distributed.md)."""
+"""The `distribute` section: which strategy trains the model -- tf.distribute's on TensorFlow, Keras'
+`DataParallel` on JAX (see docs/distributed.md)."""
 
 from __future__ import annotations
 
@@ -9,17 +10,20 @@ from pydantic import Field, field_validator, model_validator
 
 from cnn_cli.config.section import Section
 
-STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker")
+STRATEGIES = ("auto", "one_device", "mirrored", "multi_worker", "data_parallel")
 _DEVICE = re.compile(r"^/(device:)?(cpu|gpu|CPU|GPU):\d+$")
 
 
 class DistributeConfig(Section):
     strategy: Literal[STRATEGIES] = Field(  # type: ignore[valid-type]
         "auto",
-        description="auto: mirrored over every local GPU when more than one is visible, else no strategy; "
+        description="auto: over every local GPU when more than one is visible (mirrored on TensorFlow, "
+        "data_parallel on JAX), else no strategy; "
         "one_device: one device (devices[0], default the first GPU, else the CPU); mirrored: every local GPU "
         "(or the given devices); multi_worker: MultiWorkerMirroredStrategy, the cluster read from TF_CONFIG "
-        "or from Slurm's SLURM_* variables. train.batch_size is the global batch, split evenly over the replicas.",
+        "or from Slurm's SLURM_* variables (TensorFlow); data_parallel: Keras' DataParallel over every device "
+        "JAX sees, in one process or several (JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES, JAX_PROCESS_ID, or "
+        "Slurm). train.batch_size is the global batch, split evenly over the replicas.",
     )
     devices: list[str] | None = Field(
         None, min_length=1,

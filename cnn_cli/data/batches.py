@@ -12,6 +12,12 @@ once (an in-memory array or the cache's memory map), in NumPy, importing no fram
   (`cnn_cli.data.augment.augment_batch`) gets a seed derived from (seed, epoch, batch). Without a seed the
   batches come in file order, never augmented (validation, test, evaluation, prediction).
 
+- `Shard(processes, index, replicas)`: under Keras' distribution engine (JAX's `data_parallel`), every global
+  batch is split over `replicas` devices and each of `processes` processes feeds its own part. A training
+  source with a shard gives batch i's part of process `index`, the global batch cut to a multiple of the
+  replicas (the last batch of an epoch only: at most replicas - 1 examples of that epoch's order sit out);
+  `Shard.eval_split` does the same for validation and test by their indices, exactly (no example left out).
+
 `batch` is safe to call from several threads at once (the faces prefetch in worker threads).
 
 - `SplitImages(images, indices)`: one split's images for the commands that read a split outside training
@@ -85,14 +91,51 @@ class SplitImages:
             yield start, self[start:start + rows]
 
 
+class Shard:
+    """The part of every global batch one process feeds, and the devices it is split over (see the module's
+    docstring)."""
+
+    def __init__(self, processes: int, index: int, replicas: int):
+        if replicas % processes or not 0 <= index < processes:
+            raise ValueError(f"process {index} of {processes} over {replicas} replicas")
+        self.processes, self.index, self.replicas = int(processes), int(index), int(replicas)
+
+    def used(self, n: int, batch: int) -> int:
+        """How many of `n` examples an epoch of global batches of `batch` trains on (the last batch cut to a
+        multiple of the replicas)."""
+        return n - (n % batch) % self.replicas
+
+    def part(self, rows: np.ndarray) -> np.ndarray:
+        """This process's part of one global batch's `rows` (its length a multiple of the replicas)."""
+        share = len(rows) // self.processes
+        return rows[self.index * share:(self.index + 1) * share]
+
+    def eval_split(self, indices: np.ndarray, batch: int) -> tuple[np.ndarray, int]:
+        """(this process's indices, its batch size) for evaluating `indices` in global batches of about `batch`.
+
+        Every global batch must split evenly over the replicas: the batch is rounded up to a multiple of them,
+        and when the split's length is not one, every example is repeated g = replicas / gcd(n, replicas)
+        times -- the loss, accuracy and every mean Keras reports are then those of the split itself, exactly
+        (each example weighs g times; the mean is unchanged), at g times the evaluation's work."""
+        indices = np.asarray(indices, dtype=np.int64)
+        g = self.replicas // np.gcd(len(indices), self.replicas)
+        if g > 1:
+            indices = np.repeat(indices, g)
+        batch = -(-int(batch) // self.replicas) * self.replicas
+        parts = [self.part(indices[start:start + batch]) for start in range(0, len(indices), batch)]
+        local = np.concatenate(parts) if parts else indices[:0]
+        return local, batch // self.processes
+
+
 class BatchSource:
     """Batches of one split of the store; see the module docstring."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray | None = None, *,
                  batch_size: int, num_classes: int, one_hot: bool, seed: int | None = None,
                  augment: Augment | None = None, sample_weights: np.ndarray | None = None, post=None,
-                 class_weights: np.ndarray | None = None):
+                 class_weights: np.ndarray | None = None, shard: Shard | None = None):
         self.images = images
+        self.shard = shard
         labels = np.asarray(labels)  # rows (N, L): multi-hot or numbers, float32 targets as they are
         self.labels = labels.astype(np.float32) if labels.ndim == 2 else labels.astype(np.int32)
         self.indices = np.arange(len(images)) if indices is None else np.asarray(indices, dtype=np.int64)
@@ -113,7 +156,8 @@ class BatchSource:
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return -(-len(self.indices) // self.batch_size)
+        n = len(self.indices) if self.shard is None else self.shard.used(len(self.indices), self.batch_size)
+        return -(-n // self.batch_size)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -152,12 +196,17 @@ class BatchSource:
         if not 0 <= i < len(self):
             raise IndexError(f"batch {i} of {len(self)}")
         positions = self.order(epoch)[i * self.batch_size:(i + 1) * self.batch_size]
+        draw = derived_seed(self.seed, epoch, i) if self.seed is not None else None
+        if self.shard is not None:
+            positions = self.shard.part(positions[:len(positions) - len(positions) % self.shard.replicas])
+            if self.shard.processes > 1 and draw is not None:
+                draw = derived_seed(self.seed, epoch, i, self.shard.index)  # each process its own distortions
         idx = self.indices[positions]
         x, y = gather(self.images, idx, self.pixel_dtype if compact else np.float32), self.labels[idx]
         if self.one_hot:
             y = np.eye(self.num_classes, dtype=np.float32)[y]
         if self.augment is not None:
-            x, y = augment_batch(x, y, derived_seed(self.seed, epoch, i), self.augment, self.num_classes)
+            x, y = augment_batch(x, y, draw, self.augment, self.num_classes)
         if self.post is not None:
             x, y = self.post(x, y, epoch, i)
         if self.class_weights is not None:  # a one-hot target weighs as the mix of its classes

@@ -24,7 +24,7 @@ import numpy as np
 from cnn_cli.backends import current as backend
 from cnn_cli.config.data import Augment
 from cnn_cli.data.batch_augment import image_layers, mix, mixing_layers
-from cnn_cli.data.batches import BatchSource, derived_seed, epoch_order, one_hot_for
+from cnn_cli.data.batches import BatchSource, Shard, derived_seed, epoch_order, one_hot_for
 
 __all__ = ["BatchSource", "TrainingBatches", "derived_seed", "epoch_order", "eval_batches", "face_for",
            "one_hot_for"]
@@ -84,8 +84,11 @@ def _tf_dataset(source: BatchSource):
 
 
 def eval_batches(images: np.ndarray, labels: np.ndarray, *, batch_size: int, num_classes: int, one_hot: bool,
-                 indices: np.ndarray | None = None, face: str | None = None):
-    """Batches of `images[indices]` (all images without `indices`) in order, for validation, test and evaluation."""
+                 indices: np.ndarray | None = None, face: str | None = None, shard: Shard | None = None):
+    """Batches of `images[indices]` (all images without `indices`) in order, for validation, test and evaluation;
+    with a `shard`, this process's part of them (`Shard.eval_split`)."""
+    if shard is not None:
+        indices, batch_size = shard.eval_split(np.arange(len(images)) if indices is None else indices, batch_size)
     source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes, one_hot=one_hot)
     return present(source, face)
 
@@ -94,6 +97,7 @@ class TrainingBatches:
     """The training batches (`dataset`, what `fit` takes), their epoch (`set_epoch`), `seed` and `source`.
 
     `images`/`labels` are the whole store, `indices` the training split's positions in it (all without it);
+    `shard`: this process's part of every batch under Keras' distribution engine (`batches.Shard`);
     `sample_weights` (float32, aligned with `indices`) or `class_weights` (one per class: Keras takes no
     `class_weight` for dataset inputs), both given to the `BatchSource`, make the batches (x, y, w); a mixed
     example (MixUp, CutMix) weighs as the mix of its classes. The `augment:` distortions of `augment.py`
@@ -104,7 +108,7 @@ class TrainingBatches:
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, num_classes: int,
                  one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False,
                  indices: np.ndarray | None = None, sample_weights: np.ndarray | None = None,
-                 class_weights: np.ndarray | None = None, face: str | None = None):
+                 class_weights: np.ndarray | None = None, face: str | None = None, shard: Shard | None = None):
         del in_order  # the batches depend on (seed, epoch, batch), or are made in order (recipe layers)
 
         self.seed = int(seed)
@@ -116,7 +120,7 @@ class TrainingBatches:
         post = _RecipeLayers(layers, mixers, derived_seed(self.seed, 0x313)) if self.random_layers else None
         self.source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes,
                                   one_hot=one_hot, seed=self.seed, augment=augment, sample_weights=sample_weights,
-                                  post=post, class_weights=class_weights)
+                                  post=post, class_weights=class_weights, shard=shard)
         self.dataset = present(self.source, face, workers=1 if post is not None else 2)
 
     def set_epoch(self, epoch: int) -> None:

@@ -84,7 +84,7 @@ def training_batches(run: Run, class_weights=None) -> TrainingBatches:
         num_classes=int(dataset.num_classes),
         one_hot=tasks.of(config).one_hot(config), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
-        class_weights=class_weights, face=_face(run),
+        class_weights=class_weights, face=_face(run), shard=run.dist.shard(),
     )
 
 
@@ -97,7 +97,7 @@ def _eval_batches(run: Run, indices):
     dataset = run.dataset
     return eval_batches(dataset.images, _targets(run), indices=indices, batch_size=run.eval_batch,
                         num_classes=int(dataset.num_classes), one_hot=tasks.of(run.config).one_hot(run.config),
-                        face=_face(run))
+                        face=_face(run), shard=run.dist.shard())
 
 
 def _has(x) -> bool:
@@ -182,7 +182,7 @@ def _diverged(run: Run, cbs: RunCallbacks) -> None:
 def _outputs(run: Run, model, indices):
     """The task's outputs of the model on `images[indices]`, a chunk at a time (in the data's units)."""
     rows = chunk_rows(run.dataset.images.shape[1:], run.eval_batch)
-    scores = [np.asarray(model.predict(pixels.astype(np.float32), batch_size=run.eval_batch, verbose=0))
+    scores = [np.asarray(run.dist.predict(model, pixels.astype(np.float32), run.eval_batch))
               for _, pixels in SplitImages(run.dataset.images, indices).chunks(rows)]
     return tasks.of(run.config).outputs(np.concatenate(scores), run.state)
 
@@ -216,7 +216,7 @@ def _scores(run: Run, model) -> finish.FinalScores:
         return scores
 
     def predict(x):
-        return model.predict(x, batch_size=run.eval_batch, verbose=0)
+        return run.dist.predict(model, x, run.eval_batch)
 
     return finish.FinalScores(val=evaluate(dataset.validation), test=evaluate(dataset.test))
 

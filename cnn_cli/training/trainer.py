@@ -29,7 +29,7 @@ from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.resolve.model_checks import model_graph
 from cnn_cli.resolve.run_config import dump_config
 from cnn_cli.rundir.atomic import remove_stale_temps
-from cnn_cli.training import distribute
+from cnn_cli.training import distribute, supervisor
 from cnn_cli.training.data_summary import data_lines
 from cnn_cli.training.plan import plan, resumable
 from cnn_cli.training.precision import choose_precision, set_precision
@@ -41,6 +41,7 @@ __all__ = ["TrainOptions", "TrainResult", "train"]
 def train(opts: TrainOptions, echo: Callable[[str], None] = print) -> TrainResult:
     started = time.perf_counter()
     the_plan = plan(opts)
+    supervisor.note_run_dir(the_plan.run_dir)  # a supervised JAX process: its parent names it on a lost process
     worker = distribute.worker_of(the_plan.config)  # [distribute] non-chief workers write to a temp dir
     if the_plan.resume:
         run_dir, record = distribute.local_resume_dir(worker, the_plan.run_dir, the_plan.record)
@@ -74,7 +75,8 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: rundir.RunRe
             run = PreparedRun(plan=the_plan, config=config, analysis=analysis, dir=rundir.RunDir(run_dir),
                               record=record, dist=dist, dataset=dataset, policy=policy, started=started,
                               devices=devices.describe())
-            return _guarded(run, echo)
+            with dist.run_scope():
+                return _guarded(run, echo)
         except OSError as exc:  # the run directory cannot be written (permissions, disk full, a path that is a file)
             raise CnnError(_write_error(exc, run_dir)) from None
 
