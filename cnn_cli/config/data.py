@@ -95,9 +95,10 @@ class DataKeys(Section):
     validation_split: float = Field(
         0.2, ge=0, lt=1, description="Fraction of the training set held out for validation when none is given."
     )
-    test_split: float = Field(
-        0.0, ge=0, lt=1, description="Fraction of the training set held out as the test set when the source has "
-        "none (stratified and seeded as validation_split; both are fractions of the source's training set).",
+    test_split: float | None = Field(
+        None, ge=0, lt=1, description="Fraction of the training set held out as the test set when the source has "
+        "none (stratified and seeded as validation_split; both are fractions of the source's training set). Unset: "
+        "0.2 for a folder of images without a test folder, else 0 (0: no test set).",
     )
     split_seed: int = Field(42, ge=0, le=2**32 - 1, description="random_state of scikit-learn's train_test_split (0 to 2**32 - 1).")
     stratify: bool = Field(True, description="Keep class proportions when splitting off validation and test.")
@@ -129,10 +130,23 @@ SPLIT_KEYS = ("train", "validation", "test")
 
 def check_data(data: DataConfig, source: str) -> None:
     """The keys each kind of source needs or cannot use; the first problem raises ConfigError."""
-    if data.validation_split + data.test_split >= 1:
+    if data.test_split is not None and data.validation_split + data.test_split >= 1:
         raise ConfigError(source, "data.test_split", f"expected less than 1 - data.validation_split "
                           f"({1 - data.validation_split:g}): nothing would be left to train on", data.test_split)
     sources.lookup(data.source).check(data, source)
+
+
+def test_fraction(data: DataConfig, has_test: bool) -> tuple[float, bool]:
+    """The test split to take off train, and whether it is the source's default (`data.test_split` unset): the
+    config's, else the source's `default_test_split` when the data has no test split of its own, else 0."""
+    if data.test_split is not None:
+        return data.test_split, False
+    if has_test:
+        return 0.0, False
+    fraction = sources.lookup(data.source).default_test_split
+    if fraction and data.validation_split + fraction >= 1:
+        return 0.0, False
+    return fraction, fraction > 0
 
 
 def source_schema(data: DataConfig) -> type[SourceSchema]:

@@ -71,6 +71,7 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: rundir.RunRe
         try:
             record = _open_record(the_plan, config, run_dir, record)
             _note_skipped(dataset, run_dir, echo)
+            _write_splits(dataset, run_dir)
             run = PreparedRun(plan=the_plan, config=config, analysis=analysis, dir=rundir.RunDir(run_dir),
                               record=record, dist=dist, dataset=dataset, policy=policy, started=started,
                               devices=devices.describe())
@@ -134,6 +135,13 @@ def _note_skipped(dataset, run_dir: Path, echo: Callable[[str], None]) -> None:
         path = run.skipped
         count = len(dataset.skipped)
         echo(f"Skipped {count} unreadable image file{'s' if count != 1 else ''} (listed in {path})")
+
+
+def _write_splits(dataset, run_dir: Path) -> None:
+    """splits.csv: which image (file, row or index) went to which split."""
+    rows = [(source, name) for name in ("train", "validation", "test") if dataset.split(name) is not None
+            for source in dataset.source_of(dataset.split(name))]
+    rundir.RunDir(run_dir).write_splits(rows)
 
 
 def _mark(record: rundir.RunRecord, status: str, **fields) -> None:
