@@ -86,11 +86,19 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
             raise ConfigError(source, "data.test_split", f"the source has a test split of its own "
                               f"({store.parts['test'].origin}); set data.test_split: 0", data.test_split)
         train = splits["train"]
-        kept, held = split_positions(labels[train], test_split, data.split_seed, data.stratify, source, "test",
-                                     describe=_describer(class_map))
-        splits["train"], splits["test"], held_share = train[kept], train[held], test_split
-        notes.append(f"test: {test_split:g} of train split off (seed {data.split_seed}"
-                     f"{', stratified' if data.stratify else ''})" + _DEFAULT_TEST * by_default)
+        try:
+            kept, held = split_positions(labels[train], test_split, data.split_seed, data.stratify, source, "test",
+                                         describe=_describer(class_map))
+        except ConfigError:
+            if not by_default:
+                raise
+            kept = held = None  # a folder too small for the default: no test split, said (the config asked for none)
+            notes.append(f"test: none (the default {test_split:g} of {len(train)} images cannot hold out every class; "
+                         "data.test_split sets one)")
+        if kept is not None:
+            splits["train"], splits["test"], held_share = train[kept], train[held], test_split
+            notes.append(f"test: {test_split:g} of train split off (seed {data.split_seed}"
+                         f"{', stratified' if data.stratify else ''})" + _DEFAULT_TEST * by_default)
     if splits["validation"] is None and data.validation_split > 0:
         train = splits["train"]  # a fraction of the source's training set, as test_split
         kept, held = split_positions(labels[train], data.validation_split / (1 - held_share), data.split_seed,

@@ -31,7 +31,10 @@ def check_model_fits_data(config: Config, dataset: Dataset) -> None:
             f"expected the number of {what} in the data, {classes} (or units: {key})", units,
         )
     if config.model.input_shape is not None and tuple(config.model.input_shape) != shape:
+        given = list(config.model.input_shape)
+        fix = f"--set model.input_shape=null to take the data's shape, or --set data.image_shape=\"{given}\" to " \
+              "resize a folder's or manifest's images to the model's"
         raise ConfigError(
-            config.origin("model.input_shape"), "model.input_shape", f"expected the shape of the data's images, {list(shape)}",
-            list(config.model.input_shape),
+            config.origin("model.input_shape"), "model.input_shape",
+            f"expected the shape of the data's images, {list(shape)} ({fix})", given,
         )

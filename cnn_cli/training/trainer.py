@@ -65,6 +65,10 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: rundir.RunRe
 
         for line in data_lines(dataset):
             echo(line)
+        left = [key for key in ("input_shape", "num_classes", "num_targets")
+                if not the_plan.resume and the_plan.config.origin(f"model.{key}") == "--data"]
+        if left:
+            echo(f"  model.{' and model.'.join(left)} of {the_plan.source}: left to this data (--data)")
         config = the_plan.config if the_plan.resume else the_plan.config.resolved(
             input_shape=dataset.input_shape, num_classes=dataset.num_classes)
         analysis = model_graph(config, tuple(dataset.input_shape), int(dataset.num_classes))

@@ -1,0 +1,56 @@
+"""The first week of a user with a folder of colour photos: a shipped recipe runs on it with one `--data` flag
+(its input shape and class count left to the data, a stratified test split held out and said, one cache entry
+for every config that decodes the folder alike); a shape an architecture needs names the `--set` that fixes it."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from cnn_cli.cli import main
+from tests.run_helpers import ROOT, photo_folder
+
+
+def _entries(cache) -> list:
+    return sorted(p.name for p in cache.iterdir() if (p / "meta.json").is_file())
+
+
+def test_a_recipe_runs_on_a_photo_folder_with_one_flag(runner, tmp_path, monkeypatch):
+    photos = photo_folder(tmp_path / "photos", per_class=20)
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("CNN_CACHE_DIR", str(cache))
+    run = tmp_path / "run"
+    result = runner.invoke(main, ["train", "--config", str(ROOT / "configs" / "mnist.yaml"), "--data", str(photos),
+                                  "--epochs", "1", "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "model.input_shape and model.num_classes of" in result.output and "left to this data (--data)" in result.output
+    assert "test: 0.2 of train split off (seed 42, stratified): the default for a folder without a test folder" \
+        in result.output
+    assert "train 48, validation 0, test 12" in result.output.replace("validation none", "validation 0")
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["test_examples"] == 12
+    assert "input_shape: [36, 36, 3]\n  num_classes: 3\n" in (run / "config.yaml").read_text()
+    first = _entries(cache)
+    # another recipe, and the same config with the shape spelled out: the same decoded images, the same entry
+    for args in (["--config", str(ROOT / "configs" / "fashion_mnist_best.yaml")],
+                 ["--config", str(ROOT / "configs" / "mnist.yaml"), "--set", "data.image_shape=[36,36,3]"]):
+        result = runner.invoke(main, ["summary", *args, "--data", str(photos)])
+        assert result.exit_code == 0, result.output
+        assert "(None, 36, 36, 3)" in result.output
+    assert _entries(cache) == first and len(first) == 1
+    # data.test_split: 0 says otherwise
+    result = runner.invoke(main, ["train", "--config", str(ROOT / "configs" / "mnist.yaml"), "--data", str(photos),
+                                  "--set", "data.test_split=0", "--epochs", "1", "--run-dir", str(tmp_path / "r2")])
+    assert result.exit_code == 0 and "test none" in result.output, result.output
+
+
+def test_an_architecture_keeps_its_shape_and_the_error_names_the_set(runner, tmp_path, monkeypatch):
+    photos = photo_folder(tmp_path / "photos", per_class=4)
+    monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path / "cache"))
+    result = runner.invoke(main, ["summary", "--config", str(ROOT / "configs" / "applications" / "mobilenet_v2.yaml"),
+                                  "--data", str(photos)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    line = result.output.strip().splitlines()[-1]
+    assert line.startswith("Error: ") and "model.input_shape" in line and "[36, 36, 3]" in line
+    assert "--set model.input_shape=null" in line and '--set data.image_shape="[224, 224, 3]"' in line
+    assert os.path.isdir(photos)
