@@ -16,6 +16,7 @@ import click
 
 from cnn_cli import __version__
 from cnn_cli.commands import (
+    augment,
     cache,
     compare,
     evaluate,
@@ -76,7 +77,8 @@ def main():
 
 
 def _register() -> None:
-    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache):
+    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, cache,
+                   augment):
         main.add_command(module.command)
 
 

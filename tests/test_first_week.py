@@ -54,3 +54,45 @@ def test_an_architecture_keeps_its_shape_and_the_error_names_the_set(runner, tmp
     assert line.startswith("Error: ") and "model.input_shape" in line and "[36, 36, 3]" in line
     assert "--set model.input_shape=null" in line and '--set data.image_shape="[224, 224, 3]"' in line
     assert os.path.isdir(photos)
+
+
+def test_augment_draws_the_training_batch_and_refuses_colour_on_grey(runner, tmp_path, monkeypatch):
+    from PIL import Image
+
+    photos = photo_folder(tmp_path / "photos", per_class=20)
+    monkeypatch.setenv("CNN_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "grid.png"
+    result = runner.invoke(main, ["augment", "--config", str(ROOT / "configs" / "fashion_mnist_best.yaml"), "--data",
+                                  str(photos), "--set", "data.augment.hue=0.1", "--set", "data.augment.saturation=0.3",
+                                  "--set", "data.augment.brightness=0.2", "-n", "8", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "hue=0.1" in result.output and "saturation=0.3" in result.output and f"Wrote {out}" in result.output
+    with Image.open(out) as image:
+        assert image.format == "PNG" and image.width >= 800
+    grey = runner.invoke(main, ["augment", "--config", str(ROOT / "configs" / "fashion_mnist_best.yaml"), "--data",
+                                str(ROOT / "data" / "fashion_mnist_sample.npz"), "--set", "data.augment.hue=0.1",
+                                "-o", str(tmp_path / "g.png")])
+    assert grey.exit_code == 2 and "Traceback" not in grey.output
+    assert grey.output.strip().startswith("Error: --set: data.augment.hue:") and "1 channel" in grey.output
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_randaugment_keeps_the_images_recognisable():
+    """The bounded RandAugment (Keras' layers at the paper's magnitudes) leaves an augmented image close to its
+    original: Keras' own RandAugment(factor=0.5) turned, shifted and inverted most Fashion-MNIST images."""
+    import numpy as np
+
+    from cnn_cli.config.data import Augment
+    from cnn_cli.data.pipeline import TrainingBatches
+    from tests.run_helpers import FASHION_NPZ
+
+    x = np.load(FASHION_NPZ)["x_train"][:256][..., None]
+    batches = TrainingBatches(x, np.zeros(len(x), dtype=np.int32), batch_size=256, num_classes=2, one_hot=False,
+                              seed=3, augment=Augment(randaugment=2), face="keras")
+    kept = []
+    for epoch in range(8):  # eight draws of the operations (Keras' own: median 0.50 here)
+        augmented = batches.source.batch(0, epoch)[0]
+        originals = x[batches.source.indices[batches.source.order(epoch)]].astype(np.float64)
+        for a, b in zip(augmented.reshape(len(x), -1), originals.reshape(len(x), -1)):
+            kept.append(np.corrcoef(a, b)[0, 1] if a.std() > 0 else 0.0)
+    assert np.median(kept) > 0.75, np.median(kept)

@@ -62,8 +62,21 @@ class Augment(Section):
     erasing_scale: tuple[Annotated[float, Field(gt=0, le=1)], Annotated[float, Field(gt=0, le=1)]] = Field(
         (0.02, 0.33), description="Smallest and largest erased rectangle, as fractions of the side.")
     randaugment: Annotated[int, Field(ge=0, le=10)] = Field(
-        0, description="RandAugment: this many random operations per image (0: off).")
-    randaugment_factor: float = Field(0.5, gt=0, le=1, description="RandAugment's strength.")
+        0, description="RandAugment: this many random operations per batch (0: off), each of a random strength per "
+        "image, from Keras' own layers with the paper's bounded magnitudes (rotation up to 30 degrees, shear 0.3, "
+        "translation 0.3 of the side at strength 1).")
+    randaugment_factor: float = Field(0.5, gt=0, le=1, description="RandAugment's strength: the magnitudes' fraction "
+                                      "of their bounds.")
+    brightness: float = Field(0.0, ge=0, le=1, description="Random brightness: add up to this fraction of the pixel "
+                              "range, up or down (keras.layers.RandomBrightness).")
+    contrast: float = Field(0.0, ge=0, le=1, description="Random contrast: scale the difference from the mean by "
+                            "1 +- up to this (keras.layers.RandomContrast).")
+    saturation: float = Field(0.0, ge=0, lt=1, description="Random saturation: scale it by 1 +- up to this "
+                              "(keras.layers.RandomSaturation); three-channel images only.")
+    hue: float = Field(0.0, ge=0, le=1, description="Random hue shift: up to this fraction of half the colour wheel "
+                       "(keras.layers.RandomHue); three-channel images only.")
+    grayscale: float = Field(0.0, ge=0, le=1, description="Probability of turning an image grey, its three channels "
+                             "kept (keras.layers.RandomGrayscale); three-channel images only.")
     mixup: float = Field(0.0, ge=0, description="MixUp's alpha (0: off); mixes images and their one-hot targets.")
     cutmix: float = Field(0.0, ge=0, description="CutMix's alpha (0: off); with mixup too, each batch takes one of them.")
 
