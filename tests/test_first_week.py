@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
+
 from cnn_cli.cli import main
 from tests.run_helpers import ROOT, photo_folder
 
@@ -96,3 +98,33 @@ def test_randaugment_keeps_the_images_recognisable():
         for a, b in zip(augmented.reshape(len(x), -1), originals.reshape(len(x), -1)):
             kept.append(np.corrcoef(a, b)[0, 1] if a.std() > 0 else 0.0)
     assert np.median(kept) > 0.75, np.median(kept)
+
+
+def _rates(run) -> list[float]:
+    import csv
+
+    with (run / "history.csv").open(newline="") as f:
+        return [float(row["learning_rate"]) for row in csv.DictReader(f)]
+
+
+def test_extending_a_one_cycle_run_anneals_on_without_a_new_warm_up(runner, tmp_path, monkeypatch):
+    from tests.run_helpers import TINY
+
+    config = tmp_path / "cycle.yaml"
+    config.write_text(TINY.replace("data/fashion_mnist_sample.npz", str(ROOT / "data" / "fashion_mnist_sample.npz"))
+                      + "  epochs: 4\n  lr_schedule: {type: one_cycle, peak_at: 0.25}\n")
+    run = tmp_path / "run"
+    monkeypatch.setenv("CNN_TEST_STOP_AFTER_EPOCH", "2")
+    assert runner.invoke(main, ["train", "--config", str(config), "--run-dir", str(run)]).exit_code == 130
+    monkeypatch.delenv("CNN_TEST_STOP_AFTER_EPOCH")
+    result = runner.invoke(main, ["train", "--resume", str(run), "--epochs", "8"])
+    assert result.exit_code == 0, result.output
+    assert "the one_cycle schedule re-planned over 8 epochs from epoch 2: learning rate" in result.output
+    assert "(no new warm-up)" in result.output
+    rates = _rates(run)
+    assert len(rates) == 8 and rates[0] == pytest.approx(0.003, rel=0.05)  # the peak at the end of epoch 1
+    after = rates[1:]
+    assert all(b <= a + 1e-9 for a, b in zip(after, after[1:])), rates  # down from where it stood, no rise
+    assert rates[2] > 0.0011 and rates[-1] == pytest.approx(0.0, abs=1e-6)  # the 4-epoch plan would be at 0.001
+    ended = runner.invoke(main, ["train", "--resume", str(run), "--epochs", "9"])
+    assert ended.exit_code == 0 and "the one_cycle schedule had ended at epoch 8" in ended.output

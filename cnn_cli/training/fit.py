@@ -128,6 +128,9 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     _mend_history(run, cbs, echo)
     if extension is not None:
         echo(extension.describe())
+        line = phases.plan_line()
+        if line:
+            echo(f"  {line}")
     if run.config.train.optimizer.use_ema and phases.inside(initial_epoch):
         recipe.exchange_ema(model)  # the backup holds the averages in the model (see recipe.EmaAtStop)
     batches.set_epoch(initial_epoch)  # before fit: a pipeline may fetch ahead before the first epoch's callbacks

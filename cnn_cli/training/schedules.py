@@ -45,13 +45,56 @@ def make_schedule(schedule: LrSchedule | None, rate: float, *, per_epoch: int, e
     return rate
 
 
-def make_optimizer(optimizer_cfg, schedule: LrSchedule | None, *, per_epoch: int, epochs: int):
+def planned_schedule(schedule: LrSchedule | None, rate: float, *, per_epoch: int, epochs: int,
+                     plans: list[tuple[int, int]] = ()):
+    """`make_schedule` as the run planned it: `plans` are (epochs planned, epoch it stood at) of each change of
+    length, oldest first (extensions, a time limit's plan); the schedule is made over the first plan's epochs,
+    and at each change a one-cycle or cosine schedule past its peak anneals from the rate where it stands to its
+    final rate at the new end (`Continued`: no new warm-up). Before its peak, a change re-plans it whole over the
+    new length (its warm-up goes on to the new peak)."""
+    if not plans or not isinstance(schedule, (OneCycle, Cosine)):
+        return make_schedule(schedule, rate, per_epoch=per_epoch, epochs=epochs)
+    from cnn_cli.layers.custom.continued_schedule import Continued
+
+    lengths = [planned for planned, _ in plans] + [epochs]
+    current = make_schedule(schedule, rate, per_epoch=per_epoch, epochs=lengths[0])
+    for (planned, at), new in zip(plans, lengths[1:]):
+        peak = (schedule.peak_at * planned if isinstance(schedule, OneCycle) else schedule.warmup_epochs)
+        if at <= peak:
+            current = make_schedule(schedule, rate, per_epoch=per_epoch, epochs=new)  # still warming up
+            continue
+        step = at * per_epoch
+        value = float(keras.ops.convert_to_numpy(current(step)))
+        final = rate * schedule.final_fraction
+        current = Continued(current, step, new * per_epoch, value, final,
+                            "linear" if isinstance(schedule, OneCycle) else "cosine")
+    return current
+
+
+def describe_plan(schedule: LrSchedule | None, rate: float, *, per_epoch: int, epochs: int,
+                  plans: list[tuple[int, int]]) -> str | None:
+    """One line on the last change of length: where the schedule stands and where it now ends."""
+    if not plans or not isinstance(schedule, (OneCycle, Cosine)):
+        return None
+    made = planned_schedule(schedule, rate, per_epoch=per_epoch, epochs=epochs, plans=plans)
+    planned, at = plans[-1]
+    now = float(keras.ops.convert_to_numpy(made(at * per_epoch)))
+    end = float(keras.ops.convert_to_numpy(made(epochs * per_epoch)))
+    if at >= planned and abs(now - end) <= 1e-9 + 1e-6 * rate:
+        return (f"the {schedule.type} schedule had ended at epoch {planned} (learning rate {now:.3g}): the added "
+                f"epochs train at that rate, with no new warm-up; --init-from the run starts a new cycle")
+    return (f"the {schedule.type} schedule re-planned over {epochs} epochs from epoch {at}: learning rate {now:.3g} "
+            f"there, {end:.3g} at the end (no new warm-up)")
+
+
+def make_optimizer(optimizer_cfg, schedule: LrSchedule | None, *, per_epoch: int, epochs: int,
+                   plans: list[tuple[int, int]] = ()):
     """The config's optimizer with its learning rate, or the schedule built on it (Keras' default rate for
-    the optimizer when the config gives none)."""
+    the optimizer when the config gives none); `plans`: the run's changes of length (`planned_schedule`)."""
     args = optimizer_cfg.arguments()
     plain = keras.optimizers.get({"class_name": optimizer_cfg.name, "config": args})
     if schedule is None or schedule.type == "constant":
         return plain
     rate = float(keras.ops.convert_to_numpy(plain.learning_rate))
-    args["learning_rate"] = make_schedule(schedule, rate, per_epoch=per_epoch, epochs=epochs)
+    args["learning_rate"] = planned_schedule(schedule, rate, per_epoch=per_epoch, epochs=epochs, plans=plans)
     return type(plain)(**args)
