@@ -128,3 +128,29 @@ def test_extending_a_one_cycle_run_anneals_on_without_a_new_warm_up(runner, tmp_
     assert rates[2] > 0.0011 and rates[-1] == pytest.approx(0.0, abs=1e-6)  # the 4-epoch plan would be at 0.001
     ended = runner.invoke(main, ["train", "--resume", str(run), "--epochs", "9"])
     assert ended.exit_code == 0 and "the one_cycle schedule had ended at epoch 8" in ended.output
+
+
+def test_a_time_limit_plans_the_schedule_to_end_with_the_time(runner, tmp_path, monkeypatch):
+    """With --time-limit, the one-cycle schedule is re-planned from the (here given) epoch time to end at the last
+    epoch that fits, recorded in run.json; an interrupted run resumed without the flag follows the recorded plan."""
+    from tests.run_helpers import TINY
+
+    config = tmp_path / "cycle.yaml"
+    config.write_text(TINY.replace("data/fashion_mnist_sample.npz", str(ROOT / "data" / "fashion_mnist_sample.npz"))
+                      + "  epochs: 6\n  lr_schedule: {type: one_cycle, peak_at: 0.25}\n")
+    run = tmp_path / "run"
+    monkeypatch.setenv("CNN_TEST_EPOCH_SECONDS", "2500")  # 10,000 s less the seconds gone: 3 more epochs fit
+    monkeypatch.setenv("CNN_TEST_STOP_AFTER_EPOCH", "3")
+    first = runner.invoke(main, ["train", "--config", str(config), "--run-dir", str(run), "--time-limit", "10000"])
+    assert first.exit_code == 130, first.output
+    assert "the one_cycle schedule is re-planned to end at epoch 5 of 6 (recorded in run.json)" in first.output
+    plan = json.loads((run / "run.json").read_text())["time_plan"]
+    assert plan["epochs"] == 5 and plan["at_epoch"] == 2 and plan["epoch_seconds"] == 2500
+    monkeypatch.delenv("CNN_TEST_EPOCH_SECONDS")
+    monkeypatch.delenv("CNN_TEST_STOP_AFTER_EPOCH")
+    resumed = runner.invoke(main, ["train", "--resume", str(run)])
+    assert resumed.exit_code == 0, resumed.output
+    assert "Stopped at epoch 5, where the time limit's plan ends its schedule" in resumed.output
+    rates = _rates(run)
+    assert len(rates) == 5 and rates[-1] == pytest.approx(0.0, abs=1e-6)  # annealed to its end at epoch 5
+    assert rates[2] < rates[1] and rates[3] < rates[2]  # down from epoch 2 on, as planned

@@ -137,15 +137,29 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     throughput = Throughput(len(dataset.train), echo if run.plan.verbose else None)
+    planner = _time_plan(run, phases, echo)
     with CtrlC(at_epoch_end=run.plan.ctrl_c_at_epoch_end) as ctrl_c:
         phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
-                   last=[*progress_callbacks(run.plan.verbose), throughput, *run.plan.callbacks])
+                   last=[*progress_callbacks(run.plan.verbose), throughput, *planner, *run.plan.callbacks])
     if ctrl_c.stopped:  # the epoch under Ctrl-C finished and was saved: the run ends as interrupted
         raise KeyboardInterrupt
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     run.dir.save_model(lambda tmp: model.save(tmp), point="final_save")
     return _report(run, model, cbs, echo, weights, speed=throughput.record())
+
+
+def _time_plan(run: Run, phases: Phases, echo: Callable[[str], None]) -> list:
+    """With --time-limit, a one-cycle or cosine schedule re-planned from a measured epoch time (`time_plan.py`)."""
+    if not phases.timed or phases.schedule is None:
+        return []
+    from cnn_cli.training.schedules import steps_per_epoch
+    from cnn_cli.training.time_plan import TimePlan
+
+    train = run.config.train
+    return [TimePlan(time_limit=run.plan.time_limit, started=run.started, epochs=train.epochs,
+                     per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size),
+                     schedule_config=train.lr_schedule, schedule=lambda: phases.schedule, record=run.record, echo=echo)]
 
 
 def _mend_history(run: Run, cbs: RunCallbacks, echo: Callable[[str], None]) -> None:

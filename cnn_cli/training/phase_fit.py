@@ -41,6 +41,7 @@ class Phases:
             self.frozen = {s.number: f for s, f in phase_freezes(run.config.train, run.analysis.graph,
                                                                   run.plan.source)}
         self.current: Span | None = None
+        self.schedule = None  # the compiled optimizer's learning-rate schedule (None: a constant rate)
 
     @property
     def phased(self) -> bool:
@@ -73,11 +74,20 @@ class Phases:
         with run.dist.scope():
             optimizer = make_optimizer(optimizer_cfg, span.lr_schedule, epochs=span.epochs,
                                        per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size),
-                                       plans=self.plans(span))
+                                       plans=self.plans(span), timed=self.timed,
+                                       time_plan=run.record.data.get("time_plan") if run.record is not None else None)
+            self.schedule = optimizer.cnn_schedule
             task = tasks.of(run.config)
             loss = self.loss if self.loss is not None else task.loss(run.config)
             self.model.compile(optimizer=optimizer, loss=loss, metrics=task.metrics(run.config),
                                steps_per_execution=backend().steps_per_execution(train.steps_per_execution))
+
+    @property
+    def timed(self) -> bool:
+        """Whether the schedule may be re-planned by a time limit (`time_plan.py`): a run without phases, with
+        --time-limit or a plan recorded by one."""
+        record = self.run.record.data if self.run.record is not None else {}
+        return len(self.spans) == 1 and (self.run.plan.time_limit is not None or record.get("time_plan") is not None)
 
     def plans(self, span: Span) -> list[tuple[int, int]]:
         """The changes of the run's length inside `span` (run.json's `extended`: each extension's epochs planned

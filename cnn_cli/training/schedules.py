@@ -87,14 +87,54 @@ def describe_plan(schedule: LrSchedule | None, rate: float, *, per_epoch: int, e
             f"there, {end:.3g} at the end (no new warm-up)")
 
 
+def timed_schedule(schedule: LrSchedule, rate: float, *, per_epoch: int, epochs: int, plan: dict | None = None):
+    """A one-cycle or cosine schedule that a time limit can shorten while it runs (`Planned`), with the run's
+    recorded `plan` (run.json `time_plan`) applied; None for other schedules."""
+    from cnn_cli.layers.custom.planned_schedule import Planned
+
+    total = per_epoch * epochs
+    if isinstance(schedule, OneCycle):
+        made = Planned(rate * schedule.start_fraction, rate, rate * schedule.final_fraction,
+                       int(round(schedule.peak_at * total)), total)
+    elif isinstance(schedule, Cosine):
+        warm = min(int(round(schedule.warmup_epochs * per_epoch)), total - 1)
+        made = Planned(rate * schedule.warmup_start if warm > 0 else rate, rate, rate * schedule.final_fraction,
+                       max(warm, 0), total, shape="cosine")
+    else:
+        return None
+    if plan is not None and plan.get("epochs", epochs) < epochs:
+        shorten(made, schedule, per_epoch=per_epoch, epochs=int(plan["epochs"]), at=int(plan["at_epoch"]))
+    return made
+
+
+def shorten(made, schedule: LrSchedule, *, per_epoch: int, epochs: int, at: int) -> None:
+    """Re-plans `made` (`Planned`) to end at `epochs`, standing at epoch `at`: before the new peak, its warm-up
+    goes on to the new (earlier) peak; past it, it anneals from the rate where it stands to the end."""
+    total, step = epochs * per_epoch, at * per_epoch
+    peak = int(round(schedule.peak_at * total)) if isinstance(schedule, OneCycle) else int(made.peak_step.numpy())
+    if step < peak:
+        made.replan(total=total, peak_step=peak)
+    else:
+        made.replan(total=total, from_step=step, from_value=float(keras.ops.convert_to_numpy(made(step))))
+
+
 def make_optimizer(optimizer_cfg, schedule: LrSchedule | None, *, per_epoch: int, epochs: int,
-                   plans: list[tuple[int, int]] = ()):
+                   plans: list[tuple[int, int]] = (), timed: bool = False, time_plan: dict | None = None):
     """The config's optimizer with its learning rate, or the schedule built on it (Keras' default rate for
-    the optimizer when the config gives none); `plans`: the run's changes of length (`planned_schedule`)."""
+    the optimizer when the config gives none); `plans`: the run's changes of length (`planned_schedule`);
+    `timed`: a schedule a time limit can shorten (`timed_schedule`, with the run's `time_plan`). The schedule
+    made is `optimizer.cnn_schedule` (None without one)."""
     args = optimizer_cfg.arguments()
     plain = keras.optimizers.get({"class_name": optimizer_cfg.name, "config": args})
     if schedule is None or schedule.type == "constant":
+        plain.cnn_schedule = None
         return plain
     rate = float(keras.ops.convert_to_numpy(plain.learning_rate))
-    args["learning_rate"] = planned_schedule(schedule, rate, per_epoch=per_epoch, epochs=epochs, plans=plans)
-    return type(plain)(**args)
+    made = timed_schedule(schedule, rate, per_epoch=per_epoch, epochs=epochs, plan=time_plan) \
+        if timed and not plans else None
+    if made is None:
+        made = planned_schedule(schedule, rate, per_epoch=per_epoch, epochs=epochs, plans=plans)
+    args["learning_rate"] = made
+    optimizer = type(plain)(**args)
+    optimizer.cnn_schedule = made
+    return optimizer
