@@ -16,6 +16,7 @@ import click
 
 from cnn_cli import __version__
 from cnn_cli.commands import (
+    augment,
     cache,
     compare,
     evaluate,
@@ -80,7 +81,7 @@ def main():
 
 def _register() -> None:
     for module in (summary, schema, train, evaluate, predict, compare, tune, runs, lr_find, layers, inspect, report, export,
-                   serve, cache):
+                   serve, augment, cache):
         main.add_command(module.command)
 
 

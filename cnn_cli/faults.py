@@ -12,6 +12,8 @@ set its variable, so a normal run pays one dictionary lookup.
 - `CNN_TEST_STOP_AFTER_EPOCH=N`: raise KeyboardInterrupt at the end of epoch N (1-based), as Ctrl-C there.
 - `CNN_TEST_KILL_AFTER_EPOCH=N`: SIGKILL this process at the end of epoch N (1-based): a worker that dies
   between epochs.
+- `CNN_TEST_EPOCH_SECONDS=S`: `--time-limit`'s plan takes S as the epoch time it measured (a plan that does not
+  depend on the machine's speed).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ KILL_AT = "CNN_TEST_KILL_AT"
 STOP_AFTER_EPOCH = "CNN_TEST_STOP_AFTER_EPOCH"
 KILL_AFTER_EPOCH = "CNN_TEST_KILL_AFTER_EPOCH"
 SIGINT_AT = "CNN_TEST_SIGINT_AT"
+EPOCH_SECONDS = "CNN_TEST_EPOCH_SECONDS"
 VARIABLES = (KILL_AT, STOP_AFTER_EPOCH, KILL_AFTER_EPOCH, SIGINT_AT)
 
 _reached: dict[str, int] = {}
@@ -35,6 +38,15 @@ def _kill() -> None:
 def _epoch_number(variable: str) -> int | None:
     value = os.environ.get(variable, "").strip()
     return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def epoch_seconds(measured: float) -> float:
+    """The epoch time a time limit's plan uses: `measured`, unless a test set CNN_TEST_EPOCH_SECONDS."""
+    value = os.environ.get(EPOCH_SECONDS, "").strip()
+    try:
+        return float(value) if value else measured
+    except ValueError:
+        return measured
 
 
 def active() -> bool:

@@ -4,6 +4,7 @@ files written, and the one-line refusals (unknown layer or class, unreadable ima
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +158,32 @@ def test_inspect_refuses_unreadable_image_and_diverged_run(runner, digit, tmp_pa
         assert result.exit_code == 2, result.output
         assert result.output.strip().startswith(f"Error: {run / 'run.json'}: the run diverged") and "\n" not in result.output.strip()
     assert not (run / "inspect").exists() and not (run / "report.html").exists()
+
+
+def test_inspect_default_folder_is_per_path_and_replaced(runner, tmp_path):
+    """Two images of one name in two folders get two folders (`<stem>-<hash>`); a second look at the same image
+    replaces its folder wholly (no Grad-CAM file of the first look stays), and every file written is listed."""
+    run = copy_run(mnist_run(), tmp_path / "run")
+    x = np.load(MNIST_NPZ)["x_test"]
+    paths = []
+    for folder, index in (("Coat", 0), ("Shirt", 1)):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / "0005.png")
+        Image.fromarray(x[index]).save(paths[-1])
+    first = runner.invoke(main, ["inspect", str(run), str(paths[0]), "--class", "3"])
+    second = runner.invoke(main, ["inspect", str(run), str(paths[1])])
+    assert first.exit_code == 0 and second.exit_code == 0, first.output + second.output
+    folders = sorted((run / "inspect").iterdir())
+    assert len(folders) == 2 and all(f.name.startswith("0005-") and len(f.name) == len("0005-") + 8 for f in folders)
+    for result in (first, second):
+        wrote = [line.removeprefix("Wrote ") for line in result.output.splitlines() if line.startswith("Wrote ")]
+        folder = {str(Path(w).parent) for w in wrote}
+        assert len(folder) == 1 and sorted(Path(w).name for w in wrote) == sorted(p.name for p in Path(*folder).iterdir())
+    again = runner.invoke(main, ["inspect", str(run), str(paths[0]), "--class", "3"])
+    own = next(f for f in folders if str(f) in first.output)
+    assert "replaced" in again.output
+    before = {p.name for p in own.iterdir()}
+    (own / "stale.png").write_bytes(b"x")
+    third = runner.invoke(main, ["inspect", str(run), str(paths[0])])
+    assert third.exit_code == 0 and not (own / "stale.png").exists()
+    assert {p.name for p in own.iterdir()} <= before

@@ -130,9 +130,12 @@ def test_mistakes_are_the_wrong_ones_most_confident_first():
     x = np.arange(4 * 2 * 2).reshape(4, 2, 2, 1).astype(np.uint8)
     y = np.array([0, 1, 1, 0])
     p = np.array([[0.9, 0.1], [0.6, 0.4], [0.2, 0.8], [0.3, 0.7]])
-    images, captions = mistakes(x, y, p, ["cat", "dog"])
+    sources = ["photos/a/0.png", "photos/Shirt/0001.jpg", "c.png", "/home/me/photos/Coat/0005.jpg"]
+    images, captions = mistakes(x, y, p, ["cat", "dog"], sources=sources)
     assert images.tolist() == x[[3, 1]].tolist()
-    assert captions == ["true: cat\npred: dog 0.70", "true: dog\npred: cat 0.60"]
+    assert captions == ["true: cat\npred: dog 0.70\nCoat/0005.jpg", "true: dog\npred: cat 0.60\nShirt/0001.jpg"]
+    _, captions = mistakes(x, y, p, ["cat", "dog"], sources=[f"x.npz [y_test] index {i}" for i in range(4)])
+    assert [c.splitlines()[-1] for c in captions] == ["index 3", "index 1"]
 
 
 def _overlaps(fig, axis: str) -> int:

@@ -1,14 +1,18 @@
 """Small things from the first hour: the progress bar `cnn train` shows on a terminal never counts past the
-epoch's steps (Keras' bar said `32/5` for a 5-step epoch run 32 steps at a time); whole-epoch ticks on the
+epoch's steps (Keras' bar said `32/5` for a 5-step epoch run 32 steps at a time), and each epoch's images/s is
+printed and kept in metrics.json; whole-epoch ticks on the
 training curves; TensorBoard named as an extra."""
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
 import subprocess
 import sys
+
+import pytest
 
 from tests.run_helpers import MNIST_NPZ, ROOT
 
@@ -35,6 +39,11 @@ def test_progress_bar_stops_at_the_epoch_steps(tmp_path):
     assert counts, text[-2000:]
     assert all(seen <= steps for seen, steps in counts), sorted(set(counts))
     assert (5, 5) in counts  # 300 images, batch 64: 5 steps
+    rates = re.findall(r"Epoch (\d): ([\d,]+) images/s \(300 images in", text)  # each epoch's speed, printed
+    assert [epoch for epoch, _ in rates] == ["1", "2"], text[-2000:]
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epoch_images_per_second"] == pytest.approx([float(r.replace(",", "")) for _, r in rates], abs=0.6)
+    assert min(metrics["epoch_images_per_second"]) <= metrics["images_per_second"] <= max(metrics["epoch_images_per_second"])
 
 
 def test_training_curves_have_whole_epoch_ticks():

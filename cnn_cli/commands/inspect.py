@@ -16,14 +16,16 @@ from cnn_cli.commands.options import backend_option
 @click.option("--class", "class_name", metavar="NAME", default=None,
               help="Also draw Grad-CAM for this class (its name or id in labels.json).")
 @click.option("-o", "--out", "out", type=click.Path(file_okay=False), default=None,
-              help="Folder for the PNG files (default RUN_DIR/inspect/<image name>).")
+              help="Folder for the PNG files, written into as it is (default RUN_DIR/inspect/<name>-<hash of the image's path>/, "
+                   "replaced wholly each time).")
 def command(run_dir, image, layers, class_name, out):
     """Show what the model of RUN_DIR does with IMAGE: PNG grids of the feature maps after each
     convolution and pooling layer (inside blocks too), the first convolution's filters, and Grad-CAM
     heat maps of the predicted class (and of --class NAME).
 
     IMAGE is converted to the model's channels and resized to its size, as `cnn predict` does. Grad-CAM
-    needs the TensorFlow backend; feature maps and filters work on every backend.
+    needs the TensorFlow backend; feature maps and filters work on every backend. Every file written is
+    listed; two images of one name (Coat/0005.jpg, Shirt/0005.jpg) get folders of their own.
 
     \b
     Examples:

@@ -62,8 +62,21 @@ class Augment(Section):
     erasing_scale: tuple[Annotated[float, Field(gt=0, le=1)], Annotated[float, Field(gt=0, le=1)]] = Field(
         (0.02, 0.33), description="Smallest and largest erased rectangle, as fractions of the side.")
     randaugment: Annotated[int, Field(ge=0, le=10)] = Field(
-        0, description="RandAugment: this many random operations per image (0: off).")
-    randaugment_factor: float = Field(0.5, gt=0, le=1, description="RandAugment's strength.")
+        0, description="RandAugment: this many random operations per batch (0: off), each of a random strength per "
+        "image, from Keras' own layers with the paper's bounded magnitudes (rotation up to 30 degrees, shear 0.3, "
+        "translation 0.3 of the side at strength 1).")
+    randaugment_factor: float = Field(0.5, gt=0, le=1, description="RandAugment's strength: the magnitudes' fraction "
+                                      "of their bounds.")
+    brightness: float = Field(0.0, ge=0, le=1, description="Random brightness: add up to this fraction of the pixel "
+                              "range, up or down (keras.layers.RandomBrightness).")
+    contrast: float = Field(0.0, ge=0, le=1, description="Random contrast: scale the difference from the mean by "
+                            "1 +- up to this (keras.layers.RandomContrast).")
+    saturation: float = Field(0.0, ge=0, lt=1, description="Random saturation: scale it by 1 +- up to this "
+                              "(keras.layers.RandomSaturation); three-channel images only.")
+    hue: float = Field(0.0, ge=0, le=1, description="Random hue shift: up to this fraction of half the colour wheel "
+                       "(keras.layers.RandomHue); three-channel images only.")
+    grayscale: float = Field(0.0, ge=0, le=1, description="Probability of turning an image grey, its three channels "
+                             "kept (keras.layers.RandomGrayscale); three-channel images only.")
     mixup: float = Field(0.0, ge=0, description="MixUp's alpha (0: off); mixes images and their one-hot targets.")
     cutmix: float = Field(0.0, ge=0, description="CutMix's alpha (0: off); with mixup too, each batch takes one of them.")
 
@@ -110,9 +123,10 @@ class DataKeys(Section):
     validation_split: float = Field(
         0.2, ge=0, lt=1, description="Fraction of the training set held out for validation when none is given."
     )
-    test_split: float = Field(
-        0.0, ge=0, lt=1, description="Fraction of the training set held out as the test set when the source has "
-        "none (stratified and seeded as validation_split; both are fractions of the source's training set).",
+    test_split: float | None = Field(
+        None, ge=0, lt=1, description="Fraction of the training set held out as the test set when the source has "
+        "none (stratified and seeded as validation_split; both are fractions of the source's training set). Unset: "
+        "0.2 for a folder of images without a test folder, else 0 (0: no test set).",
     )
     split_seed: int = Field(42, ge=0, le=2**32 - 1, description="random_state of scikit-learn's train_test_split (0 to 2**32 - 1).")
     stratify: bool = Field(True, description="Keep class proportions when splitting off validation and test.")
@@ -147,10 +161,23 @@ SPLIT_KEYS = ("train", "validation", "test")
 
 def check_data(data: DataConfig, source: str) -> None:
     """The keys each kind of source needs or cannot use; the first problem raises ConfigError."""
-    if data.validation_split + data.test_split >= 1:
+    if data.test_split is not None and data.validation_split + data.test_split >= 1:
         raise ConfigError(source, "data.test_split", f"expected less than 1 - data.validation_split "
                           f"({1 - data.validation_split:g}): nothing would be left to train on", data.test_split)
     sources.lookup(data.source).check(data, source)
+
+
+def test_fraction(data: DataConfig, has_test: bool) -> tuple[float, bool]:
+    """The test split to take off train, and whether it is the source's default (`data.test_split` unset): the
+    config's, else the source's `default_test_split` when the data has no test split of its own, else 0."""
+    if data.test_split is not None:
+        return data.test_split, False
+    if has_test:
+        return 0.0, False
+    fraction = sources.lookup(data.source).default_test_split
+    if fraction and data.validation_split + fraction >= 1:
+        return 0.0, False
+    return fraction, fraction > 0
 
 
 def source_schema(data: DataConfig) -> type[SourceSchema]:

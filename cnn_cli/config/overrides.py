@@ -126,6 +126,21 @@ def data_flag_overrides(raw: Any, data_path: str | None) -> list[Override]:
     return [Override(("data", "source"), kind, "--data"), Override(("data", key), str(data_path), "--data")]
 
 
+def data_shape_overrides(raw: Any, data_path: str | None) -> list[Override]:
+    """With `--data PATH`, what the config file says of its own data's model is left to PATH's data: the class
+    (or target) count, and the input shape unless the architecture needs it (`model.architecture`, a twin of a
+    keras.applications model, or starting `model.weights`). Listed before the `--set` overrides, so that a
+    `--set model.input_shape=...` still says."""
+    model = raw.get("model") if isinstance(raw, dict) else None
+    if data_path is None or not isinstance(model, dict):
+        return []
+    out = [Override(("model", key), None, "--data") for key in ("num_classes", "num_targets")
+           if model.get(key) is not None]
+    if model.get("input_shape") is not None and not (model.get("architecture") or model.get("weights")):
+        out.append(Override(("model", "input_shape"), None, "--data"))
+    return out
+
+
 def blame(error: ConfigError, overrides: Sequence[str | Override]) -> ConfigError:
     """`error` named after the flag of the last override that set the value it is about (`--set:
     model.weights: ...`), else as it is; with several errors (`ConfigErrors`), each of them."""

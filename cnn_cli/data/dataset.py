@@ -50,6 +50,13 @@ class Dataset:
     class_map: ClassMap
     origin: str = ""  # where the data came from and what was done to it, parts separated by "; "
     skipped: list[str] = field(default_factory=list)  # image files left out (data.bad_images: skip)
+    sources: np.ndarray | None = None  # where each image came from (object strings, aligned with `images`)
+
+    def source_of(self, index: np.ndarray) -> list[str]:
+        """The sources of the images at `index` (a file's path, a CSV's row, an array's index)."""
+        if self.sources is None:
+            return [f"{self.origin.split('; ')[0]} #{int(i)}" for i in index]
+        return [str(s) for s in self.sources[np.asarray(index, dtype=np.int64)]]
 
     def split(self, name: str) -> np.ndarray | None:
         """The positions of split `name` (train, validation, test) in `images`, or None."""

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from cnn_cli import tasks
+from cnn_cli.config.data import test_fraction
 from cnn_cli.data.arrays import one_hot_ids
 from cnn_cli.data.class_map import label_ids
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from cnn_cli.config import Config
 
 __all__ = ["ClassMap", "Dataset", "Raw", "RawSplit", "load_dataset"]
+
+
+_DEFAULT_TEST = ": the default for a folder without a test folder (data.test_split: 0 for none)"
 
 
 def _describer(class_map: ClassMap):
@@ -76,16 +80,25 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
                                              for name in SPLITS}
     notes = [store.origin, *notes]
     held_share = 0.0  # the fraction of the source's training set held out as the test set
-    if data.test_split > 0:
+    test_split, by_default = test_fraction(data, splits["test"] is not None)
+    if test_split > 0:
         if splits["test"] is not None:
             raise ConfigError(source, "data.test_split", f"the source has a test split of its own "
                               f"({store.parts['test'].origin}); set data.test_split: 0", data.test_split)
         train = splits["train"]
-        kept, held = split_positions(labels[train], data.test_split, data.split_seed, data.stratify, source, "test",
-                                     describe=_describer(class_map))
-        splits["train"], splits["test"], held_share = train[kept], train[held], data.test_split
-        notes.append(f"test: {data.test_split:g} of train split off (seed {data.split_seed}"
-                     f"{', stratified' if data.stratify else ''})")
+        try:
+            kept, held = split_positions(labels[train], test_split, data.split_seed, data.stratify, source, "test",
+                                         describe=_describer(class_map))
+        except ConfigError:
+            if not by_default:
+                raise
+            kept = held = None  # a folder too small for the default: no test split, said (the config asked for none)
+            notes.append(f"test: none (the default {test_split:g} of {len(train)} images cannot hold out every class; "
+                         "data.test_split sets one)")
+        if kept is not None:
+            splits["train"], splits["test"], held_share = train[kept], train[held], test_split
+            notes.append(f"test: {test_split:g} of train split off (seed {data.split_seed}"
+                         f"{', stratified' if data.stratify else ''})" + _DEFAULT_TEST * by_default)
     if splits["validation"] is None and data.validation_split > 0 and data.fold is None:
         train = splits["train"]  # a fraction of the source's training set, as test_split
         kept, held = split_positions(labels[train], data.validation_split / (1 - held_share), data.split_seed,
@@ -117,7 +130,8 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
     if store.cache != "memory":
         notes.append(f"images held in {store.cache}")
     return Dataset(images=store.images, labels=labels, train=splits["train"], validation=splits["validation"],
-                   test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped))
+                   test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped),
+                   sources=_sources(store))
 
 
 def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes: list[str]) -> Dataset:
@@ -188,7 +202,8 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
     rng = np.random.default_rng(data.split_seed)
     stratified = task == "multilabel" and data.stratify
     held_share = 0.0
-    for name, fraction in (("test", data.test_split), ("validation", data.validation_split)):
+    test_split, by_default = test_fraction(data, splits["test"] is not None)
+    for name, fraction in (("test", test_split), ("validation", data.validation_split)):
         if splits[name] is not None or fraction <= 0:
             continue
         train = splits["train"]
@@ -204,7 +219,7 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
         splits["train"], splits[name] = np.sort(train[kept]), np.sort(train[held])
         held_share += fraction if name == "test" else 0.0
         notes.append(f"{name}: {fraction:g} of train split off (seed {data.split_seed}"
-                     f"{', iterative stratification' if stratified else ''})")
+                     f"{', iterative stratification' if stratified else ''})" + _DEFAULT_TEST * (by_default and name == "test"))
     count = subset if subset is not None else data.subset
     if count is not None:
         splits = {name: None if idx is None else idx[:count] for name, idx in splits.items()}
@@ -219,7 +234,8 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
     if store.cache != "memory":
         notes.append(f"images held in {store.cache}")
     return Dataset(images=store.images, labels=labels, train=splits["train"], validation=splits["validation"],
-                   test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped))
+                   test=splits["test"], class_map=class_map, origin="; ".join(notes), skipped=list(store.skipped),
+                   sources=_sources(store))
 
 
 def _check_trained_labels(store, labels: np.ndarray, class_map: ClassMap) -> None:
@@ -269,6 +285,16 @@ def lacking_labels(labels: np.ndarray, splits: dict[str, np.ndarray | None], nam
         return ""
     shown = ", ".join(missing[:10]) + (f" and {len(missing) - 10} more" if len(missing) > 10 else "")
     return f"{'label' if len(missing) == 1 else 'labels'} with too few examples for the {len(present)} splits: {shown}"
+
+
+def _sources(store) -> np.ndarray:
+    """Where each image of the store came from (`Part.sources`), aligned with the images (a skipped file's row:
+    empty, in no split)."""
+    sources = np.full(len(store.images), "", dtype=object)
+    for part in store.parts.values():
+        if len(part):
+            sources[part.positions] = np.array(part.sources(), dtype=object)
+    return sources
 
 
 def _numbers(row) -> bool:

@@ -34,9 +34,17 @@ class Part:
     ids: np.ndarray
     origin: str
     row: Callable[[int], str] = default_row  # 0-based position within the part -> "row 5 (line 6)", a file, ...
+    source: Callable[[int], str] | None = None  # the example's source in full (an image file's path); None: origin + row
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    def sources(self) -> list[str]:
+        """Where each example came from, in the part's order: the image file's path (folders, manifests), else
+        the origin and the row (`data.csv row 5 (line 6)`, `data.npz [y_test] index 264`)."""
+        if self.source is not None:
+            return [self.source(i) for i in range(len(self))]
+        return [f"{self.origin} {self.row(i)}" for i in range(len(self))]
 
 
 @dataclass

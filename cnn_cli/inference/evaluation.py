@@ -42,6 +42,7 @@ class Split:
     name: str  # "test" or "validation"
     origin: str
     note: str = ""
+    sources: list[str] = field(default_factory=list)  # where each example came from (file, row, index)
 
 
 @dataclass
@@ -68,8 +69,13 @@ class Evaluation:
     task: str = "classification"
     figures: dict = field(default_factory=dict)  # the task's (`Task.evaluate`): the --json keys of its own
     tta_figures: dict | None = None  # another task's figures of the flip TTA
+    mistakes: list[dict] = field(default_factory=list)  # every wrong prediction: source and the task's columns
+    mistake_columns: list[str] = field(default_factory=list)  # those columns, `source` first
 
     def to_dict(self) -> dict:
+        return {**self._dict(), "mistakes": self.mistakes}
+
+    def _dict(self) -> dict:
         if self.task != "classification":
             return {
                 "run_dir": self.run_dir, "split": self.split, "data": self.data, "task": self.task,
@@ -121,9 +127,17 @@ class Evaluation:
             lines += [f"  {c['true']} -> {c['predicted']}: {c['count']}" for c in self.most_confused]
         else:
             lines.append("  none: every example is classified correctly")
+        lines += ["", self._mistakes_line()]
         if self.files:
             lines += ["", *(f"Wrote {path}" for path in self.files.values())]
         return "\n".join(lines)
+
+    def _mistakes_line(self) -> str:
+        if not self.mistakes:
+            return "Wrong predictions: none"
+        worst = self.mistakes[0]
+        return (f"Wrong predictions: {len(self.mistakes)}, each with its source in --json and --mistakes FILE.csv "
+                f"(first: {worst['source']})")
 
     def _task_text(self) -> str:
         task = tasks.lookup(self.task)
@@ -139,6 +153,7 @@ class Evaluation:
         if self.tta_figures is not None:
             lines += ["", f"With {self.tta} TTA:", *("  " + line for line in task.evaluation_text(self.tta_figures)
                                                       if line and not line.startswith(" "))]
+        lines += ["", self._mistakes_line()]
         if self.files:
             lines += ["", *(f"Wrote {path}" for path in self.files.values())]
         return "\n".join(lines)
@@ -152,6 +167,16 @@ class Scored:
     x: SplitImages
     y: np.ndarray
     probabilities: np.ndarray
+    sources: list[str] = field(default_factory=list)
+
+
+def with_mistakes(evaluation: Evaluation, task, split: Split, outputs: np.ndarray, state) -> Evaluation:
+    """The evaluation with its wrong predictions, each with its source (`Task.mistakes`: the task's rule)."""
+    columns, rows = task.mistakes(split.y, outputs, evaluation.class_names, state)
+    evaluation.mistake_columns = ["source", *columns]
+    evaluation.mistakes = [{"source": split.sources[i] if i < len(split.sources) else f"#{i}", **row}
+                           for i, row in rows]
+    return evaluation
 
 
 def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, subset: int | None = None,
@@ -193,7 +218,8 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
         batch_size=batch_size, note=split.note, tta=tta if tta != "none" else None, tta_accuracy=tta_accuracy,
         loss_definition=task.loss_words(run.config), figures=figures,
     )
-    return Scored(evaluation, x, y, probabilities)
+    with_mistakes(evaluation, task, split, probabilities, run.targets)
+    return Scored(evaluation, x, y, probabilities, split.sources)
 
 
 def _evaluate_rows(run: Run, model, split: Split, task, batch_size: int, tta: str) -> Scored:
@@ -232,7 +258,8 @@ def _evaluate_rows(run: Run, model, split: Split, task, batch_size: int, tta: st
         batch_size=batch_size, note=split.note, tta=tta if flip else None, loss_definition=task.loss_words(run.config),
         task=task.NAME, figures=figures, tta_figures=tta_figures,
     )
-    return Scored(evaluation, x, y, outputs)
+    with_mistakes(evaluation, task, split, outputs, state)
+    return Scored(evaluation, x, y, outputs, split.sources)
 
 
 def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, task: tasks.Task, flip: bool):
@@ -292,11 +319,13 @@ def load_split(run: Run, *, data_path: str | None = None, subset: int | None = N
         if dataset.class_map.names != run.class_map.names:
             raise DataError(origin, f"its {dataset.kind} are {', '.join(dataset.class_map.names)}; the run's are "
                             f"{', '.join(run.class_map.names)}")
-        return Split(x=x, y=np.asarray(y), name=name, origin=dataset.origin or origin, note=note)
+        return Split(x=x, y=np.asarray(y), name=name, origin=dataset.origin or origin, note=note,
+                     sources=dataset.source_of(index))
     if dataset.class_map != run.class_map:  # other data: its own indices -> the run's indices, by label id
         ids = np.array(dataset.class_map.ids, dtype=object)[y]
         y = run.class_map.encode(ids.tolist(), f"{origin} ({name} split)")
-    return Split(x=x, y=np.asarray(y, dtype=np.int32), name=name, origin=dataset.origin or origin, note=note)
+    return Split(x=x, y=np.asarray(y, dtype=np.int32), name=name, origin=dataset.origin or origin, note=note,
+                 sources=dataset.source_of(index))
 
 
 def most_confused(matrix: np.ndarray, names: list[str], top: int = TOP_CONFUSED) -> list[dict]:

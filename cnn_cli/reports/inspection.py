@@ -7,7 +7,9 @@ kernel's weights), so they work for every layer kind and backend; Grad-CAM needs
 
 from __future__ import annotations
 
+import hashlib
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,10 +121,34 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "class"
 
 
+def folder_name(image_path: str) -> str:
+    """`<stem>-<8 hex digits>`: the image's name and a hash of its absolute path, so that two images of one name
+    (photos/Coat/0005.jpg, photos/Shirt/0005.jpg) never share a folder."""
+    digest = hashlib.sha256(str(Path(image_path).resolve()).encode()).hexdigest()[:8]
+    return f"{_safe(Path(image_path).stem)}-{digest}"
+
+
+def _fresh(folder: Path, replace: bool) -> bool:
+    """Makes `folder`; with `replace`, an old one (a previous inspect of the same image) is removed first, so
+    no file of an earlier look stays beside the new ones. Whether an old one was replaced."""
+    replaced = False
+    try:
+        if replace and (folder.is_symlink() or folder.is_file()):
+            folder.unlink()
+            replaced = True
+        elif replace and folder.is_dir():
+            shutil.rmtree(folder)
+            replaced = True
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CnnError(f"{folder}: cannot create the folder ({exc.strerror or exc}); give -o DIR") from None
+    return replaced
+
+
 def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = None, out: str | None = None,
                   class_name: str | None = None, limit: int = 64) -> Inspection:
-    """Looks at one image with a run's model and writes the PNGs (see the module doc) into `out` (default
-    RUN_DIR/inspect/<image name>)."""
+    """Looks at one image with a run's model and writes the PNGs (see the module doc) into `out`, as given, or
+    by default RUN_DIR/inspect/<stem>-<hash of the image's path>/, replaced wholly when it exists."""
     run = access.open_run(run_dir)
     if not Path(image_path).is_file():
         raise DataError(image_path, "not a file (expected an image)" if Path(image_path).exists() else "no such file")
@@ -130,11 +156,8 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
     model, _ = access.load_model(run)
     names = choose_layers(model, layers, block_outputs(run))
     wanted = class_index(run, class_name) if class_name is not None else None
-    folder = access.output_path(out, run.dir.inspect_path(_safe(Path(image_path).stem)))
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CnnError(f"{folder}: cannot create the folder ({exc.strerror or exc}); give -o DIR") from None
+    folder = access.output_path(out, run.dir.inspect_path(folder_name(image_path)))
+    replaced = _fresh(folder, replace=out is None)
 
     x = access.model_inputs(run, pixels[None])
     probabilities = probabilities_of(model, x, run)[0]
@@ -143,6 +166,8 @@ def inspect_image(run_dir: str, image_path: str, *, layers: list[str] | None = N
     order = np.arange(min(3, len(probabilities))) if regression else np.argsort(-probabilities, kind="stable")[:3]
     class_names = run.class_map.names
     result = Inspection(image=image_path, top=[(class_names[i], float(probabilities[i])) for i in order])
+    if replaced:
+        result.notes.append(f"replaced the earlier pictures of this image in {folder}")
     maps = [m[0] for m in feature_maps(model, x, names)]
     result.files += _write_maps(model, names, maps, folder, limit)
     targets = [int(order[0])] + ([wanted] if wanted is not None and wanted != int(order[0]) else [])

@@ -173,21 +173,33 @@ def plot_gallery(images: np.ndarray, captions: Sequence[str], path: str | Path |
     return _save(fig, path)
 
 
+def short_source(source: str, width: int = 22) -> str:
+    """A source as a caption shows it: an array's or a table's `index 264` / `row 5 (line 6)`, else the end of the
+    file's path (`Shirt/0005.jpg`)."""
+    for word in (" index ", " row ", " item "):
+        if word in source:
+            return source[source.rindex(word) + 1:][:width]
+    parts = source.replace("\\", "/").split("/")
+    tail = "/".join(parts[-2:])
+    return tail if len(tail) <= width else "…" + tail[-(width - 1):]
+
+
 def mistakes(x: np.ndarray, y: np.ndarray, probabilities: np.ndarray, names: Sequence[str],
-             limit: int = 32) -> tuple[np.ndarray, list[str]]:
+             limit: int = 32, sources: Sequence[str] = ()) -> tuple[np.ndarray, list[str]]:
     """The misclassified examples, most confidently wrong first: their images and captions
-    `true: A / pred: B 0.97`."""
+    `true: A / pred: B 0.97`, and where each came from (`sources`, aligned with `x`: a file, row or index)."""
     predicted = probabilities.argmax(axis=1)
     wrong = np.nonzero(predicted != y)[0]
     confidence = probabilities[wrong, predicted[wrong]]
     order = wrong[np.argsort(-confidence, kind="stable")][:limit]
     captions = [f"true: {wrap(names[y[i]], 16, 1)}\npred: {wrap(names[predicted[i]], 11, 1)} {probabilities[i, predicted[i]]:.2f}"
-                for i in order]
+                + (f"\n{short_source(sources[i])}" if len(sources) else f"\n#{i}") for i in order]
     return x[order], captions
 
 
-def write_mistakes(x, y, probabilities, names, path: str | Path, title: str = "") -> None:
-    """`mistakes.png`: the gallery of misclassified examples, for those who do not open the HTML report."""
-    images, captions = mistakes(x, y, probabilities, names)
+def write_mistakes(x, y, probabilities, names, path: str | Path, title: str = "", sources: Sequence[str] = ()) -> None:
+    """`mistakes.png`: the gallery of misclassified examples, for those who do not open the HTML report; each
+    captioned with its source (the file, row or index, as --mistakes FILE.csv lists it in full)."""
+    images, captions = mistakes(x, y, probabilities, names, sources=sources)
     plot_gallery(images, captions, path, title=title or f"misclassified: {int((probabilities.argmax(1) != y).sum())} "
                  f"of {len(y)} (most confident first)")

@@ -41,6 +41,7 @@ class Pass:
     task: str = "classification"  # another task's outputs: each label's score, or numbers in the data's units
     state: object = None  # the run's `TargetState` (thresholds, mean and std)
     figures: dict = field(default_factory=dict)  # another task's figures (`Task.evaluate`)
+    sources: list[str] = field(default_factory=list)  # where each example came from (file, row or index)
 
     @property
     def several(self) -> bool:
@@ -101,7 +102,7 @@ def evaluate(run, model, data_path: str | None) -> Pass:
     figures = task.evaluate(split.y, probabilities, state, run.class_map.names) if task.SEVERAL else {}
     return Pass(x=split.x, y=split.y, split=split.name, origin=split.origin, probabilities=probabilities,
                 per_class=per_class, matrix=matrix, note=split.note, label_smoothing=run.config.train.label_smoothing,
-                task=task.NAME, state=state, figures=figures)
+                task=task.NAME, state=state, figures=figures, sources=split.sources)
 
 
 def gather(run_dir: str, data_path: str | None = None) -> ReportInput:

@@ -123,7 +123,7 @@ def confused_pairs(found) -> str:
     parts = []
     for pair in pairs:
         where = np.nonzero((e.y == pair["true_index"]) & (e.predicted == pair["predicted_index"]))[0][:PAIR_EXAMPLES]
-        items = [html.figure(thumb(e.x[i], f"example {i}"), f"#{i} p={e.probabilities[i, e.predicted[i]]:.2f}")
+        items = [html.figure(thumb(e.x[i], f"example {i}"), f"{_who(e, i)} p={e.probabilities[i, e.predicted[i]]:.2f}")
                  for i in where]
         parts.append(f"<h3>{html.esc(pair['true'])} taken for {html.esc(pair['predicted'])}: {pair['count']} times</h3>"
                      + html.gallery(items))
@@ -134,7 +134,7 @@ def hardest(found) -> str:
     e, names = found.evaluated, found.run.class_map.names
     order = np.argsort(-e.losses, kind="stable")[:HARDEST]
     items = [html.figure(thumb(e.x[i], f"example {i}"),
-                      f"#{i} true: {names[e.y[i]]} · predicted: {names[e.predicted[i]]} "
+                      f"{_who(e, i)} true: {names[e.y[i]]} · predicted: {names[e.predicted[i]]} "
                       f"({e.probabilities[i, e.predicted[i]]:.2f}) · loss {e.losses[i]:.2f}") for i in order]
     return html.paragraph(f"The {len(order)} {e.split} images with the highest loss, highest first.") + html.gallery(items)
 
@@ -167,7 +167,7 @@ def inside(found) -> str:
     if cams is None:
         parts.append(html.paragraph("Grad-CAM needs the TensorFlow backend; not drawn."))
     for k, i in enumerate(chosen):
-        items = [html.figure(thumb(e.x[i], "image", 112), f"#{i} true: {_truth(e, i, classes)}")]
+        items = [html.figure(thumb(e.x[i], "image", 112), f"{_who(e, i)} true: {_truth(e, i, classes)}")]
         if cams is not None:
             t = int(targets[k])
             items.append(html.figure(thumb(images.overlay(e.x[i], cams[k]), "Grad-CAM", 112),
@@ -176,8 +176,15 @@ def inside(found) -> str:
             grid = images.feature_grid(values[k], limit=32, target=240)
             items.append(html.figure(html.img(images.png(grid), f"{name} feature maps", pixelated=True),
                                   f"{name} {'x'.join(str(d) for d in values.shape[1:])}"))
-        parts.append(f"<h3>Test image #{int(i)}</h3>" + html.gallery(items))
+        parts.append(f"<h3>{html.esc(e.split.capitalize())} image {html.esc(_who(e, i))}</h3>" + html.gallery(items))
     return "".join(parts)
+
+
+def _who(e, i: int) -> str:
+    """Where example i came from: its file, its CSV row or its array index (as splits.csv and `cnn evaluate
+    --mistakes` name it)."""
+    sources = getattr(e, "sources", None)
+    return sources[i] if sources is not None and i < len(sources) else f"#{i}"
 
 
 def _truth(e, i: int, classes: list[str]) -> str:
@@ -218,7 +225,7 @@ def missed_labels(found) -> str:
     parts = []
     for j in order:
         where = np.flatnonzero(missed[:, j])[:PAIR_EXAMPLES]
-        items = [html.figure(thumb(e.x[i], f"example {i}"), f"#{i} score {e.probabilities[i, j]:.2f}") for i in where]
+        items = [html.figure(thumb(e.x[i], f"example {i}"), f"{_who(e, i)} score {e.probabilities[i, j]:.2f}") for i in where]
         parts.append(f"<h3>{html.esc(names[j])} missed {int(counts[j])} times of {int(e.y[:, j].sum())}</h3>"
                      + html.gallery(items))
     return "".join(parts)
@@ -240,7 +247,7 @@ def residuals(found) -> str:
 def worst(found) -> str:
     e, names = found.evaluated, found.run.class_map.names
     order = np.argsort(-e.losses, kind="stable")[:HARDEST]
-    items = [html.figure(thumb(e.x[i], f"example {i}"), f"#{i} " + " · ".join(
+    items = [html.figure(thumb(e.x[i], f"example {i}"), f"{_who(e, i)} " + " · ".join(
         f"{n}: true {e.y[i, j]:.4g}, predicted {e.probabilities[i, j]:.4g}" for j, n in enumerate(names[:3])))
         for i in order]
     return html.paragraph(f"The {len(order)} {e.split} images with the largest absolute error, largest first.") \

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from cnn_cli.config import Config
 from cnn_cli.config.checks import final_units
-from cnn_cli.config.overrides import apply_overrides, data_flag_overrides, parse_override
+from cnn_cli.config.overrides import apply_overrides, data_flag_overrides, data_shape_overrides, parse_override
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError
 from cnn_cli.resolve.checked_config import config_from_dict
@@ -22,7 +22,7 @@ def config_for(run_dir: str | None, config_path: str | None, overrides: Sequence
     if config_path:
 
         raw = read_yaml(config_path)
-        given = [parse_override(item) for item in overrides]
+        given = [*data_shape_overrides(raw, data_path), *(parse_override(item) for item in overrides)]
         given += data_flag_overrides(apply_overrides(raw, given), data_path)
         return config_from_dict(raw, config_path, given), config_path
     if not run_dir:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cnn_cli.config.loader import apply_overrides
-from cnn_cli.config.overrides import Override, data_flag_overrides
+from cnn_cli.config.overrides import Override, data_flag_overrides, data_shape_overrides
 from cnn_cli.config.phases import last_phase_epochs
 from cnn_cli.config.root import Config
 from cnn_cli.config.sources import registry as sources
@@ -77,16 +77,18 @@ def _last_phase_override(raw: Any, epochs: int) -> list[Override]:
     return [Override(("train", "phases", index, "epochs"), count, "--epochs")]
 
 
-def with_flags(raw: Any, overrides: Sequence[str], flags: RunFlags, source: str) -> Config:
+def with_flags(raw: Any, overrides: Sequence[str], flags: RunFlags, source: str, new_run: bool = False) -> Config:
     """`raw` with `--set` overrides, then the flags, validated once; an error in a value one of them set
-    names that flag (`--set: train.optimizer.lr: ...`), any other the file."""
+    names that flag (`--set: train.optimizer.lr: ...`), any other the file. For a `new_run` with `--data`, the
+    file's input shape and class count are left to the data (`data_shape_overrides`)."""
     flagged = flags.overrides(apply_overrides(raw, overrides) if overrides else raw)
-    return config_from_dict(raw, source, [*overrides, *flagged])
+    shaped = data_shape_overrides(raw, flags.data) if new_run else []
+    return config_from_dict(raw, source, [*shaped, *overrides, *flagged])
 
 
-def load_resolved(path: str, overrides: Sequence[str] = (), flags: RunFlags = RunFlags()) -> Config:
+def load_resolved(path: str, overrides: Sequence[str] = (), flags: RunFlags = RunFlags(), new_run: bool = False) -> Config:
     """The config file at `path` with `--set` overrides and flags applied, validated and frozen."""
-    return with_flags(read_yaml(path), overrides, flags, str(path))
+    return with_flags(read_yaml(path), overrides, flags, str(path), new_run=new_run)
 
 
 def config_differences(a: Any, b: Any, prefix: str = "") -> list[str]:

@@ -29,6 +29,7 @@ REPORT = "report.html"
 INSPECT = "inspect"
 LOCK = ".lock"
 SKIPPED = "skipped_images.txt"
+SPLITS = "splits.csv"
 EXPORT = "export"
 
 
@@ -67,6 +68,7 @@ class RunLayout:
     evaluation = property(lambda self: run_file(self.path, EVALUATION), doc="evaluation.json: written by cnn evaluate")
     confusion = property(lambda self: run_file(self.path, CONFUSION), doc="confusion_matrix.png: written by cnn evaluate")
     skipped = property(lambda self: run_file(self.path, SKIPPED), doc="skipped_images.txt: image files left out (bad_images: skip)")
+    splits = property(lambda self: run_file(self.path, SPLITS), doc="splits.csv: which image went to which split")
     task_figure = property(lambda self: run_file(self.path, TASK_FIGURE), doc="evaluation.png: a multi-label run's "
                            "precision-recall curves or a regression's predicted against true, by cnn evaluate")
     mistakes = property(lambda self: run_file(self.path, MISTAKES), doc="mistakes.png: misclassified examples, by cnn evaluate")

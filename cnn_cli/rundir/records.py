@@ -107,6 +107,8 @@ class MetricsJson(_Record):
     epochs_planned: int | None = Field(default=None, ge=0)
     train_seconds: float | None = None
     wall_seconds: float | None = None
+    images_per_second: float | None = Field(default=None, ge=0)  # the median epoch's training steps (this process's)
+    epoch_images_per_second: list[float] | None = None
     seed: int | None = None
     phases: list[PhaseRecord] | None = None
 

@@ -142,6 +142,15 @@ class RunDir(RunLayout):
     def write_skipped(self, lines: Sequence[str]) -> None:
         write_atomic(self.skipped, "".join(f"{line}\n" for line in lines))
 
+    def write_splits(self, rows: Sequence[tuple[str, str]]) -> None:
+        """splits.csv: `source,split`, one row per image the run uses (its file, row or index; train, validation
+        or test)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["source", "split"])
+        writer.writerows(rows)
+        write_atomic(self.splits, out.getvalue())
+
     def save_curves(self, save: Callable[[str], Any]) -> None:
         save_atomic(self.curves, save)
 

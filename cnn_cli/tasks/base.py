@@ -139,6 +139,12 @@ class Task(ABC):
         """What the model predicts for each example, from `outputs`, in the labels' encoding."""
 
     @abstractmethod
+    def mistakes(self, y_true: np.ndarray, outputs: np.ndarray, names: list[str],
+                 state: TargetState = NO_STATE) -> tuple[list[str], list[tuple[int, dict]]]:
+        """`cnn evaluate --mistakes`: the columns after `source` and the wrong predictions, by the task's own rule,
+        as (position in the split, row of those columns), the worst first."""
+
+    @abstractmethod
     def per_class(self, y_true: np.ndarray, y_pred: np.ndarray, names: list[str],
                   ids: list) -> tuple[list[dict], np.ndarray]:
         """Evaluation's per-class figures (one dict per class) and the matrix that goes with them."""

@@ -124,6 +124,17 @@ class Classification(Task):
     def predicted(self, outputs: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
         return outputs.argmax(axis=1).astype(np.int32)
 
+    def mistakes(self, y_true, outputs, names, state=NO_STATE):
+        """Every example whose predicted class (the highest probability) is not its own; `score`: the predicted
+        class's probability. The most confident first."""
+        predicted = np.asarray(outputs).argmax(axis=1)
+        wrong = np.flatnonzero(predicted != np.asarray(y_true))
+        score = np.asarray(outputs)[wrong, predicted[wrong]]
+        order = wrong[np.argsort(-score, kind="stable")]
+        return ["true", "predicted", "score"], [
+            (int(i), {"true": names[int(y_true[i])], "predicted": names[int(predicted[i])],
+                      "score": round(float(outputs[i, predicted[i]]), 6)}) for i in order]
+
     def per_class(self, y_true, y_pred, names, ids):
         return class_metrics(y_true, y_pred, names, ids)
 

@@ -140,6 +140,19 @@ class Multilabel(Task):
         outputs = np.asarray(outputs)
         return (outputs >= self.thresholds(state, outputs.shape[-1])).astype(np.uint8)
 
+    def mistakes(self, y_true, outputs, names, state=NO_STATE):
+        """Every example whose predicted labels (scores at their thresholds) are not its labels; `true` and
+        `predicted` list the labels joined by `;`, `wrong` counts the labels that differ (the most first)."""
+        y, predicted = np.asarray(y_true).astype(bool), self.predicted(outputs, state).astype(bool)
+        wrong = (y != predicted).sum(axis=1)
+        order = [int(i) for i in np.argsort(-wrong, kind="stable") if wrong[i] > 0]
+
+        def joined(row) -> str:
+            return ";".join(names[j] for j in np.flatnonzero(row))
+
+        return ["true", "predicted", "wrong"], [
+            (i, {"true": joined(y[i]), "predicted": joined(predicted[i]), "wrong": int(wrong[i])}) for i in order]
+
     def per_class(self, y_true, y_pred, names, ids):
         from sklearn.metrics import precision_recall_fscore_support
 

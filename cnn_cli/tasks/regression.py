@@ -105,6 +105,20 @@ class Regression(Task):
     def predicted(self, outputs: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
         return np.asarray(outputs, dtype=np.float64)
 
+    def mistakes(self, y_true, outputs, names, state=NO_STATE):
+        """Every example with a target predicted further off than one standard deviation of the training
+        split's targets (labels.json's `target_std`: what predicting the mean would miss by, typically);
+        `<target>_true`, `<target>_predicted` for each target and `error`, the largest absolute error in
+        standard deviations (the largest first)."""
+        y, p = np.asarray(y_true, dtype=np.float64), np.asarray(outputs, dtype=np.float64)
+        _, std = self._scale(state, y.shape[-1])
+        error = (np.abs(p - y) / std).max(axis=1) if len(y) else np.zeros(0)
+        order = [int(i) for i in np.argsort(-error, kind="stable") if error[i] > 1.0]
+        columns = [f"{n}_{kind}" for n in names for kind in ("true", "predicted")] + ["error"]
+        return columns, [(i, {**{f"{n}_{kind}": round(float(v[i, j]), 6) for j, n in enumerate(names)
+                                 for kind, v in (("true", y), ("predicted", p))},
+                              "error": round(float(error[i]), 4)}) for i in order]
+
     def per_class(self, y_true, y_pred, names, ids):
         rows = [{"name": names[i], "id": ids[i], "index": i} for i in range(len(names))]
         return rows, np.zeros((0, 0), dtype=np.int64)

@@ -23,7 +23,7 @@ from cnn_cli.training import finish, lr_find, pretrained, recipe
 from cnn_cli.training.callbacks import CtrlC
 from cnn_cli.training.phase_fit import Phases
 from cnn_cli.training.plan import has_saved_epoch
-from cnn_cli.training.progress import progress_callbacks
+from cnn_cli.training.progress import Throughput, progress_callbacks
 from cnn_cli.training.run_callbacks import RunCallbacks, make_callbacks
 from cnn_cli.training.stages import PreparedRun as Run
 from cnn_cli.training.stages import TrainResult
@@ -129,20 +129,38 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     _mend_history(run, cbs, echo)
     if extension is not None:
         echo(extension.describe())
+        line = phases.plan_line()
+        if line:
+            echo(f"  {line}")
     if run.config.train.optimizer.use_ema and phases.inside(initial_epoch):
         recipe.exchange_ema(model)  # the backup holds the averages in the model (see recipe.EmaAtStop)
     batches.set_epoch(initial_epoch)  # before fit: a pipeline may fetch ahead before the first epoch's callbacks
     dataset = run.dataset
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
+    throughput = Throughput(len(dataset.train), echo if run.plan.verbose else None)
+    planner = _time_plan(run, phases, echo)
     with CtrlC(at_epoch_end=run.plan.ctrl_c_at_epoch_end) as ctrl_c:
         phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
-                   last=[*progress_callbacks(run.plan.verbose), *run.plan.callbacks])
+                   last=[*progress_callbacks(run.plan.verbose), throughput, *planner, *run.plan.callbacks])
     if ctrl_c.stopped:  # the epoch under Ctrl-C finished and was saved: the run ends as interrupted
         raise KeyboardInterrupt
     if cbs.guard.diverged is not None:
         _diverged(run, cbs)
     run.dir.save_model(lambda tmp: model.save(tmp), point="final_save")
-    return _report(run, model, cbs, echo, weights)
+    return _report(run, model, cbs, echo, weights, speed=throughput.record())
+
+
+def _time_plan(run: Run, phases: Phases, echo: Callable[[str], None]) -> list:
+    """With --time-limit, a one-cycle or cosine schedule re-planned from a measured epoch time (`time_plan.py`)."""
+    if not phases.timed or phases.schedule is None:
+        return []
+    from cnn_cli.training.schedules import steps_per_epoch
+    from cnn_cli.training.time_plan import TimePlan
+
+    train = run.config.train
+    return [TimePlan(time_limit=run.plan.time_limit, started=run.started, epochs=train.epochs,
+                     per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size),
+                     schedule_config=train.lr_schedule, schedule=lambda: phases.schedule, record=run.record, echo=echo)]
 
 
 def _mend_history(run: Run, cbs: RunCallbacks, echo: Callable[[str], None]) -> None:
@@ -235,7 +253,8 @@ def _recipe_record(run: Run, scores: finish.FinalScores, cbs: RunCallbacks, weig
     return out
 
 
-def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], weights=None) -> TrainResult:
+def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], weights=None,
+            speed: dict | None = None) -> TrainResult:
     run = _tuned(run, model)
     scores = _scores(run, model)
     rows = run.dir.history.text_rows()
@@ -255,7 +274,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
         "backend": backend().NAME, "device": run.devices,
         "versions": {**backend().versions(), "keras": keras.__version__, "cnn": __version__},
     }) | _recipe_record(run, scores, cbs, weights) | finish.phases_record(run.config.train, rows) \
-        | finish.task_record(tasks.of(run.config).NAME, scores)
+        | finish.task_record(tasks.of(run.config).NAME, scores) | (speed or {})
     summary = summarize(run.config, tuple(run.dataset.input_shape), int(run.dataset.num_classes), run.plan.source,
                         batch_size=run.config.train.batch_size, model=model, analysis=run.analysis)
     finish.write_reports(run.dir, metrics=metrics, class_map=run.dataset.class_map, summary_text=summary.to_text(),

@@ -41,6 +41,7 @@ class Phases:
             self.frozen = {s.number: f for s, f in phase_freezes(run.config.train, run.analysis.graph,
                                                                   run.plan.source)}
         self.current: Span | None = None
+        self.schedule = None  # the compiled optimizer's learning-rate schedule (None: a constant rate)
 
     @property
     def phased(self) -> bool:
@@ -72,11 +73,42 @@ class Phases:
             optimizer_cfg = optimizer_cfg.model_copy(update={"learning_rate": span.learning_rate})
         with run.dist.scope():
             optimizer = make_optimizer(optimizer_cfg, span.lr_schedule, epochs=span.epochs,
-                                       per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size))
+                                       per_epoch=steps_per_epoch(len(run.dataset.train), train.batch_size),
+                                       plans=self.plans(span), timed=self.timed,
+                                       time_plan=run.record.data.get("time_plan") if run.record is not None else None)
+            self.schedule = optimizer.cnn_schedule
             task = tasks.of(run.config)
             loss = self.loss if self.loss is not None else task.loss(run.config)
             self.model.compile(optimizer=optimizer, loss=loss, metrics=task.metrics(run.config),
                                steps_per_execution=backend().steps_per_execution(train.steps_per_execution))
+
+    @property
+    def timed(self) -> bool:
+        """Whether the schedule may be re-planned by a time limit (`time_plan.py`): a run without phases, with
+        --time-limit or a plan recorded by one."""
+        record = self.run.record.data if self.run.record is not None else {}
+        return len(self.spans) == 1 and (self.run.plan.time_limit is not None or record.get("time_plan") is not None)
+
+    def plans(self, span: Span) -> list[tuple[int, int]]:
+        """The changes of the run's length inside `span` (run.json's `extended`: each extension's epochs planned
+        before it and the epoch it stood at), relative to the span's first epoch, oldest first."""
+        changes = self.run.record.data.get("extended", []) if self.run.record is not None else []
+        return [(int(c["from_epochs"]) - span.start, int(c["at_epoch"]) - span.start) for c in changes
+                if span.start < int(c["at_epoch"]) and int(c["from_epochs"]) > span.start]
+
+    def plan_line(self) -> str | None:
+        """How the last phase's schedule was re-planned by the run's last change of length, in words."""
+        from cnn_cli.training.schedules import describe_plan, steps_per_epoch
+
+        span, train = self.spans[-1], self.run.config.train
+        plans = self.plans(span)
+        if not plans or span.lr_schedule is None:
+            return None
+        rate = span.learning_rate if span.learning_rate is not None else train.optimizer.learning_rate
+        if rate is None:
+            return None
+        return describe_plan(span.lr_schedule, float(rate), epochs=span.epochs, plans=plans,
+                             per_epoch=steps_per_epoch(len(self.run.dataset.train), train.batch_size))
 
     def describe(self, span: Span) -> str:
         """`Phase 2 of 2 (epochs 3-4): every layer trains (786 params), learning rate 0.0003, a fresh optimizer`."""

@@ -50,7 +50,7 @@ def _subset(config: Config, flags: RunFlags) -> int | None:
 def plan_new(opts: TrainOptions) -> RunPlan:
     if not opts.config_path:
         raise CnnError("no config: give --config FILE (or --resume RUN_DIR)")
-    config = load_resolved(opts.config_path, opts.overrides, opts.flags)
+    config = load_resolved(opts.config_path, opts.overrides, opts.flags, new_run=True)
     config = config.resolved(seed=choose_seed(config.seed))
     if opts.init_from is not None:
         check_source(opts.init_from)

@@ -66,12 +66,17 @@ def _train_locked(the_plan: RunPlan, worker, run_dir: Path, record: rundir.RunRe
 
         for line in data_lines(dataset):
             echo(line)
+        left = [key for key in ("input_shape", "num_classes", "num_targets")
+                if not the_plan.resume and the_plan.config.origin(f"model.{key}") == "--data"]
+        if left:
+            echo(f"  model.{' and model.'.join(left)} of {the_plan.source}: left to this data (--data)")
         config = the_plan.config if the_plan.resume else the_plan.config.resolved(
             input_shape=dataset.input_shape, num_classes=dataset.num_classes)
         analysis = model_graph(config, tuple(dataset.input_shape), int(dataset.num_classes))
         try:
             record = _open_record(the_plan, config, run_dir, record)
             _note_skipped(dataset, run_dir, echo)
+            _write_splits(dataset, run_dir)
             run = PreparedRun(plan=the_plan, config=config, analysis=analysis, dir=rundir.RunDir(run_dir),
                               record=record, dist=dist, dataset=dataset, policy=policy, started=started,
                               devices=devices.describe())
@@ -136,6 +141,13 @@ def _note_skipped(dataset, run_dir: Path, echo: Callable[[str], None]) -> None:
         path = run.skipped
         count = len(dataset.skipped)
         echo(f"Skipped {count} unreadable image file{'s' if count != 1 else ''} (listed in {path})")
+
+
+def _write_splits(dataset, run_dir: Path) -> None:
+    """splits.csv: which image (file, row or index) went to which split."""
+    rows = [(source, name) for name in ("train", "validation", "test") if dataset.split(name) is not None
+            for source in dataset.source_of(dataset.split(name))]
+    rundir.RunDir(run_dir).write_splits(rows)
 
 
 def _mark(record: rundir.RunRecord, status: str, **fields) -> None:

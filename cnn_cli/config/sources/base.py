@@ -32,6 +32,9 @@ class SourceSchema(Section):
     own_validation: ClassVar[bool] = False
     """Whether the source may carry a validation split of its own (then a val_ metric is allowed with
     data.validation_split 0)."""
+    default_test_split: ClassVar[float] = 0.0
+    """`data.test_split` when the config leaves it unset and the data has no test split of its own (a folder
+    of photos: a stratified fifth held out, so that a run has a test figure)."""
 
     @staticmethod
     def dumped(data: Any, raw: dict) -> None:

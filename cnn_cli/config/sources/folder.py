@@ -16,6 +16,7 @@ class Folder(SourceSchema):
     splits_from: ClassVar[str] = "from split folders data.path/train, data.path/test"
     needs: ClassVar[str] = "a folder of class subfolders of images"
     own_validation: ClassVar[bool] = True
+    default_test_split: ClassVar[float] = 0.2
 
     bad_images: Literal["error", "skip"] = Field(
         "error", description="An unreadable image file in a folder: stop with its name (error), or leave it out and list it (skip).",

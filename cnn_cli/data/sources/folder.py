@@ -14,6 +14,7 @@ With `data.bad_images: skip` an unreadable file is left out and listed (`Store.s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -57,16 +58,69 @@ def folder_store(data: DataConfig, path: str, source: str = "<config file>") -> 
     if shape is not None and shape[2] not in MODES:
         raise ConfigError(source, "data.image_shape", "expected 1, 3 or 4 channels for images read from a folder", list(shape))
     files = [f for _, by_class in listing for images in by_class.values() for f in images]
-    settings = {"shape": list(shape) if shape else "auto", "resize": data.resize, "bad_images": data.bad_images}
-    entry = None
+    # One entry per set of decoded images: the key is the files and how they are decoded (the shape and the
+    # resize), not the config that asked. A shape the first image gave ("auto") and the same shape given by a
+    # config are one decoding: a miss under one looks under the other before decoding again. Unreadable files are
+    # left out in the entry whatever data.bad_images says, and refused below when it says error.
+    store = entry = None
     if data.cache != "off":
-        entry = Entry(cache_root(), make_key("folder", file_stamps(files), **settings))
-        opened = entry.open(mmap=data.cache != "memory")
-        if opened is not None:
-            images, meta = opened
-            return _from_meta(images, meta, entry, memory=data.cache == "memory")
-    shape = tuple(shape) if shape is not None else image_shape_of(files[0])
-    return _build(listing, files, shape, data, path, entry)
+        stamps = file_stamps(files)
+        entry = Entry(cache_root(), make_key("folder", stamps, shape=list(shape) if shape else "auto", resize=data.resize))
+        store = _opened(entry, data)
+        if store is None and files:
+            actual = tuple(shape) if shape is not None else image_shape_of(files[0])
+            other = Entry(cache_root(), make_key("folder", stamps, shape="auto" if shape else list(actual),
+                                                 resize=data.resize))
+            store = _opened(other, data)
+            if store is not None and store.image_shape != actual:
+                store = None
+            shape = actual
+    if store is None:
+        shape = tuple(shape) if shape is not None else image_shape_of(files[0])
+        store = _build(listing, files, shape, data, path, entry)
+    _name_sources(store, listing, path)
+    if store.skipped and data.bad_images == "error":
+        order = {str(f): k for k, f in enumerate(files)}
+        found = []  # (position in file order, file, reason) of each unreadable file
+        for entry_text in store.skipped:
+            cuts = [i for i in range(len(entry_text)) if entry_text.startswith(": ", i)]
+            file = next((entry_text[:i] for i in cuts if entry_text[:i] in order), entry_text.split(": ")[0])
+            found.append((order.get(file, len(order)), file, entry_text[len(file) + 2:]))
+        _, file, reason = min(found)
+        raise DataError(file, f"{reason} (data.bad_images: skip leaves such files out)")
+    return store
+
+
+def _opened(entry: Entry, data: DataConfig) -> Store | None:
+    opened = entry.open(mmap=data.cache != "memory")
+    if opened is None:
+        return None
+    images, meta = opened
+    return _from_meta(images, meta, entry, memory=data.cache == "memory")
+
+
+def _name_sources(store: Store, listing, path: str) -> None:
+    """Each part's sources from this listing's split folders, as this command spells them (a cache entry made
+    from another spelling of the path holds that one)."""
+    roots = {split: (Path(path) if split == "train" and len(listing) == 1 else None) for split, _ in listing}
+    for split, by_class in listing:
+        files = [f for fs in by_class.values() for f in fs]
+        if roots[split] is None and files:
+            roots[split] = files[0].parent.parent
+    for split, part in store.parts.items():
+        names, root = getattr(part.source, "names", None), roots.get(split)
+        if names is not None and root is not None:
+            part.source = _Sources(names, str(root))
+
+
+class _Sources:
+    """A part's sources: its files' paths under its folder (`names` relative to it)."""
+
+    def __init__(self, names: list[str], folder: str):
+        self.names, self.folder = names, folder
+
+    def __call__(self, i: int) -> str:
+        return os.path.join(self.folder, self.names[i])
 
 
 def list_folder(path: str) -> list[tuple[str, dict[str, list[Path]]]]:
@@ -87,7 +141,7 @@ def _build(listing, files: list[Path], shape: tuple[int, int, int], data: DataCo
            entry: Entry | None) -> Store:
     """Decodes every file into the cache file (disk, auto) or memory, and commits the cache entry."""
     images, meta, where = build(
-        files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=data.bad_images == "skip",
+        files, shape, entry=entry, cache=data.cache, resize=data.resize, skip_bad=True,
         what=f"Decoding {len(files):,} images from {path}",
         meta_of=lambda bad: _meta(listing, files, bad, shape, path, data.resize),
         echo=lambda line: print(line, flush=True))
@@ -118,7 +172,7 @@ def _store(images: np.ndarray, meta: dict, where: str) -> Store:
     for split, part in meta["parts"].items():
         names = part["files"]
         parts[split] = Part(np.asarray(part["positions"], dtype=np.int64), np.array(part["ids"], dtype=object),
-                            part["origin"], row=lambda i, names=names: names[i])
+                            part["origin"], row=lambda i, names=names: names[i], source=_Sources(names, part["origin"]))
     return Store(images=images, parts=parts, origin=meta["origin"], skipped=list(meta.get("skipped", [])), cache=where)
 
 

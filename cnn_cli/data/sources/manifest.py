@@ -145,8 +145,9 @@ def _store(images: np.ndarray, meta: dict, where: str, data: DataConfig, path: s
         rows = [f"{lines[i]} ({files[i].name})" for i in kept]
         values = [ids[i] for i in kept]
         array = np.array(values, dtype=object) if values and isinstance(values[0], str) else np.asarray(values)
+        shown = [str(files[i]) for i in kept]
         parts[split] = Part(np.asarray(kept, dtype=np.int64), array if values else np.zeros((0,)), path,
-                            row=lambda i, rows=rows: rows[i])
+                            row=lambda i, rows=rows: rows[i], source=lambda i, shown=shown: shown[i])
     return Store(images=images, parts=parts, origin=meta["origin"], skipped=[bad[i] for i in sorted(bad)],
                  cache=where, names=names)
 
