@@ -111,6 +111,15 @@ def test_gradcam_is_drawn_on_request(client):
     assert "gradcam" not in client.post("/predict", files=[("file", (path.name, path.read_bytes()))]).json()["predictions"][0]
 
 
+def test_without_gradcam_the_answer_says_so(client, served, monkeypatch):
+    """On a backend without Grad-CAM (JAX, PyTorch) the answer carries a note instead of the maps."""
+    monkeypatch.setattr(served, "gradcam", False)
+    path = images()[0]
+    answer = client.post("/predict?gradcam=true", files=[("file", (path.name, path.read_bytes()))]).json()
+    assert "gradcam" not in answer["predictions"][0] and "Grad-CAM needs the TensorFlow backend" in answer["notes"][0]
+    assert client.get("/info").json()["gradcam"] is False
+
+
 def bad_inputs():
     good = images()[0].read_bytes()
     return {
