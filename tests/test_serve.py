@@ -213,3 +213,34 @@ def test_each_task_gives_its_own_entry(which):
             assert [v["value"] for v in entry["values"]] == pytest.approx([v["value"] for v in expected["values"]])
     finally:
         served.close()
+
+
+def test_batcher_gives_each_request_its_rows():
+    """Requests queued together run as batches of at most max_images images, and each gets its own rows back, in
+    order; an error in the model reaches every request of its batch."""
+    import threading
+
+    import numpy as np
+
+    from cnn_cli.serve.batcher import Batcher
+
+    sizes, gate = [], threading.Event()
+
+    def compute(pixels):
+        gate.wait(10)  # the first batch waits until every request is queued
+        sizes.append(len(pixels))
+        if (pixels < 0).any():
+            raise ValueError("a negative pixel")
+        return pixels[:, :1] * 2.0
+
+    batcher = Batcher(compute, batch=True, max_images=64)
+    counts = [1, 32, 32, 5, 30, 3, 20, 1]
+    futures = [batcher.submit(np.full((n, 1), i, dtype=np.float32)) for i, n in enumerate(counts)]
+    gate.set()
+    for i, (n, future) in enumerate(zip(counts, futures)):
+        rows = future.result(timeout=10)
+        assert rows.shape == (n, 1) and (rows == 2 * i).all()
+    assert max(sizes) <= 64 and sum(sizes) == sum(counts) and len(sizes) < len(counts)
+    with pytest.raises(ValueError, match="negative"):
+        batcher.submit(np.full((2, 1), -1.0)).result(timeout=10)
+    batcher.close()
