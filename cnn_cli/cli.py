@@ -22,8 +22,10 @@ from cnn_cli.commands import (
     export,
     inspect,
     layers,
+    lr_find,
     predict,
     report,
+    runs,
     schema,
     serve,
     summary,
@@ -77,7 +79,8 @@ def main():
 
 
 def _register() -> None:
-    for module in (summary, schema, train, evaluate, predict, compare, tune, layers, inspect, report, export, serve, cache):
+    for module in (summary, schema, train, evaluate, predict, compare, tune, runs, lr_find, layers, inspect, report, export,
+                   serve, cache):
         main.add_command(module.command)
 
 

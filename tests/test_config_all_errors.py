@@ -35,7 +35,7 @@ def test_every_type_and_range_error_in_file_order(runner, write_config):
         f"Error: {path}: model.layers[1].bogus: unknown key; expected one of: name, inputs, repeat, type, received 1",
         f"Error: {path}: data.image_shape: expected 3 items, received [32, 32]",
         f"Error: {path}: train.epochs: expected a positive integer, received 0",  # before optimizer, as written
-        f"Error: {path}: train.optimizer.learning_rate: expected a positive number, received -1",
+        f"Error: {path}: train.optimizer.learning_rate: expected a positive number or 'auto', received -1",
     ]
 
 

@@ -122,7 +122,7 @@ def test_a_shape_given_with_set_that_the_data_contradicts_names_the_set(runner, 
 
 @pytest.mark.parametrize("override,expected", [
     ("train.optimizer.lr=0.1", "Error: --set: train.optimizer.lr: unknown key; expected one of: name, learning_rate,"),
-    ("train.optimizer.learning_rate=-1", "Error: --set: train.optimizer.learning_rate: expected a positive number, received -1"),
+    ("train.optimizer.learning_rate=-1", "Error: --set: train.optimizer.learning_rate: expected a positive number or 'auto', received -1"),
     ("model.layers[0].filters=0", "Error: --set: model.layers[0].filters: expected a positive integer, received 0"),
     ("model.layers[0].strides=[1, 0]", "Error: --set: model.layers[0].strides[1]: expected a positive integer, received 0"),
     ("model.layers[0].activation=leakyrelu", "Error: --set: model.layers[0].activation: expected 'relu', 'relu6'"),
@@ -194,7 +194,8 @@ def test_config_error_is_fast_and_needs_no_tensorflow(write_config):
     (("model", "layers", 0, "conv2d", "strides", "constrained-int"), ["model", "layers", 0, "strides"], "int"),
     (("model", "layers", 3, "dense", "units", "literal['num_classes','num_targets']"), ["model", "layers", 3, "units"], "literal"),
     (("model", "input_shape", 2), ["model", "input_shape", 2], "int"),
-    (("train", "optimizer", "learning_rate"), ["train", "optimizer", "learning_rate"], "float"),
+    (("train", "optimizer", "learning_rate", "constrained-float"), ["train", "optimizer", "learning_rate"], "float"),
+    (("train", "optimizer", "momentum"), ["train", "optimizer", "momentum"], "float"),
     (("train", "callbacks", "early_stopping", "patience"), ["train", "callbacks", "early_stopping", "patience"], "int"),
 ])
 def test_locations_follow_pydantics_schema(loc, path, schema_type):

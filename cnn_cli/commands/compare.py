@@ -31,8 +31,11 @@ from cnn_cli.studies.compare import COMPARISON_CSV, COMPARISON_PNG, CompareOptio
               help="Folder for the variants' run directories and the comparison (default runs/compare-<name>-<time>).")
 @click.option("--seed", type=click.IntRange(min=0), default=None,
               help="The seed of every variant (default: the config's seed, else one random seed for all).")
+@click.option("--folds", type=click.IntRange(min=2), default=None, metavar="K",
+              help="K-fold cross-validation of each variant: K runs, each validating on one stratified part of the "
+                   "training split (data.fold); the table gives the mean and standard deviation over the folds.")
 @set_option
-def command(config_path, varies, epochs, subset, data_path, out, seed, overrides):
+def command(config_path, varies, epochs, subset, data_path, out, seed, folds, overrides):
     """Train every combination of --vary values with the same seed and data, and compare the results.
 
     Each variant is a `cnn train` run (in its own process) in OUT/<variant>, its output in OUT/<variant>.log.
@@ -52,7 +55,7 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, overrides
         raise CnnError("no config: give --config FILE")
     require()  # the variants' processes run on the backend chosen here (KERAS_BACKEND)
     opts = CompareOptions(config_path=config_path, varies=varies, overrides=overrides, epochs=epochs, subset=subset,
-                          data_path=data_path, out=out, seed=seed)
+                          data_path=data_path, out=out, seed=seed, folds=folds)
     folder, variants = compare(opts, echo=lambda line: click.echo(line, err=True))
     click.echo(table(variants))
     click.echo(f"Wrote {folder / COMPARISON_CSV}, {folder / COMPARISON_PNG} and {folder / 'comparison.html'}")

@@ -48,10 +48,14 @@ from cnn_cli.studies.tune import BEST_YAML, PRUNERS, SAMPLERS, STUDY_DB, TuneOpt
                    "several cnn tune processes, on one machine or many, work on one study.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="The seed of every trial and of the sampler.")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="Override train.epochs for every trial.")
+@click.option("--folds", type=click.IntRange(min=2), default=None, metavar="K",
+              help="K-fold cross-validation of every trial: K runs (DIR/trial-NNNN/fold-i), each validating on one "
+                   "stratified part of the training split; the trial's value is their mean, reported after each "
+                   "fold, so that the pruner can stop a trial between folds.")
 @subset_option
 @set_option
 def command(config_path, data_path, params, space_file, trials, time_limit, sampler, pruner, startup_trials, metric,
-            study_dir, study_name, storage, seed, epochs, subset, overrides):
+            study_dir, study_name, storage, seed, epochs, folds, subset, overrides):
     """Search settings of a config: each trial trains one sampled config in DIR/trial-NNNN.
 
     The study is kept in DIR/study.db (or --storage): the same command again goes on with it, and Ctrl-C
@@ -70,7 +74,7 @@ def command(config_path, data_path, params, space_file, trials, time_limit, samp
                        time_limit=None if time_limit is None else parse_duration(time_limit), sampler=sampler,
                        pruner=pruner, startup_trials=startup_trials, metric=metric, study_dir=study_dir,
                        study_name=study_name, storage=storage, seed=seed, overrides=overrides, epochs=epochs,
-                       subset=subset, data_path=data_path, argv=("cnn", *sys.argv[1:]))
+                       subset=subset, data_path=data_path, argv=("cnn", *sys.argv[1:]), folds=folds)
     check(opts)  # bad input: one line before the backend starts
     require()
     result = tune(opts, echo=lambda line: click.echo(line, err=True))

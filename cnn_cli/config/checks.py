@@ -119,6 +119,12 @@ def _check_recipe(config: Config, source: str) -> None:
             raise ConfigError(source, "train.callbacks.reduce_lr_on_plateau",
                               f"not allowed with {key} ({schedule.type}): Keras cannot set a scheduled "
                               "learning rate; remove one of them", train.callbacks.reduce_lr_on_plateau.model_dump())
+    if train.optimizer.learning_rate == "auto":
+        for key, schedule in [("train.lr_schedule", train.lr_schedule), *schedules]:
+            if schedule is not None and schedule.type == "step":
+                raise ConfigError(source, "train.optimizer.learning_rate",
+                                  f"auto is not allowed with {key} of type step, whose values give every rate (no "
+                                  "base rate to find); give a number, or another schedule", "auto")
     data = config.data
     if train.stop_at and data is not None and not source_schema(data).own_validation and data.validation is None \
             and data.validation_split == 0:

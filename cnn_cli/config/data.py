@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, create_model
+from pydantic import Field, create_model, model_validator
 from pydantic_core import PydanticCustomError, core_schema
 
 from cnn_cli.config.section import Section
@@ -51,8 +51,8 @@ class Augment(Section):
     zoom: float = Field(0.0, ge=0, lt=1, description="Maximum zoom in or out, as a fraction.")
     width_shift: float = Field(0.0, ge=0, lt=1, description="Maximum horizontal shift, as a fraction.")
     height_shift: float = Field(0.0, ge=0, lt=1, description="Maximum vertical shift, as a fraction.")
-    horizontal_flip: bool = False
-    vertical_flip: bool = False
+    horizontal_flip: bool = Field(False, description="Mirror each training image left to right with probability 0.5.")
+    vertical_flip: bool = Field(False, description="Mirror each training image top to bottom with probability 0.5.")
     crop_padding: Annotated[int, Field(ge=0, le=64)] = Field(
         0, description="Random crop with padding: shift each image by up to this many pixels, whole pixels, the "
         "space filled as crop_fill says.")
@@ -66,6 +66,21 @@ class Augment(Section):
     randaugment_factor: float = Field(0.5, gt=0, le=1, description="RandAugment's strength.")
     mixup: float = Field(0.0, ge=0, description="MixUp's alpha (0: off); mixes images and their one-hot targets.")
     cutmix: float = Field(0.0, ge=0, description="CutMix's alpha (0: off); with mixup too, each batch takes one of them.")
+
+
+class Fold(Section):
+    """One fold of a k-fold cross-validation of the training split (`cnn compare --folds K`, `cnn tune --folds K`
+    set it for each run): the training split cut into `folds` parts (stratified when `data.stratify`, shuffled
+    with `data.split_seed`), part `number` the validation split and the others the training split."""
+
+    folds: Annotated[int, Field(ge=2)] = Field(description="How many parts the training split is cut into.")
+    number: Annotated[int, Field(ge=1)] = Field(description="The part that validates, 1 to folds.")
+
+    @model_validator(mode="after")
+    def _within(self):
+        if self.number > self.folds:
+            raise ValueError(f"number: expected 1 to {self.folds} (folds)")
+        return self
 
 
 class DataKeys(Section):
@@ -101,6 +116,9 @@ class DataKeys(Section):
     )
     split_seed: int = Field(42, ge=0, le=2**32 - 1, description="random_state of scikit-learn's train_test_split (0 to 2**32 - 1).")
     stratify: bool = Field(True, description="Keep class proportions when splitting off validation and test.")
+    fold: Fold | None = Field(
+        None, description="k-fold cross-validation: the validation split is one part of the training split (taken "
+        "after the subset), which replaces data.validation_split and a source's own validation split.")
     subset: Annotated[int, Field(gt=0)] | None = Field(
         None,
         description="Use only the first N examples of each split (train, validation, test; taken after the validation "

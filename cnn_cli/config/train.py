@@ -16,16 +16,19 @@ OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad", "adadelta", "adamax"
 class Optimizer(Section):
     """An optimizer and its arguments. A plain name (`optimizer: adam`) takes Keras' defaults."""
 
-    name: Literal[OPTIMIZERS]  # type: ignore[valid-type]
-    learning_rate: float | None = Field(None, gt=0)
-    momentum: float | None = Field(None, ge=0, lt=1)
-    nesterov: bool | None = None
-    rho: float | None = Field(None, gt=0, lt=1)
-    beta_1: float | None = Field(None, gt=0, lt=1)
-    beta_2: float | None = Field(None, gt=0, lt=1)
-    epsilon: float | None = Field(None, gt=0)
-    weight_decay: float | None = Field(None, ge=0)
-    clipnorm: float | None = Field(None, gt=0)
+    name: Literal[OPTIMIZERS] = Field(description="The Keras optimizer.")  # type: ignore[valid-type]
+    learning_rate: Annotated[float, Field(gt=0)] | Literal["auto"] | None = Field(
+        None, description="The rate (Keras' default for the optimizer when not given), or auto: a learning-rate range "
+        "test before training chooses it (the steepest descent of the loss; recorded in run.json as "
+        "learning_rate_found); with a schedule, the rate found is its peak.")
+    momentum: float | None = Field(None, ge=0, lt=1, description="sgd, rmsprop: momentum (Keras' default when not set).")
+    nesterov: bool | None = Field(None, description="sgd: Nesterov momentum.")
+    rho: float | None = Field(None, gt=0, lt=1, description="rmsprop, adadelta: decay of the moving average of squared gradients.")
+    beta_1: float | None = Field(None, gt=0, lt=1, description="adam family: decay of the first-moment estimate.")
+    beta_2: float | None = Field(None, gt=0, lt=1, description="adam family: decay of the second-moment estimate.")
+    epsilon: float | None = Field(None, gt=0, description="The small constant added to denominators for numerical stability.")
+    weight_decay: float | None = Field(None, ge=0, description="Decoupled weight decay applied by the optimizer (adamw's is 0.004 by default).")
+    clipnorm: float | None = Field(None, gt=0, description="Each weight's gradient is clipped to this norm.")
     use_ema: bool | None = Field(
         None, description="Keep an exponential moving average of the weights; validation, the checkpoint, early "
         "stopping and the saved model see the averaged weights.")
@@ -37,6 +40,8 @@ class Optimizer(Section):
         return {"name": value} if isinstance(value, str) else value
 
     def arguments(self) -> dict:
+        if self.learning_rate == "auto":  # training replaces it with the rate found before any optimizer is made
+            raise RuntimeError("learning_rate: auto reached an optimizer unresolved")
         return {k: v for k, v in self.model_dump(exclude={"name"}).items() if v is not None}
 
 
@@ -63,31 +68,31 @@ def improves(monitor: str, value: float, best: float | None) -> bool:
 
 
 class Checkpoint(Section):
-    enabled: bool = True
+    enabled: bool = Field(True, description="Write best.keras, the best epoch's model by the monitor.")
     monitor: Monitor = Field(
         "val_loss", description="The metric best.keras is chosen by; default early stopping's monitor when "
         "early_stopping is set (so best.keras and the restored model.keras agree), else val_loss.",
     )
-    save_best_only: bool = True
+    save_best_only: bool = Field(True, description="Write best.keras only when the monitored metric improves (else every epoch).")
 
 
 class EarlyStopping(Section):
-    monitor: Monitor = "val_loss"
-    patience: Annotated[int, Field(ge=0)] = 2
-    min_delta: float = Field(0.0, ge=0)
-    restore_best_weights: bool = True
+    monitor: Monitor = Field("val_loss", description="The metric watched (the task's monitors: val_loss, val_accuracy, val_auc, val_f1, val_mae, val_rmse, ...).")
+    patience: Annotated[int, Field(ge=0)] = Field(2, description="Epochs without improvement before training stops.")
+    min_delta: float = Field(0.0, ge=0, description="The least change that counts as an improvement.")
+    restore_best_weights: bool = Field(True, description="At the stop, put the best epoch's weights back in the model (model.keras then holds them).")
 
 
 class ReduceLROnPlateau(Section):
-    monitor: Monitor = "val_loss"
-    factor: float = Field(0.1, gt=0, lt=1)
-    patience: Annotated[int, Field(ge=0)] = 2
-    min_lr: float = Field(0.0, ge=0)
+    monitor: Monitor = Field("val_loss", description="The metric watched.")
+    factor: float = Field(0.1, gt=0, lt=1, description="The learning rate is multiplied by this when the metric stalls.")
+    patience: Annotated[int, Field(ge=0)] = Field(2, description="Epochs without improvement before the rate is lowered.")
+    min_lr: float = Field(0.0, ge=0, description="The rate is never lowered below this.")
 
 
 class TensorBoard(Section):
-    enabled: bool = True
-    histogram_freq: Annotated[int, Field(ge=0)] = 0
+    enabled: bool = Field(True, description="Write TensorBoard logs into RUN_DIR/tensorboard/ (needs TensorFlow).")
+    histogram_freq: Annotated[int, Field(ge=0)] = Field(0, description="Every N epochs, weight histograms (0: none).")
 
 
 class Callbacks(Section):
@@ -120,8 +125,8 @@ class TrainConfig(Section):
         "sparse_categorical_crossentropy (class indices, the default); multilabel binary_crossentropy (the "
         "default) or binary_focal_crossentropy; regression mse (the default), mae or huber.",
     )
-    metrics: list[Literal["accuracy"]] = Field(default_factory=lambda: ["accuracy"])
-    batch_size: Annotated[int, Field(gt=0)] = 32
+    metrics: list[Literal["accuracy"]] = Field(default_factory=lambda: ["accuracy"], description="Metrics reported beside the loss (the task adds its own).")
+    batch_size: Annotated[int, Field(gt=0)] = Field(32, description="Images per training step: the global batch, split over the replicas when distributed.")
     epochs: Annotated[int, Field(gt=0)] = Field(
         10, description="Epochs of the run; with phases, their sum (leave it out; --epochs N gives the last phase "
         "the rest).")

@@ -20,7 +20,7 @@ from cnn_cli.data.class_map import label_ids
 from cnn_cli.data.dataset import ClassMap, Dataset, Raw, RawSplit
 from cnn_cli.data.locate import data_for_path
 from cnn_cli.data.sources.reading import read_store
-from cnn_cli.data.splits import split_positions, subset_positions
+from cnn_cli.data.splits import fold_positions, split_positions, subset_positions
 from cnn_cli.data.store import SPLITS
 from cnn_cli.errors import CnnError, ConfigError, DataError
 
@@ -86,7 +86,7 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
         splits["train"], splits["test"], held_share = train[kept], train[held], data.test_split
         notes.append(f"test: {data.test_split:g} of train split off (seed {data.split_seed}"
                      f"{', stratified' if data.stratify else ''})")
-    if splits["validation"] is None and data.validation_split > 0:
+    if splits["validation"] is None and data.validation_split > 0 and data.fold is None:
         train = splits["train"]  # a fraction of the source's training set, as test_split
         kept, held = split_positions(labels[train], data.validation_split / (1 - held_share), data.split_seed,
                                      data.stratify, source, describe=_describer(class_map))
@@ -99,6 +99,14 @@ def load_dataset(config: Config, *, data_path: str | None = None, subset: int | 
             raise ConfigError(source, "data.subset", "expected a positive integer", count)
         splits = {name: None if idx is None else idx[subset_positions(labels[idx], count)] for name, idx in splits.items()}
         notes.append(f"subset: at most {count} per split, class by class in file order")
+    if data.fold is not None:  # k-fold: one part of the training split validates, after the subset
+        fold, train = data.fold, splits["train"]
+        kept, held = fold_positions(labels[train], fold.folds, fold.number, data.split_seed, data.stratify, source,
+                                    describe=_describer(class_map))
+        own = " (the source's own validation split left out)" if splits["validation"] is not None else ""
+        splits["train"], splits["validation"] = train[kept], train[held]
+        notes.append(f"validation: fold {fold.number} of {fold.folds} of the training split (seed {data.split_seed}"
+                     f"{', stratified' if data.stratify else ''}){own}")
     for name, idx in splits.items():
         if idx is not None and len(idx) == 0:
             origin = (store.parts.get(name) or train_part).origin
@@ -120,6 +128,9 @@ def _rows_dataset(store, data, task: str, subset: int | None, source: str, notes
     split never has is an error naming its row. Validation and test are split off seeded: a multi-label set by
     iterative stratification (`data.stratify`), with one warning line for the labels a split lacks; a
     regression set at random."""
+    if data.fold is not None:
+        raise ConfigError(source, "data.fold", f"k-fold cross-validation is for classification; task: {task} "
+                          "validates on data.validation_split or its own validation split", data.fold.model_dump())
     train_part = store.parts["train"]
     first = np.asarray(train_part.ids)
     class_map = None

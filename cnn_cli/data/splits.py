@@ -71,3 +71,33 @@ def subset_positions(y: np.ndarray, n: int) -> np.ndarray:
     quota[order[: n - quota.sum()]] += 1
     keep = [np.flatnonzero(y == c)[:q] for c, q in zip(classes, quota)]
     return np.sort(np.concatenate(keep))
+
+
+def fold_problem(y: np.ndarray, folds: int, stratify: bool, describe=None) -> str | None:
+    """Why the labels `y` cannot be cut into `folds` parts (None: they can): fewer examples than folds, or, for
+    stratified folds, a class with fewer examples than folds (a part would lack it)."""
+    if len(y) < folds:
+        return f"{folds} folds of {len(y):,} training examples: fewer examples than folds"
+    if not stratify:
+        return None
+    classes, counts = np.unique(y, return_counts=True)
+    smallest = int(np.argmin(counts))
+    if counts[smallest] < folds:
+        name = (describe or (lambda index: f"class {index}"))(int(classes[smallest]))
+        return (f"{folds} folds, more than the smallest class of the training split has examples ({name}: "
+                f"{int(counts[smallest]):,}); stratified folds need one of each class in every part")
+    return None
+
+
+def fold_positions(y: np.ndarray, folds: int, number: int, seed: int, stratify: bool, source: str = "<config file>",
+                   describe=None) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) positions into `y`: part `number` (1-based) of scikit-learn's `StratifiedKFold` (or
+    `KFold` without `stratify`) of `folds` parts, shuffled with `seed`, validates; the others train."""
+    from sklearn.model_selection import KFold, StratifiedKFold  # imported here: it takes a second
+
+    problem = fold_problem(y, folds, stratify, describe)
+    if problem is not None:
+        raise ConfigError(source, "data.fold.folds", problem, folds)
+    splitter = (StratifiedKFold if stratify else KFold)(n_splits=folds, shuffle=True, random_state=seed % 2**32)
+    train, validation = list(splitter.split(np.zeros(len(y)), y))[number - 1]
+    return train, validation

@@ -22,12 +22,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
+from cnn_cli import tasks
 from cnn_cli.config.overrides import parse_key
+from cnn_cli.data.splits import fold_problem
 from cnn_cli.errors import CnnError, ConfigError
 from cnn_cli.number_format import to_float
 from cnn_cli.reports.plots import plot_comparison as draw
 from cnn_cli.resolve import load_config
-from cnn_cli.resolve.run_config import choose_seed
+from cnn_cli.resolve.run_config import RunFlags, choose_seed, load_resolved
 from cnn_cli.rundir import default_run_dir
 from cnn_cli.rundir.run_dir import RunDir
 
@@ -36,6 +40,9 @@ COMPARISON_PNG = "comparison.png"
 MAX_VARIANTS = 64
 CSV_COLUMNS = ("variant", "status", "best_val_accuracy", "test_accuracy", "test_loss", "epochs", "seconds",
                "train_seconds", "run_dir", "error")
+FOLD_COLUMNS = ("folds", "best_val_accuracy_std", "test_accuracy_std", "fold_best_val_accuracy")
+"""comparison.csv's columns of a compare with --folds: best_val_accuracy and test_accuracy are then the means
+over the folds, these their standard deviations and each fold's best validation accuracy."""
 
 
 @dataclass
@@ -57,6 +64,9 @@ class Variant:
     train_seconds: float | None = None
     run_dir: str = ""
     error: str = ""
+    folds: list[Variant] | None = None  # --folds K: one run per fold (their results summed up in this one's)
+    best_val_accuracy_std: float | None = None
+    test_accuracy_std: float | None = None
 
     @property
     def label(self) -> str:
@@ -67,9 +77,15 @@ class Variant:
         return [f"{k}={v}" for k, v in self.settings]
 
     def row(self) -> dict:
+        folds = {} if self.folds is None else {
+            "folds": len(self.folds), "best_val_accuracy_std": self.best_val_accuracy_std,
+            "test_accuracy_std": self.test_accuracy_std,
+            "fold_best_val_accuracy": " ".join("" if f.best_val_accuracy is None else f"{f.best_val_accuracy:.6g}"
+                                               for f in self.folds)}
         return {"variant": self.label, "status": self.status, "best_val_accuracy": self.best_val_accuracy,
                 "test_accuracy": self.test_accuracy, "test_loss": self.test_loss, "epochs": self.epochs,
-                "seconds": self.seconds, "train_seconds": self.train_seconds, "run_dir": self.run_dir, "error": self.error, **{k: v for k, v in self.settings}}
+                "seconds": self.seconds, "train_seconds": self.train_seconds, "run_dir": self.run_dir, "error": self.error,
+                **folds, **{k: v for k, v in self.settings}}
 
 
 def parse_vary(text: str) -> Vary:
@@ -143,6 +159,7 @@ class CompareOptions:
     data_path: str | None = None
     out: str | None = None
     seed: int | None = None
+    folds: int | None = None  # k-fold cross-validation of each variant (`data.fold`)
 
 
 def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[Path, list[Variant]]:
@@ -150,6 +167,8 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
     base = load_config(opts.config_path, opts.overrides)
     for variant in variants:  # every variant's config must be valid before anything is trained
         load_config(opts.config_path, opts.overrides, variant.overrides)
+    if opts.folds is not None:
+        check_folds(opts.folds, opts.config_path, opts.overrides, subset=opts.subset, data_path=opts.data_path)
     seed = opts.seed if opts.seed is not None else base.seed
     if seed is None:
         seed = choose_seed(None)
@@ -161,11 +180,15 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
     except OSError as exc:
         raise CnnError(f"{out}: cannot create the folder ({exc.strerror or exc})") from None
 
-    echo(f"Comparing {len(variants)} variants of {opts.config_path} (seed {seed}) in {out}")
+    folds = f", {opts.folds} folds each" if opts.folds is not None else ""
+    echo(f"Comparing {len(variants)} variants of {opts.config_path} (seed {seed}{folds}) in {out}")
     try:
         for number, variant in enumerate(variants, 1):
             echo(f"[{number}/{len(variants)}] {variant.label} ...")
-            run_variant(variant, opts, seed, out)
+            if opts.folds is not None:
+                run_folds(variant, opts, seed, out, echo=lambda line, n=number: echo(f"[{n}/{len(variants)}] {line}"))
+            else:
+                run_variant(variant, opts, seed, out)
             echo(f"[{number}/{len(variants)}] {variant.label}: {variant.status}"
                  + (f" in {variant.seconds:.1f}s" if variant.seconds is not None else "")
                  + (f" -- {variant.error}" if variant.error else ""))
@@ -177,6 +200,72 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
         raise
     write_results(variants, out)
     return out, variants
+
+
+def check_folds(folds: int, config_path: str, overrides: Sequence[str], *, subset: int | None = None,
+                data_path: str | None = None) -> None:
+    """`--folds K` refused in one line before anything trains: a task other than classification, or a training
+    split (after the subset) with a class of fewer than K examples (stratified) or fewer examples than K. The
+    labels are read as a run reads them (an image folder is decoded into the cache the runs then share)."""
+    from cnn_cli.data import load_dataset
+
+    config = load_resolved(config_path, overrides, RunFlags(subset=subset, data=data_path))
+    task = tasks.of(config).NAME
+    if task != "classification":
+        raise CnnError(f"--folds {folds}: k-fold cross-validation is for classification, and {config_path} has "
+                       f"task: {task}")
+    fold = {"folds": folds, "number": 1}
+    config = load_resolved(config_path, [*overrides, f"data.fold={fold}"], RunFlags(subset=subset, data=data_path))
+    try:
+        dataset = load_dataset(config, data_path=data_path, subset=subset, source=config_path)
+    except ConfigError as exc:
+        if exc.path == "data.fold.folds":
+            raise CnnError(f"--folds {folds}: {exc.expected}") from None
+        raise
+    labels = dataset.labels[np.concatenate([dataset.train, dataset.validation])]
+    problem = fold_problem(labels, folds, config.data.stratify)
+    if problem is not None:
+        raise CnnError(f"--folds {folds}: {problem}")
+
+
+def run_folds(variant: Variant, opts: CompareOptions, seed: int, out: Path, echo: Callable[[str], None]) -> None:
+    """The variant's K runs, OUT/<variant>/fold-<i> (logs beside them), each validating on fold i of the
+    training split; the variant's figures are then their means (and standard deviations)."""
+    count = int(opts.folds or 0)
+    (out / variant.name).mkdir(parents=True, exist_ok=True)
+    variant.folds = [Variant(name=f"{variant.name}/fold-{i}",
+                             settings=[*variant.settings, ("data.fold", f"{{folds: {count}, number: {i}}}")])
+                     for i in range(1, count + 1)]
+    variant.run_dir = str(out / variant.name)
+    variant.status = "running"
+    for i, fold in enumerate(variant.folds, 1):
+        run_variant(fold, opts, seed, out)
+        echo(f"fold {i}/{count}: {fold.status}" + (f", best val acc {fold.best_val_accuracy:.4f}"
+                                                    if fold.best_val_accuracy is not None else "")
+             + (f" -- {fold.error}" if fold.error else ""))
+    summarize_folds(variant)
+
+
+def summarize_folds(variant: Variant) -> None:
+    """The variant's status (complete when every fold is) and its figures: means and standard deviations
+    (population, numpy's default) over the folds that have them; epochs and seconds summed."""
+    folds = variant.folds or []
+    failed = [f for f in folds if f.status != "complete"]
+    variant.status = "complete" if not failed else failed[0].status
+    variant.error = "; ".join(f"{f.name}: {f.error}" for f in failed if f.error)
+
+    def mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+        held = [v for v in values if v is not None]
+        if not held or len(held) < len(values):
+            return None, None
+        return float(np.mean(held)), float(np.std(held))
+
+    variant.best_val_accuracy, variant.best_val_accuracy_std = mean_std([f.best_val_accuracy for f in folds])
+    variant.test_accuracy, variant.test_accuracy_std = mean_std([f.test_accuracy for f in folds])
+    variant.test_loss = mean_std([f.test_loss for f in folds])[0]
+    variant.epochs = sum(f.epochs or 0 for f in folds) or None
+    variant.seconds = round(sum(f.seconds or 0 for f in folds), 2)
+    variant.train_seconds = round(sum(f.train_seconds or 0 for f in folds), 3)
 
 
 def train_command(variant: Variant, opts: CompareOptions, seed: int, run_dir: Path) -> list[str]:
@@ -258,7 +347,8 @@ def _last_error(log: Path) -> str:
 def write_results(variants: list[Variant], out: Path) -> None:
     keys = list(dict.fromkeys(k for v in variants for k, _ in v.settings))
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=[*CSV_COLUMNS, *keys], lineterminator="\n")
+    folds = FOLD_COLUMNS if any(v.folds is not None for v in variants) else ()
+    writer = csv.DictWriter(buffer, fieldnames=[*CSV_COLUMNS, *folds, *keys], lineterminator="\n")
     writer.writeheader()
     for variant in variants:
         writer.writerow({k: ("" if v is None else v) for k, v in variant.row().items()})
@@ -270,12 +360,28 @@ def write_results(variants: list[Variant], out: Path) -> None:
 
 
 def table(variants: list[Variant]) -> str:
+    if any(v.folds is not None for v in variants):
+        return _folds_table(variants)
     head = ("variant", "status", "best val acc", "test acc", "epochs", "seconds")
     rows = [(v.label, v.status, _fmt(v.best_val_accuracy), _fmt(v.test_accuracy),
              "-" if v.epochs is None else str(v.epochs), "-" if v.seconds is None else f"{v.seconds:.1f}")
             for v in variants]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+             for r in [head, *rows]]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _folds_table(variants: list[Variant]) -> str:
+    """With --folds: each variant's best validation accuracy, mean and standard deviation over its folds, and
+    each fold's; the test accuracy's mean and standard deviation."""
+    head = ("variant", "status", "folds", "best val acc mean", "std", "per fold", "test acc mean", "std", "seconds")
+    rows = [(v.label, v.status, str(len(v.folds or [])), _fmt(v.best_val_accuracy), _fmt(v.best_val_accuracy_std),
+             " ".join(_fmt(f.best_val_accuracy) for f in v.folds or []), _fmt(v.test_accuracy),
+             _fmt(v.test_accuracy_std), "-" if v.seconds is None else f"{v.seconds:.1f}") for v in variants]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(c.ljust(w) if i in (0, 1, 5) else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(line.rstrip() for line in lines)

@@ -34,14 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from cnn_cli import tasks
-from cnn_cli.config.yaml_io import read_yaml
+from cnn_cli.config.yaml_io import dump_yaml, read_yaml
 from cnn_cli.errors import CnnError
 from cnn_cli.reports.tune_page import write_tune_page
 from cnn_cli.resolve import load_config
 from cnn_cli.resolve.run_config import choose_seed
 from cnn_cli.rundir.records import RunRecord, first_line
 from cnn_cli.rundir.run_dir import RunDir
-from cnn_cli.studies.compare import _split_top_level
+from cnn_cli.studies.compare import _split_top_level, check_folds
 from cnn_cli.training.trainer import TrainOptions, train
 
 KINDS = ("loguniform", "uniform", "int", "choice")
@@ -172,6 +172,7 @@ class TuneOptions:
     subset: int | None = None
     data_path: str | None = None
     argv: Sequence[str] = ("cnn", "tune")
+    folds: int | None = None  # k-fold cross-validation of every trial (`data.fold`): its value is the folds' mean
 
 
 @dataclass
@@ -239,6 +240,8 @@ def check(opts: TuneOptions) -> Checked:
             except CnnError as exc:
                 raise CnnError(f"--param {p.describe()}: {p.key}={value} is refused: {first_line(exc)}") from None
     _check_metric(base, opts)
+    if opts.folds is not None:
+        check_folds(opts.folds, opts.config_path, opts.overrides, subset=opts.subset, data_path=opts.data_path)
     direction = "minimize" if opts.metric.removeprefix("val_") in MINIMIZED else "maximize"
     seed = choose_seed(opts.seed if opts.seed is not None else base.seed)
     name = opts.study_name or base.name
@@ -285,7 +288,7 @@ def _check_metric(config, opts: TuneOptions) -> None:
     task = tasks.of(config)
     names = ["loss", task.METRIC, *task.HISTORY_METRICS]
     data = config.data
-    has_validation = data is not None and (data.validation is not None or data.validation_split > 0)
+    has_validation = data is not None and (data.validation is not None or data.validation_split > 0) or bool(opts.folds)
     reported = list(dict.fromkeys(names + ([f"val_{n}" for n in names] if has_validation else [])))
     if opts.metric not in reported:
         why = " (the config has no validation split)" if opts.metric.startswith("val_") and not has_validation else ""
@@ -406,11 +409,12 @@ def open_study(checked: Checked, opts: TuneOptions, echo: Callable[[str], None])
     return study, int(study.user_attrs.get("seed", checked.seed))
 
 
-def _pruning_callback(trial, metric: str):
+def _pruning_callback(trial, metric: str, report: bool = True):
     import keras
 
     class ReportMetric(keras.callbacks.Callback):
-        """Reports each epoch's `metric` to the trial; stops training at the epoch's end when it is pruned."""
+        """Reports each epoch's `metric` to the trial; stops training at the epoch's end when it is pruned.
+        With `report` False (a fold of a cross-validated trial) it only collects the values."""
 
         def __init__(self):
             super().__init__()
@@ -423,6 +427,8 @@ def _pruning_callback(trial, metric: str):
                 return
             value = float(value)
             self.values.append(value)
+            if not report:
+                return
             trial.report(value, epoch)
             if trial.should_prune():
                 self.pruned = True
@@ -457,6 +463,8 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
         load_config(opts.config_path, overrides)
     except CnnError as exc:
         _fail(trial, f"invalid config: {first_line(exc)}", echo)
+    if opts.folds is not None:
+        return _run_folds(trial, values, overrides, opts, run_dir, seed, direction, echo)
     callback = _pruning_callback(trial, opts.metric)
     train_opts = TrainOptions(config_path=opts.config_path, overrides=tuple(overrides), data_path=opts.data_path,
                               epochs=opts.epochs, subset=opts.subset, seed=seed, run_dir=str(run_dir), verbose=0,
@@ -486,6 +494,56 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
     echo(f"Trial {trial.number}: {opts.metric} {best:.4f}")
     _report(run_dir, trial)
     return best
+
+
+def _run_folds(trial, values: dict, overrides: list[str], opts: TuneOptions, folder: Path, seed: int, direction: str,
+               echo: Callable[[str], None]) -> float:
+    """A cross-validated trial: one run per fold, `folder/fold-<i>`, each validating on fold i of the training
+    split; the mean of the folds' best values so far is reported after each fold (step i - 1), so that the
+    pruner can stop the trial between folds. Its value is the mean over the K folds (their values and standard
+    deviation are the trial's user attributes `fold_values` and `fold_std`)."""
+    import optuna
+
+    count = int(opts.folds or 0)
+    best_of = min if direction == "minimize" else max
+    found: list[float] = []
+    for number in range(1, count + 1):
+        run_dir = folder / f"fold-{number}"
+        callback = _pruning_callback(trial, opts.metric, report=False)
+        train_opts = TrainOptions(config_path=opts.config_path, data_path=opts.data_path, epochs=opts.epochs,
+                                  overrides=(*overrides, f"data.fold={{folds: {count}, number: {number}}}"),
+                                  subset=opts.subset, seed=seed, run_dir=str(run_dir), verbose=0,
+                                  argv=(*opts.argv, f"(trial {trial.number}, fold {number})"), callbacks=(callback,),
+                                  ctrl_c_at_epoch_end=True)
+        _fresh_keras()
+        try:
+            train(train_opts, echo=lambda line: None)
+        except KeyboardInterrupt:
+            trial.set_user_attr("error", "interrupted")
+            echo(f"Trial {trial.number}: interrupted in fold {number} (recorded as failed; its run: cnn train --resume "
+                 f"{run_dir})")
+            raise
+        except CnnError as exc:
+            _fail(trial, f"fold {number}: {first_line(exc)}", echo)
+        RunRecord.load(run_dir).update(tune={"study": trial.study.study_name, "trial": trial.number, "params": values,
+                                             "metric": opts.metric, "fold": number, "folds": count})
+        if not callback.values:
+            _fail(trial, f"fold {number}: the run reported no {opts.metric}", echo)
+        found.append(best_of(callback.values))
+        mean = sum(found) / len(found)
+        trial.set_user_attr("fold_values", found)
+        trial.report(mean, number - 1)
+        echo(f"Trial {trial.number}: fold {number}/{count}: {opts.metric} {found[-1]:.4f} (mean so far {mean:.4f})")
+        _report(run_dir, trial)
+        if number < count and trial.should_prune():
+            RunRecord.load(run_dir).mark("pruned")
+            echo(f"Trial {trial.number}: pruned after {number} of {count} folds ({opts.metric} mean {mean:.4f})")
+            raise optuna.TrialPruned()
+    mean = sum(found) / count
+    std = math.sqrt(sum((v - mean) ** 2 for v in found) / count)
+    trial.set_user_attr("fold_std", std)
+    echo(f"Trial {trial.number}: {opts.metric} {mean:.4f} ± {std:.4f} over {count} folds")
+    return mean
 
 
 def _fresh_keras() -> None:
@@ -570,6 +628,11 @@ def _finish(study, folder: Path, direction: str, metric: str) -> TuneResult:
     result = results(study, folder, direction)
     if result.best is not None and RunDir(result.best.run_dir).config.is_file():
         shutil.copyfile(RunDir(result.best.run_dir).config, folder / BEST_YAML)
+    elif result.best is not None and RunDir(Path(result.best.run_dir) / "fold-1").config.is_file():
+        config = read_yaml(RunDir(Path(result.best.run_dir) / "fold-1").config)  # a cross-validated trial's
+        if isinstance(config, dict) and isinstance(config.get("data"), dict):
+            config["data"].pop("fold", None)  # the trial's config, not its first fold's
+        (folder / BEST_YAML).write_text(dump_yaml(config), encoding="utf-8")
     write_tune_page(result, metric, study)
     return result
 

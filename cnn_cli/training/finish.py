@@ -50,7 +50,7 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
         "best_epoch": epoch, "best_monitor": monitor, "best_value": value,
         "epochs_run": len(rows), "epochs_planned": run["epochs_planned"], "early_stopped": run["early_stopped"],
         "restored_best_weights": run["restored_best_weights"], "models": run.get("models"),
-        "training_images": run.get("training_images"),
+        "training_images": run.get("training_images"), "params": run.get("params"), "macs": run.get("macs"),
         "wall_seconds": round(time.perf_counter() - run["started"], 3),
         "train_seconds": round(sum(float(r["seconds"] or 0) for r in rows), 3),
         "seed": run["seed"], "precision": run["precision"], "resumed": run["resumed"],

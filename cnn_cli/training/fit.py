@@ -19,7 +19,7 @@ from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.inference import tta
 from cnn_cli.inference.background import training_border_mean
 from cnn_cli.reports.summary import summarize
-from cnn_cli.training import finish, pretrained, recipe
+from cnn_cli.training import finish, lr_find, pretrained, recipe
 from cnn_cli.training.callbacks import CtrlC
 from cnn_cli.training.phase_fit import Phases
 from cnn_cli.training.plan import has_saved_epoch
@@ -118,6 +118,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     weights = recipe.class_weights(run.config, run.dataset.y_train, run.dataset.class_map, run.plan.source)
     loss = task.loss(run.config, weights) if task.SEVERAL and weights is not None else None  # positive weights
     batches = training_batches(run, None if loss is not None else weights)
+    run = lr_find.resolve_auto(run, model, batches, loss, echo)  # learning_rate: auto -> the range test's rate
     cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.time_limit)
     epochs = run.config.train.epochs
     extension = run.plan.extension
@@ -248,7 +249,7 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
         "train_examples": int(len(run.dataset.train)), "epochs_planned": run.config.train.epochs,
         "early_stopped": cbs.early_stopped, "models": models,
         "training_images": {"border_mean": training_border_mean(run.dataset.images, run.dataset.train)},
-        "restored_best_weights": restored,
+        "restored_best_weights": restored, "params": run.analysis.total_params, "macs": run.analysis.total_macs,
         "started": run.started, "seed": run.plan.seed, "precision": run.policy,
         "resumed": len(run.record.data.get("resumed", [])), "distribute": run.dist.describe(),
         "backend": backend().NAME, "device": run.devices,

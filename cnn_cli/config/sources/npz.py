@@ -14,12 +14,12 @@ from cnn_cli.config.sources.base import SourceSchema
 class NpzKeys(Section):
     """Array names in an .npz file; the validation and test pairs are optional unless set here."""
 
-    x_train: str = "x_train"
-    y_train: str = "y_train"
-    x_val: str = "x_val"
-    y_val: str = "y_val"
-    x_test: str = "x_test"
-    y_test: str = "y_test"
+    x_train: str = Field("x_train", description="The array of training images.")
+    y_train: str = Field("y_train", description="The array of training labels (class ids, one-hot rows or multi-label/target rows).")
+    x_val: str = Field("x_val", description="The array of validation images (optional: without it, validation_split splits the training arrays).")
+    y_val: str = Field("y_val", description="The array of validation labels.")
+    x_test: str = Field("x_test", description="The array of test images (optional: without it, test_split splits the training arrays).")
+    y_test: str = Field("y_test", description="The array of test labels.")
 
 
 class Npz(SourceSchema):
