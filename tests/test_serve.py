@@ -244,3 +244,36 @@ def test_batcher_gives_each_request_its_rows():
     with pytest.raises(ValueError, match="negative"):
         batcher.submit(np.full((2, 1), -1.0)).result(timeout=10)
     batcher.close()
+
+
+def test_an_old_format_1_run_is_served_as_cnn_predict_reads_it(runner, tmp_path):
+    """A run written before the model scaled its own pixels (run.json format 1) gets them divided by 255, as `cnn
+    predict` gives them: the same probabilities."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from cnn_cli.serve.app import create_app
+    from cnn_cli.serve.served import Served
+
+    run = tmp_path / "run_format1"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "run_format1", run)
+    digits = np.load(Path(__file__).resolve().parents[1] / "data" / "mnist_sample.npz")["x_test"][:4]
+    paths = []
+    for i, digit in enumerate(digits):
+        paths.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(digit).save(paths[-1])
+    result = runner.invoke(main, ["predict", str(run), *map(str, paths), "--top-k", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = [p["top"] for p in json.loads(result.output[result.output.index("{"):])["predictions"]]
+    served = Served(run)
+    try:
+        answer = TestClient(create_app(served)).post("/predict?top_k=10", files=[
+            ("file", (path.name, path.read_bytes())) for path in paths])
+        assert answer.status_code == 200, answer.text
+        for entry, top in zip(answer.json()["predictions"], expected):
+            assert [t["class"] for t in entry["top"]] == [t["name"] for t in top]
+            assert [t["score"] for t in entry["top"]] == pytest.approx([t["probability"] for t in top], abs=1e-6)
+    finally:
+        served.close()
