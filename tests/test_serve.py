@@ -111,6 +111,15 @@ def test_gradcam_is_drawn_on_request(client):
     assert "gradcam" not in client.post("/predict", files=[("file", (path.name, path.read_bytes()))]).json()["predictions"][0]
 
 
+def test_without_gradcam_the_answer_says_so(client, served, monkeypatch):
+    """On a backend without Grad-CAM (JAX, PyTorch) the answer carries a note instead of the maps."""
+    monkeypatch.setattr(served, "gradcam", False)
+    path = images()[0]
+    answer = client.post("/predict?gradcam=true", files=[("file", (path.name, path.read_bytes()))]).json()
+    assert "gradcam" not in answer["predictions"][0] and "Grad-CAM needs the TensorFlow backend" in answer["notes"][0]
+    assert client.get("/info").json()["gradcam"] is False
+
+
 def bad_inputs():
     good = images()[0].read_bytes()
     return {
@@ -202,5 +211,69 @@ def test_each_task_gives_its_own_entry(which):
         else:
             assert [v["target"] for v in entry["values"]] == ["digit", "scaled"]
             assert [v["value"] for v in entry["values"]] == pytest.approx([v["value"] for v in expected["values"]])
+    finally:
+        served.close()
+
+
+def test_batcher_gives_each_request_its_rows():
+    """Requests queued together run as batches of at most max_images images, and each gets its own rows back, in
+    order; an error in the model reaches every request of its batch."""
+    import threading
+
+    import numpy as np
+
+    from cnn_cli.serve.batcher import Batcher
+
+    sizes, gate = [], threading.Event()
+
+    def compute(pixels):
+        gate.wait(10)  # the first batch waits until every request is queued
+        sizes.append(len(pixels))
+        if (pixels < 0).any():
+            raise ValueError("a negative pixel")
+        return pixels[:, :1] * 2.0
+
+    batcher = Batcher(compute, batch=True, max_images=64)
+    counts = [1, 32, 32, 5, 30, 3, 20, 1]
+    futures = [batcher.submit(np.full((n, 1), i, dtype=np.float32)) for i, n in enumerate(counts)]
+    gate.set()
+    for i, (n, future) in enumerate(zip(counts, futures)):
+        rows = future.result(timeout=10)
+        assert rows.shape == (n, 1) and (rows == 2 * i).all()
+    assert max(sizes) <= 64 and sum(sizes) == sum(counts) and len(sizes) < len(counts)
+    with pytest.raises(ValueError, match="negative"):
+        batcher.submit(np.full((2, 1), -1.0)).result(timeout=10)
+    batcher.close()
+
+
+def test_an_old_format_1_run_is_served_as_cnn_predict_reads_it(runner, tmp_path):
+    """A run written before the model scaled its own pixels (run.json format 1) gets them divided by 255, as `cnn
+    predict` gives them: the same probabilities."""
+    import shutil
+
+    import numpy as np
+    from PIL import Image
+
+    from cnn_cli.serve.app import create_app
+    from cnn_cli.serve.served import Served
+
+    run = tmp_path / "run_format1"
+    shutil.copytree(Path(__file__).resolve().parent / "fixtures" / "run_format1", run)
+    digits = np.load(Path(__file__).resolve().parents[1] / "data" / "mnist_sample.npz")["x_test"][:4]
+    paths = []
+    for i, digit in enumerate(digits):
+        paths.append(tmp_path / f"digit{i}.png")
+        Image.fromarray(digit).save(paths[-1])
+    result = runner.invoke(main, ["predict", str(run), *map(str, paths), "--top-k", "10", "--json"])
+    assert result.exit_code == 0, result.output
+    expected = [p["top"] for p in json.loads(result.output[result.output.index("{"):])["predictions"]]
+    served = Served(run)
+    try:
+        answer = TestClient(create_app(served)).post("/predict?top_k=10", files=[
+            ("file", (path.name, path.read_bytes())) for path in paths])
+        assert answer.status_code == 200, answer.text
+        for entry, top in zip(answer.json()["predictions"], expected):
+            assert [t["class"] for t in entry["top"]] == [t["name"] for t in top]
+            assert [t["score"] for t in entry["top"]] == pytest.approx([t["probability"] for t in top], abs=1e-6)
     finally:
         served.close()

@@ -39,8 +39,9 @@ class Batcher:
         self._thread.join(timeout=10)
 
     def _loop(self) -> None:
+        held = None  # a job that would have made the last batch larger than max_images: the next one's first
         while True:
-            first = self._queue.get()
+            first, held = (held, None) if held is not None else (self._queue.get(), None)
             if first is None:
                 return
             jobs, count = [first], len(first.pixels)
@@ -51,6 +52,9 @@ class Batcher:
                     break
                 if job is None:
                     self._queue.put(None)  # closing: finish these jobs, then stop
+                    break
+                if count + len(job.pixels) > self._max:
+                    held = job
                     break
                 jobs.append(job)
                 count += len(job.pixels)

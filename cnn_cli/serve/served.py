@@ -19,7 +19,8 @@ import numpy as np
 
 from cnn_cli import __version__
 from cnn_cli.backends import name as backend_name
-from cnn_cli.data.images import read_image
+from cnn_cli.data.images import MODES, read_image
+from cnn_cli.errors import CnnError
 from cnn_cli.inference import gradcam
 from cnn_cli.rundir.run_reader import read_run
 from cnn_cli.serve.batcher import Batcher
@@ -38,6 +39,9 @@ class Served:
         self.name = self.run.path.name
         self.classes = self.run.class_map.entries
         self.input_shape = self.run.input_shape
+        if self.input_shape[2] not in MODES:
+            raise CnnError(f"{self.run.path}: the model takes {self.input_shape[2]}-channel images; only 1 (grayscale), "
+                           "3 (RGB) and 4 (RGBA) can be made from image files, so it cannot be served")
         self.config_sha256 = hashlib.sha256(self.run.dir.config.read_bytes()).hexdigest()
         self.gradcam = gradcam.available() and self._cam_layer() is not None
         self._predict_on_batch(np.zeros((1, *self.input_shape), dtype=np.uint8))  # the first call traces the model
