@@ -12,7 +12,8 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
-# The extras installed: TensorFlow is Keras' backend here (CI adds jax: EXTRAS=tensorflow,jax,plot,dev).
+# The extras installed: TensorFlow is Keras' backend here (CI adds jax, export, tune and mlflow:
+# EXTRAS=tensorflow,jax,export,plot,tune,mlflow,dev).
 EXTRAS ?= tensorflow,plot,dev
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed

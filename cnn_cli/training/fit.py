@@ -19,7 +19,7 @@ from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.inference import tta
 from cnn_cli.inference.background import training_border_mean
 from cnn_cli.reports.summary import summarize
-from cnn_cli.training import finish, pretrained, recipe
+from cnn_cli.training import finish, pretrained, recipe, tracking
 from cnn_cli.training.callbacks import CtrlC
 from cnn_cli.training.phase_fit import Phases
 from cnn_cli.training.plan import has_saved_epoch
@@ -135,7 +135,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC(at_epoch_end=run.plan.ctrl_c_at_epoch_end) as ctrl_c:
         phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
-                   last=[*progress_callbacks(run.plan.verbose), *run.plan.callbacks])
+                   last=[*progress_callbacks(run.plan.verbose), *run.tracker.callbacks(cbs.history), *run.plan.callbacks])
     if ctrl_c.stopped:  # the epoch under Ctrl-C finished and was saved: the run ends as interrupted
         raise KeyboardInterrupt
     if cbs.guard.diverged is not None:
@@ -265,5 +265,6 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
                        best=metrics["best_epoch"], monitor=monitor, loss=tasks.of(run.config).loss_words(run.config),
                        task=tasks.of(run.config).NAME)
     finish.tell_recipe(echo, metrics)
+    tracking.finish_run(run.tracker, run.dir, metrics, echo)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)
