@@ -105,8 +105,9 @@ def config_params(config: Config) -> dict[str, str]:
 
 
 def _key(name: str) -> str:
-    """A name MLflow takes: letters, digits, `_ - . : /` and spaces only, at most 250 characters."""
-    return re.sub(r"[^\w.\- :]", "_", name)[:KEY_LIMIT]
+    """A name MLflow takes (letters, digits, `_ - . :` and spaces, at most 250 characters): `layers[0]` is
+    `layers.0`, any other character `_`."""
+    return re.sub(r"[^\w.\- :]", "_", re.sub(r"\[(\d+)\]", r".\1", name))[:KEY_LIMIT]
 
 
 def _cut(text: str, limit: int) -> str:
@@ -216,7 +217,7 @@ class Tracker(Untracked):
     def log_params(self, params: dict[str, str]) -> None:
         from mlflow.entities import Param
 
-        items = [Param(k, v) for k, v in params.items()]
+        items = [Param(_key(k), _cut(v, PARAM_LIMIT)) for k, v in params.items()]
         for start in range(0, len(items), PER_CALL):
             self._do("logging the config", lambda c, s=start: c.log_batch(self.run_id, params=items[s:s + PER_CALL]))
 
