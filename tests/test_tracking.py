@@ -208,6 +208,23 @@ def test_a_server_that_is_down_is_one_warning_and_the_run_completes(tmp_path):
     assert (run_dir / "model.keras").is_file() and (run_dir / "metrics.json").is_file()
 
 
+@pytest.mark.parametrize("uri", ["sqlite:////proc/no/mlflow.db", "postgresql+psycopg://cnn:secret@127.0.0.1:{port}/x"])
+def test_a_database_that_cannot_be_opened_is_one_warning(uri):
+    """One connection attempt (MLflow's store would try ten times over about 100 s), one line, no password."""
+    pytest.importorskip("mlflow")
+    if uri.startswith("postgresql"):
+        pytest.importorskip("psycopg")
+    from cnn_cli.training import tracking
+
+    said: list[str] = []
+    tracker = tracking.Tracker(tracking.Where(uri.format(port=_free_port()), None, "x"), warn=said.append)
+    assert not tracker.open(run_name="r", tags={}) and not tracker.on
+    tracker.log_metrics({"loss": 1.0}, step=1)
+    tracker.finish([], {"test_loss": 1.0})
+    assert len(said) == 1 and "is off for this run" in said[0] and "secret" not in said[0], said
+    assert ("/proc/no: " if uri.startswith("sqlite") else "Connection refused") in said[0]
+
+
 def test_an_unknown_scheme_is_one_line_before_tensorflow(tmp_path):
     config = tmp_path / "tiny.yaml"
     config.write_text(TRACKED)

@@ -33,7 +33,7 @@ from urllib.parse import urlparse
 from cnn_cli import __version__, tasks
 from cnn_cli.backends import current, keras_version
 from cnn_cli.config import Config
-from cnn_cli.config.track import Mlflow
+from cnn_cli.config.track import DATABASES, Mlflow
 from cnn_cli.errors import CnnError, short_reason
 from cnn_cli.number_format import to_float
 from cnn_cli.resolve.run_config import dump_config
@@ -116,11 +116,13 @@ def _cut(text: str, limit: int) -> str:
 
 def _reason(exc: BaseException) -> str:
     """What went wrong, short: the OS's reason when a connection failed (`[Errno 111] Connection refused`)."""
-    text = str(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    text = re.sub(r"\s*\(Background on this error at: [^)]*\)", "", str(exc))  # SQLAlchemy's link
     errno = re.search(r"\[Errno -?\d+\] [^'\")\]]+", text)
     if errno:
         return errno.group(0).strip()
-    return short_reason(exc)
+    return short_reason(RuntimeError(text))
 
 
 def _client(uri: str):
@@ -130,9 +132,30 @@ def _client(uri: str):
         os.environ.setdefault(name, value)
     from mlflow import MlflowClient
 
-    logging.getLogger("mlflow").setLevel(logging.WARNING)  # "Creating initial MLflow database tables..."
+    # "Creating initial MLflow database tables...", and MLflow's own lines about a failure (ours is one line)
+    logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    _connect_once(uri)
     return MlflowClient(tracking_uri=uri)
+
+
+def _connect_once(uri: str) -> None:
+    """A database's one connection attempt, with a timeout (MLflow's own store tries ten times over about 100 s
+    before it gives up, whatever the environment says); a SQLite file's folder is made, as MLflow makes it."""
+    scheme = urlparse(uri).scheme.lower().split("+", 1)[0]
+    if scheme not in DATABASES:
+        return
+    import sqlalchemy
+
+    if scheme == "sqlite":
+        Path(uri.split(":///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
+    engine = sqlalchemy.create_engine(uri, connect_args={"connect_timeout": 5} if scheme in ("postgresql", "mysql")
+                                      else {})
+    try:
+        with engine.connect():
+            pass
+    finally:
+        engine.dispose()
 
 
 class Untracked:
