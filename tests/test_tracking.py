@@ -51,19 +51,32 @@ def _history(run_dir: Path, key: str) -> list[tuple[int, float]]:
         return [(int(r["epoch"]), float(r[key])) for r in csv.DictReader(f)]
 
 
-def test_sqlite_default_holds_params_metrics_tags_and_artifacts(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def sqlite_run(tmp_path_factory):
+    """A tracked run of 2 epochs with the defaults (the SQLite store beside it), made once, from a working
+    directory of its own (where MLflow's own default would write ./mlruns): its folder, run directory, output."""
     pytest.importorskip("mlflow")
-    monkeypatch.chdir(tmp_path)  # MLflow's own default would write ./mlruns here
-    config = tmp_path / "tiny.yaml"
+    folder = tmp_path_factory.mktemp("tracked")
+    config = folder / "tiny.yaml"
     config.write_text(TRACKED)
-    run_dir = tmp_path / "runs" / "a"
-    result = _train(config, run_dir, "--epochs", "2")
+    run_dir = folder / "runs" / "a"
+    here = os.getcwd()
+    os.chdir(folder)
+    try:
+        result = _train(config, run_dir, "--epochs", "2")
+    finally:
+        os.chdir(here)
     assert result.exit_code == 0, result.output
-    assert "Warning" not in result.output, result.output
-    assert not (tmp_path / "mlruns").exists() and (tmp_path / "runs" / "mlflow.db").is_file()
+    return folder, run_dir, result.output
+
+
+def test_sqlite_default_holds_params_metrics_tags_and_artifacts(sqlite_run, tmp_path):
+    folder, run_dir, output = sqlite_run
+    assert "Warning" not in output, output
+    assert not (folder / "mlruns").exists() and (folder / "runs" / "mlflow.db").is_file()
     held = json.loads((run_dir / "run.json").read_text())["mlflow"]
-    uri = f"sqlite:///{(tmp_path / 'runs' / 'mlflow.db').resolve()}"
-    assert held["tracking_uri"] == uri and f"MLflow: run {held['run_id']} of the experiment 'tiny'" in result.output
+    uri = f"sqlite:///{(folder / 'runs' / 'mlflow.db').resolve()}"
+    assert held["tracking_uri"] == uri and f"MLflow: run {held['run_id']} of the experiment 'tiny'" in output
     client = _client(uri)
     run = client.get_run(held["run_id"])
     assert run.info.status == "FINISHED" and run.info.run_name == "a"
@@ -91,23 +104,30 @@ def test_sqlite_default_holds_params_metrics_tags_and_artifacts(tmp_path, monkey
     assert not {"backup", ".lock"} & names
     copy = Path(client.download_artifacts(held["run_id"], "metrics.json", str(tmp_path)))
     assert json.loads(copy.read_text()) == metrics
-    assert (tmp_path / "runs" / "mlartifacts" / held["run_id"] / "artifacts" / "model.keras").is_file()
+    assert (folder / "runs" / "mlartifacts" / held["run_id"] / "artifacts" / "model.keras").is_file()
 
-    # a run extended by --resume goes on with the same MLflow run: its third epoch at step 3
+
+def test_an_extended_run_goes_on_with_its_mlflow_run(sqlite_run):
+    """`--resume RUN --epochs 3` on the complete run: the same MLflow run, its third epoch at step 3."""
+    folder, run_dir, _ = sqlite_run
+    held = json.loads((run_dir / "run.json").read_text())["mlflow"]
     result = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--epochs", "3"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads((run_dir / "run.json").read_text())["mlflow"]["run_id"] == held["run_id"]
-    assert [m.step for m in client.get_metric_history(held["run_id"], "loss")] == [1, 2, 3]
-    assert client.get_run(held["run_id"]).info.status == "FINISHED"
+    client = _client(held["tracking_uri"])
+    assert [(m.step, m.value) for m in client.get_metric_history(held["run_id"], "loss")] == _history(run_dir, "loss")
+    assert len(_history(run_dir, "loss")) == 3
+    run = client.get_run(held["run_id"])
+    assert run.info.status == "FINISHED" and run.data.tags["status"] == "complete"
     assert len(client.search_runs([run.info.experiment_id])) == 1
 
 
-def test_params_go_in_batches_of_a_hundred(tmp_path):
+def test_params_go_in_batches_of_a_hundred(sqlite_run):
     """MLflow takes at most 100 params a call: a config of 250 values is logged whole."""
-    pytest.importorskip("mlflow")
     from cnn_cli.training import tracking
 
-    place = tracking.Where(f"sqlite:///{tmp_path / 'mlflow.db'}", (tmp_path / "art").as_uri(), "many")
+    folder = sqlite_run[0] / "runs"
+    place = tracking.Where(f"sqlite:///{folder / 'mlflow.db'}", (folder / "mlartifacts").as_uri(), "many")
     tracker = tracking.Tracker(place, warn=pytest.fail)
     assert tracker.open(run_name="r", tags={"task": "classification"})
     flat = tracking.flat_params({"model": {"layers": [{"type": "dense", "units": i} for i in range(125)]}})
@@ -236,8 +256,8 @@ def test_an_unknown_scheme_is_one_line_before_tensorflow(tmp_path):
     lines = out.splitlines()
     assert lines[-1] == "2 False False", out
     assert lines[:-1] == ["Error: --set: train.track.mlflow.tracking_uri: expected an MLflow tracking URI: "
-                          "http(s)://HOST[:PORT], sqlite:///FILE.db, postgresql://..., mysql://..., mssql://..., "
-                          "file:///FOLDER or databricks (unknown scheme 'mlfow'), received 'mlfow://127.0.0.1:5000'"]
+                          "http(s)://HOST[:PORT], sqlite:///FILE.db, postgresql://..., mysql://..., mssql://... or "
+                          "databricks (unknown scheme 'mlfow'), received 'mlfow://127.0.0.1:5000'"]
 
 
 def test_tracking_without_mlflow_installed_is_a_config_error(tmp_path, monkeypatch):

@@ -11,8 +11,9 @@ from pydantic import Field, field_validator
 
 from cnn_cli.config.section import Section
 
-SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "file", "databricks")
-"""The schemes of MLflow's tracking stores (a database's may name its driver: `postgresql+psycopg://`)."""
+SCHEMES = ("http", "https", "sqlite", "postgresql", "mysql", "mssql", "databricks")
+"""The schemes of MLflow's tracking stores (a database's may name its driver: `postgresql+psycopg://`); not
+`file:`, the file store, which MLflow 3 refuses unless MLFLOW_ALLOW_FILE_STORE is set."""
 DATABASES = ("sqlite", "postgresql", "mysql", "mssql")
 
 
@@ -22,9 +23,11 @@ def uri_problem(uri: str) -> str | None:
     scheme = parsed.scheme.lower()
     base = scheme.split("+", 1)[0]
     expected = ("expected an MLflow tracking URI: http(s)://HOST[:PORT], sqlite:///FILE.db, "
-                "postgresql://..., mysql://..., mssql://..., file:///FOLDER or databricks")
+                "postgresql://..., mysql://..., mssql://... or databricks")
     if not scheme:
         return f"{expected} (no scheme)"
+    if scheme == "file":
+        return f"{expected} (MLflow keeps its file store for old data only: give a database, sqlite:///FILE.db)"
     if base not in SCHEMES or ("+" in scheme and base not in DATABASES):
         return f"{expected} (unknown scheme {scheme!r})"
     if base in ("http", "https") and not parsed.hostname:
