@@ -180,7 +180,8 @@ def test_tune_on_a_server_nests_the_trials_under_the_study(mlflow_server, tmp_pa
     pytest.importorskip("optuna")
     config = tmp_path / "tiny.yaml"
     config.write_text(TRACKED.replace("track: {mlflow: {}}",
-                                      f"track: {{mlflow: {{tracking_uri: '{mlflow_server}', experiment: served}}}}"))
+                                      f"track: {{mlflow: {{tracking_uri: '{mlflow_server}', experiment: served, "
+                                      f"report: false}}}}"))
     study = tmp_path / "study"
     result = CliRunner().invoke(main, [
         "tune", "--config", str(config), "--study-dir", str(study), "--param", "model.layers[0].filters=choice(4,8)",
@@ -207,7 +208,9 @@ def test_tune_on_a_server_nests_the_trials_under_the_study(mlflow_server, tmp_pa
         assert child.data.params["model.layers.0.filters"] in ("4", "8")
         assert [(m.step, m.value) for m in client.get_metric_history(child.info.run_id, "val_accuracy")] == \
             _history(run_dir, "val_accuracy")
-        assert "model.keras" in {f.path for f in client.list_artifacts(child.info.run_id)}
+        logged = {f.path for f in client.list_artifacts(child.info.run_id)}
+        assert "model.keras" in logged and "report.html" not in logged  # report: false; tune wrote it later
+        assert (run_dir / "report.html").is_file()
     trial_values = sorted(m.step for m in client.get_metric_history(parent.info.run_id, "val_accuracy"))
     assert trial_values == [0, 1]
 

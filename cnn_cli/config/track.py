@@ -48,6 +48,9 @@ class Mlflow(Section):
     experiment: str | None = Field(
         None, min_length=1, max_length=500, description="The MLflow experiment the runs go into (made when new). "
         "Default: the config's name.")
+    report: bool = Field(
+        True, description="Write the run's page (report.html, as cnn report does: the test split evaluated once "
+        "more, its figures drawn) at the end, for MLflow's UI to show with the other files.")
 
     @field_validator("tracking_uri")
     @classmethod

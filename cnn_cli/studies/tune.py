@@ -492,7 +492,8 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
         _report(run_dir, trial)
         raise optuna.TrialPruned()
     echo(f"Trial {trial.number}: {opts.metric} {best:.4f}")
-    _report(run_dir, trial)
+    if not (parent.on and RunDir(run_dir).report.is_file()):  # a tracked run wrote its page as it ended
+        _report(run_dir, trial)
     return best
 
 

@@ -265,6 +265,6 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
                        best=metrics["best_epoch"], monitor=monitor, loss=tasks.of(run.config).loss_words(run.config),
                        task=tasks.of(run.config).NAME)
     finish.tell_recipe(echo, metrics)
-    tracking.finish_run(run.tracker, run.dir, metrics, echo)
+    tracking.finish_run(run.tracker, run.dir, metrics, run.config, echo)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)

@@ -365,17 +365,21 @@ def final_metrics(metrics: dict) -> dict[str, float]:
     return out
 
 
-def finish_run(tracker: Untracked, run_dir, metrics: dict, echo: Callable[[str], None] = print) -> None:
-    """The end of a tracked run that completed: its page (report.html, which MLflow's UI shows), then its final
-    figures and its files as artifacts (`rundir.RunDir.shared_files`: models, config, records, curves, page)."""
+def finish_run(tracker: Untracked, run_dir, metrics: dict, config: Config,
+               echo: Callable[[str], None] = print) -> None:
+    """The end of a tracked run that completed: its page (report.html, which MLflow's UI shows; unless
+    `train.track.mlflow.report: false`), then its final figures and its files as artifacts
+    (`rundir.RunDir.shared_files`: models, config, records, curves, page)."""
     if not tracker.on:
         return
-    from cnn_cli.reports.run_page import write_report
+    track = mlflow_of(config)
+    if track is not None and track.report:
+        from cnn_cli.reports.run_page import write_report
 
-    try:
-        write_report(str(run_dir.path))
-    except CnnError as exc:
-        echo(f"The run's page was not written for MLflow: {short_reason(exc)}")
+        try:
+            write_report(str(run_dir.path))
+        except CnnError as exc:
+            echo(f"The run's page was not written for MLflow: {short_reason(exc)}")
     tracker.finish(run_dir.shared_files(), final_metrics(metrics))
     if tracker.run_id is not None and tracker.client is not None:
         echo(f"MLflow: run {tracker.run_id} of the experiment {tracker.place.experiment!r} in {tracker.place.shown}")
