@@ -107,19 +107,28 @@ def test_sqlite_default_holds_params_metrics_tags_and_artifacts(sqlite_run, tmp_
     assert (folder / "runs" / "mlartifacts" / held["run_id"] / "artifacts" / "model.keras").is_file()
 
 
-def test_an_extended_run_goes_on_with_its_mlflow_run(sqlite_run):
-    """`--resume RUN --epochs 3` on the complete run: the same MLflow run, its third epoch at step 3."""
-    folder, run_dir, _ = sqlite_run
+def test_an_interrupted_run_is_killed_and_its_resume_goes_on_with_it(sqlite_run, monkeypatch):
+    """Ctrl-C after epoch 1 (the fault hook): the MLflow run KILLED with epoch 1 logged; `--resume --epochs 3`
+    goes on with the same MLflow run, at steps 2 and 3, and ends it FINISHED."""
+    folder = sqlite_run[0]
+    run_dir = folder / "runs" / "b"
+    monkeypatch.setenv("CNN_TEST_STOP_AFTER_EPOCH", "1")
+    assert _train(folder / "tiny.yaml", run_dir, "--epochs", "2").exit_code == 130
+    monkeypatch.delenv("CNN_TEST_STOP_AFTER_EPOCH")
     held = json.loads((run_dir / "run.json").read_text())["mlflow"]
+    client = _client(held["tracking_uri"])
+    run = client.get_run(held["run_id"])
+    assert run.info.status == "KILLED" and run.data.tags["status"] == "interrupted"
+    assert [m.step for m in client.get_metric_history(held["run_id"], "loss")] == [1]
     result = CliRunner().invoke(main, ["train", "--resume", str(run_dir), "--epochs", "3"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert json.loads((run_dir / "run.json").read_text())["mlflow"]["run_id"] == held["run_id"]
-    client = _client(held["tracking_uri"])
     assert [(m.step, m.value) for m in client.get_metric_history(held["run_id"], "loss")] == _history(run_dir, "loss")
     assert len(_history(run_dir, "loss")) == 3
     run = client.get_run(held["run_id"])
     assert run.info.status == "FINISHED" and run.data.tags["status"] == "complete"
-    assert len(client.search_runs([run.info.experiment_id])) == 1
+    assert run.data.params["train.epochs"] == "2"  # the params are the run's first config, logged once
+    assert "model.keras" in {f.path for f in client.list_artifacts(held["run_id"])}
 
 
 def test_params_go_in_batches_of_a_hundred(sqlite_run):

@@ -118,7 +118,8 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     weights = recipe.class_weights(run.config, run.dataset.y_train, run.dataset.class_map, run.plan.source)
     loss = task.loss(run.config, weights) if task.SEVERAL and weights is not None else None  # positive weights
     batches = training_batches(run, None if loss is not None else weights)
-    cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.time_limit)
+    cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.time_limit,
+                         tracker=run.tracker)
     epochs = run.config.train.epochs
     extension = run.plan.extension
     phases = Phases(run, model, echo, loss=loss)
@@ -135,7 +136,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     val_ds = _eval_batches(run, dataset.validation) if _has(dataset.validation) else None
     with CtrlC(at_epoch_end=run.plan.ctrl_c_at_epoch_end) as ctrl_c:
         phases.fit(batches, cbs, initial_epoch=initial_epoch, validation_data=val_ds, first=[ctrl_c],
-                   last=[*progress_callbacks(run.plan.verbose), *run.tracker.callbacks(cbs.history), *run.plan.callbacks])
+                   last=[*progress_callbacks(run.plan.verbose), *run.plan.callbacks])
     if ctrl_c.stopped:  # the epoch under Ctrl-C finished and was saved: the run ends as interrupted
         raise KeyboardInterrupt
     if cbs.guard.diverged is not None:

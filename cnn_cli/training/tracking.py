@@ -258,7 +258,8 @@ class Tracker(Untracked):
 
     def callbacks(self, history) -> list:
         """The Keras callback that logs each epoch's history.csv row (written by `history`, a
-        `callbacks.HistoryWriter` that runs before it) at step = the epoch."""
+        `callbacks.HistoryWriter`, listed just before it: an interrupt after the epoch's backup finds it logged)
+        at step = the epoch."""
         import keras
 
         tracker = self
