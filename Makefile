@@ -13,7 +13,7 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
-# The extras installed: TensorFlow is Keras' backend here (CI: EXTRAS=tensorflow,jax,export,plot,tune,serve,dev, .ci/run).
+# The extras installed: TensorFlow is Keras' backend here (CI: EXTRAS=tensorflow,jax,export,plot,tune,mlflow,serve,dev,docs, .ci/run).
 EXTRAS ?= tensorflow,plot,dev
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed

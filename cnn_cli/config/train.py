@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from cnn_cli.config.phases import Freeze, Phase, fill_epochs
 from cnn_cli.config.schedule import LrSchedule
 from cnn_cli.config.section import Section
+from cnn_cli.config.track import Track
 
 OPTIMIZERS = ("adam", "adamw", "rmsprop", "sgd", "adagrad", "adadelta", "adamax", "nadam")
 
@@ -164,6 +165,9 @@ class TrainConfig(Section):
     phases: list[Phase] | None = Field(
         None, min_length=1, description="The run in phases, one after the other, each with its epochs, freeze and "
         "learning rate (e.g. the head alone, then every layer at a lower rate); history.csv says each epoch's phase.")
+    track: Track | None = Field(
+        None, description="Where the run is also recorded besides its run directory: {mlflow: {tracking_uri, "
+        "experiment}} (docs/tracking.md).")
 
     @model_validator(mode="before")
     @classmethod

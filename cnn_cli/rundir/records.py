@@ -60,6 +60,7 @@ class RunJson(_Record):
     finished: str | None = None
     resumed: list[str] = []
     error: str | None = None
+    mlflow: dict[str, str] | None = None  # a tracked run's MLflow run: run_id, experiment_id, tracking_uri
 
     @field_validator("data_path")
     @classmethod

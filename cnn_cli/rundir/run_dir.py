@@ -193,6 +193,13 @@ class RunDir(RunLayout):
     def drop_backup(self) -> None:
         shutil.rmtree(self.backup_path, ignore_errors=True)
 
+    def shared_files(self) -> list[Path]:
+        """The run's own files that are worth handing on (to MLflow as artifacts): every file at the top of the
+        folder (config, records, history, models, summary, curves, report page, ...), sorted, less the lock and
+        unfinished temporary files; the backup, TensorBoard logs, inspect/ and export/ folders stay."""
+        return sorted(p for p in self.path.iterdir() if p.is_file() and not p.is_symlink()
+                      and p.name != names.LOCK and not p.name.startswith(TMP_PREFIX))
+
     def copy_for_worker(self, local: str | os.PathLike) -> RunDir:
         """The files a non-chief worker of a distributed run reads (backup, history, config), copied into its
         own folder `local`, so that it never writes into the chief's run directory."""

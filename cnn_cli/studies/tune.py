@@ -36,12 +36,14 @@ from typing import Any
 from cnn_cli import tasks
 from cnn_cli.config.yaml_io import dump_yaml, read_yaml
 from cnn_cli.errors import CnnError
-from cnn_cli.reports.tune_page import write_tune_page
+from cnn_cli.reports.tune_page import STUDY_HTML, write_tune_page
 from cnn_cli.resolve import load_config
 from cnn_cli.resolve.run_config import choose_seed
 from cnn_cli.rundir.records import RunRecord, first_line
 from cnn_cli.rundir.run_dir import RunDir
 from cnn_cli.studies.compare import _split_top_level, check_folds
+from cnn_cli.training import tracking
+from cnn_cli.training.plan import check_tracking
 from cnn_cli.training.trainer import TrainOptions, train
 
 KINDS = ("loguniform", "uniform", "int", "choice")
@@ -233,6 +235,7 @@ def check(opts: TuneOptions) -> Checked:
         for p in params:
             p.grid()
     base = load_config(opts.config_path, opts.overrides)
+    check_tracking(base, opts.config_path)
     for p in params:
         for value in p.edges():
             try:
@@ -446,9 +449,10 @@ class TrialFailed(Exception):
 
 
 def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed: int, direction: str,
-              echo: Callable[[str], None]) -> float:
+              echo: Callable[[str], None], parent: tracking.Untracked = tracking.UNTRACKED) -> float:
     """One trial: the objective Optuna calls. Returns the best epoch's metric; raises `optuna.TrialPruned` for a
-    pruned trial and `TrialFailed` for one that failed (Optuna marks both; an interrupt ends the study)."""
+    pruned trial and `TrialFailed` for one that failed (Optuna marks both; an interrupt ends the study). A tracked
+    study's trial is an MLflow run nested under the study's (`parent`), which gets the trial's figure."""
     import optuna
 
     for key, value in _here().items():
@@ -469,7 +473,7 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
     train_opts = TrainOptions(config_path=opts.config_path, overrides=tuple(overrides), data_path=opts.data_path,
                               epochs=opts.epochs, subset=opts.subset, seed=seed, run_dir=str(run_dir), verbose=0,
                               argv=(*opts.argv, f"(trial {trial.number})"), callbacks=(callback,),
-                              ctrl_c_at_epoch_end=True)
+                              ctrl_c_at_epoch_end=True, track_parent=parent.run_id, track=parent.on)
     _fresh_keras()
     try:
         train(train_opts, echo=lambda line: None)
@@ -486,13 +490,18 @@ def run_trial(trial, params: list[Param], opts: TuneOptions, folder: Path, seed:
     if not callback.values:
         _fail(trial, f"the run reported no {opts.metric}", echo)
     best = (min if direction == "minimize" else max)(callback.values)
+    parent.log_metrics({opts.metric: best}, step=trial.number)
     if callback.pruned:
         record.mark("pruned")
+        held = record.data.get("mlflow")
+        if isinstance(held, dict) and held.get("run_id"):
+            parent.set_tag("status", "pruned", run_id=held["run_id"])
         echo(f"Trial {trial.number}: pruned after {len(callback.values)} epochs ({opts.metric} {best:.4f})")
         _report(run_dir, trial)
         raise optuna.TrialPruned()
     echo(f"Trial {trial.number}: {opts.metric} {best:.4f}")
-    _report(run_dir, trial)
+    if not (parent.on and RunDir(run_dir).report.is_file()):  # a tracked run wrote its page as it ended
+        _report(run_dir, trial)
     return best
 
 
@@ -604,23 +613,43 @@ def tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneResult:
         to_run = min(to_run, max(0, size - finished))
     if finished:
         echo(f"The study {checked.name} holds {finished} finished trials; running up to {to_run} more")
+    parent = _study_run(checked, opts, study)
     started = time.monotonic()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ExperimentalWarning)  # the heartbeat's, at every trial
             if to_run:
-                study.optimize(lambda trial: run_trial(trial, params, opts, folder, seed, direction, echo),
+                study.optimize(lambda trial: run_trial(trial, params, opts, folder, seed, direction, echo, parent),
                                n_trials=to_run, timeout=opts.time_limit, catch=(TrialFailed,),
                                callbacks=[_Enough(opts.trials)])
     except KeyboardInterrupt:
         _finish(study, folder, direction, opts.metric)
+        parent.end("KILLED")
         echo(f"Study interrupted; the same command goes on with it (study {checked.name} in {folder})")
         raise
+    except BaseException:
+        parent.end("FAILED")
+        raise
     result = _finish(study, folder, direction, opts.metric)
+    best = {f"best_{opts.metric}": result.best.value} if result.best is not None else {}
+    parent.finish([p for p in (folder / BEST_YAML, folder / STUDY_HTML) if p.is_file()], best)
     result.ran = to_run
     if opts.time_limit is not None and time.monotonic() - started > opts.time_limit:
         result.notes.append(f"the time limit ({opts.time_limit:g} s) was reached: no trial started past it")
     return result
+
+
+def _study_run(checked: Checked, opts: TuneOptions, study) -> tracking.Untracked:
+    """The study's MLflow run, when the config asks for tracking (its id kept in the study, so that the same
+    command again goes on with it): the search space as params; each trial's run nested under it."""
+    params = {"metric": opts.metric, "direction": checked.direction, "sampler": opts.sampler,
+              "pruner": opts.pruner, "seed": str(checked.seed), **{f"space.{p.key}": p.describe() for p in checked.params}}
+    held = study.user_attrs.get("mlflow_run_id")
+    parent = tracking.study_run(checked.base, checked.folder, name=checked.name, held=held, params=params,
+                                tags={"study": checked.name, "study_dir": str(checked.folder.resolve())})
+    if parent.run_id is not None and parent.run_id != held:
+        study.set_user_attr("mlflow_run_id", parent.run_id)
+    return parent
 
 
 def _finish(study, folder: Path, direction: str, metric: str) -> TuneResult:

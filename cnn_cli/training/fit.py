@@ -19,7 +19,7 @@ from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.inference import tta
 from cnn_cli.inference.background import training_border_mean
 from cnn_cli.reports.summary import summarize
-from cnn_cli.training import finish, lr_find, pretrained, recipe
+from cnn_cli.training import finish, lr_find, pretrained, recipe, tracking
 from cnn_cli.training.callbacks import CtrlC
 from cnn_cli.training.phase_fit import Phases
 from cnn_cli.training.plan import has_saved_epoch
@@ -119,7 +119,8 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
     loss = task.loss(run.config, weights) if task.SEVERAL and weights is not None else None  # positive weights
     batches = training_batches(run, None if loss is not None else weights)
     run = lr_find.resolve_auto(run, model, batches, loss, echo)  # learning_rate: auto -> the range test's rate
-    cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.time_limit)
+    cbs = make_callbacks(run.config, run.dir, batches, started=run.started, time_limit=run.plan.time_limit,
+                         tracker=run.tracker)
     epochs = run.config.train.epochs
     extension = run.plan.extension
     phases = Phases(run, model, echo, loss=loss)
@@ -285,5 +286,6 @@ def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], wei
                        best=metrics["best_epoch"], monitor=monitor, loss=tasks.of(run.config).loss_words(run.config),
                        task=tasks.of(run.config).NAME)
     finish.tell_recipe(echo, metrics)
+    tracking.finish_run(run.tracker, run.dir, metrics, run.config, echo)
     sys.stdout.flush()
     return TrainResult(run.run_dir, metrics)

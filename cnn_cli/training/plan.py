@@ -24,7 +24,20 @@ from cnn_cli.training.warm_start import check_source
 def plan(opts: TrainOptions) -> RunPlan:
     the_plan = plan_resume(opts) if opts.resume else plan_new(opts)
     _check_tensorboard(the_plan.config, the_plan.source)
+    check_tracking(the_plan.config, the_plan.source)
     return the_plan
+
+
+def check_tracking(config: Config, source: str) -> None:
+    """`train.track.mlflow` needs the mlflow package, an extra of this one."""
+    track = config.train.track
+    if track is None or track.mlflow is None:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("mlflow") is None:
+        raise ConfigError(source, "train.track.mlflow", "the mlflow package is not installed: pip install "
+                          "'cnn-cli[mlflow]' (or leave train.track out)")
 
 
 def _check_tensorboard(config: Config, source: str) -> None:
@@ -65,7 +78,8 @@ def _kept(opts: TrainOptions) -> dict:
     """What a run keeps of its options beyond the config: for run.json, and the flags that steer it."""
     return {"config_file": opts.config_path, "overrides": tuple(opts.overrides), "verbose": opts.verbose,
             "time_limit": opts.time_limit, "argv": tuple(opts.argv),
-            "callbacks": tuple(opts.callbacks), "ctrl_c_at_epoch_end": opts.ctrl_c_at_epoch_end}
+            "callbacks": tuple(opts.callbacks), "ctrl_c_at_epoch_end": opts.ctrl_c_at_epoch_end,
+            "track_parent": opts.track_parent, "track": opts.track}
 
 
 def epochs_done(run_dir: Path) -> int:

@@ -1,8 +1,9 @@
 """The callbacks of one run, made from the config's `train.callbacks`, in the order they must run: the
-epoch seeds first, then history, divergence guard, the swap to the averaged weights (`use_ema`: what the
-checkpoint and early stopping then see), checkpoint, early stopping, LR plateau, the stops at a target or time
-limit, the averages put back when training stops early, TensorBoard, the backup (after the callbacks whose
-counters it saves), and the test-only fault hooks last."""
+epoch seeds first, then history (and a tracked run's MLflow callback, which logs history's row), divergence
+guard, the swap to the averaged weights (`use_ema`: what the checkpoint and early stopping then see),
+checkpoint, early stopping, LR plateau, the stops at a target or time limit, the averages put back when
+training stops early, TensorBoard, the backup (after the callbacks whose counters it saves), and the test-only
+fault hooks last."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from cnn_cli.training import callbacks
 from cnn_cli.training.backup import RunBackup
 from cnn_cli.training.epoch_seeds import EpochSeeds
 from cnn_cli.training.recipe import EmaAtStop, StopAt
+from cnn_cli.training.tracking import UNTRACKED, Untracked
 
 
 @dataclass
@@ -42,11 +44,12 @@ class RunCallbacks:
 
 
 def make_callbacks(config: Config, run_dir: rundir.RunDir, batches: TrainingBatches, *, started: float,
-                   time_limit: float | None = None) -> RunCallbacks:
-    """`started`: the run's start (`time.perf_counter()`), from which stop_at and `time_limit` count seconds."""
+                   time_limit: float | None = None, tracker: Untracked = UNTRACKED) -> RunCallbacks:
+    """`started`: the run's start (`time.perf_counter()`), from which stop_at and `time_limit` count seconds;
+    `tracker`: the run's MLflow run, whose callback logs each history.csv row as soon as it is written."""
     cb = config.train.callbacks
     history, guard = callbacks.HistoryWriter(run_dir.history), callbacks.DivergenceGuard()
-    listed: list = [EpochSeeds(batches), history, guard]
+    listed: list = [EpochSeeds(batches), history, *tracker.callbacks(history), guard]
     ema = bool(config.train.optimizer.use_ema)
     if ema:
         listed.append(keras.callbacks.SwapEMAWeights(swap_on_epoch=True))

@@ -18,6 +18,7 @@ import numpy as np
 from cnn_cli import rundir
 from cnn_cli.config import Config
 from cnn_cli.resolve.run_config import RunFlags
+from cnn_cli.training.tracking import UNTRACKED, Untracked
 
 if TYPE_CHECKING:
     from cnn_cli.model.analysis import Analysis
@@ -42,6 +43,8 @@ class TrainOptions:
     argv: Sequence[str] = field(default_factory=tuple)
     callbacks: Sequence[Any] = ()  # Keras callbacks of a caller in the same process (cnn tune's pruning), run last
     ctrl_c_at_epoch_end: bool = False  # Ctrl-C lets the epoch under way finish (cnn tune), rather than the step
+    track_parent: str | None = None  # the MLflow run this run's is nested under (cnn tune's study)
+    track: bool = True  # False: no MLflow run even if the config asks (a study whose own run failed to open)
 
     @property
     def flags(self) -> RunFlags:
@@ -89,6 +92,8 @@ class RunPlan:
     argv: tuple[str, ...] = ()
     callbacks: tuple[Any, ...] = ()
     ctrl_c_at_epoch_end: bool = False
+    track_parent: str | None = None
+    track: bool = True
 
     @property
     def seed(self) -> int:
@@ -121,6 +126,7 @@ class PreparedRun:
     devices: str = ""  # what it computes on, in words ('CPU (AMD EPYC, 2 cores)')
     targets: Any = None  # the task's training targets of every example (None: the data's labels as they are)
     state: Any = None  # what the run keeps of its targets (`tasks.base.TargetState`: thresholds, mean and std)
+    tracker: Untracked = UNTRACKED  # its MLflow run (`tracking.Tracker`, made by the trainer), or none
 
     @property
     def run_dir(self) -> Path:

@@ -13,6 +13,7 @@ weights. A write that fails (disk full, no permission) ends the run with one lin
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ from cnn_cli.errors import CnnError, DivergedError
 from cnn_cli.resolve.model_checks import model_graph
 from cnn_cli.resolve.run_config import dump_config
 from cnn_cli.rundir.atomic import remove_stale_temps
-from cnn_cli.training import distribute, supervisor
+from cnn_cli.training import distribute, supervisor, tracking
 from cnn_cli.training.data_summary import data_lines
 from cnn_cli.training.plan import plan, resumable
 from cnn_cli.training.precision import choose_precision, set_precision
@@ -170,12 +171,18 @@ def _write_error(exc: OSError, run_dir: Path) -> str:
 
 
 def _guarded(run: PreparedRun, echo: Callable[[str], None]) -> TrainResult:
-    """Trains and reports; run.json says how a run that does not finish ended."""
+    """Trains and reports; run.json (and the MLflow run of a tracked run) says how a run that does not finish
+    ended."""
+    run = dataclasses.replace(run, tracker=tracking.start(run))
+    state = "FAILED"
     try:
         from cnn_cli.training.fit import fit_and_report
 
-        return fit_and_report(run, echo)
+        result = fit_and_report(run, echo)
+        state = "FINISHED"
+        return result
     except KeyboardInterrupt:
+        state = "KILLED"
         _mark(run.record, "interrupted")
         echo(f"Training interrupted; resume with: cnn train --resume {run.run_dir}")
         raise
@@ -187,3 +194,6 @@ def _guarded(run: PreparedRun, echo: Callable[[str], None]) -> TrainResult:
     except Exception as exc:  # OSError included: train() reports it in one line
         _mark(run.record, "failed", error=f"{type(exc).__name__}: {exc}")
         raise
+    finally:
+        run.tracker.set_tag("status", str(run.record.status))
+        run.tracker.end(state)  # nothing more when the run's end (`tracking.finish_run`) ended it
