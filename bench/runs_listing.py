@@ -5,7 +5,8 @@ and filters), then listed.
 
     python bench/runs_listing.py [--runs 500] [--repeats 5]
 
-Prints, side by side, the median of the repeats of: the listing in this process (`list_runs`) with libyaml's C
+Prints, side by side, the medians of the repeats (wall time, and CPU time, which other jobs' load changes
+less) of: the listing in this process (`list_runs`) with libyaml's C
 parser, the same with PyYAML's pure-Python parser, and the whole command `cnn runs DIR` in a new process (the
 interpreter's start and the imports included), with the ratio pure-Python / C. Names the CPU.
 """
@@ -14,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -60,13 +63,21 @@ def make_runs(folder: Path, count: int) -> None:
             "backend": "tensorflow", "device": "CPU", "versions": {"python": "3.11"}}))
 
 
-def timed(fn, repeats: int) -> float:
-    times = []
+def timed(fn, repeats: int) -> tuple[float, float]:
+    """The medians of the wall time and of the CPU time (user + system, of this process and the children it
+    waited for): on a machine that other jobs load, the CPU time is what the listing itself costs."""
+    walls, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, before = time.perf_counter(), _cpu()
         fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        walls.append(time.perf_counter() - start)
+        cpus.append(_cpu() - before)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def _cpu() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def main() -> None:
@@ -96,10 +107,14 @@ def main() -> None:
                 sys.exit(done.stderr)
 
         whole = timed(command, args.repeats)
-    print(f"CPU: {cpu()}; Python {platform.python_version()}; {args.runs} run directories; median of {args.repeats}")
-    print(f"  listing, libyaml C parser      {fast:7.3f} s")
-    print(f"  listing, pure-Python parser    {slow:7.3f} s   ({slow / fast:.1f}x the C parser's time)")
-    print(f"  cnn runs DIR (new process)     {whole:7.3f} s")
+    load = os.getloadavg()[0]
+    print(f"CPU: {cpu()} ({os.cpu_count()} cores, load {load:.1f}); Python {platform.python_version()}; "
+          f"{args.runs} run directories; median of {args.repeats}")
+    print("                                   wall s   CPU s")
+    print(f"  listing, libyaml C parser       {fast[0]:7.3f} {fast[1]:7.3f}")
+    print(f"  listing, pure-Python parser     {slow[0]:7.3f} {slow[1]:7.3f}   ({slow[1] / fast[1]:.1f}x the C "
+          "parser's CPU time)")
+    print(f"  cnn runs DIR (new process)      {whole[0]:7.3f} {whole[1]:7.3f}")
     print(f"  differing config keys found: {', '.join(listed.differing)}")
 
 

@@ -103,4 +103,5 @@ def test_compare_folds_mean_std_and_one_cache(tmp_path):
     assert row["folds"] == "2" and float(row["best_val_accuracy"]) == pytest.approx(np.mean(folds))
     assert float(row["best_val_accuracy_std"]) == pytest.approx(np.std(folds))
     assert "best val acc mean" in result.output and "per fold" in result.output
+    assert (out / "comparison_curves.png").is_file()  # each fold's curves, overlaid
     assert len([p for p in cache.iterdir() if p.is_dir()]) == 1  # the folds (and the check) share one cache entry

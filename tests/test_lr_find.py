@@ -64,3 +64,16 @@ def test_auto_with_a_step_schedule_is_one_line(runner, tiny):
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
     assert "train.optimizer.learning_rate: auto is not allowed with train.lr_schedule of type step" in result.output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-o", "curve.jpg"], "-o curve.jpg: expected a .png file name"),
+    (["-o", "missing/curve.png"], "-o missing/curve.png: no such folder: missing"),
+    (["--start", "1", "--end", "0.1"], "--start 1 must be below --end 0.1"),
+    (["--steps", "5"], "Invalid value for '--steps'"),
+    (["--set", "train.optimizer.learning_rate=fast"], "expected a number or 'auto', received 'fast'"),
+])
+def test_lr_find_bad_input_is_one_line(runner, tiny, args, message):
+    result = runner.invoke(main, ["lr-find", "--config", tiny, *args])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and message in result.output, result.output

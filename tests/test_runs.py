@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 
 import pytest
@@ -100,3 +101,18 @@ def test_no_such_folder_and_no_runs(runner, tmp_path):
     assert result.exit_code == 2 and "missing: no such folder" in result.output
     result = runner.invoke(main, ["runs", str(tmp_path)])
     assert result.exit_code == 0 and result.stdout.strip() == "No runs found."
+
+
+def test_a_running_run_whose_process_is_gone_says_so(runner, runs):
+    import subprocess
+    import sys
+
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    for name, pid in (("a", gone.stdout.strip()), ("b", str(os.getpid()))):
+        record = json.loads((runs / name / "run.json").read_text())
+        (runs / name / "run.json").write_text(json.dumps({**record, "status": "running"}))
+        (runs / name / ".lock").write_text(f"{pid}\n")
+    listed = {r["path"][-1]: r for r in _json(runner, str(runs), "--where", "status=running")}
+    assert listed["a"]["writer_alive"] is False and listed["b"]["writer_alive"] is True
+    lines = runner.invoke(main, ["runs", str(runs), "--sort", "path"]).stdout.splitlines()
+    assert "running (no process)" in lines[1] and "running (no process)" not in lines[2] and "running" in lines[2]

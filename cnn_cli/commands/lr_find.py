@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -52,6 +53,8 @@ def command(config_path, data_path, overrides, subset, seed, steps, start, end, 
     """
     if output is not None and not output.lower().endswith(".png"):
         raise CnnError(f"-o {output}: expected a .png file name")
+    if output is not None and not Path(output).resolve().parent.is_dir():
+        raise CnnError(f"-o {output}: no such folder: {Path(output).parent}")
     require()
     test = find(LrFindOptions(config_path=config_path, overrides=overrides, data_path=data_path, subset=subset,
                               seed=seed, steps=steps, start=start, end=end),

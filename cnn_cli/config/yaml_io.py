@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import typing
 from pathlib import Path
 from typing import Any
 
@@ -78,7 +79,20 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping
 
 class _CLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
     """`_Loader`'s rules (its resolvers and constructors) on libyaml's C parser where PyYAML was built with it:
-    about ten times faster, for reading many files a program wrote itself (`cnn runs`)."""
+    about ten times faster, for reading many files a program wrote itself (`cnn runs`). A scalar's tag is
+    remembered (a run's config repeats `null`, `same`, `relu` hundreds of times): with no path resolvers, the
+    tag depends on the node's kind, its text and whether it was quoted only."""
+
+    _tags: typing.ClassVar[dict] = {}
+
+    def resolve(self, kind, value, implicit):
+        key = (kind, value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = super().resolve(kind, value, implicit)
+            if len(self._tags) < 4096:
+                self._tags[key] = tag
+        return tag
 
 
 _CLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers

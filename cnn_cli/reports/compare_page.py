@@ -13,9 +13,14 @@ CURVES_PNG = "comparison_curves.png"
 
 
 def histories(variants) -> list[tuple[str, list[dict]]]:
-    """(label, history rows) of each variant that wrote a history.csv."""
+    """(label, history rows) of each variant that wrote a history.csv (with --folds: each fold's, labelled
+    `variant (fold i)`)."""
     series = []
     for variant in variants:
+        if getattr(variant, "folds", None):
+            for i, fold in enumerate(variant.folds, 1):
+                series += [(f"{variant.label} (fold {i})", rows) for _, rows in histories([fold])]
+            continue
         if not variant.run_dir:
             continue
         rows = [r.model_dump() for r in RunDir(variant.run_dir).history.rows() if r.epoch is not None]

@@ -60,6 +60,12 @@ def _pair(rows: list[RunRow], metric: str, value: str, label: str) -> tuple[str,
                    else "" for row in rows]
 
 
+def _status(fields: dict) -> str:
+    """run.json's status; a run that says `running` but whose process is gone (killed) says so."""
+    status = fields.get("status") or ""
+    return f"{status} (no process)" if status == "running" and fields.get("writer_alive") is False else status
+
+
 def columns(listing: RunList) -> list[tuple[str, list[str]]]:
     rows = listing.rows
     f = [row.fields for row in rows]
@@ -70,7 +76,7 @@ def columns(listing: RunList) -> list[tuple[str, list[str]]]:
 
     cols = [
         ("run", [_shown_path(row.path) for row in rows]),
-        ("status", [x.get("status") or "" for x in f]),
+        ("status", [_status(x) for x in f]),
         ("task", [x.get("task") or "" for x in f]),
         ("epochs", [epochs(x) for x in f]),
         _pair(rows, "best_monitor", "best_value", "best"),

@@ -97,6 +97,21 @@ def holder(layout: RunLayout) -> str:
     return text if text.isdigit() else "unknown"
 
 
+def writer_alive(layout: RunLayout) -> bool | None:
+    """Whether the process whose pid the lock file holds is alive on this machine (None: no pid to ask about).
+    It takes no lock, so it can never get in a writer's way; a pid reused since would read as alive."""
+    pid = holder(layout)
+    if not pid.isdigit():
+        return None
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # a process of another user holds that pid
+    return True
+
+
 def _busy(layout: RunLayout) -> str:
     return (f"{layout.path}: in use by another cnn process (pid {holder(layout)}) that is training this run; "
             "wait for it to end or stop it, then try again")

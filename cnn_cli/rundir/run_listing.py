@@ -21,7 +21,8 @@ from typing import Any
 
 from cnn_cli.config.yaml_io import parse_scalar, read_yaml
 from cnn_cli.errors import CnnError
-from cnn_cli.rundir.layout import CONFIG, METRICS, RUN, SUMMARY
+from cnn_cli.rundir.layout import CONFIG, METRICS, RUN, SUMMARY, RunLayout
+from cnn_cli.rundir.lock import writer_alive
 
 HEADLINE = {"classification": ("accuracy",), "multilabel": ("micro_f1", "mean_average_precision"),
             "regression": ("mae", "rmse")}
@@ -115,6 +116,8 @@ def read_row(path: Path, warn: Callable[[str], None]) -> RunRow:
         "device": metrics.get("device"), "started": (record or {}).get("started"),
         "seed": (record or {}).get("seed", config.get("seed")),
     }
+    if status == "running":  # run.json says so; a killed run's says so too: is its writer still there?
+        fields["writer_alive"] = writer_alive(RunLayout(path))
     if (record or {}).get("learning_rate_found") is not None:
         fields["learning_rate_found"] = record["learning_rate_found"]
     return RunRow(path=path, fields=fields, config=config)
