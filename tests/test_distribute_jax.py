@@ -120,8 +120,8 @@ def test_data_parallel_refused_where_it_cannot_run(tmp_path, monkeypatch):
         (["--backend", "tensorflow", *DATA_PARALLEL], {}, "Keras' distribution engine runs on JAX only"),
         (["--backend", "jax", *DATA_PARALLEL], {"JAX_NUM_PROCESSES": "2"},
          "JAX_NUM_PROCESSES set but not JAX_COORDINATOR_ADDRESS, JAX_PROCESS_ID"),
-        (["--backend", "jax", *DATA_PARALLEL], {"JAX_COORDINATOR_ADDRESS": "h:1", "JAX_NUM_PROCESSES": "2",
-                                                "JAX_PROCESS_ID": "2"}, "JAX_PROCESS_ID: expected 0 to 1"),
+        (["--backend", "jax", *DATA_PARALLEL, "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
+         {}, "JAX_PROCESS_ID: expected 0 to 1"),
     ]
     for args, env, needle in cases:
         code, out = _finish(_cnn([*args, *small], tmp_path, **env))
