@@ -137,7 +137,7 @@ def test_tensorflow_only_features_are_refused_in_one_line(tmp_path):
     assert mirrored.returncode == 2
     assert mirrored.stderr.strip().splitlines() == [
         "Error: distribute.strategy mirrored: tf.distribute strategies need the TensorFlow backend (this run uses "
-        "JAX); leave distribute.strategy at auto (one device) or use --backend tensorflow"]
+        "JAX); use distribute.strategy data_parallel (Keras' own engine), or use --backend tensorflow"]
     board = cnn("train", "--backend", "jax", *ARGS, "--run-dir", str(tmp_path / "t"),
                 "--set", "train.callbacks.tensorboard.enabled=true")
     assert board.returncode == 2 and len(board.stderr.strip().splitlines()) == 1

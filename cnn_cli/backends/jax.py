@@ -20,7 +20,7 @@ class Jax(OneDeviceBackend):
 
     def check_devices(self, settings) -> None:
         if settings.strategy != "data_parallel":
-            refuse_strategy(settings, self.LABEL)
+            refuse_strategy(settings, self.LABEL, "use distribute.strategy data_parallel (Keras' own engine),")
 
     def make_strategy(self, settings, *, slurm: bool = False, worker=None) -> tuple:
         """(None, 'default') for one device; (a `jax_distribution.KerasEngine`, 'data_parallel') for

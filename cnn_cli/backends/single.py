@@ -21,8 +21,9 @@ class OneDevice:
         return contextlib.nullcontext()
 
 
-def refuse_strategy(settings, label: str) -> None:
-    """One line for a `distribute` section that needs tf.distribute under a backend (`label`) without it."""
+def refuse_strategy(settings, label: str, instead: str = "leave distribute.strategy at auto (one device)") -> None:
+    """One line for a `distribute` section that needs tf.distribute under a backend (`label`) without it;
+    `instead`: what this backend offers."""
     if settings.strategy == "data_parallel":
         raise CnnError(
             f"distribute.strategy data_parallel: Keras' distribution engine runs on JAX only (this run uses "
@@ -31,7 +32,7 @@ def refuse_strategy(settings, label: str) -> None:
     if settings.strategy != "auto":
         raise CnnError(
             f"distribute.strategy {settings.strategy}: tf.distribute strategies need the TensorFlow backend "
-            f"(this run uses {label}); leave distribute.strategy at auto (one device) or use --backend tensorflow"
+            f"(this run uses {label}); {instead} or use --backend tensorflow"
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 
@@ -40,7 +41,14 @@ from cnn_cli.training.trainer import TrainOptions, train
 @click.option("--time-limit", "time_limit", default=None, metavar="DURATION",
               help="End at the first epoch boundary past this wall-clock time from the start (90s, 20m, 1h30m, or "
                    "seconds), saving and reporting as usual.")
-def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, init_from, resume, time_limit):
+@click.option("--coordinator", default=None, metavar="HOST:PORT",
+              help="data_parallel over several JAX processes: process 0's address (sets JAX_COORDINATOR_ADDRESS).")
+@click.option("--num-processes", "num_processes", type=click.IntRange(min=1), default=None,
+              help="data_parallel over several JAX processes: how many (sets JAX_NUM_PROCESSES).")
+@click.option("--process-id", "process_id", type=click.IntRange(min=0), default=None,
+              help="data_parallel over several JAX processes: this one's, 0 to N-1 (sets JAX_PROCESS_ID).")
+def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, init_from, resume, time_limit,
+            coordinator, num_processes, process_id):
     """Train a model and write its run directory: config, model, best checkpoint, history, metrics, plots.
 
     \b
@@ -58,6 +66,9 @@ def command(config_path, overrides, data_path, epochs, subset, run_dir, seed, in
     was lost, 130 interrupted.
     """
 
+    for name, value in zip(distribute.JAX_ENV, (coordinator, num_processes, process_id)):
+        if value is not None:
+            os.environ[name] = str(value)
     worker = _jax_worker()
     if supervisor.wanted(backend_name(), worker):  # one of several JAX processes: a child trains, this one watches
         sys.exit(supervisor.run(sys.argv[1:], worker))
