@@ -244,3 +244,31 @@ def test_old_run_directories_read_as_classification():
     for labels in fixtures:
         run = read_run(labels.parent)
         assert run.task.NAME == "classification" and run.targets.thresholds is None
+
+
+# ---------------------------------------------------------------------------------------------- curves
+
+
+@pytest.mark.parametrize(("which", "metrics"), [(multilabel_run, ("loss", "auc", "f1")),
+                                                (regression_run, ("loss", "mae", "rmse"))])
+def test_the_training_curves_draw_the_tasks_own_metrics(runner, tmp_path, monkeypatch, which, metrics):
+    """training_curves.png (written by cnn train) and the report's curves: a panel for the loss and each of the
+    task's metrics, each with its training and validation lines; no accuracy panel left empty."""
+    import struct
+
+    from cnn_cli.reports import plots, training_curves
+    from cnn_cli.rundir.records import read_history_text
+
+    drawn = []
+    original = plots.curves_figure
+    monkeypatch.setattr(plots, "curves_figure", lambda *a, **k: drawn.append(original(*a, **k)) or drawn[-1])
+    run = which()
+    result = runner.invoke(main, ["report", str(run), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert f"{', '.join(metrics)} per epoch" in (tmp_path / "r.html").read_text()
+    assert len(drawn) == 1
+    png = (run / "training_curves.png").read_bytes()
+    assert struct.unpack(">I", png[16:20])[0] == 500 * len(metrics)  # a 500-pixel panel per metric
+    for figure in (drawn[0], training_curves.curves_figure(read_history_text(run / "history.csv"))):
+        panels = {ax.get_title(): len(ax.get_lines()) for ax in figure.axes if "learning rate" not in ax.get_title()}
+        assert tuple(panels) == metrics and all(n == 2 for n in panels.values()), panels

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.reports.phase_marks import mark_phases
+from cnn_cli.rundir.records import history_metrics
 
 
 def new_figure(width: float, height: float):
@@ -111,7 +112,9 @@ def comparison_figure(variants):
 
 
 def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | None, title: str = "") -> bytes | None:
-    """Loss and accuracy per epoch. One series (a run): training against validation, with a dotted line where
+    """The loss and the task's metrics per epoch (accuracy; a multi-label run's AUC and F1; a regression's MAE and
+    RMSE: those the histories hold, `history_metrics`), a panel each. One series (a run): training against
+    validation, with a dotted line where
     each phase begins when its history has a `phase` column (as training_curves.png has). Several (compare's
     variants): one colour per variant, validation solid and training dashed, overlaid on the same axes."""
     return _save(curves_figure(series, title), path)
@@ -121,10 +124,11 @@ def curves_figure(series: Sequence[tuple[str, list[dict]]], title: str = ""):
     from matplotlib.ticker import MaxNLocator
 
 
-    fig = new_figure(11.0, 4.2)
+    metrics = ("loss", *history_metrics([row for _, rows in series for row in rows]))
+    fig = new_figure(5.5 * len(metrics), 4.2)
     colours = [f"C{i % 10}" for i in range(len(series))]
-    for panel, metric in enumerate(("loss", "accuracy")):
-        ax = fig.add_subplot(1, 2, panel + 1)
+    for panel, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), panel + 1)
         for (label, rows), colour in zip(series, colours):
             for key, style, kind in ((metric, "--", "training"), (f"val_{metric}", "-", "validation")):
                 points = [(r.get("epoch"), r.get(key)) for r in rows if r.get(key) is not None]

@@ -66,6 +66,8 @@ class Task(ABC):
     LOSSES: ClassVar[tuple[str, ...]] = ()
     """The `train.loss` values the task allows."""
     REPORT_SECTIONS: ClassVar[tuple[str, ...]] = ()
+    CURVES_NOTE: ClassVar[str] = ""
+    """What the training curves' figures are, said under them when it is not plain (regression: standardised)."""
     SEVERAL: ClassVar[bool] = False
     """Whether the labels are one row per example (N, L) (multilabel, regression) rather than one index."""
 

@@ -25,6 +25,8 @@ class Regression(Task):
     LOSSES = ("mse", "mae", "huber")
     REPORT_SECTIONS = ("targets", "residuals", "worst", "inside")
     SEVERAL = True
+    CURVES_NOTE = ("The loss, MAE and RMSE of training are of the standardised targets (in the training split's "
+                   "standard deviations); the figures after training are in the data's units.")
 
     # ------------------------------------------------------------ training
 
