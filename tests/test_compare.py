@@ -138,3 +138,48 @@ def test_one_number_parser_for_csv_json_and_keras_values():
     assert [to_float(v) for v in ("0.93", 2, np.float32(0.5), "", None, "x", [1])] == [0.93, 2.0, 0.5, None, None, None, None]
     assert math.isnan(to_float("nan")) and to_float("inf") == math.inf
     assert [to_float(v, finite=True) for v in ("nan", "inf", "-inf", "0.25")] == [None, None, None, 0.25]
+
+
+@pytest.mark.parametrize(("config", "figures", "lower", "as_json"), [
+    ("regression_count.yaml", ["val_mae", "test_mae", "test_r2"], True, False),
+    pytest.param("multilabel_digits.yaml", ["val_micro_f1", "test_micro_f1", "test_mean_average_precision"], False,
+                 True, marks=pytest.mark.slow),  # two more cnn train processes, as the regression's
+])
+def test_compare_uses_the_tasks_own_figures(runner, tmp_path, config, figures, lower, as_json):
+    """On the shipped multi-label and regression data: the table, comparison.csv, --json and the page carry the
+    task's figures (from each run's metrics.json), the variants ranked by the validation figure in the task's
+    direction (MAE: lower is better), and the overlaid curves draw the task's metrics."""
+    from cnn_cli.reports.compare_page import histories
+    from cnn_cli.reports.plots import curves_figure
+    from cnn_cli.studies.compare import Variant
+
+    out = tmp_path / "cmp"
+    result = runner.invoke(main, ["compare", "--config", str(ROOT / "configs" / config), "--vary",
+                                  "train.batch_size=16,32", "--subset", "48", "--epochs", "1", "--out", str(out),
+                                  *(["--json"] if as_json else [])])
+    assert result.exit_code == 0, result.output
+    rows = _rows(out / "comparison.csv")
+    assert list(rows[0])[:6] == ["variant", "status", "rank", *figures]
+    for row in rows:
+        metrics = json.loads((out / row["run_dir"] / "metrics.json").read_text())
+        assert all(float(row[key]) == pytest.approx(metrics[key]) for key in figures)
+    ranked = sorted(rows, key=lambda r: float(r[figures[0]]), reverse=not lower)  # best first
+    assert [r["rank"] for r in ranked] == (["1", "1"] if ranked[0][figures[0]] == ranked[1][figures[0]] else ["1", "2"])
+    said = f"ranked by val {'MAE (lower' if lower else 'micro F1 (higher'} is better)"
+    if as_json:
+        found = json.loads(result.output[result.output.index("{"):])
+        assert found["figures"] == figures and found["lower_is_better"] is lower and found["ranked_by"] == figures[0]
+        assert [v["settings"] for v in found["variants"]] == [{"train.batch_size": "16"}, {"train.batch_size": "32"}]
+        assert [v["rank"] for v in found["variants"]] == [int(r["rank"]) for r in rows]
+    else:
+        lines = result.output.splitlines()
+        head = next(i for i, line in enumerate(lines) if line.startswith("variant"))
+        assert lines[head].split()[:6] == ["variant", "status", "rank", "val", "MAE", "test"]
+        assert [line.split()[0] for line in lines[head + 2:head + 4]] == [r["variant"] for r in ranked]
+        assert f"({said}; best first)" in result.output
+    page = (out / "comparison.html").read_text()
+    assert said in page and "accuracy" not in page
+    series = histories([Variant(name=r["variant"], settings=[], run_dir=r["run_dir"]) for r in rows])
+    figure = curves_figure(series)
+    assert [ax.get_title() for ax in figure.axes] == (["loss", "mae", "rmse"] if lower else ["loss", "auc", "f1"])
+    assert all(len(ax.get_lines()) == 4 for ax in figure.axes)  # 2 variants x (training, validation)

@@ -44,6 +44,8 @@ def _lines(result) -> list[str]:
     (BASE.replace("softmax", "linear").replace("task: multilabel", "task: regression") + "train: {loss: mse, tta: flip}\n",
      "train.tta", "data.flip_invariant"),
     (BASE.replace("softmax", "auto").replace("task: multilabel", "task: regressoin"), "task", "'regression'"),
+    (BASE.replace("softmax", "auto").replace("task: multilabel", "task: regression") + "train: {stop_at: {val_f1: 0.9}}\n",
+     "train.stop_at.val_f1", "expected a metric of the regression task: val_loss, val_mae, val_rmse"),
 ])
 def test_a_config_that_contradicts_its_task_is_one_line_exit_2(runner, write_config, text, key, fragment):
     config = write_config(text)
@@ -272,3 +274,45 @@ def test_the_training_curves_draw_the_tasks_own_metrics(runner, tmp_path, monkey
     for figure in (drawn[0], training_curves.curves_figure(read_history_text(run / "history.csv"))):
         panels = {ax.get_title(): len(ax.get_lines()) for ax in figure.axes if "learning rate" not in ax.get_title()}
         assert tuple(panels) == metrics and all(n == 2 for n in panels.values()), panels
+
+
+# ---------------------------------------------------------------------------------------------- stop_at, flip TTA
+
+
+def test_multilabel_stop_at_and_flip_tta_of_training_and_evaluate(runner):
+    """stop_at on a multi-label metric stops the run (val_auc >= 0: at once); train.tta: flip records the task's
+    figures with flip TTA, which `cnn evaluate --tta flip` finds again on the same test split."""
+    run = multilabel_run()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stop_at"]["reached"] is True and metrics["stop_at"]["epoch"] == 1 and metrics["epochs_run"] == 1
+    assert len((run / "history.csv").read_text().splitlines()) == 2
+    assert metrics["tta"] == "flip" and "test_accuracy_tta" not in metrics
+    assert 0 <= metrics["test_micro_f1_tta"] <= 1 and 0 <= metrics["test_mean_average_precision_tta"] <= 1
+    result = runner.invoke(main, ["evaluate", str(run), "--tta", "flip", "--json", "--no-write"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["tta"] == "flip" and report["micro_f1"] == pytest.approx(metrics["test_micro_f1"], abs=1e-6)
+    assert report["tta_figures"]["micro_f1"] == pytest.approx(metrics["test_micro_f1_tta"], abs=1e-6)
+    assert report["tta_figures"]["mean_average_precision"] == pytest.approx(metrics["test_mean_average_precision_tta"],
+                                                                            abs=1e-6)
+    text = runner.invoke(main, ["evaluate", str(run), "--tta", "flip", "--no-write"])
+    assert text.exit_code == 0 and "With flip TTA:" in text.output
+
+
+def test_regression_flip_tta_needs_flip_invariant_targets(runner, tmp_path):
+    """`cnn evaluate --tta flip` of a regression run: one line, exit 2, unless its config says data.flip_invariant
+    (then the figures of the mean of each image's and its mirror's numbers, in units)."""
+    from tests.run_helpers import copy_run
+
+    run = regression_run()
+    result = runner.invoke(main, ["evaluate", str(run), "--tta", "flip", "--no-write"])
+    assert result.exit_code == 2 and len(_lines(result)) == 1 and "Traceback" not in result.output
+    assert "data.flip_invariant" in result.output and "config.yaml" in result.output
+    invariant = copy_run(run, tmp_path)
+    config = invariant / "config.yaml"
+    config.write_text(config.read_text().replace("flip_invariant: false", "flip_invariant: true"))
+    result = runner.invoke(main, ["evaluate", str(invariant), "--tta", "flip", "--json", "--no-write"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["tta"] == "flip" and {"mae", "rmse", "r2", "per_target"} <= set(report["tta_figures"])
+    assert report["tta_figures"]["mae"] != report["mae"]  # the mirror images give other numbers
