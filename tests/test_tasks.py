@@ -5,6 +5,7 @@ load_run on tiny runs trained once per session (`run_helpers.multilabel_run`, `r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -225,6 +226,7 @@ def test_regression_predict_report_inspect_export_and_load_run(runner, digits, t
     assert exported == pytest.approx(trained.predict(pixels), abs=1e-3)  # the exported file speaks units too
     sidecar = json.loads((tmp_path / "r.onnx.labels.json").read_text())
     assert sidecar["task"] == "regression" and sidecar["output"]["meaning"].endswith("units")
+    assert [o.name for o in session.get_outputs()] == [sidecar["output"]["name"]] == ["values"]  # as the sidecar says
 
 
 def test_classification_evaluate_json_gains_task_balanced_accuracy_and_macro_f1(runner):
@@ -316,3 +318,69 @@ def test_regression_flip_tta_needs_flip_invariant_targets(runner, tmp_path):
     report = json.loads(result.output[result.output.index("{"):])
     assert report["tta"] == "flip" and {"mae", "rmse", "r2", "per_target"} <= set(report["tta_figures"])
     assert report["tta_figures"]["mae"] != report["mae"]  # the mirror images give other numbers
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+
+def test_export_agreement_rules_of_the_tasks():
+    """Export verification's rules: multilabel, equal decisions on at least 99.9% of the label decisions (at the
+    run's thresholds); regression, the largest difference at most 1e-3 target standard deviations."""
+    from cnn_cli import tasks
+    from cnn_cli.tasks.base import TargetState
+
+    multilabel = tasks.lookup("multilabel")
+    state = TargetState(thresholds=(0.5, 0.3))
+    expected = np.full((500, 2), 0.2)
+    expected[:, 1] = 0.35  # decided: label 1 only, everywhere (its threshold is 0.3)
+
+    def flipped(n):  # n of the 1,000 decisions go the other way
+        got = expected.copy()
+        got.reshape(-1)[:n] = [0.6 if i % 2 == 0 else 0.25 for i in range(n)]
+        return got
+
+    one, two = multilabel.agreement(expected, flipped(1), state), multilabel.agreement(expected, flipped(2), state)
+    assert (one["value"], one["passed"], two["value"], two["passed"]) == (0.999, True, 0.998, False)
+    assert multilabel.agreement(expected, expected + 0.04, state)["passed"]  # other scores, the same decisions
+    regression = tasks.lookup("regression")
+    state = TargetState(mean=(3.0, 100.0), std=(2.0, 50.0))
+    truth = np.stack([np.linspace(0, 6, 100), np.linspace(0, 200, 100)], axis=1)
+    for shift, passed in (((1.9e-3, 0.0), True), ((0.0, 0.049), True), ((2.1e-3, 0.0), False), ((0.0, 0.051), False)):
+        got = truth.copy()
+        got[7] += shift  # in the data's units: 2e-3 is 1e-3 of the first target's std, 0.05 of the second's
+        found = regression.agreement(truth, got, state)
+        assert found["passed"] is passed and found["value"] == pytest.approx(max(shift[0] / 2.0, shift[1] / 50.0))
+
+
+@pytest.mark.slow  # four exports, 4 to 6 s each on 2 busy cores
+@pytest.mark.parametrize("which", [multilabel_run, regression_run])
+def test_saved_model_and_litert_exports_of_the_tasks(which, tmp_path):
+    """`cnn export --format saved_model|litert` of a multi-label and a regression run: verified by the task's
+    agreement, and the files give what load_run gives (scores; numbers in the data's units)."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tests.export_helpers import export_cli
+
+    run = which()
+    trained = cnn_cli.load_run(run)
+    pixels = np.load(MNIST_NPZ)["x_test"][:8][..., None]
+    wanted = trained.predict(pixels)
+    rule = "equal decisions on at least 99.9%" if trained.task == "multilabel" else "at most 0.001 target standard"
+    for fmt, name in (("saved_model", "m"), ("litert", "m.tflite")):
+        report = json.loads(export_cli([str(run), "--format", fmt, "-o", str(tmp_path / name), "--json"]).output)
+        verification = report["verification"]
+        assert report["passed"] and verification["task"] == trained.task and rule in verification["rule"]
+        sidecar = json.loads(Path(report["labels"]).read_text())
+        assert sidecar["task"] == trained.task and [c["name"] for c in sidecar["classes"]] == trained.class_names
+        if fmt == "saved_model":
+            serve = tf.saved_model.load(str(tmp_path / name)).signatures["serving_default"]
+            got = serve(tf.constant(pixels))[sidecar["output"]["name"]].numpy()
+        else:
+            interpreter = Interpreter(model_path=str(tmp_path / name))
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], pixels.shape)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
+            interpreter.invoke()
+            got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        assert got == pytest.approx(wanted, abs=1e-3 * (1 if trained.task == "multilabel" else 10))
