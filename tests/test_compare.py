@@ -138,3 +138,69 @@ def test_one_number_parser_for_csv_json_and_keras_values():
     assert [to_float(v) for v in ("0.93", 2, np.float32(0.5), "", None, "x", [1])] == [0.93, 2.0, 0.5, None, None, None, None]
     assert math.isnan(to_float("nan")) and to_float("inf") == math.inf
     assert [to_float(v, finite=True) for v in ("nan", "inf", "-inf", "0.25")] == [None, None, None, 0.25]
+
+
+@pytest.mark.parametrize(("config", "figures", "lower", "as_json", "values"), [
+    ("regression_count.yaml", ["val_mae", "test_mae", "test_r2"], True, False, "16"),  # one cnn train process
+    pytest.param("multilabel_digits.yaml", ["val_micro_f1", "test_micro_f1", "test_mean_average_precision"], False,
+                 True, "16,32", marks=pytest.mark.slow),  # two, 20 to 50 s each on 2 busy cores
+])
+def test_compare_uses_the_tasks_own_figures(runner, tmp_path, config, figures, lower, as_json, values):
+    """On the shipped multi-label and regression data: the table, comparison.csv, --json and the page carry the
+    task's figures (from each run's metrics.json), the variants ranked by the validation figure in the task's
+    direction (MAE: lower is better), and the overlaid curves draw the task's metrics."""
+    from cnn_cli.reports.compare_page import histories
+    from cnn_cli.reports.plots import curves_figure
+    from cnn_cli.studies.compare import Variant
+
+    out = tmp_path / "cmp"
+    result = runner.invoke(main, ["compare", "--config", str(ROOT / "configs" / config), "--vary",
+                                  f"train.batch_size={values}", "--subset", "48", "--epochs", "1", "--out", str(out),
+                                  *(["--json"] if as_json else [])])
+    assert result.exit_code == 0, result.output
+    rows = _rows(out / "comparison.csv")
+    assert list(rows[0])[:6] == ["variant", "status", "rank", *figures]
+    for row in rows:
+        metrics = json.loads((out / row["run_dir"] / "metrics.json").read_text())
+        assert all(float(row[key]) == pytest.approx(metrics[key]) for key in figures)
+    ranked = sorted(rows, key=lambda r: float(r[figures[0]]), reverse=not lower)  # best first
+    assert [r["rank"] for r in ranked] == ["1", "2"][:len(rows)] or ranked[0][figures[0]] == ranked[-1][figures[0]]
+    said = f"ranked by val {'MAE (lower' if lower else 'micro F1 (higher'} is better)"
+    if as_json:
+        found = json.loads(result.output[result.output.index("{"):])
+        assert found["figures"] == figures and found["lower_is_better"] is lower and found["ranked_by"] == figures[0]
+        assert [v["settings"] for v in found["variants"]] == [{"train.batch_size": v} for v in values.split(",")]
+        assert [v["rank"] for v in found["variants"]] == [int(r["rank"]) for r in rows]
+    else:
+        lines = result.output.splitlines()
+        head = next(i for i, line in enumerate(lines) if line.startswith("variant"))
+        assert lines[head].split()[:6] == ["variant", "status", "rank", "val", "MAE", "test"]
+        assert [line.split()[0] for line in lines[head + 2:head + 2 + len(rows)]] == [r["variant"] for r in ranked]
+        assert f"({said}; best first)" in result.output
+    page = (out / "comparison.html").read_text()
+    assert said in page and "accuracy" not in page
+    series = histories([Variant(name=r["variant"], settings=[], run_dir=r["run_dir"]) for r in rows])
+    figure = curves_figure(series)
+    assert [ax.get_title() for ax in figure.axes] == (["loss", "mae", "rmse"] if lower else ["loss", "auc", "f1"])
+    assert all(len(ax.get_lines()) == 2 * len(rows) for ax in figure.axes)  # each variant's training, validation
+
+
+def test_ranks_follow_the_tasks_direction():
+    """Variants ranked by the headline's validation figure (else its test figure), best first: MAE downwards,
+    micro F1 upwards; equal figures share a rank; a variant without the figure, or that did not complete, has none."""
+    from cnn_cli.studies.compare import Variant, figures_of, rank, ranking_key
+
+    def variants(key, numbers, statuses=None):
+        return [Variant(name=str(i), settings=[("k", str(i))], status=(statuses or {}).get(i, "complete"),
+                        values={key: x}) for i, x in enumerate(numbers)]
+
+    regression = figures_of("regression")
+    found = variants("val_mae", [0.4, 0.1, None, 0.1, 0.3])
+    rank(found, regression)
+    assert [v.rank for v in found] == [4, 1, None, 1, 3] and ranking_key(found, regression) == "val_mae"
+    multilabel = figures_of("multilabel")
+    found = variants("test_micro_f1", [0.4, 0.9, 0.7], {1: "diverged"})
+    rank(found, multilabel)
+    assert [v.rank for v in found] == [2, None, 1] and ranking_key(found, multilabel) == "test_micro_f1"
+    assert regression.lower_is_better and not multilabel.lower_is_better and not figures_of("classification").lower_is_better
+    assert figures_of("classification").keys == ("best_val_accuracy", "test_accuracy")

@@ -126,3 +126,30 @@ def test_the_shipped_multilabel_digits_sample_reads_as_its_config_says():
     assert len(dataset.test) == 300 and len(dataset.train) + len(dataset.validation) == 1200
     assert dataset.images.shape[1:] == (56, 56, 1) and dataset.labels.dtype == np.uint8
     assert set(dataset.labels.sum(axis=1)) == {2, 3, 4}
+
+
+def test_a_manifest_given_with_data_says_the_task_as_in_a_config(runner, digits, tmp_path):
+    """`--data MANIFEST` on the command line: the task follows from its columns as it does for a config's
+    manifest (written into the run's config.yaml), a config's task they contradict or columns that leave a doubt
+    are one line naming --data, exit 2, before anything is read or TensorFlow starts."""
+    folder, labels = digits
+    (folder / "bits.csv").write_text("file,odd,big\n" + "".join(f"images/{i}.png,{d % 2},{int(d > 4)}\n"
+                                                               for i, d in enumerate(labels)))
+    (folder / "pairs.csv").write_text("file,n,m\n" + "".join(f"images/{i}.png,{d},{d + 1}\n"
+                                                            for i, d in enumerate(labels)))
+    config = tmp_path / "model.yaml"
+    config.write_text(f"name: m\nseed: 1\n{MODEL}train: {{epochs: 1, batch_size: 8}}\n")
+    run = tmp_path / "run"
+    result = runner.invoke(main, ["train", "--config", str(config), "--data", str(folder / "bits.csv"),
+                                  "--run-dir", str(run)])
+    assert result.exit_code == 0, result.output
+    assert "task: multilabel" in (run / "config.yaml").read_text()
+    saved = json.loads((run / "labels.json").read_text())
+    assert saved["task"] == "multilabel" and [c["name"] for c in saved["classes"]] == ["odd", "big"]
+    for data, extra, fragment in (("pairs.csv", [], "task: required key is missing: the manifest"),
+                                  ("bits.csv", ["--set", "task=classification"], "not classification")):
+        result = runner.invoke(main, ["train", "--config", str(config), "--data", str(folder / data), *extra,
+                                      "--run-dir", str(tmp_path / "never")])
+        assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+        assert result.output.startswith("Error: --data: task: ") and fragment in result.output
+        assert not (tmp_path / "never").exists()

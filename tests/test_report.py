@@ -174,7 +174,7 @@ def test_comparison_bar_labels_do_not_touch():
     from cnn_cli.reports.plots import comparison_figure
 
     variants = [SimpleNamespace(settings=[("train.optimizer", o), ("train.batch_size", b)], status="complete",
-                                best_val_accuracy=0.9, test_accuracy=0.88)
+                                values={"best_val_accuracy": 0.9, "test_accuracy": 0.88})
                 for o in ("adam", "rmsprop", "sgd", "{name: adam, learning_rate: 1e-4}") for b in ("32", "128")]
     assert _overlaps(comparison_figure(variants), "x") == 0
 
@@ -184,7 +184,8 @@ def test_compare_page_overlays_every_variant(tmp_path):
 
     run = mnist_run()
     variants = [SimpleNamespace(label=f"train.optimizer={o}", settings=[("train.optimizer", o)], status=s, run_dir=str(r),
-                                best_val_accuracy=None, test_accuracy=a, test_loss=1.0, epochs=1, seconds=3.0, error="")
+                                values={"best_val_accuracy": None, "test_accuracy": a}, rank=None, test_loss=1.0,
+                                epochs=1, seconds=3.0, error="")
                 for o, s, r, a in (("adam", "complete", run, 0.5), ("<sgd>", "diverged", "", None))]
     assert [label for label, _ in histories(variants)] == ["train.optimizer=adam"]
     write_compare_page(variants, tmp_path)

@@ -5,6 +5,7 @@ load_run on tiny runs trained once per session (`run_helpers.multilabel_run`, `r
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -44,6 +45,8 @@ def _lines(result) -> list[str]:
     (BASE.replace("softmax", "linear").replace("task: multilabel", "task: regression") + "train: {loss: mse, tta: flip}\n",
      "train.tta", "data.flip_invariant"),
     (BASE.replace("softmax", "auto").replace("task: multilabel", "task: regressoin"), "task", "'regression'"),
+    (BASE.replace("softmax", "auto").replace("task: multilabel", "task: regression") + "train: {stop_at: {val_f1: 0.9}}\n",
+     "train.stop_at.val_f1", "expected a metric of the regression task: val_loss, val_mae, val_rmse"),
 ])
 def test_a_config_that_contradicts_its_task_is_one_line_exit_2(runner, write_config, text, key, fragment):
     config = write_config(text)
@@ -223,6 +226,7 @@ def test_regression_predict_report_inspect_export_and_load_run(runner, digits, t
     assert exported == pytest.approx(trained.predict(pixels), abs=1e-3)  # the exported file speaks units too
     sidecar = json.loads((tmp_path / "r.onnx.labels.json").read_text())
     assert sidecar["task"] == "regression" and sidecar["output"]["meaning"].endswith("units")
+    assert [o.name for o in session.get_outputs()] == [sidecar["output"]["name"]] == ["values"]  # as the sidecar says
 
 
 def test_classification_evaluate_json_gains_task_balanced_accuracy_and_macro_f1(runner):
@@ -244,3 +248,139 @@ def test_old_run_directories_read_as_classification():
     for labels in fixtures:
         run = read_run(labels.parent)
         assert run.task.NAME == "classification" and run.targets.thresholds is None
+
+
+# ---------------------------------------------------------------------------------------------- curves
+
+
+@pytest.mark.parametrize(("which", "metrics"), [(multilabel_run, ("loss", "auc", "f1")),
+                                                (regression_run, ("loss", "mae", "rmse"))])
+def test_the_training_curves_draw_the_tasks_own_metrics(runner, tmp_path, monkeypatch, which, metrics):
+    """training_curves.png (written by cnn train) and the report's curves: a panel for the loss and each of the
+    task's metrics, each with its training and validation lines; no accuracy panel left empty."""
+    import struct
+
+    from cnn_cli.reports import plots, training_curves
+    from cnn_cli.rundir.records import read_history_text
+
+    drawn = []
+    original = plots.curves_figure
+    monkeypatch.setattr(plots, "curves_figure", lambda *a, **k: drawn.append(original(*a, **k)) or drawn[-1])
+    run = which()
+    result = runner.invoke(main, ["report", str(run), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert f"{', '.join(metrics)} per epoch" in (tmp_path / "r.html").read_text()
+    assert len(drawn) == 1
+    png = (run / "training_curves.png").read_bytes()
+    assert struct.unpack(">I", png[16:20])[0] == 500 * len(metrics)  # a 500-pixel panel per metric
+    for figure in (drawn[0], training_curves.curves_figure(read_history_text(run / "history.csv"))):
+        panels = {ax.get_title(): len(ax.get_lines()) for ax in figure.axes if "learning rate" not in ax.get_title()}
+        assert tuple(panels) == metrics and all(n == 2 for n in panels.values()), panels
+
+
+# ---------------------------------------------------------------------------------------------- stop_at, flip TTA
+
+
+def test_multilabel_stop_at_and_flip_tta_of_training_and_evaluate(runner):
+    """stop_at on a multi-label metric stops the run (val_auc >= 0: at once); train.tta: flip records the task's
+    figures with flip TTA, which `cnn evaluate --tta flip` finds again on the same test split."""
+    run = multilabel_run()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stop_at"]["reached"] is True and metrics["stop_at"]["epoch"] == 1 and metrics["epochs_run"] == 1
+    assert len((run / "history.csv").read_text().splitlines()) == 2
+    assert metrics["tta"] == "flip" and "test_accuracy_tta" not in metrics
+    assert 0 <= metrics["test_micro_f1_tta"] <= 1 and 0 <= metrics["test_mean_average_precision_tta"] <= 1
+    result = runner.invoke(main, ["evaluate", str(run), "--tta", "flip", "--json", "--no-write"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["tta"] == "flip" and report["micro_f1"] == pytest.approx(metrics["test_micro_f1"], abs=1e-6)
+    assert report["tta_figures"]["micro_f1"] == pytest.approx(metrics["test_micro_f1_tta"], abs=1e-6)
+    assert report["tta_figures"]["mean_average_precision"] == pytest.approx(metrics["test_mean_average_precision_tta"],
+                                                                            abs=1e-6)
+    text = runner.invoke(main, ["evaluate", str(run), "--tta", "flip", "--no-write"])
+    assert text.exit_code == 0 and "With flip TTA:" in text.output
+
+
+def test_regression_flip_tta_needs_flip_invariant_targets(runner, tmp_path):
+    """`cnn evaluate --tta flip` of a regression run: one line, exit 2, unless its config says data.flip_invariant
+    (then the figures of the mean of each image's and its mirror's numbers, in units)."""
+    from tests.run_helpers import copy_run
+
+    run = regression_run()
+    result = runner.invoke(main, ["evaluate", str(run), "--tta", "flip", "--no-write"])
+    assert result.exit_code == 2 and len(_lines(result)) == 1 and "Traceback" not in result.output
+    assert "data.flip_invariant" in result.output and "config.yaml" in result.output
+    invariant = copy_run(run, tmp_path)
+    config = invariant / "config.yaml"
+    config.write_text(config.read_text().replace("flip_invariant: false", "flip_invariant: true"))
+    result = runner.invoke(main, ["evaluate", str(invariant), "--tta", "flip", "--json", "--no-write"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output[result.output.index("{"):])
+    assert report["tta"] == "flip" and {"mae", "rmse", "r2", "per_target"} <= set(report["tta_figures"])
+    assert report["tta_figures"]["mae"] != report["mae"]  # the mirror images give other numbers
+
+
+# ---------------------------------------------------------------------------------------------- export
+
+
+def test_export_agreement_rules_of_the_tasks():
+    """Export verification's rules: multilabel, equal decisions on at least 99.9% of the label decisions (at the
+    run's thresholds); regression, the largest difference at most 1e-3 target standard deviations."""
+    from cnn_cli import tasks
+    from cnn_cli.tasks.base import TargetState
+
+    multilabel = tasks.lookup("multilabel")
+    state = TargetState(thresholds=(0.5, 0.3))
+    expected = np.full((500, 2), 0.2)
+    expected[:, 1] = 0.35  # decided: label 1 only, everywhere (its threshold is 0.3)
+
+    def flipped(n):  # n of the 1,000 decisions go the other way
+        got = expected.copy()
+        got.reshape(-1)[:n] = [0.6 if i % 2 == 0 else 0.25 for i in range(n)]
+        return got
+
+    one, two = multilabel.agreement(expected, flipped(1), state), multilabel.agreement(expected, flipped(2), state)
+    assert (one["value"], one["passed"], two["value"], two["passed"]) == (0.999, True, 0.998, False)
+    assert multilabel.agreement(expected, expected + 0.04, state)["passed"]  # other scores, the same decisions
+    regression = tasks.lookup("regression")
+    state = TargetState(mean=(3.0, 100.0), std=(2.0, 50.0))
+    truth = np.stack([np.linspace(0, 6, 100), np.linspace(0, 200, 100)], axis=1)
+    for shift, passed in (((1.9e-3, 0.0), True), ((0.0, 0.049), True), ((2.1e-3, 0.0), False), ((0.0, 0.051), False)):
+        got = truth.copy()
+        got[7] += shift  # in the data's units: 2e-3 is 1e-3 of the first target's std, 0.05 of the second's
+        found = regression.agreement(truth, got, state)
+        assert found["passed"] is passed and found["value"] == pytest.approx(max(shift[0] / 2.0, shift[1] / 50.0))
+
+
+@pytest.mark.slow  # four exports, 4 to 6 s each on 2 busy cores
+@pytest.mark.parametrize("which", [multilabel_run, regression_run])
+def test_saved_model_and_litert_exports_of_the_tasks(which, tmp_path):
+    """`cnn export --format saved_model|litert` of a multi-label and a regression run: verified by the task's
+    agreement, and the files give what load_run gives (scores; numbers in the data's units)."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tests.export_helpers import export_cli
+
+    run = which()
+    trained = cnn_cli.load_run(run)
+    pixels = np.load(MNIST_NPZ)["x_test"][:8][..., None]
+    wanted = trained.predict(pixels)
+    rule = "equal decisions on at least 99.9%" if trained.task == "multilabel" else "at most 0.001 target standard"
+    for fmt, name in (("saved_model", "m"), ("litert", "m.tflite")):
+        report = json.loads(export_cli([str(run), "--format", fmt, "-o", str(tmp_path / name), "--json"]).output)
+        verification = report["verification"]
+        assert report["passed"] and verification["task"] == trained.task and rule in verification["rule"]
+        sidecar = json.loads(Path(report["labels"]).read_text())
+        assert sidecar["task"] == trained.task and [c["name"] for c in sidecar["classes"]] == trained.class_names
+        if fmt == "saved_model":
+            serve = tf.saved_model.load(str(tmp_path / name)).signatures["serving_default"]
+            got = serve(tf.constant(pixels))[sidecar["output"]["name"]].numpy()
+        else:
+            interpreter = Interpreter(model_path=str(tmp_path / name))
+            interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], pixels.shape)
+            interpreter.allocate_tensors()
+            interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
+            interpreter.invoke()
+            got = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+        assert got == pytest.approx(wanted, abs=1e-3 * (1 if trained.task == "multilabel" else 10))

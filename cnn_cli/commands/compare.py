@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import click
 
 from cnn_cli.backends import require
@@ -10,6 +12,7 @@ from cnn_cli.commands.options import (
     cache_dir_option,
     config_option,
     data_option,
+    json_option,
     set_option,
     subset_option,
 )
@@ -35,13 +38,17 @@ from cnn_cli.studies.compare import COMPARISON_CSV, COMPARISON_PNG, CompareOptio
               help="K-fold cross-validation of each variant: K runs, each validating on one stratified part of the "
                    "training split (data.fold); the table gives the mean and standard deviation over the folds.")
 @set_option
-def command(config_path, varies, epochs, subset, data_path, out, seed, folds, overrides):
+@json_option
+def command(config_path, varies, epochs, subset, data_path, out, seed, folds, overrides, as_json):
     """Train every combination of --vary values with the same seed and data, and compare the results.
 
     Each variant is a `cnn train` run (in its own process) in OUT/<variant>, its output in OUT/<variant>.log.
-    The table (variant, status, best validation accuracy, test accuracy, epochs, seconds) is printed and
-    saved as OUT/comparison.csv, with a bar chart OUT/comparison.png. A failed variant is listed with its
-    status and the others are kept; the command then fails (exit 2) and names the variants that failed.
+    The table (variant, status, rank, the task's figures, epochs, seconds; best first) is printed and saved
+    as OUT/comparison.csv, with a bar chart OUT/comparison.png. The figures are the task's: best validation
+    and test accuracy; a multi-label run's validation and test micro F1 and test mAP; a regression's
+    validation and test MAE (lower is better) and test R². The variants are ranked by the first (by the test
+    figure when there is no validation split). A failed variant is listed with its status and the others
+    are kept; the command then fails (exit 2) and names the variants that failed.
 
     \b
     Examples:
@@ -56,9 +63,13 @@ def command(config_path, varies, epochs, subset, data_path, out, seed, folds, ov
     require()  # the variants' processes run on the backend chosen here (KERAS_BACKEND)
     opts = CompareOptions(config_path=config_path, varies=varies, overrides=overrides, epochs=epochs, subset=subset,
                           data_path=data_path, out=out, seed=seed, folds=folds)
-    folder, variants = compare(opts, echo=lambda line: click.echo(line, err=True))
-    click.echo(table(variants))
-    click.echo(f"Wrote {folder / COMPARISON_CSV}, {folder / COMPARISON_PNG} and {folder / 'comparison.html'}")
+    comparison = compare(opts, echo=lambda line: click.echo(line, err=True))
+    folder, variants = comparison.folder, comparison.variants
+    if as_json:
+        click.echo(json.dumps(comparison.to_dict(), indent=2))
+    else:
+        click.echo(table(comparison))
+        click.echo(f"Wrote {folder / COMPARISON_CSV}, {folder / COMPARISON_PNG} and {folder / 'comparison.html'}")
     failed = [v for v in variants if v.status != "complete"]
     if failed and len(failed) == len(variants):
         raise CnnError(f"every variant failed; see the logs in {folder} (first: {failed[0].error or failed[0].status})")

@@ -49,7 +49,9 @@ class Optimizer(Section):
 Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy", "val_auc", "val_f1", "auc", "f1",
                   "val_mae", "val_rmse", "mae", "rmse"]
 """Every task's monitors (each task allows its own: `cnn_cli.tasks`' `MONITORS`)."""
-HIGHER_IS_BETTER = ("accuracy", "auc", "f1")
+HIGHER_IS_BETTER = ("accuracy", "auc", "f1", "balanced_accuracy", "micro_f1", "macro_f1", "mean_average_precision",
+                    "subset_accuracy", "r2")
+"""The metrics and evaluation figures that improve upwards (every other one, a loss or an error, downwards)."""
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
           "binary_focal_crossentropy", "mse", "mae", "huber")
 """Every task's losses (each task allows its own: `cnn_cli.tasks`' `LOSSES`)."""
@@ -58,7 +60,8 @@ LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary
 def monitor_mode(monitor: str) -> Literal["min", "max"]:
     """Which way a monitored metric improves: accuracies, AUC and F1 up, losses and errors down (the one place
     that says so)."""
-    return "max" if monitor.removeprefix("val_") in HIGHER_IS_BETTER else "min"
+    return "max" if monitor.removeprefix("val_").removeprefix("test_").removeprefix("best_") in HIGHER_IS_BETTER \
+        else "min"
 
 
 def improves(monitor: str, value: float, best: float | None) -> bool:
@@ -155,7 +158,8 @@ class TrainConfig(Section):
         "0.5). Kept in the run; evaluate, predict, export and load_run use them.")
     stop_at: dict[Monitor, float] | None = Field(
         None, min_length=1, description="End the run at the first epoch where every metric given reaches its value "
-        "(accuracies at least, losses at most), e.g. {val_accuracy: 0.93}.")
+        "(accuracies, AUC and F1 at least, losses and errors at most), e.g. {val_accuracy: 0.93}; a regression's mae "
+        "and rmse are of the standardised targets (in the training split's standard deviations).")
     tta: Literal["none", "flip"] = Field(
         "none", description="Test-time augmentation of the final evaluation: flip also scores the average of each "
         "image's and its mirror's predictions (both figures reported). Wrong for digits and signs.")

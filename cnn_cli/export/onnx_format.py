@@ -1,5 +1,6 @@
 """ONNX: one `.onnx` file for onnxruntime (Python, C++, C#, Java, the browser), `image` uint8 (batch, H, W, C)
--> `probabilities` float32 (batch, K), the class map in the model's metadata_props.
+-> `probabilities` float32 (batch, K) (a multi-label model's `scores`, a regression's `values`: the output the
+metadata names), the class map in the model's metadata_props.
 
 Converted by Keras' own ONNX export, which on TensorFlow goes through tf2onnx (1.17 works with TensorFlow 2.21
 and Keras 3.15); `dynamic_int8` is onnxruntime's dynamic quantization (int8 weights, activations quantized as
@@ -18,7 +19,6 @@ SUFFIX = ".onnx"
 RUNTIME = "onnxruntime"
 NEEDS = {"tf2onnx": "tf2onnx", "onnx": "onnx", "onnxruntime": "onnxruntime"}
 QUANTIZE = ("dynamic_int8",)
-OUTPUT = "probabilities"
 
 
 def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
@@ -40,7 +40,7 @@ def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
         if quantize:
             float_path.unlink(missing_ok=True)
     proto = onnx.load(str(path))
-    _name_io(proto.graph)
+    _name_io(proto.graph, metadata["output"]["name"])
     for key, value in metadata.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value if isinstance(value, str) else json.dumps(value)
@@ -48,13 +48,14 @@ def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
     onnx.save(proto, str(path))
 
 
-def _name_io(graph) -> None:
-    """Names the output `probabilities` and the free first dimension `batch` (tf2onnx leaves `Identity:0`, `unk__N`)."""
+def _name_io(graph, output: str) -> None:
+    """Names the output `output` (probabilities, scores, values) and the free first dimension `batch` (tf2onnx
+    leaves `Identity:0`, `unk__N`)."""
     old = graph.output[0].name
     for node in graph.node:
-        node.output[:] = [OUTPUT if name == old else name for name in node.output]
-        node.input[:] = [OUTPUT if name == old else name for name in node.input]
-    graph.output[0].name = OUTPUT
+        node.output[:] = [output if name == old else name for name in node.output]
+        node.input[:] = [output if name == old else name for name in node.input]
+    graph.output[0].name = output
     for value in (graph.input[0], graph.output[0]):
         value.type.tensor_type.shape.dim[0].dim_param = "batch"
 
@@ -67,6 +68,6 @@ def load(path: Path):
     name = session.get_inputs()[0].name
 
     def predict(x: np.ndarray) -> np.ndarray:
-        return session.run([OUTPUT], {name: x})[0]
+        return session.run(None, {name: x})[0]  # the one output
 
     return predict

@@ -1,5 +1,6 @@
 """TensorFlow SavedModel: a folder for TF Serving and `tf.saved_model.load`, with one signature,
-`serving_default` (also `serve`): `image` uint8 (batch, H, W, C) -> `probabilities` float32 (batch, K).
+`serving_default` (also `serve`): `image` uint8 (batch, H, W, C) -> `probabilities` float32 (batch, K) (the
+output the sidecar names: a multi-label model's `scores`, a regression's `values`).
 The class map goes into the folder's `assets.extra/` (the place TF Serving leaves to its users) too."""
 
 from __future__ import annotations
@@ -20,14 +21,16 @@ CLASS_MAP_INSIDE = "assets.extra/labels.json"
 
 
 def write(model, path: Path, quantize: str | None, metadata: dict) -> None:
-    """Writes the SavedModel folder `path` (which must not exist) for the uint8 model `model`."""
+    """Writes the SavedModel folder `path` (which must not exist) for the uint8 model `model`, its output named
+    as `metadata` says (probabilities, scores, values)."""
     import keras
     tf = _tensorflow()  # through the backend boundary: SavedModel and LiteRT are TensorFlow formats
 
     archive = keras.export.ExportArchive()
     archive.track(model)
     spec = tf.TensorSpec(shape=(None, *model.input_shape[1:]), dtype=tf.uint8, name="image")
-    archive.add_endpoint("serve", lambda image: {"probabilities": model(image, training=False)}, input_signature=[spec])
+    output = metadata["output"]["name"]
+    archive.add_endpoint("serve", lambda image: {output: model(image, training=False)}, input_signature=[spec])
     archive.write_out(str(path), verbose=False)
     inside = path / CLASS_MAP_INSIDE
     inside.parent.mkdir(parents=True, exist_ok=True)
@@ -41,6 +44,7 @@ def load(path: Path):
     serve = tf.saved_model.load(str(path)).signatures["serving_default"]
 
     def predict(x: np.ndarray) -> np.ndarray:
-        return serve(image=tf.constant(x))["probabilities"].numpy()
+        (found,) = serve(image=tf.constant(x)).values()  # the one output, whatever its name
+        return found.numpy()
 
     return predict

@@ -29,20 +29,28 @@ def histories(variants) -> list[tuple[str, list[dict]]]:
     return series
 
 
-def write_compare_page(variants, out: Path) -> None:
+def write_compare_page(variants, out: Path, columns=plots.ACCURACY, headline: str = "accuracy",
+                       ranked_by: str = "") -> None:
+    """The page of `variants` (best first by their `rank`, when they have one) with the comparison's figures
+    (`columns`: (key of `variant.values`, words)); `ranked_by` says by what (`ranked by val MAE (lower is better)`)."""
     series = histories(variants)
     curves = plots.plot_curves(series, None, "training curves, overlaid") if series else None
     if curves is not None:
         access.write_atomic(out / CURVES_PNG, curves)
-    bars = plots.plot_comparison(variants, None)
-    rows = [[v.label, v.status, html.number(v.best_val_accuracy), html.number(v.test_accuracy), html.number(v.test_loss),
-             html.number(v.epochs), html.number(v.seconds, 1), v.run_dir or "-", v.error or ""] for v in variants]
-    table = html.table(["variant", "status", "best val accuracy", "test accuracy", "test loss", "epochs", "seconds",
-                     "run directory", "error"], rows, numeric=[False, False, True, True, True, True, True, False, False])
-    sections = [("table", "Variants", html.paragraph("Click a column's header to sort by it.") + table),
+    bars = plots.plot_comparison(variants, None, columns, headline)
+    ordered = sorted(variants, key=lambda v: (getattr(v, "rank", None) is None, getattr(v, "rank", None) or 0))
+    rows = [[v.label, v.status, html.number(getattr(v, "rank", None)), *(html.number(v.values.get(key)) for key, _ in columns),
+             html.number(v.test_loss), html.number(v.epochs), html.number(v.seconds, 1), v.run_dir or "-", v.error or ""]
+            for v in ordered]
+    table = html.table(["variant", "status", "rank", *(words for _, words in columns), "test loss", "epochs", "seconds",
+                        "run directory", "error"], rows,
+                       numeric=[False, False, True, *(True for _ in columns), True, True, True, False, False])
+    said = f" Best first, {ranked_by}." if ranked_by else ""
+    sections = [("table", "Variants", html.paragraph("Click a column's header to sort by it." + said) + table),
                 ("curves", "Training curves", html.img(curves, "training curves of every variant, overlaid") if curves
                  else html.paragraph("No variant wrote a history.")),
-                ("bars", "Accuracy", html.img(bars, "best validation and test accuracy per variant"))]
+                ("bars", headline[:1].upper() + headline[1:],
+                 html.img(bars, ", ".join(words for _, words in columns) + " per variant"))]
     failed = [v for v in variants if v.status != "complete"]
     banners = [f"{len(failed)} of {len(variants)} variants did not complete: " + ", ".join(v.label for v in failed)] if failed else []
     page = html.page("comparison", f"{out} · {len(variants)} variants", banners, sections)

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli.reports.phase_marks import mark_phases
+from cnn_cli.rundir.records import history_metrics
 
 
 def new_figure(width: float, height: float):
@@ -73,16 +74,21 @@ def confusion_figure(matrix, names: Sequence[str], title: str = ""):
     return fig
 
 
-def plot_comparison(variants, path: str | Path | None) -> bytes | None:
-    """Bars of best validation accuracy and test accuracy per variant (failed variants marked), the variant
-    labels wrapped and the figure widened by the number of variants so neighbouring labels do not touch."""
-    return _save(comparison_figure(variants), path)
+ACCURACY = (("best_val_accuracy", "best val accuracy"), ("test_accuracy", "test accuracy"))
+"""A classification comparison's figures (`cnn_cli.studies.compare.figures_of` gives each task's)."""
 
 
-def comparison_figure(variants):
+def plot_comparison(variants, path: str | Path | None, columns=ACCURACY, headline: str = "accuracy") -> bytes | None:
+    """Bars of the comparison's figures per variant (`columns`: (key of `variant.values`, words); classification's
+    best validation and test accuracy, a regression's validation and test MAE and test R², ...), failed
+    variants marked, the variant labels wrapped and the figure widened by the number of variants so
+    neighbouring labels do not touch."""
+    return _save(comparison_figure(variants, columns, headline), path)
+
+
+def comparison_figure(variants, columns=ACCURACY, headline: str = "accuracy"):
     labels = ["\n".join(wrap(f"{k}={v}", 24, 2) for k, v in variant.settings) for variant in variants]
-    series = [(name, [getattr(v, attr) for v in variants]) for name, attr in
-              (("best val accuracy", "best_val_accuracy"), ("test accuracy", "test_accuracy"))]
+    series = [(words, [variant.values.get(key) for variant in variants]) for key, words in columns]
     series = [(name, values) for name, values in series if any(x is not None for x in values)]
     fig = new_figure(max(6.0, 1.5 * len(variants) + 2), 5.0)
     ax = fig.add_subplot(1, 1, 1)
@@ -97,21 +103,28 @@ def comparison_figure(variants):
                             fontsize=7, xytext=(0, 2), textcoords="offset points")
     for position, variant in zip(positions, variants):
         if variant.status != "complete":
-            ax.annotate(variant.status, (position, 0.02), ha="center", va="bottom", rotation=90, fontsize=8, color="red")
+            ax.annotate(variant.status, (position, 0.02), ha="center", va="bottom", rotation=90, fontsize=8, color="red",
+                        xycoords=("data", "axes fraction"))
     many = len(variants) > 6
     ax.set_xticks(positions, labels=labels, rotation=30 if many else 0, ha="right" if many else "center",
                   rotation_mode="anchor", fontsize=8)
-    ax.set_ylim(0, 1.1)
-    ax.set_ylabel("accuracy")
+    drawn = [x for _, values in series for x in values if x is not None]
+    if all(0 <= x <= 1 for x in drawn):  # shares (accuracy, F1, mAP): on the whole scale
+        ax.set_ylim(0, 1.1)
+    else:  # errors in the data's units (MAE), or an R² below 0: room above the highest bar for its number
+        ax.set_ylim(min(0.0, *drawn), max(drawn) * 1.12 if max(drawn) > 0 else 1.0)
+    ax.set_ylabel(", ".join(dict.fromkeys(name.split(" ", 1)[-1].removeprefix("val ") for name, _ in series)) or headline)
     ax.set_title("comparison", loc="right")
     if series:
-        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2, fontsize=8, frameon=False)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.0), ncol=len(series), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
 
 def plot_curves(series: Sequence[tuple[str, list[dict]]], path: str | Path | None, title: str = "") -> bytes | None:
-    """Loss and accuracy per epoch. One series (a run): training against validation, with a dotted line where
+    """The loss and the task's metrics per epoch (accuracy; a multi-label run's AUC and F1; a regression's MAE and
+    RMSE: those the histories hold, `history_metrics`), a panel each. One series (a run): training against
+    validation, with a dotted line where
     each phase begins when its history has a `phase` column (as training_curves.png has). Several (compare's
     variants): one colour per variant, validation solid and training dashed, overlaid on the same axes."""
     return _save(curves_figure(series, title), path)
@@ -121,10 +134,11 @@ def curves_figure(series: Sequence[tuple[str, list[dict]]], title: str = ""):
     from matplotlib.ticker import MaxNLocator
 
 
-    fig = new_figure(11.0, 4.2)
+    metrics = ("loss", *history_metrics([row for _, rows in series for row in rows]))
+    fig = new_figure(5.5 * len(metrics), 4.2)
     colours = [f"C{i % 10}" for i in range(len(series))]
-    for panel, metric in enumerate(("loss", "accuracy")):
-        ax = fig.add_subplot(1, 2, panel + 1)
+    for panel, metric in enumerate(metrics):
+        ax = fig.add_subplot(1, len(metrics), panel + 1)
         for (label, rows), colour in zip(series, colours):
             for key, style, kind in ((metric, "--", "training"), (f"val_{metric}", "-", "validation")):
                 points = [(r.get("epoch"), r.get(key)) for r in rows if r.get(key) is not None]

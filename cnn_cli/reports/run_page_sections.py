@@ -13,6 +13,7 @@ from cnn_cli.reports import access, html, plots, task_figures
 from cnn_cli.reports import pixels as images
 from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
 from cnn_cli.reports.phase_marks import phase_ranges
+from cnn_cli.rundir.records import history_metrics
 
 PAIRS, PAIR_EXAMPLES, HARDEST, INSIDE_IMAGES, INSIDE_LAYERS = 5, 6, 24, 3, 6
 
@@ -55,7 +56,10 @@ def curves(found) -> str:
     if not rows:
         return html.paragraph("No history yet (history.csv is written after each epoch).")
     png = plots.plot_curves([("run", rows)], None)
-    return html.img(png, "loss and accuracy per epoch, training and validation") + phases_caption(rows, found.metrics)
+    shown = ", ".join(("loss", *history_metrics(rows)))
+    said = tasks.of(found.run.config).CURVES_NOTE
+    note = html.paragraph(said) if said else ""
+    return html.img(png, f"{shown} per epoch, training and validation") + note + phases_caption(rows, found.metrics)
 
 
 def phases_caption(rows: list[dict], metrics: dict) -> str:

@@ -19,6 +19,7 @@ from cnn_cli.config.overrides import Override, data_flag_overrides, data_shape_o
 from cnn_cli.config.phases import last_phase_epochs
 from cnn_cli.config.root import Config
 from cnn_cli.config.sources import registry as sources
+from cnn_cli.config.sources.manifest import data_flag_task
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import ConfigError
 from cnn_cli.resolve.checked_config import config_from_dict
@@ -44,7 +45,7 @@ class RunFlags:
     epochs: int | None = None
     seed: int | None = None
     subset: int | None = None
-    data: str | None = None  # --data PATH: the source, whatever a --set data.* left
+    data: str | None = None  # --data PATH: the source, whatever a --set data.* left; a manifest's task
 
     def given(self) -> bool:
         return any(v is not None for v in (self.epochs, self.seed, self.subset))
@@ -60,7 +61,9 @@ class RunFlags:
             out.append(Override(("seed",), self.seed, "--seed"))
         if self.subset is not None and isinstance(raw, dict) and isinstance(raw.get("data"), dict):
             out.append(Override(("data", "subset"), self.subset, "--subset"))
-        return out + data_flag_overrides(raw, self.data)
+        out += data_flag_overrides(raw, self.data)
+        said = data_flag_task(raw, self.data) if self.data is not None and isinstance(raw, dict) else None
+        return out + ([Override(("task",), said, "--data")] if said is not None else [])
 
 
 def _last_phase_override(raw: Any, epochs: int) -> list[Override]:

@@ -40,6 +40,13 @@ def history_columns(rows) -> tuple[str, ...]:
     return ("epoch", "loss", *metrics, "val_loss", *(f"val_{m}" for m in metrics), "learning_rate", "seconds")
 
 
+def history_metrics(rows) -> tuple[str, ...]:
+    """The task's metrics that `rows` hold beside the loss, as training logged them (classification, and a
+    history without any: accuracy; multilabel: auc, f1; regression: mae, rmse): what the curves draw."""
+    columns = history_columns(rows)
+    return columns[2:columns.index("val_loss")]
+
+
 class _Record(BaseModel):
     model_config = ConfigDict(strict=True, extra="allow", frozen=True)
 

@@ -6,6 +6,10 @@ directory is `OUT/<variant>` and its console output `OUT/<variant>.log`. The res
 metrics.json and history.csv) are collected into `OUT/comparison.csv` and a bar chart
 `OUT/comparison.png`, with the training curves overlaid in `OUT/comparison_curves.png` and all of it on
 one page, `OUT/comparison.html`. A variant that fails is listed with its status; the others are kept.
+
+The figures are the task's (`Task.FIGURES`): classification's best validation and test accuracy, a multi-label
+run's micro F1 and mAP, a regression's MAE (lower is better) and R²; the variants are ranked by the headline's
+validation figure (its test figure when no variant has one). Variants of different tasks are refused.
 """
 
 from __future__ import annotations
@@ -19,13 +23,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from cnn_cli import tasks
 from cnn_cli.config.overrides import parse_key
+from cnn_cli.config.train import monitor_mode
 from cnn_cli.data.splits import fold_problem
 from cnn_cli.errors import CnnError, ConfigError
 from cnn_cli.number_format import to_float
@@ -38,11 +43,53 @@ from cnn_cli.rundir.run_dir import RunDir
 COMPARISON_CSV = "comparison.csv"
 COMPARISON_PNG = "comparison.png"
 MAX_VARIANTS = 64
-CSV_COLUMNS = ("variant", "status", "best_val_accuracy", "test_accuracy", "test_loss", "epochs", "seconds",
-               "train_seconds", "run_dir", "error")
+CSV_COLUMNS = ("variant", "status", "rank", "test_loss", "epochs", "seconds", "train_seconds", "run_dir", "error")
+"""comparison.csv's columns beside the task's figures (after `rank`) and the varied keys (last)."""
 FOLD_COLUMNS = ("folds", "best_val_accuracy_std", "test_accuracy_std", "fold_best_val_accuracy")
 """comparison.csv's columns of a compare with --folds: best_val_accuracy and test_accuracy are then the means
 over the folds, these their standard deviations and each fold's best validation accuracy."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One figure of the comparison: its key (comparison.csv, --json), its words (the page) and its short words
+    (the printed table)."""
+
+    key: str
+    words: str
+    short: str
+
+
+@dataclass(frozen=True)
+class Figures:
+    """What a comparison of runs of `task` shows: the figures' columns, the first the one it ranks by when a
+    variant has it (else the second, the headline's test figure), and which way is better."""
+
+    task: str
+    columns: tuple[Column, ...]
+    lower_is_better: bool
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.columns)
+
+    @property
+    def headline(self) -> str:
+        """The words of the headline figure (the bar chart's axis): accuracy, micro F1, MAE."""
+        return self.columns[1].words.removeprefix("test ")
+
+
+def figures_of(task_name: str) -> Figures:
+    """The comparison's figures of a task: the headline's validation figure (classification: the best epoch's of
+    history.csv), then every figure of the test split (`Task.FIGURES`)."""
+    task = tasks.lookup(task_name)
+    names = list(task.FIGURES.items())
+    head, words = names[0]
+    short = {"accuracy": "acc"}.get(head, words)
+    val = Column(f"best_val_{head}", f"best val {words}", f"best val {short}") if task.BEST_FROM_HISTORY \
+        else Column(f"val_{head}", f"val {words}", f"val {short}")
+    tests = tuple(Column(f"test_{key}", f"test {w}", f"test {short if key == head else w}") for key, w in names)
+    return Figures(task.NAME, (val, *tests), monitor_mode(head) == "min")
 
 
 @dataclass
@@ -56,8 +103,9 @@ class Variant:
     name: str  # folder name under OUT
     settings: list[tuple[str, str]]  # (key.path, value text)
     status: str = "pending"
-    best_val_accuracy: float | None = None
-    test_accuracy: float | None = None
+    task: str = ""  # metrics.json's (empty until the run has written it)
+    values: dict[str, float | None] = field(default_factory=dict)  # the task's figures (`Figures.keys`)
+    rank: int | None = None  # 1 = best by the comparison's ranking figure; None: has none
     test_loss: float | None = None
     epochs: int | None = None
     seconds: float | None = None
@@ -76,16 +124,25 @@ class Variant:
     def overrides(self) -> list[str]:
         return [f"{k}={v}" for k, v in self.settings]
 
-    def row(self) -> dict:
+    @property
+    def best_val_accuracy(self) -> float | None:
+        return self.values.get("best_val_accuracy")
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.values.get("test_accuracy")
+
+    def row(self, figures: Figures) -> dict:
+        """comparison.csv's row (and --json's entry, with the settings under `settings`)."""
         folds = {} if self.folds is None else {
             "folds": len(self.folds), "best_val_accuracy_std": self.best_val_accuracy_std,
             "test_accuracy_std": self.test_accuracy_std,
             "fold_best_val_accuracy": " ".join("" if f.best_val_accuracy is None else f"{f.best_val_accuracy:.6g}"
                                                for f in self.folds)}
-        return {"variant": self.label, "status": self.status, "best_val_accuracy": self.best_val_accuracy,
-                "test_accuracy": self.test_accuracy, "test_loss": self.test_loss, "epochs": self.epochs,
-                "seconds": self.seconds, "train_seconds": self.train_seconds, "run_dir": self.run_dir, "error": self.error,
-                **folds, **{k: v for k, v in self.settings}}
+        return {"variant": self.label, "status": self.status, "rank": self.rank,
+                **{key: self.values.get(key) for key in figures.keys}, "test_loss": self.test_loss,
+                "epochs": self.epochs, "seconds": self.seconds, "train_seconds": self.train_seconds,
+                "run_dir": self.run_dir, "error": self.error, **folds, **{k: v for k, v in self.settings}}
 
 
 def parse_vary(text: str) -> Vary:
@@ -162,11 +219,65 @@ class CompareOptions:
     folds: int | None = None  # k-fold cross-validation of each variant (`data.fold`)
 
 
-def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[Path, list[Variant]]:
+@dataclass
+class Comparison:
+    """A finished comparison: its folder, the variants (in the grid's order) and the figures it shows."""
+
+    folder: Path
+    variants: list[Variant]
+    figures: Figures
+
+    def ranked(self) -> list[Variant]:
+        """The variants best first (those without the ranking figure last, in the grid's order)."""
+        return sorted(self.variants, key=lambda v: (v.rank is None, v.rank or 0))
+
+    def to_dict(self) -> dict:
+        f = self.figures
+        return {"task": f.task, "ranked_by": self.ranked_by, "lower_is_better": f.lower_is_better,
+                "out": str(self.folder), "figures": list(f.keys),
+                "variants": [{**{k: v for k, v in variant.row(f).items() if k not in dict(variant.settings)},
+                              "settings": dict(variant.settings)} for variant in self.variants]}
+
+    @property
+    def ranked_by(self) -> str | None:
+        return ranking_key(self.variants, self.figures)
+
+
+def ranking_key(variants: list[Variant], figures: Figures) -> str | None:
+    """The figure the variants are ranked by: the headline's validation figure, else its test figure, else none."""
+    for key in figures.keys[:2]:
+        if any(v.values.get(key) is not None for v in variants):
+            return key
+    return None
+
+
+def rank(variants: list[Variant], figures: Figures) -> None:
+    """Sets each complete variant's `rank` by `ranking_key` (1 = best; equal figures share a rank); None without it
+    (and for a variant that did not complete)."""
+    key = ranking_key(variants, figures)
+    values = [v.values.get(key) if key and v.status == "complete" else None for v in variants]
+    known = [x for x in values if x is not None]
+    for variant, x in zip(variants, values):
+        better = [y for y in known if (y < x if figures.lower_is_better else y > x)] if x is not None else []
+        variant.rank = None if x is None else 1 + len(better)
+
+
+def task_of_variants(configs: list, variants: list[Variant]) -> str:
+    """The task every variant's config has; variants of different tasks have no figure in common: CnnError."""
+    found = {tasks.of(c).NAME for c in configs}
+    if len(found) > 1:
+        by = {tasks.of(c).NAME: v.label for c, v in zip(configs, variants)}
+        raise CnnError("--vary: the variants are of different tasks (" + ", ".join(f"{t} for {v}" for t, v in by.items())
+                       + "), which share no figure to compare; compare variants of one task")
+    return found.pop()
+
+
+def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> Comparison:
     variants = make_variants([parse_vary(v) for v in opts.varies])
     base = load_config(opts.config_path, opts.overrides)
-    for variant in variants:  # every variant's config must be valid before anything is trained
-        load_config(opts.config_path, opts.overrides, variant.overrides)
+    # every variant's config must be valid before anything is trained
+    configs = [load_config(opts.config_path, opts.overrides, variant.overrides) for variant in variants]
+    figures = figures_of(task_of_variants(configs, variants))
     if opts.folds is not None:
         check_folds(opts.folds, opts.config_path, opts.overrides, subset=opts.subset, data_path=opts.data_path)
     seed = opts.seed if opts.seed is not None else base.seed
@@ -186,9 +297,10 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
         for number, variant in enumerate(variants, 1):
             echo(f"[{number}/{len(variants)}] {variant.label} ...")
             if opts.folds is not None:
-                run_folds(variant, opts, seed, out, echo=lambda line, n=number: echo(f"[{n}/{len(variants)}] {line}"))
+                run_folds(variant, opts, seed, out, figures,
+                          echo=lambda line, n=number: echo(f"[{n}/{len(variants)}] {line}"))
             else:
-                run_variant(variant, opts, seed, out)
+                run_variant(variant, opts, seed, out, figures)
             echo(f"[{number}/{len(variants)}] {variant.label}: {variant.status}"
                  + (f" in {variant.seconds:.1f}s" if variant.seconds is not None else "")
                  + (f" -- {variant.error}" if variant.error else ""))
@@ -196,10 +308,21 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
         for variant in variants:
             if variant.status in ("pending", "running"):
                 variant.status = "interrupted"
-        write_results(variants, out)
+        write_results(variants, out, _figures_run(variants, figures))
         raise
-    write_results(variants, out)
-    return out, variants
+    figures = _figures_run(variants, figures)
+    write_results(variants, out, figures)
+    return Comparison(out, variants, figures)
+
+
+def _figures_run(variants: list[Variant], planned: Figures) -> Figures:
+    """The figures of the task the runs recorded (metrics.json's `task`: data given with --data may say it),
+    else the configs'; variants that recorded different tasks: CnnError."""
+    found = {v.task for v in variants if v.task}
+    if len(found) > 1:
+        raise CnnError("the variants' runs are of different tasks (" + ", ".join(sorted(found)) + "); see their "
+                       "metrics.json")
+    return figures_of(found.pop()) if found and found != {planned.task} else planned
 
 
 def check_folds(folds: int, config_path: str, overrides: Sequence[str], *, subset: int | None = None,
@@ -228,7 +351,8 @@ def check_folds(folds: int, config_path: str, overrides: Sequence[str], *, subse
         raise CnnError(f"--folds {folds}: {problem}")
 
 
-def run_folds(variant: Variant, opts: CompareOptions, seed: int, out: Path, echo: Callable[[str], None]) -> None:
+def run_folds(variant: Variant, opts: CompareOptions, seed: int, out: Path, figures: Figures,
+              echo: Callable[[str], None]) -> None:
     """The variant's K runs, OUT/<variant>/fold-<i> (logs beside them), each validating on fold i of the
     training split; the variant's figures are then their means (and standard deviations)."""
     count = int(opts.folds or 0)
@@ -239,7 +363,7 @@ def run_folds(variant: Variant, opts: CompareOptions, seed: int, out: Path, echo
     variant.run_dir = str(out / variant.name)
     variant.status = "running"
     for i, fold in enumerate(variant.folds, 1):
-        run_variant(fold, opts, seed, out)
+        run_variant(fold, opts, seed, out, figures)
         echo(f"fold {i}/{count}: {fold.status}" + (f", best val acc {fold.best_val_accuracy:.4f}"
                                                     if fold.best_val_accuracy is not None else "")
              + (f" -- {fold.error}" if fold.error else ""))
@@ -260,8 +384,9 @@ def summarize_folds(variant: Variant) -> None:
             return None, None
         return float(np.mean(held)), float(np.std(held))
 
-    variant.best_val_accuracy, variant.best_val_accuracy_std = mean_std([f.best_val_accuracy for f in folds])
-    variant.test_accuracy, variant.test_accuracy_std = mean_std([f.test_accuracy for f in folds])
+    variant.values["best_val_accuracy"], variant.best_val_accuracy_std = mean_std([f.best_val_accuracy for f in folds])
+    variant.values["test_accuracy"], variant.test_accuracy_std = mean_std([f.test_accuracy for f in folds])
+    variant.task = next((f.task for f in folds if f.task), variant.task)
     variant.test_loss = mean_std([f.test_loss for f in folds])[0]
     variant.epochs = sum(f.epochs or 0 for f in folds) or None
     variant.seconds = round(sum(f.seconds or 0 for f in folds), 2)
@@ -282,7 +407,7 @@ def train_command(variant: Variant, opts: CompareOptions, seed: int, run_dir: Pa
     return command
 
 
-def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path) -> None:
+def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path, figures: Figures | None = None) -> None:
     run_dir = out / variant.name
     variant.run_dir = str(run_dir)
     variant.status = "running"
@@ -298,7 +423,7 @@ def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path) ->
         except OSError as exc:
             code, variant.error = -1, f"cannot start cnn train ({exc})"
     variant.seconds = round(time.perf_counter() - started, 2)
-    collect(variant, run_dir)
+    collect(variant, run_dir, figures)
     if not run_dir.exists():  # failed before it made its run directory
         variant.run_dir = ""
     if code != 0:
@@ -309,18 +434,24 @@ def run_variant(variant: Variant, opts: CompareOptions, seed: int, out: Path) ->
         variant.status = variant.status if variant.status != "running" else "failed (no run.json)"
 
 
-def collect(variant: Variant, run_dir: Path) -> None:
+def collect(variant: Variant, run_dir: Path, figures: Figures | None = None) -> None:
     """Fills the variant's results from its run directory (whatever is there, read through the schemas; a
-    damaged file becomes the variant's error)."""
+    damaged file becomes the variant's error): the figures of its task (metrics.json's, else `figures`'), each
+    from metrics.json (`val_mae`, `test_micro_f1`, ...), a best validation figure from history.csv."""
 
     run = RunDir(run_dir)
     if not run.is_run():  # failed before it wrote run.json: the log tells why
         return
     try:
         variant.status = str(run.read_run().status or variant.status)
-        if run.metrics.is_file():
-            metrics = run.read_metrics()
-            variant.test_accuracy = to_float(metrics.test_accuracy, finite=True)
+        metrics = run.read_metrics() if run.metrics.is_file() else None
+        if metrics is not None:
+            variant.task = metrics.task or tasks.DEFAULT
+            figures = figures_of(variant.task)
+            recorded = metrics.model_dump()
+            for key in figures.keys:
+                if not key.startswith("best_"):
+                    variant.values[key] = to_float(recorded.get(key), finite=True)
             variant.test_loss = to_float(metrics.test_loss, finite=True)
             variant.epochs = metrics.epochs_run
             variant.train_seconds = to_float(metrics.train_seconds, finite=True)
@@ -328,8 +459,12 @@ def collect(variant: Variant, run_dir: Path) -> None:
     except CnnError as exc:
         variant.error = variant.error or str(exc)
         return
-    values = [v for v in (to_float(row.val_accuracy, finite=True) for row in rows) if v is not None]
-    variant.best_val_accuracy = max(values) if values else None
+    figures = figures or figures_of(tasks.DEFAULT)
+    for key in figures.keys:
+        if key.startswith("best_"):  # the best epoch's of history.csv (classification's accuracy)
+            column = key.removeprefix("best_")
+            values = [v for v in (to_float(row.model_dump().get(column), finite=True) for row in rows) if v is not None]
+            variant.values[key] = (min if figures.lower_is_better else max)(values) if values else None
     if variant.epochs is None and rows:
         variant.epochs = len(rows)
 
@@ -344,33 +479,50 @@ def _last_error(log: Path) -> str:
     return text if len(text) <= 160 else text[:157] + "..."
 
 
-def write_results(variants: list[Variant], out: Path) -> None:
+def write_results(variants: list[Variant], out: Path, figures: Figures | None = None) -> None:
+    figures = figures or figures_of(tasks.DEFAULT)
+    rank(variants, figures)
     keys = list(dict.fromkeys(k for v in variants for k, _ in v.settings))
+    columns = [*CSV_COLUMNS[:3], *figures.keys, *CSV_COLUMNS[3:]]
     buffer = io.StringIO()
     folds = FOLD_COLUMNS if any(v.folds is not None for v in variants) else ()
-    writer = csv.DictWriter(buffer, fieldnames=[*CSV_COLUMNS, *folds, *keys], lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=[*columns, *folds, *keys], lineterminator="\n")
     writer.writeheader()
     for variant in variants:
-        writer.writerow({k: ("" if v is None else v) for k, v in variant.row().items()})
+        writer.writerow({k: ("" if v is None else v) for k, v in variant.row(figures).items()})
     (out / COMPARISON_CSV).write_text(buffer.getvalue(), encoding="utf-8")
-    plot_comparison(variants, out / COMPARISON_PNG)
+    columns_drawn = [(c.key, c.words) for c in figures.columns]
+    draw(variants, out / COMPARISON_PNG, columns_drawn, figures.headline)
     from cnn_cli.reports.compare_page import write_compare_page
 
-    write_compare_page(variants, out)  # comparison.html and comparison_curves.png
+    # comparison.html and comparison_curves.png
+    write_compare_page(variants, out, columns_drawn, figures.headline, ranked_by=_ranked_words(variants, figures))
 
 
-def table(variants: list[Variant]) -> str:
-    if any(v.folds is not None for v in variants):
-        return _folds_table(variants)
-    head = ("variant", "status", "best val acc", "test acc", "epochs", "seconds")
-    rows = [(v.label, v.status, _fmt(v.best_val_accuracy), _fmt(v.test_accuracy),
+def _ranked_words(variants: list[Variant], figures: Figures) -> str:
+    """`ranked by val MAE (lower is better)`, or "" when no variant has a figure to rank by."""
+    key = ranking_key(variants, figures)
+    if key is None:
+        return ""
+    words = next(c.words for c in figures.columns if c.key == key)
+    return f"ranked by {words} ({'lower' if figures.lower_is_better else 'higher'} is better)"
+
+
+def table(comparison: Comparison) -> str:
+    """The printed table, best first: variant, status, rank, the task's figures, epochs, seconds."""
+    if any(v.folds is not None for v in comparison.variants):
+        return _folds_table(comparison.ranked())
+    figures = comparison.figures
+    head = ("variant", "status", "rank", *(c.short for c in figures.columns), "epochs", "seconds")
+    rows = [(v.label, v.status, "-" if v.rank is None else str(v.rank), *(_fmt(v.values.get(k)) for k in figures.keys),
              "-" if v.epochs is None else str(v.epochs), "-" if v.seconds is None else f"{v.seconds:.1f}")
-            for v in variants]
+            for v in comparison.ranked()]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(line.rstrip() for line in lines)
+    said = _ranked_words(comparison.variants, figures)
+    return "\n".join([*(line.rstrip() for line in lines), *([f"({said}; best first)"] if said else [])])
 
 
 def _folds_table(variants: list[Variant]) -> str:
@@ -391,7 +543,7 @@ def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
 
 
-def plot_comparison(variants: list[Variant], path: Path) -> None:
-    """Bars of best validation accuracy and test accuracy per variant (failed variants marked)."""
-
-    draw(variants, path)
+def plot_comparison(variants: list[Variant], path: Path, figures: Figures | None = None) -> None:
+    """Bars of the task's figures per variant (failed variants marked)."""
+    figures = figures or figures_of(tasks.DEFAULT)
+    draw(variants, path, [(c.key, c.words) for c in figures.columns], figures.headline)

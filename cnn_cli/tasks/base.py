@@ -66,6 +66,20 @@ class Task(ABC):
     LOSSES: ClassVar[tuple[str, ...]] = ()
     """The `train.loss` values the task allows."""
     REPORT_SECTIONS: ClassVar[tuple[str, ...]] = ()
+    FIGURES: ClassVar[dict[str, str]] = {}
+    """Evaluation's figures that a comparison of runs shows (`cnn compare`), the headline first (the one it ranks
+    by, in the direction `config.train.monitor_mode` says), each with its words: metrics.json's `val_<key>` and
+    `test_<key>`."""
+    BEST_FROM_HISTORY: ClassVar[bool] = False
+    """Whether a comparison's validation figure is the best epoch's of history.csv (training logs the headline in
+    evaluation's units: classification's accuracy), rather than metrics.json's `val_<headline>` of the final model
+    (a regression's history is of standardised targets; a multi-label history's F1 is at 0.5, not the run's
+    thresholds)."""
+    TRAINING_UNITS: ClassVar[str] = ""
+    """What training's logged figures (history.csv, the monitors, `stop_at`) are in, when not evaluation's own
+    units (regression: the standardised targets)."""
+    CURVES_NOTE: ClassVar[str] = ""
+    """What the training curves' figures are, said under them when it is not plain (regression: standardised)."""
     SEVERAL: ClassVar[bool] = False
     """Whether the labels are one row per example (N, L) (multilabel, regression) rather than one index."""
 

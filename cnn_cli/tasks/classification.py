@@ -76,6 +76,8 @@ class Classification(Task):
     HISTORY_METRICS = ("accuracy",)
     LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
     REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "inside")
+    FIGURES = {"accuracy": "accuracy"}
+    BEST_FROM_HISTORY = True
 
     def loss_name(self, config) -> str:
         return target_loss(config)

@@ -57,6 +57,7 @@ class Multilabel(Task):
     HISTORY_METRICS = ("auc", "f1")
     LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
     REPORT_SECTIONS = ("labels", "pr_curves", "missed", "inside")
+    FIGURES = {"micro_f1": "micro F1", "mean_average_precision": "mAP"}
     SEVERAL = True
 
     # ------------------------------------------------------------ training

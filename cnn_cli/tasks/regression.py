@@ -24,7 +24,11 @@ class Regression(Task):
     HISTORY_METRICS = ("mae", "rmse")
     LOSSES = ("mse", "mae", "huber")
     REPORT_SECTIONS = ("targets", "residuals", "worst", "inside")
+    FIGURES = {"mae": "MAE", "r2": "R²"}
     SEVERAL = True
+    TRAINING_UNITS = "of the standardised targets, in the training split's standard deviations"
+    CURVES_NOTE = ("The loss, MAE and RMSE of training are of the standardised targets (in the training split's "
+                   "standard deviations); the figures after training are in the data's units.")
 
     # ------------------------------------------------------------ training
 

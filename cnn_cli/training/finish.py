@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cnn_cli import rundir
+from cnn_cli import rundir, tasks
 from cnn_cli.config.phases import spans
 from cnn_cli.config.train import improves
 from cnn_cli.number_format import to_float
@@ -143,14 +143,19 @@ def tell_result(echo: Callable[[str], None], *, scores: FinalScores, rows: list[
 
 def tell_recipe(echo: Callable[[str], None], metrics: dict) -> None:
     """The lines of the recipe's extras: the flip TTA figures, where a stop_at target was reached, a time limit."""
+    task = tasks.lookup(metrics.get("task") or tasks.DEFAULT)
     for split, label in (("test", "Test"), ("val", "Validation")):
-        value = metrics.get(f"{split}_accuracy_tta")
-        if value is not None:
-            echo(f"{label} accuracy with flip TTA: {value:.4f} (without: {metrics[f'{split}_accuracy']:.4f})")
+        said = [f"{label} {words} with flip TTA: {metrics[f'{split}_{key}_tta']:.4f} (without: "
+                f"{metrics[f'{split}_{key}']:.4f})" for key, words in task.FIGURES.items()
+                if metrics.get(f"{split}_{key}_tta") is not None and metrics.get(f"{split}_{key}") is not None]
+        for line in said:
+            echo(line)
+        if said:
             break
     stop = metrics.get("stop_at")
     if stop is not None:
-        target = ", ".join(f"{k} {v}" for k, v in stop["target"].items())
+        target = ", ".join(f"{k} {v}" for k, v in stop["target"].items()) + \
+            (f" ({task.TRAINING_UNITS})" if task.TRAINING_UNITS else "")
         echo(f"Target {target} reached at epoch {stop['epoch']}, {stop['seconds']:.1f} s" if stop["reached"]
              else f"Target {target} not reached")
     limit = metrics.get("time_limit")

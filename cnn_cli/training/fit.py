@@ -198,10 +198,15 @@ def _diverged(run: Run, cbs: RunCallbacks) -> None:
     )
 
 
-def _outputs(run: Run, model, indices):
-    """The task's outputs of the model on `images[indices]`, a chunk at a time (in the data's units)."""
+def _outputs(run: Run, model, indices, flip: bool = False):
+    """The task's outputs of the model on `images[indices]`, a chunk at a time (in the data's units); with `flip`,
+    of the mean of each image's and its mirror's scores (flip TTA)."""
     rows = chunk_rows(run.dataset.images.shape[1:], run.eval_batch)
-    scores = [np.asarray(run.dist.predict(model, pixels.astype(np.float32), run.eval_batch))
+
+    def predict(pixels):
+        return np.asarray(run.dist.predict(model, pixels.astype(np.float32), run.eval_batch))
+
+    scores = [tta.flip_probabilities(predict, pixels) if flip else predict(pixels)
               for _, pixels in SplitImages(run.dataset.images, indices).chunks(rows)]
     return tasks.of(run.config).outputs(np.concatenate(scores), run.state)
 
@@ -229,6 +234,10 @@ def _scores(run: Run, model) -> finish.FinalScores:
             figures = task.evaluate(dataset.labels[indices], _outputs(run, model, indices), run.state,
                                     dataset.class_map.names)
             scores |= {k: v for k, v in figures.items() if isinstance(v, (int, float)) or v is None}
+            if run.config.train.tta == "flip":  # the task's figures of the mean of each image's and its mirror's
+                flipped = task.evaluate(dataset.labels[indices], _outputs(run, model, indices, flip=True), run.state,
+                                        dataset.class_map.names)
+                scores |= {f"{key}_tta": flipped[key] for key in task.FIGURES}
         if run.config.train.tta == "flip" and not task.SEVERAL:  # a chunk of the split at a time, gathered from the store
             scores["accuracy_tta"] = tta.flip_accuracy(predict, dataset.images, dataset.labels, indices,
                                                        rows=chunk_rows(dataset.images.shape[1:], run.eval_batch))
@@ -246,7 +255,8 @@ def _recipe_record(run: Run, scores: finish.FinalScores, cbs: RunCallbacks, weig
     if run.config.train.tta == "flip":
         out["tta"] = "flip"
         for name, split in (("val", scores.val), ("test", scores.test)):
-            out[f"{name}_accuracy_tta"] = split and split.get("accuracy_tta")
+            for key in tasks.of(run.config).FIGURES:  # classification: val_accuracy_tta; multilabel: val_micro_f1_tta
+                out[f"{name}_{key}_tta"] = split and split.get(f"{key}_tta")
     if weights is not None:
         out["class_weights"] = recipe.weights_by_name(weights, run.dataset.class_map)
     if cbs.stop is not None:

@@ -217,3 +217,34 @@ def manifest_task(raw: dict, source: str) -> dict:
         raise ConfigError(source, "task", f"the manifest {data['path']} holds {what}, which is not {task}; expected "
                           f"{' or '.join(sorted(allowed))}", task)
     return raw
+
+
+def names_an_image_column(path: Path) -> bool:
+    """Whether a CSV file's header line has one of the image columns (a manifest, not pixels)."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            header = next(csv.reader([file.readline()]), [])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return any(cell.strip() in IMAGE_COLUMNS for cell in header)
+
+
+def data_flag_task(raw: dict, data_path: str) -> str | None:
+    """The task a manifest given as `--data PATH` says, for a config (`raw`, overrides set) that names none, as
+    `manifest_task` reads a config's manifest: its label columns are the manifest's own (`--data` replaces the
+    config's source keys), its `data.label_separator` the config's. None: PATH is no manifest (a CSV of pixels,
+    another kind of file), cannot be read yet (the reader says why), or the config names its task; a task its
+    columns contradict, or columns that leave a doubt, is a ConfigError of `--data`."""
+    path = Path(os.path.expanduser(str(data_path)))
+    if path.suffix.lower() not in SUFFIXES or not path.is_file():
+        return None
+    if path.suffix.lower() == ".csv" and not names_an_image_column(path):
+        return None
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    probe: dict = {"data": {"source": Manifest.name, "path": str(data_path)}}
+    if isinstance(data.get("label_separator"), str):
+        probe["data"]["label_separator"] = data["label_separator"]
+    if raw.get("task") is not None:
+        probe["task"] = raw["task"]
+    found = manifest_task(probe, "--data")
+    return found.get("task") if raw.get("task") is None else None

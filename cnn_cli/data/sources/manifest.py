@@ -12,7 +12,6 @@ one line naming the manifest and its line.
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
@@ -22,7 +21,6 @@ from natsort import natsorted
 
 from cnn_cli.config.data import DataConfig
 from cnn_cli.config.sources.manifest import (
-    IMAGE_COLUMNS,
     SPLIT_COLUMN,
     SPLIT_VALUES,
     SUFFIXES,
@@ -30,6 +28,7 @@ from cnn_cli.config.sources.manifest import (
     empty,
     image_column,
     label_columns,
+    names_an_image_column,
     number,
     read_manifest,
     several,
@@ -55,22 +54,12 @@ class ManifestSource(DataSource):
     def detect(self, path: Path, given: str, base: DataConfig | None) -> Detected | None:
         if not path.is_file() or path.suffix.lower() not in SUFFIXES:
             return None
-        if path.suffix.lower() == ".csv" and not _names_an_image_column(path):
+        if path.suffix.lower() == ".csv" and not names_an_image_column(path):
             return None
         return with_source(base, self.name, path=given), []
 
     def store(self, data: DataConfig, source: str, check: Callable[[Raw], None] | None = None) -> Store:
         return manifest_store(data, expand_user(data.path), source)
-
-
-def _names_an_image_column(path: Path) -> bool:
-    """Whether the CSV file's header line has one of the image columns (a manifest, not pixels)."""
-    try:
-        with path.open(encoding="utf-8-sig", newline="") as file:
-            header = next(csv.reader([file.readline()]), [])
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return False
-    return any(cell.strip() in IMAGE_COLUMNS for cell in header)
 
 
 def manifest_store(data: DataConfig, path: str, source: str = "<config file>") -> Store:
