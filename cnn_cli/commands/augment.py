@@ -5,6 +5,8 @@ from __future__ import annotations
 import click
 
 from cnn_cli.commands.options import backend_option, cache_dir_option, data_option, set_option
+from cnn_cli.reports.augment_grid import augment_grid
+from cnn_cli.resolve.model_inputs import config_for
 
 
 @click.command("augment")
@@ -28,8 +30,5 @@ def command(config_path, data_path, overrides, out, count, epoch):
       cnn augment --config configs/fashion_mnist_best.yaml -o grid.png
       cnn augment --config configs/fashion_mnist_best.yaml --data photos/ --set data.augment.hue=0.1 -o grid.png
     """
-    from cnn_cli.reports.augment_grid import augment_grid
-    from cnn_cli.resolve.model_inputs import config_for
-
     config, source = config_for(None, config_path, overrides, data_path)
     click.echo(augment_grid(config, source, out, data_path=data_path, count=count, epoch=epoch).to_text())

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from cnn_cli import backends, tasks
+from cnn_cli.data.model_fit import check_augment_channels
+from cnn_cli.data.pipeline import TrainingBatches
 from cnn_cli.errors import CnnError
+from cnn_cli.reports.plots import plot_gallery, short_source, wrap
 
 SETTINGS = ("rotation", "zoom", "width_shift", "height_shift", "horizontal_flip", "vertical_flip", "crop_padding",
             "random_erasing", "randaugment", "brightness", "contrast", "saturation", "hue", "grayscale", "mixup", "cutmix")
@@ -41,11 +45,7 @@ def augment_grid(config, source: str, out: str | Path, *, data_path: str | None 
                  epoch: int = 1) -> AugmentGrid:
     """Draws `count` training images of epoch `epoch` (1-based) as training makes them, beside their originals,
     into the PNG `out`."""
-    from cnn_cli import backends, tasks
     from cnn_cli.data import load_dataset
-    from cnn_cli.data.model_fit import check_augment_channels
-    from cnn_cli.data.pipeline import TrainingBatches
-    from cnn_cli.reports.plots import plot_gallery, short_source, wrap
 
     out = Path(out)
     if out.suffix.lower() != ".png":

@@ -57,6 +57,7 @@ class Variant:
     train_seconds: float | None = None
     run_dir: str = ""
     error: str = ""
+    short: str = ""  # the legend's label: only the keys that differ between the variants, named short (`short_labels`)
 
     @property
     def label(self) -> str:
@@ -126,7 +127,46 @@ def make_variants(varies: Sequence[Vary]) -> list[Variant]:
         name = "_".join(f"{k}-{_safe(v)}" for k, (_, v) in zip(use, variant.settings))[:120] or "variant"
         seen[name] = seen.get(name, 0) + 1
         variant.name = name if seen[name] == 1 else f"{name}-{seen[name]}"
+    for variant, short in zip(variants, short_labels(variants)):
+        variant.short = short
     return variants
+
+
+def short_labels(variants: Sequence[Variant]) -> list[str]:
+    """Each variant's label for legends: only the keys whose values differ between the variants, each named by
+    its last part (`learning_rate=0.001, batch_size=32`; more of its path where two last parts are alike), the
+    values shortened; unique, since the grid's combinations are."""
+    keys = list(dict.fromkeys(k for v in variants for k, _ in v.settings))
+    differ = [k for k in keys if len({dict(v.settings).get(k) for v in variants}) > 1] or keys[:1]
+    names = {}
+    for depth in range(1, 1 + max((len(k.split(".")) for k in differ), default=1)):
+        names = {k: ".".join(k.split(".")[-depth:]) for k in differ}
+        if len(set(names.values())) == len(names):
+            break
+
+    def value(text: str) -> str:
+        return text if len(text) <= 18 else text[:17] + "…"
+
+    return [", ".join(f"{names[k]}={value(dict(v.settings)[k])}" for k in differ if k in dict(v.settings)) or v.label
+            for v in variants]
+
+
+def metric_of(variants: Sequence[Variant]) -> str:
+    """What the variants are ranked by: the best validation accuracy where any has one, else the test accuracy."""
+    return "best_val_accuracy" if any(v.best_val_accuracy is not None for v in variants) else "test_accuracy"
+
+
+def ranked(variants: Sequence[Variant]) -> list[Variant]:
+    """The variants best first by `metric_of` (those without a figure last, in the grid's order)."""
+    metric = metric_of(variants)
+    return sorted(variants, key=lambda v: (getattr(v, metric) is None, -(getattr(v, metric) or 0.0)))
+
+
+def figures_line(variant: Variant) -> str:
+    """A finished variant's figures, as the progress line shows them."""
+    parts = [f"best val acc {variant.best_val_accuracy:.4f}" if variant.best_val_accuracy is not None else "",
+             f"test acc {variant.test_accuracy:.4f}" if variant.test_accuracy is not None else ""]
+    return ", ".join(p for p in parts if p)
 
 
 def _safe(value: str) -> str:
@@ -166,7 +206,9 @@ def compare(opts: CompareOptions, echo: Callable[[str], None] = print) -> tuple[
         for number, variant in enumerate(variants, 1):
             echo(f"[{number}/{len(variants)}] {variant.label} ...")
             run_variant(variant, opts, seed, out)
+            figures = figures_line(variant)
             echo(f"[{number}/{len(variants)}] {variant.label}: {variant.status}"
+                 + (f", {figures}" if figures else "")
                  + (f" in {variant.seconds:.1f}s" if variant.seconds is not None else "")
                  + (f" -- {variant.error}" if variant.error else ""))
     except KeyboardInterrupt:
@@ -270,14 +312,16 @@ def write_results(variants: list[Variant], out: Path) -> None:
 
 
 def table(variants: list[Variant]) -> str:
+    """The variants, best first by `metric_of` (said in the last line)."""
     head = ("variant", "status", "best val acc", "test acc", "epochs", "seconds")
     rows = [(v.label, v.status, _fmt(v.best_val_accuracy), _fmt(v.test_accuracy),
              "-" if v.epochs is None else str(v.epochs), "-" if v.seconds is None else f"{v.seconds:.1f}")
-            for v in variants]
+            for v in ranked(variants)]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in [head, *rows]]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    lines.append(f"(best first by {'best val acc' if metric_of(variants) == 'best_val_accuracy' else 'test acc'})")
     return "\n".join(line.rstrip() for line in lines)
 
 
