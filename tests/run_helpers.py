@@ -236,10 +236,12 @@ def photo_folder(root: Path, per_class: int = 24, test: bool = False) -> Path:
 
 @functools.cache
 def photo_run() -> Path:
-    """The tiny net (TINY) on a folder of 72 colour photos (photo_folder), 1 epoch, with `--data FOLDER` only."""
+    """The tiny net (TINY) on a folder of 72 colour photos (photo_folder), 1 epoch, with `--data FOLDER` only (and
+    mirrored images)."""
     folder = Path(tempfile.mkdtemp(prefix="cnn-test-photos-"))
     atexit.register(shutil.rmtree, folder, True)
     photos = photo_folder(folder / "photos")
     config = folder / "tiny.yaml"
     config.write_text(TINY.replace("  subset: 200\n", ""))
-    return _train("photos", ["--config", str(config), "--data", str(photos), "--epochs", "1"])
+    return _train("photos", ["--config", str(config), "--data", str(photos), "--epochs", "1",
+                             "--set", "data.augment.horizontal_flip=true"])

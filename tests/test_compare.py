@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 import pytest
 
@@ -27,6 +28,12 @@ def test_compare_two_optimizers(runner, tmp_path):
     assert result.exit_code == 0, result.output
     assert "train.optimizer=adam" in result.output and "train.optimizer=sgd" in result.output
     assert "best val acc" in result.output and "test acc" in result.output
+    for optimizer in ("adam", "sgd"):  # each variant's figure as it ends
+        assert re.search(rf"\[\d/2\] train.optimizer={optimizer}: complete, test acc 0\.\d{{4}} in ", result.output)
+    table = result.output[result.output.index("variant "):].splitlines()[:5]
+    assert table[-1] == "(best first by test acc)"
+    shown = [float(line.split()[-3]) for line in table[2:4]]  # the test acc column
+    assert shown == sorted(shown, reverse=True)
 
     rows = _rows(out / "comparison.csv")
     assert [r["variant"] for r in rows] == ["train.optimizer=adam", "train.optimizer=sgd"]
@@ -204,3 +211,20 @@ def test_ranks_follow_the_tasks_direction():
     assert [v.rank for v in found] == [2, None, 1] and ranking_key(found, multilabel) == "test_micro_f1"
     assert regression.lower_is_better and not multilabel.lower_is_better and not figures_of("classification").lower_is_better
     assert figures_of("classification").keys == ("best_val_accuracy", "test_accuracy")
+
+
+def test_legends_show_only_what_differs_with_short_unique_labels():
+    """Two --vary keys over six variants: each legend label names the two keys by their last part, no label is
+    cut, all differ; the curves' legend has one entry per variant (the line styles in the title)."""
+    from cnn_cli.reports.plots import curves_figure
+
+    variants = make_variants([parse_vary("train.optimizer.learning_rate=0.001,0.003,0.01"),
+                              parse_vary("train.batch_size=32,128"), parse_vary("model.layers[0].filters=16")])
+    labels = [v.short for v in variants]
+    assert labels[0] == "learning_rate=0.001, batch_size=32" and len(set(labels)) == 6
+    assert all("filters" not in label and "..." not in label for label in labels)  # the same in every variant
+    rows = [{"epoch": e, "loss": 1.0 / e, "val_loss": 1.2 / e, "accuracy": 0.5, "val_accuracy": 0.4} for e in (1, 2)]
+    figure = curves_figure([(v.short, rows) for v in variants], "training curves, overlaid")
+    legend = [t.get_text().replace("\n", " ") for t in figure.axes[0].get_legend().get_texts()]
+    assert legend == labels
+    assert "solid: validation, dashed: training" in figure._suptitle.get_text()

@@ -51,7 +51,7 @@ CASES = [
     ("negative learning rate", mutate(lambda c: c["train"].update(optimizer={"name": "adam", "learning_rate": -1})), "train.optimizer.learning_rate", "expected a positive number"),
     ("epochs not a number", mutate(lambda c: c["train"].update(epochs="many")), "train.epochs", "expected an integer, received 'many'"),
     ("unknown loss", mutate(lambda c: c["train"].update(loss="mse")), "train.loss", "received 'mse'"),
-    ("classes disagree with last layer", mutate(lambda c: c["model"].update(num_classes=5)), "model.layers[8].units", "model.num_classes = 5, received 10"),
+    ("classes disagree with last layer", mutate(lambda c: (c["model"].update(num_classes=5), c["model"]["layers"][8].update(units=10))), "model.layers[8].units", "model.num_classes = 5, received 10"),
     ("input shape of two dims", mutate(lambda c: c["model"].update(input_shape=[28, 28])), "model.input_shape", "received [28, 28]"),
     ("unknown data source", mutate(lambda c: c["data"].update(source="imagenet")), "data.source", "received 'imagenet'"),
     ("validation split above 1", mutate(lambda c: c["data"].update(validation_split=1.5)), "data.validation_split", "received 1.5"),
@@ -115,8 +115,10 @@ def test_a_shape_given_with_set_that_the_data_contradicts_names_the_set(runner, 
     result = runner.invoke(main, ["train", "--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz",
                                   "--set", "model.input_shape=[32,32,3]", "--run-dir", str(run_dir)])
     assert result.exit_code == 2, result.output
-    assert result.output.strip().splitlines()[-1] == ("Error: --set: model.input_shape: expected the shape of the "
-                                                      "data's images, [28, 28, 1], received [32, 32, 3]")
+    assert result.output.strip().splitlines()[-1] == (
+        "Error: --set: model.input_shape: expected the shape of the data's images, [28, 28, 1] (--set "
+        "model.input_shape=null to take the data's shape, or --set data.image_shape=\"[32, 32, 3]\" to resize a "
+        "folder's or manifest's images to the model's), received [32, 32, 3]")
     assert not run_dir.exists()
 
 

@@ -40,6 +40,11 @@ def test_splits_and_mistakes_name_the_image_files(runner, tmp_path):
     report = json.loads(result.output)
     wrong = report["num_examples"] - round(report["accuracy"] * report["num_examples"])
     assert len(listed) == wrong
+    page = tmp_path / "report.html"  # the report: its images named by their files, a few augmented ones
+    assert runner.invoke(main, ["report", str(run), "-o", str(page)]).exit_code == 0
+    text = page.read_text()
+    assert "Augmented training images" in text and "data.augment: horizontal_flip=True" in text
+    assert any(f"{source}" in text for source in held)
 
 
 def test_array_mistakes_name_the_index_and_the_report_shows_sources(runner, tmp_path):

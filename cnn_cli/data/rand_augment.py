@@ -8,8 +8,9 @@ upside down, off the frame or inverted, and training collapsed (accuracy 0.21 ag
 computes all eleven operations for every batch and keeps two (2.3x slower).
 
 Here each operation's magnitude is bounded as in the paper at strength 1 (rotation 30 degrees, shear 0.3,
-translation 0.3 of the side, brightness and contrast 0.9 of their range... scaled by `factor`, the strength),
-solarization inverts only pixels brighter than 1 - factor/2 of the range, the colour operation is left out of
+translation 0.3 of the side, brightness 0.3 of the range, contrast, sharpness and colour 0.9, 4 to 7 bits kept
+by posterization; all scaled by `factor`, the strength), solarization inverts only pixels brighter than
+1 - factor/2 of the range, the colour operation is left out of
 one-channel images, and only the operations drawn are computed: `num_ops` of them per batch (drawn from the
 layer's seed generator, so that `EpochSeeds` makes them a function of the run's seed and epoch), each with its
 own random strength per image.

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from cnn_cli import backends, tasks
+from cnn_cli.data.model_fit import check_augment_channels
 from cnn_cli.data.pipeline import TrainingBatches
 from cnn_cli.errors import CnnError
 from cnn_cli.reports.plots import plot_gallery, short_source, wrap
@@ -44,16 +45,29 @@ def augment_grid(config, source: str, out: str | Path, *, data_path: str | None 
                  epoch: int = 1) -> AugmentGrid:
     """Draws `count` training images of epoch `epoch` (1-based) as training makes them, beside their originals,
     into the PNG `out`."""
-    from cnn_cli.data import load_dataset
-    from cnn_cli.data.model_fit import check_augment_channels
 
     out = Path(out)
     if out.suffix.lower() != ".png":
         raise CnnError(f"{out}: -o: expected a .png file")
     if out.is_dir():
         raise CnnError(f"{out}: -o: is a folder; give a .png file")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        drawn = grid_png(config, source, data_path=data_path, count=count, epoch=epoch)
+        out.write_bytes(drawn)
+    except OSError as exc:
+        raise CnnError(f"{out}: cannot write ({exc.strerror or exc})") from None
+    augment = config.data.augment if config.data is not None else None
+    return AugmentGrid(out, count, describe(augment))
+
+
+def grid_png(config, source: str, *, data_path: str | None = None, subset: int | None = None, count: int = 16,
+             epoch: int = 1) -> bytes:
+    """The grid's PNG (see `augment_grid`); `subset` as the run had it (the report's)."""
+    from cnn_cli.data import load_dataset
+
     backends.start()
-    dataset = load_dataset(config, data_path=data_path, source=source)
+    dataset = load_dataset(config, data_path=data_path, subset=subset, source=source)
     check_augment_channels(config, dataset)
     augment = config.data.augment if config.data is not None else None
     task = tasks.of(config)
@@ -71,12 +85,7 @@ def augment_grid(config, source: str, out: str | Path, *, data_path: str | None 
         images += [originals[k], np.clip(np.rint(x[k]), 0, 255).astype(np.uint8)]
         captions += [short_source(sources[k]), wrap(_target(y[k], names, task.SEVERAL), 20, 2)]
     title = f"{config.name}: epoch {epoch}'s first training batch, each image after its original"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        plot_gallery(np.stack(images), captions, out, title=title)
-    except OSError as exc:
-        raise CnnError(f"{out}: cannot write ({exc.strerror or exc})") from None
-    return AugmentGrid(out, len(x), describe(augment))
+    return plot_gallery(np.stack(images), captions, None, title=title)
 
 
 def _target(row, names: list[str], several: bool) -> str:

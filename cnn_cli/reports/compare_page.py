@@ -25,7 +25,7 @@ def histories(variants) -> list[tuple[str, list[dict]]]:
             continue
         rows = [r.model_dump() for r in RunDir(variant.run_dir).history.rows() if r.epoch is not None]
         if rows:
-            series.append((variant.label, rows))
+            series.append((getattr(variant, "short", "") or variant.label, rows))  # the legend: what differs
     return series
 
 

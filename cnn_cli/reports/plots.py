@@ -87,7 +87,8 @@ def plot_comparison(variants, path: str | Path | None, columns=ACCURACY, headlin
 
 
 def comparison_figure(variants, columns=ACCURACY, headline: str = "accuracy"):
-    labels = ["\n".join(wrap(f"{k}={v}", 24, 2) for k, v in variant.settings) for variant in variants]
+    labels = ["\n".join(wrap(part, 24, 2) for part in variant.short.split(", ")) if getattr(variant, "short", "")
+              else "\n".join(wrap(f"{k}={v}", 24, 2) for k, v in variant.settings) for variant in variants]
     series = [(words, [variant.values.get(key) for variant in variants]) for key, words in columns]
     series = [(name, values) for name, values in series if any(x is not None for x in values)]
     fig = new_figure(max(6.0, 1.5 * len(variants) + 2), 5.0)
@@ -144,9 +145,11 @@ def curves_figure(series: Sequence[tuple[str, list[dict]]], title: str = ""):
                 points = [(r.get("epoch"), r.get(key)) for r in rows if r.get(key) is not None]
                 if not points:
                     continue
-                name = kind if len(series) == 1 else f"{label} ({kind})"
+                # several variants: one legend entry per variant (its colour), the line styles said in the title
+                name = kind if len(series) == 1 else (label if kind == "validation" or not any(
+                    r.get(f"val_{metric}") is not None for r in rows) else None)
                 ax.plot([p[0] for p in points], [p[1] for p in points], style, marker="o", markersize=3,
-                        color=colour if len(series) > 1 else None, label=wrap(name, 40, 1))
+                        color=colour if len(series) > 1 else None, label=wrap(name, 44, 2) if name else None)
         if len(series) == 1:
             mark_phases(ax, series[0][1])
         ax.set_xlabel("epoch")
@@ -156,6 +159,8 @@ def curves_figure(series: Sequence[tuple[str, list[dict]]], title: str = ""):
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7 if len(series) > 2 else 8)
+    if len(series) > 1:
+        title = f"{title} (solid: validation, dashed: training)" if title else "solid: validation, dashed: training"
     if title:
         fig.suptitle(title)
     fig.tight_layout()

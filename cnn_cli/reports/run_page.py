@@ -141,6 +141,9 @@ def build(found: ReportInput) -> str:
                    "residuals": ("Predicted against true", sections.residuals),
                    "worst": ("Worst examples", sections.worst)}
         parts += [(key, offered[key][0], offered[key][1](found)) for key in tasks.of(run.config).REPORT_SECTIONS]
+    augment = run.config.data.augment if run.config.data is not None else None
+    if augment is not None and found.model is not None:
+        parts.append(("augment", "Augmented training images", sections.augmented(found)))
     parts += [("model", "Model", sections.summary_table(run)),
               ("config", "Config", html.pre(access.config_text(run))),
               ("how", "How the run was made", sections.provenance(found))]

@@ -7,10 +7,12 @@ import shlex
 import numpy as np
 
 from cnn_cli import tasks
+from cnn_cli.errors import CnnError
 from cnn_cli.inference.gradcam import cam_layer, grad_cam
 from cnn_cli.number_format import human_bytes
 from cnn_cli.reports import access, html, plots, task_figures
 from cnn_cli.reports import pixels as images
+from cnn_cli.reports.augment_grid import describe, grid_png
 from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
 from cnn_cli.reports.phase_marks import phase_ranges
 from cnn_cli.rundir.records import history_metrics
@@ -182,6 +184,17 @@ def inside(found) -> str:
                                   f"{name} {'x'.join(str(d) for d in values.shape[1:])}"))
         parts.append(f"<h3>{html.esc(e.split.capitalize())} image {html.esc(_who(e, i))}</h3>" + html.gallery(items))
     return "".join(parts)
+
+
+def augmented(found) -> str:
+    """A few training images as training saw them in its first epoch (`cnn augment`'s grid), beside originals."""
+    run = found.run
+    try:
+        png = grid_png(run.config, run.config_source, data_path=run.data_path, subset=run.subset, count=8)
+    except CnnError as exc:
+        return html.paragraph(f"Not drawn: {exc.message}")
+    return (html.paragraph(f"data.augment: {describe(run.config.data.augment)}. Each image after its original "
+                           "(cnn augment draws more).") + html.img(png, "augmented training images"))
 
 
 def _who(e, i: int) -> str:
