@@ -84,7 +84,8 @@ def training_batches(run: Run, class_weights=None) -> TrainingBatches:
         num_classes=int(dataset.num_classes),
         one_hot=tasks.of(config).one_hot(config), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
-        class_weights=class_weights, face=_face(run),
+        class_weights=class_weights, sampling=config.data.sampling if config.data is not None else None,
+        face=_face(run),
     )
 
 

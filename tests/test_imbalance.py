@@ -1,0 +1,144 @@
+"""Classes far apart in size: `data.sampling` (class frequencies of the drawn batches, determinism, resume),
+the focal losses, the config mistakes of sampling, focal losses and calibration (one line, exit 2, before
+TensorFlow), on the real Fashion-MNIST sample."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from cnn_cli.cli import main
+from cnn_cli.data.batches import epoch_order
+from cnn_cli.data.pipeline import TrainingBatches
+from cnn_cli.data.sampling import draw_weights
+from tests.run_helpers import ROOT
+
+FASHION = ROOT / "data" / "fashion_mnist_sample.npz"
+SIZES = (300, 100, 30, 10)  # training examples of classes 0..3: 30x apart
+
+
+@pytest.fixture(scope="module")
+def skewed():
+    """The sample's images of classes 0..3, SIZES of each (real images, made imbalanced)."""
+    raw = np.load(FASHION)
+    y = raw["y_train"].astype(np.int32)
+    keep = np.concatenate([np.flatnonzero(y == c)[:n] for c, n in enumerate(SIZES)])
+    return raw["x_train"][keep][..., None], y[keep]
+
+
+def _epoch_labels(batches: TrainingBatches, epoch: int) -> np.ndarray:
+    batches.set_epoch(epoch)
+    source = batches.source
+    return np.concatenate([source.batch(i)[1] for i in range(len(source))])
+
+
+def _training(skewed, sampling, seed=7, labels=None):
+    x, y = skewed
+    return TrainingBatches(x, y if labels is None else labels, batch_size=32, num_classes=4, one_hot=False,
+                           seed=seed, sampling=sampling, face="keras")
+
+
+@pytest.mark.parametrize(("sampling", "share"), [
+    ("balanced", np.full(4, 0.25)),
+    ("sqrt", np.sqrt(SIZES) / np.sqrt(SIZES).sum()),
+    (None, np.asarray(SIZES) / sum(SIZES)),
+])
+def test_sampling_draws_the_classes_in_the_proportions_it_names(skewed, sampling, share):
+    batches = _training(skewed, sampling)
+    drawn = np.concatenate([_epoch_labels(batches, e) for e in range(6)])
+    assert len(drawn) == 6 * sum(SIZES)  # each epoch keeps its length
+    frequencies = np.bincount(drawn, minlength=4) / len(drawn)
+    assert frequencies == pytest.approx(share, abs=0.03), frequencies
+
+
+def test_balanced_sampling_of_label_rows_favours_the_rarest_label(skewed):
+    """multilabel: an example weighs as its rarest label; the rare label's examples come far more often."""
+    x, y = skewed
+    rows = np.stack([y == 0, y >= 1, y == 3], axis=1).astype(np.float32)  # label 2 on 10 examples only
+    weights = draw_weights(rows, "balanced")
+    assert weights.sum() == pytest.approx(1.0)
+    batches = TrainingBatches(x, rows, batch_size=32, num_classes=3, one_hot=False, seed=3, sampling="balanced",
+                              face="keras")
+    drawn = np.concatenate([_epoch_labels(batches, e) for e in range(4)])
+    share = drawn.mean(axis=0)
+    assert share[2] > 0.25 and rows[:, 2].mean() < 0.03  # from 2% of the examples to a quarter or more
+
+
+def test_sampling_is_a_function_of_seed_and_epoch_so_a_resume_draws_the_same(skewed):
+    first = _training(skewed, "balanced", seed=11)
+    epochs = [_epoch_labels(first, e) for e in range(3)]
+    resumed = _training(skewed, "balanced", seed=11)  # a new process, starting at epoch 2
+    assert np.array_equal(_epoch_labels(resumed, 2), epochs[2])
+    assert not np.array_equal(epochs[1], epochs[2])
+    assert not np.array_equal(_epoch_labels(_training(skewed, "balanced", seed=12), 2), epochs[2])
+    batches = first.source
+    batches.set_epoch(2)
+    assert len(set(batches.order(2).tolist())) < len(batches.indices)  # drawn with replacement
+    assert not np.array_equal(batches.order(2), epoch_order(len(batches.indices), 11, 2))
+
+
+HEAD = "    - {type: dense, units: num_classes, activation: auto}\n"
+CONFIG = f"""\
+name: t
+model:
+  layers:
+    - {{type: conv2d, filters: 4, kernel_size: 3}}
+    - {{type: global_avg_pool2d}}
+{HEAD}data: {{source: npz, path: {FASHION}, validation_split: 0.2, SAMPLING}}
+train: {{TRAIN}}
+"""
+
+
+def _config(sampling="", train="", task=""):
+    text = CONFIG.replace(", SAMPLING", f", sampling: {sampling}" if sampling else "").replace("TRAIN", train)
+    if task == "regression":
+        text = text.replace("num_classes", "num_targets")
+    return (f"task: {task}\n" if task else "") + text
+
+
+@pytest.mark.parametrize(("text", "key", "fragment"), [
+    (_config(sampling="balanced", task="regression"), "data.sampling", "only for classification and multilabel"),
+    (_config(sampling="sqrt", train="class_weight: balanced"), "data.sampling", "not with train.class_weight"),
+    (_config(train="loss: categorical_focal_crossentropy, focal_gamma: -1"), "train.focal_gamma", "-1"),
+    (_config(train="focal_gamma: 2"), "train.focal_gamma", "only with a focal loss"),
+    (_config(train="loss: categorical_focal_crossentropy, focal_alpha: 1.5"), "train.focal_alpha", "1.5"),
+    (_config(train="loss: binary_focal_crossentropy"), "train.loss", "categorical_focal_crossentropy"),
+    (_config(train="calibrate: temperature", task="regression"), "train.calibrate", "only for classification"),
+    (_config(train="calibrate: temperature").replace("validation_split: 0.2", "validation_split: 0, source: fashion_mnist").replace("source: npz, path: " + str(FASHION) + ", ", ""),
+     "train.calibrate", "needs a validation split"),
+])
+def test_imbalance_mistakes_are_one_line_exit_2(runner, write_config, text, key, fragment):
+    config = write_config(text)
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.exit_code == 2, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.output, result.output
+    assert f"{config}: {key}: " in result.output and fragment in result.output, result.output
+
+
+def test_the_new_keys_are_accepted(runner, write_config):
+    for text in (_config(sampling="balanced"), _config(sampling="sqrt", task="multilabel").replace("auto", "sigmoid"),
+                 _config(train="loss: categorical_focal_crossentropy, focal_gamma: 0, focal_alpha: 0.5, "
+                               "label_smoothing: 0.1, calibrate: temperature")):
+        result = runner.invoke(main, ["summary", "--config", write_config(text)])
+        assert result.exit_code == 0, result.output
+
+
+@pytest.mark.slow
+def test_a_sampled_run_killed_and_resumed_ends_with_the_uninterrupted_weights(tmp_path):
+    """`data.sampling: balanced` with a real `cnn train` SIGKILLed inside epoch 2 and resumed: the final weights
+    equal an uninterrupted run's, bit for bit."""
+    import signal
+
+    from tests.test_crash_safety import cnn_train, weights
+
+    args = ["--config", "configs/fashion_mnist.yaml", "--data", str(FASHION), "--subset", "300", "--epochs", "3",
+            "--set", "train.deterministic=true", "--set", "data.sampling=balanced"]
+    reference = cnn_train([*args, "--run-dir", str(tmp_path / "reference")])
+    assert reference.returncode == 0, reference.stdout + reference.stderr
+    killed = cnn_train([*args, "--run-dir", str(tmp_path / "run")], kill_at="mid_epoch:2")
+    assert killed.returncode == -signal.SIGKILL, killed.stdout + killed.stderr
+    resumed = cnn_train(["--resume", str(tmp_path / "run")])
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final, expected = weights(tmp_path / "run" / "model.keras"), weights(tmp_path / "reference" / "model.keras")
+    assert all(np.array_equal(a, b) for a, b in zip(final, expected, strict=True))
