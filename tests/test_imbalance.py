@@ -104,7 +104,7 @@ def _config(sampling="", train="", task=""):
     (_config(train="loss: categorical_focal_crossentropy, focal_alpha: 1.5"), "train.focal_alpha", "1.5"),
     (_config(train="loss: binary_focal_crossentropy"), "train.loss", "categorical_focal_crossentropy"),
     (_config(train="calibrate: temperature", task="regression"), "train.calibrate", "only for classification"),
-    (_config(train="calibrate: temperature").replace("validation_split: 0.2", "validation_split: 0, source: fashion_mnist").replace("source: npz, path: " + str(FASHION) + ", ", ""),
+    (_config(train="calibrate: temperature, callbacks: {checkpoint: {monitor: loss}}").replace("validation_split: 0.2", "validation_split: 0, source: fashion_mnist").replace("source: npz, path: " + str(FASHION) + ", ", ""),
      "train.calibrate", "needs a validation split"),
 ])
 def test_imbalance_mistakes_are_one_line_exit_2(runner, write_config, text, key, fragment):
@@ -142,3 +142,44 @@ def test_a_sampled_run_killed_and_resumed_ends_with_the_uninterrupted_weights(tm
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     final, expected = weights(tmp_path / "run" / "model.keras"), weights(tmp_path / "reference" / "model.keras")
     assert all(np.array_equal(a, b) for a, b in zip(final, expected, strict=True))
+
+
+def test_focal_losses_are_keras_own_with_the_configs_gamma_alpha_and_smoothing():
+    import keras
+    import yaml
+
+    from cnn_cli import tasks
+    from cnn_cli.config.loader import config_from_dict
+
+    def load_config_text(text, source):
+        return config_from_dict(yaml.safe_load(text), source)
+
+    text = _config(train="loss: categorical_focal_crossentropy, focal_gamma: 1.5, label_smoothing: 0.1")
+    config = load_config_text(text, "c.yaml")
+    loss = tasks.of(config).loss(config)
+    assert isinstance(loss, keras.losses.CategoricalFocalCrossentropy)
+    assert (loss.gamma, loss.alpha, loss.label_smoothing) == (1.5, 0.25, 0.1)
+    assert tasks.of(config).one_hot(config)  # focal takes one-hot targets
+    assert "focal cross-entropy (gamma 1.5, alpha 0.25) with label smoothing 0.1" == tasks.of(config).loss_words(config)
+    y, p = np.eye(3, dtype="float32")[[0, 1, 2]], np.array([[.9, .05, .05], [.2, .7, .1], [.3, .3, .4]], "float32")
+    plain = keras.losses.CategoricalCrossentropy(label_smoothing=0.1)(y, p)
+    assert float(loss(y, p)) < float(plain)  # the well-classified examples weighed down
+    text = _config(task="multilabel", train="loss: binary_focal_crossentropy, focal_alpha: 0.75").replace("auto", "sigmoid")
+    config = load_config_text(text, "c.yaml")
+    loss = tasks.of(config).loss(config)
+    assert isinstance(loss, keras.losses.BinaryFocalCrossentropy)
+    assert (loss.gamma, loss.alpha, loss.apply_class_balancing) == (2.0, 0.75, True)
+
+
+def test_a_focal_run_trains_and_evaluates(runner, tmp_path):
+    from tests.run_helpers import TINY
+
+    config = tmp_path / "focal.yaml"
+    config.write_text(TINY.replace("data/fashion_mnist_sample.npz", str(FASHION))
+                      + "  loss: categorical_focal_crossentropy\n  focal_gamma: 2\n  label_smoothing: 0.05\n")
+    result = runner.invoke(main, ["train", "--config", str(config), "--epochs", "1", "--run-dir",
+                                  str(tmp_path / "run")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "focal cross-entropy (gamma 2, alpha 0.25) with label smoothing 0.05" in result.output
+    result = runner.invoke(main, ["evaluate", str(tmp_path / "run"), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output

@@ -1,5 +1,6 @@
 """Classification: one class per image. The output layer is a softmax over the classes; the loss is
-(sparse) categorical cross-entropy, with label smoothing on one-hot targets; the metric is accuracy; evaluation
+(sparse) categorical cross-entropy, with label smoothing on one-hot targets, or Keras' categorical focal
+cross-entropy; the metric is accuracy; evaluation
 gives each class's precision, recall, F1 and support and the confusion matrix; `cnn predict` lists the top-k
 class names with their probabilities."""
 
@@ -13,13 +14,17 @@ from cnn_cli.errors import ConfigError
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 ONE_HOT_LOSS = "categorical_crossentropy"
-ONE_HOT_LOSSES = frozenset({ONE_HOT_LOSS})
+FOCAL_LOSS = "categorical_focal_crossentropy"
+ONE_HOT_LOSSES = frozenset({ONE_HOT_LOSS, FOCAL_LOSS})
 
 
 def target_loss(config) -> str:
     """The loss the model is trained with: the config's, or categorical cross-entropy on one-hot targets when
-    label smoothing, mixup or cutmix need them (the tool switches by itself; evaluation follows)."""
+    label smoothing, mixup or cutmix need them (the tool switches by itself; evaluation follows); the focal
+    loss takes one-hot targets always."""
     train, augment = config.train, (config.data.augment if config.data is not None else None)
+    if train.loss == FOCAL_LOSS:
+        return FOCAL_LOSS
     mixing = augment is not None and (augment.mixup > 0 or augment.cutmix > 0)
     return ONE_HOT_LOSS if (train.label_smoothing > 0 or mixing) else train.loss
 
@@ -27,8 +32,17 @@ def target_loss(config) -> str:
 def loss_words(config) -> str:
     """What every loss figure of a run is (training's, `cnn evaluate`'s, `cnn report`'s), said beside it: the
     cross-entropy the model trained with, label smoothing included."""
-    smoothing = config.train.label_smoothing
-    return f"cross-entropy with label smoothing {smoothing:g}" if smoothing > 0 else "cross-entropy"
+    train = config.train
+    smoothing = train.label_smoothing
+    words = "cross-entropy"
+    if train.loss == FOCAL_LOSS:
+        words = f"focal cross-entropy (gamma {train.focal_gamma:g}, alpha {focal_alpha(config):g})"
+    return f"{words} with label smoothing {smoothing:g}" if smoothing > 0 else words
+
+
+def focal_alpha(config) -> float:
+    """categorical_focal_crossentropy's alpha: the config's, else Keras' default (0.25)."""
+    return 0.25 if config.train.focal_alpha is None else float(config.train.focal_alpha)
 
 
 def one_hot_for(loss: str) -> bool:
@@ -74,14 +88,20 @@ class Classification(Task):
     MONITOR = "val_accuracy"
     MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
     HISTORY_METRICS = ("accuracy",)
-    LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
+    LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", FOCAL_LOSS)
     REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "inside")
 
     def loss_name(self, config) -> str:
         return target_loss(config)
 
     def loss(self, config):
-        """The config's loss name, or categorical cross-entropy with its label smoothing."""
+        """The config's loss name, categorical cross-entropy with its label smoothing, or Keras' categorical focal
+        cross-entropy with the config's gamma, alpha and label smoothing."""
+        if config.train.loss == FOCAL_LOSS:
+            import keras
+
+            return keras.losses.CategoricalFocalCrossentropy(alpha=focal_alpha(config), gamma=config.train.focal_gamma,
+                                                             label_smoothing=config.train.label_smoothing)
         if config.train.label_smoothing > 0:
             import keras
 

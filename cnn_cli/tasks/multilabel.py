@@ -74,12 +74,19 @@ class Multilabel(Task):
             from cnn_cli.layers.custom.weighted_bce import WeightedBinaryCrossentropy
 
             return WeightedBinaryCrossentropy(pos_weight=[float(w) for w in weights], label_smoothing=smoothing)
-        if config.train.loss == "binary_focal_crossentropy":
-            return keras.losses.BinaryFocalCrossentropy(label_smoothing=smoothing)
+        if config.train.loss == "binary_focal_crossentropy":  # alpha given: Keras' class balancing with it
+            alpha = config.train.focal_alpha
+            return keras.losses.BinaryFocalCrossentropy(
+                apply_class_balancing=alpha is not None, alpha=0.25 if alpha is None else alpha,
+                gamma=config.train.focal_gamma, label_smoothing=smoothing)
         return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
 
     def loss_words(self, config) -> str:
-        words = "binary focal cross-entropy" if config.train.loss == "binary_focal_crossentropy" else "binary cross-entropy"
+        train = config.train
+        words = "binary cross-entropy"
+        if train.loss == "binary_focal_crossentropy":
+            balance = f", alpha {train.focal_alpha:g}" if train.focal_alpha is not None else ""
+            words = f"binary focal cross-entropy (gamma {train.focal_gamma:g}{balance})"
         if config.train.class_weight is not None:
             words += " with positive weights per label"
         smoothing = config.train.label_smoothing
