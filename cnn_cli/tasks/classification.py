@@ -6,11 +6,13 @@ class names with their probabilities."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
 from cnn_cli.errors import ConfigError
+from cnn_cli.tasks import calibration
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 ONE_HOT_LOSS = "categorical_crossentropy"
@@ -89,7 +91,7 @@ class Classification(Task):
     MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
     HISTORY_METRICS = ("accuracy",)
     LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", FOCAL_LOSS)
-    REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "inside")
+    REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "reliability", "inside")
 
     def loss_name(self, config) -> str:
         return target_loss(config)
@@ -123,8 +125,20 @@ class Classification(Task):
             raise ConfigError(source, "model.num_classes", "expected at least 2 classes for classification (one "
                               "label per image that may be there or not is task: multilabel)", config.model.num_classes)
 
+    def counts(self, labels: np.ndarray, num_classes: int) -> tuple[int, ...]:
+        return tuple(int(c) for c in np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes))
+
+    def calibrate(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
+        if config.train.calibrate != "temperature":
+            return state
+        return dataclasses.replace(state, temperature=calibration.fit_temperature(outputs, labels, "softmax"))
+
+    def ece(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
+        return calibration.ece(*calibration.confidences(y_true, outputs, "softmax"))
+
     def evaluate(self, y_true, outputs, state, names) -> dict:
-        """Balanced accuracy (the mean recall of the classes) and macro F1, beside the per-class figures."""
+        """Balanced accuracy (the mean recall of the classes), macro F1 and the expected calibration error,
+        beside the per-class figures."""
         from sklearn.metrics import f1_score, recall_score
 
         predicted = self.predicted(outputs)
@@ -132,14 +146,17 @@ class Classification(Task):
         present = sorted(set(np.asarray(y_true).tolist()))
         return {"balanced_accuracy": float(recall_score(y_true, predicted, labels=present, average="macro",
                                                         zero_division=0)) if present else 0.0,
-                "macro_f1": float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0))}
+                "macro_f1": float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0)),
+                "ece": self.ece(y_true, outputs)}
 
     def agreement(self, expected, got, state) -> dict:
         same = float(np.mean(expected.argmax(axis=1) == got.argmax(axis=1))) if len(expected) else 1.0
         return {"measure": "top-1 agreement", "value": same}
 
     def outputs(self, scores: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
-        return as_probabilities(scores)
+        """The probabilities, at the run's temperature when it was calibrated (probabilities given again are
+        only scaled by it)."""
+        return calibration.softmax_at(as_probabilities(scores), state.temperature)
 
     def predicted(self, outputs: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
         return outputs.argmax(axis=1).astype(np.int32)
