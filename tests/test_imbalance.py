@@ -183,3 +183,41 @@ def test_a_focal_run_trains_and_evaluates(runner, tmp_path):
     assert "focal cross-entropy (gamma 2, alpha 0.25) with label smoothing 0.05" in result.output
     result = runner.invoke(main, ["evaluate", str(tmp_path / "run"), "--json"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
+
+
+def test_the_imbalanced_sample_is_made_by_make_samples_deterministically(tmp_path):
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("make_samples", ROOT / "scripts" / "make_samples.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    shutil.copy(FASHION, tmp_path / "fashion_mnist_sample.npz")
+    made = module.make_imbalanced_fashion(tmp_path)
+    assert made.read_bytes() == (ROOT / "data" / "imbalanced_fashion.npz").read_bytes()
+    counts = np.bincount(np.load(made)["y_train"], minlength=10)
+    assert sorted(counts)[:3] == [6, 10, 15] and max(counts) == 300  # 20x to 50x rarer
+
+
+def test_an_imbalanced_run_leads_with_balanced_accuracy_and_the_worst_classes(runner, tmp_path):
+    import json
+
+    from tests.run_helpers import TINY
+
+    config = tmp_path / "imbalanced.yaml"
+    config.write_text(TINY.replace("data/fashion_mnist_sample.npz", str(ROOT / "data" / "imbalanced_fashion.npz"))
+                      .replace("  subset: 200\n", "").replace("  validation_split: 0.2\n", "  validation_split: 0.2\n  sampling: sqrt\n"))
+    result = runner.invoke(main, ["train", "--config", str(config), "--epochs", "1", "--run-dir",
+                                  str(tmp_path / "run")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "imbalance: the largest class in train is 60.0x the smallest" in result.output
+    result = runner.invoke(main, ["evaluate", str(tmp_path / "run")], catch_exceptions=False)
+    lines = result.output.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(("Balanced accuracy", "Loss")))
+    assert lines[first].startswith("Balanced accuracy:") and "60x apart" in lines[first]
+    assert lines[first + 1].startswith("Loss:") and "Accuracy:" in lines[first + 1]
+    table = lines[lines.index("Per class (worst F1 first):") + 2:][:10]
+    f1 = [float(line.split()[-2]) for line in table]
+    assert f1 == sorted(f1)
+    figures = json.loads(runner.invoke(main, ["evaluate", str(tmp_path / "run"), "--json"]).output)
+    assert figures["imbalance_ratio"] == 60.0 and 0 <= figures["ece"] <= 1 and "ece_before" not in figures

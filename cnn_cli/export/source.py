@@ -16,6 +16,7 @@ from cnn_cli.errors import CnnError
 from cnn_cli.inference.evaluation import load_split
 from cnn_cli.rundir.records import input_scale
 from cnn_cli.rundir.run_reader import Run, all_layers, read_run  # noqa: F401  (all_layers: for exporter)
+from cnn_cli.tasks.calibration import SIGMOID_EPSILON, SOFTMAX_FLOOR
 
 
 @dataclass
@@ -81,8 +82,6 @@ def _at_temperature(outputs, temperature: float, task: str):
     a softmax's logits taken back as log p (floored), or a sigmoid's as log(p / (1 - p)) (clipped), divided by
     the run's temperature."""
     from keras import ops
-
-    from cnn_cli.tasks.calibration import SIGMOID_EPSILON, SOFTMAX_FLOOR
 
     if task == "classification":
         return ops.softmax(ops.log(ops.maximum(outputs, SOFTMAX_FLOOR)) / temperature, axis=-1)

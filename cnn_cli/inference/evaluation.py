@@ -26,7 +26,7 @@ from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.inference.tta import flip_probabilities, flip_warning
 from cnn_cli.rundir.run_reader import Run, read_run
-from cnn_cli.tasks.calibration import is_imbalanced
+from cnn_cli.tasks.calibration import imbalance_ratio, is_imbalanced
 from cnn_cli.tasks.classification import class_metrics  # noqa: F401 (re-exported: the classification task's)
 
 DEFAULT_BATCH = 256
@@ -285,8 +285,6 @@ def _calibration(run: Run, task, y: np.ndarray, scores: np.ndarray) -> dict:
 def _imbalance(run: Run, split_counts) -> float | None:
     """How far apart the classes (labels) are: the largest count over the smallest, of the training split as the
     run counted it (labels.json's `train_counts`), else of the split evaluated."""
-    from cnn_cli.tasks.calibration import imbalance_ratio
-
     ratio = imbalance_ratio(run.targets.train_counts)
     return ratio if ratio is not None else imbalance_ratio(split_counts)
 

@@ -35,7 +35,7 @@ COMPARISON_CSV = "comparison.csv"
 COMPARISON_PNG = "comparison.png"
 MAX_VARIANTS = 64
 CSV_COLUMNS = ("variant", "status", "best_val_accuracy", "test_accuracy", "test_loss", "epochs", "seconds",
-               "train_seconds", "run_dir", "error")
+               "train_seconds", "run_dir", "error", "test_balanced_accuracy", "test_macro_f1")
 
 
 @dataclass
@@ -57,6 +57,8 @@ class Variant:
     train_seconds: float | None = None
     run_dir: str = ""
     error: str = ""
+    test_balanced_accuracy: float | None = None  # an imbalanced or calibrated run's (metrics.json)
+    test_macro_f1: float | None = None
 
     @property
     def label(self) -> str:
@@ -69,7 +71,9 @@ class Variant:
     def row(self) -> dict:
         return {"variant": self.label, "status": self.status, "best_val_accuracy": self.best_val_accuracy,
                 "test_accuracy": self.test_accuracy, "test_loss": self.test_loss, "epochs": self.epochs,
-                "seconds": self.seconds, "train_seconds": self.train_seconds, "run_dir": self.run_dir, "error": self.error, **{k: v for k, v in self.settings}}
+                "seconds": self.seconds, "train_seconds": self.train_seconds, "run_dir": self.run_dir, "error": self.error,
+                "test_balanced_accuracy": self.test_balanced_accuracy, "test_macro_f1": self.test_macro_f1,
+                **{k: v for k, v in self.settings}}
 
 
 def parse_vary(text: str) -> Vary:
@@ -235,6 +239,8 @@ def collect(variant: Variant, run_dir: Path) -> None:
             variant.test_loss = to_float(metrics.test_loss, finite=True)
             variant.epochs = metrics.epochs_run
             variant.train_seconds = to_float(metrics.train_seconds, finite=True)
+            variant.test_balanced_accuracy = to_float(getattr(metrics, "test_balanced_accuracy", None), finite=True)
+            variant.test_macro_f1 = to_float(getattr(metrics, "test_macro_f1", None), finite=True)
         rows = run.history.rows()
     except CnnError as exc:
         variant.error = variant.error or str(exc)
@@ -270,10 +276,15 @@ def write_results(variants: list[Variant], out: Path) -> None:
 
 
 def table(variants: list[Variant]) -> str:
+    """The variants' results; when their runs measured balanced accuracy and macro F1 (classes 5x or more apart,
+    or calibrated), those lead."""
     head = ("variant", "status", "best val acc", "test acc", "epochs", "seconds")
     rows = [(v.label, v.status, _fmt(v.best_val_accuracy), _fmt(v.test_accuracy),
              "-" if v.epochs is None else str(v.epochs), "-" if v.seconds is None else f"{v.seconds:.1f}")
             for v in variants]
+    if any(v.test_balanced_accuracy is not None for v in variants):
+        head = (*head[:2], "test bal acc", "test macro F1", *head[2:])
+        rows = [(*r[:2], _fmt(v.test_balanced_accuracy), _fmt(v.test_macro_f1), *r[2:]) for r, v in zip(rows, variants)]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
     lines = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
              for r in [head, *rows]]
