@@ -97,3 +97,19 @@ def test_the_report_draws_the_reliability_diagram(tmp_path):
     assert result.exit_code == 0, result.output
     page = out.read_text()
     assert 'alt="reliability diagram"' in page and "before the temperature" in page
+
+
+def test_a_multilabel_run_keeps_one_shared_temperature_beside_its_tuned_thresholds():
+    from tests.run_helpers import LABEL_NAMES, MNIST_NPZ, _task_run, digit_labels
+
+    run = _task_run("multilabel-calibrated", "multilabel", digit_labels, LABEL_NAMES,
+                    "  thresholds: tuned\n  calibrate: temperature\n")
+    labels = json.loads((run / "labels.json").read_text())
+    temperature = labels["temperature"]
+    assert isinstance(temperature, float) and len(labels["thresholds"]) == 3
+    figures = json.loads(CliRunner().invoke(main, ["evaluate", str(run), "--json"], catch_exceptions=False).output)
+    assert figures["temperature"] == pytest.approx(temperature) and {"ece", "ece_before"} <= set(figures)
+    x = np.load(MNIST_NPZ)["x_test"][:50]
+    trained = cnn_cli.load_run(run)
+    raw = np.asarray(trained.model.predict(x[..., None].astype("float32"), verbose=0), dtype=np.float64)
+    assert np.abs(trained.predict(x) - calibration.sigmoid_at(raw, temperature)).max() < 1e-5

@@ -120,7 +120,7 @@ class Multilabel(Task):
     def tune(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
         if config.train.thresholds != "tuned" or outputs is None or not len(outputs):
             return state
-        return TargetState(thresholds=tuple(best_thresholds(np.asarray(outputs), np.asarray(labels))))
+        return dataclasses.replace(state, thresholds=tuple(best_thresholds(np.asarray(outputs), np.asarray(labels))))
 
     def counts(self, labels: np.ndarray, num_classes: int) -> tuple[int, ...]:
         return tuple(int(c) for c in (np.asarray(labels) > 0.5).sum(axis=0))
