@@ -47,6 +47,12 @@ HIGHER_IS_BETTER = ("accuracy", "auc", "f1")
 LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy",
           "binary_crossentropy", "binary_focal_crossentropy", "mse", "mae", "huber")
 FOCAL_LOSSES = ("categorical_focal_crossentropy", "binary_focal_crossentropy")
+FOCAL_GAMMA = 2.0  # Keras' default gamma of both focal losses
+
+
+def focal_gamma(train) -> float:
+    """The focal losses' gamma: the config's, else Keras' default."""
+    return FOCAL_GAMMA if train.focal_gamma is None else float(train.focal_gamma)
 """Every task's losses (each task allows its own: `cnn_cli.tasks`' `LOSSES`)."""
 
 
@@ -122,9 +128,9 @@ class TrainConfig(Section):
         "multilabel binary_crossentropy (the default) or binary_focal_crossentropy; regression mse (the default), "
         "mae or huber.",
     )
-    focal_gamma: float = Field(
-        2.0, ge=0, description="The focusing parameter of a focal loss (Keras' gamma): how much the well-classified "
-        "examples are weighed down (0: plain cross-entropy). Only with a focal loss.")
+    focal_gamma: float | None = Field(
+        None, ge=0, description="The focusing parameter of a focal loss (Keras' gamma): how much the well-classified "
+        "examples are weighed down (0: plain cross-entropy; not given: 2, Keras' default). Only with a focal loss.")
     focal_alpha: float | None = Field(
         None, ge=0, le=1, description="The balancing weight of a focal loss (Keras' alpha): "
         "categorical_focal_crossentropy's weight of every class (Keras: 0.25); binary_focal_crossentropy's weight "

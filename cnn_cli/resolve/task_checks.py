@@ -50,7 +50,7 @@ def _check_imbalance(config: Config, task, source: str) -> None:
         raise ConfigError(source, "data.sampling", "not with train.class_weight: both make up for the classes' "
                           "sizes, together they count it twice; keep one of them", sampling)
     for key in ("focal_gamma", "focal_alpha"):
-        if key in train.model_fields_set and train.loss not in FOCAL_LOSSES:
+        if getattr(train, key) is not None and train.loss not in FOCAL_LOSSES:
             raise ConfigError(source, f"train.{key}", f"only with a focal loss ({' or '.join(FOCAL_LOSSES)}); "
                               f"train.loss is {train.loss}", getattr(train, key))
     if train.calibrate is None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from cnn_cli.config.train import focal_gamma
 from cnn_cli.errors import ConfigError
 from cnn_cli.tasks import calibration
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
@@ -38,7 +39,7 @@ def loss_words(config) -> str:
     smoothing = train.label_smoothing
     words = "cross-entropy"
     if train.loss == FOCAL_LOSS:
-        words = f"focal cross-entropy (gamma {train.focal_gamma:g}, alpha {focal_alpha(config):g})"
+        words = f"focal cross-entropy (gamma {focal_gamma(train):g}, alpha {focal_alpha(config):g})"
     return f"{words} with label smoothing {smoothing:g}" if smoothing > 0 else words
 
 
@@ -102,7 +103,7 @@ class Classification(Task):
         if config.train.loss == FOCAL_LOSS:
             import keras
 
-            return keras.losses.CategoricalFocalCrossentropy(alpha=focal_alpha(config), gamma=config.train.focal_gamma,
+            return keras.losses.CategoricalFocalCrossentropy(alpha=focal_alpha(config), gamma=focal_gamma(config.train),
                                                              label_smoothing=config.train.label_smoothing)
         if config.train.label_smoothing > 0:
             import keras

@@ -12,6 +12,7 @@ import dataclasses
 import numpy as np
 
 from cnn_cli.config.data import source_schema
+from cnn_cli.config.train import focal_gamma
 from cnn_cli.errors import ConfigError
 from cnn_cli.tasks import calibration
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
@@ -81,7 +82,7 @@ class Multilabel(Task):
             alpha = config.train.focal_alpha
             return keras.losses.BinaryFocalCrossentropy(
                 apply_class_balancing=alpha is not None, alpha=0.25 if alpha is None else alpha,
-                gamma=config.train.focal_gamma, label_smoothing=smoothing)
+                gamma=focal_gamma(config.train), label_smoothing=smoothing)
         return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
 
     def loss_words(self, config) -> str:
@@ -89,7 +90,7 @@ class Multilabel(Task):
         words = "binary cross-entropy"
         if train.loss == "binary_focal_crossentropy":
             balance = f", alpha {train.focal_alpha:g}" if train.focal_alpha is not None else ""
-            words = f"binary focal cross-entropy (gamma {train.focal_gamma:g}{balance})"
+            words = f"binary focal cross-entropy (gamma {focal_gamma(train):g}{balance})"
         if config.train.class_weight is not None:
             words += " with positive weights per label"
         smoothing = config.train.label_smoothing
