@@ -23,6 +23,11 @@ What it makes (all deterministic, fixed seeds, ``numpy.random.default_rng``):
   canvases (``path,count,split``) whose target is the number of digits on the
   canvas (2, 3 or 4), for regression. ``--only count`` writes it alone, from
   the committed ``manifest.csv``.
+* ``data/imbalanced_fashion.npz`` -- the Fashion-MNIST sample with three
+  classes made rare in its training split (Dress 15, Shirt 10, Bag 6 images
+  against 300 of each other class: 20x, 30x, 50x rarer), its test split
+  unchanged (100 per class). ``--only imbalanced`` makes it alone, from the
+  committed Fashion-MNIST sample.
 
 Both ``.npz`` files hold ``x_train, y_train, x_test, y_test``: ``x`` is uint8
 of shape (N, 28, 28), ``y`` is uint8 of shape (N,).  They are written with
@@ -297,6 +302,27 @@ def make_multilabel_digits(out_dir: Path) -> Path:
     return manifest
 
 
+IMBALANCED_RARE = {3: 15, 6: 10, 8: 6}  # Dress, Shirt, Bag: 20x, 30x and 50x rarer than the 300 of the others
+
+
+def make_imbalanced_fashion(out_dir: Path) -> Path:
+    """data/imbalanced_fashion.npz from the committed Fashion-MNIST sample: the training split with three
+    classes made rare (`IMBALANCED_RARE`: a seeded draw of that many of their 300 images), the other seven
+    kept whole (300 each), in the sample's order; the test split as it is (100 per class), so that every
+    class's recall is measured on 100 images."""
+    sample = np.load(out_dir / "fashion_mnist_sample.npz")
+    x, y = sample["x_train"], sample["y_train"]
+    rng = np.random.default_rng(SEED + 7)
+    keep = np.ones(len(y), dtype=bool)
+    for c, n in IMBALANCED_RARE.items():
+        members = np.flatnonzero(y == c)
+        keep[members] = False
+        keep[np.sort(rng.choice(members, size=n, replace=False))] = True
+    path = out_dir / "imbalanced_fashion.npz"
+    save_npz_deterministic(path, x_train=x[keep], y_train=y[keep], x_test=sample["x_test"], y_test=sample["y_test"])
+    return path
+
+
 def make_digit_count(out_dir: Path) -> Path:
     """count.csv beside the multi-label manifest: each canvas with the number of digits on it (a count that the
     image shows, whatever the digits are, and that a mirror image keeps)."""
@@ -321,13 +347,15 @@ def main(argv=None) -> None:
         default=DEFAULT_FASHION_DIR,
         help="folder with Fashion-MNIST *-ubyte.gz files",
     )
-    ap.add_argument("--only", choices=["multilabel", "count"],
+    ap.add_argument("--only", choices=["multilabel", "count", "imbalanced"],
                     help="make only this sample (multilabel: from the committed MNIST sample; count: from the "
-                    "committed multi-label manifest)")
+                    "committed multi-label manifest; imbalanced: from the committed Fashion-MNIST sample)")
     args = ap.parse_args(argv)
 
     if args.only is not None:
-        written = [make_multilabel_digits(args.out) if args.only == "multilabel" else make_digit_count(args.out)]
+        makers = {"multilabel": make_multilabel_digits, "count": make_digit_count,
+                  "imbalanced": make_imbalanced_fashion}
+        written = [makers[args.only](args.out)]
         for p in written:
             print(f"wrote {p} ({p.stat().st_size:,} bytes)")
         return
@@ -338,6 +366,7 @@ def main(argv=None) -> None:
         *make_sign(args.out, fashion),
         make_multilabel_digits(args.out),
         make_digit_count(args.out),
+        make_imbalanced_fashion(args.out),
     ]
     for p in written:
         print(f"wrote {p} ({p.stat().st_size:,} bytes)")

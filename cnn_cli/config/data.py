@@ -139,6 +139,11 @@ class DataKeys(Section):
         "split, class by class in proportion, in file order), for smoke runs.",
     )
     augment: Augment | None = Field(None, description="Random augmentation of the training batches.")
+    sampling: Literal["balanced", "sqrt"] | None = Field(
+        None, description="How each epoch's training batches are drawn (classification, multilabel): balanced (every "
+        "class equally often; multilabel: an example by its rarest label), sqrt (a class in proportion to the square "
+        "root of its count), drawn with replacement, seeded per epoch; the epoch keeps its length. Not with "
+        "train.class_weight (they would count the imbalance twice).")
     flip_invariant: bool = Field(
         False, description="regression: the targets stay the same when an image is mirrored, so flip augmentation "
         "and flip TTA are allowed (a rotation angle, a position or a direction changes under a flip).")

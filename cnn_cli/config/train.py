@@ -52,9 +52,16 @@ Monitor = Literal["val_loss", "val_accuracy", "loss", "accuracy", "val_auc", "va
 HIGHER_IS_BETTER = ("accuracy", "auc", "f1", "balanced_accuracy", "micro_f1", "macro_f1", "mean_average_precision",
                     "subset_accuracy", "r2")
 """The metrics and evaluation figures that improve upwards (every other one, a loss or an error, downwards)."""
-LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
-          "binary_focal_crossentropy", "mse", "mae", "huber")
+LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", "categorical_focal_crossentropy",
+          "binary_crossentropy", "binary_focal_crossentropy", "mse", "mae", "huber")
 """Every task's losses (each task allows its own: `cnn_cli.tasks`' `LOSSES`)."""
+FOCAL_LOSSES = ("categorical_focal_crossentropy", "binary_focal_crossentropy")
+FOCAL_GAMMA = 2.0  # Keras' default gamma of both focal losses
+
+
+def focal_gamma(train) -> float:
+    """The focal losses' gamma: the config's, else Keras' default."""
+    return FOCAL_GAMMA if train.focal_gamma is None else float(train.focal_gamma)
 
 
 def monitor_mode(monitor: str) -> Literal["min", "max"]:
@@ -126,9 +133,17 @@ class TrainConfig(Section):
     loss: Literal[LOSSES] = Field(  # type: ignore[valid-type]
         "sparse_categorical_crossentropy",
         description="The loss, one the task allows: classification categorical_crossentropy (one-hot labels) or "
-        "sparse_categorical_crossentropy (class indices, the default); multilabel binary_crossentropy (the "
-        "default) or binary_focal_crossentropy; regression mse (the default), mae or huber.",
+        "sparse_categorical_crossentropy (class indices, the default) or categorical_focal_crossentropy; "
+        "multilabel binary_crossentropy (the default) or binary_focal_crossentropy; regression mse (the default), "
+        "mae or huber.",
     )
+    focal_gamma: float | None = Field(
+        None, ge=0, description="The focusing parameter of a focal loss (Keras' gamma): how much the well-classified "
+        "examples are weighed down (0: plain cross-entropy; not given: 2, Keras' default). Only with a focal loss.")
+    focal_alpha: float | None = Field(
+        None, ge=0, le=1, description="The balancing weight of a focal loss (Keras' alpha): "
+        "categorical_focal_crossentropy's weight of every class (Keras: 0.25); binary_focal_crossentropy's weight "
+        "of the positives (negatives weigh 1 - alpha; not given: no balancing, as Keras). Only with a focal loss.")
     metrics: list[Literal["accuracy"]] = Field(default_factory=lambda: ["accuracy"], description="Metrics reported beside the loss (the task adds its own).")
     batch_size: Annotated[int, Field(gt=0)] = Field(32, description="Images per training step: the global batch, split over the replicas when distributed.")
     epochs: Annotated[int, Field(gt=0)] = Field(
@@ -156,6 +171,10 @@ class TrainConfig(Section):
         None, description="multilabel only: the score above which a label is predicted, one for every label, one "
         "per label, or tuned: each label's threshold chosen on the validation split to maximise its F1 (default "
         "0.5). Kept in the run; evaluate, predict, export and load_run use them.")
+    calibrate: Literal["temperature"] | None = Field(
+        None, description="After training, fit a temperature on the validation split that makes the probabilities "
+        "honest (classification: the softmax's logits divided by it; multilabel: one temperature shared by every "
+        "label's sigmoid). Kept in the run; predict, evaluate, report, export and load_run apply it.")
     stop_at: dict[Monitor, float] | None = Field(
         None, min_length=1, description="End the run at the first epoch where every metric given reaches its value "
         "(accuracies, AUC and F1 at least, losses and errors at most), e.g. {val_accuracy: 0.93}; a regression's mae "

@@ -8,7 +8,8 @@ once (an in-memory array or the cache's memory map), in NumPy, importing no fram
   the split, or `class_weights`, one per class, read off each batch's targets (with one-hot targets the mix
   of a mixed one's classes, MixUp and CutMix included).
 - With a `seed` the split is shuffled: epoch e's order is `epoch_order(n, seed, e)`, a function of
-  (seed, e) alone, so a resumed run sees the order an uninterrupted one sees; augmentation
+  (seed, e) alone, so a resumed run sees the order an uninterrupted one sees (with `draw_weights`,
+  `data.sampling`'s probabilities, the epoch is n examples drawn with replacement, `epoch_draw`); augmentation
   (`cnn_cli.data.augment.augment_batch`) gets a seed derived from (seed, epoch, batch). Without a seed the
   batches come in file order, never augmented (validation, test, evaluation, prediction).
 
@@ -47,6 +48,16 @@ def derived_seed(*parts: int) -> int:
 def epoch_order(n: int, seed: int, epoch: int) -> np.ndarray:
     """The shuffled order of n examples in epoch `epoch` (0-based): a permutation that depends on (seed, epoch)."""
     return np.random.default_rng(derived_seed(seed, ORDER_SALT, epoch)).permutation(n)
+
+
+DRAW_SALT = 0x5A3F
+
+
+def epoch_draw(weights: np.ndarray, seed: int, epoch: int) -> np.ndarray:
+    """Positions 0..N-1 drawn N times with replacement by `weights` (probabilities, `data.sampling`'s), in
+    epoch `epoch`: a function of (seed, epoch) alone."""
+    rng = np.random.default_rng(derived_seed(seed, DRAW_SALT, epoch))
+    return rng.choice(len(weights), size=len(weights), replace=True, p=weights)
 
 
 def gather(images: np.ndarray, idx: np.ndarray, dtype=np.float32) -> np.ndarray:
@@ -133,7 +144,8 @@ class BatchSource:
     def __init__(self, images: np.ndarray, labels: np.ndarray, indices: np.ndarray | None = None, *,
                  batch_size: int, num_classes: int, one_hot: bool, seed: int | None = None,
                  augment: Augment | None = None, sample_weights: np.ndarray | None = None, post=None,
-                 class_weights: np.ndarray | None = None, shard: Shard | None = None):
+                 class_weights: np.ndarray | None = None, draw_weights: np.ndarray | None = None,
+                 shard: Shard | None = None):
         self.images = images
         self.shard = shard
         labels = np.asarray(labels)  # rows (N, L): multi-hot or numbers, float32 targets as they are
@@ -151,6 +163,9 @@ class BatchSource:
         self.sample_weights = None if sample_weights is None else np.asarray(sample_weights, dtype=np.float32)
         self.post = post if self.seed is not None else None  # (x, y, epoch, batch) -> (x, y), after augment
         self.class_weights = None if class_weights is None else np.asarray(class_weights, dtype=np.float32)
+        if draw_weights is not None and len(draw_weights) != len(self.indices):
+            raise ValueError(f"{len(draw_weights)} draw weights for {len(self.indices)} examples")
+        self.draw_weights = None if draw_weights is None or self.seed is None else np.asarray(draw_weights, np.float64)
         self.epoch = 0
         self._orders: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
@@ -174,7 +189,8 @@ class BatchSource:
         with self._lock:
             found = self._orders.get(epoch)
             if found is None:
-                found = epoch_order(len(self.indices), self.seed, epoch)
+                found = (epoch_order(len(self.indices), self.seed, epoch) if self.draw_weights is None
+                         else epoch_draw(self.draw_weights, self.seed, epoch))
                 self._orders = {epoch: found}  # one epoch at a time: no growing memory
             return found
 

@@ -25,6 +25,7 @@ from cnn_cli.backends import current as backend
 from cnn_cli.config.data import Augment
 from cnn_cli.data.batch_augment import image_layers, mix, mixing_layers
 from cnn_cli.data.batches import BatchSource, Shard, derived_seed, epoch_order, one_hot_for
+from cnn_cli.data.sampling import draw_weights
 
 __all__ = ["BatchSource", "TrainingBatches", "derived_seed", "epoch_order", "eval_batches", "face_for",
            "one_hot_for"]
@@ -103,12 +104,15 @@ class TrainingBatches:
     example (MixUp, CutMix) weighs as the mix of its classes. The `augment:` distortions of `augment.py`
     draw from per-batch seeds; the recipes' Keras layers (`batch_augment.py`: crop, RandAugment, erasing, then
     MixUp or CutMix on one-hot targets, one drawn per batch from (seed, epoch, batch)) are `random_layers`,
-    whose generators the trainer resets per epoch; with them the batches are made one after another."""
+    whose generators the trainer resets per epoch; with them the batches are made one after another.
+    `sampling` (`data.sampling`: balanced or sqrt) draws each epoch's examples by class or label frequency
+    (`sampling.draw_weights`)."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray, *, batch_size: int, num_classes: int,
                  one_hot: bool, seed: int, augment: Augment | None = None, in_order: bool = False,
                  indices: np.ndarray | None = None, sample_weights: np.ndarray | None = None,
-                 class_weights: np.ndarray | None = None, face: str | None = None, shard: Shard | None = None):
+                 class_weights: np.ndarray | None = None, sampling: str | None = None, face: str | None = None,
+                 shard: Shard | None = None):
         del in_order  # the batches depend on (seed, epoch, batch), or are made in order (recipe layers)
 
         self.seed = int(seed)
@@ -117,10 +121,14 @@ class TrainingBatches:
         if mixers and not one_hot and np.asarray(labels).ndim == 1:
             raise ValueError("mixup and cutmix need one-hot targets")
         self.random_layers = [*layers, *mixers]
+        draws = None
+        if sampling is not None:  # by the split's labels (class indices or multi-hot rows)
+            split = np.asarray(labels)[np.arange(len(images)) if indices is None else np.asarray(indices)]
+            draws = draw_weights(split, sampling)
         post = _RecipeLayers(layers, mixers, derived_seed(self.seed, 0x313)) if self.random_layers else None
         self.source = BatchSource(images, labels, indices, batch_size=batch_size, num_classes=num_classes,
                                   one_hot=one_hot, seed=self.seed, augment=augment, sample_weights=sample_weights,
-                                  post=post, class_weights=class_weights, shard=shard)
+                                  post=post, class_weights=class_weights, draw_weights=draws, shard=shard)
         self.dataset = present(self.source, face, workers=1 if post is not None else 2)
 
     def set_epoch(self, epoch: int) -> None:

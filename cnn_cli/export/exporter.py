@@ -122,14 +122,15 @@ def _metadata(src: source.Source, fmt: str, quantize: str | None, model) -> dict
 def _task_metadata(src: source.Source) -> dict:
     """What another task's output is: a multi-label run's scores and thresholds; a regression's numbers in units."""
     run = src.run
+    calibrated = {"temperature": run.targets.temperature} if run.targets.temperature is not None else {}
     if not run.task.SEVERAL:
-        return {"task": run.task.NAME}
+        return {"task": run.task.NAME, **calibrated}
     if run.task.NAME == "multilabel":
         thresholds = run.task.thresholds(run.targets, len(src.classes)).tolist()
         return {"task": "multilabel", "output": {"name": "scores", "dtype": "float32", "shape": [None, len(src.classes)],
                                                  "meaning": "each label's sigmoid score; a label is present when its "
                                                  "score reaches its threshold"},
-                "thresholds": thresholds}
+                "thresholds": thresholds, **calibrated}
     return {"task": "regression", "output": {"name": "values", "dtype": "float32", "shape": [None, len(src.classes)],
                                              "meaning": "each target's number in the data's units"},
             "target_mean": list(run.targets.mean or []), "target_std": list(run.targets.std or [])}

@@ -16,6 +16,7 @@ from cnn_cli.errors import CnnError
 from cnn_cli.inference.evaluation import load_split
 from cnn_cli.rundir.records import input_scale
 from cnn_cli.rundir.run_reader import Run, all_layers, read_run  # noqa: F401  (all_layers: for exporter)
+from cnn_cli.tasks.calibration import SIGMOID_EPSILON, SOFTMAX_FLOOR
 
 
 @dataclass
@@ -53,7 +54,7 @@ def float32_model(source: Source):
 def serving_model(model, scale: float | None, run: Run | None = None):
     """`model` behind a uint8 (batch, H, W, C) input named `image`, with the scaling it expects, and a float32
     softmax output named `probabilities` (a softmax layer is added when the model ends in scores); a multi-label
-    run's sigmoid scores as they are; a regression run's numbers in the data's units (its standardisation
+    run's sigmoid scores as they are; a calibrated run's at its temperature (`train.calibrate`); a regression run's numbers in the data's units (its standardisation
     undone by a last `Rescaling` of the targets' standard deviations and means)."""
     import keras
     from keras import layers, ops
@@ -70,7 +71,22 @@ def serving_model(model, scale: float | None, run: Run | None = None):
                                    dtype="float32", name="in_units")(outputs)
     elif task == "classification" and not ends_in_softmax(model):
         outputs = layers.Softmax(dtype="float32", name="probabilities")(outputs)
+    temperature = run.targets.temperature if run is not None else None
+    if temperature is not None and task in ("classification", "multilabel"):
+        outputs = _at_temperature(ops.cast(outputs, "float32"), float(temperature), task)
     return keras.Model(image, ops.cast(outputs, "float32"), name="export")
+
+
+def _at_temperature(outputs, temperature: float, task: str):
+    """The calibrated probabilities inside the exported model, as `cnn_cli.tasks.calibration` computes them:
+    a softmax's logits taken back as log p (floored), or a sigmoid's as log(p / (1 - p)) (clipped), divided by
+    the run's temperature."""
+    from keras import ops
+
+    if task == "classification":
+        return ops.softmax(ops.log(ops.maximum(outputs, SOFTMAX_FLOOR)) / temperature, axis=-1)
+    p = ops.clip(outputs, SIGMOID_EPSILON, 1.0 - SIGMOID_EPSILON)
+    return ops.sigmoid((ops.log(p) - ops.log(1.0 - p)) / temperature)
 
 
 def reference(model, scale: float | None, x: np.ndarray, batch_size: int = 256, run: Run | None = None) -> np.ndarray:
@@ -78,7 +94,7 @@ def reference(model, scale: float | None, x: np.ndarray, batch_size: int = 256, 
     (another task's outputs: scores, or numbers in the data's units)."""
     pixels = x.astype(np.float32) / np.float32(255.0) if scale else x.astype(input_dtype(model))
     scores = np.asarray(model.predict(pixels, batch_size=batch_size, verbose=0), dtype=np.float32)
-    if run is not None and run.task.SEVERAL:
+    if run is not None and (run.task.SEVERAL or run.targets.temperature is not None):
         return run.task.outputs(scores, run.targets).astype(np.float32)
     if ends_in_softmax(model):
         return scores

@@ -11,6 +11,7 @@ RMSE and R² in the data's units, overall and per target.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.errors import CnnError, DataError
 from cnn_cli.inference.tta import flip_probabilities, flip_warning
 from cnn_cli.rundir.run_reader import Run, read_run
+from cnn_cli.tasks.calibration import imbalance_ratio, is_imbalanced
 from cnn_cli.tasks.classification import class_metrics  # noqa: F401 (re-exported: the classification task's)
 
 DEFAULT_BATCH = 256
@@ -89,6 +91,8 @@ class Evaluation:
             "num_examples": self.num_examples,
             "loss": self.loss, "loss_definition": self.loss_definition, "accuracy": self.accuracy,
             "balanced_accuracy": self.figures.get("balanced_accuracy"), "macro_f1": self.figures.get("macro_f1"),
+            "imbalance_ratio": self.figures.get("imbalance_ratio"), "ece": self.figures.get("ece"),
+            **{k: self.figures[k] for k in ("ece_before", "temperature") if k in self.figures},
             "macro_avg": _average(self.per_class, weighted=False),
             "weighted_avg": _average(self.per_class, weighted=True),
             "per_class": self.per_class, "class_names": self.class_names, "class_ids": self.class_ids,
@@ -111,9 +115,15 @@ class Evaluation:
         ]
         if self.tta_accuracy is not None:
             lines.insert(4, f"Accuracy with {self.tta} TTA: {self.tta_accuracy:.4f} (without: {self.accuracy:.4f})")
+        lines[4:4] = calibration_lines(self.figures)
+        lines[3:3] = imbalance_lines(self.figures)
+        rows = self.per_class
+        if is_imbalanced(self.figures.get("imbalance_ratio")):
+            rows = worst_first(rows)
+            lines[-1] = "Per class (worst F1 first):"
         width = max([len("weighted avg"), *(len(n) for n in self.class_names)])
         lines.append(f"  {'class':<{width}}  precision  recall      f1  support")
-        for row in self.per_class:
+        for row in rows:
             lines.append(f"  {row['name']:<{width}}  {row['precision']:>9.4f}  {row['recall']:>6.4f}  "
                          f"{row['f1']:>6.4f}  {row['support']:>7d}")
         for label, avg in (("macro avg", _average(self.per_class, False)),
@@ -203,13 +213,15 @@ def evaluate_run(run_dir: str | Path | Run, *, data_path: str | None = None, sub
         warning = flip_warning(run.config.name, split.origin)
         if warning:
             click.echo(warning, err=True)
-    results, probabilities, seconds, tta_accuracy = _passes(run, model, x, y, batch_size, task, flip)
+    results, scores, seconds, tta_accuracy = _passes(run, model, x, y, batch_size, task, flip)
+    probabilities = task.outputs(scores, run.targets)  # at the run's temperature when it was calibrated
     predicted = task.predicted(probabilities)
     accuracy = results["accuracy"] if np.isfinite(results["accuracy"]) else float(np.mean(predicted == y))
 
     names = run.class_map.names
     per_class, matrix = task.per_class(y, predicted, names, run.class_map.ids)
-    figures = task.evaluate(y, probabilities, run.targets, names)
+    figures = task.evaluate(y, probabilities, run.targets, names) | _calibration(run, task, y, scores)
+    figures["imbalance_ratio"] = _imbalance(run, [row["support"] for row in per_class])
     evaluation = Evaluation(
         run_dir=str(run.path), split=split.name, data=split.origin, num_examples=int(len(y)),
         loss=float(results["loss"]), accuracy=accuracy, class_names=names, class_ids=[_plain(c) for c in run.class_map.ids],
@@ -248,7 +260,9 @@ def _evaluate_rows(run: Run, model, split: Split, task, batch_size: int, tta: st
                                                                       verbose=0), pixels, plain=chunks[-1]))
     outputs = task.outputs(np.concatenate(chunks), state)
     names = run.class_map.names
-    figures = task.evaluate(y, outputs, state, names)
+    figures = task.evaluate(y, outputs, state, names) | _calibration(run, task, y, np.concatenate(chunks))
+    if task.NAME == "multilabel":
+        figures["imbalance_ratio"] = _imbalance(run, np.asarray(y).sum(axis=0))
     tta_figures = task.evaluate(y, task.outputs(np.concatenate(flipped), state), state, names) if flip else None
     evaluation = Evaluation(
         run_dir=str(run.path), split=split.name, data=split.origin, num_examples=int(len(y)),
@@ -260,6 +274,46 @@ def _evaluate_rows(run: Run, model, split: Split, task, batch_size: int, tta: st
     )
     with_mistakes(evaluation, task, split, outputs, state)
     return Scored(evaluation, x, y, outputs, split.sources)
+
+
+def imbalance_lines(figures: dict) -> list[str]:
+    """The line before a classification's loss: balanced accuracy and macro F1 first when the classes are 5x or
+    more apart (accuracy flatters a model that ignores the rare ones)."""
+    ratio = figures.get("imbalance_ratio")
+    if not is_imbalanced(ratio):
+        return []
+    return [f"Balanced accuracy: {figures['balanced_accuracy']:.4f}   Macro F1: {figures['macro_f1']:.4f}   "
+            f"(the classes are {ratio:.0f}x apart in size: these lead; accuracy flatters the large ones)"]
+
+
+def calibration_lines(figures: dict) -> list[str]:
+    """The expected calibration error, and before the temperature when the run was calibrated."""
+    out = []
+    if figures.get("ece") is not None:
+        before = figures.get("ece_before")
+        out.append(f"Calibration error (ECE, 15 bins): {figures['ece']:.4f}" + (
+            f" at temperature {figures['temperature']:.3f} (before: {before:.4f})" if before is not None else ""))
+    return out
+
+
+def worst_first(rows: list[dict]) -> list[dict]:
+    """Per-class rows, the lowest F1 first (then the lowest recall)."""
+    return sorted(rows, key=lambda r: (r["f1"], r["recall"], r.get("index", 0)))
+
+
+def _calibration(run: Run, task, y: np.ndarray, scores: np.ndarray) -> dict:
+    """A calibrated run's ECE before its temperature and the temperature (nothing for another run)."""
+    if run.targets.temperature is None:
+        return {}
+    plain = dataclasses.replace(run.targets, temperature=None)
+    return {"ece_before": task.ece(y, task.outputs(scores, plain)), "temperature": run.targets.temperature}
+
+
+def _imbalance(run: Run, split_counts) -> float | None:
+    """How far apart the classes (labels) are: the largest count over the smallest, of the training split as the
+    run counted it (labels.json's `train_counts`), else of the split evaluated."""
+    ratio = imbalance_ratio(run.targets.train_counts)
+    return ratio if ratio is not None else imbalance_ratio(split_counts)
 
 
 def _passes(run: Run, model, x: SplitImages, y: np.ndarray, batch_size: int, task: tasks.Task, flip: bool):

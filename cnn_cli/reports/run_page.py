@@ -18,7 +18,7 @@ import numpy as np
 from cnn_cli import tasks
 from cnn_cli.data.batches import SplitImages
 from cnn_cli.errors import CnnError
-from cnn_cli.reports import access, html
+from cnn_cli.reports import access, html, reliability
 from cnn_cli.reports import run_page_sections as sections
 
 BATCH = 256
@@ -139,7 +139,8 @@ def build(found: ReportInput) -> str:
                    "missed": ("Most-missed labels", sections.missed_labels),
                    "targets": ("Per target", sections.per_target),
                    "residuals": ("Predicted against true", sections.residuals),
-                   "worst": ("Worst examples", sections.worst)}
+                   "worst": ("Worst examples", sections.worst),
+                   "reliability": ("Reliability of the probabilities", reliability.section)}
         parts += [(key, offered[key][0], offered[key][1](found)) for key in tasks.of(run.config).REPORT_SECTIONS]
     augment = run.config.data.augment if run.config.data is not None else None
     if augment is not None and found.model is not None:

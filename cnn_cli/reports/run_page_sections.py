@@ -16,6 +16,7 @@ from cnn_cli.reports.augment_grid import describe, grid_png
 from cnn_cli.reports.inspection import default_layers, feature_maps, first_conv
 from cnn_cli.reports.phase_marks import phase_ranges
 from cnn_cli.rundir.records import history_metrics
+from cnn_cli.tasks.calibration import imbalance_ratio, is_imbalanced
 
 PAIRS, PAIR_EXAMPLES, HARDEST, INSIDE_IMAGES, INSIDE_LAYERS = 5, 6, 24, 3, 6
 
@@ -41,6 +42,7 @@ def results(found) -> str:
         items += [(f"{e.split} examples", f"{len(e.y):,}")]
     elif e is not None:
         task = tasks.of(found.run.config)
+        items += imbalance_cards(found)
         items += [(f"{e.split} accuracy", f"{e.accuracy:.4f}"),
                   (f"{e.split} loss ({task.loss_words(found.run.config)})", f"{float(e.losses.mean()):.4f}"),
                   (f"{e.split} examples", f"{len(e.y):,}")]
@@ -51,6 +53,20 @@ def results(found) -> str:
     if m.get("early_stopped"):
         items.append(("early stopping", "stopped" + (", best weights restored" if m.get("restored_best_weights") else "")))
     return html.cards(items) if items else html.paragraph("No metrics yet (metrics.json is written when the run ends).")
+
+
+def imbalance_cards(found) -> list[tuple[str, str]]:
+    """Balanced accuracy and macro F1, first, when the training classes are 5x or more apart in size."""
+    e = found.evaluated
+    ratio = imbalance_ratio(getattr(getattr(found.run, "targets", None), "train_counts", None)) \
+        or imbalance_ratio([row["support"] for row in e.per_class])
+    if not is_imbalanced(ratio):
+        return []
+    present = [row for row in e.per_class if row["support"] > 0]
+    balanced = float(np.mean([row["recall"] for row in present])) if present else 0.0
+    macro = float(np.mean([row["f1"] for row in e.per_class])) if e.per_class else 0.0
+    return [(f"{e.split} balanced accuracy (classes {ratio:.0f}x apart)", f"{balanced:.4f}"),
+            (f"{e.split} macro F1", f"{macro:.4f}")]
 
 
 def curves(found) -> str:
@@ -95,6 +111,8 @@ def _phase_settings(record: dict | None) -> str:
 
 def per_class(found) -> str:
     rows = found.evaluated.per_class
+    if imbalance_cards(found):  # the worst classes first
+        rows = sorted(rows, key=lambda r: (r["f1"], r["recall"], r["index"]))
     body = [[row["name"], html.number(row["precision"]), html.number(row["recall"]), html.number(row["f1"]),
              html.number(row["support"])] for row in rows]
     return html.paragraph("Click a column's header to sort by it.") + html.table(

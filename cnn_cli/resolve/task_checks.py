@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from cnn_cli import tasks
 from cnn_cli.config import Config
+from cnn_cli.config.data import source_schema
+from cnn_cli.config.train import FOCAL_LOSSES
 from cnn_cli.errors import ConfigError
 
 MONITORED = ("early_stopping", "reduce_lr_on_plateau", "checkpoint")  # the checkpoint follows early stopping
@@ -32,7 +34,34 @@ def check_task(config: Config, source: str) -> None:
         raise ConfigError(source, "train.thresholds", f"only for task: multilabel (decision thresholds of labels); "
                           f"this config's task is {task.NAME}", train.thresholds)
     _check_head(config, task, source)
+    _check_imbalance(config, task, source)
     task.check_config(config, source)
+
+
+def _check_imbalance(config: Config, task, source: str) -> None:
+    """`data.sampling` (classification and multilabel, not with `class_weight`), the focal keys (with a focal
+    loss only) and `train.calibrate` (classification and multilabel, with a validation split)."""
+    train, data = config.train, config.data
+    sampling = data.sampling if data is not None else None
+    if sampling is not None and task.NAME == "regression":
+        raise ConfigError(source, "data.sampling", "only for classification and multilabel (it draws by class or "
+                          "label frequency); this config's task is regression", sampling)
+    if sampling is not None and train.class_weight is not None:
+        raise ConfigError(source, "data.sampling", "not with train.class_weight: both make up for the classes' "
+                          "sizes, together they count it twice; keep one of them", sampling)
+    for key in ("focal_gamma", "focal_alpha"):
+        if getattr(train, key) is not None and train.loss not in FOCAL_LOSSES:
+            raise ConfigError(source, f"train.{key}", f"only with a focal loss ({' or '.join(FOCAL_LOSSES)}); "
+                              f"train.loss is {train.loss}", getattr(train, key))
+    if train.calibrate is None:
+        return
+    if task.NAME == "regression":
+        raise ConfigError(source, "train.calibrate", "only for classification and multilabel (it scales "
+                          "probabilities); this config's task is regression", train.calibrate)
+    if data is not None and not source_schema(data).own_validation and data.validation is None \
+            and data.validation_split == 0:
+        raise ConfigError(source, "train.calibrate", "temperature needs a validation split to fit on "
+                          "(data.validation_split is 0)", train.calibrate)
 
 
 def _check_head(config: Config, task, source: str) -> None:

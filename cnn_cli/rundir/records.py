@@ -131,20 +131,24 @@ class LabelsJson(_Record):
     """labels.json: the class map, indices 0..K-1 in order, ids all different, K >= 2 for classification (a
     multi-label run's labels or a regression's targets may be one). `task` and what the run keeps of its targets
     (`cnn_cli.tasks.base.TargetState`): a multi-label run's `thresholds` (one per label), a regression's
-    `target_mean` and `target_std` (the training split's, per target); a run without `task` is classification."""
+    `target_mean` and `target_std` (the training split's, per target); a classification or multi-label run's
+    `temperature` (`train.calibrate`) and `train_counts` (training examples per class or label); a run without
+    `task` is classification."""
 
     classes: list[ClassEntry] = Field(min_length=1)
     task: str | None = None
     thresholds: list[float] | None = None
     target_mean: list[float] | None = None
     target_std: list[float] | None = None
+    temperature: float | None = Field(default=None, gt=0)
+    train_counts: list[int] | None = None
 
     @model_validator(mode="after")
     def _in_order(self) -> LabelsJson:
         if self.task in (None, "classification") and len(self.classes) < 2:
             raise ValueError(f"classes: expected at least 2 classes, as a list of {{\"index\", \"id\", \"name\"}} "
                              f"objects, received {len(self.classes)}")
-        for key in ("thresholds", "target_mean", "target_std"):
+        for key in ("thresholds", "target_mean", "target_std", "train_counts"):
             values = getattr(self, key)
             if values is not None and len(values) != len(self.classes):
                 raise ValueError(f"{key}: expected {len(self.classes)} numbers, one per entry of classes, received "

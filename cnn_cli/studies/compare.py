@@ -15,6 +15,7 @@ validation figure (its test figure when no variant has one). Variants of differe
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import os
@@ -79,6 +80,19 @@ class Figures:
         return self.columns[1].words.removeprefix("test ")
 
 
+IMBALANCE = (Column("test_balanced_accuracy", "test balanced accuracy", "test bal acc"),
+             Column("test_macro_f1", "test macro F1", "test macro F1"))
+IMBALANCE_KEYS = tuple(c.key for c in IMBALANCE)
+"""Figures a classification run records when its classes are 5x or more apart in size (or it is calibrated)."""
+
+
+def with_imbalance(figures: Figures, variants: list[Variant]) -> Figures:
+    """The figures, with balanced accuracy and macro F1 beside them when any variant's run recorded them."""
+    if figures.task != "classification" or not any(v.values.get(IMBALANCE_KEYS[0]) is not None for v in variants):
+        return figures
+    return dataclasses.replace(figures, columns=(*figures.columns, *IMBALANCE))
+
+
 def figures_of(task_name: str) -> Figures:
     """The comparison's figures of a task: the headline's validation figure (classification: the best epoch's of
     history.csv), then every figure of the test split (`Task.FIGURES`)."""
@@ -116,6 +130,8 @@ class Variant:
     best_val_accuracy_std: float | None = None
     test_accuracy_std: float | None = None
     short: str = ""  # the legend's label: only the keys that differ between the variants, named short (`short_labels`)
+    test_balanced_accuracy: float | None = None  # an imbalanced or calibrated run's (metrics.json)
+    test_macro_f1: float | None = None
 
     @property
     def label(self) -> str:
@@ -485,6 +501,11 @@ def collect(variant: Variant, run_dir: Path, figures: Figures | None = None) -> 
             variant.test_loss = to_float(metrics.test_loss, finite=True)
             variant.epochs = metrics.epochs_run
             variant.train_seconds = to_float(metrics.train_seconds, finite=True)
+            variant.test_balanced_accuracy = to_float(getattr(metrics, "test_balanced_accuracy", None), finite=True)
+            variant.test_macro_f1 = to_float(getattr(metrics, "test_macro_f1", None), finite=True)
+            for key in IMBALANCE_KEYS:  # an imbalanced or calibrated classification run's (metrics.json)
+                if getattr(variant, key) is not None:
+                    variant.values[key] = getattr(variant, key)
         rows = run.history.rows()
     except CnnError as exc:
         variant.error = variant.error or str(exc)
@@ -510,7 +531,7 @@ def _last_error(log: Path) -> str:
 
 
 def write_results(variants: list[Variant], out: Path, figures: Figures | None = None) -> None:
-    figures = figures or figures_of(tasks.DEFAULT)
+    figures = with_imbalance(figures or figures_of(tasks.DEFAULT), variants)
     rank(variants, figures)
     keys = list(dict.fromkeys(k for v in variants for k, _ in v.settings))
     columns = [*CSV_COLUMNS[:3], *figures.keys, *CSV_COLUMNS[3:]]
@@ -542,7 +563,7 @@ def table(comparison: Comparison) -> str:
     """The printed table, best first: variant, status, rank, the task's figures, epochs, seconds."""
     if any(v.folds is not None for v in comparison.variants):
         return _folds_table(comparison.ranked())
-    figures = comparison.figures
+    figures = with_imbalance(comparison.figures, comparison.variants)
     head = ("variant", "status", "rank", *(c.short for c in figures.columns), "epochs", "seconds")
     rows = [(v.label, v.status, "-" if v.rank is None else str(v.rank), *(_fmt(v.values.get(k)) for k in figures.keys),
              "-" if v.epochs is None else str(v.epochs), "-" if v.seconds is None else f"{v.seconds:.1f}")

@@ -15,15 +15,25 @@ import numpy as np
 class TargetState:
     """What a run keeps of its targets beyond the class map (labels.json): a multi-label run's decision
     thresholds (one per label), a regression run's standardisation (the training split's mean and standard
-    deviation per target). None: the task keeps none, or a run written before it did."""
+    deviation per target); for classification and multilabel, the `temperature` fitted on the validation split
+    (`train.calibrate: temperature`: the probabilities' logits are divided by it) and the training split's
+    examples per class or label (`train_counts`: how imbalanced the classes are). None: the task keeps none,
+    or a run written before it did."""
 
     thresholds: tuple[float, ...] | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    temperature: float | None = None
+    train_counts: tuple[int, ...] | None = None
 
     def to_json(self) -> dict:
         out = {"thresholds": self.thresholds, "target_mean": self.mean, "target_std": self.std}
-        return {k: [float(x) for x in v] for k, v in out.items() if v is not None}
+        out = {k: [float(x) for x in v] for k, v in out.items() if v is not None}
+        if self.temperature is not None:
+            out["temperature"] = float(self.temperature)
+        if self.train_counts is not None:
+            out["train_counts"] = [int(c) for c in self.train_counts]
+        return out
 
     @classmethod
     def from_json(cls, record) -> TargetState:
@@ -31,7 +41,14 @@ class TargetState:
             value = getattr(record, key, None) if not isinstance(record, dict) else record.get(key)
             return None if value is None else tuple(float(x) for x in value)
 
-        return cls(thresholds=get("thresholds"), mean=get("target_mean"), std=get("target_std"))
+        def one(key):
+            value = getattr(record, key, None) if not isinstance(record, dict) else record.get(key)
+            return value
+
+        temperature, counts = one("temperature"), one("train_counts")
+        return cls(thresholds=get("thresholds"), mean=get("target_mean"), std=get("target_std"),
+                   temperature=None if temperature is None else float(temperature),
+                   train_counts=None if counts is None else tuple(int(c) for c in counts))
 
 
 NO_STATE = TargetState()
@@ -115,6 +132,18 @@ class Task(ABC):
     def fit_state(self, labels: np.ndarray, config) -> TargetState:
         """What the run keeps of the training split's targets `labels` (before `tune`)."""
         return NO_STATE
+
+    def counts(self, labels: np.ndarray, num_classes: int) -> tuple[int, ...] | None:
+        """The training split's examples per class (label) -- how imbalanced they are --; None: not counted."""
+        return None
+
+    def calibrate(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
+        """The state with the temperature fitted on the validation split's `outputs` (`train.calibrate`)."""
+        return state
+
+    def ece(self, y_true: np.ndarray, outputs: np.ndarray) -> float | None:
+        """The expected calibration error of `outputs` (15 equal bins); None: not a task of probabilities."""
+        return None
 
     def tune(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
         """The state after training, from the validation split's `outputs` and `labels` (multilabel: thresholds)."""

@@ -1,25 +1,33 @@
 """Classification: one class per image. The output layer is a softmax over the classes; the loss is
-(sparse) categorical cross-entropy, with label smoothing on one-hot targets; the metric is accuracy; evaluation
+(sparse) categorical cross-entropy, with label smoothing on one-hot targets, or Keras' categorical focal
+cross-entropy; the metric is accuracy; evaluation
 gives each class's precision, recall, F1 and support and the confusion matrix; `cnn predict` lists the top-k
 class names with their probabilities."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 
+from cnn_cli.config.train import focal_gamma
 from cnn_cli.errors import ConfigError
+from cnn_cli.tasks import calibration
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 ONE_HOT_LOSS = "categorical_crossentropy"
-ONE_HOT_LOSSES = frozenset({ONE_HOT_LOSS})
+FOCAL_LOSS = "categorical_focal_crossentropy"
+ONE_HOT_LOSSES = frozenset({ONE_HOT_LOSS, FOCAL_LOSS})
 
 
 def target_loss(config) -> str:
     """The loss the model is trained with: the config's, or categorical cross-entropy on one-hot targets when
-    label smoothing, mixup or cutmix need them (the tool switches by itself; evaluation follows)."""
+    label smoothing, mixup or cutmix need them (the tool switches by itself; evaluation follows); the focal
+    loss takes one-hot targets always."""
     train, augment = config.train, (config.data.augment if config.data is not None else None)
+    if train.loss == FOCAL_LOSS:
+        return FOCAL_LOSS
     mixing = augment is not None and (augment.mixup > 0 or augment.cutmix > 0)
     return ONE_HOT_LOSS if (train.label_smoothing > 0 or mixing) else train.loss
 
@@ -27,8 +35,17 @@ def target_loss(config) -> str:
 def loss_words(config) -> str:
     """What every loss figure of a run is (training's, `cnn evaluate`'s, `cnn report`'s), said beside it: the
     cross-entropy the model trained with, label smoothing included."""
-    smoothing = config.train.label_smoothing
-    return f"cross-entropy with label smoothing {smoothing:g}" if smoothing > 0 else "cross-entropy"
+    train = config.train
+    smoothing = train.label_smoothing
+    words = "cross-entropy"
+    if train.loss == FOCAL_LOSS:
+        words = f"focal cross-entropy (gamma {focal_gamma(train):g}, alpha {focal_alpha(config):g})"
+    return f"{words} with label smoothing {smoothing:g}" if smoothing > 0 else words
+
+
+def focal_alpha(config) -> float:
+    """categorical_focal_crossentropy's alpha: the config's, else Keras' default (0.25)."""
+    return 0.25 if config.train.focal_alpha is None else float(config.train.focal_alpha)
 
 
 def one_hot_for(loss: str) -> bool:
@@ -74,8 +91,8 @@ class Classification(Task):
     MONITOR = "val_accuracy"
     MONITORS = ("val_loss", "val_accuracy", "loss", "accuracy")
     HISTORY_METRICS = ("accuracy",)
-    LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy")
-    REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "inside")
+    LOSSES = ("sparse_categorical_crossentropy", "categorical_crossentropy", FOCAL_LOSS)
+    REPORT_SECTIONS = ("classes", "confusion", "confused", "hardest", "reliability", "inside")
     FIGURES = {"accuracy": "accuracy"}
     BEST_FROM_HISTORY = True
 
@@ -83,7 +100,13 @@ class Classification(Task):
         return target_loss(config)
 
     def loss(self, config):
-        """The config's loss name, or categorical cross-entropy with its label smoothing."""
+        """The config's loss name, categorical cross-entropy with its label smoothing, or Keras' categorical focal
+        cross-entropy with the config's gamma, alpha and label smoothing."""
+        if config.train.loss == FOCAL_LOSS:
+            import keras
+
+            return keras.losses.CategoricalFocalCrossentropy(alpha=focal_alpha(config), gamma=focal_gamma(config.train),
+                                                             label_smoothing=config.train.label_smoothing)
         if config.train.label_smoothing > 0:
             import keras
 
@@ -105,8 +128,20 @@ class Classification(Task):
             raise ConfigError(source, "model.num_classes", "expected at least 2 classes for classification (one "
                               "label per image that may be there or not is task: multilabel)", config.model.num_classes)
 
+    def counts(self, labels: np.ndarray, num_classes: int) -> tuple[int, ...]:
+        return tuple(int(c) for c in np.bincount(np.asarray(labels, dtype=np.int64), minlength=num_classes))
+
+    def calibrate(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
+        if config.train.calibrate != "temperature":
+            return state
+        return dataclasses.replace(state, temperature=calibration.fit_temperature(outputs, labels, "softmax"))
+
+    def ece(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
+        return calibration.ece(*calibration.confidences(y_true, outputs, "softmax"))
+
     def evaluate(self, y_true, outputs, state, names) -> dict:
-        """Balanced accuracy (the mean recall of the classes) and macro F1, beside the per-class figures."""
+        """Balanced accuracy (the mean recall of the classes), macro F1 and the expected calibration error,
+        beside the per-class figures."""
         from sklearn.metrics import f1_score, recall_score
 
         predicted = self.predicted(outputs)
@@ -114,14 +149,17 @@ class Classification(Task):
         present = sorted(set(np.asarray(y_true).tolist()))
         return {"balanced_accuracy": float(recall_score(y_true, predicted, labels=present, average="macro",
                                                         zero_division=0)) if present else 0.0,
-                "macro_f1": float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0))}
+                "macro_f1": float(f1_score(y_true, predicted, labels=labels, average="macro", zero_division=0)),
+                "ece": self.ece(y_true, outputs)}
 
     def agreement(self, expected, got, state) -> dict:
         same = float(np.mean(expected.argmax(axis=1) == got.argmax(axis=1))) if len(expected) else 1.0
         return {"measure": "top-1 agreement", "value": same}
 
     def outputs(self, scores: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
-        return as_probabilities(scores)
+        """The probabilities, at the run's temperature when it was calibrated (probabilities given again are
+        only scaled by it)."""
+        return calibration.softmax_at(as_probabilities(scores), state.temperature)
 
     def predicted(self, outputs: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
         return outputs.argmax(axis=1).astype(np.int32)

@@ -7,10 +7,14 @@ split with `train.thresholds: tuned`), kept in the run (labels.json)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from cnn_cli.config.data import source_schema
+from cnn_cli.config.train import focal_gamma
 from cnn_cli.errors import ConfigError
+from cnn_cli.tasks import calibration
 from cnn_cli.tasks.base import NO_STATE, TargetState, Task
 
 DEFAULT_THRESHOLD = 0.5
@@ -56,7 +60,7 @@ class Multilabel(Task):
     MONITORS = ("val_loss", "val_auc", "val_f1", "loss", "auc", "f1")
     HISTORY_METRICS = ("auc", "f1")
     LOSSES = ("binary_crossentropy", "binary_focal_crossentropy")
-    REPORT_SECTIONS = ("labels", "pr_curves", "missed", "inside")
+    REPORT_SECTIONS = ("labels", "pr_curves", "missed", "reliability", "inside")
     FIGURES = {"micro_f1": "micro F1", "mean_average_precision": "mAP"}
     SEVERAL = True
 
@@ -75,12 +79,19 @@ class Multilabel(Task):
             from cnn_cli.layers.custom.weighted_bce import WeightedBinaryCrossentropy
 
             return WeightedBinaryCrossentropy(pos_weight=[float(w) for w in weights], label_smoothing=smoothing)
-        if config.train.loss == "binary_focal_crossentropy":
-            return keras.losses.BinaryFocalCrossentropy(label_smoothing=smoothing)
+        if config.train.loss == "binary_focal_crossentropy":  # alpha given: Keras' class balancing with it
+            alpha = config.train.focal_alpha
+            return keras.losses.BinaryFocalCrossentropy(
+                apply_class_balancing=alpha is not None, alpha=0.25 if alpha is None else alpha,
+                gamma=focal_gamma(config.train), label_smoothing=smoothing)
         return keras.losses.BinaryCrossentropy(label_smoothing=smoothing)
 
     def loss_words(self, config) -> str:
-        words = "binary focal cross-entropy" if config.train.loss == "binary_focal_crossentropy" else "binary cross-entropy"
+        train = config.train
+        words = "binary cross-entropy"
+        if train.loss == "binary_focal_crossentropy":
+            balance = f", alpha {train.focal_alpha:g}" if train.focal_alpha is not None else ""
+            words = f"binary focal cross-entropy (gamma {focal_gamma(train):g}{balance})"
         if config.train.class_weight is not None:
             words += " with positive weights per label"
         smoothing = config.train.label_smoothing
@@ -111,7 +122,20 @@ class Multilabel(Task):
     def tune(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
         if config.train.thresholds != "tuned" or outputs is None or not len(outputs):
             return state
-        return TargetState(thresholds=tuple(best_thresholds(np.asarray(outputs), np.asarray(labels))))
+        return dataclasses.replace(state, thresholds=tuple(best_thresholds(np.asarray(outputs), np.asarray(labels))))
+
+    def counts(self, labels: np.ndarray, num_classes: int) -> tuple[int, ...]:
+        return tuple(int(c) for c in (np.asarray(labels) > 0.5).sum(axis=0))
+
+    def calibrate(self, state: TargetState, outputs: np.ndarray, labels: np.ndarray, config) -> TargetState:
+        """One temperature shared by every label (per-label ones would overfit the rare labels' few positives)."""
+        if config.train.calibrate != "temperature":
+            return state
+        return dataclasses.replace(state, temperature=calibration.fit_temperature(outputs, labels, "sigmoid"))
+
+    def ece(self, y_true: np.ndarray, outputs: np.ndarray) -> float:
+        """Over all label decisions: each score against whether the label is there."""
+        return calibration.ece(*calibration.confidences(y_true, outputs, "sigmoid"))
 
     def check_config(self, config, source: str) -> None:
         setting = config.train.thresholds
@@ -131,7 +155,8 @@ class Multilabel(Task):
     # ------------------------------------------------------------ reading a model's outputs
 
     def outputs(self, scores: np.ndarray, state: TargetState = NO_STATE) -> np.ndarray:
-        return _sigmoid_outputs(scores)
+        """Each label's score, at the run's temperature when it was calibrated."""
+        return calibration.sigmoid_at(_sigmoid_outputs(scores), state.temperature)
 
     def thresholds(self, state: TargetState, k: int) -> np.ndarray:
         values = state.thresholds if state.thresholds is not None and len(state.thresholds) == k else None
@@ -183,6 +208,7 @@ class Multilabel(Task):
             "mean_average_precision": float(np.mean(known)) if known else None,
             "subset_accuracy": float(np.mean(np.all(y_true == predicted, axis=1))) if len(y_true) else 0.0,
             "hamming_loss": float(np.mean(y_true != predicted)) if y_true.size else 0.0,
+            "ece": self.ece(y_true, outputs),
             "per_label": per_label,
         }
 
@@ -190,13 +216,23 @@ class Multilabel(Task):
         def number(value):
             return "n/a" if value is None else f"{value:.4f}"
 
+        ratio = figures.get("imbalance_ratio")
+        imbalanced = calibration.is_imbalanced(ratio)
         lines = [f"Micro F1: {figures['micro_f1']:.4f}   Macro F1: {figures['macro_f1']:.4f}   "
                  f"mAP: {number(figures['mean_average_precision'])}",
-                 f"Subset accuracy: {figures['subset_accuracy']:.4f}   Hamming loss: {figures['hamming_loss']:.4f}",
-                 "", "Per label:"]
+                 f"Subset accuracy: {figures['subset_accuracy']:.4f}   Hamming loss: {figures['hamming_loss']:.4f}"]
+        if imbalanced:  # the rare labels' figures lead
+            lines[0] = (f"Macro F1: {figures['macro_f1']:.4f}   Micro F1: {figures['micro_f1']:.4f}   mAP: "
+                        f"{number(figures['mean_average_precision'])}   (the labels are {ratio:.0f}x apart in frequency)")
+        if figures.get("ece") is not None:
+            before = figures.get("ece_before")
+            lines.append(f"Calibration error (ECE over all label decisions, 15 bins): {figures['ece']:.4f}" + (
+                f" at temperature {figures['temperature']:.3f} (before: {before:.4f})" if before is not None else ""))
+        lines += ["", "Per label (worst F1 first):" if imbalanced else "Per label:"]
+        rows = sorted(figures["per_label"], key=lambda r: (r["f1"], r["recall"])) if imbalanced else figures["per_label"]
         width = max([len("label"), *(len(str(r["label"])) for r in figures["per_label"])])
         lines.append(f"  {'label':<{width}}  precision  recall      f1      AP  support  threshold")
-        for r in figures["per_label"]:
+        for r in rows:
             lines.append(f"  {r['label']:<{width}}  {r['precision']:>9.4f}  {r['recall']:>6.4f}  {r['f1']:>6.4f}  "
                          f"{number(r['average_precision']):>6}  {r['support']:>7d}  {r['threshold']:>9.4f}")
         return lines

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from cnn_cli.tasks.calibration import imbalance_ratio, is_imbalanced
+
 SHOWN_CLASSES = 10  # classes named in the per-class line
 SHOWN_FILES = 5  # skipped files named
 
@@ -14,12 +16,26 @@ def data_lines(dataset) -> list[str]:
     """Lines for the user: `Dataset.describe()`, the per-class counts, the skipped files."""
     lines = dataset.describe().splitlines()
     lines.append("  " + per_class(dataset))
+    ratio = imbalance(dataset)
+    if ratio is not None:
+        lines.append(f"  imbalance: the largest {'label' if dataset.kind == 'labels' else 'class'} in train is "
+                     f"{ratio:.1f}x the smallest" + (" (balanced accuracy and macro F1 lead the reports)"
+                                                     if is_imbalanced(ratio) else ""))
     skipped = list(getattr(dataset, "skipped", None) or [])
     if skipped:
         shown = ", ".join(str(item) for item in skipped[:SHOWN_FILES])
         more = f" and {len(skipped) - SHOWN_FILES} more" if len(skipped) > SHOWN_FILES else ""
         lines.append(f"  skipped {len(skipped)} file(s): {shown}{more}")
     return lines
+
+
+def imbalance(dataset) -> float | None:
+    """The training split's largest class (label) count over its smallest; None for regression."""
+    labels = np.asarray(dataset.y_train)
+    if labels.ndim == 2 and dataset.kind != "labels":
+        return None
+    counts = labels.sum(axis=0) if labels.ndim == 2 else np.bincount(labels.astype(np.int64), minlength=dataset.num_classes)
+    return imbalance_ratio(counts)
 
 
 def per_class(dataset) -> str:

@@ -61,13 +61,13 @@ def metrics_record(*, scores: FinalScores, rows: list[dict], monitor: str, run: 
 
 def task_record(task: str, scores: FinalScores) -> dict:
     """metrics.json's `task` and, for a multi-label or regression run, its figures of each split beside the
-    loss (`val_micro_f1`, `test_mae`, ...: the figures of `cnn evaluate`, at the run's thresholds, in units)."""
+    loss (`val_micro_f1`, `test_mae`, ...: the figures of `cnn evaluate`, at the run's thresholds, in units);
+    a classification run's balanced accuracy, macro F1 and ECE where they were measured (a calibrated or
+    imbalanced run), and a calibrated run's `ece_before` and `temperature`."""
     out: dict = {"task": task}
-    if task == "classification":
-        return out
     for name, split in (("val", scores.val), ("test", scores.test)):
         for key, value in (split or {}).items():
-            if key not in ("loss", "examples", "accuracy"):
+            if key not in ("loss", "examples", "accuracy", "accuracy_tta"):
                 out[f"{name}_{key}"] = value
     return out
 
@@ -114,7 +114,8 @@ def write_reports(run_dir: rundir.RunDir, *, metrics: dict, class_map, summary_t
     run_dir.write_metrics(rundir.MetricsJson.model_validate(metrics))
     labels = {"classes": class_map.to_json()}
     if task not in (None, "classification"):  # the config's task (None: classification)
-        labels |= {"task": task, **(state.to_json() if state is not None else {})}
+        labels |= {"task": task}
+    labels |= state.to_json() if state is not None else {}
     run_dir.write_labels(rundir.LabelsJson.model_validate(labels))
     run_dir.write_summary(summary_text + "\n")
     plot_curves(rows, run_dir.curves, title=title)

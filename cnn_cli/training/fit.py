@@ -15,10 +15,11 @@ from cnn_cli.backends import current as backend
 from cnn_cli.config.phases import spans
 from cnn_cli.data.batches import SplitImages, chunk_rows
 from cnn_cli.data.pipeline import TrainingBatches, eval_batches
-from cnn_cli.errors import CnnError, DivergedError
+from cnn_cli.errors import CnnError, ConfigError, DivergedError
 from cnn_cli.inference import tta
 from cnn_cli.inference.background import training_border_mean
 from cnn_cli.reports.summary import summarize
+from cnn_cli.tasks import calibration
 from cnn_cli.training import finish, lr_find, pretrained, recipe, tracking
 from cnn_cli.training.callbacks import CtrlC
 from cnn_cli.training.phase_fit import Phases
@@ -84,7 +85,8 @@ def training_batches(run: Run, class_weights=None) -> TrainingBatches:
         num_classes=int(dataset.num_classes),
         one_hot=tasks.of(config).one_hot(config), seed=run.plan.seed,
         augment=config.data.augment if config.data is not None else None, in_order=config.train.deterministic,
-        class_weights=class_weights, face=_face(run), shard=run.dist.shard(),
+        class_weights=class_weights, sampling=config.data.sampling if config.data is not None else None,
+        face=_face(run), shard=run.dist.shard(),
     )
 
 
@@ -105,6 +107,9 @@ def _has(x) -> bool:
 
 
 def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
+    if run.config.train.calibrate is not None and not _has(run.dataset.validation):
+        raise ConfigError(run.plan.source, "train.calibrate", "temperature needs a validation split to fit on, and "
+                          "the data has none (set data.validation_split)", run.config.train.calibrate)
     model = build_model(run)
     _adapt(run, model, echo, _starting_weights(run, model, echo))
     if run.config.train.tta == "flip":
@@ -114,6 +119,7 @@ def fit_and_report(run: Run, echo: Callable[[str], None]) -> TrainResult:
             echo(warning)
     task = tasks.of(run.config)
     state = task.fit_state(run.dataset.y_train, run.config)  # a regression's mean and std, from the training split
+    state = dataclasses.replace(state, train_counts=task.counts(run.dataset.y_train, int(run.dataset.num_classes)))
     run = dataclasses.replace(run, state=state, targets=task.targets(run.dataset.labels, state) if task.SEVERAL else None)
     weights = recipe.class_weights(run.config, run.dataset.y_train, run.dataset.class_map, run.plan.source)
     loss = task.loss(run.config, weights) if task.SEVERAL and weights is not None else None  # positive weights
@@ -211,13 +217,21 @@ def _outputs(run: Run, model, indices, flip: bool = False):
     return tasks.of(run.config).outputs(np.concatenate(scores), run.state)
 
 
-def _tuned(run: Run, model) -> Run:
-    """The run with its state tuned on the validation split (multilabel: `train.thresholds: tuned`)."""
+def _tuned(run: Run, model, echo: Callable[[str], None]) -> Run:
+    """The run with its state fitted on the validation split: the temperature (`train.calibrate`), then a
+    multi-label run's thresholds on the calibrated scores (`train.thresholds: tuned`)."""
     task, dataset = tasks.of(run.config), run.dataset
-    if not task.SEVERAL or not _has(dataset.validation):
+    calibrating = run.config.train.calibrate is not None
+    if not _has(dataset.validation) or not (task.SEVERAL or calibrating):
         return run
-    state = task.tune(run.state, _outputs(run, model, dataset.validation), dataset.labels[dataset.validation],
-                      run.config)
+    outputs, labels = _outputs(run, model, dataset.validation), dataset.labels[dataset.validation]
+    state = task.calibrate(run.state, outputs, labels, run.config)
+    if calibrating:
+        calibrated = task.outputs(outputs, state)  # the outputs given again: only scaled by the temperature
+        echo(f"Calibrated: temperature {state.temperature:.4f} fitted on the validation split (ECE "
+             f"{task.ece(labels, outputs):.4f} -> {task.ece(labels, calibrated):.4f})")
+        outputs = calibrated
+    state = task.tune(state, outputs, labels, run.config)
     return dataclasses.replace(run, state=state)
 
 
@@ -238,6 +252,12 @@ def _scores(run: Run, model) -> finish.FinalScores:
                 flipped = task.evaluate(dataset.labels[indices], _outputs(run, model, indices, flip=True), run.state,
                                         dataset.class_map.names)
                 scores |= {f"{key}_tta": flipped[key] for key in task.FIGURES}
+        if not task.SEVERAL and (run.config.train.calibrate is not None or calibration.is_imbalanced(
+                calibration.imbalance_ratio(run.state.train_counts))):  # balanced accuracy, macro F1, ECE
+            outputs = _outputs(run, model, indices)
+            scores |= task.evaluate(dataset.labels[indices], outputs, run.state, dataset.class_map.names)
+        if task.SEVERAL or run.config.train.calibrate is not None:
+            scores |= _ece_before(run, model, indices)
         if run.config.train.tta == "flip" and not task.SEVERAL:  # a chunk of the split at a time, gathered from the store
             scores["accuracy_tta"] = tta.flip_accuracy(predict, dataset.images, dataset.labels, indices,
                                                        rows=chunk_rows(dataset.images.shape[1:], run.eval_batch))
@@ -247,6 +267,16 @@ def _scores(run: Run, model) -> finish.FinalScores:
         return run.dist.predict(model, x, run.eval_batch)
 
     return finish.FinalScores(val=evaluate(dataset.validation), test=evaluate(dataset.test))
+
+
+def _ece_before(run: Run, model, indices) -> dict:
+    """A calibrated run's ECE before its temperature (`ece_before`); nothing for another run."""
+    if run.state.temperature is None:
+        return {}
+    task = tasks.of(run.config)
+    plain = dataclasses.replace(run, state=dataclasses.replace(run.state, temperature=None))
+    return {"ece_before": task.ece(run.dataset.labels[indices], _outputs(plain, model, indices)),
+            "temperature": run.state.temperature}
 
 
 def _recipe_record(run: Run, scores: finish.FinalScores, cbs: RunCallbacks, weights) -> dict:
@@ -266,7 +296,7 @@ def _recipe_record(run: Run, scores: finish.FinalScores, cbs: RunCallbacks, weig
 
 def _report(run: Run, model, cbs: RunCallbacks, echo: Callable[[str], None], weights=None,
             speed: dict | None = None) -> TrainResult:
-    run = _tuned(run, model)
+    run = _tuned(run, model, echo)
     scores = _scores(run, model)
     rows = run.dir.history.text_rows()
     monitor = cbs.monitor or ("val_loss" if _has(run.dataset.validation) else "loss")
