@@ -179,3 +179,30 @@ def test_every_mistake_of_a_block_call_at_once(runner, write_config):
     assert [line.split(": ")[2] for line in lines] == [
         "model.layers[0].x", "model.layers[0].f", "model.blocks.b.layers[0].kernel_size", "model.layers[0].r",
         "model.blocks.b.layers[1].noise"], lines
+
+
+CONV_HEAD = [{"type": "conv2d", "filters": 12, "kernel_size": 3}, {"type": "global_avg_pool2d", "name": "pool"}]
+
+
+def test_the_output_has_one_unit_per_class_before_tensorflow(runner, write_config):
+    """The task's check, on the graph: a conv head of the wrong width, with the count stated or from the data."""
+    config = write_config({"name": "h", "model": {"input_shape": [28, 28, 1], "num_classes": 10, "layers": CONV_HEAD}})
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.exit_code == 2
+    assert result.output == (f"Error: {config}: model.layers[1]: expected one output per class (the last layer, "
+                             "'pool', gives 12 outputs): model.num_classes = 10, received 12\n")
+    config = write_config({"name": "h", "model": {"layers": CONV_HEAD}})
+    result = runner.invoke(main, ["summary", "--config", config, "--data", "data/mnist_sample.npz"])
+    assert result.exit_code == 2 and "(the last layer, 'pool', gives 12 outputs): model.num_classes = 10" in result.output
+    head = [{**CONV_HEAD[0], "filters": "num_classes"}, CONV_HEAD[1]]
+    config = write_config({"name": "h", "model": {"layers": head}})
+    result = runner.invoke(main, ["summary", "--config", config, "--data", "data/mnist_sample.npz", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["layers"][-1]["output_shape"] == [10]
+
+
+def test_regression_counts_targets():
+    raw = {"name": "r", "task": "regression", "model": {"input_shape": [8, 8, 1], "num_targets": 2, "layers": [
+        {"type": "flatten"}, {"type": "dense", "units": 3, "activation": "linear"}]}}
+    with pytest.raises(Exception, match=r"expected one output per target .*model.num_targets = 2, received 3"):
+        config_from_dict(raw, "r.yaml")

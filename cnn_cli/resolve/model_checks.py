@@ -4,6 +4,7 @@ config's own checks (`cnn_cli.config.checks`); the shapes only when the rest is 
 
 from __future__ import annotations
 
+from cnn_cli import tasks
 from cnn_cli.config import Config
 from cnn_cli.config.checks import config_problems as own_problems
 from cnn_cli.config.phases import spans
@@ -26,7 +27,9 @@ def config_problems(config: Config, source: str) -> list[ConfigError]:
             problems.append(exc)
     if not problems:
         try:
-            _check_freeze(config, _check_shapes(config, source), source)
+            graph = _check_shapes(config, source)
+            _check_outputs(config, graph, config.outputs, source)
+            _check_freeze(config, graph, source)
         except ConfigError as exc:
             problems.append(exc)
     return problems
@@ -38,6 +41,7 @@ def model_graph(config: Config, input_shape: tuple[int, ...], num_classes: int) 
     naming what gave the value (the config file, or the `--set`: `Config.origin`)."""
     try:
         analysis = analyze(config.model, input_shape, num_classes, config.origin(""))
+        _check_outputs(config, analysis.graph, num_classes, config.origin(""))
         _check_freeze(config, analysis.graph, config.origin(""))
     except ConfigError as exc:
         raise config.blame(exc) from None
@@ -51,6 +55,17 @@ def _check_shapes(config: Config, source: str):
         return analyze(config.model, config.model.input_shape, config.outputs or 2, source).graph
     # the shapes wait for the data; names and references need not
     return check_structure(config.model, config.outputs or 2, source)
+
+
+def _check_outputs(config: Config, graph, count: int | None, source: str) -> None:
+    """The task's check that the model gives one output per class (label, target), naming the last layer."""
+    if graph is None or count is None:
+        return
+    entry = graph.entries[-1]
+    node = next(node for node in reversed(graph.nodes) if node.name == graph.output)
+    last = config.model.layers[-1]
+    path = entry.path + (".units" if last.type == "dense" and isinstance(getattr(last, "units", None), int) else "")
+    tasks.of(config).check_outputs(node.shape, node.name, path, count, source)
 
 
 def _check_freeze(config: Config, graph, source: str) -> None:
