@@ -206,3 +206,53 @@ def test_regression_counts_targets():
         {"type": "flatten"}, {"type": "dense", "units": 3, "activation": "linear"}]}}
     with pytest.raises(Exception, match=r"expected one output per target .*model.num_targets = 2, received 3"):
         config_from_dict(raw, "r.yaml")
+
+
+def test_new_pieces_build_count_and_round_trip_in_safe_mode(tmp_path):
+    """batch_norm scale/center, the new activations, channel_padding and residual's epsilon: the analysis'
+    counts are Keras', and a saved model loads in safe mode through the tool's reader."""
+    import keras
+    import numpy as np
+
+    from cnn_cli.model.builder import build_model
+    from cnn_cli.rundir.run_reader import load_model
+
+    layers = [
+        {"type": "conv2d", "filters": 4, "kernel_size": 3, "padding": "same", "activation": "hard_swish"},
+        {"type": "batch_norm", "scale": False, "name": "bn_no_gamma"},
+        {"type": "batch_norm", "scale": False, "center": False, "name": "bn_plain"},
+        {"type": "activation", "activation": "hard_silu"}, {"type": "activation", "activation": "hard_sigmoid"},
+        {"type": "activation", "activation": "gelu_tanh", "name": "gelu_tanh"},
+        {"type": "activation", "activation": "gelu"}, {"type": "activation", "activation": "mish"},
+        {"type": "channel_padding", "channels": 6, "before": 1, "name": "pad"},
+        {"type": "residual", "filters": 6, "epsilon": 1.001e-5, "name": "res"},
+        {"type": "global_avg_pool2d"}, {"type": "dense", "units": "num_classes", "activation": "softmax"}]
+    config = config_from_dict(model(layers, shape=(8, 8, 3)), "t")
+    analysis = analyze(config.model, (8, 8, 3), 10, "t")
+    nodes = {node.name: node for node in analysis.graph.nodes}
+    assert nodes["pad"].shape == (8, 8, 6) and nodes["res_bn1"].spec.epsilon == 1.001e-5
+    keras_model = build_model(config.model, (8, 8, 3), 10)
+    assert analysis.total_params == keras_model.count_params()
+    assert len(keras_model.get_layer("bn_no_gamma").weights) == 3 and len(keras_model.get_layer("bn_plain").weights) == 2
+    x = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype("float32")
+    padded = keras.Model(keras_model.inputs, keras_model.get_layer("pad").output)(x)
+    assert np.all(np.asarray(padded)[..., 0] == 0) and np.all(np.asarray(padded)[..., 5] == 0)
+    gelu = keras.Model(keras_model.inputs, [keras_model.get_layer("gelu_tanh").input,
+                                            keras_model.get_layer("gelu_tanh").output])(x)
+    np.testing.assert_allclose(np.asarray(gelu[1]), np.asarray(keras.activations.gelu(gelu[0], approximate=True)),
+                               rtol=1e-6, atol=1e-6)
+    path = tmp_path / "model.keras"
+    keras_model.save(path)
+    loaded = load_model(path)
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(keras_model(x)), rtol=1e-6, atol=1e-6)
+
+
+def test_architecture_is_checked_against_the_network(runner):
+    result = runner.invoke(main, ["summary", "--config", "configs/applications/resnet50.yaml",
+                                  "--set", "model.architecture=densenet121", "--set", "model.preprocess=torch"])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: --set: model.architecture: the layers cannot be this architecture: it has "
+                                    "no layer 'relu', where densenet121's backbone ends")
+    result = runner.invoke(main, ["summary", "--config", "configs/applications/resnet50.yaml",
+                                  "--set", "model.layers[7].filters=100"])
+    assert result.exit_code == 2 and "its layers up to 'conv5_block3_out' hold" in result.output

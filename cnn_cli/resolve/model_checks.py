@@ -12,7 +12,7 @@ from cnn_cli.errors import ConfigError
 from cnn_cli.model.analysis import Analysis, analyze
 from cnn_cli.model.freeze import frozen_layers
 from cnn_cli.model.graph import check_structure
-from cnn_cli.model.imagenet import TABLE
+from cnn_cli.model.imagenet import TABLE, architecture_problem
 from cnn_cli.model.preprocess import preprocessing
 from cnn_cli.resolve.task_checks import check_task
 
@@ -29,6 +29,7 @@ def config_problems(config: Config, source: str) -> list[ConfigError]:
         try:
             graph = _check_shapes(config, source)
             _check_outputs(config, graph, config.outputs, source)
+            _check_architecture(config, graph, source)
             _check_freeze(config, graph, source)
         except ConfigError as exc:
             problems.append(exc)
@@ -42,6 +43,7 @@ def model_graph(config: Config, input_shape: tuple[int, ...], num_classes: int) 
     try:
         analysis = analyze(config.model, input_shape, num_classes, config.origin(""))
         _check_outputs(config, analysis.graph, num_classes, config.origin(""))
+        _check_architecture(config, analysis.graph, config.origin(""))
         _check_freeze(config, analysis.graph, config.origin(""))
     except ConfigError as exc:
         raise config.blame(exc) from None
@@ -66,6 +68,16 @@ def _check_outputs(config: Config, graph, count: int | None, source: str) -> Non
     last = config.model.layers[-1]
     path = entry.path + (".units" if last.type == "dense" and isinstance(getattr(last, "units", None), int) else "")
     tasks.of(config).check_outputs(node.shape, node.name, path, count, source)
+
+
+def _check_architecture(config: Config, graph, source: str) -> None:
+    """`model.architecture` names the network the layers build (its backbone's last layer and weights)."""
+    if graph is None or config.model.architecture is None:
+        return
+    problem = architecture_problem(config.model.architecture, graph.nodes)
+    if problem:
+        raise ConfigError(source, "model.architecture", f"the layers cannot be this architecture: {problem}",
+                          config.model.architecture)
 
 
 def _check_freeze(config: Config, graph, source: str) -> None:
