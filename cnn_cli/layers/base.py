@@ -45,14 +45,15 @@ COPY_MARKS = ("{i}", "{i0}", "{a}")
 """Marks a repeated layer's `name` may hold: its copy's number from 1, from 0, or its letter (a, b, ...)."""
 
 
-def copy_name(name: str, copy: int, repeat: int, start: int = 1) -> str:
+def copy_name(name: str, copy: int, repeat: int, start: int = 1, numbered: bool = False) -> str:
     """The name of copy `copy` (from 1) of `repeat` numbered from `start`: marks filled in ({i}: start,
-    start+1, ...; {i0}: 0, 1, ...; {a}: a, b, ...), else NAME<start>..; NAME alone for one copy from 1."""
+    start+1, ...; {i0}: 0, 1, ...; {a}: a, b, ...), else NAME<start>..; NAME alone for one copy from 1 unless
+    `numbered` (a computed or mapped `repeat:`, whose count may come out 1: its names keep their number)."""
     position = copy - 1
     if any(mark in name for mark in COPY_MARKS):
         letter = "abcdefghijklmnopqrstuvwxyz"[position % 26]
         return name.replace("{i0}", str(position)).replace("{i}", str(start + position)).replace("{a}", letter)
-    return f"{name}{start + position}" if repeat > 1 or start != 1 else name
+    return f"{name}{start + position}" if repeat > 1 or start != 1 or numbered else name
 
 
 class Repeat(BaseModel):

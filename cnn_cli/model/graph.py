@@ -155,6 +155,8 @@ class _Expander:
             form, own = repeat_form(layer.repeat), layer.repeat != 1
         else:
             form, own = repeat_of(raw.get("repeat", 1), scope.values, where), "repeat" in raw
+        numbered = raw is not None and not isinstance(raw.get("repeat", 1), int) or (
+            raw is None and not isinstance(layer.repeat, int))
         last_name = None
         for position in range(form.count):
             number = form.start + position
@@ -173,7 +175,7 @@ class _Expander:
             keeper = form.count - 1 if form.strides == "last" else 0
             if position != keeper:
                 spec = _unstrided(spec, self.model)
-            local = self.local_name(spec, position + 1, form, scope)
+            local = self.local_name(spec, position + 1, form, scope, numbered)
             full = scope.prefix + local
             if raw is not None and raw.get("output") is True:
                 if scope.output is None:
@@ -198,7 +200,8 @@ class _Expander:
         name = raw.get("name")
         if isinstance(name, str):
             try:
-                local = copy_name(fill_braces(name, values), position + 1, form.count, form.start)
+                local = copy_name(fill_braces(name, values), position + 1, form.count, form.start,
+                                  not isinstance(raw.get("repeat", 1), int))
             except Exception:  # noqa: BLE001 - a name that does not compute names nothing
                 local = None
             if local:
@@ -256,9 +259,9 @@ class _Expander:
 
     # -- names and references ---------------------------------------------------------------------------
 
-    def local_name(self, layer, copy: int, form: Repeat, scope: _Scope) -> str:
+    def local_name(self, layer, copy: int, form: Repeat, scope: _Scope, numbered: bool = False) -> str:
         if layer.name:
-            return copy_name(layer.name, copy, form.count, form.start)
+            return copy_name(layer.name, copy, form.count, form.start, numbered)
         kind = registry.lookup(layer.type)
         base = kind.keras_name if kind else layer.type
         taken = set(scope.refs) | scope.later

@@ -50,6 +50,14 @@ TABLE: dict[str, ImagenetFile] = {
         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
         STORAGE + "tensorflow/keras-applications/resnet/", "4d473c1dd8becc155b73f8504c6f6626", "caffe",
         backbone=("conv5_block3_out", 23_587_712)),
+    "resnet101": ImagenetFile(
+        "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        STORAGE + "tensorflow/keras-applications/resnet/", "88cf7a10940856eca736dc7b7e228a21", "caffe",
+        backbone=("conv5_block3_out", 42_658_176)),
+    "resnet152": ImagenetFile(
+        "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        STORAGE + "tensorflow/keras-applications/resnet/", "ee4c566cf9a93f14d82f913c2dc6dd0c", "caffe",
+        backbone=("conv5_block3_out", 58_370_944)),
     "mobilenet_v2": ImagenetFile(
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
         STORAGE + "tensorflow/keras-applications/mobilenet_v2/", None, "tf", backbone=("out_relu", 2_257_984)),

@@ -1,0 +1,105 @@
+"""configs/applications/'s families: one file per family, each member made by the `--set` flags of its
+`# member NAME: ...` line, checked against keras.applications (parameter counts, each stage's output shape,
+every weighted layer by name and weight shapes). The analysis of every member runs in the fast suite; the
+Keras build of one member per family too, of the others under `slow`."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from cnn_cli.cli import main
+from cnn_cli.model.analysis import analyze
+from cnn_cli.resolve import load_config
+from tests.test_applications import _count, _flat_layers
+
+ROOT = Path(__file__).resolve().parents[1]
+APPLICATIONS = ROOT / "configs" / "applications"
+MEMBER = re.compile(r"^# *member +(\w+) *:(.*)$")
+
+# (family file, member) -> keras.applications name, its keyword arguments, total / trainable / non-trainable
+# params at the member's input shape and 1000 classes, and the output of each stage by the name both share.
+MEMBERS = {
+    ("resnet", "resnet50"): ("ResNet50", {}, (25_636_712, 25_583_592, 53_120), {
+        "conv1_relu": (112, 112, 64), "conv2_block3_out": (56, 56, 256), "conv3_block4_out": (28, 28, 512),
+        "conv4_block6_out": (14, 14, 1024), "conv5_block3_out": (7, 7, 2048), "predictions": (1000,)}),
+    ("resnet", "resnet101"): ("ResNet101", {}, (44_707_176, 44_601_832, 105_344), {
+        "conv3_block4_out": (28, 28, 512), "conv4_block23_out": (14, 14, 1024), "conv5_block3_out": (7, 7, 2048)}),
+    ("resnet", "resnet152"): ("ResNet152", {}, (60_419_944, 60_268_520, 151_424), {
+        "conv3_block8_out": (28, 28, 512), "conv4_block36_out": (14, 14, 1024), "conv5_block3_out": (7, 7, 2048)}),
+}
+FAST = {("resnet", "resnet50")}  # the Keras build in the fast suite: one member per family
+
+
+def members(family: str) -> dict[str, list[str]]:
+    """The family file's members: name -> the `--set` values of its comment line (as a shell splits them)."""
+    found = {}
+    for line in (APPLICATIONS / f"{family}.yaml").read_text().splitlines():
+        match = MEMBER.match(line)
+        if match:
+            words = shlex.split(match.group(2))
+            assert words[::2] == ["--set"] * (len(words) // 2), line
+            found[match.group(1)] = words[1::2]
+    return found
+
+
+def test_every_member_line_is_tested():
+    files = sorted({family for family, _ in MEMBERS})
+    assert {(family, name) for family in files for name in members(family)} == set(MEMBERS)
+
+
+@pytest.mark.parametrize("family, member", sorted(MEMBERS), ids=[f"{f}-{m}" for f, m in sorted(MEMBERS)])
+def test_member_counts_and_stage_shapes_from_the_analysis(family, member):
+    """The pure-Python analysis (`cnn summary` before TensorFlow starts) gives Keras' counts for each member."""
+    config = load_config(APPLICATIONS / f"{family}.yaml", members(family)[member])
+    _, _, counts, stages = MEMBERS[family, member]
+    analysis = analyze(config.model, config.model.input_shape, config.model.num_classes, family)
+    assert (analysis.total_params, analysis.trainable_params, analysis.non_trainable_params) == counts
+    shapes = {node.name: node.shape for node in analysis.graph.nodes}
+    assert {stage: shapes.get(stage) for stage in stages} == stages
+
+
+@pytest.mark.parametrize("family", sorted({f for f, _ in MEMBERS}))
+def test_members_build_with_cnn_summary(runner, family):
+    """The member lines work as a user types them: `cnn summary --config FILE <flags>`."""
+    name, flags = next(iter(members(family).items()))
+    result = runner.invoke(main, ["summary", "--config", str(APPLICATIONS / f"{family}.yaml"), "--json",
+                                  *shlex.split(" ".join(f"--set {shlex.quote(v)}" for v in flags))])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total_params"] == MEMBERS[family, name][2][0]
+
+
+def _equal_to_keras(family: str, member: str) -> None:
+    import keras
+
+    from cnn_cli.model.builder import build_model
+
+    config = load_config(APPLICATIONS / f"{family}.yaml", members(family)[member])
+    ours = build_model(config.model, config.model.input_shape, config.model.num_classes, family)
+    keras_name, kwargs, counts, stages = MEMBERS[family, member]
+    theirs = getattr(keras.applications, keras_name)(weights=None, input_shape=tuple(config.model.input_shape),
+                                                     **kwargs)
+    for model in (ours, theirs):
+        assert (model.count_params(), _count(model.trainable_weights), _count(model.non_trainable_weights)) == counts
+    ours_by_name, theirs_by_name = _flat_layers(ours), _flat_layers(theirs)
+    for stage, shape in stages.items():
+        assert tuple(ours_by_name[stage].output.shape) == (None, *shape), stage
+        assert tuple(theirs_by_name[stage].output.shape) == (None, *shape), stage
+    weighted = {n: [tuple(w.shape) for w in layer.weights] for n, layer in theirs_by_name.items() if layer.weights}
+    assert {n: [tuple(w.shape) for w in ours_by_name[n].weights] if n in ours_by_name else None
+            for n in weighted} == weighted
+
+
+@pytest.mark.parametrize("family, member", sorted(FAST))
+def test_one_member_of_each_family_equals_keras_applications(family, member):
+    _equal_to_keras(family, member)
+
+
+@pytest.mark.slow  # tens of seconds each on 2 CPU cores: two big models built
+@pytest.mark.parametrize("family, member", sorted(set(MEMBERS) - FAST))
+def test_every_other_member_equals_keras_applications(family, member):
+    _equal_to_keras(family, member)
