@@ -4,10 +4,11 @@ recursive-descent parser of the tool's own (never Python's `eval`), before Tenso
 
 References: `$name` (a block parameter, or a value the scope has: `$i`, `$i0`, `$n`, `$num_classes`),
 `$a.b` (a key of a mapping: `$params.width`, `$in.channels`) and `$a[k]` (an item of a list:
-`$params.depths[2]`). Literals: numbers, 'strings' or "strings", true, false, null. Operators, loosest
-first: `or`, `and`, `not`, the comparisons `== != < <= > >=`, `+ -`, `* / // %`, unary `-`, `**`.
-Functions: min, max, round, ceil, floor, abs, int, float, and `make_divisible(x, divisor, min=divisor)`, Keras'
-rule for channel counts (the nearest multiple of `divisor`, at least `min`, never below 90% of `x`).
+`$params.depths[2]`, a slice `$params.depths[0:2]`). Literals: numbers, 'strings' or "strings", true, false,
+null, lists `[a, b]`. Operators, loosest first: `or`, `and`, `not`, the comparisons `== != < <= > >=`, `+ -`,
+`* / // %`, unary `-`, `**`. Functions: min, max, round, ceil, floor, abs, int, float, sum and len (of a list),
+and `make_divisible(x, divisor, min=divisor)`, Keras' rule for channel counts (the nearest multiple of
+`divisor`, at least `min`, never below 90% of `x`).
 
 A text made of one reference gives its value as it is (a list, a string: `type: $kind`); anything else gives
 a number, a truth value or a string. Every problem is an `ExpressionError`, one line, that the caller puts
@@ -52,13 +53,15 @@ FUNCTIONS: dict[str, Callable] = {
     "int": int, "float": float, "make_divisible": make_divisible,
 }
 
+LIST_FUNCTIONS: dict[str, Callable] = {"sum": sum, "len": len}
+
 _TOKEN = re.compile(r"""
     \s*(?:
       (?P<number>\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+(?:[eE][-+]?\d+)?)
     | (?P<ref>\$[A-Za-z_][A-Za-z0-9_]*)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
     | (?P<string>'[^']*'|"[^"]*")
-    | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],.])
+    | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],.:])
     )""", re.VERBOSE)
 
 _WORDS = {"and", "or", "not", "true", "false", "null", "True", "False", "None"}
@@ -179,9 +182,14 @@ class _Parser:
         value = self.atom()
         while True:
             if self.accept("["):
-                index = self.disjunction()
-                self.take("]")
-                value = _item(value, index)
+                start = None if self.peek() == ("op", ":") else self.disjunction()
+                if self.accept(":"):
+                    stop = None if self.peek() == ("op", "]") else self.disjunction()
+                    self.take("]")
+                    value = _slice(value, start, stop)
+                else:
+                    self.take("]")
+                    value = _item(value, start)
             else:
                 return value
 
@@ -207,6 +215,14 @@ class _Parser:
             inner = self.disjunction()
             self.take(")")
             return inner
+        if value == "[":
+            items = []
+            if not self.accept("]"):
+                items.append(self.disjunction())
+                while self.accept(","):
+                    items.append(self.disjunction())
+                self.take("]")
+            return items
         raise ExpressionError(f"unexpected {value!r}" if kind != "end" else "the expression ends too soon")
 
     def reference(self, name: str) -> Any:
@@ -226,8 +242,9 @@ class _Parser:
         return value
 
     def call(self, name: str) -> Any:
-        if name not in FUNCTIONS:
-            raise ExpressionError(f"unknown function {name!r}; expected one of: {', '.join(FUNCTIONS)}")
+        if name not in FUNCTIONS and name not in LIST_FUNCTIONS:
+            raise ExpressionError(f"unknown function {name!r}; expected one of: "
+                                  f"{', '.join([*FUNCTIONS, *LIST_FUNCTIONS])}")
         self.take("(")
         args = []
         if not self.accept(")"):
@@ -235,6 +252,13 @@ class _Parser:
             while self.accept(","):
                 args.append(self.disjunction())
             self.take(")")
+        if name in LIST_FUNCTIONS:
+            if len(args) != 1 or not isinstance(args[0], list):
+                raise ExpressionError(f"{name}() takes one list, found {', '.join(map(repr, args)) or 'nothing'}")
+            if name == "sum":
+                for arg in args[0]:
+                    _numbers("sum()", arg, 0)
+            return LIST_FUNCTIONS[name](args[0])
         for arg in args:
             _numbers(name + "()", arg, 0)
         try:
@@ -263,6 +287,15 @@ def _item(value: Any, index: Any) -> Any:
     if not -len(value) <= index < len(value):
         raise ExpressionError(f"index {index} is outside the list of {len(value)} items")
     return value[index]
+
+
+def _slice(value: Any, start: Any, stop: Any) -> list:
+    if not isinstance(value, (list, tuple)):
+        raise ExpressionError(f"a slice of {value!r}, which is not a list")
+    for bound in (start, stop):
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int)):
+            raise ExpressionError(f"a slice's bounds are integers, found {bound!r}")
+    return list(value[start:stop])
 
 
 def evaluate(text: str, scope: Mapping[str, Any]) -> Any:

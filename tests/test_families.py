@@ -31,8 +31,22 @@ MEMBERS = {
         "conv3_block4_out": (28, 28, 512), "conv4_block23_out": (14, 14, 1024), "conv5_block3_out": (7, 7, 2048)}),
     ("resnet", "resnet152"): ("ResNet152", {}, (60_419_944, 60_268_520, 151_424), {
         "conv3_block8_out": (28, 28, 512), "conv4_block36_out": (14, 14, 1024), "conv5_block3_out": (7, 7, 2048)}),
+    ("efficientnet", "b0"): ("EfficientNetB0", {}, (5_330_571, 5_288_548, 42_023), {
+        "stem_activation": (112, 112, 32), "block1a_project_bn": (112, 112, 16), "block2b_add": (56, 56, 24),
+        "block3b_add": (28, 28, 40), "block4c_add": (14, 14, 80), "block5c_add": (14, 14, 112),
+        "block6d_add": (7, 7, 192), "block7a_project_bn": (7, 7, 320), "top_activation": (7, 7, 1280),
+        "predictions": (1000,)}),
+    ("efficientnet", "b1"): ("EfficientNetB1", {}, (7_856_239, 7_794_184, 62_055), {
+        "stem_activation": (120, 120, 32), "block2c_add": (60, 60, 24), "block4d_add": (15, 15, 80),
+        "block6e_add": (8, 8, 192), "block7b_add": (8, 8, 320), "top_activation": (8, 8, 1280)}),
+    ("efficientnet", "b2"): ("EfficientNetB2", {}, (9_177_569, 9_109_994, 67_575), {
+        "stem_activation": (130, 130, 32), "block3c_add": (33, 33, 48), "block5d_add": (17, 17, 120),
+        "block7b_add": (9, 9, 352), "top_activation": (9, 9, 1408)}),
+    ("efficientnet", "b3"): ("EfficientNetB3", {}, (12_320_535, 12_233_232, 87_303), {
+        "stem_activation": (150, 150, 40), "block1b_add": (150, 150, 24), "block3c_add": (38, 38, 48),
+        "block6f_add": (10, 10, 232), "block7b_add": (10, 10, 384), "top_activation": (10, 10, 1536)}),
 }
-FAST = {("resnet", "resnet50")}  # the Keras build in the fast suite: one member per family
+FAST = {("resnet", "resnet50"), ("efficientnet", "b0")}  # the Keras build in the fast suite: one member per family
 
 
 def members(family: str) -> dict[str, list[str]]:
@@ -78,6 +92,7 @@ def _equal_to_keras(family: str, member: str) -> None:
 
     from cnn_cli.model.builder import build_model
 
+    keras.utils.clear_session()  # Keras numbers unnamed layers (normalization_1) by the models built before
     config = load_config(APPLICATIONS / f"{family}.yaml", members(family)[member])
     ours = build_model(config.model, config.model.input_shape, config.model.num_classes, family)
     keras_name, kwargs, counts, stages = MEMBERS[family, member]

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from cnn_cli.config.model import BlockCall, Computed, ModelConfig
 from cnn_cli.errors import ConfigError
-from cnn_cli.expressions import fill_braces
+from cnn_cli.expressions import ExpressionError, fill_braces
 from cnn_cli.layers import registry
 from cnn_cli.layers.base import Composite, LayerSpec, Repeat, Shape, ShapeProblem, copy_name, repeat_form
 from cnn_cli.layers.rescaling import Rescaling
@@ -37,6 +37,7 @@ from cnn_cli.model.blocks import (
     GraphError,
     Where,
     block_values,
+    compute,
     given_paths,
     input_values,
     instantiate,
@@ -119,8 +120,13 @@ class _Expander:
         mode = preprocessing(self.model)
         prev = self.input_scaling(mode) if mode != "none" else INPUT
         explicit = [_names(layer) for layer in layers]
-        values = {"params": dict(self.model.params), "num_classes": self.num_classes,
-                  "num_targets": self.num_classes, "i": 1, "i0": 0, "n": 1}
+        values = {"params": {}, "num_classes": self.num_classes, "num_targets": self.num_classes,
+                  "i": 1, "i0": 0, "n": 1}
+        for key, value in self.model.params.items():  # an expression is computed from the ones before it
+            try:
+                values["params"][key] = compute(value, values)
+            except ExpressionError as exc:
+                raise self.error(f"model.params.{key}", str(exc), value) from None
         scope = _Scope("", "model.layers", {INPUT: prev, prev: prev}, {n for names in explicit for n in names},
                        values=values)
         for i, layer in enumerate(layers):

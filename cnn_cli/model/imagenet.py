@@ -68,6 +68,18 @@ TABLE: dict[str, ImagenetFile] = {
     "efficientnet_b0": ImagenetFile(
         "efficientnetb0_notop.h5", STORAGE + "keras-applications/", "50bc09e76180e00e4465e1a485ddc09d", "none",
         variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"}, backbone=("top_activation", 4_049_571)),
+    "efficientnet_b1": ImagenetFile(
+        "efficientnetb1_notop.h5", STORAGE + "keras-applications/", "74c4e6b3e1f6a1eea24c589628592432", "none",
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"},
+        backbone=("top_activation", 6_575_239)),
+    "efficientnet_b2": ImagenetFile(
+        "efficientnetb2_notop.h5", STORAGE + "keras-applications/", "111f8e2ac8aa800a7a99e3239f7bfb39", "none",
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"},
+        backbone=("top_activation", 7_768_569)),
+    "efficientnet_b3": ImagenetFile(
+        "efficientnetb3_notop.h5", STORAGE + "keras-applications/", "af6d107764bb5b1abb91932881670226", "none",
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"},
+        backbone=("top_activation", 10_783_535)),
     "convnext_tiny": ImagenetFile(
         "convnext_tiny_notop.h5", STORAGE + "tensorflow/keras-applications/convnext/",
         "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", "none",
