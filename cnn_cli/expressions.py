@@ -6,7 +6,7 @@ References: `$name` (a block parameter, or a value the scope has: `$i`, `$i0`, `
 `$a.b` (a key of a mapping: `$params.width`, `$in.channels`) and `$a[k]` (an item of a list:
 `$params.depths[2]`, a slice `$params.depths[0:2]`). Literals: numbers, 'strings' or "strings", true, false,
 null, lists `[a, b]`. Operators, loosest first: `or`, `and`, `not`, the comparisons `== != < <= > >=`, `+ -`,
-`* / // %`, unary `-`, `**`. Functions: min, max, round, ceil, floor, abs, int, float, sum and len (of a list),
+`* / // %`, unary `-`, `**`; and `a if condition else b`. Functions: min, max, round, ceil, floor, abs, int, float, sum and len (of a list),
 and `make_divisible(x, divisor, min=divisor)`, Keras' rule for channel counts (the nearest multiple of
 `divisor`, at least `min`, never below 90% of `x`).
 
@@ -64,7 +64,7 @@ _TOKEN = re.compile(r"""
     | (?P<op>\*\*|//|==|!=|<=|>=|[-+*/%<>()\[\],.:])
     )""", re.VERBOSE)
 
-_WORDS = {"and", "or", "not", "true", "false", "null", "True", "False", "None"}
+_WORDS = {"and", "or", "not", "if", "else", "true", "false", "null", "True", "False", "None"}
 
 
 def _tokens(text: str) -> list[tuple[str, str]]:
@@ -108,10 +108,20 @@ class _Parser:
     # -- grammar, loosest first ------------------------------------------------------------------------------
 
     def parse(self) -> Any:
-        value = self.disjunction()
+        value = self.conditional()
         kind, rest = self.peek()
         if kind != "end":
             raise ExpressionError(f"unexpected {rest!r}")
+        return value
+
+    def conditional(self) -> Any:
+        """`a if condition else b` (both sides computed; the condition picks one)."""
+        value = self.disjunction()
+        if self.accept("if"):
+            condition = _truth(self.disjunction())
+            self.take("else")
+            other = self.conditional()
+            return value if condition else other
         return value
 
     def disjunction(self) -> Any:
@@ -212,15 +222,15 @@ class _Parser:
                 raise ExpressionError(f"unexpected {value!r}")
             return self.call(value)
         if value == "(":
-            inner = self.disjunction()
+            inner = self.conditional()
             self.take(")")
             return inner
         if value == "[":
             items = []
             if not self.accept("]"):
-                items.append(self.disjunction())
+                items.append(self.conditional())
                 while self.accept(","):
-                    items.append(self.disjunction())
+                    items.append(self.conditional())
                 self.take("]")
             return items
         raise ExpressionError(f"unexpected {value!r}" if kind != "end" else "the expression ends too soon")
@@ -248,9 +258,9 @@ class _Parser:
         self.take("(")
         args = []
         if not self.accept(")"):
-            args.append(self.disjunction())
+            args.append(self.conditional())
             while self.accept(","):
-                args.append(self.disjunction())
+                args.append(self.conditional())
             self.take(")")
         if name in LIST_FUNCTIONS:
             if len(args) != 1 or not isinstance(args[0], list):

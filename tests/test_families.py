@@ -45,8 +45,17 @@ MEMBERS = {
     ("efficientnet", "b3"): ("EfficientNetB3", {}, (12_320_535, 12_233_232, 87_303), {
         "stem_activation": (150, 150, 40), "block1b_add": (150, 150, 24), "block3c_add": (38, 38, 48),
         "block6f_add": (10, 10, 232), "block7b_add": (10, 10, 384), "top_activation": (10, 10, 1536)}),
+    ("mobilenet_v3", "large"): ("MobileNetV3Large", {}, (5_507_432, 5_483_032, 24_400), {
+        "conv_bn": (112, 112, 16), "expanded_conv_add": (112, 112, 16), "expanded_conv_2_add": (56, 56, 24),
+        "expanded_conv_5_add": (28, 28, 40), "expanded_conv_9_add": (14, 14, 80), "expanded_conv_11_add": (14, 14, 112),
+        "expanded_conv_14_add": (7, 7, 160), "conv_1_bn": (7, 7, 960), "conv_2": (1, 1, 1280), "logits": (1, 1, 1000),
+        "predictions": (1000,)}),
+    ("mobilenet_v3", "small"): ("MobileNetV3Small", {}, (2_554_968, 2_542_856, 12_112), {
+        "conv_bn": (112, 112, 16), "expanded_conv_project_bn": (56, 56, 16), "expanded_conv_2_add": (28, 28, 24),
+        "expanded_conv_5_add": (14, 14, 40), "expanded_conv_7_add": (14, 14, 48), "expanded_conv_10_add": (7, 7, 96),
+        "conv_1_bn": (7, 7, 576), "conv_2": (1, 1, 1024), "predictions": (1000,)}),
 }
-FAST = {("resnet", "resnet50"), ("efficientnet", "b0")}  # the Keras build in the fast suite: one member per family
+FAST = {("resnet", "resnet50"), ("efficientnet", "b0"), ("mobilenet_v3", "small")}  # the Keras build in the fast suite: one member per family
 
 
 def members(family: str) -> dict[str, list[str]]:

@@ -64,7 +64,7 @@ def _text(item: dict) -> str:
             note = f"  {arg['description']}" if arg["description"] else ""
             lines.append(f"    {arg['name']}: {arg['type']}, {default}.{note}")
     lines += ["", "  Every layer also takes name, inputs (earlier layers by name) and repeat (N copies, or {count, start,",
-              "  strides: first|last}). Any value may be an expression with a $ reference (\"$filters * 4\",",
+              "  strides: first|last|all}). Any value may be an expression with a $ reference (\"$filters * 4\",",
               "  \"make_divisible($params.width * 32, 8)\", $i, $in.channels, num_classes where a number goes), and",
               "  `when: <expression>` leaves the layer out when false: see docs/language.md."]
     return "\n".join(lines)

@@ -63,9 +63,9 @@ class Repeat(BaseModel):
 
     count: Annotated[int, Field(ge=1)] = Field(description="How many copies.")
     start: Annotated[int, Field(ge=0)] = Field(1, description="The first copy's number ({i}, $i, NAME<start>).")
-    strides: Literal["first", "last"] = Field(
+    strides: Literal["first", "last", "all"] = Field(
         "first", description="Which copy keeps `strides` (the others take 1): first (stage tables), last "
-        "(pre-activation ResNets).")
+        "(pre-activation ResNets), all (each copy its own, as a table row computes it).")
 
 
 def repeat_form(repeat: int | Repeat) -> Repeat:
@@ -143,8 +143,8 @@ class LayerSpec(BaseModel):
     )
     repeat: Annotated[int, Field(ge=1)] | Repeat = Field(1, description=(
         "Stack N copies, named NAME1..NAMEN (or NAME with {i}, {i0} or {a} filled in: 1.., 0.., a..); "
-        "only the first keeps `strides`. Or {count: N, start: S, strides: first|last}: copies numbered from S, "
-        "and which copy keeps `strides`. An expression in a computed layer (`ceil($params.depth * 3)`)."))
+        "only the first keeps `strides`. Or {count: N, start: S, strides: first|last|all}: copies numbered from "
+        "S, and which copy keeps `strides`. An expression in a computed layer (`ceil($params.depth * 3)`)."))
 
     @field_validator("*", mode="before")
     @classmethod

@@ -179,7 +179,7 @@ class _Expander:
             else:
                 spec = layer
             keeper = form.count - 1 if form.strides == "last" else 0
-            if position != keeper:
+            if position != keeper and form.strides != "all":
                 spec = _unstrided(spec, self.model)
             local = self.local_name(spec, position + 1, form, scope, numbered)
             full = scope.prefix + local
@@ -200,9 +200,8 @@ class _Expander:
 
     def left_out(self, raw: dict, values: dict, inputs: list[str], where: Where, position: int, form: Repeat,
                  scope: _Scope) -> str:
-        """A copy whose `when:` is false: its input passes on, under its name too."""
-        if len(inputs) != 1:
-            raise where.error("when", "a layer left out passes its input on: it takes one input here", inputs)
+        """A copy whose `when:` is false: its (first) input passes on, under its name too (a skip's `add` left
+        out passes its first input, the branch: write `inputs: [branch, input]`)."""
         name = raw.get("name")
         if isinstance(name, str):
             try:
