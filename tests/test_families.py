@@ -54,8 +54,12 @@ MEMBERS = {
         "conv_bn": (112, 112, 16), "expanded_conv_project_bn": (56, 56, 16), "expanded_conv_2_add": (28, 28, 24),
         "expanded_conv_5_add": (14, 14, 40), "expanded_conv_7_add": (14, 14, 48), "expanded_conv_10_add": (7, 7, 96),
         "conv_1_bn": (7, 7, 576), "conv_2": (1, 1, 1024), "predictions": (1000,)}),
+    ("inception_v3", "inception_v3"): ("InceptionV3", {}, (23_851_784, 23_817_352, 34_432), {
+        "activation_4": (71, 71, 192), "mixed0": (35, 35, 256), "mixed2": (35, 35, 288), "mixed3": (17, 17, 768),
+        "mixed7": (17, 17, 768), "mixed8": (8, 8, 1280), "mixed9_0": (8, 8, 768), "mixed9": (8, 8, 2048),
+        "mixed10": (8, 8, 2048), "predictions": (1000,)}),
 }
-FAST = {("resnet", "resnet50"), ("efficientnet", "b0"), ("mobilenet_v3", "small")}  # the Keras build in the fast suite: one member per family
+FAST = {("resnet", "resnet50"), ("efficientnet", "b0"), ("mobilenet_v3", "small"), ("inception_v3", "inception_v3")}  # the Keras build in the fast suite: one member per family
 
 
 def members(family: str) -> dict[str, list[str]]:

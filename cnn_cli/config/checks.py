@@ -56,7 +56,7 @@ def _check_phases(config: Config, source: str) -> None:
 def _check_names(config: Config, source: str) -> None:
     seen: dict[str, int] = {}
     for index, layer in enumerate(config.model.layers):
-        if layer.name is None:
+        if layer.name is None or "{" in layer.name:  # copies' names ({i}, {$...}): the graph checks what they become
             continue
         if layer.name in seen:
             raise ConfigError(

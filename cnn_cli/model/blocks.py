@@ -92,9 +92,11 @@ def _received(error: ConfigError) -> tuple:
 
 
 def compute(value: Any, scope: dict[str, Any], counts_allowed: bool = False) -> Any:
-    """`value` with its expressions computed (a whole number computed as a float becomes an int) and
-    `num_classes`/`num_targets` made the count; ExpressionError."""
+    """`value` with its expressions computed (a whole number computed as a float becomes an int), the
+    `{$...}` parts of a text filled in, and `num_classes`/`num_targets` made the count; ExpressionError."""
     if isinstance(value, str):
+        if "{$" in value:  # a text with {$...} parts filled in (`mixed9_{$i - 9}`)
+            return fill_braces(value, scope)
         if is_expression(value):
             result = evaluate(value, scope)
             return int(result) if isinstance(result, float) and result.is_integer() else result
@@ -155,7 +157,7 @@ def instantiate(raw: dict, scope: dict[str, Any], where: Where, blocks: dict[str
             continue
         try:
             if key == "name" and isinstance(value, str):
-                data[key] = fill_braces(value, scope)
+                data[key] = fill_braces(value.removeprefix("/"), scope)  # "/NAME": global (the graph's)
             else:
                 data[key] = compute(value, scope, counts_allowed=key == "units")
         except ExpressionError as exc:

@@ -151,11 +151,19 @@ class _Expander:
         """One row of a layer list (a kind, a block call, or a computed layer as written), its copies placed."""
         path = f"{scope.path}[{index}]"
         raw = layer if isinstance(layer, dict) else layer.raw if isinstance(layer, Computed) else None
+        absolute = raw is not None and isinstance(raw.get("name"), str) and raw["name"].startswith("/")
+        if absolute:  # a block's layer named "/NAME" keeps NAME in the model (Keras' own global names)
+            raw = {**raw, "name": raw["name"][1:]}
         where = Where(self.source, path, scope.within, scope.given)
         names = raw.get("inputs") if raw is not None else layer.inputs
         if names is not None and (not isinstance(names, list) or not names or
                                   not all(isinstance(n, str) for n in names)):
             raise where.error("inputs", "expected a list of earlier layers' names", names)
+        if raw is not None and names:
+            try:
+                names = [fill_braces(name, scope.values) for name in names]
+            except ExpressionError as exc:
+                raise where.error("inputs", str(exc), names) from None
         inputs = self.resolve(names, scope, path) if names else [prev]
         if raw is None:
             form, own = repeat_form(layer.repeat), layer.repeat != 1
@@ -182,7 +190,7 @@ class _Expander:
             if position != keeper and form.strides != "all":
                 spec = _unstrided(spec, self.model)
             local = self.local_name(spec, position + 1, form, scope, numbered)
-            full = scope.prefix + local
+            full = local if absolute else scope.prefix + local
             if raw is not None and raw.get("output") is True:
                 if scope.output is None:
                     raise where.error("output", "output: true is for a layer of a block (it takes the call's name)")
@@ -193,7 +201,7 @@ class _Expander:
             scope.refs[local] = prev
             scope.later.discard(local)
         name = raw.get("name") if raw is not None else layer.name
-        if isinstance(name, str) and "$" not in name:
+        if isinstance(name, str) and "$" not in name and not absolute:
             scope.refs[name] = prev  # the name of a repeated layer means its last copy
             scope.later.discard(name)
         return prev

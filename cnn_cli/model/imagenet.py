@@ -58,6 +58,10 @@ TABLE: dict[str, ImagenetFile] = {
         "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
         STORAGE + "tensorflow/keras-applications/resnet/", "ee4c566cf9a93f14d82f913c2dc6dd0c", "caffe",
         backbone=("conv5_block3_out", 58_370_944)),
+    "inception_v3": ImagenetFile(
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        STORAGE + "tensorflow/keras-applications/inception_v3/",
+        "bcbd6486424b2319ff4ef7d526e38f63", "tf", backbone=("mixed10", 21_802_784)),
     "mobilenet_v2": ImagenetFile(
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
         STORAGE + "tensorflow/keras-applications/mobilenet_v2/", None, "tf", backbone=("out_relu", 2_257_984)),
