@@ -131,3 +131,49 @@ def test_one_member_of_each_family_equals_keras_applications(family, member):
 @pytest.mark.parametrize("family, member", sorted(set(MEMBERS) - FAST))
 def test_every_other_member_equals_keras_applications(family, member):
     _equal_to_keras(family, member)
+
+
+# members whose ImageNet weights Keras publishes, beyond the five of test_pretrained_twins: the mode of their
+# preprocess_input (None: inside the model) and the input size of the check
+TWINS = {("resnet", "resnet101"): ("caffe", 64), ("resnet", "resnet152"): ("caffe", 64),
+         ("efficientnet", "b1"): (None, 64), ("efficientnet", "b2"): (None, 64), ("efficientnet", "b3"): (None, 64),
+         ("inception_v3", "inception_v3"): ("tf", 150)}  # mixed10 3x3: batch norms of 1x1 maps amplify rounding
+
+
+@pytest.mark.slow  # a minute each on 2 CPU cores
+@pytest.mark.parametrize("family, member", sorted(TWINS), ids=[f"{f}-{m}" for f, m in sorted(TWINS)])
+def test_keras_weights_load_into_the_member_with_identical_outputs(tmp_path, family, member):
+    """The offline proof of `model.weights: imagenet` for the new members: a keras.applications notop model
+    (weights=None, its biases and batch norms drawn at random and calibrated), saved as Keras' published files
+    are (legacy .h5), loads into the member by name and gives its outputs on the same pixels."""
+    import keras
+    import numpy as np
+    from keras.applications import imagenet_utils
+
+    from cnn_cli.model.builder import build_model
+    from cnn_cli.model.imagenet import TABLE
+    from cnn_cli.model.weights import load_matching, read_weights
+    from tests.test_pretrained_twins import _draw
+
+    mode, size = TWINS[family, member]
+    config = load_config(APPLICATIONS / f"{family}.yaml", [*members(family)[member], f"model.input_shape=[{size},{size},3]",
+                                                           "model.num_classes=7"])
+    keras.utils.clear_session()
+    theirs = getattr(keras.applications, MEMBERS[family, member][0])(weights=None, include_top=False,
+                                                                      input_shape=(size, size, 3))
+    _draw(theirs, np.random.default_rng(0), ("bias", "mean", "variance", "gamma", "beta"))
+    pixels = np.random.default_rng(1).integers(0, 256, (2, size, size, 3)).astype("float32")
+    given = imagenet_utils.preprocess_input(pixels.copy(), mode=mode) if mode else pixels
+    for layer in theirs.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = 0.0
+    theirs(given, training=True)  # the batch norms' statistics those of the compared pixels
+    path = tmp_path / "notop.h5"
+    theirs.save(path)
+    ours = build_model(config.model, (size, size, 3), 7, family)
+    loaded, left = load_matching(ours, read_weights(path))
+    assert [entry.split(" ")[0] for entry in left] == ["predictions"]  # the classifier starts new
+    last = TABLE[config.model.architecture].backbone[0]
+    got = np.asarray(keras.Model(ours.inputs, ours.get_layer(last).output)(pixels, training=False))
+    expected = np.asarray(theirs(given, training=False))
+    np.testing.assert_allclose(got, expected, rtol=1e-3, atol=1e-3 * float(np.abs(expected).max()))
