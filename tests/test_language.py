@@ -22,6 +22,8 @@ SCOPE = {"filters": 64, "params": {"width": 1.1, "depths": [3, 4, 6, 3]}, "in": 
     ("floor(2.7) + round(2.5) + round(0.126, 2)", 4.13), ("min(4, $n, 9)", 3), ("max(1, $in.channels // 4)", 8),
     ("$i0 % 2 == 0 or not $n < 2", True), ("$i0 % 2 == 0 or $n < 2", False), ("$kind", "relu"), ("$kind == 'relu' and $i >= 2", True),
     ("$params.depths", [3, 4, 6, 3]), ("1e-3 * 2", 0.002), ("(1 + 2) * 3", 9), ("1 + 2 * 3", 7),
+    ("sum($params.depths[:2])", 7), ("len($params.depths[1:])", 3), ("[ceil(1.1 * 2), 1][0]", 3),
+    ("'same' if $i == 1 else 'valid'", "valid"), ("1 if false else 2 if true else 3", 2),
 ])
 def test_expressions_compute(text, value):
     assert evaluate(text, SCOPE) == pytest.approx(value) if isinstance(value, float) else evaluate(text, SCOPE) == value
@@ -51,6 +53,7 @@ def test_make_divisible_is_keras_rule(value, divisor, expected):
 
 def test_names_take_block_parameters():
     assert fill_braces("conv_dw_{$id}_{i}", {"id": 3}) == "conv_dw_3_{i}"
+    assert fill_braces("mixed9_{$i - 9}", {"i": 10}) == "mixed9_1"
 
 
 UNIT = {"params": {"filters": None, "strides": 1, "se": False, "out": "$filters * 2", "id": 0},
