@@ -34,7 +34,7 @@ def test_expressions_compute(text, value):
     ("$filters +", "ends too soon"), ("open(1)", "unknown function 'open'"), ("$params.depths[9]", "outside the list"),
     ("1 / 0", "division by zero"), ("$kind + 1", "+ takes numbers"), ("3 $filters", "unexpected '$filters'"),
     ("__import__('os')", "unknown function '__import__'"), ("$filters.__class__", "unknown key"),
-    ("$filters; 1", "cannot read ';"), ("lambda: 1", "cannot read ': 1'"),
+    ("$filters; 1", "cannot read ';"), ("lambda: 1", "unknown function 'lambda'"),
 ])
 def test_expression_errors_are_one_line(text, fragment):
     with pytest.raises(ExpressionError) as error:
@@ -155,6 +155,9 @@ ERRORS = [
     ("when: that is not true or false", [{"type": "flatten", "when": "$params.n"}], "model.layers[0].when",
      "expected true or false"),
     ("output: outside a block", [{"type": "flatten", "output": True}], "model.layers[0].output", "for a layer of a block"),
+    ("a name made by repeat's numbering clashes", [{"type": "dropout", "rate": 0.1, "name": "d1"},
+     {"type": "dropout", "rate": 0.1, "name": "d", "repeat": 2}], "model.layers[1].name",
+     "repeat's copy 1 is named 'd1' (the name and its number), which a layer has already"),
 ]
 
 

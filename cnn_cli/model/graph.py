@@ -195,6 +195,10 @@ class _Expander:
                 if scope.output is None:
                     raise where.error("output", "output: true is for a layer of a block (it takes the call's name)")
                 full = scope.output
+            if (form.count > 1 or numbered) and full in self.shapes:
+                raise self.error(f"{path}.name", f"expected names not used before: repeat's copy {position + 1} is "
+                                 f"named {full!r} (the name and its number), which a layer has already{scope.within}",
+                                 spec.name)
             entry = self._entry(full, spec.type, path) if top else None
             prev = self.one(spec, full, inputs, path, scope.within, entry, values)
             inputs = [prev]
