@@ -83,7 +83,8 @@ class ConfigErrors(ConfigError):
     @staticmethod
     def of(errors: list[ConfigError]) -> ConfigError:
         """One error as itself, several as a `ConfigErrors`."""
-        return errors[0] if len(errors) == 1 else ConfigErrors(errors)
+        flat = [one for error in errors for one in (error.errors if isinstance(error, ConfigErrors) else [error])]
+        return flat[0] if len(flat) == 1 else ConfigErrors(flat)
 
 
 class DataError(CnnError):

@@ -156,8 +156,8 @@ def test_set_reaches_layers_and_block_parameters():
     assert (config.model.layers[0].activation, config.model.layers[2].filters) == ("elu", 16)
     config = load_config("configs/inception_resnet.yaml", ["model.layers[4].filters_5x5=12"])
     assert config.model.layers[4].type == "inception" and config.model.layers[4].filters_5x5 == 12
-    config = load_config("configs/mnist.yaml", ["model.layers[6]={type: dense, units: 32, activation: tanh}"])
-    assert (config.model.layers[6].units, config.model.layers[6].activation) == (32, "tanh")
+    config = load_config("configs/mnist.yaml", ["model.layers[7]={type: dense, units: 32, activation: tanh}"])
+    assert (config.model.layers[7].units, config.model.layers[7].activation) == (32, "tanh")
 
 
 @pytest.mark.parametrize("strides,path,fragment", [

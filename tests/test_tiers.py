@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cnn_cli"
 # Lowest first. A unit (a subpackage, or a module at the top) may import its own modules and any unit of a
 # lower tier; units that share a tier do not import each other.
 TIERS = [
-    ["cnn_cli", "errors", "faults", "private_api", "number_format", "module_classes"],
+    ["cnn_cli", "errors", "expressions", "faults", "private_api", "number_format", "module_classes"],
     ["backends"],
     ["layers"],
     ["config"],

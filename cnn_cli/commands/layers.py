@@ -63,7 +63,10 @@ def _text(item: dict) -> str:
             default = "required" if arg["required"] else f"default {arg['default']!r}"
             note = f"  {arg['description']}" if arg["description"] else ""
             lines.append(f"    {arg['name']}: {arg['type']}, {default}.{note}")
-    lines += ["", "  Every layer also takes name, inputs (earlier layers by name) and repeat (N copies)."]
+    lines += ["", "  Every layer also takes name, inputs (earlier layers by name) and repeat (N copies, or {count, start,",
+              "  strides: first|last|all}). Any value may be an expression with a $ reference (\"$filters * 4\",",
+              "  \"make_divisible($params.width * 32, 8)\", $i, $in.channels, num_classes where a number goes), and",
+              "  `when: <expression>` leaves the layer out when false: see docs/language.md."]
     return "\n".join(lines)
 
 
@@ -78,6 +81,8 @@ def command(type_name, as_json):
       cnn layers                  every kind, one line each
       cnn layers conv2d           one kind's arguments, defaults and manual
       cnn layers --json           everything, for tools
+
+    Expressions, when:, repeat's forms and model.params: docs/language.md.
     """
 
     kinds = registry.kinds()
@@ -94,4 +99,6 @@ def command(type_name, as_json):
         for item in items:
             first = item["doc"].splitlines()[0] if item["doc"] else ""
             click.echo(f"{item['type'].ljust(width)}  {'block ' if item['block'] else '      '}{first}")
-        click.echo("\nSee `cnn layers TYPE` for a kind's arguments and manual.")
+        click.echo("\nSee `cnn layers TYPE` for a kind's arguments and manual. A model's own blocks (model.blocks),\n"
+                   "its parameters (model.params), expressions (\"$filters * 4\"), when: and repeat's forms: "
+                   "docs/language.md.")

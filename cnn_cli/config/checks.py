@@ -20,7 +20,7 @@ def config_problems(config: Config, source: str) -> list[ConfigError]:
     """The first problem each of the config's own checks finds (those that need the model's graph are
     `cnn_cli.resolve.model_checks`)."""
     problems = []
-    for check in (_check_names, _check_layer_types, _check_data, _check_classes, _check_validation, _check_recipe,
+    for check in (_check_names, _check_layer_types, _check_data, _check_validation, _check_recipe,
                   _check_phases):
         try:
             check(config, source)
@@ -56,7 +56,7 @@ def _check_phases(config: Config, source: str) -> None:
 def _check_names(config: Config, source: str) -> None:
     seen: dict[str, int] = {}
     for index, layer in enumerate(config.model.layers):
-        if layer.name is None:
+        if layer.name is None or "{" in layer.name:  # copies' names ({i}, {$...}): the graph checks what they become
             continue
         if layer.name in seen:
             raise ConfigError(
@@ -76,21 +76,18 @@ def _check_layer_types(config: Config, source: str) -> None:
 
 
 def final_units(config: Config) -> int | str | None:
-    """The `units` of the last layer when it is a dense layer."""
+    """The `units` of the last layer when it is a dense layer (the model's output count is checked on the graph,
+    by the task: `cnn_cli.resolve.model_checks`)."""
     last = config.model.layers[-1]
     return getattr(last, "units", None) if last.type == "dense" else None
 
 
-def _check_classes(config: Config, source: str) -> None:
-    units, declared = final_units(config), config.outputs
-    index = len(config.model.layers) - 1
-    key = "num_targets" if config.task == "regression" else "num_classes"
-    what = "targets" if config.task == "regression" else "classes"
-    if isinstance(units, int) and declared is not None and units != declared:
-        raise ConfigError(
-            source, f"model.layers[{index}].units",
-            f"expected the number of {what}, model.{key} = {declared}", units,
-        )
+def counts_needed(config: Config) -> bool:
+    """Whether the model takes its class (or target) count from somewhere: `num_classes`/`num_targets` in a
+    layer, a block or an expression."""
+    texts = [repr(layer.model_dump()) for layer in config.model.layers]
+    texts += [repr(block.model_dump()) for block in config.model.blocks.values()]
+    return any("num_classes" in text or "num_targets" in text for text in texts)
 
 
 def _check_validation(config: Config, source: str) -> None:

@@ -222,3 +222,20 @@ def _either(errors: list[dict]) -> str:
     if len(texts) > 1 and all(t.startswith("expected ") for t in texts):
         return "expected " + " or ".join(t.removeprefix("expected ") for t in texts)
     return texts[0]
+
+
+def layer_errors(raw_layer: dict, exc: ValidationError, source: str) -> list[ConfigError]:
+    """Every problem of one layer validated on its own (a computed layer, a block's layer), in the tool's words
+    (as the config's are), each with its path inside the layer (`filters`, `kernel_size[1]`; `` the layer)."""
+    root = {"model": {"layers": [raw_layer]}}
+    prefix = ["model", "layers", 0]
+    found = []
+    for group in _grouped([{**error, "loc": (*prefix, *error["loc"])} for error in exc.errors()], root):
+        error = _to_config_error(group, root, source)
+        found.append((error, parse_dotted(error.path)))
+    found.sort(key=lambda pair: file_order(root, pair[1]))
+    out = []
+    for error, path in found:
+        inner = path[len(prefix):] if path[: len(prefix)] == prefix else path
+        out.append(ConfigError(source, dotted(inner), error.expected, error.received))
+    return out

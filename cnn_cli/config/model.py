@@ -3,22 +3,27 @@ model starts: its pixel preprocessing (`preprocess`), its starting weights (`wei
 `keras.applications` in configs/applications/, which architecture it is (`architecture`).
 
 A layer is one of the registered kinds (`cnn_cli.layers`), or a call of a block defined under `blocks:`
-(`- {type: stage, filters: 64}`), whose parameters are checked when the graph is expanded.
+(`- {type: stage, filters: 64}`), whose parameters are checked when the graph is expanded. A layer whose
+values are computed (an expression with a `$` reference, `when:`, `output:`, a `repeat:` that is not a
+number, `num_classes` where a number goes) is kept as written (`Computed`) and validated, copy by copy, once
+the graph knows its values (`cnn_cli.model.graph`): docs/language.md.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
 from cnn_cli.config.section import Section
-from cnn_cli.layers.base import LayerSpec
+from cnn_cli.expressions import is_expression
+from cnn_cli.layers.base import LayerSpec, Repeat
 from cnn_cli.layers.registry import layer_union, names
 
 Dim = Annotated[int, Field(gt=0)]
 Preprocess = Literal["unit", "tf", "torch", "caffe", "none"]
-Architecture = Literal["resnet50", "mobilenet_v2", "densenet121", "efficientnet_b0", "convnext_tiny"]
+Architecture = Literal["resnet50", "resnet101", "resnet152", "mobilenet_v2", "densenet121", "efficientnet_b0",
+                       "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "convnext_tiny", "inception_v3"]
 IMAGENET = "imagenet"
 WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".keras")
 
@@ -34,7 +39,7 @@ class BlockCall(Section):
     )
     name: str | None = None
     inputs: list[str] | None = Field(None, min_length=1)
-    repeat: int = Field(1, ge=1)
+    repeat: Annotated[int, Field(ge=1)] | Repeat = 1
 
     _name_is_identifier = field_validator("name")(LayerSpec._name_is_identifier.__func__)
 
@@ -43,14 +48,68 @@ class BlockCall(Section):
         return dict(self.model_extra or {})
 
 
-Layer = layer_union(fallback=BlockCall)
+COUNTS = ("num_classes", "num_targets")
+OWN_KEYS = ("when", "output")
+"""Keys of a computed layer that are the graph's, not the kind's: `when:` (left out when false) and `output:`
+(inside a block: this layer's output carries the call's name)."""
+
+
+def computed(raw: dict) -> bool:
+    """Whether a layer as written waits for the graph: an expression anywhere, `when:`/`output:`, a `repeat:`
+    that is not a number, or `num_classes`/`num_targets` anywhere but dense's `units`."""
+    if any(key in raw for key in OWN_KEYS) or isinstance(raw.get("repeat"), str):
+        return True
+    return any(_holds(value, key == "units" and raw.get("type") == "dense") for key, value in raw.items())
+
+
+def _holds(value: Any, counts_allowed: bool) -> bool:
+    if isinstance(value, str):
+        return is_expression(value) or (value in COUNTS and not counts_allowed)
+    if isinstance(value, dict):
+        return any(_holds(v, False) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds(v, False) for v in value)
+    return False
+
+
+class Computed(Section):
+    """A layer or block call whose values are computed (see `computed`), kept as written: the graph computes
+    its values and validates it as its kind, for each copy (docs/language.md)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    deferred: ClassVar[bool] = True
+
+    type: str = Field(description="A layer kind, a block of model.blocks, or an expression naming one.")
+    name: str | None = None
+    inputs: list[str] | None = Field(None, min_length=1)
+    repeat: Any = Field(1, description="A number, an expression, or {count, start, strides}.")
+    when: Any = Field(None, description="An expression: the layer is left out (its input passes on) when false.")
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+Layer = layer_union(fallback=BlockCall, deferred=(Computed, computed))
+
+RESERVED = ("params", "in", "i", "i0", "n", "num_classes", "num_targets")
+"""Names an expression has already: a block parameter may not take one."""
 
 
 class BlockDef(Section):
     """A named, parametrized sub-graph: `params` (null = required) and `layers` that may use "$param"."""
 
-    params: dict[str, Any] = Field(default_factory=dict, description="Parameters and their defaults (null: required).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Parameters and their defaults (null: required; "
+                                   "an expression: computed from the call's values, in order).")
     layers: list[dict[str, Any]] = Field(min_length=1, description="The block's layers; `input` names its input.")
+
+    @field_validator("params")
+    @classmethod
+    def _not_reserved(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in value:
+            if key in RESERVED or not key.isidentifier():
+                raise ValueError(f"a parameter name is an identifier other than {', '.join(RESERVED)}; received {key!r}")
+        return value
 
 
 class ModelConfig(Section):
@@ -64,6 +123,9 @@ class ModelConfig(Section):
     num_targets: Annotated[int, Field(ge=1)] | None = Field(
         None, description="regression: the number of targets (numbers per image). Defaults to the number in the data."
     )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="The model's own values, `$params.NAME` in every expression (a family's "
+        "width and depth multipliers, a stage table): `--set model.params.width=1.1` makes another member.")
     blocks: dict[str, BlockDef] = Field(default_factory=dict, description="Named sub-graphs, used as layer types.")
     layers: list[Layer] = Field(min_length=1, description="The layers, input to output.")
     preprocess: Preprocess = Field(

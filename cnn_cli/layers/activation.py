@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Literal
 
-from cnn_cli.layers.base import Activation, BuildContext, LayerSpec, Shape, single
+from cnn_cli.layers.base import Activation, BuildContext, LayerSpec, Shape, keras_activation, single
 
 
 class ActivationLayer(LayerSpec):
     """An activation function (keras.layers.Activation). No params; MACs not counted."""
 
     keras_name = "activation"
+    custom_objects = ("cnn>gelu_tanh",)
     type: Literal["activation"]
     activation: Activation
 
@@ -20,4 +21,4 @@ class ActivationLayer(LayerSpec):
     def build(self, tensors: list, name: str, ctx: BuildContext):
         import keras
 
-        return keras.layers.Activation(self.activation, name=name, dtype=ctx.dtype)(tensors[0])
+        return keras.layers.Activation(keras_activation(self.activation), name=name, dtype=ctx.dtype)(tensors[0])

@@ -8,19 +8,32 @@ that is its manual (`cnn layers NAME` prints it). Nothing here imports Keras: `b
 from __future__ import annotations
 
 import math
+import types
+import typing
 from dataclasses import dataclass
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Shape = tuple[int, ...]
 PositiveInt = Annotated[int, Field(gt=0)]
 Size = Union[PositiveInt, tuple[PositiveInt, PositiveInt]]  # noqa: UP007 (a runtime alias)
 Padding = Literal["same", "valid"]
 Activation = Literal[
-    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "silu", "swish", "mish",
-    "sigmoid", "hard_sigmoid", "tanh", "softmax", "softplus", "softsign", "linear",
+    "relu", "relu6", "leaky_relu", "elu", "selu", "gelu", "gelu_tanh", "silu", "swish", "mish",
+    "sigmoid", "hard_sigmoid", "hard_silu", "hard_swish", "tanh", "softmax", "softplus", "softsign", "linear",
 ]
+CUSTOM_ACTIVATIONS = {"gelu_tanh": "cnn>gelu_tanh"}
+"""Activations Keras has as a function with an argument rather than a name: the tool's registered ones."""
+
+
+def keras_activation(name: str | None):
+    """What Keras takes for the activation `name` (its own name, or the tool's registered function)."""
+    if name in CUSTOM_ACTIVATIONS:
+        from cnn_cli.layers.custom.activations import gelu_tanh
+
+        return gelu_tanh
+    return name
 
 
 def pair(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -32,12 +45,55 @@ COPY_MARKS = ("{i}", "{i0}", "{a}")
 """Marks a repeated layer's `name` may hold: its copy's number from 1, from 0, or its letter (a, b, ...)."""
 
 
-def copy_name(name: str, copy: int, repeat: int) -> str:
-    """The name of copy `copy` (from 1) of `repeat`: marks filled in, else NAME1..NAMEN (NAME when 1)."""
+def copy_name(name: str, copy: int, repeat: int, start: int = 1, numbered: bool = False) -> str:
+    """The name of copy `copy` (from 1) of `repeat` numbered from `start`: marks filled in ({i}: start,
+    start+1, ...; {i0}: 0, 1, ...; {a}: a, b, ...), else NAME<start>..; NAME alone for one copy from 1 unless
+    `numbered` (a computed or mapped `repeat:`, whose count may come out 1: its names keep their number)."""
+    position = copy - 1
     if any(mark in name for mark in COPY_MARKS):
-        letter = "abcdefghijklmnopqrstuvwxyz"[(copy - 1) % 26]
-        return name.replace("{i0}", str(copy - 1)).replace("{i}", str(copy)).replace("{a}", letter)
-    return f"{name}{copy}" if repeat > 1 else name
+        letter = "abcdefghijklmnopqrstuvwxyz"[position % 26]
+        return name.replace("{i0}", str(position)).replace("{i}", str(start + position)).replace("{a}", letter)
+    return f"{name}{start + position}" if repeat > 1 or start != 1 or numbered else name
+
+
+class Repeat(BaseModel):
+    """`repeat:` as a mapping: how many copies, the first copy's number, which copy keeps `strides`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    count: Annotated[int, Field(ge=1)] = Field(description="How many copies.")
+    start: Annotated[int, Field(ge=0)] = Field(1, description="The first copy's number ({i}, $i, NAME<start>).")
+    strides: Literal["first", "last", "all"] = Field(
+        "first", description="Which copy keeps `strides` (the others take 1): first (stage tables), last "
+        "(pre-activation ResNets), all (each copy its own, as a table row computes it).")
+
+
+def repeat_form(repeat: int | Repeat) -> Repeat:
+    return repeat if isinstance(repeat, Repeat) else Repeat(count=repeat)
+
+
+def _takes_text(annotation: Any) -> bool:
+    """Whether a field of type `annotation` may hold a string (str, or a Literal of strings, in a union)."""
+    if annotation is str:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return any(isinstance(arg, str) for arg in typing.get_args(annotation))
+    if origin is Annotated:
+        return _takes_text(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType, list, tuple):
+        return any(_takes_text(arg) for arg in typing.get_args(annotation) if arg is not Ellipsis)
+    return annotation is Any
+
+def _numeric_text(value: Any) -> bool:
+    """A string that pydantic would take for a number ("16", "0.5"): refused where a number goes."""
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return value.strip().lower() in ("true", "false", "yes", "no", "on", "off")
+    return True
 
 
 class ShapeProblem(Exception):
@@ -85,9 +141,23 @@ class LayerSpec(BaseModel):
     inputs: list[str] | None = Field(
         None, min_length=1, description="Names of earlier layers this one takes. Defaults to the previous layer."
     )
-    repeat: int = Field(1, ge=1, description=(
+    repeat: Annotated[int, Field(ge=1)] | Repeat = Field(1, description=(
         "Stack N copies, named NAME1..NAMEN (or NAME with {i}, {i0} or {a} filled in: 1.., 0.., a..); "
-        "only the first keeps `strides`."))
+        "only the first keeps `strides`. Or {count: N, start: S, strides: first|last|all}: copies numbered from "
+        "S, and which copy keeps `strides`. An expression in a computed layer (`ceil($params.depth * 3)`)."))
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_numbers_as_text(cls, value: Any, info: ValidationInfo) -> Any:
+        """A string where a number or a list is expected is refused (pydantic would read "16" as 16)."""
+        field = cls.model_fields.get(info.field_name)
+        if field is None or _takes_text(field.annotation):
+            return value
+        if _numeric_text(value) or (isinstance(value, (list, tuple)) and any(_numeric_text(v) for v in value)):
+            raise ValueError("expected a number, not a string (write it without quotes; an expression holds a $ "
+                             "reference)")
+        return value
+
 
     @field_validator("name")
     @classmethod
@@ -187,4 +257,4 @@ class WindowedConv(LayerSpec):
     def window_arguments(self) -> dict[str, Any]:
         """The shared arguments as Keras' convolution layers take them."""
         return {"kernel_size": pair(self.kernel_size), "strides": pair(self.strides), "padding": self.padding,
-                "dilation_rate": pair(self.dilation_rate), "activation": self.activation, "use_bias": self.use_bias}
+                "dilation_rate": pair(self.dilation_rate), "activation": keras_activation(self.activation), "use_bias": self.use_bias}

@@ -15,6 +15,7 @@ from cnn_cli.layers.base import (
     Shape,
     ShapeProblem,
     elements,
+    keras_activation,
     single,
 )
 
@@ -53,5 +54,5 @@ class Dense(LayerSpec):
     def build(self, tensors: list, name: str, ctx: BuildContext):
         import keras
 
-        activation = ctx.head_activation if self.activation == "auto" else self.activation
+        activation = ctx.head_activation if self.activation == "auto" else keras_activation(self.activation)
         return keras.layers.Dense(self.units, activation=activation, use_bias=self.use_bias, name=name, dtype=ctx.dtype)(tensors[0])

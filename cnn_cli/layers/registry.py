@@ -53,19 +53,31 @@ def custom_objects() -> set[str]:
     return {obj for kind in kinds().values() for obj in kind.custom_objects}
 
 
-def layer_union(fallback: type | None = None, fallback_tag: str = "block") -> Any:
+def layer_union(fallback: type | None = None, fallback_tag: str = "block",
+                deferred: tuple[type, Callable[[dict], bool]] | None = None) -> Any:
     """The annotated union of all kinds, told apart by `type`; a `type` no kind has goes to `fallback`
-    (a block call, resolved later) when one is given."""
+    (a block call, resolved later) when one is given; a mapping that `deferred`'s test takes (a computed
+    layer: its values wait for the graph) goes to `deferred`'s class."""
     members = [Annotated[kind, Tag(name)] for name, kind in kinds().items()]
     if fallback is not None:
         members.append(Annotated[fallback, Tag(fallback_tag)])
-    return Annotated[Union[tuple(members)], Discriminator(_tagger(fallback_tag if fallback else None))]  # noqa: UP007
+    if deferred is not None:
+        members.append(Annotated[deferred[0], Tag(DEFERRED)])
+    return Annotated[Union[tuple(members)], Discriminator(_tagger(fallback_tag if fallback else None,  # noqa: UP007
+                                                                   deferred[1] if deferred else None))]
 
 
-def _tagger(fallback: str | None) -> Callable[[Any], str | None]:
+DEFERRED = "computed"
+
+
+def _tagger(fallback: str | None, deferred: Callable[[dict], bool] | None = None) -> Callable[[Any], str | None]:
     known = kinds()
 
     def tag(value: Any) -> str | None:
+        if deferred is not None and isinstance(value, dict) and deferred(value):
+            return DEFERRED
+        if deferred is not None and getattr(type(value), "deferred", False):
+            return DEFERRED
         kind = value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
         if isinstance(kind, str) and kind in known:
             return kind

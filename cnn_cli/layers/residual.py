@@ -25,12 +25,13 @@ class Residual(Composite):
     activation: Activation = "relu"
     momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum (0.9 suits short runs: the moving "
                             "statistics follow the weights sooner).")
+    epsilon: float = Field(0.001, gt=0, description="Batch norm epsilon.")
 
     def expand(self, g, x):
         spatial(g.shape(x), "residual")
         conv = {"filters": self.filters, "padding": "same", "use_bias": False}
         y = g.add("conv2d", "conv1", x, kernel_size=3, strides=self.strides, **conv)
-        bn = {"momentum": self.momentum}
+        bn = {"momentum": self.momentum, "epsilon": self.epsilon}
         y = g.add("batch_norm", "bn1", y, **bn)
         y = g.add("activation", "act1", y, activation=self.activation)
         y = g.add("conv2d", "conv2", y, kernel_size=3, **conv)

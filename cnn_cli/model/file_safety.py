@@ -164,7 +164,8 @@ def _unsafe_object(node: dict, where: str) -> tuple[str, str] | None:
         return where, REFUSED_CLASSES[class_name]
     if module is not None:
         if class_name == "function":
-            if not (module.startswith(FUNCTION_MODULES) and _within(module)):
+            own = module == "builtins" and node.get("config") in OWN_REGISTERED  # how Keras writes a registered one
+            if not own and not (module.startswith(FUNCTION_MODULES) and _within(module)):
                 return where, f"the function {module}.{node.get('config')} (outside Keras' activations, losses and metrics)"
         elif module == "keras":
             if class_name not in KERAS_TOP_LEVEL:

@@ -1,10 +1,16 @@
 """The model config expanded once into a flat list of named primitive nodes, with their shapes.
 
 `inputs:` (earlier layers by name), `repeat:` (copies `name1..nameN`, or `name` with `{i}`, `{i0}` or `{a}`
-filled in; only the first keeps `strides`),
+filled in; `{count, start, strides}` numbers them from `start` and says which copy keeps `strides`, the first
+by default), computed layers (expressions, `when:`, `output:`: `cnn_cli.model.blocks`),
 composite kinds (their `expand`) and the config's `blocks:` all become `Node`s here; the cost analysis and
 the Keras builder both walk these nodes, so their names and shapes agree by construction. Every problem is
 a one-line ConfigError with the dotted path of the layer, found before Keras or TensorFlow is imported.
+
+An expression's scope: `$params` (model.params), `$num_classes`/`$num_targets` (the count), inside a block its
+parameters, `$i`/`$i0`/`$n` (the copy's number from `start`, its position from 0, the count: of the layer's own
+`repeat:`, else of the block call it is in; 1, 0, 1 at the top), `$in` (the layer's input: channels, height,
+width, shape).
 
 Unless the first layer is `rescaling` or `normalization`, the graph starts with `input_scaling`, a
 Rescaling that does what `model.preprocess` says (`SCALINGS`: 1/255 by default; caffe's channel flip is
@@ -20,20 +26,29 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from cnn_cli.config.model import BlockCall, ModelConfig
+from cnn_cli.config.model import BlockCall, Computed, ModelConfig
 from cnn_cli.errors import ConfigError
+from cnn_cli.expressions import ExpressionError, fill_braces
 from cnn_cli.layers import registry
-from cnn_cli.layers.base import Composite, LayerSpec, Shape, ShapeProblem, copy_name
+from cnn_cli.layers.base import Composite, LayerSpec, Repeat, Shape, ShapeProblem, copy_name, repeat_form
 from cnn_cli.layers.rescaling import Rescaling
 from cnn_cli.layers.reverse_channels import ReverseChannels
-from cnn_cli.model.blocks import block_layers
+from cnn_cli.model.blocks import (
+    GraphError,
+    Where,
+    block_values,
+    compute,
+    given_paths,
+    input_values,
+    instantiate,
+    repeat_of,
+    truth,
+)
 from cnn_cli.model.preprocess import SCALINGS, preprocessing
 
+__all__ = ["GraphError", "Graph", "Node", "Entry", "expand", "check_structure"]
+
 INPUT = "input"
-
-
-class GraphError(ConfigError):
-    """A mistake in the graph that no input shape changes: a name, a reference, a block's parameters."""
 
 
 @dataclass
@@ -80,6 +95,9 @@ class _Scope:
     later: set[str] = field(default_factory=set)  # names defined further down (a forward reference)
     counts: dict[str, int] = field(default_factory=dict)
     within: str = ""  # " (in model.layers[4])" for the layers of a block
+    values: dict[str, Any] = field(default_factory=dict)  # what expressions see
+    given: dict[str, str] = field(default_factory=dict)  # a block's parameters the call gave -> their path there
+    output: str | None = None  # the call's name, which the block's `output: true` layer takes
 
 
 class _Expander:
@@ -102,7 +120,15 @@ class _Expander:
         mode = preprocessing(self.model)
         prev = self.input_scaling(mode) if mode != "none" else INPUT
         explicit = [_names(layer) for layer in layers]
-        scope = _Scope("", "model.layers", {INPUT: prev, prev: prev}, {n for names in explicit for n in names})
+        values = {"params": {}, "num_classes": self.num_classes, "num_targets": self.num_classes,
+                  "i": 1, "i0": 0, "n": 1}
+        for key, value in self.model.params.items():  # an expression is computed from the ones before it
+            try:
+                values["params"][key] = compute(value, values)
+            except ExpressionError as exc:
+                raise self.error(f"model.params.{key}", str(exc), value) from None
+        scope = _Scope("", "model.layers", {INPUT: prev, prev: prev}, {n for names in explicit for n in names},
+                       values=values)
         for i, layer in enumerate(layers):
             prev = self.layer(layer, scope, prev, i, top=True)
         return Graph(self.shapes[INPUT], self.num_classes, self.entries, prev)
@@ -122,27 +148,90 @@ class _Expander:
         return self.place(Rescaling(type="rescaling", scale=scale, offset=offset), "input_scaling", [prev], path, entry)
 
     def layer(self, layer, scope: _Scope, prev: str, index: int, top: bool = False) -> str:
+        """One row of a layer list (a kind, a block call, or a computed layer as written), its copies placed."""
         path = f"{scope.path}[{index}]"
-        inputs = self.resolve(layer.inputs, scope, path) if layer.inputs else [prev]
-        for copy in range(1, layer.repeat + 1):
-            spec = layer if copy == 1 else _later_copy(layer, self.model)
-            local = self.local_name(layer, copy, scope)
-            full = scope.prefix + local
-            entry = self._entry(full, layer.type, path) if top else None
-            prev = self.one(spec, full, inputs, path, scope.within, entry)
+        raw = layer if isinstance(layer, dict) else layer.raw if isinstance(layer, Computed) else None
+        absolute = raw is not None and isinstance(raw.get("name"), str) and raw["name"].startswith("/")
+        if absolute:  # a block's layer named "/NAME" keeps NAME in the model (Keras' own global names)
+            raw = {**raw, "name": raw["name"][1:]}
+        where = Where(self.source, path, scope.within, scope.given)
+        names = raw.get("inputs") if raw is not None else layer.inputs
+        if names is not None and (not isinstance(names, list) or not names or
+                                  not all(isinstance(n, str) for n in names)):
+            raise where.error("inputs", "expected a list of earlier layers' names", names)
+        if raw is not None and names:
+            try:
+                names = [fill_braces(name, scope.values) for name in names]
+            except ExpressionError as exc:
+                raise where.error("inputs", str(exc), names) from None
+        inputs = self.resolve(names, scope, path) if names else [prev]
+        if raw is None:
+            form, own = repeat_form(layer.repeat), layer.repeat != 1
+        else:
+            form, own = repeat_of(raw.get("repeat", 1), scope.values, where), "repeat" in raw
+        numbered = raw is not None and not isinstance(raw.get("repeat", 1), int) or (
+            raw is None and not isinstance(layer.repeat, int))
+        last_name = None
+        for position in range(form.count):
+            number = form.start + position
+            values = {**scope.values, "i": number, "i0": position, "n": form.count} if own else scope.values
+            if raw is not None:
+                values = {**values, "in": input_values([self.shapes[i] for i in inputs])}
+                if "when" in raw and not truth(raw["when"], values, where):
+                    prev = self.left_out(raw, values, inputs, where, position, form, scope)
+                    inputs, last_name = [prev], last_name or prev
+                    continue
+                spec = instantiate(raw, values, where, self.model.blocks)
+                if isinstance(spec, BlockCall):
+                    self.check_type(spec, path)
+            else:
+                spec = layer
+            keeper = form.count - 1 if form.strides == "last" else 0
+            if position != keeper and form.strides != "all":
+                spec = _unstrided(spec, self.model)
+            local = self.local_name(spec, position + 1, form, scope, numbered)
+            full = local if absolute else scope.prefix + local
+            if raw is not None and raw.get("output") is True:
+                if scope.output is None:
+                    raise where.error("output", "output: true is for a layer of a block (it takes the call's name)")
+                full = scope.output
+            if (form.count > 1 or numbered) and full in self.shapes:
+                raise self.error(f"{path}.name", f"expected names not used before: repeat's copy {position + 1} is "
+                                 f"named {full!r} (the name and its number), which a layer has already{scope.within}",
+                                 spec.name)
+            entry = self._entry(full, spec.type, path) if top else None
+            prev = self.one(spec, full, inputs, path, scope.within, entry, values)
             inputs = [prev]
             scope.refs[local] = prev
             scope.later.discard(local)
-        if layer.name:
-            scope.refs[layer.name] = prev  # the name of a repeated layer means its last copy
-            scope.later.discard(layer.name)
+        name = raw.get("name") if raw is not None else layer.name
+        if isinstance(name, str) and "$" not in name and not absolute:
+            scope.refs[name] = prev  # the name of a repeated layer means its last copy
+            scope.later.discard(name)
         return prev
 
-    def one(self, spec, full: str, inputs: list[str], path: str, within: str, entry: Entry | None, label: str = "") -> str:
+    def left_out(self, raw: dict, values: dict, inputs: list[str], where: Where, position: int, form: Repeat,
+                 scope: _Scope) -> str:
+        """A copy whose `when:` is false: its (first) input passes on, under its name too (a skip's `add` left
+        out passes its first input, the branch: write `inputs: [branch, input]`)."""
+        name = raw.get("name")
+        if isinstance(name, str):
+            try:
+                local = copy_name(fill_braces(name, values), position + 1, form.count, form.start,
+                                  not isinstance(raw.get("repeat", 1), int))
+            except Exception:  # noqa: BLE001 - a name that does not compute names nothing
+                local = None
+            if local:
+                scope.refs[local] = inputs[0]
+                scope.later.discard(local)
+        return inputs[0]
+
+    def one(self, spec, full: str, inputs: list[str], path: str, within: str, entry: Entry | None,
+            values: dict | None = None, label: str = "") -> str:
         if isinstance(spec, BlockCall):
             if entry:
                 entry.is_block = True
-            return self.block_call(spec, full, inputs, path, entry)
+            return self.block_call(spec, full, inputs, path, entry, values or {})
         if isinstance(spec, Composite):
             if entry:
                 entry.is_block = True
@@ -158,19 +247,23 @@ class _Expander:
             raise self.error(f"{path}.inputs", f"{spec.type} takes one input{within}", inputs)
         return inputs[0]
 
-    def block_call(self, call: BlockCall, full: str, inputs: list[str], path: str, entry: Entry | None) -> str:
+    def block_call(self, call: BlockCall, full: str, inputs: list[str], path: str, entry: Entry | None,
+                   values: dict) -> str:
         definition = self.model.blocks[call.type]
         if call.type in self.active_blocks:
             raise self.error(path + ".type", f"block {call.type!r} uses itself", " -> ".join(self.active_blocks + [call.type]))
         def_path = f"model.blocks.{call.type}.layers"
-        layers = block_layers(call, definition, def_path, path, self.error)
-        for j, layer in enumerate(layers):
-            self.check_type(layer, f"{def_path}[{j}]")
         within = f" (in {path})"
+        source = self.single_input(call, inputs, path, within)
+        scope_values = block_values(call, definition, {**values, "in": input_values([self.shapes[source]])},
+                                    path, self.source, self.model.blocks)
+        layers = definition.layers
         explicit = {n for layer in layers for n in _names(layer)}
-        scope = _Scope(full + "_", def_path, {INPUT: self.single_input(call, inputs, path, within)}, explicit, within=within)
+        given = given_paths(call, definition, path)
+        scope = _Scope(full + "_", def_path, {INPUT: source}, explicit, within=within, values=scope_values,
+                       given=given, output=full)
         self.active_blocks.append(call.type)
-        prev = scope.refs[INPUT]
+        prev = source
         for j, layer in enumerate(layers):
             prev = self.layer(layer, scope, prev, j)
         self.active_blocks.pop()
@@ -183,9 +276,9 @@ class _Expander:
 
     # -- names and references ---------------------------------------------------------------------------
 
-    def local_name(self, layer, copy: int, scope: _Scope) -> str:
+    def local_name(self, layer, copy: int, form: Repeat, scope: _Scope, numbered: bool = False) -> str:
         if layer.name:
-            return copy_name(layer.name, copy, layer.repeat)
+            return copy_name(layer.name, copy, form.count, form.start, numbered)
         kind = registry.lookup(layer.type)
         base = kind.keras_name if kind else layer.type
         taken = set(scope.refs) | scope.later
@@ -250,20 +343,31 @@ class _BlockGraph:
             first = exc.errors()[0]
             raise ShapeProblem(f"its layer {name} ({kind}) gets {'.'.join(map(str, first['loc']))}: {first['msg']}", first.get("input")) from None
         refs = [inputs] if isinstance(inputs, str) else list(inputs)
-        return self.expander.one(spec, name, refs, self.path, self.within, self.entry, f"{self.label}: {name} ({kind})")
+        return self.expander.one(spec, name, refs, self.path, self.within, self.entry,
+                                 label=f"{self.label}: {name} ({kind})")
 
     def shape(self, ref: str) -> Shape:
         return self.expander.shapes[ref]
 
 
 def _names(layer) -> list[str]:
+    """The names a layer as written gives (for telling a forward reference from an unknown name)."""
+    if isinstance(layer, dict) or isinstance(layer, Computed):
+        raw = layer if isinstance(layer, dict) else layer.raw
+        name, repeat = raw.get("name"), raw.get("repeat", 1)
+        if not isinstance(name, str) or "$" in name:
+            return []
+        if isinstance(repeat, int) and not isinstance(repeat, bool):
+            return [name] + [copy_name(name, k, repeat) for k in range(1, repeat + 1)]
+        return [name]
     if not layer.name:
         return []
-    return [layer.name] + [copy_name(layer.name, k, layer.repeat) for k in range(1, layer.repeat + 1)]
+    form = repeat_form(layer.repeat)
+    return [layer.name] + [copy_name(layer.name, k, form.count, form.start) for k in range(1, form.count + 1)]
 
 
-def _later_copy(layer, model: ModelConfig):
-    """Copies after the first of a repeated layer take the previous copy and stride 1."""
+def _unstrided(layer, model: ModelConfig):
+    """A copy that does not keep `strides` (all but the first, or but the last): stride 1."""
     update: dict[str, Any] = {"inputs": None}
     if isinstance(layer, BlockCall):
         params = model.blocks[layer.type].params

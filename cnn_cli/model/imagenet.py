@@ -40,25 +40,55 @@ class ImagenetFile:
     preprocess: str
     variance_factors: dict[str, tuple[float, ...]] | None = None
     renames: dict[str, str] | None = None
+    backbone: tuple[str, int] = ("", 0)
+    """The architecture's last layer before its classifier and the weights up to it (Keras' notop model's
+    count, whatever the input size): `model.architecture` is checked against the network by these."""
 
 
 TABLE: dict[str, ImagenetFile] = {
     "resnet50": ImagenetFile(
         "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        STORAGE + "tensorflow/keras-applications/resnet/", "4d473c1dd8becc155b73f8504c6f6626", "caffe"),
+        STORAGE + "tensorflow/keras-applications/resnet/", "4d473c1dd8becc155b73f8504c6f6626", "caffe",
+        backbone=("conv5_block3_out", 23_587_712)),
+    "resnet101": ImagenetFile(
+        "resnet101_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        STORAGE + "tensorflow/keras-applications/resnet/", "88cf7a10940856eca736dc7b7e228a21", "caffe",
+        backbone=("conv5_block3_out", 42_658_176)),
+    "resnet152": ImagenetFile(
+        "resnet152_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        STORAGE + "tensorflow/keras-applications/resnet/", "ee4c566cf9a93f14d82f913c2dc6dd0c", "caffe",
+        backbone=("conv5_block3_out", 58_370_944)),
+    "inception_v3": ImagenetFile(
+        "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        STORAGE + "tensorflow/keras-applications/inception_v3/",
+        "bcbd6486424b2319ff4ef7d526e38f63", "tf", backbone=("mixed10", 21_802_784)),
     "mobilenet_v2": ImagenetFile(
         "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_{size}_no_top.h5",
-        STORAGE + "tensorflow/keras-applications/mobilenet_v2/", None, "tf"),
+        STORAGE + "tensorflow/keras-applications/mobilenet_v2/", None, "tf", backbone=("out_relu", 2_257_984)),
     "densenet121": ImagenetFile(
         "densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        STORAGE + "tensorflow/keras-applications/densenet/", "30ee3e1110167f948a6b9946edeeb738", "torch"),
+        STORAGE + "tensorflow/keras-applications/densenet/", "30ee3e1110167f948a6b9946edeeb738", "torch",
+        backbone=("relu", 7_037_504)),
     "efficientnet_b0": ImagenetFile(
         "efficientnetb0_notop.h5", STORAGE + "keras-applications/", "50bc09e76180e00e4465e1a485ddc09d", "none",
-        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"}),
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"}, backbone=("top_activation", 4_049_571)),
+    "efficientnet_b1": ImagenetFile(
+        "efficientnetb1_notop.h5", STORAGE + "keras-applications/", "74c4e6b3e1f6a1eea24c589628592432", "none",
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"},
+        backbone=("top_activation", 6_575_239)),
+    "efficientnet_b2": ImagenetFile(
+        "efficientnetb2_notop.h5", STORAGE + "keras-applications/", "111f8e2ac8aa800a7a99e3239f7bfb39", "none",
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"},
+        backbone=("top_activation", 7_768_569)),
+    "efficientnet_b3": ImagenetFile(
+        "efficientnetb3_notop.h5", STORAGE + "keras-applications/", "af6d107764bb5b1abb91932881670226", "none",
+        variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"},
+        backbone=("top_activation", 10_783_535)),
     "convnext_tiny": ImagenetFile(
         "convnext_tiny_notop.h5", STORAGE + "tensorflow/keras-applications/convnext/",
         "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", "none",
-        renames={r"layer_normalization(_\d+)?": "convnext_tiny_head_layernorm"}),
+        renames={r"layer_normalization(_\d+)?": "convnext_tiny_head_layernorm"},
+        backbone=("convnext_tiny_stage_3_block_2_identity", 27_818_592)),
 }
 
 
@@ -111,3 +141,17 @@ def _hash_matches(path: Path, expected: str) -> bool:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest() == expected
+
+
+def architecture_problem(architecture: str, nodes) -> str | None:
+    """Why the graph's `nodes` (in order, each with `name`, `spec`, `input_shapes`, `shape`) cannot be
+    `architecture`: its backbone's last layer is missing, or the weights up to it are not the architecture's.
+    None when they are."""
+    last, expected = TABLE[architecture].backbone
+    names = [node.name for node in nodes]
+    if last not in names:
+        return f"it has no layer {last!r}, where {architecture}'s backbone ends"
+    count = sum(node.spec.cost(node.input_shapes, node.shape).params for node in nodes[: names.index(last) + 1])
+    if count != expected:
+        return f"its layers up to {last!r} hold {count:,} weights, {architecture}'s {expected:,}"
+    return None

@@ -4,6 +4,7 @@ config's own checks (`cnn_cli.config.checks`); the shapes only when the rest is 
 
 from __future__ import annotations
 
+from cnn_cli import tasks
 from cnn_cli.config import Config
 from cnn_cli.config.checks import config_problems as own_problems
 from cnn_cli.config.phases import spans
@@ -11,7 +12,7 @@ from cnn_cli.errors import ConfigError
 from cnn_cli.model.analysis import Analysis, analyze
 from cnn_cli.model.freeze import frozen_layers
 from cnn_cli.model.graph import check_structure
-from cnn_cli.model.imagenet import TABLE
+from cnn_cli.model.imagenet import TABLE, architecture_problem
 from cnn_cli.model.preprocess import preprocessing
 from cnn_cli.resolve.task_checks import check_task
 
@@ -26,7 +27,10 @@ def config_problems(config: Config, source: str) -> list[ConfigError]:
             problems.append(exc)
     if not problems:
         try:
-            _check_freeze(config, _check_shapes(config, source), source)
+            graph = _check_shapes(config, source)
+            _check_outputs(config, graph, config.outputs, source)
+            _check_architecture(config, graph, source)
+            _check_freeze(config, graph, source)
         except ConfigError as exc:
             problems.append(exc)
     return problems
@@ -38,6 +42,8 @@ def model_graph(config: Config, input_shape: tuple[int, ...], num_classes: int) 
     naming what gave the value (the config file, or the `--set`: `Config.origin`)."""
     try:
         analysis = analyze(config.model, input_shape, num_classes, config.origin(""))
+        _check_outputs(config, analysis.graph, num_classes, config.origin(""))
+        _check_architecture(config, analysis.graph, config.origin(""))
         _check_freeze(config, analysis.graph, config.origin(""))
     except ConfigError as exc:
         raise config.blame(exc) from None
@@ -51,6 +57,27 @@ def _check_shapes(config: Config, source: str):
         return analyze(config.model, config.model.input_shape, config.outputs or 2, source).graph
     # the shapes wait for the data; names and references need not
     return check_structure(config.model, config.outputs or 2, source)
+
+
+def _check_outputs(config: Config, graph, count: int | None, source: str) -> None:
+    """The task's check that the model gives one output per class (label, target), naming the last layer."""
+    if graph is None or count is None:
+        return
+    entry = graph.entries[-1]
+    node = next(node for node in reversed(graph.nodes) if node.name == graph.output)
+    last = config.model.layers[-1]
+    path = entry.path + (".units" if last.type == "dense" and isinstance(getattr(last, "units", None), int) else "")
+    tasks.of(config).check_outputs(node.shape, node.name, path, count, source)
+
+
+def _check_architecture(config: Config, graph, source: str) -> None:
+    """`model.architecture` names the network the layers build (its backbone's last layer and weights)."""
+    if graph is None or config.model.architecture is None:
+        return
+    problem = architecture_problem(config.model.architecture, graph.nodes)
+    if problem:
+        raise ConfigError(source, "model.architecture", f"the layers cannot be this architecture: {problem}",
+                          config.model.architecture)
 
 
 def _check_freeze(config: Config, graph, source: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cnn_cli.config import Config
-from cnn_cli.config.checks import final_units
+from cnn_cli.config.checks import counts_needed, final_units
 from cnn_cli.config.overrides import apply_overrides, data_flag_overrides, data_shape_overrides, parse_override
 from cnn_cli.config.yaml_io import read_yaml
 from cnn_cli.errors import CnnError
@@ -42,7 +42,7 @@ def resolve_model_inputs(config: Config, source: str, data_path: str | None = No
     """Input shape and number of classes; the data is read only when the config does not state both
     (or when `--data` is given, so that the model is checked against it)."""
     classes = declared_classes(config)
-    needs_classes = any(getattr(layer, "units", None) in ("num_classes", "num_targets") for layer in config.model.layers)
+    needs_classes = counts_needed(config)
     if data_path is None and config.model.input_shape is not None and (classes is not None or not needs_classes):
         return tuple(config.model.input_shape), classes
     from cnn_cli.data import load_dataset

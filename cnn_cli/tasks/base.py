@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from cnn_cli.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class TargetState:
@@ -98,6 +100,10 @@ class Task(ABC):
     CURVES_NOTE: ClassVar[str] = ""
     """What the training curves' figures are, said under them when it is not plain (regression: standardised)."""
     SEVERAL: ClassVar[bool] = False
+    COUNT_KEY: ClassVar[str] = "num_classes"
+    """The model key that says how many outputs the model gives (`num_targets` for regression)."""
+    UNIT: ClassVar[str] = "class"
+    """What one output of the model is (class, label, target)."""
     """Whether the labels are one row per example (N, L) (multilabel, regression) rather than one index."""
 
     def __repr__(self) -> str:
@@ -152,6 +158,16 @@ class Task(ABC):
     def targets(self, labels: np.ndarray, state: TargetState) -> np.ndarray:
         """The training targets of the data's labels (regression: standardised); classification's as they are."""
         return labels
+
+    def check_outputs(self, shape: tuple, layer: str, path: str, count: int | None, source: str) -> None:
+        """The model's output, `shape`, is one number per class (label, target) for `count` of them; else a
+        ConfigError at `path` naming the last layer, `layer` (found before TensorFlow starts)."""
+        if count is None or tuple(shape) == (count,):
+            return
+        got = shape[0] if len(shape) == 1 else list(shape)
+        gives = f"{got} outputs" if len(shape) == 1 else f"an output of shape {got}"
+        raise ConfigError(source, path, f"expected one output per {self.UNIT} (the last layer, {layer!r}, gives "
+                          f"{gives}): model.{self.COUNT_KEY} = {count}", got)
 
     def check_config(self, config, source: str) -> None:
         """The task's own rules of a config (beyond losses, monitors and the head): ConfigError."""

@@ -53,6 +53,7 @@ def best_thresholds(outputs: np.ndarray, labels: np.ndarray) -> list[float]:
 
 class Multilabel(Task):
     NAME = "multilabel"
+    UNIT = "label"
     HEAD_ACTIVATION = "sigmoid"
     HEADS = ("sigmoid",)
     METRIC = "auc"

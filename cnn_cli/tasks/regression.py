@@ -16,6 +16,8 @@ MAX_DIFFERENCE = 1e-3  # export verification: the largest difference, in target 
 
 class Regression(Task):
     NAME = "regression"
+    UNIT = "target"
+    COUNT_KEY = "num_targets"
     HEAD_ACTIVATION = "linear"
     HEADS = ("linear", None)
     METRIC = "mae"
