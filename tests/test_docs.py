@@ -60,6 +60,7 @@ def test_every_layer_kind_and_argument_has_its_page(pages):
         assert page.startswith(docs_reference.HEADER + f"\n# `{kind['type']}`")
         for argument in kind["arguments"]:
             assert f"| `{argument['name']}` |" in page, (kind["type"], argument["name"])
+            assert argument["description"], f"{kind['type']}.{argument['name']} has no description in the code"
 
 
 def test_every_command_has_its_help_in_the_reference(pages):

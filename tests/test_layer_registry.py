@@ -59,7 +59,7 @@ def test_cnn_layers_type_shows_arguments_defaults_and_manual(runner):
     assert "MACs: out_h*out_w*filters*kh*kw*(C/groups)" in result.output
     data = json.loads(runner.invoke(main, ["layers", "depthwise_conv2d", "--json"]).output)
     assert data["type"] == "depthwise_conv2d" and data["block"] is False
-    assert {"name": "depth_multiplier", "type": "integer (>0)", "required": False, "default": 1, "description": ""} in data["arguments"]
+    assert {"name": "depth_multiplier", "type": "integer (>0)", "required": False, "default": 1, "description": "Output channels per input channel of the depthwise step."} in data["arguments"]
     everything = json.loads(runner.invoke(main, ["layers", "--json"]).output)
     assert {item["type"] for item in everything if item["block"]} >= {"inception", "residual"}
 

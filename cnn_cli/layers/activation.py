@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from cnn_cli.layers.base import Activation, BuildContext, LayerSpec, Shape, keras_activation, single
 
 
@@ -13,7 +15,7 @@ class ActivationLayer(LayerSpec):
     keras_name = "activation"
     custom_objects = ("cnn>gelu_tanh",)
     type: Literal["activation"]
-    activation: Activation
+    activation: Activation = Field(description="The activation function.")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return single(self.type, inputs)

@@ -242,11 +242,11 @@ class WindowedConv(LayerSpec):
 
     strided: ClassVar[bool] = True
     kernel_size: Size = Field(description="Height and width of the kernel.")
-    strides: Size = 1
-    padding: Padding = "valid"
-    dilation_rate: Size = 1
-    activation: Activation | None = None
-    use_bias: bool = True
+    strides: Size = Field(1, description="Step of the window over the input: one number or [height, width].")
+    padding: Padding = Field("valid", description="valid: no padding, the output shrinks; same: zeros around the input keep its size at stride 1.")
+    dilation_rate: Size = Field(1, description="Spacing between the kernel's taps: a 3x3 at rate 2 sees 5x5.")
+    activation: Activation | None = Field(None, description="The activation applied to the output (not given: none, linear).")
+    use_bias: bool = Field(True, description="Add a learned bias to each output channel.")
 
     def output_size(self, inputs: list[Shape]) -> tuple[Shape, int, int]:
         """(the input's shape, output height, output width)."""

@@ -20,8 +20,8 @@ class BatchNorm(LayerSpec):
 
     keras_name = "batch_normalization"
     type: Literal["batch_norm"]
-    momentum: float = Field(0.99, gt=0, lt=1)
-    epsilon: float = Field(0.001, gt=0)
+    momentum: float = Field(0.99, gt=0, lt=1, description="Momentum of the moving mean and variance that inference uses.")
+    epsilon: float = Field(0.001, gt=0, description="Small constant added to the variance, for numerical stability.")
     scale: bool = Field(True, description="Learn a factor per channel (gamma).")
     center: bool = Field(True, description="Learn an offset per channel (beta).")
 

@@ -29,8 +29,8 @@ class Bottleneck(Composite):
     expansion: PositiveInt = Field(4, description="Output channels are expansion x filters.")
     projection: Literal["auto", "always"] = Field(
         "auto", description="`auto`: a 1x1 projection only when the stride or the width changes.")
-    activation: Activation = "relu"
-    use_bias: bool = True
+    activation: Activation = Field("relu", description="The activation inside the unit and after the addition.")
+    use_bias: bool = Field(True, description="Add a learned bias to each output channel.")
     epsilon: float = Field(1.001e-5, gt=0, description="Batch norm epsilon.")
     momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum.")
 

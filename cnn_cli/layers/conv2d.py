@@ -26,8 +26,8 @@ class Conv2D(WindowedConv):
     keras_name = "conv2d"
     type: Literal["conv2d"]
     filters: PositiveInt = Field(description="Number of output channels.")
-    groups: PositiveInt = 1
-    kernel_initializer: Initializer = "glorot_uniform"
+    groups: PositiveInt = Field(1, description="Split the input channels into this many groups, convolved apart (C and filters must divide by it).")
+    kernel_initializer: Initializer = Field("glorot_uniform", description="How the kernel's weights start (Keras' initializer names).")
     kernel_regularizer: float | None = Field(None, ge=0, description="L2 factor on the kernel.")
 
     @model_validator(mode="after")

@@ -24,7 +24,7 @@ class ConvNeXtBlock(Composite):
     type: Literal["convnext_block"]
     kernel_size: PositiveInt = Field(7, description="Kernel of the depthwise convolution.")
     expansion: PositiveInt = Field(4, description="The MLP's hidden width is expansion x channels.")
-    activation: Activation = "gelu"
+    activation: Activation = Field("gelu", description="The activation between the block's two pointwise layers.")
     layer_scale_init_value: float = Field(1e-6, ge=0, description="Starting layer scale; 0 leaves it out.")
     drop_path_rate: float = Field(0.0, ge=0, lt=1, description="Drop path rate of the residual branch.")
     epsilon: float = Field(1e-6, gt=0, description="Layer norm epsilon.")

@@ -29,11 +29,11 @@ class Dense(LayerSpec):
 
     keras_name = "dense"
     type: Literal["dense"]
-    units: PositiveInt | Literal["num_classes", "num_targets"]
+    units: PositiveInt | Literal["num_classes", "num_targets"] = Field(description="Number of outputs; num_classes (or num_targets) takes the number from the data.")
     activation: Activation | Literal["auto"] | None = Field(
         None, description="auto (the last layer only): the task's head activation, softmax for classification, "
         "sigmoid for multilabel, linear for regression.")
-    use_bias: bool = True
+    use_bias: bool = Field(True, description="Add a learned bias to each output channel.")
 
     def bind(self, num_classes: int | None) -> Dense:
         if self.units not in ("num_classes", "num_targets"):

@@ -23,7 +23,7 @@ class DenseBlock(Composite):
     blocks: PositiveInt = Field(description="Number of units in the block.")
     growth_rate: PositiveInt = Field(32, description="Channels each unit adds.")
     bottleneck: PositiveInt = Field(4, description="The 1x1 convolution has bottleneck x growth_rate filters.")
-    activation: Activation = "relu"
+    activation: Activation = Field("relu", description="The activation before each convolution of the block.")
     epsilon: float = Field(1.001e-5, gt=0, description="Batch norm epsilon.")
     momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum.")
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from cnn_cli.layers.base import BuildContext, Cost, PositiveInt, Shape, WindowedConv, pair
 
 
@@ -16,7 +18,7 @@ class DepthwiseConv2D(WindowedConv):
 
     keras_name = "depthwise_conv2d"
     type: Literal["depthwise_conv2d"]
-    depth_multiplier: PositiveInt = 1
+    depth_multiplier: PositiveInt = Field(1, description="Output channels per input channel of the depthwise step.")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         shape, oh, ow = self.output_size(inputs)

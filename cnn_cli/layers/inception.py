@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from cnn_cli.layers.base import Activation, Composite, PositiveInt
 
 
@@ -17,13 +19,13 @@ class Inception(Composite):
 
     keras_name = "inception"
     type: Literal["inception"]
-    filters_1x1: PositiveInt
-    filters_3x3_reduce: PositiveInt
-    filters_3x3: PositiveInt
-    filters_5x5_reduce: PositiveInt
-    filters_5x5: PositiveInt
-    filters_pool_proj: PositiveInt
-    activation: Activation = "relu"
+    filters_1x1: PositiveInt = Field(description="Filters of the 1x1 branch.")
+    filters_3x3_reduce: PositiveInt = Field(description="Filters of the 1x1 convolution before the 3x3 branch.")
+    filters_3x3: PositiveInt = Field(description="Filters of the 3x3 branch.")
+    filters_5x5_reduce: PositiveInt = Field(description="Filters of the 1x1 convolution before the 5x5 branch.")
+    filters_5x5: PositiveInt = Field(description="Filters of the 5x5 branch.")
+    filters_pool_proj: PositiveInt = Field(description="Filters of the 1x1 convolution after the pooling branch.")
+    activation: Activation = Field("relu", description="The activation after each convolution of the module.")
 
     def expand(self, g, x):
         conv = {"padding": "same", "activation": self.activation}

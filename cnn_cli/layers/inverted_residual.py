@@ -56,7 +56,7 @@ class InvertedResidual(Composite):
     se_ratio: float = Field(0.0, ge=0, le=1, description="Squeeze-excitation width as a fraction of the input "
                                                           "channels; 0 leaves it out.")
     drop_rate: float = Field(0.0, ge=0, lt=1, description="Drop path rate of the block's branch (before the add) while training.")
-    activation: Activation = "relu6"
+    activation: Activation = Field("relu6", description="The activation after the expansion and the depthwise convolution.")
     epsilon: float = Field(1e-3, gt=0, description="Batch norm epsilon.")
     momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum.")
     names: Literal["efficientnet", "mobilenet_v2"] = Field(

@@ -17,7 +17,7 @@ class LayerNormalization(LayerSpec):
 
     keras_name = "layer_normalization"
     type: Literal["layer_normalization"]
-    epsilon: float = Field(0.001, gt=0)
+    epsilon: float = Field(0.001, gt=0, description="Small constant added to the variance, for numerical stability.")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return single(self.type, inputs)

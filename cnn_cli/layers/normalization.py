@@ -21,7 +21,7 @@ class Normalization(LayerSpec):
 
     keras_name = "normalization"
     type: Literal["normalization"]
-    mean: float | list[float] | None = None
+    mean: float | list[float] | None = Field(None, description="Per-channel mean subtracted from the input (not given: learned by adapt).")
     variance: float | list[float] | None = Field(None, description="Variances (not standard deviations).")
     adapt: bool = Field(False, description="Compute mean and variance from the training data.")
 

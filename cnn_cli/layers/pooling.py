@@ -12,9 +12,9 @@ from cnn_cli.layers.base import BuildContext, LayerSpec, Padding, Shape, Size, p
 class _Pool(LayerSpec):
     strided = True
     keras_class: ClassVar[str] = ""
-    pool_size: Size = 2
+    pool_size: Size = Field(2, description="Size of the pooling window: one number or [height, width].")
     strides: Size | None = Field(None, description="Defaults to `pool_size`.")
-    padding: Padding = "valid"
+    padding: Padding = Field("valid", description="valid: no padding, the output shrinks; same: zeros around the input keep its size at stride 1.")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         shape = single(self.type, inputs)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import Field
+
 from cnn_cli.layers.base import BuildContext, LayerSpec, Shape, single
 
 
@@ -16,8 +18,8 @@ class Rescaling(LayerSpec):
 
     keras_name = "rescaling"
     type: Literal["rescaling"]
-    scale: float | list[float]
-    offset: float | list[float] = 0.0
+    scale: float | list[float] = Field(description="Multiplier of the input values.")
+    offset: float | list[float] = Field(0.0, description="Added to the input values after scaling.")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         return single(self.type, inputs)

@@ -32,7 +32,7 @@ class Reshape(LayerSpec):
 
     keras_name = "reshape"
     type: Literal["reshape"]
-    target_shape: list[Annotated[int, Field(ge=-1)]] = Field(min_length=1)
+    target_shape: list[Annotated[int, Field(ge=-1)]] = Field(min_length=1, description="The output's shape, without the batch dimension.")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         shape = single(self.type, inputs)
@@ -60,7 +60,7 @@ class ZeroPadding2D(LayerSpec):
 
     keras_name = "zero_padding2d"
     type: Literal["zero_padding2d"]
-    padding: Union[Pad, tuple[Pad, Pad], tuple[tuple[Pad, Pad], tuple[Pad, Pad]]] = 1  # noqa: UP007
+    padding: Union[Pad, tuple[Pad, Pad], tuple[tuple[Pad, Pad], tuple[Pad, Pad]]] = Field(1, description="Rows and columns of zeros added: one number, [rows, columns], or [[top, bottom], [left, right]].")  # noqa: UP007
 
     def sides(self) -> tuple[tuple[int, int], tuple[int, int]]:
         p = self.padding

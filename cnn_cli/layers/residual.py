@@ -20,9 +20,9 @@ class Residual(Composite):
     keras_name = "residual"
     strided = True
     type: Literal["residual"]
-    filters: PositiveInt
-    strides: PositiveInt = 1
-    activation: Activation = "relu"
+    filters: PositiveInt = Field(description="Output channels of the unit's convolutions.")
+    strides: PositiveInt = Field(1, description="Stride of the unit's first convolution (and of its shortcut's projection).")
+    activation: Activation = Field("relu", description="The activation inside the unit and after the addition.")
     momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum (0.9 suits short runs: the moving "
                             "statistics follow the weights sooner).")
     epsilon: float = Field(0.001, gt=0, description="Batch norm epsilon.")

@@ -19,7 +19,7 @@ class SeparableConv2D(WindowedConv):
     keras_name = "separable_conv2d"
     type: Literal["separable_conv2d"]
     filters: PositiveInt = Field(description="Number of output channels.")
-    depth_multiplier: PositiveInt = 1
+    depth_multiplier: PositiveInt = Field(1, description="Output channels per input channel of the depthwise step.")
 
     def output_shape(self, inputs: list[Shape]) -> Shape:
         _, oh, ow = self.output_size(inputs)

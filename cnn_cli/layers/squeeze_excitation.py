@@ -22,7 +22,7 @@ class SqueezeExcitation(Composite):
     type: Literal["squeeze_excitation"]
     filters: PositiveInt | None = Field(None, description="Channels of the squeezed representation.")
     ratio: float | None = Field(None, gt=0, le=1, description="Squeezed channels as a fraction of the input's.")
-    activation: Activation = "relu"
+    activation: Activation = Field("relu", description="The activation of the squeeze step (the excitation is a sigmoid).")
     gate: Activation = Field("sigmoid", description="Activation of the gate.")
 
     @model_validator(mode="after")

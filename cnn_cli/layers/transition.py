@@ -20,8 +20,8 @@ class Transition(Composite):
     keras_name = "transition"
     type: Literal["transition"]
     reduction: float = Field(0.5, gt=0, le=1, description="Compression: the fraction of channels kept.")
-    pool_size: PositiveInt = 2
-    activation: Activation = "relu"
+    pool_size: PositiveInt = Field(2, description="Size of the average-pooling window after the 1x1 convolution.")
+    activation: Activation = Field("relu", description="The activation before the 1x1 convolution.")
     epsilon: float = Field(1.001e-5, gt=0, description="Batch norm epsilon.")
     momentum: float = Field(0.99, gt=0, lt=1, description="Batch norm momentum.")
 
