@@ -157,7 +157,12 @@ def bomb_png(tmp: Path) -> Path:
 
 
 def labels_without_last(run: Path) -> None:
-    edit_json("labels.json", lambda d: d.update(classes=d["classes"][:-1]))(run)
+    def drop(d):
+        d.update(classes=d["classes"][:-1])
+        if d.get("train_counts"):  # one count per class
+            d.update(train_counts=d["train_counts"][:-1])
+
+    edit_json("labels.json", drop)(run)
 
 
 def no_num_classes(run: Path) -> None:
