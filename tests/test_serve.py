@@ -176,6 +176,7 @@ def test_says_the_address_and_warns_on_all_interfaces(runner, monkeypatch):
     import uvicorn
 
     monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: None)  # bound, said, not served
+    monkeypatch.setattr(uvicorn.Config, "configure_logging", lambda self: None)  # no handler on the runner's stream
     result = runner.invoke(main, ["serve", str(clothes_run()), "--port", "0"])
     assert result.exit_code == 0, result.output
     assert "at http://127.0.0.1:" in result.output and "Warning" not in result.output
