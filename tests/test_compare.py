@@ -31,7 +31,7 @@ def test_compare_two_optimizers(runner, tmp_path):
     for optimizer in ("adam", "sgd"):  # each variant's figure as it ends
         assert re.search(rf"\[\d/2\] train.optimizer={optimizer}: complete, test acc 0\.\d{{4}} in ", result.output)
     table = result.output[result.output.index("variant "):].splitlines()[:5]
-    assert table[-1] == "(best first by test acc)"
+    assert table[-1] == "(ranked by test accuracy (higher is better); best first)"
     shown = [float(line.split()[-3]) for line in table[2:4]]  # the test acc column
     assert shown == sorted(shown, reverse=True)
 

@@ -275,7 +275,8 @@ def test_model_must_fit_the_data():
                                           r"in the data, 10 .*received 24$"):
         check_model_fits_data(make_config(data, layers=layers), ds)
     with pytest.raises(ConfigError, match=r"^test\.yaml: model\.input_shape: expected the shape of the data's images, "
-                                          r"\[28, 28, 1\], received \[32, 32, 3\]$"):
+                                          r"\[28, 28, 1\] \(--set model\.input_shape=null to take the data's shape, .*\), "
+                                          r"received \[32, 32, 3\]$"):
         check_model_fits_data(make_config(data, input_shape=[32, 32, 3]), ds)
 
 
