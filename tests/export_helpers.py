@@ -32,6 +32,7 @@ EVERY_KIND = {  # every layer kind and block of the language in one small net (s
         {"type": "separable_conv2d", "filters": 8, "kernel_size": 3, "padding": "same", "activation": "relu"},
         {"type": "depthwise_conv2d", "kernel_size": 3, "padding": "same"},
         {"type": "conv2d", "filters": 8, "kernel_size": 1, "groups": 2, "name": "grouped"},
+        {"type": "channel_padding", "channels": 12},
         {"type": "spatial_dropout2d", "rate": 0.1},
         {"type": "inception", "filters_1x1": 4, "filters_3x3_reduce": 4, "filters_3x3": 4, "filters_5x5_reduce": 2,
          "filters_5x5": 4, "filters_pool_proj": 4},

@@ -30,7 +30,7 @@ def _importers(package: str) -> list[str]:
 
 def test_only_backends_import_tensorflow_jax_or_torch():
     assert _importers("tensorflow") == ["backends/tensorflow.py", "backends/tensorflow_loop.py"]
-    assert _importers("jax") == ["backends/jax.py"]
+    assert _importers("jax") == ["backends/jax.py", "backends/jax_distribution.py"]
     assert _importers("torch") == ["backends/torch.py"]
 
 

@@ -43,8 +43,8 @@ class Toy(Classification):
         self.calls.append("per_class")
         return super().per_class(y_true, y_pred, names, ids)
 
-    def prediction(self, outputs, classes, top_k):
-        return {**super().prediction(outputs, classes, top_k), "toy": int(np.argmax(outputs))}
+    def prediction(self, outputs, classes, top_k, *state):
+        return {**super().prediction(outputs, classes, top_k, *state), "toy": int(np.argmax(outputs))}
 
     def prediction_text(self, prediction):
         return f"toy says {prediction['toy']}"

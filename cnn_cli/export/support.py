@@ -40,6 +40,7 @@ EXPORTS_TO: dict[str, frozenset[str]] = {
     "Multiply": ALL,
     "StochasticDepth": ALL,  # the tool's own drop path (cnn>StochasticDepth): the identity at inference
     "LayerScale": ALL,  # the tool's own (cnn>LayerScale): a per-channel factor
+    "ChannelPadding": ALL,  # the tool's own (cnn>ChannelPadding): a Pad on the channel axis
     "ReverseChannels": ALL,  # the tool's own (cnn>ReverseChannels): caffe preprocessing's RGB to BGR, a gather
     "Normalization": ALL,  # to ONNX and LiteRT as the equivalent Rescaling (rewrite.py)
 }
