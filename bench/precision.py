@@ -1,5 +1,5 @@
 """Step time of float32 against mixed_bfloat16 training on the backend this process runs, to decide what
-`train.precision: auto` picks on a CPU (README "Precision").
+`train.precision: auto` picks on a CPU (docs/backends.md, "Precision").
 
     KERAS_BACKEND=jax python bench/precision.py [--batch-size 128] [--steps 40] [--repeats 3]
 

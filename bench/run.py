@@ -141,7 +141,7 @@ def main() -> None:
           f"backends: {', '.join(backends)}; machine: {Devices().describe()}")
     print(f"model: {CONFIG.relative_to(ROOT)}, {macs:,} forward MACs per image; float32 peak {peak:.0f} GFLOP/s ({how})")
     print("bfloat16 in hardware (AVX512_BF16 or AMX): " + ("yes" if cpu_has_fast_bf16() else "no") +
-          "; cnn train's precision auto picks what each backend computes fastest (README: Precision)")
+          "; cnn train's precision auto picks what each backend computes fastest (docs/backends.md: Precision)")
     extra = [item for pair in (("--set", s) for s in args.cnn_set) for item in pair]
     runners = []
     for backend in backends:

@@ -3,7 +3,7 @@ predict`'s, with the model's batching of requests that arrive together on and of
 
     python bench/serve_load.py [--run RUN_DIR] [--requests 200] [--clients 8] [--repeats 3]
 
-Without --run, README's colour-folder config is trained (4 epochs) on scripts/image_folders.py's 3 x 40 tinted
+Without --run, the first hour's colour-folder config (README) is trained (4 epochs) on scripts/image_folders.py's 3 x 40 tinted
 32x32 images in a temporary folder. Each configuration starts its own server process (this script again, with
 `--serve`, so that the clients and the server do not share one interpreter), on a free loopback port; the
 clients are threads with one keep-alive connection each, sending one PNG per request (multipart field `file`,

@@ -31,8 +31,8 @@ class Backend(ABC):
 
     Every backend: `NAME`, `LABEL`, `PACKAGE` (what pip installs), `start()` (the framework, started quietly,
     GPU memory taken as needed), `version()`, `versions()`; `seed_everything(seed, deterministic)`,
-    `gpu_precision()` / `cpu_precision()` (what `precision: auto` picks, decided by measurement: README
-    "Precision"); `devices_used(strategy)` (a `device.Devices`, for the start line and metrics.json),
+    `gpu_precision()` / `cpu_precision()` (what `precision: auto` picks, decided by measurement:
+    docs/backends.md, "Precision"); `devices_used(strategy)` (a `device.Devices`, for the start line and metrics.json),
     `check_devices(settings)`; `steps_per_execution(wanted)`; `make_strategy(settings, slurm=, worker=)`,
     `default_strategy()`, `fit_works_under(strategy)`, `lost_worker_errors()`; `tensorboard_problem()`: why
     TensorBoard logging cannot run here, or None.

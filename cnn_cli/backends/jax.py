@@ -93,7 +93,7 @@ class Jax(OneDeviceBackend):
 
     def cpu_precision(self) -> str:
         """`precision: auto` on a CPU: float32. XLA's CPU backend computes bfloat16 convolutions slower than
-        float32 even on CPUs with AVX512_BF16 (measured: README "Precision")."""
+        float32 even on CPUs with AVX512_BF16 (measured: docs/backends.md, "Precision")."""
         return "float32"
 
     def steps_per_execution(self, wanted: int) -> int:

@@ -119,7 +119,7 @@ class TensorFlow(Backend):
 
     def cpu_precision(self) -> str:
         """`precision: auto` on a CPU: mixed_bfloat16 where the CPU has bf16 instructions (measured faster on
-        TensorFlow: README "Precision"), float32 elsewhere."""
+        TensorFlow: docs/backends.md, "Precision"), float32 elsewhere."""
         return "mixed_bfloat16" if device.cpu_has_fast_bf16() else "float32"
 
     def seed_everything(self, seed: int, deterministic: bool = False) -> None:

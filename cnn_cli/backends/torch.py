@@ -47,7 +47,7 @@ class Torch(OneDeviceBackend):
         return device.gpu_policy(major)
 
     def cpu_precision(self) -> str:
-        """`precision: auto` on a CPU: float32 (README "Precision": PyTorch's CPU bf16 convolutions were not
+        """`precision: auto` on a CPU: float32 (docs/backends.md, "Precision": PyTorch's CPU bf16 convolutions were not
         faster for these small nets)."""
         return "float32"
 

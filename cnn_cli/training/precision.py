@@ -13,7 +13,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 def choose_precision(setting: str) -> str:
     """The Keras dtype policy for `train.precision`.
 
-    `auto` picks what the backend computes fastest, as measured (README "Precision"): on a GPU
+    `auto` picks what the backend computes fastest, as measured (docs/backends.md, "Precision"): on a GPU
     `mixed_bfloat16` from compute capability 8.0, `mixed_float16` on 7.x, float32 before; on a CPU the
     backend's `cpu_precision()` (TensorFlow: `mixed_bfloat16` on CPUs with AVX512_BF16 or AMX; JAX and
     PyTorch: float32). Set CNN_PRECISION to force a policy for `auto` (e.g. to compare).
