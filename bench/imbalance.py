@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cnn_cli.backends import device  # noqa: E402
+
 CONFIG = ROOT / "configs" / "imbalanced_fashion.yaml"
 FASHION = ROOT / "data" / "fashion_mnist_sample.npz"
 
@@ -55,13 +58,8 @@ def spread(values: list[float]) -> str:
 
 
 def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    """The CPU's model, as cnn train names it."""
+    return device.cpu_model()
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -22,16 +21,18 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cnn_cli.backends import device  # noqa: E402
+
 RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 DATA = {"mnist": (ROOT / "configs" / "mnist.yaml", ROOT / "data" / "mnist_sample.npz"),
         "fashion_mnist": (ROOT / "configs" / "fashion_mnist.yaml", ROOT / "data" / "fashion_mnist_sample.npz")}
 
 
 def cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
+    """The CPU's model, as cnn train names it."""
+    return device.cpu_model()
 
 
 def train(config: Path, data: Path, rate: str, seed: int) -> dict:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -36,19 +35,18 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cnn_cli.backends import device  # noqa: E402
+
 CONFIG = ROOT / "configs" / "multilabel_digits.yaml"
 MANIFEST = ROOT / "data" / "multilabel_digits" / "manifest.csv"
 DIGITS = [str(d) for d in range(10)]
 
 
 def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores"
+    """The CPU's model and cores, as cnn train names them."""
+    return f"{device.cpu_model()}, {device.cpu_cores()} cores"
 
 
 def rows() -> list[dict]:
@@ -112,7 +110,6 @@ def top_k(scores: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def one_seed(seed: int, epochs: int) -> dict[str, tuple[float, float]]:
-    sys.path.insert(0, str(ROOT))
     import cnn_cli
 
     test = [r for r in rows() if r["split"] == "test"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -19,18 +18,17 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from cnn_cli.backends import device  # noqa: E402
+
 CONFIG = ROOT / "configs" / "fashion_mnist.yaml"
 SAMPLE = ROOT / "data" / "fashion_mnist_sample.npz"
 
 
 def cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return f"{line.split(':', 1)[1].strip()}, {os.cpu_count()} cores"
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    """The CPU's model, as cnn train names it."""
+    return device.cpu_model()
 
 
 def one(folder: Path, name: str, tracked: bool, args) -> float:
