@@ -11,6 +11,7 @@ from types import ModuleType
 
 from cnn_cli.backends import device, jax_distribution, register
 from cnn_cli.backends.single import OneDeviceBackend, refuse_strategy
+from cnn_cli.private_api import seed_keras
 
 
 @register
@@ -67,9 +68,7 @@ class Jax(OneDeviceBackend):
         """Seeds Python's `random`, NumPy and Keras' generators. JAX's random numbers are functions of their
         keys, and its CPU kernels are deterministic; `deterministic` asks XLA for deterministic GPU kernels too
         (it takes effect where JAX has not compiled anything yet)."""
-        import keras
-
-        keras.utils.set_random_seed(seed)
+        seed_keras(seed)  # keras.utils.set_random_seed, less the TensorFlow import it makes
         if deterministic and "--xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
 

@@ -5,10 +5,13 @@ no optional capability."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from types import ModuleType
 
 from cnn_cli.backends import device, register
 from cnn_cli.backends.single import OneDeviceBackend
+from cnn_cli.private_api import seed_keras
 
 
 @register
@@ -24,9 +27,7 @@ class Torch(OneDeviceBackend):
         """Seeds Python's `random`, NumPy, Keras' generators and PyTorch's; `deterministic` asks PyTorch for
         deterministic kernels (an error where an operation has none)."""
         torch = self.start()
-        import keras
-
-        keras.utils.set_random_seed(seed)
+        seed_keras(seed)  # keras.utils.set_random_seed, less the TensorFlow import it makes
         torch.manual_seed(seed)
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -50,6 +51,13 @@ class Torch(OneDeviceBackend):
         """`precision: auto` on a CPU: float32 (docs/backends.md, "Precision": PyTorch's CPU bf16 convolutions were not
         faster for these small nets)."""
         return "float32"
+
+    def jit_compile_problem(self) -> str | None:
+        """torch.compile builds its kernels with a C++ compiler at run time (`CXX`, g++ or clang++)."""
+        if os.environ.get("CXX") or shutil.which("g++") or shutil.which("clang++"):
+            return None
+        return ("true compiles the step with torch.compile, which needs a C++ compiler at run time (g++ or "
+                "clang++, or CXX): install one, or set train.jit_compile: auto")
 
     def steps_per_execution(self, wanted: int) -> int:
         """Keras on PyTorch runs one step per call (it refuses more)."""
