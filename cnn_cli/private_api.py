@@ -9,9 +9,6 @@ versions the tests ran on).
 - `global_seed_generator`: the `SeedGenerator` behind Keras' unseeded random calls
   (`keras.random.normal(shape)` without `seed=`). Its state is reset with every other generator at each
   epoch's start, so that epoch e's random draws depend on (seed, e) only; Keras exports no accessor.
-- `seed_keras`: what `keras.utils.set_random_seed` does, less its `tf.random.set_seed`, which imports
-  TensorFlow (about 5 s) into a JAX or PyTorch run that never uses it. The seed Keras keeps (which
-  `keras.distribution` hands to every process) is a global attribute that only `set_random_seed` sets.
 """
 
 from __future__ import annotations
@@ -30,23 +27,3 @@ def global_seed_generator():
         return seed_generator.global_seed_generator()
     except ValueError:  # JAX while tracing: unseeded random calls are refused there
         return None
-
-
-def seed_keras(seed: int) -> None:
-    """`keras.utils.set_random_seed(seed)` without importing TensorFlow: Keras' seed and its global
-    `SeedGenerator` (made again from the seed), Python's `random`, NumPy's, and TensorFlow's only where it is
-    imported already. The backend's own generator is the caller's (`torch.manual_seed`)."""
-    import random
-    import sys
-
-    import numpy as np
-    from keras.src.backend.common import global_state
-    from keras.src.random import seed_generator
-    from keras.src.utils import rng_utils
-
-    global_state.set_global_attribute(rng_utils.GLOBAL_RANDOM_SEED, seed)
-    global_state.set_global_attribute(seed_generator.GLOBAL_SEED_GENERATOR, None)
-    random.seed(seed)
-    np.random.seed(seed)
-    if "tensorflow" in sys.modules:
-        sys.modules["tensorflow"].random.set_seed(seed)

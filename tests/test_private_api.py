@@ -69,36 +69,3 @@ def test_random_states_are_the_seed_generators():
     assert any(s is dropout.seed_generator.state for s in states)
     assert any(s is private_api.global_seed_generator().state for s in states)
     assert len(states) == 2 and not any(s is w for s in states for w in model.weights)
-
-
-def _draws() -> tuple:
-    """Every source of random numbers `keras.utils.set_random_seed` seeds, drawn from once."""
-    import random
-
-    return random.random(), float(np.random.random()), keras.ops.convert_to_numpy(keras.random.normal((3,))).tolist()
-
-
-def test_seed_keras_seeds_what_set_random_seed_does():
-    from keras.src.utils import rng_utils
-
-    keras.utils.set_random_seed(7)
-    expected = _draws()
-    private_api.seed_keras(8)
-    assert rng_utils.get_random_seed() == 8 and _draws() != expected
-    private_api.seed_keras(7)
-    assert rng_utils.get_random_seed() == 7  # the seed keras.distribution hands to every process
-    assert _draws() == expected
-
-
-@pytest.mark.parametrize("backend", ["jax", "torch"])
-def test_seeding_a_jax_or_torch_run_leaves_tensorflow_unimported(backend):
-    import subprocess
-    import sys
-
-    pytest.importorskip(backend)
-    code = (f"import sys; from cnn_cli import backends; backends.select({backend!r}); "
-            "backends.start().seed_everything(3); print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          env={**__import__("os").environ, "KERAS_BACKEND": backend}, cwd=PACKAGE.parent)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n")[-2] == "['keras']"  # Keras was seeded; TensorFlow (5 s to import) was not

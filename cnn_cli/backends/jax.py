@@ -11,7 +11,6 @@ from types import ModuleType
 
 from cnn_cli.backends import device, jax_distribution, register
 from cnn_cli.backends.single import OneDeviceBackend, refuse_strategy
-from cnn_cli.private_api import seed_keras
 
 
 @register
@@ -68,7 +67,9 @@ class Jax(OneDeviceBackend):
         """Seeds Python's `random`, NumPy and Keras' generators. JAX's random numbers are functions of their
         keys, and its CPU kernels are deterministic; `deterministic` asks XLA for deterministic GPU kernels too
         (it takes effect where JAX has not compiled anything yet)."""
-        seed_keras(seed)  # keras.utils.set_random_seed, less the TensorFlow import it makes
+        import keras
+
+        keras.utils.set_random_seed(seed)
         if deterministic and "--xla_gpu_deterministic_ops" not in os.environ.get("XLA_FLAGS", ""):
             os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_gpu_deterministic_ops=true").strip()
 

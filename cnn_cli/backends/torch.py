@@ -11,7 +11,6 @@ from types import ModuleType
 
 from cnn_cli.backends import device, register
 from cnn_cli.backends.single import OneDeviceBackend
-from cnn_cli.private_api import seed_keras
 
 
 @register
@@ -27,7 +26,9 @@ class Torch(OneDeviceBackend):
         """Seeds Python's `random`, NumPy, Keras' generators and PyTorch's; `deterministic` asks PyTorch for
         deterministic kernels (an error where an operation has none)."""
         torch = self.start()
-        seed_keras(seed)  # keras.utils.set_random_seed, less the TensorFlow import it makes
+        import keras
+
+        keras.utils.set_random_seed(seed)
         torch.manual_seed(seed)
         if deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
