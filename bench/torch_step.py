@@ -1,7 +1,7 @@
 """Where a PyTorch training step goes: Keras 3's torch trainer (as `cnn train --backend torch` runs it) against
 the same step written in plain PyTorch, part by part, for the Fashion-MNIST seed's net.
 
-    python bench/torch_step.py [--batch-sizes 32,256] [--threads N] [--steps 120] [--compile]
+    python bench/torch_step.py [--batch-sizes 32,256] [--threads N] [--steps 120] [--compile 32]
 
 For each batch size it times, step by step on one random batch (median over the steps after a warm-up):
 - the forward pass, the loss, the backward pass, the optimizer and (Keras only) the compiled metrics, for
@@ -11,8 +11,8 @@ For each batch size it times, step by step on one random batch (median over the 
 - three checks that say whose the gap is: Keras' conv (no bias, then a separate add) against one conv with its
   bias; Keras' functional model called whole against its layers called one by one (the graph's own cost);
   and the copies (aten::copy_) PyTorch's profiler counts in one backward pass in each data format.
-`--compile` adds Keras' `jit_compile=True` (torch.compile) for one epoch of 200 steps: its warm-up (the first
-step) and its steady step against eager.
+`--compile 32,...` adds, at those batch sizes, Keras' `jit_compile=True` (torch.compile) against eager, two epochs
+of 200 steps each: the warm-up (the first epoch's extra time) and the steady step.
 
 Prints a table per batch size and the ratios; nothing is written. Name the CPU with the figures
 (`cnn_cli.backends.device.cpu_model()` is printed first).
@@ -205,7 +205,8 @@ def main() -> None:
     parser.add_argument("--batch-sizes", default="32,256")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's).")
     parser.add_argument("--steps", type=int, default=120)
-    parser.add_argument("--compile", action="store_true", help="Also time Keras' jit_compile=True (slow warm-up).")
+    parser.add_argument("--compile", default="", metavar="SIZES",
+                        help="Batch sizes at which to also time Keras' jit_compile=True (a slow warm-up).")
     args = parser.parse_args()
     import torch
 
@@ -228,7 +229,7 @@ def main() -> None:
                                                      for name, parts in rows.items() if name != "plain PyTorch"))
         for line in checks(size):
             print(line)
-        if args.compile:
+        if str(size) in args.compile.split(","):
             print(compiled(size))
 
 
