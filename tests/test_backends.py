@@ -108,3 +108,15 @@ def test_a_gpu_that_does_not_exist_is_refused(runner, tmp_path):
     assert result.output.strip() == ("Error: distribute.devices: /gpu:0 does not exist: this machine has no GPU "
                                      "that the backend can use")
     assert not run.exists()
+
+
+@pytest.mark.parametrize(("flags", "tensorflow", "torch"), [
+    ({"avx512_bf16", "amx_bf16"}, "mixed_bfloat16", "mixed_bfloat16"),  # AMX: PyTorch's oneDNN uses its tiles
+    ({"avx512_bf16"}, "mixed_bfloat16", "float32"),  # AVX512_BF16 alone: PyTorch's bf16 was no faster
+    ({"avx2"}, "float32", "float32"),
+])
+def test_precision_auto_on_a_cpu_follows_what_was_measured(monkeypatch, flags, tensorflow, torch):
+    monkeypatch.setattr(device, "cpu_flags", lambda: frozenset(flags))
+    assert backends.lookup("tensorflow").cpu_precision() == tensorflow
+    assert backends.lookup("torch").cpu_precision() == torch
+    assert backends.lookup("jax").cpu_precision() == "float32"  # XLA's CPU backend was slower in bf16

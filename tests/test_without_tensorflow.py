@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cnn_cli import backends
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
 
@@ -95,7 +97,8 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
     reference, run = tmp_path / "reference", tmp_path / "run"
     whole = cnn("train", "--backend", backend, *ARGS, "--run-dir", str(reference))
     assert whole.returncode == 0, whole.stdout + whole.stderr
-    assert "Training on CPU (" in whole.stdout and f", float32, {LABELS[backend]} " in whole.stdout
+    precision = backends.lookup(backend).cpu_precision()  # PyTorch: mixed_bfloat16 on a CPU with AMX
+    assert "Training on CPU (" in whole.stdout and f", {precision}, {LABELS[backend]} " in whole.stdout
 
     killed = cnn("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": backend, "CNN_TEST_KILL_AFTER_EPOCH": "1"})
     assert killed.returncode == -9, killed.stdout + killed.stderr

@@ -47,6 +47,11 @@ def cpu_has_fast_bf16() -> bool:
     return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
 
 
+def cpu_has_amx() -> bool:
+    """Whether this CPU has AMX's bfloat16 tiles (Intel Xeon from Sapphire Rapids on)."""
+    return "amx_bf16" in cpu_flags()
+
+
 def cpu_cores() -> int:
     """The cores this process may run on."""
     try:

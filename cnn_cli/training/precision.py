@@ -15,8 +15,8 @@ def choose_precision(setting: str) -> str:
 
     `auto` picks what the backend computes fastest, as measured (docs/backends.md, "Precision"): on a GPU
     `mixed_bfloat16` from compute capability 8.0, `mixed_float16` on 7.x, float32 before; on a CPU the
-    backend's `cpu_precision()` (TensorFlow: `mixed_bfloat16` on CPUs with AVX512_BF16 or AMX; JAX and
-    PyTorch: float32). Set CNN_PRECISION to force a policy for `auto` (e.g. to compare).
+    backend's `cpu_precision()` (TensorFlow: `mixed_bfloat16` on CPUs with AVX512_BF16 or AMX; PyTorch:
+    `mixed_bfloat16` with AMX; JAX: float32). Set CNN_PRECISION to force a policy for `auto` (e.g. to compare).
     """
     if setting == "auto":
         forced = os.environ.get("CNN_PRECISION")
