@@ -31,7 +31,9 @@
 #               ("float32 mixed_bfloat16") adds --set train.precision=VALUE
 #   EXTRA       more arguments for every run (e.g. "--set distribute.strategy=data_parallel" on several GPUs)
 #   SUBSET      train on this many images (a smoke run); RUN_TIMEOUT: seconds one run may take (default 240)
-#   BUDGET      seconds after which no further run starts (default 420: the last one may still run to its end)
+#   BUDGET      seconds after which no further run starts (default 420)
+#   LIMIT       seconds from the start past which no run goes on: it is stopped there and prints no figures
+#               (default 470, within the device tool's timeout_s 480)
 # The data: .gpu/fashion-mnist, else FASHION_MNIST_DIR (default Debian's /usr/share/datasets/fashion-mnist).
 # Everything printed goes to stdout and to $OUT/gpu.log, the figure lines alone to $OUT/figures.txt, and each
 # run's metrics.json, history.csv and config.yaml to $OUT/runs/NAME/ (OUT unset: /tmp/cnn-gpu-out). The last
@@ -39,10 +41,14 @@
 #
 # One 8-minute GPU slot, run twice (an ESTIMATE from the epoch counts, not measured: no GPU has run it yet):
 # the defaults are 2 to-92 runs (up to 7 epochs of 57,000 images at batch 256; about 15 to 40 s each with
-# start-up and compilation) and 12 speed runs of 2 epochs (batch 32 is the slow one: about 1,800 Keras steps an
+# start-up and compilation) and 12 speed runs of 2 epochs (batch 32 is the slow one: 1,500 to 1,800 Keras steps an
 # epoch at a few ms each, some 10 to 20 s an epoch; batches 256 and 1024 a few seconds an epoch; with start-up
 # 20 to 50 s a run), some 5 to 7 minutes in all; BUDGET stops starting runs after 7 minutes. The second slot:
-#   JIT=true bench/gpu.sh run               the same with torch.compile (its warm-up is reported as compilation)
+#   JIT=true BACKENDS=torch BATCHES="256 1024" bench/gpu.sh run
+# the same with torch.compile, whose warm-up is reported as compilation (JAX's auto already compiles with XLA,
+# so JIT=true changes nothing there). Its warm-up took 138 s on one niced CPU core here; on the GPU machine's 16
+# cores perhaps 30 to 60 s a run, so 5 runs of some 40 to 80 s each (again an estimate). torch.compile needs a
+# C++ compiler on that machine: without one, cnn refuses the run in one line and its figure line says so.
 # With this workplace's device tool: `bench/gpu.sh prepare` here, then `run` with command "bench/gpu.sh run",
 # carry [".gpu"] and timeout_s 480; the files come back from $OUT.
 set -euo pipefail
@@ -105,20 +111,31 @@ elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv
 # One `cnn train` run named $1 with the remaining arguments; sets SECONDS_TAKEN (the whole process) and RUN_DIR,
 # copies the run's records into $OUT_DIR/runs/$1. Returns 1 (and trains nothing) once BUDGET seconds are spent.
 train() {
-  local name=$1 started
+  local name=$1 started spent limit
   shift
-  if python3 -c "import sys; sys.exit(float(sys.argv[1]) < float(sys.argv[2]))" "$(elapsed "$BEGAN")" "${BUDGET:-420}"; then
-    echo "-- $name: not started, ${BUDGET:-420} s of BUDGET spent"
+  spent=$(elapsed "$BEGAN")
+  limit=$(python3 -c "import sys; print(int(min(float(sys.argv[1]), float(sys.argv[2]) - float(sys.argv[3]))))" \
+    "${RUN_TIMEOUT:-240}" "${LIMIT:-470}" "$spent")
+  if python3 -c "import sys; sys.exit(float(sys.argv[1]) < float(sys.argv[2]))" "$spent" "${BUDGET:-420}" \
+     || [ "$limit" -le 0 ]; then
+    echo "-- $name: not started, $spent s spent (BUDGET ${BUDGET:-420} s, LIMIT ${LIMIT:-470} s)"
     return 1
   fi
   RUN_DIR=$RUNS/$name
   rm -rf "$RUN_DIR" "$OUT_DIR/runs/$name"
   echo "-- $name"
   started=$EPOCHREALTIME
+  rm -f "$RUNS/$name.rc"
   # shellcheck disable=SC2086
-  timeout "${RUN_TIMEOUT:-240}" python3 -m cnn_cli train --set "data.path=$DATA" ${SUBSET:+--subset "$SUBSET"} \
-    "$@" ${EXTRA:-} --run-dir "$RUN_DIR" < /dev/null 2>&1 | grep -v "^ *[0-9]*/[0-9]* " || true
+  { timeout "$limit" python3 -m cnn_cli train --set "data.path=$DATA" ${SUBSET:+--subset "$SUBSET"} \
+      "$@" ${EXTRA:-} --run-dir "$RUN_DIR" < /dev/null || echo "$?" > "$RUNS/$name.rc"; } 2>&1 \
+    | grep -v "^ *[0-9]*/[0-9]* " || true
   SECONDS_TAKEN=$(elapsed "$started")
+  case "$(cat "$RUNS/$name.rc" 2>/dev/null)" in
+    "") ;;
+    124) echo "-- $name: stopped after $limit s (RUN_TIMEOUT ${RUN_TIMEOUT:-240} s, LIMIT ${LIMIT:-470} s)" ;;
+    *) echo "-- $name: cnn train exited with $(cat "$RUNS/$name.rc")" ;;
+  esac
   mkdir -p "$OUT_DIR/runs/$name"
   for f in metrics.json history.csv config.yaml; do
     if [ -f "$RUN_DIR/$f" ]; then cp "$RUN_DIR/$f" "$OUT_DIR/runs/$name/"; fi
@@ -183,7 +200,7 @@ steps() {
     esac
   done
   echo "== figures ($OUT_DIR/figures.txt):"
-  cat "$OUT_DIR/figures.txt" 2>/dev/null || echo "(none)"
+  if [ -s "$OUT_DIR/figures.txt" ]; then cat "$OUT_DIR/figures.txt"; else echo "(none)"; fi
   echo "== total elapsed $(elapsed "$BEGAN") s"
 }
 
