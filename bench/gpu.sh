@@ -26,7 +26,7 @@
 #
 # Every step runs for each backend (BACKENDS, default "jax torch") and each of the levers asked for:
 #   JIT         "auto" (default), "true", "false" or several ("auto true"): anything but auto adds
-#               --set train.jit_compile=VALUE (torch.compile on PyTorch; XLA compiles JAX's step either way)
+#               --set train.jit_compile=VALUE (true: torch.compile on PyTorch; JAX's auto already compiles with XLA)
 #   PRECISION   unset: the config's own (auto: mixed_bfloat16 on an H100); a value or several
 #               ("float32 mixed_bfloat16") adds --set train.precision=VALUE
 #   EXTRA       more arguments for every run (e.g. "--set distribute.strategy=data_parallel" on several GPUs)
