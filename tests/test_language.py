@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
@@ -159,6 +158,13 @@ ERRORS = [
     ("a name made by repeat's numbering clashes", [{"type": "dropout", "rate": 0.1, "name": "d1"},
      {"type": "dropout", "rate": 0.1, "name": "d", "repeat": 2}], "model.layers[1].name",
      "repeat's copy 1 is named 'd1' (the name and its number), which a layer has already"),
+    ("a later name clashes with one repeat's numbering made", [{"type": "unit", "name": "x", "filters": 8, "repeat": 2},
+     {"type": "unit", "name": "x1", "filters": 8}], "model.layers[1].name",
+     "'x1' is already the name of repeat's copy 1 of model.layers[0] (the name and its number), received 'x1'"),
+    ("a count written as a string", [{"type": "flatten", "repeat": {"count": "2"}, "when": True}],
+     "model.layers[0].repeat.count", "expected a number, not a string"),
+    ("repeat's form: the wrong value itself", [{"type": "flatten", "repeat": {"count": 2, "strides": "middle"},
+     "when": True}], "model.layers[0].repeat.strides", "expected 'first', 'last' or 'all', received 'middle'"),
 ]
 
 
@@ -267,7 +273,7 @@ def test_architecture_is_checked_against_the_network(runner):
 
 def test_every_mistake_of_every_call_at_once(runner, write_config):
     """Mistakes in several calls, a nested call, repeat's copies and a plain layer: one line each, at the call,
-    exit 2 before TensorFlow; a copy's mistake said once (with the copies when only some have it), and a mistake
+    exit 2 (before TensorFlow: test_graph's test_graph_error_needs_no_tensorflow); a copy's mistake said once (with the copies when only some have it), and a mistake
     written in a block once however many calls reach it."""
     blocks = {"cbn": {"params": {"f": None, "k": 3},
                       "layers": [{"type": "conv2d", "name": "conv", "filters": "$f", "kernel_size": "$k"},
@@ -294,4 +300,17 @@ def test_every_mistake_of_every_call_at_once(runner, write_config):
         "model.layers[5].f: expected a positive integer (at model.blocks.cbn.layers[0].filters), received 0",
         "model.blocks.cbn.layers[1].momentum: expected less than 1 (in model.layers[0]), received 2",  # blocks: last
     ], lines
-    assert "tensorflow" not in sys.modules
+
+
+def test_cnn_layers_describes_the_language_with_an_example_that_works(runner):
+    import yaml
+
+    result = runner.invoke(main, ["layers", "--language"])
+    assert result.exit_code == 0, result.output
+    for word in ("model.blocks", "model.params", "$params.", "$i0", "$in.channels", "repeat:", "{count, start",
+                 "when:", "make_divisible", "type: $kind", "output: true"):
+        assert word in result.output, word
+    example = yaml.safe_load(result.output[result.output.index("\nname: "):])
+    nodes, _ = nodes_of(example)
+    assert "s1_1_add" in nodes and "s2_1_add" not in nodes and nodes["s2_2_add"].shape == (16, 16, 32)
+    assert runner.invoke(main, ["layers", "conv2d", "--language"]).exit_code == 2

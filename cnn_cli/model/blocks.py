@@ -176,11 +176,15 @@ def repeat_of(value: Any, scope: dict[str, Any], where: Where) -> Repeat:
     try:
         return Repeat(count=value) if not isinstance(value, dict) else Repeat.model_validate(value)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"] if p != "count" or isinstance(value, dict))
-        words = first["msg"][0].lower() + first["msg"][1:]
-        raise where.error("repeat" + (f".{key}" if key else ""), words.replace("input should be", "expected"),
-                          value) from None
+        errors = []
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"] if p != "count" or isinstance(value, dict))
+            words = error["msg"][0].lower() + error["msg"][1:]
+            words = words.removeprefix("value error, ").replace("input should be", "expected")
+            words = words.replace("extra inputs are not permitted", "unknown key; expected one of: count, start, "
+                                  "strides")
+            errors.append(where.error("repeat" + (f".{key}" if key else ""), words, error.get("input", value)))
+        raise_all(errors)
 
 
 def truth(value: Any, scope: dict[str, Any], where: Where, key: str = "when") -> bool:

@@ -108,6 +108,7 @@ class _Expander:
         self.shapes: dict[str, Shape] = {INPUT: tuple(input_shape)}
         self.entries: list[Entry] = []
         self.active_blocks: list[str] = []
+        self.named: dict[str, str] = {}  # each row's (and copy's) full name -> which row made it, for clashes
 
     def error(self, path: str, expected: str, *received: Any) -> ConfigError:
         return GraphError(self.source, path, expected, *received)
@@ -197,10 +198,19 @@ class _Expander:
                 if scope.output is None:
                     raise where.error("output", "output: true is for a layer of a block (it takes the call's name)")
                 full = scope.output
-            if (form.count > 1 or numbered) and full in self.shapes:
+            made = form.count > 1 or numbered
+            if made and full in self.shapes:
                 raise self.error(f"{path}.name", f"expected names not used before: repeat's copy {position + 1} is "
                                  f"named {full!r} (the name and its number), which a layer has already{scope.within}",
                                  spec.name)
+            owner = self.named.get(full)
+            if owner is not None and spec.name and not (raw is not None and raw.get("output") is True):
+                mine = f"repeat's copy {position + 1} is named {full!r} (the name and its number), which" if made \
+                    else f"{full!r}"
+                raise self.error(f"{path}.name", f"expected names not used before: {mine} is already the name of "
+                                 f"{owner}{scope.within}", spec.name)
+            self.named.setdefault(full, f"repeat's copy {position + 1} of {path} (the name and its number)" if made
+                                  else path)
             entry = self._entry(full, spec.type, path) if top else None
             prev = self.one(spec, full, inputs, path, scope.within, entry, values, call=(raw, scope.given))
             inputs = [prev]
