@@ -28,6 +28,10 @@ GRAPH_KEYS = ("repeat", "inputs", *OWN_KEYS)
 class GraphError(ConfigError):
     """A mistake in the graph that no input shape changes: a name, a reference, a block's parameters."""
 
+    core: tuple | None = None
+    """The mistake without what differs between the copies and calls that make it (the key and what was
+    expected, without the call it was in): the same mistake found twice is said once (`call_checks`)."""
+
 
 class GraphErrors(ConfigErrors, GraphError):
     """Several graph mistakes found together (a block call's)."""
