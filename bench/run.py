@@ -7,7 +7,8 @@ data, batch size, optimizer and epochs, on one Keras backend or several, in one 
 
 `--backend` names the backends (comma-separated; default tensorflow): each runs both runners (its plain
 script -- bench/plain_keras.py with KERAS_BACKEND on TensorFlow and JAX, bench/plain_torch.py on PyTorch, whose
-`torch.compile` figure is printed beside it -- and `cnn train --backend`), and the last lines compare each
+`torch.compile` figure is printed beside it -- and `cnn train --backend`, with `--cnn-compile` also `cnn train
+--backend torch --set train.jit_compile=true`), and the last lines compare each
 `cnn train` with its backend's plain script, per steady epoch and per whole process (start to exit). `--python BACKEND=PATH` runs a backend's runners with another interpreter (a venv that has it).
 
 Data: the full Fashion-MNIST from Debian's dataset-fashion-mnist when installed, else the bundled
@@ -76,13 +77,15 @@ def run_plain(epochs: int, batch_size: int, data: str | None, backend: str, pyth
     return {**json.loads(out.strip().splitlines()[-1]), "runner": name, "process_seconds": wall}
 
 
-def run_cnn(epochs: int, batch_size: int, data: str | None, extra: list[str], backend: str, python: str | None) -> dict:
+def run_cnn(epochs: int, batch_size: int, data: str | None, extra: list[str], backend: str, python: str | None,
+            compiled: bool = False) -> dict:
     started = time.perf_counter()
-    done = train(epochs, data, ["--backend", backend, "--set", f"train.batch_size={batch_size}", *extra], python)
+    jit = ["--set", "train.jit_compile=true"] if compiled else []
+    done = train(epochs, data, ["--backend", backend, "--set", f"train.batch_size={batch_size}", *jit, *extra], python)
     wall = time.perf_counter() - started
     metrics = done["metrics"]
     return {
-        "runner": f"cnn {backend}",
+        "runner": f"cnn {backend}" + (" compile" if compiled else ""),
         "train_examples": metrics.get("train_examples"),
         "epoch_seconds": done["epoch_seconds"],
         "val_accuracy": done["val_accuracy"],
@@ -126,6 +129,8 @@ def main() -> None:
     parser.add_argument("--peak-gflops", type=float, default=None, help="The machine's float32 peak, if known.")
     parser.add_argument("--no-plain", action="store_true", help="Time cnn train only, not the plain script.")
     parser.add_argument("--no-compile", action="store_true", help="Leave out the plain PyTorch script's torch.compile run.")
+    parser.add_argument("--cnn-compile", action="store_true",
+                        help="Also run cnn train on PyTorch with train.jit_compile=true (torch.compile).")
     parser.add_argument("--python", action="append", default=[], metavar="BACKEND=PATH",
                         help="The interpreter for a backend's runs (a venv that has it).")
     parser.add_argument("--cnn-set", action="append", default=[], metavar="KEY=VALUE", help="Extra --set for cnn train.")
@@ -151,6 +156,8 @@ def main() -> None:
             if backend == "torch" and not args.no_compile:
                 runners.append(lambda b=backend, p=python: run_plain(args.epochs, args.batch_size, data, b, p, True))
         runners.append(lambda b=backend, p=python: run_cnn(args.epochs, args.batch_size, data, extra, b, p))
+        if backend == "torch" and args.cnn_compile:
+            runners.append(lambda b=backend, p=python: run_cnn(args.epochs, args.batch_size, data, extra, b, p, True))
     header = (f"{'runner':<20} {'images/s':>9} {'s/epoch':>8} {'process s':>9} {'GFLOP/s':>8} {'% peak':>7} "
               f"{'val acc':>8} {'test acc':>8}  precision")
     speeds: dict[str, list[float]] = {}
@@ -174,7 +181,7 @@ def main() -> None:
             process_ratio = statistics.median(plain_wall) / statistics.median(walls[runner])
             versus = f"  ({epoch_ratio:.2f}x the plain script per epoch, {process_ratio:.2f}x per process)"
         print(f"  {runner:<20} {statistics.median(values):>9.0f} {statistics.median(walls[runner]):>8.1f} s{versus}")
-    cnn = {r.split()[1]: statistics.median(v) for r, v in speeds.items() if r.startswith("cnn")}
+    cnn = {r.removeprefix("cnn "): statistics.median(v) for r, v in speeds.items() if r.startswith("cnn")}
     if "tensorflow" in cnn and len(cnn) > 1:
         print("cnn train against cnn train on TensorFlow, per epoch: " +
               ", ".join(f"{b} {v / cnn['tensorflow']:.2f}x" for b, v in cnn.items() if b != "tensorflow"))

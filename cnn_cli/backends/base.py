@@ -35,7 +35,7 @@ class Backend(ABC):
     docs/backends.md, "Precision"); `devices_used(strategy)` (a `device.Devices`, for the start line and metrics.json),
     `check_devices(settings)`; `steps_per_execution(wanted)`; `make_strategy(settings, slurm=, worker=)`,
     `default_strategy()`, `fit_works_under(strategy)`, `lost_worker_errors()`; `tensorboard_problem()`: why
-    TensorBoard logging cannot run here, or None.
+    TensorBoard logging cannot run here, or None; `jit_compile_problem()`: why a compiled step cannot.
 
     Optional: the capabilities in `CAPABILITIES` that the class lists in its own `CAPABILITIES`; callers ask
     `supports(name)` before they call a capability's methods, which raise `Unsupported` on a backend without it.
@@ -112,6 +112,10 @@ class Backend(ABC):
 
     @abstractmethod
     def tensorboard_problem(self) -> str | None: ...
+
+    def jit_compile_problem(self) -> str | None:
+        """Why `train.jit_compile: true` cannot run here, or None."""
+        return None
 
     # ------------------------------------------------------------ optional capabilities
 

@@ -5,6 +5,8 @@ no optional capability."""
 
 from __future__ import annotations
 
+import os
+import shutil
 from types import ModuleType
 
 from cnn_cli.backends import device, register
@@ -50,6 +52,13 @@ class Torch(OneDeviceBackend):
         """`precision: auto` on a CPU: float32 (docs/backends.md, "Precision": PyTorch's CPU bf16 convolutions were not
         faster for these small nets)."""
         return "float32"
+
+    def jit_compile_problem(self) -> str | None:
+        """torch.compile builds its kernels with a C++ compiler at run time (`CXX`, g++ or clang++)."""
+        if os.environ.get("CXX") or shutil.which("g++") or shutil.which("clang++"):
+            return None
+        return ("true compiles the step with torch.compile, which needs a C++ compiler at run time (g++ or "
+                "clang++, or CXX): install one, or set train.jit_compile: auto")
 
     def steps_per_execution(self, wanted: int) -> int:
         """Keras on PyTorch runs one step per call (it refuses more)."""

@@ -152,6 +152,11 @@ class TrainConfig(Section):
     steps_per_execution: Annotated[int, Field(gt=0)] = Field(
         32, description="Training steps run per call into TensorFlow: fewer Python round trips, same results."
     )
+    jit_compile: Literal["auto"] | bool = Field(
+        "auto", description="Compile the training step: true: XLA on TensorFlow and JAX, torch.compile on PyTorch "
+        "(it needs a C++ compiler at run time and costs a warm-up at the start); false: run it op by op; auto: "
+        "Keras' choice (XLA on JAX, off on PyTorch and on TensorFlow without a GPU). docs/backends.md says when "
+        "compiling pays.")
     precision: Literal["auto", "float32", "mixed_bfloat16", "mixed_float16"] = Field(
         "auto",
         description="Numeric precision of the layers: auto picks mixed_bfloat16 or mixed_float16 where the hardware "

@@ -80,7 +80,8 @@ class Phases:
             task = tasks.of(run.config)
             loss = self.loss if self.loss is not None else task.loss(run.config)
             self.model.compile(optimizer=optimizer, loss=loss, metrics=task.metrics(run.config),
-                               steps_per_execution=backend().steps_per_execution(train.steps_per_execution))
+                               steps_per_execution=backend().steps_per_execution(train.steps_per_execution),
+                               jit_compile=train.jit_compile)
 
     @property
     def timed(self) -> bool:

@@ -25,7 +25,16 @@ def plan(opts: TrainOptions) -> RunPlan:
     the_plan = plan_resume(opts) if opts.resume else plan_new(opts)
     _check_tensorboard(the_plan.config, the_plan.source)
     check_tracking(the_plan.config, the_plan.source)
+    _check_jit_compile(the_plan.config, the_plan.source)
     return the_plan
+
+
+def _check_jit_compile(config: Config, source: str) -> None:
+    """`train.jit_compile: true` where the backend cannot compile its step (PyTorch without a C++ compiler)."""
+    if config.train.jit_compile is True:
+        problem = backend().jit_compile_problem()
+        if problem is not None:
+            raise ConfigError(source, "train.jit_compile", problem)
 
 
 def check_tracking(config: Config, source: str) -> None:
