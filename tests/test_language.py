@@ -141,7 +141,7 @@ def test_type_may_be_a_parameter():
 ERRORS = [
     ("a bad value given to a block: at the call",
      [{"type": "unit", "filters": -3}], "model.layers[0].filters",
-     "expected a positive integer (at model.blocks.unit.layers[1].filters), received -6"),
+     "expected a positive integer (at model.blocks.unit.layers[1].filters: out = '$filters * 2' = -6), received -3"),
     ("a string for an integer", [{"type": "conv2d", "filters": "16", "kernel_size": 3}], "model.layers[0].filters",
      "expected a number, not a string"),
     ("a string for an integer given to a block", [{"type": "unit", "filters": 8, "strides": "2"}],
@@ -158,6 +158,13 @@ ERRORS = [
     ("a name made by repeat's numbering clashes", [{"type": "dropout", "rate": 0.1, "name": "d1"},
      {"type": "dropout", "rate": 0.1, "name": "d", "repeat": 2}], "model.layers[1].name",
      "repeat's copy 1 is named 'd1' (the name and its number), which a layer has already"),
+    ("a later name clashes with one repeat's numbering made", [{"type": "unit", "name": "x", "filters": 8, "repeat": 2},
+     {"type": "unit", "name": "x1", "filters": 8}], "model.layers[1].name",
+     "'x1' is already the name of repeat's copy 1 of model.layers[0] (the name and its number), received 'x1'"),
+    ("a count written as a string", [{"type": "flatten", "repeat": {"count": "2"}, "when": True}],
+     "model.layers[0].repeat.count", "expected a number, not a string"),
+    ("repeat's form: the wrong value itself", [{"type": "flatten", "repeat": {"count": 2, "strides": "middle"},
+     "when": True}], "model.layers[0].repeat.strides", "expected 'first', 'last' or 'all', received 'middle'"),
 ]
 
 
@@ -262,3 +269,48 @@ def test_architecture_is_checked_against_the_network(runner):
     result = runner.invoke(main, ["summary", "--config", "configs/applications/resnet50.yaml",
                                   "--set", "model.layers[7].filters=100"])
     assert result.exit_code == 2 and "its layers up to 'conv5_block3_out' hold" in result.output
+
+
+def test_every_mistake_of_every_call_at_once(runner, write_config):
+    """Mistakes in several calls, a nested call, repeat's copies and a plain layer: one line each, at the call,
+    exit 2 (before TensorFlow: test_graph's test_graph_error_needs_no_tensorflow); a copy's mistake said once (with the copies when only some have it), and a mistake
+    written in a block once however many calls reach it."""
+    blocks = {"cbn": {"params": {"f": None, "k": 3},
+                      "layers": [{"type": "conv2d", "name": "conv", "filters": "$f", "kernel_size": "$k"},
+                                 {"type": "batch_norm", "name": "bn", "momentum": 2}]},
+              "pair": {"params": {"g": None},
+                       "layers": [{"type": "cbn", "name": "one", "f": "$g"}, {"type": "cbn", "name": "two", "f": 8}]}}
+    layers = [{"type": "cbn", "name": "a", "f": -4}, {"type": "conv2d", "filters": 0, "kernel_size": 3},
+              {"type": "cbn", "name": "b", "f": 8, "k": 0}, {"type": "pair", "name": "p", "g": -1},
+              {"type": "cbn", "name": "r{i}", "f": "4 - 2 * $i", "repeat": 3},
+              {"type": "cbn", "name": "s", "f": 0, "repeat": 2},
+              {"type": "flatten"}, {"type": "dense", "units": 10}]
+    config = write_config(model(layers, blocks))
+    result = runner.invoke(main, ["summary", "--config", config])
+    assert result.exit_code == 2, result.output
+    lines = [line.removeprefix(f"Error: {config}: ") for line in result.output.strip().splitlines()]
+    assert lines == [
+        "model.layers[0].f: expected a positive integer (at model.blocks.cbn.layers[0].filters), received -4",
+        "model.layers[1].filters: expected a positive integer, received 0",
+        "model.layers[2].k: expected a positive integer (at model.blocks.cbn.layers[0].kernel_size), received 0",
+        "model.layers[3].g: expected a positive integer (at model.blocks.pair.layers[0].f -> "
+        "model.blocks.cbn.layers[0].filters), received -1",
+        "model.layers[4].f: expected a positive integer (at model.blocks.cbn.layers[0].filters) (in copies $i = 2, "
+        "3 of 3), received 0",
+        "model.layers[5].f: expected a positive integer (at model.blocks.cbn.layers[0].filters), received 0",
+        "model.blocks.cbn.layers[1].momentum: expected less than 1 (in model.layers[0]), received 2",  # blocks: last
+    ], lines
+
+
+def test_cnn_layers_describes_the_language_with_an_example_that_works(runner):
+    import yaml
+
+    result = runner.invoke(main, ["layers", "--language"])
+    assert result.exit_code == 0, result.output
+    for word in ("model.blocks", "model.params", "$params.", "$i0", "$in.channels", "repeat:", "{count, start",
+                 "when:", "make_divisible", "type: $kind", "output: true"):
+        assert word in result.output, word
+    example = yaml.safe_load(result.output[result.output.index("\nname: "):])
+    nodes, _ = nodes_of(example)
+    assert "s1_1_add" in nodes and "s2_1_add" not in nodes and nodes["s2_2_add"].shape == (16, 16, 32)
+    assert runner.invoke(main, ["layers", "conv2d", "--language"]).exit_code == 2

@@ -14,6 +14,47 @@ from cnn_cli.layers.base import Composite
 
 COMMON = ("type", "name", "inputs", "repeat")
 
+LANGUAGE = """\
+The model language beyond a plain list of layers (docs/language.md has it all):
+
+  Blocks (model.blocks): a sub-graph with parameters (null: required; a default may be an expression of
+  those before it), used as a layer type; `input` names its input, its layers are named CALL_LAYER, and
+  `output: true` gives one of them the call's name. A parameter may name a kind (type: $kind).
+  Model parameters (model.params): `$params.NAME` in every expression; `--set model.params.width=1.1`
+  makes another member of a family.
+  Expressions: a string with a $ reference. $name (a block parameter), $params.depths[2], $i / $i0 / $n
+  (the copy's number, its position from 0, the count), $in.channels / $in.height / $in.width (the layer's
+  input), $num_classes; + - * / // % **, == != < <= > >=, and or not, a if c else b, lists [a, b] and
+  slices; min max round ceil floor abs int float sum len, make_divisible(x, 8) (Keras' channel rule).
+  In a name, {$expression} is written in: "conv_dw_{$id}".
+  repeat: N (NAME1..NAMEN), an expression ("$params.depths[1]"), or {count, start, strides: first|last|all};
+  a name may hold {i}, {i0} or {a} (block2{a}: block2a, block2b, ...).
+  when: <expression>: the layer is left out when false, its input passing on under its name.
+  num_classes (num_targets) goes wherever an integer does; the output is checked to have one per class.
+
+Example (cnn summary --config FILE):
+
+name: example
+model:
+  input_shape: [32, 32, 3]
+  num_classes: 10
+  params: {width: 1.0, depths: [1, 2]}
+  blocks:
+    unit:
+      params: {filters: null, strides: 1, out: "make_divisible($filters * $params.width, 8)"}
+      layers:
+        - {type: conv2d, name: conv, filters: $out, kernel_size: 3, strides: $strides, padding: same}
+        - {type: batch_norm, name: bn}
+        - {type: activation, name: relu, activation: relu}
+        - {type: add, name: add, inputs: [relu, input], when: "$strides == 1 and $in.channels == $out"}
+  layers:
+    - {type: conv2d, name: stem, filters: 16, kernel_size: 3, padding: same}
+    - {type: unit, name: "s1_{i}", filters: 16, repeat: "$params.depths[0]"}
+    - {type: unit, name: "s2_{i}", filters: 32, strides: 2, repeat: {count: "$params.depths[1]", start: 1}}
+    - {type: global_avg_pool2d, name: pool}
+    - {type: dense, name: predictions, units: num_classes, activation: softmax}
+"""
+
 
 def describe(kind) -> dict:
     """One kind as data: type, whether it is a block, its manual, and its own arguments."""
@@ -72,8 +113,10 @@ def _text(item: dict) -> str:
 
 @click.command("layers")
 @click.argument("type_name", metavar="[TYPE]", required=False)
+@click.option("--language", "language", is_flag=True,
+              help="Print the model language (blocks, model.params, expressions, repeat, when) with an example.")
 @json_option
-def command(type_name, as_json):
+def command(type_name, language, as_json):
     """List the layer kinds a config can use, with their arguments and manuals.
 
     \b
@@ -81,9 +124,15 @@ def command(type_name, as_json):
       cnn layers                  every kind, one line each
       cnn layers conv2d           one kind's arguments, defaults and manual
       cnn layers --json           everything, for tools
+      cnn layers --language       blocks, model.params, expressions, repeat, when: with an example
 
     Expressions, when:, repeat's forms and model.params: docs/language.md.
     """
+    if language:
+        if type_name or as_json:
+            raise CnnError("cnn layers: --language prints the language alone (without TYPE or --json)")
+        click.echo(LANGUAGE, nl=False)
+        return
 
     kinds = registry.kinds()
     if type_name is not None and type_name not in kinds:
@@ -101,4 +150,4 @@ def command(type_name, as_json):
             click.echo(f"{item['type'].ljust(width)}  {'block ' if item['block'] else '      '}{first}")
         click.echo("\nSee `cnn layers TYPE` for a kind's arguments and manual. A model's own blocks (model.blocks),\n"
                    "its parameters (model.params), expressions (\"$filters * 4\"), when: and repeat's forms: "
-                   "docs/language.md.")
+                   "`cnn layers --language`, docs/language.md.")

@@ -27,19 +27,24 @@ __all__ = ["Override", "apply_overrides", "config_from_dict", "load_config"]
 
 
 Checks = typing.Callable[[Config, str], "list[ConfigError]"]
+RawChecks = typing.Callable[[Any, str, "list[list]"], "list[ConfigError]"]
+"""Checks of a config whose schema failed: the raw data, its source and where the schema's mistakes are."""
 
 
 def load_config(path: str | Path, overrides: typing.Sequence[str | Override] = (),
-                varied: typing.Sequence[str] = (), checks: Checks = config_problems) -> Config:
+                varied: typing.Sequence[str] = (), checks: Checks = config_problems,
+                raw_checks: RawChecks | None = None) -> Config:
     """Reads a YAML config file, sets `overrides` (`--set key.path=value`, or `Override`s such as
     `Override(("train", "epochs"), 3, "--epochs")` for other flags) then `varied` (`--vary`'s choice of values,
     `key.path=value`), and validates it: its schema, then `checks` (the config's own cross-field checks;
-    `cnn_cli.resolve.load_config` adds those that need the model's graph)."""
-    return config_from_dict(read_yaml(path), str(path), overrides, varied, checks)
+    `cnn_cli.resolve.load_config` adds those that need the model's graph, and `raw_checks`, those that still
+    run when the schema fails: the block calls')."""
+    return config_from_dict(read_yaml(path), str(path), overrides, varied, checks, raw_checks)
 
 
 def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Override] = (),
-                     varied: typing.Sequence[str] = (), checks: Checks = config_problems) -> Config:
+                     varied: typing.Sequence[str] = (), checks: Checks = config_problems,
+                     raw_checks: RawChecks | None = None) -> Config:
     """Validates raw data read from `source`, after setting the overrides (as `load_config`). An error in a
     value that an override set names its flag (`--set: train.optimizer.learning_rate: ...`), any other `source`."""
     given = [item if isinstance(item, Override) else parse_override(item, "--set") for item in overrides]
@@ -61,6 +66,8 @@ def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Ove
     except ValidationError as exc:
         found = [(_to_config_error(group, raw, source), locate(tuple(group[0]["loc"])).path)
                  for group in _grouped(exc.errors(), raw)]
+        if raw_checks is not None:
+            found += [(error, parse_dotted(error.path)) for error in raw_checks(raw, source, [p for _, p in found])]
         found.sort(key=lambda pair: file_order(raw, pair[1]))
         raise ConfigErrors.of([blame(error, given) for error, _ in found]) from None
     config = config.with_origin(source, given)

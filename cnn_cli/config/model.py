@@ -23,7 +23,8 @@ from cnn_cli.layers.registry import layer_union, names
 Dim = Annotated[int, Field(gt=0)]
 Preprocess = Literal["unit", "tf", "torch", "caffe", "none"]
 Architecture = Literal["resnet50", "resnet101", "resnet152", "mobilenet_v2", "densenet121", "efficientnet_b0",
-                       "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "convnext_tiny", "inception_v3"]
+                       "efficientnet_b1", "efficientnet_b2", "efficientnet_b3", "convnext_tiny", "inception_v3",
+                       "mobilenet_v3_large", "mobilenet_v3_small"]
 IMAGENET = "imagenet"
 WEIGHTS_SUFFIXES = (".weights.h5", ".h5", ".keras")
 

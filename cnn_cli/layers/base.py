@@ -67,6 +67,14 @@ class Repeat(BaseModel):
         "first", description="Which copy keeps `strides` (the others take 1): first (stage tables), last "
         "(pre-activation ResNets), all (each copy its own, as a table row computes it).")
 
+    @field_validator("count", "start", mode="before")
+    @classmethod
+    def _no_numbers_as_text(cls, value: Any) -> Any:
+        if _numeric_text(value):
+            raise ValueError("expected a number, not a string (write it without quotes; an expression holds a $ "
+                             "reference)")
+        return value
+
 
 def repeat_form(repeat: int | Repeat) -> Repeat:
     return repeat if isinstance(repeat, Repeat) else Repeat(count=repeat)

@@ -15,7 +15,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from cnn_cli.config.loader import layer_errors
 from cnn_cli.config.model import COUNTS, OWN_KEYS, BlockCall, BlockDef
-from cnn_cli.errors import ConfigError, ConfigErrors
+from cnn_cli.errors import ConfigError, ConfigErrors, show_value
 from cnn_cli.expressions import ExpressionError, evaluate, fill_braces, is_expression
 from cnn_cli.layers import registry
 from cnn_cli.layers.base import Repeat, Shape
@@ -27,6 +27,10 @@ GRAPH_KEYS = ("repeat", "inputs", *OWN_KEYS)
 
 class GraphError(ConfigError):
     """A mistake in the graph that no input shape changes: a name, a reference, a block's parameters."""
+
+    core: tuple | None = None
+    """The mistake without what differs between the copies and calls that make it (the key and what was
+    expected, without the call it was in): the same mistake found twice is said once (`call_checks`)."""
 
 
 class GraphErrors(ConfigErrors, GraphError):
@@ -41,33 +45,61 @@ def raise_all(errors: list[ConfigError]) -> None:
 
 
 @dataclass
+class Given:
+    """Where a block parameter's value comes from at the call: the call's key (`model.layers[1].f`), the block
+    lines it went through to get here (nested calls), the value the call gave, and, for a default computed
+    from it, that default (`out = '$filters * 2'`)."""
+
+    path: str
+    value: Any = None
+    via: str = ""
+    derived: tuple[str, ...] = ()
+
+
+@dataclass
 class Where:
     """Where a layer's values come from, for errors: its path as written, the call it is in (` (in model.layers[1])`)
-    and, inside a block, the call's path of each parameter the call gave (`f` -> `model.layers[1].f`)."""
+    and, inside a block, where each parameter's value comes from at the call (`f` -> `model.layers[1].f`)."""
 
     source: str
     path: str
     within: str = ""
-    given: dict[str, str] = field(default_factory=dict)
+    given: dict[str, Given] = field(default_factory=dict)
 
     def error(self, key: str, expected: str, *received: Any) -> GraphError:
-        return GraphError(self.source, f"{self.path}.{key}" if key else self.path, f"{expected}{self.within}", *received)
+        error = GraphError(self.source, f"{self.path}.{key}" if key else self.path, f"{expected}{self.within}",
+                           *received)
+        error.core = (error.path, expected)
+        return error
 
     def placed(self, raw: dict, error: ConfigError) -> GraphError:
-        """A validation error of a key of the layer, at the call that gave its value when it came from a parameter."""
+        """A validation error of a key of the layer, at the call that gave its value when it came from a parameter:
+        the value the call gave, and the block's line it reached (with what was computed on the way)."""
         key = error.path.split(".")[0].split("[")[0]
         value = raw.get(key)
         names = [name for name in references(value) if name in self.given]
         if names:
+            given, line = self.given[names[0]], f"{self.path}.{error.path}"
             whole = isinstance(value, str) and value.strip() == "$" + names[0]
-            how = "" if whole else f", computed from {value!r}"
-            return GraphError(self.source, self.given[names[0]], f"{error.expected} (at {self.path}.{error.path}{how})",
-                              *_received(error))
+            shown = f" = {show_value(error.received)}" if _received(error) else ""
+            steps = list(given.derived)
+            if whole and steps:
+                steps[0] += shown
+            elif not whole:
+                steps.insert(0, f"{value!r}{shown}")
+            at = given.via + line + (": " + ", ".join(steps) if steps else "")
+            out = GraphError(self.source, given.path, f"{error.expected} (at {at})", given.value)
+            out.core = (given.path, f"{error.expected} (at {given.via + line})")
+            return out
         if is_expression(value):
-            return GraphError(self.source, f"{self.path}.{error.path}", f"{error.expected} (computed from {value!r})"
-                              f"{self.within}", *_received(error))
-        return GraphError(self.source, f"{self.path}.{error.path}" if error.path else self.path,
-                          f"{error.expected}{self.within}", *_received(error))
+            out = GraphError(self.source, f"{self.path}.{error.path}", f"{error.expected} (computed from {value!r})"
+                             f"{self.within}", *_received(error))
+            out.core = (out.path, f"{error.expected} (computed from {value!r})")
+            return out
+        path = f"{self.path}.{error.path}" if error.path else self.path
+        out = GraphError(self.source, path, f"{error.expected}{self.within}", *_received(error))
+        out.core = (path, error.expected)
+        return out
 
 
 def references(value: Any) -> list[str]:
@@ -75,15 +107,31 @@ def references(value: Any) -> list[str]:
     return re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", value) if isinstance(value, str) else []
 
 
-def given_paths(call: BlockCall, definition: BlockDef, path: str) -> dict[str, str]:
-    """Where each parameter's value comes from at the call: those it gives (`f` -> `model.layers[1].f`), and a
-    default computed from one (`out: $filters * 4` -> the call's `filters`)."""
-    given = {key: f"{path}.{key}" for key in call.params}
+def mentions(raw: Any) -> set[str]:
+    """Every name a layer as written refers to, in any of its values (`$in`, `$out`, ...)."""
+    return set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", repr(raw)))
+
+
+def given_paths(call: BlockCall, definition: BlockDef, path: str, raw: dict | None = None,
+                outer: dict[str, Given] | None = None) -> dict[str, Given]:
+    """Where each parameter's value comes from at the call: those it gives (`f` -> `model.layers[1].f`; inside
+    a block, a value that is the outer block's parameter goes on to the outer call: `raw` is the call as written,
+    `outer` the outer block's), and a default computed from one (`out: $filters * 4` -> the call's `filters`)."""
+    given, outer, raw = {}, outer or {}, raw or {}
+    for key, value in call.params.items():
+        found = [name for name in references(raw.get(key)) if name in outer]
+        if found:
+            up, written = outer[found[0]], raw.get(key)
+            step = f"{path}.{key}" if written.strip() == "$" + found[0] else f"{path}.{key} = {written!r}"
+            given[key] = Given(up.path, up.value, f"{up.via}{step} -> ", up.derived)
+        else:
+            given[key] = Given(f"{path}.{key}", value)
     for key, default in definition.params.items():
         if key not in given:
             found = [name for name in references(default) if name in given]
             if found:
-                given[key] = given[found[0]]
+                source = given[found[0]]
+                given[key] = Given(source.path, source.value, source.via, (f"{key} = {default!r}", *source.derived))
     return given
 
 
@@ -132,11 +180,15 @@ def repeat_of(value: Any, scope: dict[str, Any], where: Where) -> Repeat:
     try:
         return Repeat(count=value) if not isinstance(value, dict) else Repeat.model_validate(value)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"] if p != "count" or isinstance(value, dict))
-        words = first["msg"][0].lower() + first["msg"][1:]
-        raise where.error("repeat" + (f".{key}" if key else ""), words.replace("input should be", "expected"),
-                          value) from None
+        errors = []
+        for error in exc.errors():
+            key = ".".join(str(p) for p in error["loc"] if p != "count" or isinstance(value, dict))
+            words = error["msg"][0].lower() + error["msg"][1:]
+            words = words.removeprefix("value error, ").replace("input should be", "expected")
+            words = words.replace("extra inputs are not permitted", "unknown key; expected one of: count, start, "
+                                  "strides")
+            errors.append(where.error("repeat" + (f".{key}" if key else ""), words, error.get("input", value)))
+        raise_all(errors)
 
 
 def truth(value: Any, scope: dict[str, Any], where: Where, key: str = "when") -> bool:
@@ -176,35 +228,46 @@ def instantiate(raw: dict, scope: dict[str, Any], where: Where, blocks: dict[str
         raise_all([where.placed(raw, error) for error in layer_errors(data, exc, where.source)])
 
 
-def block_values(call: BlockCall, definition: BlockDef, scope: dict[str, Any], path: str, source: str,
-                 blocks: dict[str, BlockDef]) -> dict[str, Any]:
+def call_scope(call: BlockCall, definition: BlockDef, scope: dict[str, Any], path: str, source: str,
+               unknown: frozenset[str] = frozenset()) -> tuple[dict[str, Any], list[ConfigError], set[str]]:
     """The scope of one use of a block: the caller's, then the definition's defaults, then the call's values;
-    a default that is an expression is computed from the values before it. Every mistake of the call at once:
-    its parameters', and each of its layers' that the parameters alone decide (a layer with `when:` or `$in`
-    is checked when it is placed)."""
+    a default that is an expression is computed from the values before it. With its mistakes (unknown and
+    missing parameters, defaults that do not compute) and the parameters whose value is not known yet (those
+    missing, and defaults that need a name in `unknown`, such as `$in` before the shapes are)."""
     given, declared, errors = call.params, definition.params, []
     for key in given:
         if key not in declared:
             expected = ", ".join(declared) or "none"
             errors.append(GraphError(source, f"{path}.{key}", f"unknown parameter of block {call.type!r}; "
                                      f"expected one of: {expected}", given[key]))
-    values, complete = dict(scope), True
+    values, missing = dict(scope), set()
     for key, default in declared.items():
         if key in given:
             values[key] = given[key]
         elif default is None:
-            complete = False
+            missing.add(key)
             errors.append(GraphError(source, path, f"block {call.type!r} needs the parameter {key!r} (it has no "
                                      "default)"))
+        elif mentions(default) & (unknown | missing):
+            missing.add(key)
         else:
             try:
                 values[key] = compute(default, values)
             except ExpressionError as exc:
-                complete = False
+                missing.add(key)
                 errors.append(GraphError(source, f"model.blocks.{call.type}.params.{key}", f"{exc} (in the "
                                          f"expression; in {path})", default))
-    if complete:
-        where = Where(source, "", f" (in {path})", given_paths(call, definition, path))
+    return values, errors, missing
+
+
+def block_values(call: BlockCall, definition: BlockDef, scope: dict[str, Any], path: str, source: str,
+                 blocks: dict[str, BlockDef], given: dict[str, Given] | None = None) -> dict[str, Any]:
+    """The scope of one use of a block (`call_scope`). Every mistake of the call at once: its parameters', and
+    each of its layers' that the parameters alone decide (a layer with `when:` or `$in` is checked when it is
+    placed)."""
+    values, errors, missing = call_scope(call, definition, scope, path, source)
+    if not missing:
+        where = Where(source, "", f" (in {path})", given if given is not None else given_paths(call, definition, path))
         for j, raw in enumerate(definition.layers):
             if "when" in raw or "$in" in repr(raw) or "repeat" in raw:
                 continue

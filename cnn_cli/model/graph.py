@@ -41,9 +41,11 @@ from cnn_cli.model.blocks import (
     given_paths,
     input_values,
     instantiate,
+    raise_all,
     repeat_of,
     truth,
 )
+from cnn_cli.model.call_checks import call_problems
 from cnn_cli.model.preprocess import SCALINGS, preprocessing
 
 __all__ = ["GraphError", "Graph", "Node", "Entry", "expand", "check_structure"]
@@ -106,6 +108,7 @@ class _Expander:
         self.shapes: dict[str, Shape] = {INPUT: tuple(input_shape)}
         self.entries: list[Entry] = []
         self.active_blocks: list[str] = []
+        self.named: dict[str, str] = {}  # each row's (and copy's) full name -> which row made it, for clashes
 
     def error(self, path: str, expected: str, *received: Any) -> ConfigError:
         return GraphError(self.source, path, expected, *received)
@@ -195,12 +198,21 @@ class _Expander:
                 if scope.output is None:
                     raise where.error("output", "output: true is for a layer of a block (it takes the call's name)")
                 full = scope.output
-            if (form.count > 1 or numbered) and full in self.shapes:
+            made = form.count > 1 or numbered
+            if made and full in self.shapes:
                 raise self.error(f"{path}.name", f"expected names not used before: repeat's copy {position + 1} is "
                                  f"named {full!r} (the name and its number), which a layer has already{scope.within}",
                                  spec.name)
+            owner = self.named.get(full)
+            if owner is not None and spec.name and not (raw is not None and raw.get("output") is True):
+                mine = f"repeat's copy {position + 1} is named {full!r} (the name and its number), which" if made \
+                    else f"{full!r}"
+                raise self.error(f"{path}.name", f"expected names not used before: {mine} is already the name of "
+                                 f"{owner}{scope.within}", spec.name)
+            self.named.setdefault(full, f"repeat's copy {position + 1} of {path} (the name and its number)" if made
+                                  else path)
             entry = self._entry(full, spec.type, path) if top else None
-            prev = self.one(spec, full, inputs, path, scope.within, entry, values)
+            prev = self.one(spec, full, inputs, path, scope.within, entry, values, call=(raw, scope.given))
             inputs = [prev]
             scope.refs[local] = prev
             scope.later.discard(local)
@@ -227,11 +239,11 @@ class _Expander:
         return inputs[0]
 
     def one(self, spec, full: str, inputs: list[str], path: str, within: str, entry: Entry | None,
-            values: dict | None = None, label: str = "") -> str:
+            values: dict | None = None, label: str = "", call: tuple = (None, None)) -> str:
         if isinstance(spec, BlockCall):
             if entry:
                 entry.is_block = True
-            return self.block_call(spec, full, inputs, path, entry, values or {})
+            return self.block_call(spec, full, inputs, path, entry, values or {}, *call, within)
         if isinstance(spec, Composite):
             if entry:
                 entry.is_block = True
@@ -248,18 +260,18 @@ class _Expander:
         return inputs[0]
 
     def block_call(self, call: BlockCall, full: str, inputs: list[str], path: str, entry: Entry | None,
-                   values: dict) -> str:
+                   values: dict, raw: dict | None = None, outer: dict | None = None, outer_within: str = "") -> str:
         definition = self.model.blocks[call.type]
         if call.type in self.active_blocks:
             raise self.error(path + ".type", f"block {call.type!r} uses itself", " -> ".join(self.active_blocks + [call.type]))
         def_path = f"model.blocks.{call.type}.layers"
-        within = f" (in {path})"
+        within = f" (in {path}{', ' + outer_within.strip()[1:-1] if outer_within else ''})"
         source = self.single_input(call, inputs, path, within)
+        given = given_paths(call, definition, path, raw, outer)
         scope_values = block_values(call, definition, {**values, "in": input_values([self.shapes[source]])},
-                                    path, self.source, self.model.blocks)
+                                    path, self.source, self.model.blocks, given)
         layers = definition.layers
         explicit = {n for layer in layers for n in _names(layer)}
-        given = given_paths(call, definition, path)
         scope = _Scope(full + "_", def_path, {INPUT: source}, explicit, within=within, values=scope_values,
                        given=given, output=full)
         self.active_blocks.append(call.type)
@@ -393,9 +405,8 @@ def check_structure(model: ModelConfig, num_classes: int | None, source: str, pr
 
 def expand(model: ModelConfig, input_shape: Shape, num_classes: int | None, source: str) -> Graph:
     """The model's graph for inputs of `input_shape`; any problem raises a one-line ConfigError."""
+    raise_all(call_problems(model.layers, model.blocks, model.params, num_classes, source))
     expander = _Expander(model, tuple(input_shape), num_classes, source)
-    for i, layer in enumerate(model.layers):
-        expander.check_type(layer, f"model.layers[{i}]")
     graph = expander.run()
     _check_all_used(graph, source)
     return graph

@@ -3,7 +3,9 @@ imagenet` with `model.architecture`): the file without the classifier (Keras' *n
 downloads it from, its hash, and the preprocessing the weights were trained with.
 
 File names, origins and hashes are those of keras/src/applications/*.py (Keras 3.15); MobileNetV2 has one
-file per trained resolution (96..224, the input's when it is one of them, as Keras picks) and no hash.
+file per trained resolution (96..224, the input's when it is one of them, as Keras picks) and no hash;
+MobileNetV3's are those of alpha 1.0, not minimalistic (Keras' `_no_top_v2` files: up to `conv_1_bn`, so the
+1x1 convolution `conv_2` after the pooling starts new, as the classifier does).
 `fetch` gets the file through `keras.utils.get_file`: Keras' own cache (`$KERAS_HOME/models`, else
 `~/.keras/models`), downloaded once, checked against the hash. Importing this module imports no Keras.
 """
@@ -84,6 +86,12 @@ TABLE: dict[str, ImagenetFile] = {
         "efficientnetb3_notop.h5", STORAGE + "keras-applications/", "af6d107764bb5b1abb91932881670226", "none",
         variance_factors={"normalization": IMAGENET_STD}, renames={r"normalization_\d+": "normalization"},
         backbone=("top_activation", 10_783_535)),
+    "mobilenet_v3_large": ImagenetFile(
+        "weights_mobilenet_v3_large_224_1.0_float_no_top_v2.h5", STORAGE + "tensorflow/keras-applications/mobilenet_v3/",
+        "07fb09a5933dd0c8eaafa16978110389", "none", backbone=("conv_1_act", 2_996_352)),
+    "mobilenet_v3_small": ImagenetFile(
+        "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5", STORAGE + "tensorflow/keras-applications/mobilenet_v3/",
+        "d3e8ec802a04aa4fc771ee12a9a9b836", "none", backbone=("conv_1_act", 939_120)),
     "convnext_tiny": ImagenetFile(
         "convnext_tiny_notop.h5", STORAGE + "tensorflow/keras-applications/convnext/",
         "d547c096cabd03329d7be5562c5e14798aa39ed24b474157cef5e85ab9e49ef1", "none",

@@ -10,6 +10,7 @@ from typing import Any
 from cnn_cli import config as schema
 from cnn_cli.config import Config
 from cnn_cli.config.overrides import Override
+from cnn_cli.model.call_checks import raw_problems
 from cnn_cli.resolve.model_checks import config_problems
 
 
@@ -17,10 +18,10 @@ def load_config(path: str | Path, overrides: typing.Sequence[str | Override] = (
                 varied: typing.Sequence[str] = ()) -> Config:
     """Reads a YAML config file, sets `overrides` then `varied` (see `cnn_cli.config.load_config`) and checks
     all of it, the model's graph included."""
-    return schema.load_config(path, overrides, varied, checks=config_problems)
+    return schema.load_config(path, overrides, varied, checks=config_problems, raw_checks=raw_problems)
 
 
 def config_from_dict(raw: Any, source: str, overrides: typing.Sequence[str | Override] = (),
                      varied: typing.Sequence[str] = ()) -> Config:
     """As `load_config`, for raw data read from `source`."""
-    return schema.config_from_dict(raw, source, overrides, varied, checks=config_problems)
+    return schema.config_from_dict(raw, source, overrides, varied, checks=config_problems, raw_checks=raw_problems)
