@@ -246,7 +246,7 @@ class _Parser:
             if kind != "name":
                 raise ExpressionError(f"expected a key after {path}.")
             if not isinstance(value, Mapping) or key not in value:
-                known = ", ".join(value) if isinstance(value, Mapping) else "none (it is not a mapping)"
+                known = (", ".join(value) or "no keys") if isinstance(value, Mapping) else "none (it is not a mapping)"
                 raise ExpressionError(f"unknown key {path}.{key}; {path} has: {known}")
             value, path = value[key], f"{path}.{key}"
         return value
