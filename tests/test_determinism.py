@@ -8,11 +8,15 @@ see `cnn_cli.training.epoch_seeds`.
 
 from __future__ import annotations
 
+import atexit
 import csv
+import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +27,33 @@ ARGS = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_
 TIMING = {"wall_seconds", "train_seconds", "images_per_second", "epoch_images_per_second"}
 
 
-def _train(run: Path, *extra: str) -> Path:
+def _start(run: Path, *extra: str) -> tuple[Path, subprocess.Popen]:
+    """`cnn train` into `run`, started in its own process (the test waits with `_wait`)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CNN_TEST_")}
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    result = subprocess.run([sys.executable, "-m", "cnn_cli", "train", *ARGS, *extra, "--run-dir", str(run)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stdout + result.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "cnn_cli", "train", *ARGS, *extra, "--run-dir", str(run)],
+                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return run, proc
+
+
+def _wait(started: tuple[Path, subprocess.Popen]) -> Path:
+    run, proc = started
+    try:
+        out, _ = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+        raise AssertionError(f"cnn train ran past 300 s:\n{out[-3000:]}") from None
+    assert proc.returncode == 0, out
     return run
+
+
+@functools.cache
+def _plain() -> Path:
+    """The unaugmented run with the default seed, trained once per session (both tests compare against it)."""
+    folder = Path(tempfile.mkdtemp(prefix="cnn-test-determinism-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return _wait(_start(folder / "plain"))
 
 
 def _weights(run: Path) -> list[np.ndarray]:
@@ -48,20 +72,22 @@ def _history(run: Path) -> list[list[str]]:
 
 
 def test_same_seed_same_run(tmp_path):
-    a, b = _train(tmp_path / "a"), _train(tmp_path / "b")
+    # the processes run side by side: the weights depend on the seed, not on the load of the machine
+    b, c = _start(tmp_path / "b"), _start(tmp_path / "c", "--seed", "7")
+    a, b, c = _plain(), _wait(b), _wait(c)
     assert _history(a) == _history(b)
     assert _metrics(a) == _metrics(b)
     wa, wb = _weights(a), _weights(b)
     assert len(wa) == len(wb) and all(np.array_equal(x, y) for x, y in zip(wa, wb))
 
-    c = _train(tmp_path / "c", "--seed", "7")
     assert not all(np.array_equal(x, y) for x, y in zip(wa, _weights(c)))
 
 
 def test_same_seed_same_run_with_augmentation(tmp_path):
     """Rotation and flips draw from generators reset per epoch from (seed, epoch): two runs agree bit for bit."""
     augment = ("--set", "data.augment={rotation: 20, horizontal_flip: true}")
-    a, b = _train(tmp_path / "a", *augment), _train(tmp_path / "b", *augment)
+    a, b = _start(tmp_path / "a", *augment), _start(tmp_path / "b", *augment)
+    a, b = _wait(a), _wait(b)
     assert _history(a) == _history(b)
     assert all(np.array_equal(x, y) for x, y in zip(_weights(a), _weights(b)))
-    assert _history(a) != _history(_train(tmp_path / "plain"))
+    assert _history(a) != _history(_plain())
