@@ -65,12 +65,27 @@ ARGS = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--
         "--set", "train.callbacks.early_stopping={monitor: loss, patience: 3}"]
 
 
-def cnn(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.CompletedProcess:
-    """`cnn ARGS` in a process where TensorFlow cannot be imported."""
+def start(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.Popen:
+    """`cnn ARGS` started in a process where TensorFlow cannot be imported (`finish` waits for it)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CNN_TEST_", "KERAS_BACKEND"))}
     clean["PYTHONPATH"] = os.pathsep.join([str(ROOT), clean.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env={**clean, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def cnn(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.CompletedProcess:
+    """`cnn ARGS` in a process where TensorFlow cannot be imported."""
+    return finish(start(*args, env=env, code=code))
 
 
 def test_the_finder_makes_tensorflow_missing():
@@ -93,11 +108,12 @@ def _weights(path: Path) -> list[np.ndarray]:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_train_killed_resume_and_evaluate(tmp_path, backend):
     reference, run = tmp_path / "reference", tmp_path / "run"
-    whole = cnn("train", "--backend", backend, *ARGS, "--run-dir", str(reference))
+    # the uninterrupted run and the one killed after epoch 1 are independent: they run side by side
+    whole = start("train", "--backend", backend, *ARGS, "--run-dir", str(reference))
+    killed = start("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": backend, "CNN_TEST_KILL_AFTER_EPOCH": "1"})
+    whole, killed = finish(whole), finish(killed)
     assert whole.returncode == 0, whole.stdout + whole.stderr
     assert "Training on CPU (" in whole.stdout and f", float32, {LABELS[backend]} " in whole.stdout
-
-    killed = cnn("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": backend, "CNN_TEST_KILL_AFTER_EPOCH": "1"})
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert _epochs(run) == [1] and json.loads((run / "run.json").read_text())["status"] == "running"
 
@@ -111,21 +127,23 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
     for got, want in zip(_weights(run / "model.keras"), _weights(reference / "model.keras"), strict=True):
         np.testing.assert_array_equal(got, want)
 
-    evaluated = cnn("evaluate", "--backend", backend, str(run), "--json", "--no-write")
+    from PIL import Image
+
+    digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
+    Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
+    # evaluate (--no-write), predict and summary only read the run: they run side by side
+    evaluated, predicted, summary = map(finish, [
+        start("evaluate", "--backend", backend, str(run), "--json", "--no-write"),
+        start("predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json"),
+        start("summary", "--backend", backend, str(run), "--json")])
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     report = json.loads(evaluated.stdout)
     assert report["num_examples"] == 200
     assert abs(report["accuracy"] - metrics["test_accuracy"]) < 1e-6
     assert (run / "best.keras").is_file()
 
-    from PIL import Image
-
-    digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
-    Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
-    predicted = cnn("predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json")
     assert predicted.returncode == 0, predicted.stdout + predicted.stderr
     assert str(tmp_path / "digit.png") in predicted.stdout
-    summary = cnn("summary", "--backend", backend, str(run), "--json")
     assert summary.returncode == 0, summary.stdout + summary.stderr
     assert json.loads(summary.stdout)["total_params"] == 93_322
 
