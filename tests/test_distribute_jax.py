@@ -123,8 +123,9 @@ def test_data_parallel_refused_where_it_cannot_run(tmp_path, monkeypatch):
         (["--backend", "jax", *DATA_PARALLEL, "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
          {}, "JAX_PROCESS_ID: expected 0 to 1"),
     ]
-    for args, env, needle in cases:
-        code, out = _finish(_cnn([*args, *small], tmp_path, **env))
+    procs = [_cnn([*args, *small], tmp_path, **env) for args, env, _ in cases]  # side by side
+    for proc, (_, _, needle) in zip(procs, cases):
+        code, out = _finish(proc)
         assert code == 2, out[-2000:]
         assert needle in out and "Traceback" not in out, out[-2000:]
         assert not (tmp_path / "bad").exists()
@@ -132,9 +133,10 @@ def test_data_parallel_refused_where_it_cannot_run(tmp_path, monkeypatch):
 
 def _one_and_two_devices(args: list[str], cwd: Path) -> tuple[Path, Path]:
     one, two = cwd / "one", cwd / "two"
-    for run, extra in ((one, []), (two, DATA_PARALLEL)):
-        code, out = _finish(_cnn([*args, *extra, "--run-dir", str(run)], cwd,
-                                 XLA_FLAGS="--xla_force_host_platform_device_count=2"))
+    procs = [(_cnn([*args, *extra, "--run-dir", str(run)], cwd, XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+              extra) for run, extra in ((one, []), (two, DATA_PARALLEL))]  # independent runs, side by side
+    for proc, extra in procs:
+        code, out = _finish(proc)
         assert code == 0, out[-3000:]
         if extra:
             assert "Training on 2 CPU devices" in out
