@@ -122,18 +122,20 @@ def test_config_errors(runner, tmp_path, monkeypatch):
 
 def test_mirrored_two_cpus_matches_one_device(runner, tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_PRECISION", "float32")
-    one = tmp_path / "one"
+    one, two = tmp_path / "one", tmp_path / "two"
+    # the two subprocesses start first and run beside the one-device run in this process
+    odd = _cnn([*SMALL, *TWO_CPUS, "--set", "train.batch_size=63", "--run-dir", str(tmp_path / "odd")], tmp_path)
+    mirrored = _cnn([*SMALL, *TWO_CPUS, "--epochs", "3", "--run-dir", str(two)], tmp_path)
     result = runner.invoke(main, ["train", *SMALL, "--epochs", "3", "--run-dir", str(one)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
 
     # The global batch must split evenly over the replicas: one line, exit code 2, no run directory.
-    code, out = _finish(_cnn([*SMALL, *TWO_CPUS, "--set", "train.batch_size=63", "--run-dir", str(tmp_path / "odd")], tmp_path))
+    code, out = _finish(odd)
     assert code == 2, out
     assert "train.batch_size: expected a multiple of the 2 replicas of distribute.strategy mirrored" in out
     assert not (tmp_path / "odd").exists()
 
-    two = tmp_path / "two"
-    code, out = _finish(_cnn([*SMALL, *TWO_CPUS, "--epochs", "3", "--run-dir", str(two)], tmp_path))
+    code, out = _finish(mirrored)
     assert code == 0, out
     assert _json(two / "metrics.json")["distribute"] == {"strategy": "mirrored", "replicas": 2, "workers": 1}
     assert _json(one / "metrics.json")["distribute"] == {"strategy": "default", "replicas": 1, "workers": 1}
