@@ -8,31 +8,25 @@ see `cnn_cli.training.epoch_seeds`.
 
 from __future__ import annotations
 
-import atexit
 import csv
-import functools
 import json
-import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from tests.run_helpers import DETERMINISTIC, deterministic_run, train_env
+
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz", "--subset", "300",
-        "--epochs", "2", "--set", "train.deterministic=true"]
+ARGS = DETERMINISTIC  # 300 Fashion-MNIST sample images, 3 epochs, train.deterministic
 TIMING = {"wall_seconds", "train_seconds", "images_per_second", "epoch_images_per_second"}
 
 
 def _start(run: Path, *extra: str) -> tuple[Path, subprocess.Popen]:
     """`cnn train` into `run`, started in its own process (the test waits with `_wait`)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CNN_TEST_")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     proc = subprocess.Popen([sys.executable, "-m", "cnn_cli", "train", *ARGS, *extra, "--run-dir", str(run)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            cwd=ROOT, env=train_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     return run, proc
 
 
@@ -46,14 +40,6 @@ def _wait(started: tuple[Path, subprocess.Popen]) -> Path:
         raise AssertionError(f"cnn train ran past 300 s:\n{out[-3000:]}") from None
     assert proc.returncode == 0, out
     return run
-
-
-@functools.cache
-def _plain() -> Path:
-    """The unaugmented run with the default seed, trained once per session (both tests compare against it)."""
-    folder = Path(tempfile.mkdtemp(prefix="cnn-test-determinism-"))
-    atexit.register(shutil.rmtree, folder, True)
-    return _wait(_start(folder / "plain"))
 
 
 def _weights(run: Path) -> list[np.ndarray]:
@@ -74,7 +60,7 @@ def _history(run: Path) -> list[list[str]]:
 def test_same_seed_same_run(tmp_path):
     # the processes run side by side: the weights depend on the seed, not on the load of the machine
     b, c = _start(tmp_path / "b"), _start(tmp_path / "c", "--seed", "7")
-    a, b, c = _plain(), _wait(b), _wait(c)
+    a, b, c = deterministic_run(), _wait(b), _wait(c)
     assert _history(a) == _history(b)
     assert _metrics(a) == _metrics(b)
     wa, wb = _weights(a), _weights(b)
@@ -90,4 +76,4 @@ def test_same_seed_same_run_with_augmentation(tmp_path):
     a, b = _wait(a), _wait(b)
     assert _history(a) == _history(b)
     assert all(np.array_equal(x, y) for x, y in zip(_weights(a), _weights(b)))
-    assert _history(a) != _history(_plain())
+    assert _history(a) != _history(deterministic_run())
