@@ -60,6 +60,26 @@ sys.argv = ["cnn", *sys.argv[1:]]
 main()
 '''
 CNN = NO_TENSORFLOW + RUN_CNN
+# Several `cnn` commands one after another in one such process (one start-up): each one's exit code, stdout
+# and stderr, as JSON on the last line.
+RUN_CNN_COMMANDS = r'''
+import contextlib
+import io
+import json
+
+from cnn_cli.cli import main
+
+done = []
+for argv in json.loads(sys.argv[1]):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv, prog_name="cnn")
+        except SystemExit as exit:
+            code = exit.code
+    done.append([code if isinstance(code, int) else 1, out.getvalue(), err.getvalue()])
+print(json.dumps(done))
+'''
 ARGS = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "200", "--epochs", "2",
         "--set", "train.deterministic=true", "--set", "train.batch_size=32", "--seed", "7",
         "--set", "train.callbacks.early_stopping={monitor: loss, patience: 3}"]
@@ -86,6 +106,14 @@ def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
 def cnn(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.CompletedProcess:
     """`cnn ARGS` in a process where TensorFlow cannot be imported."""
     return finish(start(*args, env=env, code=code))
+
+
+def cnn_commands(*commands: list[str]) -> list[subprocess.CompletedProcess]:
+    """Each `cnn COMMAND` in turn, in one process where TensorFlow cannot be imported."""
+    ran = cnn(json.dumps(commands), code=NO_TENSORFLOW + RUN_CNN_COMMANDS)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return [subprocess.CompletedProcess(argv, code, out, err)
+            for argv, (code, out, err) in zip(commands, json.loads(ran.stdout.splitlines()[-1]), strict=True)]
 
 
 def test_the_finder_makes_tensorflow_missing():
@@ -131,11 +159,11 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
 
     digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
     Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
-    # evaluate (--no-write), predict and summary only read the run: they run side by side
-    evaluated, predicted, summary = map(finish, [
-        start("evaluate", "--backend", backend, str(run), "--json", "--no-write"),
-        start("predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json"),
-        start("summary", "--backend", backend, str(run), "--json")])
+    # evaluate, predict and summary of the run, one after another in one process
+    evaluated, predicted, summary = cnn_commands(
+        ["evaluate", "--backend", backend, str(run), "--json", "--no-write"],
+        ["predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json"],
+        ["summary", "--backend", backend, str(run), "--json"])
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     report = json.loads(evaluated.stdout)
     assert report["num_examples"] == 200
