@@ -145,7 +145,16 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert _epochs(run) == [1] and json.loads((run / "run.json").read_text())["status"] == "running"
 
-    resumed = cnn("train", "--backend", backend, "--resume", str(run))
+    from PIL import Image
+
+    digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
+    Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
+    # the resume, then evaluate, predict and summary of the run, one after another in one process
+    resumed, evaluated, predicted, summary = cnn_commands(
+        ["train", "--backend", backend, "--resume", str(run)],
+        ["evaluate", "--backend", backend, str(run), "--json", "--no-write"],
+        ["predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json"],
+        ["summary", "--backend", backend, str(run), "--json"])
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _epochs(run) == [1, 2]
     metrics = json.loads((run / "metrics.json").read_text())
@@ -155,15 +164,6 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
     for got, want in zip(_weights(run / "model.keras"), _weights(reference / "model.keras"), strict=True):
         np.testing.assert_array_equal(got, want)
 
-    from PIL import Image
-
-    digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
-    Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
-    # evaluate, predict and summary of the run, one after another in one process
-    evaluated, predicted, summary = cnn_commands(
-        ["evaluate", "--backend", backend, str(run), "--json", "--no-write"],
-        ["predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json"],
-        ["summary", "--backend", backend, str(run), "--json"])
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     report = json.loads(evaluated.stdout)
     assert report["num_examples"] == 200
