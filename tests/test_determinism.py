@@ -23,15 +23,30 @@ ARGS = DETERMINISTIC  # 300 Fashion-MNIST sample images, 3 epochs, train.determi
 TIMING = {"wall_seconds", "train_seconds", "images_per_second", "epoch_images_per_second"}
 
 
-def _start(run: Path, *extra: str) -> tuple[Path, subprocess.Popen]:
-    """`cnn train` into `run`, started in its own process (the test waits with `_wait`)."""
-    proc = subprocess.Popen([sys.executable, "-m", "cnn_cli", "train", *ARGS, *extra, "--run-dir", str(run)],
-                            cwd=ROOT, env=train_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    return run, proc
+# `cnn train` once per argument list, one after another in one process; a failed run ends it with its code
+TRAIN_IN_TURN = r'''
+import json
+import sys
+
+from cnn_cli.cli import main
+
+for argv in json.loads(sys.argv[1]):
+    try:
+        main(argv, prog_name="cnn")
+    except SystemExit as exit:
+        if exit.code:
+            raise
+'''
 
 
-def _wait(started: tuple[Path, subprocess.Popen]) -> Path:
-    run, proc = started
+def _start(*runs: tuple[Path, tuple[str, ...]]) -> subprocess.Popen:
+    """`cnn train` into each run folder with its extra arguments, in turn in one new process (`_wait` waits)."""
+    argvs = [["train", *ARGS, *extra, "--run-dir", str(run)] for run, extra in runs]
+    return subprocess.Popen([sys.executable, "-c", TRAIN_IN_TURN, json.dumps(argvs)], cwd=ROOT, env=train_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _wait(proc: subprocess.Popen) -> None:
     try:
         out, _ = proc.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -39,7 +54,6 @@ def _wait(started: tuple[Path, subprocess.Popen]) -> Path:
         out, _ = proc.communicate()
         raise AssertionError(f"cnn train ran past 300 s:\n{out[-3000:]}") from None
     assert proc.returncode == 0, out
-    return run
 
 
 def _weights(run: Path) -> list[np.ndarray]:
@@ -58,9 +72,12 @@ def _history(run: Path) -> list[list[str]]:
 
 
 def test_same_seed_same_run(tmp_path):
-    # the processes run side by side: the weights depend on the seed, not on the load of the machine
-    b, c = _start(tmp_path / "b"), _start(tmp_path / "c", "--seed", "7")
-    a, b, c = deterministic_run(), _wait(b), _wait(c)
+    # b trains after c in the same process (a process start-up fewer): a, in a process of its own, is the
+    # reference; the same seed gives the same run whatever the process trained before it
+    b, c = tmp_path / "b", tmp_path / "c"
+    started = _start((c, ("--seed", "7")), (b, ()))
+    a = deterministic_run()
+    _wait(started)
     assert _history(a) == _history(b)
     assert _metrics(a) == _metrics(b)
     wa, wb = _weights(a), _weights(b)
@@ -72,8 +89,10 @@ def test_same_seed_same_run(tmp_path):
 def test_same_seed_same_run_with_augmentation(tmp_path):
     """Rotation and flips draw from generators reset per epoch from (seed, epoch): two runs agree bit for bit."""
     augment = ("--set", "data.augment={rotation: 20, horizontal_flip: true}")
-    a, b = _start(tmp_path / "a", *augment), _start(tmp_path / "b", *augment)
-    a, b = _wait(a), _wait(b)
+    a, b = tmp_path / "a", tmp_path / "b"
+    started = [_start((a, augment)), _start((b, augment))]  # two processes, side by side
+    for proc in started:
+        _wait(proc)
     assert _history(a) == _history(b)
     assert all(np.array_equal(x, y) for x, y in zip(_weights(a), _weights(b)))
     assert _history(a) != _history(deterministic_run())
