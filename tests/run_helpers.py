@@ -111,6 +111,30 @@ def deterministic_run() -> Path:
     return run
 
 
+# Python code (for `python -c CODE JSON`) that runs several `cnn` commands, the JSON list of their argument
+# lists, one after another in one process (one start-up): each one's exit code, stdout and stderr, as JSON on
+# the last line.
+RUN_CNN_COMMANDS = r'''
+import contextlib
+import io
+import json
+import sys
+
+from cnn_cli.cli import main
+
+done = []
+for argv in json.loads(sys.argv[1]):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv, prog_name="cnn")
+        except SystemExit as exit:
+            code = exit.code
+    done.append([code if isinstance(code, int) else 1, out.getvalue(), err.getvalue()])
+print(json.dumps(done))
+'''
+
+
 def copy_run(run: Path, destination: Path) -> Path:
     """A copy of a run directory that a test may break."""
     target = destination / run.name

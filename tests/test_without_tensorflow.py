@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.run_helpers import RUN_CNN_COMMANDS
+
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
 
@@ -60,26 +62,6 @@ sys.argv = ["cnn", *sys.argv[1:]]
 main()
 '''
 CNN = NO_TENSORFLOW + RUN_CNN
-# Several `cnn` commands one after another in one such process (one start-up): each one's exit code, stdout
-# and stderr, as JSON on the last line.
-RUN_CNN_COMMANDS = r'''
-import contextlib
-import io
-import json
-
-from cnn_cli.cli import main
-
-done = []
-for argv in json.loads(sys.argv[1]):
-    out, err, code = io.StringIO(), io.StringIO(), 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            main(argv, prog_name="cnn")
-        except SystemExit as exit:
-            code = exit.code
-    done.append([code if isinstance(code, int) else 1, out.getvalue(), err.getvalue()])
-print(json.dumps(done))
-'''
 ARGS = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--subset", "200", "--epochs", "2",
         "--set", "train.deterministic=true", "--set", "train.batch_size=32", "--seed", "7",
         "--set", "train.callbacks.early_stopping={monitor: loss, patience: 3}"]
