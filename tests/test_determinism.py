@@ -1,8 +1,9 @@
 """Determinism: with `train.deterministic: true` (TensorFlow's op determinism) two runs of `cnn train` with
 the same seed give the same history, metrics and weights, bit for bit, on CPU; another seed gives others.
 
-Each run is its own process, as a user's runs are (and so that op determinism, which is process-wide, stays
-out of the other tests). Data order, dropout masks and augmentation draws are functions of (seed, epoch):
+The runs train in processes of their own, not in the test process (op determinism is process-wide: it stays
+out of the other tests); the runs compared for equality are in different processes, as a user's runs are (the
+seed-7 run and a seed-42 one share a process, one after the other). Data order, dropout masks and augmentation draws are functions of (seed, epoch):
 see `cnn_cli.training.epoch_seeds`.
 """
 
