@@ -118,12 +118,7 @@ def _weights(path: Path) -> list[np.ndarray]:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_train_killed_resume_and_evaluate(tmp_path, backend):
     reference, run = tmp_path / "reference", tmp_path / "run"
-    # the uninterrupted run and the one killed after epoch 1 are independent: they run side by side
-    whole = start("train", "--backend", backend, *ARGS, "--run-dir", str(reference))
-    killed = start("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": backend, "CNN_TEST_KILL_AFTER_EPOCH": "1"})
-    whole, killed = finish(whole), finish(killed)
-    assert whole.returncode == 0, whole.stdout + whole.stderr
-    assert "Training on CPU (" in whole.stdout and f", float32, {LABELS[backend]} " in whole.stdout
+    killed = cnn("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": backend, "CNN_TEST_KILL_AFTER_EPOCH": "1"})
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert _epochs(run) == [1] and json.loads((run / "run.json").read_text())["status"] == "running"
 
@@ -131,12 +126,16 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
 
     digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
     Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
-    # the resume, then evaluate, predict and summary of the run, one after another in one process
-    resumed, evaluated, predicted, summary = cnn_commands(
+    # the uninterrupted run, the resume of the killed one, then evaluate, predict and summary of it, one after
+    # another in one process (one start-up)
+    whole, resumed, evaluated, predicted, summary = cnn_commands(
+        ["train", "--backend", backend, *ARGS, "--run-dir", str(reference)],
         ["train", "--backend", backend, "--resume", str(run)],
         ["evaluate", "--backend", backend, str(run), "--json", "--no-write"],
         ["predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json"],
         ["summary", "--backend", backend, str(run), "--json"])
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    assert "Training on CPU (" in whole.stdout and f", float32, {LABELS[backend]} " in whole.stdout
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _epochs(run) == [1, 2]
     metrics = json.loads((run / "metrics.json").read_text())
