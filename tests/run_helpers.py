@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import atexit
 import functools
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -81,6 +84,55 @@ def phased_run() -> Path:
     config.write_text(PHASES.replace("data/fashion_mnist_sample.npz", str(ROOT / "data" / "fashion_mnist_sample.npz"))
                       .replace("{epochs: 3, learning_rate", "{epochs: 1, learning_rate"))
     return _train("phased", ["--config", str(config)])
+
+
+# `cnn train` of the Fashion-MNIST config on 300 sample images for 3 epochs with TensorFlow's op determinism,
+# each run in its own process (op determinism is process-wide): the determinism and crash-safety tests' runs.
+DETERMINISTIC = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz", "--subset", "300",
+                 "--epochs", "3", "--set", "train.deterministic=true"]
+
+
+def train_env(**extra: str) -> dict:
+    """The environment of a `cnn train` subprocess: no test hook inherited, TensorFlow's log quiet."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CNN_TEST_")}
+    return env | {"TF_CPP_MIN_LOG_LEVEL": "2"} | extra
+
+
+@functools.cache
+def deterministic_run() -> Path:
+    """DETERMINISTIC with the config's seed, uninterrupted, in its own process, once per session (the reference
+    of the crash-safety tests' resumed runs and of the determinism tests' repeated ones); read-only."""
+    folder = Path(tempfile.mkdtemp(prefix="cnn-test-deterministic-"))
+    atexit.register(shutil.rmtree, folder, True)
+    run = folder / "run"
+    result = subprocess.run([sys.executable, "-m", "cnn_cli", "train", *DETERMINISTIC, "--run-dir", str(run)],
+                            cwd=ROOT, env=train_env(), capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return run
+
+
+# Python code (for `python -c CODE JSON`) that runs several `cnn` commands, the JSON list of their argument
+# lists, one after another in one process (one start-up): each one's exit code, stdout and stderr, as JSON on
+# the last line.
+RUN_CNN_COMMANDS = r'''
+import contextlib
+import io
+import json
+import sys
+
+from cnn_cli.cli import main
+
+done = []
+for argv in json.loads(sys.argv[1]):
+    out, err, code = io.StringIO(), io.StringIO(), 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(argv, prog_name="cnn")
+        except SystemExit as exit:
+            code = exit.code
+    done.append([code if isinstance(code, int) else 1, out.getvalue(), err.getvalue()])
+print(json.dumps(done))
+'''
 
 
 def copy_run(run: Path, destination: Path) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,18 +19,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.run_helpers import DETERMINISTIC, deterministic_run, train_env
+
 ROOT = Path(__file__).resolve().parents[1]
-EPOCHS = 3
-ARGS = ["--config", "configs/fashion_mnist.yaml", "--data", "data/fashion_mnist_sample.npz", "--subset", "300",
-        "--epochs", str(EPOCHS), "--set", "train.deterministic=true"]
+ARGS = DETERMINISTIC  # 300 Fashion-MNIST sample images, 3 epochs, op determinism
+EPOCHS = int(ARGS[ARGS.index("--epochs") + 1])
 TIMEOUT = 300
 
 
 def cnn_train(args: list[str], kill_at: str | None = None) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CNN_TEST_")}
-    env["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    if kill_at:
-        env["CNN_TEST_KILL_AT"] = kill_at
+    env = train_env(**({"CNN_TEST_KILL_AT": kill_at} if kill_at else {}))
     return subprocess.run([sys.executable, "-m", "cnn_cli", "train", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=TIMEOUT)
 
@@ -64,12 +61,9 @@ def check_whole(run: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory) -> Path:
-    """The uninterrupted run."""
-    run = tmp_path_factory.mktemp("reference") / "run"
-    result = cnn_train([*ARGS, "--run-dir", str(run)])
-    assert result.returncode == 0, result.stdout + result.stderr
-    return run
+def reference() -> Path:
+    """The uninterrupted run (shared with tests/test_determinism.py)."""
+    return deterministic_run()
 
 
 @pytest.mark.parametrize(("kill_at", "left"), [

@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from cnn_cli.cli import main
+from tests.run_helpers import RUN_CNN_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ["--config", str(ROOT / "configs" / "mnist.yaml"), "--data", str(ROOT / "data" / "mnist_sample.npz")]
@@ -122,19 +123,25 @@ def test_config_errors(runner, tmp_path, monkeypatch):
 
 def test_mirrored_two_cpus_matches_one_device(runner, tmp_path, monkeypatch):
     monkeypatch.setenv("CNN_PRECISION", "float32")
-    one = tmp_path / "one"
+    one, two = tmp_path / "one", tmp_path / "two"
     result = runner.invoke(main, ["train", *SMALL, "--epochs", "3", "--run-dir", str(one)], catch_exceptions=False)
     assert result.exit_code == 0, result.output
 
+    # one subprocess (logical devices cannot be undone in-process) runs the refused odd batch, then the mirrored
+    # run, one after the other (one start-up)
+    argvs = [["train", *SMALL, *TWO_CPUS, "--set", "train.batch_size=63", "--run-dir", str(tmp_path / "odd")],
+             ["train", *SMALL, *TWO_CPUS, "--epochs", "3", "--run-dir", str(two)]]
+    code, out = _finish(subprocess.Popen([sys.executable, "-c", RUN_CNN_COMMANDS, json.dumps(argvs)], cwd=ROOT,
+                                         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    assert code == 0, out[-3000:]
+    done = next(line for line in reversed(out.splitlines()) if line.startswith("[["))  # the commands' outcomes
+    (code, out, err), (code2, out2, err2) = json.loads(done)
     # The global batch must split evenly over the replicas: one line, exit code 2, no run directory.
-    code, out = _finish(_cnn([*SMALL, *TWO_CPUS, "--set", "train.batch_size=63", "--run-dir", str(tmp_path / "odd")], tmp_path))
-    assert code == 2, out
-    assert "train.batch_size: expected a multiple of the 2 replicas of distribute.strategy mirrored" in out
+    assert code == 2, out + err
+    assert "train.batch_size: expected a multiple of the 2 replicas of distribute.strategy mirrored" in out + err
     assert not (tmp_path / "odd").exists()
 
-    two = tmp_path / "two"
-    code, out = _finish(_cnn([*SMALL, *TWO_CPUS, "--epochs", "3", "--run-dir", str(two)], tmp_path))
-    assert code == 0, out
+    assert code2 == 0, out2 + err2
     assert _json(two / "metrics.json")["distribute"] == {"strategy": "mirrored", "replicas": 2, "workers": 1}
     assert _json(one / "metrics.json")["distribute"] == {"strategy": "default", "replicas": 1, "workers": 1}
     a, b = _history(one), _history(two)

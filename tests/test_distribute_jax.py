@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 from cnn_cli.data.batches import Shard
+from tests.run_helpers import RUN_CNN_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ["--backend", "jax", "--config", str(ROOT / "configs" / "mnist.yaml"),
@@ -123,21 +124,33 @@ def test_data_parallel_refused_where_it_cannot_run(tmp_path, monkeypatch):
         (["--backend", "jax", *DATA_PARALLEL, "--coordinator", "h:1", "--num-processes", "2", "--process-id", "2"],
          {}, "JAX_PROCESS_ID: expected 0 to 1"),
     ]
-    for args, env, needle in cases:
-        code, out = _finish(_cnn([*args, *small], tmp_path, **env))
+    procs = [_cnn([*args, *small], tmp_path, **env) for args, env, _ in cases]  # side by side
+    for proc, (_, _, needle) in zip(procs, cases):
+        code, out = _finish(proc)
         assert code == 2, out[-2000:]
         assert needle in out and "Traceback" not in out, out[-2000:]
         assert not (tmp_path / "bad").exists()
 
 
 def _one_and_two_devices(args: list[str], cwd: Path) -> tuple[Path, Path]:
+    """The run on one device, then on both host devices (data_parallel), one after another in one process (one
+    JAX start-up; the data_parallel engine is a scope of its own run, nothing the first run leaves)."""
     one, two = cwd / "one", cwd / "two"
-    for run, extra in ((one, []), (two, DATA_PARALLEL)):
-        code, out = _finish(_cnn([*args, *extra, "--run-dir", str(run)], cwd,
-                                 XLA_FLAGS="--xla_force_host_platform_device_count=2"))
-        assert code == 0, out[-3000:]
-        if extra:
-            assert "Training on 2 CPU devices" in out
+    argvs = [["train", *args, "--run-dir", str(one)], ["train", *args, *DATA_PARALLEL, "--run-dir", str(two)]]
+    proc = subprocess.Popen([sys.executable, "-c", RUN_CNN_COMMANDS, json.dumps(argvs)], cwd=cwd,
+                            env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"a process ran past {PROCESS_TIMEOUT}s (hung?):\n{(out + err)[-3000:]}")
+    assert proc.returncode == 0, (out + err)[-3000:]
+    (code1, out1, err1), (code2, out2, err2) = json.loads(out.splitlines()[-1])
+    assert code1 == 0, (out1 + err1)[-3000:]
+    assert code2 == 0, (out2 + err2)[-3000:]
+    assert "Training on 2 CPU devices" in out2 and "Training on 2 CPU devices" not in out1
     m1, m2 = _json(one / "metrics.json"), _json(two / "metrics.json")
     assert m1["distribute"] == {"strategy": "default", "replicas": 1, "workers": 1}  # auto: host devices are no GPUs
     assert m2["distribute"] == {"strategy": "data_parallel", "replicas": 2, "workers": 1}

@@ -139,7 +139,7 @@ def test_disk_full_keeps_the_previous_files(runner, tmp_path, monkeypatch):
     keras.saving.load_model(run / "model.keras", safe_mode=True)
 
 
-def test_ctrl_c_mid_epoch_exits_130_and_resumes(tmp_path):
+def test_ctrl_c_mid_epoch_exits_130_and_resumes(runner, tmp_path):
     run = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CNN_TEST_")}
     env.update(TF_CPP_MIN_LOG_LEVEL="2", PYTHONUNBUFFERED="1")
@@ -164,9 +164,8 @@ def test_ctrl_c_mid_epoch_exits_130_and_resumes(tmp_path):
     assert (run / "backup" / "epoch-000001" / "latest.weights.h5").is_file() and not _temps(run)
     assert not (run / "model.keras").exists()
 
-    resumed = subprocess.run([sys.executable, "-m", "cnn_cli", "train", "--resume", str(run)], cwd=ROOT, env=env,
-                             capture_output=True, text=True, timeout=240)
-    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    resumed = runner.invoke(main, ["train", "--resume", str(run)])  # in this process: no second start-up
+    assert resumed.exit_code == 0, resumed.output
     assert _json(run / "run.json")["status"] == "complete" and _epochs(run) == [1, 2]
     assert (run / "model.keras").is_file() and _backups(run) == ["epoch-000002"]
 

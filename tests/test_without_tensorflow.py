@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from cnn_cli import backends
+from tests.run_helpers import RUN_CNN_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 300
@@ -67,12 +68,35 @@ ARGS = ["--config", "configs/mnist.yaml", "--data", "data/mnist_sample.npz", "--
         "--set", "train.callbacks.early_stopping={monitor: loss, patience: 3}"]
 
 
-def cnn(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.CompletedProcess:
-    """`cnn ARGS` in a process where TensorFlow cannot be imported."""
+def start(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.Popen:
+    """`cnn ARGS` started in a process where TensorFlow cannot be imported (`finish` waits for it)."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("CNN_TEST_", "KERAS_BACKEND"))}
     clean["PYTHONPATH"] = os.pathsep.join([str(ROOT), clean.get("PYTHONPATH", "")])
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env={**clean, **(env or {})},
-                          capture_output=True, text=True, timeout=TIMEOUT)
+    return subprocess.Popen([sys.executable, "-c", code, *args], cwd=ROOT, env={**clean, **(env or {})},
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(proc: subprocess.Popen) -> subprocess.CompletedProcess:
+    try:
+        stdout, stderr = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def cnn(*args: str, env: dict | None = None, code: str = CNN) -> subprocess.CompletedProcess:
+    """`cnn ARGS` in a process where TensorFlow cannot be imported."""
+    return finish(start(*args, env=env, code=code))
+
+
+def cnn_commands(*commands: list[str]) -> list[subprocess.CompletedProcess]:
+    """Each `cnn COMMAND` in turn, in one process where TensorFlow cannot be imported."""
+    ran = cnn(json.dumps(commands), code=NO_TENSORFLOW + RUN_CNN_COMMANDS)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return [subprocess.CompletedProcess(argv, code, out, err)
+            for argv, (code, out, err) in zip(commands, json.loads(ran.stdout.splitlines()[-1]), strict=True)]
 
 
 def test_the_finder_makes_tensorflow_missing():
@@ -95,16 +119,25 @@ def _weights(path: Path) -> list[np.ndarray]:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_train_killed_resume_and_evaluate(tmp_path, backend):
     reference, run = tmp_path / "reference", tmp_path / "run"
-    whole = cnn("train", "--backend", backend, *ARGS, "--run-dir", str(reference))
-    assert whole.returncode == 0, whole.stdout + whole.stderr
-    precision = backends.lookup(backend).cpu_precision()  # PyTorch: mixed_bfloat16 on a CPU with AMX
-    assert "Training on CPU (" in whole.stdout and f", {precision}, {LABELS[backend]} " in whole.stdout
-
     killed = cnn("train", *ARGS, "--run-dir", str(run), env={"KERAS_BACKEND": backend, "CNN_TEST_KILL_AFTER_EPOCH": "1"})
     assert killed.returncode == -9, killed.stdout + killed.stderr
     assert _epochs(run) == [1] and json.loads((run / "run.json").read_text())["status"] == "running"
 
-    resumed = cnn("train", "--backend", backend, "--resume", str(run))
+    from PIL import Image
+
+    digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
+    Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
+    # the uninterrupted run, the resume of the killed one, then evaluate, predict and summary of it, one after
+    # another in one process (one start-up)
+    whole, resumed, evaluated, predicted, summary = cnn_commands(
+        ["train", "--backend", backend, *ARGS, "--run-dir", str(reference)],
+        ["train", "--backend", backend, "--resume", str(run)],
+        ["evaluate", "--backend", backend, str(run), "--json", "--no-write"],
+        ["predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json"],
+        ["summary", "--backend", backend, str(run), "--json"])
+    assert whole.returncode == 0, whole.stdout + whole.stderr
+    precision = backends.lookup(backend).cpu_precision()  # PyTorch: mixed_bfloat16 on a CPU with AMX
+    assert "Training on CPU (" in whole.stdout and f", {precision}, {LABELS[backend]} " in whole.stdout
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert _epochs(run) == [1, 2]
     metrics = json.loads((run / "metrics.json").read_text())
@@ -114,21 +147,14 @@ def test_train_killed_resume_and_evaluate(tmp_path, backend):
     for got, want in zip(_weights(run / "model.keras"), _weights(reference / "model.keras"), strict=True):
         np.testing.assert_array_equal(got, want)
 
-    evaluated = cnn("evaluate", "--backend", backend, str(run), "--json", "--no-write")
     assert evaluated.returncode == 0, evaluated.stdout + evaluated.stderr
     report = json.loads(evaluated.stdout)
     assert report["num_examples"] == 200
     assert abs(report["accuracy"] - metrics["test_accuracy"]) < 1e-6
     assert (run / "best.keras").is_file()
 
-    from PIL import Image
-
-    digit = np.load(ROOT / "data" / "mnist_sample.npz")["x_test"][0]
-    Image.fromarray(digit.reshape(28, 28)).save(tmp_path / "digit.png")
-    predicted = cnn("predict", "--backend", backend, str(run), str(tmp_path / "digit.png"), "--json")
     assert predicted.returncode == 0, predicted.stdout + predicted.stderr
     assert str(tmp_path / "digit.png") in predicted.stdout
-    summary = cnn("summary", "--backend", backend, str(run), "--json")
     assert summary.returncode == 0, summary.stdout + summary.stderr
     assert json.loads(summary.stdout)["total_params"] == 93_322
 
