@@ -57,7 +57,9 @@ def test_kill_after_epoch():
 
 
 def test_sigint_at_sends_a_real_sigint_at_the_nth_point():
-    code = ("import time\nfrom cnn_cli import faults\ntry:\n    faults.point('mid_epoch')\n    print('after 1', flush=True)\n"
+    # SIGINT as in a terminal: a shell's background job (CI started with `&`) inherits SIGINT ignored
+    code = ("import signal, time\nsignal.signal(signal.SIGINT, signal.default_int_handler)\n"
+            "from cnn_cli import faults\ntry:\n    faults.point('mid_epoch')\n    print('after 1', flush=True)\n"
             "    faults.point('mid_epoch')\n    time.sleep(30)\nexcept KeyboardInterrupt:\n    print('interrupted')")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env={"CNN_TEST_SIGINT_AT": "mid_epoch:2", "PYTHONPATH": str(PACKAGE.parent)}, timeout=60)
