@@ -23,9 +23,10 @@ from pathlib import Path
 SHAPE, KERNEL = (28, 28, 32), (3, 3, 32, 64)
 
 
-def timed(fn, repeats: int = 50) -> float:
-    fn()
-    fn()
+def timed(fn, repeats: int = 50, warmups: int = 2) -> float:
+    """Milliseconds per call of `fn`: the median of `repeats` calls after `warmups` untimed ones."""
+    for _ in range(warmups):
+        fn()
     values = []
     for _ in range(repeats):
         start = time.perf_counter()

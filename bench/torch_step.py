@@ -30,6 +30,8 @@ from pathlib import Path
 os.environ.setdefault("KERAS_BACKEND", "torch")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from conv_op import timed  # noqa: E402
+
 PARTS = ("forward", "loss", "backward", "optimizer", "metrics")
 
 
@@ -127,16 +129,6 @@ def _medians(times: dict[str, list[float]]) -> dict[str, float]:
     return out
 
 
-def timed(fn, repeats: int = 60) -> float:
-    fn()
-    values = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        values.append(time.perf_counter() - start)
-    return 1e3 * statistics.median(values)
-
-
 def checks(size: int) -> list[str]:
     """The three checks that say whose each part of the gap is."""
     import torch
@@ -147,19 +139,19 @@ def checks(size: int) -> list[str]:
     x, _ = batch(size, "channels_first")
     conv = torch.nn.Conv2d(1, 32, 3, padding=1)
     with torch.no_grad():
-        fused = timed(lambda: F.conv2d(x, conv.weight, conv.bias, padding=1))
-        split = timed(lambda: F.conv2d(x, conv.weight, None, padding=1) + conv.bias[None, :, None, None])
+        fused = timed(lambda: F.conv2d(x, conv.weight, conv.bias, padding=1), 60, 1)
+        split = timed(lambda: F.conv2d(x, conv.weight, None, padding=1) + conv.bias[None, :, None, None], 60, 1)
     lines.append(f"  first conv, bias inside the conv {fused:6.2f} ms; conv then a separate add (Keras) {split:6.2f} ms "
                  f"({split / fused:.2f}x)")
     model = keras_net("channels_first")
     with torch.no_grad():
-        whole = timed(lambda: model(x, training=True))
+        whole = timed(lambda: model(x, training=True), 60, 1)
 
         def one_by_one():
             h = x
             for layer in model.layers[1:]:
                 h = layer(h, training=True)
-        alone = timed(one_by_one)
+        alone = timed(one_by_one, 60, 1)
     lines.append(f"  Keras forward, model called whole {whole:6.2f} ms; its layers called one by one {alone:6.2f} ms "
                  f"(the functional graph's own cost: {whole - alone:+.2f} ms)")
     for data_format in ("channels_last", "channels_first"):
