@@ -22,6 +22,19 @@ SIGN_TRAIN = ROOT / "data" / "sign_layout_sample" / "train.csv"
 SIGN_VALID = ROOT / "data" / "sign_layout_sample" / "valid.csv"
 
 
+def finish(proc: subprocess.Popen, timeout: float, what: str = "a process") -> tuple[int, str, str]:
+    """The exit code, stdout and stderr ("" when merged into stdout) of `proc`; the test fails, with the end of
+    its output, when it runs past `timeout` seconds (it is killed first)."""
+    import pytest
+
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"{what} ran past {timeout}s (hung?):\n{(out + (err or ''))[-3000:]}")
+    return proc.returncode, out, err or ""
+
 def _train(name: str, args: list[str]) -> Path:
     folder = Path(tempfile.mkdtemp(prefix=f"cnn-test-{name}-"))
     atexit.register(shutil.rmtree, folder, True)

@@ -21,10 +21,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from cnn_cli.cli import main
-from tests.run_helpers import RUN_CNN_COMMANDS
+from tests.run_helpers import RUN_CNN_COMMANDS, finish
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ["--config", str(ROOT / "configs" / "mnist.yaml"), "--data", str(ROOT / "data" / "mnist_sample.npz")]
@@ -57,13 +56,8 @@ def _cnn(args: list[str], cwd: Path, **env) -> subprocess.Popen:
 
 
 def _finish(proc: subprocess.Popen) -> tuple[int, str]:
-    try:
-        out, _ = proc.communicate(timeout=PROCESS_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"a worker ran past {PROCESS_TIMEOUT}s (hung?):\n{out[-3000:]}")
-    return proc.returncode, out
+    code, out, _ = finish(proc, PROCESS_TIMEOUT, "a worker")
+    return code, out
 
 
 def _free_ports(n: int) -> list[int]:

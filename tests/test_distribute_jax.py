@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 from cnn_cli.data.batches import Shard
-from tests.run_helpers import RUN_CNN_COMMANDS
+from tests.run_helpers import RUN_CNN_COMMANDS, finish
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ["--backend", "jax", "--config", str(ROOT / "configs" / "mnist.yaml"),
@@ -54,13 +54,8 @@ def _cnn(args: list[str], cwd: Path, **env) -> subprocess.Popen:
 
 
 def _finish(proc: subprocess.Popen) -> tuple[int, str]:
-    try:
-        out, _ = proc.communicate(timeout=PROCESS_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"a process ran past {PROCESS_TIMEOUT}s (hung?):\n{out[-3000:]}")
-    return proc.returncode, out
+    code, out, _ = finish(proc, PROCESS_TIMEOUT, "a process")
+    return code, out
 
 
 def _two_processes(args: list[str], cwd: Path, env1: dict | None = None) -> list[tuple[int, str]]:
@@ -140,13 +135,8 @@ def _one_and_two_devices(args: list[str], cwd: Path) -> tuple[Path, Path]:
     proc = subprocess.Popen([sys.executable, "-c", RUN_CNN_COMMANDS, json.dumps(argvs)], cwd=cwd,
                             env=_env(XLA_FLAGS="--xla_force_host_platform_device_count=2"),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        out, err = proc.communicate(timeout=PROCESS_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        pytest.fail(f"a process ran past {PROCESS_TIMEOUT}s (hung?):\n{(out + err)[-3000:]}")
-    assert proc.returncode == 0, (out + err)[-3000:]
+    code, out, err = finish(proc, PROCESS_TIMEOUT)
+    assert code == 0, (out + err)[-3000:]
     (code1, out1, err1), (code2, out2, err2) = json.loads(out.splitlines()[-1])
     assert code1 == 0, (out1 + err1)[-3000:]
     assert code2 == 0, (out2 + err2)[-3000:]
